@@ -1,0 +1,280 @@
+"""The carrier interface: typed data in, typed data out. No Django models here.
+
+A carrier is a sub-package of ``shipdesk.carriers`` exposing an ``Adapter`` subclass of
+:class:`CarrierAdapter`; the core finds it through :mod:`shipdesk.carriers.registry` and
+never branches on its name. Money is ``Decimal`` rubles, weights grams, sizes centimetres;
+each adapter converts to its carrier's units at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from shipdesk.tracking.statuses import Status
+
+
+class Capability(enum.StrEnum):
+    RATE = "rate"
+    CREATE = "create"
+    CANCEL = "cancel"
+    LABELS = "labels"
+    BATCHES = "batches"  # groups parcels into a hand-over batch on the carrier's side
+    TRACK = "track"
+    WEBHOOKS = "webhooks"
+    PAYOUT_REPORTS = "payout_reports"
+    PICKUP_POINTS = "pickup_points"
+    NUMBER_POOL = "number_pool"  # hands out ranges of tracking numbers
+    NORMALIZE_ADDRESS = "normalize_address"
+
+
+@dataclass(frozen=True)
+class Address:
+    index: str = ""
+    region: str = ""
+    district: str = ""
+    city: str = ""
+    street: str = ""
+    house: str = ""
+    building: str = ""
+    apartment: str = ""
+    country: str = "RU"  # ISO 3166-1 alpha-2
+    raw: str = ""  # the address as one line, when it was not split
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    phone: str = ""  # E.164
+    email: str = ""
+    company: str = ""
+    address: Address = field(default_factory=Address)
+    pickup_point: str = ""  # the carrier's pickup point / locker code, when not to the door
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    quantity: int
+    unit_price: Decimal
+    weight_g: int = 0
+    article: str = ""
+    vat_rate: int | None = None  # percent; None = without VAT
+    hs_code: str = ""
+    origin_country: str = ""
+
+
+@dataclass(frozen=True)
+class ParcelRequest:
+    """A parcel to create at the carrier (or to rate when ``reference`` is empty)."""
+
+    reference: str  # our shipment id / the shop's order number: echoes back in results
+    service_code: str  # the carrier's mail type / tariff code
+    sender: Party
+    recipient: Party
+    weight_g: int
+    length_cm: int = 0
+    width_cm: int = 0
+    height_cm: int = 0
+    declared_value: Decimal = Decimal("0")
+    cod_amount: Decimal = Decimal("0")
+    items: tuple[Item, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)  # fragile, sms_notice, inventory...
+    tracking_number: str = ""  # when issued from our own pool
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    name: str
+    amount: Decimal  # rubles, VAT included
+
+
+@dataclass(frozen=True)
+class RateQuote:
+    service_code: str
+    service_name: str
+    total: Decimal
+    lines: tuple[ChargeLine, ...] = ()
+    days_min: int | None = None
+    days_max: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A problem with one parcel of a bulk call, pointing at the field when known."""
+
+    reference: str
+    message: str
+    code: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedParcel:
+    reference: str
+    carrier_id: str  # the carrier's own id of the order
+    tracking_number: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    created: tuple[CreatedParcel, ...] = ()
+    errors: tuple[ItemError, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str  # the carrier's batch name/number
+    carrier_ids: tuple[str, ...]
+    tracking_numbers: dict[str, str] = field(default_factory=dict)  # carrier_id -> number
+    errors: tuple[ItemError, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One event as the carrier reported it, with our status beside the raw code."""
+
+    tracking_number: str
+    occurred_at: datetime  # aware
+    raw_code: str  # e.g. Russian Post "8.2" (type.attribute) or a CDEK status code
+    raw_text: str
+    status: Status | None  # None: the code is unknown, flag it
+    substatus: str = ""
+    location: str = ""
+    office_index: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    events: tuple[TrackingEvent, ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)  # tracking number -> message
+
+
+@dataclass(frozen=True)
+class PickupPoint:
+    code: str
+    name: str
+    address: Address
+    work_hours: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    is_locker: bool = False
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """One line of a carrier's cash-on-delivery payout report."""
+
+    tracking_number: str
+    order_reference: str
+    cod_amount: Decimal
+    fee: Decimal
+    paid_amount: Decimal
+    paid_on: date | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """A range of tracking numbers the carrier allotted to the sender."""
+
+    first: str
+    last: str
+    kind: str  # "rp14" (Russian Post 14-digit) or "s10"
+
+
+class CarrierError(Exception):
+    """The carrier refused or failed. ``transient`` errors may be retried."""
+
+    def __init__(self, message: str, *, code: str = "", transient: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+        self.status = status
+
+
+class AuthenticationFailed(CarrierError):
+    pass
+
+
+class RateLimited(CarrierError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, code="rate_limited", transient=True, status=429)
+        self.retry_after = retry_after
+
+
+class CarrierAdapter:
+    """Base of every adapter. Methods a carrier lacks raise ``NotImplementedError`` and
+    are absent from ``capabilities``; the core checks capabilities, never names."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    track_batch_size: ClassVar[int] = 100  # numbers per tracking call
+
+    def __init__(self, *, credentials: dict[str, Any], base_url: str,
+                 settings: dict[str, Any] | None = None) -> None:
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings or {}
+
+    def test_connection(self) -> None:
+        """Raises :class:`CarrierError` explaining what is wrong, returns if all is well."""
+        raise NotImplementedError
+
+    def rate(self, parcel: ParcelRequest) -> list[RateQuote]:
+        raise NotImplementedError
+
+    def create_parcels(self, parcels: list[ParcelRequest]) -> CreateResult:
+        raise NotImplementedError
+
+    def cancel_parcels(self, carrier_ids: list[str]) -> list[ItemError]:
+        raise NotImplementedError
+
+    def create_batch(self, carrier_ids: list[str], *, shipping_date: date) -> BatchResult:
+        raise NotImplementedError
+
+    def close_batch(self, batch_id: str) -> None:
+        raise NotImplementedError
+
+    def labels(self, carrier_ids: list[str]) -> Document:
+        raise NotImplementedError
+
+    def batch_documents(self, batch_id: str) -> Document:
+        raise NotImplementedError
+
+    def track(self, tracking_numbers: list[str]) -> TrackResult:
+        raise NotImplementedError
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[TrackingEvent]:
+        raise NotImplementedError
+
+    def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
+        raise NotImplementedError
+
+    def allot_numbers(self, count: int) -> list[NumberRange]:
+        raise NotImplementedError
+
+    @classmethod
+    def recognizes_payout_report(cls, filename: str, head: bytes) -> bool:
+        return False
+
+    @classmethod
+    def parse_payout_report(cls, filename: str, content: bytes) -> list[PayoutLine]:
+        raise NotImplementedError

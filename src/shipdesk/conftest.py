@@ -1,0 +1,83 @@
+"""Fixtures shared by every domain's tests: organizations, users, actors, API clients."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from shipdesk.tenancy import services as tenancy
+from shipdesk.tenancy.models import Membership, Organization, Role
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db: Any):
+    def make(email: str | None = None, password: str = "Vkusnyi-Pirog-42") -> Any:
+        return tenancy.user_create(email=email or f"user{next(_seq)}@example.test",
+                                   password=password)
+    return make
+
+
+@pytest.fixture
+def make_org(db: Any, make_user: Any):
+    def make(name: str | None = None, owner: Any = None, **details: Any) -> Organization:
+        return tenancy.organization_create(owner=owner or make_user(),
+                                           name=name or f"Магазин {next(_seq)}", **details)
+    return make
+
+
+@pytest.fixture
+def org(make_org: Any) -> Organization:
+    return make_org("Ромашка")
+
+
+@pytest.fixture
+def other_org(make_org: Any) -> Organization:
+    return make_org("Чужой магазин")
+
+
+@pytest.fixture
+def owner(org: Organization) -> Any:
+    return Membership.objects.get(organization=org, role=Role.OWNER).user
+
+
+@pytest.fixture
+def actor(org: Organization, owner: Any) -> tenancy.Actor:
+    return tenancy.Actor(organization=org, role=Role.OWNER, user=owner)
+
+
+def actor_with_role(org: Organization, role: str, make_user: Any) -> tenancy.Actor:
+    user = make_user()
+    Membership.objects.create(user=user, organization=org, role=role)
+    return tenancy.Actor(organization=org, role=role, user=user)
+
+
+@pytest.fixture
+def api_key(actor: tenancy.Actor) -> str:
+    _key, plain = tenancy.api_key_create(actor=actor, name="tests", role=Role.OWNER)
+    return plain
+
+
+@pytest.fixture
+def api(api_key: str) -> Client:
+    """A test client that authenticates every request with the organization's API key."""
+    return Client(headers={"X-API-Key": api_key}, enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def other_api(other_org: Organization) -> Client:
+    owner = Membership.objects.get(organization=other_org, role=Role.OWNER).user
+    _key, plain = tenancy.api_key_create(
+        actor=tenancy.Actor(organization=other_org, role=Role.OWNER, user=owner), name="other")
+    return Client(headers={"X-API-Key": plain}, enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def web(owner: Any) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from shipdesk.core.models import TenantModel
+
+
+class State(models.TextChoices):
+    """The back-office lifecycle. The carrier's view of the parcel is ``tracking_status``."""
+
+    DRAFT = "draft", _("Черновик")
+    READY = "ready", _("Проверено")  # validated and rated
+    NUMBERED = "numbered", _("Номер присвоен")
+    IN_BATCH = "in_batch", _("В партии")
+    HANDED_OVER = "handed_over", _("Передано перевозчику")
+    DELIVERED = "delivered", _("Вручено")
+    RETURNED = "returned", _("Возвращено")
+    LOST = "lost", _("Утеряно")
+    CANCELLED = "cancelled", _("Отменено")
+
+
+# The allowed transitions, as data (django-oscar's pipeline): services check every change
+# against it and write a ShipmentEvent.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    State.DRAFT: frozenset({State.READY, State.CANCELLED}),
+    State.READY: frozenset({State.DRAFT, State.NUMBERED, State.CANCELLED}),
+    State.NUMBERED: frozenset({State.IN_BATCH, State.HANDED_OVER, State.CANCELLED}),
+    State.IN_BATCH: frozenset({State.NUMBERED, State.HANDED_OVER, State.CANCELLED}),
+    State.HANDED_OVER: frozenset({State.DELIVERED, State.RETURNED, State.LOST}),
+    State.DELIVERED: frozenset({State.RETURNED}),  # a "delivered" that was in fact returned
+    State.RETURNED: frozenset(),
+    State.LOST: frozenset({State.DELIVERED, State.RETURNED}),  # found after all
+    State.CANCELLED: frozenset(),
+}
+EDITABLE_STATES = frozenset({State.DRAFT, State.READY})
+FINAL_STATES = frozenset({State.DELIVERED, State.RETURNED, State.LOST, State.CANCELLED})
+
+
+class SenderProfile(TenantModel):
+    """A warehouse / return address of the organization."""
+
+    name = models.CharField(_("название"), max_length=200)
+    contact_name = models.CharField(_("контактное лицо"), max_length=200, blank=True)
+    company = models.CharField(_("организация"), max_length=300, blank=True)
+    phone = models.CharField(_("телефон"), max_length=20, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    index = models.CharField(_("индекс"), max_length=6)
+    region = models.CharField(_("регион"), max_length=200, blank=True)
+    district = models.CharField(_("район"), max_length=200, blank=True)
+    city = models.CharField(_("населённый пункт"), max_length=200)
+    street = models.CharField(_("улица"), max_length=200, blank=True)
+    house = models.CharField(_("дом"), max_length=50, blank=True)
+    building = models.CharField(_("корпус/строение"), max_length=50, blank=True)
+    apartment = models.CharField(_("квартира/офис"), max_length=50, blank=True)
+    is_default = models.BooleanField(_("по умолчанию"), default=False)
+
+    class Meta:
+        verbose_name = _("адрес отправителя")
+
+
+class Shipment(TenantModel):
+    order_number = models.CharField(_("номер заказа"), max_length=64)
+    state = models.CharField(_("состояние"), max_length=20, choices=State.choices,
+                             default=State.DRAFT, db_index=True)
+    sender = models.ForeignKey(SenderProfile, on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="shipments", verbose_name=_("отправитель"))
+    carrier_code = models.CharField(_("перевозчик"), max_length=32, blank=True, db_index=True)
+    carrier_account = models.ForeignKey("carriers.CarrierAccount", on_delete=models.PROTECT,
+                                        null=True, blank=True, related_name="+")
+    service_code = models.CharField(_("вид отправления / тариф"), max_length=64, blank=True)
+    mail_category = models.CharField(_("категория"), max_length=64, blank=True)
+
+    # recipient
+    recipient_surname = models.CharField(_("фамилия"), max_length=100, blank=True)
+    recipient_given_name = models.CharField(_("имя"), max_length=100, blank=True)
+    recipient_patronymic = models.CharField(_("отчество"), max_length=100, blank=True)
+    recipient_company = models.CharField(_("организация получателя"), max_length=300, blank=True)
+    recipient_phone = models.CharField(_("телефон"), max_length=20, blank=True, db_index=True)
+    recipient_email = models.EmailField(_("e-mail"), blank=True)
+    country = models.CharField(_("страна"), max_length=2, default="RU")
+    index = models.CharField(_("индекс"), max_length=12, blank=True)
+    region = models.CharField(_("регион"), max_length=200, blank=True)
+    district = models.CharField(_("район"), max_length=200, blank=True)
+    city = models.CharField(_("населённый пункт"), max_length=200, blank=True)
+    street = models.CharField(_("улица"), max_length=200, blank=True)
+    house = models.CharField(_("дом"), max_length=50, blank=True)
+    building = models.CharField(_("корпус/строение"), max_length=50, blank=True)
+    apartment = models.CharField(_("квартира/офис"), max_length=50, blank=True)
+    pickup_point_code = models.CharField(_("пункт выдачи"), max_length=64, blank=True)
+    address_as_given = models.CharField(_("адрес, как указан"), max_length=500, blank=True)
+
+    # parcel
+    weight_g = models.PositiveIntegerField(_("вес, г"), null=True, blank=True)
+    length_cm = models.PositiveIntegerField(_("длина, см"), null=True, blank=True)
+    width_cm = models.PositiveIntegerField(_("ширина, см"), null=True, blank=True)
+    height_cm = models.PositiveIntegerField(_("высота, см"), null=True, blank=True)
+    declared_value = models.DecimalField(_("объявленная ценность"), max_digits=12,
+                                         decimal_places=2, default=Decimal("0"),
+                                         validators=[MinValueValidator(Decimal("0"))])
+    cod_amount = models.DecimalField(_("наложенный платёж"), max_digits=12, decimal_places=2,
+                                     default=Decimal("0"),
+                                     validators=[MinValueValidator(Decimal("0"))])
+    options = models.JSONField(_("доп. услуги"), default=dict, blank=True)
+    comment = models.CharField(_("комментарий"), max_length=500, blank=True)
+
+    # rating
+    shipping_cost = models.DecimalField(_("стоимость доставки"), max_digits=12,
+                                        decimal_places=2, null=True, blank=True)
+    rate_breakdown = models.JSONField(default=list, blank=True)
+    delivery_days_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    delivery_days_max = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    # numbering and the carrier's side
+    tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True, blank=True,
+                                       unique=True)
+    carrier_order_id = models.CharField(max_length=64, blank=True)
+
+    # written by the tracking domain (through shipments services)
+    tracking_status = models.CharField(_("статус доставки"), max_length=32, blank=True,
+                                       db_index=True)
+    tracking_substatus = models.CharField(max_length=64, blank=True)
+    tracking_status_at = models.DateTimeField(null=True, blank=True)
+
+    # idempotent intake: which upload (and which row) made this shipment
+    source = models.CharField(max_length=32, blank=True)  # api, upload, webhook, trigger, ui
+    source_ref = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("отправление")
+        verbose_name_plural = _("отправления")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "order_number"],
+                                    name="shipment_order_number_per_org"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"]),
+            models.Index(fields=["organization", "state", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_number
+
+    @property
+    def recipient_name(self) -> str:
+        name = " ".join(p for p in (self.recipient_surname, self.recipient_given_name,
+                                    self.recipient_patronymic) if p)
+        return name or self.recipient_company
+
+
+class ShipmentItem(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(_("наименование"), max_length=500)
+    article = models.CharField(_("артикул"), max_length=100, blank=True)
+    quantity = models.PositiveIntegerField(_("количество"), default=1)
+    unit_price = models.DecimalField(_("цена за единицу"), max_digits=12, decimal_places=2)
+    weight_g = models.PositiveIntegerField(_("вес, г"), default=0)
+    vat_rate = models.SmallIntegerField(_("НДС, %"), null=True, blank=True)
+    hs_code = models.CharField(_("код ТН ВЭД"), max_length=10, blank=True)
+    origin_country = models.CharField(_("страна происхождения"), max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+
+class ShipmentEvent(models.Model):
+    """The history of a shipment: every state change with who, when and why."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             related_name="+")
+    api_key = models.ForeignKey("tenancy.ApiKey", on_delete=models.SET_NULL, null=True,
+                                related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
