@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import httpx
+
 from shipdesk.tracking.statuses import Status
 
 
@@ -229,10 +231,14 @@ class CarrierAdapter:
     track_batch_size: ClassVar[int] = 100  # numbers per tracking call
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,
-                 settings: dict[str, Any] | None = None) -> None:
+                 settings: dict[str, Any] | None = None, http: httpx.Client | None = None) -> None:
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
         self.settings = settings or {}
+        # The core hands in a client with timeouts, retries, rate limiting, the circuit
+        # breaker and request logging already wired (carriers.http); adapters only speak
+        # their protocol over it.
+        self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
 
     def test_connection(self) -> None:
         """Raises :class:`CarrierError` explaining what is wrong, returns if all is well."""

@@ -1,0 +1,56 @@
+"""Runs every benchmark in bench/ and prints each figure beside its target.
+
+A benchmark is a script ``bench/bench_*.py`` that prints one line per measured figure:
+
+    RESULT <name> <value> <unit> target <op> <target> [note...]
+
+with ``<op>`` one of ``>=`` or ``<=``. This runner runs each script in its own process
+(so one's memory does not weigh on the next), collects those lines and prints the table.
+``make bench`` runs it; ``python bench/run.py NAME...`` runs only the named ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str]) -> int:
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if argv:
+        scripts = [s for s in scripts if any(a in s.stem for a in argv)]
+    rows: list[tuple[str, str, str, str, str]] = []
+    failed = False
+    for script in scripts:
+        print(f"--- {script.stem}", flush=True)
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")},
+                              check=False)
+        sys.stdout.write(proc.stdout)
+        if proc.returncode != 0:
+            failed = True
+            sys.stdout.write(proc.stderr[-4000:])
+            rows.append((script.stem, "ERROR", "", "", f"exit {proc.returncode}"))
+        for line in proc.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 7 and parts[0] == "RESULT" and parts[4] == "target":
+                name, value, unit, op, target = parts[1], parts[2], parts[3], parts[5], parts[6]
+                ok = float(value) >= float(target) if op == ">=" else float(value) <= float(target)
+                rows.append((name, f"{value} {unit}", f"{op} {target}", "ok" if ok else "MISSED",
+                             " ".join(parts[7:])))
+        print(f"    ({time.monotonic() - started:.1f} s)", flush=True)
+    print()
+    print(f"{'benchmark':48} {'figure':>22} {'target':>14}  result")
+    for name, figure, target, result, note in rows:
+        print(f"{name:48} {figure:>22} {target:>14}  {result} {note}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
