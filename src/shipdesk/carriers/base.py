@@ -229,6 +229,7 @@ class CarrierAdapter:
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     track_batch_size: ClassVar[int] = 100  # numbers per tracking call
+    rate_limit_per_second: ClassVar[float] = 10.0  # default; an account's settings may lower it
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,
                  settings: dict[str, Any] | None = None, http: httpx.Client | None = None) -> None:

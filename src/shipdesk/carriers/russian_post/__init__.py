@@ -1,0 +1,4 @@
+"""Russian Post («Почта России»): the Otpravka business API, the tracking API and an emulator of both.
+
+See ``doc.md`` beside this file.
+"""

@@ -1,0 +1,149 @@
+"""The resilient client against a tiny loopback server: retries, breaker, limits, logging."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from shipdesk.carriers.base import CarrierError, RateLimited
+from shipdesk.carriers.emulation import App, Request, Response, json_response, start
+from shipdesk.carriers.http import RateLimiter, build_client, mask_text
+from shipdesk.carriers.models import CarrierAccount, CarrierExchange
+
+_keys = itertools.count()
+
+
+class Flaky(App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: dict[str, int] = {}
+        self.answers: list[Response] = []
+        self.route("GET", "/thing", self.thing)
+        self.route("POST", "/thing", self.thing)
+
+    def thing(self, request: Request) -> Response:
+        self.hits[request.method] = self.hits.get(request.method, 0) + 1
+        if self.answers:
+            return self.answers.pop(0)
+        return json_response({"ok": True})
+
+
+@pytest.fixture
+def server() -> Any:
+    running = start(Flaky())
+    yield running
+    running.stop()
+
+
+def client(**options: Any) -> httpx.Client:
+    options.setdefault("backoff_base", 0.01)
+    return build_client(key=f"test-{next(_keys)}-{time.time()}", options=options, log_exchanges=False)
+
+
+def test_get_is_retried_after_server_errors(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [Response(503, b"down", "text/plain"), Response(502, b"<html>", "text/html")]
+    answer = client().get(f"{server.url}/thing")
+    assert answer.status_code == 200
+    assert app.hits["GET"] == 3
+
+
+def test_post_is_not_retried(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [Response(503, b"down", "text/plain")]
+    answer = client().post(f"{server.url}/thing", json={})
+    assert answer.status_code == 503
+    assert app.hits["POST"] == 1
+
+
+def test_post_marked_idempotent_is_retried(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [Response(500, b"oops", "text/plain")]
+    answer = client().post(f"{server.url}/thing", json={}, extensions={"idempotent": True})
+    assert answer.status_code == 200
+    assert app.hits["POST"] == 2
+
+
+def test_client_errors_are_not_retried(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [json_response({"error": "bad"}, 400)]
+    assert client().get(f"{server.url}/thing").status_code == 400
+    assert app.hits["GET"] == 1
+
+
+def test_429_is_retried_after_retry_after(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [json_response({}, 429, {"Retry-After": "0"})]
+    assert client().get(f"{server.url}/thing").status_code == 200
+    assert app.hits["GET"] == 2
+
+
+def test_circuit_opens_after_consecutive_failures(server: Any) -> None:
+    app: Flaky = server.app
+    app.answers = [Response(503, b"down", "text/plain") for _ in range(10)]
+    c = client(max_attempts=1, fail_max=3, reset_timeout=60)
+    for _ in range(3):
+        assert c.get(f"{server.url}/thing").status_code == 503
+    with pytest.raises(CarrierError) as caught:
+        c.get(f"{server.url}/thing")
+    assert caught.value.code == "circuit_open"
+    assert caught.value.transient
+    assert app.hits["GET"] == 3  # the paused account did not reach the carrier
+
+
+def test_connection_refused_becomes_transient_carrier_error() -> None:
+    c = client(max_attempts=2)
+    with pytest.raises(CarrierError) as caught:
+        c.get("http://127.0.0.1:9/nothing-listens-here")
+    assert caught.value.transient and caught.value.code == "unavailable"
+
+
+def test_slow_answer_beyond_timeout_is_a_timeout_error(server: Any) -> None:
+    app: Flaky = server.app
+    app.fail_mode, app.fail_count, app.fail_seconds = "slow", 1, 1.5
+    c = client(timeout=0.3, max_attempts=1)
+    with pytest.raises(CarrierError) as caught:
+        c.get(f"{server.url}/thing")
+    assert caught.value.code == "timeout"
+
+
+def test_rate_limiter_refuses_beyond_the_window_budget() -> None:
+    while time.time() % 1 > 0.5:  # start early in a one-second window
+        time.sleep(0.05)
+    limiter = RateLimiter(f"rl-{time.time()}", 2, max_wait=0)
+    limiter.acquire()
+    limiter.acquire()
+    with pytest.raises(RateLimited):
+        limiter.acquire()
+
+
+def test_secrets_are_masked() -> None:
+    body = '{"Login": "shop", "Password": "hunter22", "nested": {"access_token": "abc.def"}}'
+    masked = mask_text(body)
+    assert "hunter22" not in masked and "abc.def" not in masked and "shop" in masked
+    form = "grant_type=client_credentials&client_id=acc&client_secret=s3cr3t-value"
+    assert "s3cr3t-value" not in mask_text(form)
+    assert "known-secret" not in mask_text("<x>known-secret</x>", ["known-secret"])
+
+
+def test_exchanges_are_logged_with_secrets_masked(org: Any, server: Any) -> None:
+    account = CarrierAccount.objects.create(
+        organization=org, carrier_code="sandbox", name="t", base_url=server.url,
+        credentials={"token": "super-secret-token"})
+    from shipdesk.carriers.http import client_for_account, for_shipment
+
+    c = client_for_account(account)
+    with for_shipment(42):
+        c.post(f"{server.url}/thing?token=super-secret-token",
+               json={"password": "pw-123456", "name": "Иван"},
+               headers={"Authorization": "Bearer super-secret-token"})
+    row = CarrierExchange.objects.get(account=account)
+    assert row.shipment_id == 42 and row.method == "POST" and row.status == 200
+    everything = f"{row.url} {row.request_headers} {row.request_body} {row.response_body}"
+    assert "super-secret-token" not in everything and "pw-123456" not in everything
+    assert "Иван" in row.request_body
+    assert row.request_headers["authorization"] == "***"
