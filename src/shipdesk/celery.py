@@ -1,15 +1,21 @@
 """The Celery app, for both modes. Queues are split by kind of work so each scales and
-rate-limits on its own: ``default``, ``tracking``, ``documents``, ``notifications``."""
+rate-limits on its own: ``default``, ``tracking``, ``documents``, ``notifications``.
+
+Every task's base class is :class:`shipdesk.core.tasks.ShipdeskTask` (retries with backoff,
+failures logged with context, ``acks_late``). Workers log through Django's ``LOGGING``
+(JSON in scale-out mode, readable text in embedded mode)."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shipdesk.settings")
 
-app = Celery("shipdesk")
+app = Celery("shipdesk", task_cls="shipdesk.core.tasks:ShipdeskTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
@@ -18,6 +24,16 @@ app.conf.task_routes = {
     "shipdesk.notifications.*": {"queue": "notifications"},
 }
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _django_logging(**_kwargs: Any) -> None:
+    """Use the project's logging configuration instead of Celery's own."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @app.on_after_finalize.connect

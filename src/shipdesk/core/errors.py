@@ -61,3 +61,8 @@ class Conflict(ServiceError):
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = _("Переход состояния невозможен")
+
+
+class TransientError(Exception):
+    """A failure that may pass if the same work is tried again later (a carrier timing out,
+    a rate limit, a locked row). Celery tasks retry it with backoff automatically."""

@@ -1,0 +1,85 @@
+"""Demo data for embedded mode: a demo organization and user, then every app's demo hook.
+
+Any AppConfig may define ``load_demo(self, organization) -> None``. The hooks are called in
+``INSTALLED_APPS`` order, each at most once per organization (remembered in the audit log as
+``demo.load``), so ``make run`` can be started again and again without doubling the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from shipdesk.tenancy import services as tenancy
+from shipdesk.tenancy.models import AuditEntry, Membership, Organization, Role
+
+log = logging.getLogger(__name__)
+
+DEMO_EMAIL = "demo@shipdesk.local"
+DEMO_ORGANIZATION = "Демо-магазин «Ромашка»"
+DEMO_ACTION = "demo.load"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    organization: Organization
+    email: str
+    password: str
+
+
+def demo_hooks() -> list[AppConfig]:
+    """The app configs that contribute demo data, in INSTALLED_APPS order."""
+    return [config for config in apps.get_app_configs() if callable(getattr(config, "load_demo", None))]
+
+
+def demo_load(*, organization: Organization) -> list[str]:
+    """Calls every app's ``load_demo`` hook not yet run for ``organization``; returns their labels."""
+    loaded = []
+    actor = tenancy.system_actor(organization)
+    for config in demo_hooks():
+        done = AuditEntry.objects.filter(organization=organization, action=DEMO_ACTION,
+                                         data__app=config.label).exists()
+        if done:
+            continue
+        with transaction.atomic():
+            config.load_demo(organization)  # type: ignore[attr-defined]
+            tenancy.audit(actor, DEMO_ACTION, organization, app=config.label)
+        loaded.append(config.label)
+    return loaded
+
+
+def _password_file() -> Any:
+    return settings.DATA_DIR / "demo_password"
+
+
+def demo_login_ensure() -> DemoLogin:
+    """The demo user and organization, created on the first run; the password is kept in
+    the data folder (readable only by its owner) so that it can be printed on every start."""
+    User = get_user_model()
+    path = _password_file()
+    user = User.objects.filter(username=DEMO_EMAIL).first()
+    password = path.read_text().strip() if path.exists() else ""
+    if user is None:
+        password = password or secrets.token_urlsafe(9)
+        user = tenancy.user_create(email=DEMO_EMAIL, password=password, first_name="Демо")
+    elif not password or not user.check_password(password):
+        password = secrets.token_urlsafe(9)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    path.write_text(password)
+    path.chmod(0o600)
+    membership = (Membership.objects.select_related("organization")
+                  .filter(user=user, role=Role.OWNER).order_by("pk").first())
+    if membership is None:
+        organization = tenancy.organization_create(
+            owner=user, name=DEMO_ORGANIZATION, legal_name="ООО «Ромашка»", email=DEMO_EMAIL)
+    else:
+        organization = membership.organization
+    return DemoLogin(organization=organization, email=DEMO_EMAIL, password=password)

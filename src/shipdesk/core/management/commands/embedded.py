@@ -1,0 +1,116 @@
+"""``shipdesk embedded``: what ``make run`` starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from shipdesk.core import demo
+from shipdesk.core.supervisor import Supervisor
+
+
+def celery_queues() -> list[str]:
+    """Every queue a task can be routed to: an embedded worker listens on all of them."""
+    from shipdesk.celery import app
+
+    queues = {app.conf.task_default_queue or "default"}
+    for route in (app.conf.task_routes or {}).values():
+        if isinstance(route, dict) and route.get("queue"):
+            queues.add(route["queue"])
+    return sorted(queues)
+
+
+def child_processes(*, host: str, port: int, web_workers: int = 2,
+                    threads: int = 4) -> list[tuple[str, list[str]]]:
+    py = sys.executable
+    children: list[tuple[str, list[str]]] = [
+        ("web", [py, "-m", "gunicorn", "shipdesk.wsgi:application", "--bind", f"{host}:{port}",
+                 "--workers", str(web_workers), "--threads", str(threads), "--worker-class", "gthread",
+                 "--timeout", "120", "--graceful-timeout", "10", "--access-logfile", "-"]),
+        ("worker", [py, "-m", "celery", "-A", "shipdesk", "worker", "--pool", "threads",
+                    "--concurrency", "4", "-Q", ",".join(celery_queues()), "--loglevel", "INFO",
+                    "--without-gossip", "--without-mingle", "--hostname", "embedded@%h"]),
+        ("beat", [py, "-m", "celery", "-A", "shipdesk", "beat", "--loglevel", "INFO",
+                  "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)]),
+    ]
+    for config in apps.get_app_configs():
+        hook = getattr(config, "embedded_processes", None)
+        if callable(hook):
+            children.extend((name, list(argv)) for name, argv in hook())
+    return children
+
+
+class Command(BaseCommand):
+    help = ("Embedded mode: migrate, create the demo organization and data, then run the web app, "
+            "a Celery worker, the scheduler and the sandbox carriers until Ctrl-C.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address the web app listens on")
+        parser.add_argument("--port", type=int, default=8000, help="port of the web app (8000)")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--no-demo", action="store_true", help="do not create demo data")
+        parser.add_argument("--setup-only", action="store_true",
+                            help="migrate and create the demo data, start nothing")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.SHIPDESK_MODE == "embedded":
+            raise CommandError("shipdesk embedded runs only with SHIPDESK_MODE=embedded")
+        host, port = options["host"], options["port"]
+        url = f"http://{host}:{port}/"
+        self.stdout.write("Preparing the database…")
+        call_command("migrate", interactive=False, verbosity=0)
+        if not (settings.STATIC_ROOT / "core" / "shipdesk.css").exists():
+            call_command("collectstatic", interactive=False, verbosity=0)
+        login = None
+        if not options["no_demo"]:
+            login = demo.demo_login_ensure()
+            loaded = demo.demo_load(organization=login.organization)
+            if loaded:
+                self.stdout.write(f"Demo data loaded: {', '.join(loaded)}")
+        if options["setup_only"]:
+            self._banner(url, login, running=False)
+            return
+
+        env = dict(os.environ)
+        env.update(SHIPDESK_MODE="embedded", SHIPDESK_DATA_DIR=str(settings.DATA_DIR),
+                   PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="shipdesk.settings")
+        env.setdefault("SHIPDESK_PUBLIC_URL", url.rstrip("/"))
+        supervisor = Supervisor(child_processes(host=host, port=port,
+                                                web_workers=options["web_workers"]), env=env)
+        threading.Thread(target=self._announce_when_up, args=(supervisor, url, login),
+                         daemon=True).start()
+        code = supervisor.run()
+        if code:
+            raise SystemExit(code)
+
+    def _announce_when_up(self, supervisor: Supervisor, url: str, login: demo.DemoLogin | None) -> None:
+        for _attempt in range(240):
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            return
+        with supervisor._lock:
+            self._banner(url, login)
+
+    def _banner(self, url: str, login: demo.DemoLogin | None, *, running: bool = True) -> None:
+        head = (f"  Shipdesk is running: {url}" if running
+                else "  Shipdesk is ready; start it with `make run`.")
+        lines = ["", "=" * 60, head]
+        if login is not None:
+            lines += [f"  Login:    {login.email}", f"  Password: {login.password}"]
+        lines += ["  Stop with Ctrl-C." if running else "", "=" * 60, ""]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
