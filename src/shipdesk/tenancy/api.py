@@ -11,7 +11,10 @@ from shipdesk.tenancy.schemas import (
     ApiKeyIn,
     ApiKeyOut,
     AuditOut,
+    InvitationIn,
+    InvitationOut,
     MemberOut,
+    MemberRoleIn,
     OrganizationOut,
     OrganizationPatch,
 )
@@ -35,6 +38,39 @@ def member_list(request: HttpRequest):
     request.auth.require(Perm.VIEW)
     return [MemberOut(id=m.pk, email=m.user.email, role=m.role)
             for m in selectors.membership_list(actor=request.auth)]
+
+
+@router.patch("/members/{membership_id}", response=MemberOut)
+def member_set_role(request: HttpRequest, membership_id: int, payload: MemberRoleIn):
+    m = services.membership_set_role(actor=request.auth, membership_id=membership_id,
+                                     role=payload.role)
+    return MemberOut(id=m.pk, email=m.user.email, role=m.role)
+
+
+@router.delete("/members/{membership_id}", response={204: None})
+def member_remove(request: HttpRequest, membership_id: int):
+    services.membership_remove(actor=request.auth, membership_id=membership_id)
+    return 204, None
+
+
+@router.get("/invitations", response=list[InvitationOut])
+def invitation_list(request: HttpRequest):
+    request.auth.require(Perm.MANAGE_MEMBERS)
+    return selectors.invitation_list(actor=request.auth).order_by("-created_at")
+
+
+@router.post("/invitations", response={201: InvitationOut})
+def invitation_create(request: HttpRequest, payload: InvitationIn):
+    """Invites a person by e-mail: the link to accept is sent to them, never returned here."""
+    invitation, _token = services.invitation_create(actor=request.auth, email=payload.email,
+                                                    role=payload.role)
+    return 201, invitation
+
+
+@router.delete("/invitations/{invitation_id}", response={204: None})
+def invitation_revoke(request: HttpRequest, invitation_id: int):
+    services.invitation_revoke(actor=request.auth, invitation_id=invitation_id)
+    return 204, None
 
 
 @router.get("/api-keys", response=list[ApiKeyOut])

@@ -6,3 +6,4 @@ class TenancyConfig(AppConfig):
     name = "shipdesk.tenancy"
     label = "tenancy"
     verbose_name = _("Организации и пользователи")
+    nav_items = [(900, "tenancy:settings", _("Организация"))]

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from shipdesk.tenancy import selectors
+from shipdesk.tenancy.permissions import Perm
 
 
 def organization(request: HttpRequest) -> dict[str, Any]:
@@ -15,4 +16,6 @@ def organization(request: HttpRequest) -> dict[str, Any]:
         "actor": actor,
         "current_organization": actor.organization,
         "user_organizations": selectors.organizations_of_user(user=request.user),
+        # {% if can.manage_members %}: the UI shows only what the role may do.
+        "can": {perm.value: actor.can(perm) for perm in Perm},
     }

@@ -72,3 +72,21 @@ class AuditOut(Schema):
     object_id: str
     data: dict
     created_at: datetime
+
+
+class MemberRoleIn(Schema):
+    role: str
+
+
+class InvitationIn(Schema):
+    email: str
+    role: str = "operator"
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None

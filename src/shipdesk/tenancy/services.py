@@ -6,11 +6,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -148,20 +153,89 @@ def membership_remove(*, actor: Actor, membership_id: int) -> None:
     target.delete()
 
 
+def invitation_url(token: str) -> str:
+    return settings.PUBLIC_URL + reverse("tenancy:invitation_accept", args=[token])
+
+
+def _send_invitation(invitation_id: int, token: str, language: str) -> None:
+    invitation = Invitation.objects.select_related("organization", "invited_by").get(pk=invitation_id)
+    with translation.override(language):
+        context = {"invitation": invitation, "organization": invitation.organization,
+                   "url": invitation_url(token), "inviter": invitation.invited_by}
+        subject = render_to_string("tenancy/email/invitation_subject.txt", context).strip()
+        body = render_to_string("tenancy/email/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+
+
 @transaction.atomic
 def invitation_create(*, actor: Actor, email: str, role: str) -> tuple[Invitation, str]:
-    """Returns the invitation and its one-time token (to put in the link sent by e-mail)."""
+    """Creates the invitation and, after commit, e-mails the link to accept it.
+
+    Returns the invitation and its one-time token (only its hash is stored)."""
     actor.require(Perm.MANAGE_MEMBERS)
+    email = email.strip().lower()
+    errors = []
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        errors.append(FieldError(("email",), _("Введите правильный адрес e-mail")))
     if role not in Role.values:
-        raise ValidationFailed(errors=[FieldError(("role",), _("Неизвестная роль"))])
+        errors.append(FieldError(("role",), _("Неизвестная роль")))
+    if errors:
+        raise ValidationFailed(_("Проверьте приглашение"), errors=errors)
+    if Membership.objects.filter(organization=actor.organization, user__username=email).exists():
+        raise Conflict(_("Этот пользователь уже состоит в организации"),
+                       errors=[FieldError(("email",), _("Уже участник организации"))])
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        organization=actor.organization, email=email.strip().lower(), role=role,
+        organization=actor.organization, email=email, role=role,
         token_hash=_hash(token), invited_by=actor.user if actor.user else None,
         expires_at=timezone.now() + INVITATION_TTL,
     )
     audit(actor, "invitation.create", invitation, email=invitation.email, role=role)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    transaction.on_commit(lambda: _send_invitation(invitation.pk, token, language))
     return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, invitation_id: int) -> None:
+    actor.require(Perm.MANAGE_MEMBERS)
+    invitation = Invitation.objects.filter(organization=actor.organization, pk=invitation_id,
+                                           accepted_at__isnull=True).first()
+    if invitation is None:
+        raise NotFound(_("Приглашение не найдено"))
+    audit(actor, "invitation.revoke", invitation, email=invitation.email)
+    invitation.delete()
+
+
+def invitation_get_valid(*, token: str) -> Invitation:
+    """The pending invitation a link leads to (for the accept page), or ``NotFound``."""
+    invitation = (Invitation.objects.select_related("organization")
+                  .filter(token_hash=_hash(token)).first())
+    if invitation is None or invitation.accepted_at or invitation.expires_at < timezone.now():
+        raise NotFound(_("Приглашение недействительно или истекло"))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept_new_user(*, token: str, password: str, first_name: str = "",
+                               last_name: str = "") -> Membership:
+    """A person without an account accepts: the account is made with the invited e-mail."""
+    invitation = invitation_get_valid(token=token)
+    User = get_user_model()
+    if User.objects.filter(username=invitation.email).exists():
+        raise Conflict(_("Пользователь с этим e-mail уже есть: войдите и примите приглашение"))
+    candidate = User(username=invitation.email, email=invitation.email, first_name=first_name,
+                     last_name=last_name)
+    try:
+        password_validation.validate_password(password, candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(_("Пароль не подходит"), errors=[
+            FieldError(("password",), m) for m in exc.messages]) from exc
+    user = user_create(email=invitation.email, password=password, first_name=first_name,
+                       last_name=last_name)
+    return invitation_accept(token=token, user=user)
 
 
 @transaction.atomic
@@ -240,3 +314,7 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
         raise Conflict(_("Пользователь с таким e-mail уже есть"))
     return User.objects.create_user(username=email, email=email, password=password,
                                     first_name=first_name, last_name=last_name)
+
+
+def user_exists(*, email: str) -> bool:
+    return get_user_model().objects.filter(username=email.strip().lower()).exists()
