@@ -1,0 +1,126 @@
+"""The macros of one message: what a template may show about a parcel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from shipdesk.notifications.links import tracking_link, unsubscribe_link
+
+
+@dataclass(frozen=True)
+class ParcelFacts:
+    status: str = ""
+    pickup_address: str = ""
+    pickup_hours: str = ""
+    storage_deadline: dt.date | None = None
+    expected_delivery: dt.date | None = None
+    arrived_at: dt.datetime | None = None
+    tracking_token: str = ""
+
+
+def _first(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+        if value:
+            return value
+    return None
+
+
+def parcel_facts(shipments: list[Any]) -> dict[int, ParcelFacts]:
+    """Facts from the tracking domain's summary when it is there, else from the shipment."""
+    try:
+        from shipdesk.tracking.selectors import shipment_tracking_summary  # type: ignore[attr-defined]
+    except ImportError:
+        summaries: dict[int, Any] = {}
+    else:
+        summaries = shipment_tracking_summary(shipment_ids=[s.pk for s in shipments]) or {}
+    out: dict[int, ParcelFacts] = {}
+    for s in shipments:
+        x = summaries.get(s.pk)
+        if x is None:
+            out[s.pk] = ParcelFacts(status=s.tracking_status or "",
+                                    pickup_address=_shipment_address(s))
+            continue
+        deadline = _first(x, "storage_deadline")
+        expected = _first(x, "expected_delivery", "expected_delivery_date")
+        out[s.pk] = ParcelFacts(
+            status=str(_first(x, "status") or s.tracking_status or ""),
+            pickup_address=str(_first(x, "pickup_address", "pickup_office_address",
+                                      "office_address") or _shipment_address(s)),
+            pickup_hours=str(_first(x, "pickup_hours", "pickup_office_hours",
+                                    "office_hours") or ""),
+            storage_deadline=deadline.date() if isinstance(deadline, dt.datetime) else deadline,
+            expected_delivery=expected.date() if isinstance(expected, dt.datetime) else expected,
+            arrived_at=_first(x, "arrived_at_pickup_at"),
+            tracking_token=str(_first(x, "tracking_token", "public_token") or ""),
+        )
+    return out
+
+
+def _shipment_address(s: Any) -> str:
+    parts = [s.index, s.city, s.street, s.house]
+    return ", ".join(p for p in parts if p)
+
+
+def money(amount: Decimal | None) -> str:
+    if not amount:
+        return ""
+    text = f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+    return text[:-3] if text.endswith(",00") else text
+
+
+def _date(value: dt.date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def buyer_name(s: Any) -> str:
+    name = " ".join(p for p in (s.recipient_given_name, s.recipient_patronymic) if p)
+    return name or s.recipient_surname or s.recipient_company or "покупатель"
+
+
+def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, channel: str,
+                    address: str, shop_phone: str = "", review_url: str = "") -> dict[str, str]:
+    from shipdesk.tracking.statuses import STATUS_LABELS, Status
+
+    try:
+        status_label = str(STATUS_LABELS[Status(facts.status)]) if facts.status else ""
+    except ValueError:
+        status_label = facts.status
+    return {
+        "buyer_name": buyer_name(shipment),
+        "order_number": shipment.order_number,
+        "amount_to_pay": money(shipment.cod_amount),
+        "tracking_number": shipment.tracking_number or "",
+        "tracking_link": tracking_link(tracking_number=shipment.tracking_number,
+                                       token=facts.tracking_token),
+        "pickup_address": facts.pickup_address,
+        "pickup_hours": facts.pickup_hours,
+        "storage_deadline": _date(facts.storage_deadline),
+        "expected_delivery": _date(facts.expected_delivery),
+        "shop_name": organization.name,
+        "shop_phone": shop_phone or organization.phone,
+        "review_link": review_url,
+        "unsubscribe_link": unsubscribe_link(organization_id=organization.pk, channel=channel,
+                                             address=address) if address else "",
+        "status": status_label,
+    }
+
+
+def sample_context(organization: Any) -> dict[str, str]:
+    """A sample parcel for previews."""
+    return {
+        "buyer_name": "Анна Сергеевна", "order_number": "A-10042", "amount_to_pay": "2 490",
+        "tracking_number": "80082345678901",
+        "tracking_link": tracking_link(tracking_number="80082345678901"),
+        "pickup_address": "Москва, ул. Тверская, д. 7, отделение 125009",
+        "pickup_hours": "пн–пт 8:00–20:00, сб 9:00–18:00",
+        "storage_deadline": "30.11.2026", "expected_delivery": "25.11.2026",
+        "shop_name": organization.name, "shop_phone": organization.phone or "+7 495 000-00-00",
+        "review_link": "https://example.ru/review",
+        "unsubscribe_link": unsubscribe_link(organization_id=organization.pk, channel="sms",
+                                             address="79000000000"),
+        "status": "Ожидает в пункте выдачи",
+    }

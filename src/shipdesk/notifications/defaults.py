@@ -1,0 +1,80 @@
+"""What a new shop gets: rules and Russian templates that work out of the box."""
+
+from __future__ import annotations
+
+from shipdesk.notifications.models import Channel, RuleKind
+
+DEFAULT_RULES: dict[str, dict[str, object]] = {
+    RuleKind.ACCEPTED: {"channels": [Channel.EMAIL, Channel.SMS], "fallback": True},
+    RuleKind.ARRIVED: {"channels": [Channel.SMS, Channel.EMAIL], "fallback": True},
+    RuleKind.REMINDER: {"channels": [Channel.SMS, Channel.EMAIL], "fallback": True,
+                        "interval_days": 5, "max_reminders": 3},
+    RuleKind.DELIVERED: {"channels": [Channel.EMAIL], "fallback": True},
+    RuleKind.RETURNING: {"channels": [Channel.EMAIL], "fallback": True},
+}
+
+_SIGN = "{{ shop_name }}"
+DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
+    (RuleKind.ACCEPTED, Channel.EMAIL): (
+        "Заказ {{ order_number }} отправлен",
+        "Здравствуйте, {{ buyer_name }}!\n\n"
+        "Ваш заказ {{ order_number }} передан в службу доставки. Трек-номер: "
+        "{{ tracking_number }}.\nСледить за посылкой: {{ tracking_link }}\n"
+        "{% if expected_delivery %}Ожидаемая дата доставки: {{ expected_delivery }}.\n{% endif %}"
+        "\nС уважением, " + _SIGN + "{% if shop_phone %}, тел. {{ shop_phone }}{% endif %}\n\n"
+        "Отписаться от уведомлений: {{ unsubscribe_link }}"),
+    (RuleKind.ACCEPTED, Channel.SMS): (
+        "", "Заказ {{ order_number }} отправлен, трек {{ tracking_number }}: "
+            "{{ tracking_link }} Отписка: {{ unsubscribe_link }}"),
+    (RuleKind.ARRIVED, Channel.SMS): (
+        "", "Заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
+            "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}"
+            "{% if amount_to_pay %}, к оплате {{ amount_to_pay }} ₽{% endif %}. "
+            "Отписка: {{ unsubscribe_link }}"),
+    (RuleKind.ARRIVED, Channel.EMAIL): (
+        "Заказ {{ order_number }} ждёт вас в пункте выдачи",
+        "Здравствуйте, {{ buyer_name }}!\n\n"
+        "Ваш заказ {{ order_number }} прибыл в пункт выдачи.\n"
+        "Адрес: {{ pickup_address }}\n"
+        "{% if pickup_hours %}Часы работы: {{ pickup_hours }}\n{% endif %}"
+        "{% if storage_deadline %}Срок хранения: до {{ storage_deadline }}\n{% endif %}"
+        "{% if amount_to_pay %}К оплате при получении: {{ amount_to_pay }} ₽\n{% endif %}"
+        "Трек-номер: {{ tracking_number }}, {{ tracking_link }}\n\n"
+        "С уважением, " + _SIGN + "\n\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
+    (RuleKind.REMINDER, Channel.SMS): (
+        "", "Напоминаем: заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
+            "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}. "
+            "Отписка: {{ unsubscribe_link }}"),
+    (RuleKind.REMINDER, Channel.EMAIL): (
+        "Напоминание: заказ {{ order_number }} ждёт вас",
+        "Здравствуйте, {{ buyer_name }}!\n\n"
+        "Напоминаем, что заказ {{ order_number }} ждёт вас в пункте выдачи: "
+        "{{ pickup_address }}.\n"
+        "{% if storage_deadline %}Заберите его до {{ storage_deadline }}, иначе он вернётся "
+        "отправителю.\n{% endif %}"
+        "{% if amount_to_pay %}К оплате: {{ amount_to_pay }} ₽\n{% endif %}"
+        "\nС уважением, " + _SIGN + "\n\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
+    (RuleKind.DELIVERED, Channel.EMAIL): (
+        "Спасибо за покупку!",
+        "Здравствуйте, {{ buyer_name }}!\n\nЗаказ {{ order_number }} получен. Спасибо, что "
+        "выбрали " + _SIGN + "!\n"
+        "{% if review_link %}Оставьте, пожалуйста, отзыв: {{ review_link }}\n{% endif %}"
+        "\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
+    (RuleKind.DELIVERED, Channel.SMS): (
+        "", "Заказ {{ order_number }} получен, спасибо!"
+            "{% if review_link %} Отзыв: {{ review_link }}{% endif %} "
+            "Отписка: {{ unsubscribe_link }}"),
+    (RuleKind.RETURNING, Channel.EMAIL): (
+        "Возврат: заказ {{ order_number }}",
+        "Заказ {{ order_number }} (трек {{ tracking_number }}, покупатель {{ buyer_name }}) "
+        "не получен и возвращается: {{ status }}.\n{{ tracking_link }}\n\n"
+        "Отписаться: {{ unsubscribe_link }}"),
+    (RuleKind.RETURNING, Channel.SMS): (
+        "", "Возврат заказа {{ order_number }} ({{ tracking_number }}): {{ status }}"),
+}
+for _rule in RuleKind:
+    for _ch in (Channel.EMAIL, Channel.SMS):
+        DEFAULT_TEMPLATES.setdefault((_rule, _ch), ("", ""))
+    DEFAULT_TEMPLATES[(_rule, Channel.WEBHOOK)] = (
+        DEFAULT_TEMPLATES[(_rule, Channel.EMAIL)][0] or "{{ order_number }}",
+        DEFAULT_TEMPLATES[(_rule, Channel.SMS)][1])

@@ -1,0 +1,106 @@
+"""The gateway interface: typed data in, typed data out, no Django models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: int  # the outbox row id
+    to: str  # e-mail address, or phone digits without "+" (79001234567)
+    text: str
+    attempt_id: str
+    subject: str = ""
+    html: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the gateway said about one message.
+
+    ``ok`` — accepted. Otherwise ``permanent`` (will never succeed: bad number, rejected)
+    or a definite transient refusal (retry later). ``uncertain`` — no answer (timeout):
+    the gateway may or may not have taken it.
+    """
+
+    key: int
+    ok: bool
+    provider_id: str = ""
+    cost: Decimal = Decimal("0")
+    error: str = ""
+    permanent: bool = False
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    provider_id: str
+    state: str  # "delivered" | "undelivered" | "pending"
+    cost: Decimal | None = None
+    detail: str = ""
+
+
+class GatewayError(Exception):
+    """The whole request failed (auth, balance, unreachable)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.uncertain = uncertain
+
+
+class Gateway:
+    """A way to hand messages over. ``idempotent``: re-sending with the same attempt id
+    cannot produce a second message, so an interrupted send may be repeated safely."""
+
+    name = ""
+    idempotent = False
+    batch_size = 100
+    default_base_url = ""
+
+    def __init__(self, *, config: dict[str, Any], http: httpx.Client | None = None) -> None:
+        self.config = config
+        self.base_url = (config.get("base_url") or self.default_base_url).rstrip("/")
+        self.http = http or httpx.Client(timeout=httpx.Timeout(float(config.get("timeout", 10)),
+                                                               connect=5.0))
+
+    def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
+        raise NotImplementedError
+
+    def delivery_reports(self, items: list[tuple[str, str]]) -> list[DeliveryReport]:
+        """``items``: (provider_id, recipient). Gateways without reports return []."""
+        return []
+
+    def check(self) -> str:
+        """Checks the credentials; returns a human line (e.g. the balance)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def post_with_retry(http: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+    """POST, retrying only when the request surely did not reach the server (connect
+    errors), so that a retry can never double a message; a read timeout is reported as
+    uncertain to the caller."""
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    try:
+        for attempt in Retrying(retry=retry_if_exception_type(httpx.ConnectError),
+                                stop=stop_after_attempt(3),
+                                wait=wait_exponential(multiplier=0.2, max=2), reraise=True):
+            with attempt:
+                return http.post(url, **kwargs)
+    except httpx.ConnectError as exc:
+        raise GatewayError(f"шлюз недоступен: {exc}") from exc
+    except httpx.TimeoutException as exc:
+        raise GatewayError(f"шлюз не ответил вовремя: {exc}", uncertain=True) from exc
+    except httpx.HTTPError as exc:
+        raise GatewayError(f"ошибка связи со шлюзом: {exc}", uncertain=True) from exc
+    raise AssertionError("unreachable")

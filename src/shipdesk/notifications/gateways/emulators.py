@@ -1,0 +1,294 @@
+"""Emulators of the SMS gateways and a webhook receiver: small threaded HTTP servers on
+127.0.0.1 speaking each gateway's wire protocol (auth, response shapes, error codes,
+status endpoints), used by the tests, the benchmark and as sandbox gateways.
+
+``mode``: None (normal), "error" (the gateway refuses with its "service unavailable"
+answer), "hang" (the request is held for ``hang_seconds`` before any answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+PRICE_PER_SEGMENT = Decimal("2.50")
+
+
+def _segments(text: str) -> int:
+    from shipdesk.notifications.rendering import sms_length
+
+    return max(sms_length(text).segments, 1)
+
+
+def _valid_phone(phone: str) -> bool:
+    return bool(re.fullmatch(r"7\d{10}", phone))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def _reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _params(self) -> dict[str, str]:
+        query = parse_qs(urlparse(self.path).query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        self._raw = raw
+        params = {k: v[-1] for k, v in query.items()}
+        ctype = self.headers.get("Content-Type", "")
+        if raw and "json" in ctype:
+            self._json = json.loads(raw)
+        elif raw:
+            params.update({k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True)
+                           .items()})
+        return params
+
+    def _handle(self) -> None:
+        self._json: Any = None
+        params = self._params()
+        self.server.requests += 1
+        if self.server.mode == "hang":
+            time.sleep(self.server.hang_seconds)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.server.route(self, urlparse(self.path).path, params)
+
+    do_GET = do_POST = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.lock = threading.Lock()
+        self.mode: str | None = None
+        self.hang_seconds = 30.0
+        self.requests = 0
+        self.messages: list[dict[str, Any]] = []  # every message accepted, in order
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.delivery = "delivered"  # what the status endpoint reports
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> _Server:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def _store(self, phone: str, text: str, **extra: Any) -> dict[str, Any]:
+        with self.lock:
+            msg = {"id": str(next(self._ids)), "phone": phone, "text": text,
+                   "segments": _segments(text),
+                   "cost": PRICE_PER_SEGMENT * _segments(text), **extra}
+            self.messages.append(msg)
+            self.by_id[msg["id"]] = msg
+            return msg
+
+    def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
+        raise NotImplementedError
+
+
+class SmsRuEmulator(_Server):
+    def __init__(self, port: int, *, api_id: str = "test-api-id") -> None:
+        super().__init__(port)
+        self.api_id = api_id
+        self.balance = Decimal("100000.00")
+
+    def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
+        if params.get("api_id") != self.api_id:
+            return h._reply(200, {"status": "ERROR", "status_code": 200,
+                                  "status_text": "Неправильный api_id"})
+        if self.mode == "error":
+            return h._reply(200, {"status": "ERROR", "status_code": 220,
+                                  "status_text": "Сервис временно недоступен"})
+        if path == "/sms/send":
+            multi = {k[6:-1]: v for k, v in params.items() if k.startswith("multi[")}
+            if not multi and params.get("to"):
+                multi = {p: params.get("msg", "") for p in params["to"].split(",")}
+            if len(multi) > 100:
+                return h._reply(200, {"status": "ERROR", "status_code": 213,
+                                      "status_text": "Слишком много номеров"})
+            sms: dict[str, Any] = {}
+            for phone, text in multi.items():
+                if not _valid_phone(phone):
+                    sms[phone] = {"status": "ERROR", "status_code": 202,
+                                  "status_text": "Неправильно указан номер получателя"}
+                elif not text:
+                    sms[phone] = {"status": "ERROR", "status_code": 203,
+                                  "status_text": "Нет текста сообщения"}
+                else:
+                    msg = self._store(phone, text, sender=params.get("from", ""))
+                    self.balance -= msg["cost"]
+                    sms[phone] = {"status": "OK", "status_code": 100,
+                                  "sms_id": f"{msg['id']:0>6}-{msg['id']}"}
+                    self.by_id[sms[phone]["sms_id"]] = msg
+            return h._reply(200, {"status": "OK", "status_code": 100, "sms": sms,
+                                  "balance": float(self.balance)})
+        if path == "/sms/status":
+            out = {}
+            for sms_id in params.get("sms_id", "").split(","):
+                msg = self.by_id.get(sms_id)
+                if msg is None:
+                    out[sms_id] = {"status": "ERROR", "status_code": -1,
+                                   "status_text": "Сообщение не найдено"}
+                else:
+                    code = 103 if self.delivery == "delivered" else 106
+                    out[sms_id] = {"status": "OK", "status_code": code,
+                                   "status_text": "Сообщение доставлено" if code == 103
+                                   else "Не может быть доставлено: неверный номер",
+                                   "cost": str(msg["cost"]), "sms": msg["segments"]}
+            return h._reply(200, {"status": "OK", "status_code": 100, "sms": out,
+                                  "balance": float(self.balance)})
+        if path == "/my/balance":
+            return h._reply(200, {"status": "OK", "status_code": 100,
+                                  "balance": float(self.balance)})
+        return h._reply(200, {"status": "ERROR", "status_code": 211,
+                              "status_text": "Метод не найден"})
+
+
+class SmscEmulator(_Server):
+    def __init__(self, port: int, *, login: str = "shop", password: str = "secret") -> None:  # noqa: S107
+        super().__init__(port)
+        self.login, self.password = login, password
+        self.duplicates = 0  # repeated ids answered without sending again
+        self._client_ids: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _auth_ok(self, params: dict[str, str]) -> bool:
+        psw = params.get("psw", "")
+        return params.get("login") == self.login and psw in (
+            self.password, hashlib.md5(self.password.encode()).hexdigest())  # noqa: S324
+
+    def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
+        if not self._auth_ok(params):
+            return h._reply(200, {"error": "authorise error", "error_code": 2})
+        if self.mode == "error":
+            return h._reply(200, {"error": "duplicate request, wait a minute", "error_code": 9})
+        if path == "/sys/send.php":
+            phones = re.split(r"[,;]", params.get("phones", ""))
+            text, cid = params.get("mes", ""), params.get("id", "")
+            if not text:
+                return h._reply(200, {"error": "parameters error", "error_code": 1})
+            if not all(_valid_phone(p) for p in phones):
+                return h._reply(200, {"error": "invalid phone", "error_code": 7})
+            with self.lock:
+                seen = self._client_ids.get((params["login"], cid)) if cid else None
+                if seen is not None:
+                    self.duplicates += 1
+            if seen is None:
+                msgs = [self._store(p, text, client_id=cid, sender=params.get("sender", ""))
+                        for p in phones]
+                seen = {"id": cid or msgs[0]["id"], "cnt": sum(m["segments"] for m in msgs),
+                        "cost": str(sum(m["cost"] for m in msgs))}
+                if cid:
+                    with self.lock:
+                        self._client_ids[(params["login"], cid)] = seen
+                        for m in msgs:
+                            self.by_id[cid] = m
+            body = {"id": seen["id"], "cnt": seen["cnt"]}
+            if params.get("cost") in ("2", "3"):
+                body.update(cost=seen["cost"], balance="99000.00")
+            return h._reply(200, body)
+        if path == "/sys/status.php":
+            msg = self.by_id.get(params.get("id", ""))
+            if msg is None:
+                return h._reply(200, {"error": "message not found", "error_code": 5})
+            status = 1 if self.delivery == "delivered" else 20
+            return h._reply(200, {"status": status, "last_date": "23.11.2026 10:00:00",
+                                  "last_timestamp": int(time.time()), "err": 0})
+        if path == "/sys/balance.php":
+            return h._reply(200, {"balance": "99000.00"})
+        return h._reply(404, {"error": "unknown method", "error_code": 1})
+
+
+class SmsAeroEmulator(_Server):
+    def __init__(self, port: int, *, email: str = "shop@example.test",
+                 api_key: str = "aero-key") -> None:
+        super().__init__(port)
+        self.email, self.api_key = email, api_key
+
+    def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
+        auth = h.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.email}:{self.api_key}".encode()).decode()
+        if auth != expected:
+            return h._reply(401, {"success": False, "data": None,
+                                  "message": "Your credentials are incorrect"})
+        if self.mode == "error":
+            return h._reply(503, {"success": False, "data": None,
+                                  "message": "Service temporarily unavailable"})
+        body = h._json or params
+        if path in ("/v2/sms/send", "/v2/sms/testsend"):
+            number, text = str(body.get("number", "")), str(body.get("text", ""))
+            if not _valid_phone(number):
+                return h._reply(400, {"success": False, "data": {"number": ["invalid number"]},
+                                      "message": "Validation error."})
+            msg = self._store(number, text, sender=body.get("sign", ""))
+            now = int(time.time())
+            return h._reply(200, {"success": True, "message": None, "data": {
+                "id": int(msg["id"]), "from": body.get("sign", "SMS Aero"), "number": number,
+                "text": text, "status": 0, "extendStatus": "queue", "channel": "DIRECT",
+                "cost": str(msg["cost"]), "dateCreate": now, "dateSend": now}})
+        if path == "/v2/sms/status":
+            msg = self.by_id.get(str(body.get("id", "")))
+            if msg is None:
+                return h._reply(404, {"success": False, "data": None,
+                                      "message": "Message not found"})
+            delivered = self.delivery == "delivered"
+            return h._reply(200, {"success": True, "message": None, "data": {
+                "id": int(msg["id"]), "number": msg["phone"], "text": msg["text"],
+                "status": 1 if delivered else 2,
+                "extendStatus": "delivery" if delivered else "undeliverable",
+                "cost": str(msg["cost"])}})
+        if path == "/v2/balance":
+            return h._reply(200, {"success": True, "data": {"balance": 99000.0},
+                                  "message": None})
+        return h._reply(404, {"success": False, "data": None, "message": "Not found"})
+
+
+class WebhookReceiver(_Server):
+    """A receiver that keeps one message per Idempotency-Key."""
+
+    def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
+        if self.mode == "error":
+            return h._reply(503, {"error": "unavailable"})
+        key = h.headers.get("Idempotency-Key", "")
+        with self.lock:
+            if key and key in self.by_id:
+                return h._reply(200, {"ok": True, "duplicate": True})
+        body = h._json or {}
+        msg = self._store(str(body.get("recipient", "")), str(body.get("text", "")),
+                          signature=h.headers.get("X-Shipdesk-Signature", ""), raw=h._raw)
+        if key:
+            with self.lock:
+                self.by_id[key] = msg
+        return h._reply(200, {"ok": True})

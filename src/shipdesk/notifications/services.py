@@ -1,0 +1,743 @@
+"""Notifications: settings, rules, templates, unsubscribes (write side) and the outbox —
+planning from the tracking feed, sending, delivery reports.
+
+Exactly once: the outbox row (shipment, rule, occurrence, channel) is UNIQUE; planning
+inserts with ``ignore_conflicts``. Sending claims due rows (``select_for_update(skip_locked)``
+in one short transaction, status "sending" with a lease), hands them to the gateway and
+marks them "sent" only after the gateway accepted. If the worker dies in between, the lease
+runs out and the row is *recovered*: for a gateway that is idempotent on our attempt id
+(SMSC ``id``, the webhook's ``Idempotency-Key``) it is sent again with the same attempt id,
+which the gateway recognises; for SMTP, sms.ru and SMS Aero (no idempotency) it becomes
+"unknown" and is not repeated — at most once, shown to the shop, re-queued only by a person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.notifications import rendering
+from shipdesk.notifications.context import message_context, parcel_facts, sample_context
+from shipdesk.notifications.defaults import DEFAULT_RULES, DEFAULT_TEMPLATES
+from shipdesk.notifications.gateways import GatewayError, Outgoing, SendResult, get_gateway
+from shipdesk.notifications.models import (
+    GATEWAY_CHANNEL,
+    Channel,
+    ChannelConfig,
+    FeedCursor,
+    Gateway,
+    Message,
+    MessageStatus,
+    NotificationSettings,
+    Rule,
+    RuleKind,
+    Suppression,
+    Template,
+)
+from shipdesk.notifications.regions import next_in_window, zone_for_index
+from shipdesk.tenancy.models import Organization
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tenancy.services import Actor, audit
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = dt.timedelta(minutes=1)
+FEED = "notifications"
+SMS_GATEWAYS = (Gateway.SMSRU, Gateway.SMSC, Gateway.SMSAERO)
+
+
+# --- settings, rules, templates ----------------------------------------------------------
+def settings_ensure(*, organization: Organization) -> NotificationSettings:
+    """The organization's settings, creating them and the default rules on first use."""
+    obj = NotificationSettings.objects.filter(organization=organization).first()
+    if obj is None:
+        try:
+            with transaction.atomic():
+                obj = NotificationSettings.objects.create(organization=organization)
+        except IntegrityError:
+            obj = NotificationSettings.objects.get(organization=organization)
+    Rule.objects.bulk_create(
+        [Rule(organization=organization, kind=kind, **spec)  # type: ignore[arg-type]
+         for kind, spec in DEFAULT_RULES.items()], ignore_conflicts=True)
+    return obj
+
+
+SETTINGS_FIELDS = ("window_start", "window_end", "sms_segment_warn", "sms_segment_limit",
+                   "review_url", "shop_phone", "staff_email", "sms_gateway")
+
+
+def settings_update(*, actor: Actor, **values: Any) -> NotificationSettings:
+    actor.require(Perm.MANAGE_SETTINGS)
+    obj = settings_ensure(organization=actor.organization)
+    errors = []
+    for name, value in values.items():
+        if name not in SETTINGS_FIELDS:
+            errors.append(FieldError((name,), _("Неизвестное поле")))
+        else:
+            setattr(obj, name, value if value is not None else "")
+    if obj.window_start >= obj.window_end:
+        errors.append(FieldError(("window_end",), _("Окно отправки должно заканчиваться "
+                                                    "позже, чем начинается")))
+    if obj.sms_segment_limit < 1 or obj.sms_segment_warn > obj.sms_segment_limit:
+        errors.append(FieldError(("sms_segment_limit",), _("Лимит частей SMS должен быть не "
+                                                           "меньше порога предупреждения")))
+    if obj.sms_gateway and obj.sms_gateway not in SMS_GATEWAYS:
+        errors.append(FieldError(("sms_gateway",), _("Неизвестный SMS-шлюз")))
+    if errors:
+        raise ValidationFailed(_("Настройки уведомлений не сохранены"), errors=errors)
+    obj.save()
+    audit(actor, "notifications.settings_update", obj, **{k: str(v) for k, v in values.items()})
+    return obj
+
+
+def rule_update(*, actor: Actor, kind: str, enabled: bool | None = None,
+                channels: list[str] | None = None, fallback: bool | None = None,
+                interval_days: int | None = None, max_reminders: int | None = None) -> Rule:
+    actor.require(Perm.MANAGE_SETTINGS)
+    settings_ensure(organization=actor.organization)
+    rule = Rule.objects.filter(organization=actor.organization, kind=kind).first()
+    if rule is None:
+        raise NotFound(_("Нет такого правила"))
+    errors = []
+    if channels is not None:
+        bad = [i for i, c in enumerate(channels) if c not in Channel.values]
+        errors += [FieldError(("channels", i), _("Неизвестный канал")) for i in bad]
+        if len(set(channels)) != len(channels):
+            errors.append(FieldError(("channels",), _("Канал указан дважды")))
+        rule.channels = list(channels)
+    if interval_days is not None:
+        if not 1 <= interval_days <= 60:
+            errors.append(FieldError(("interval_days",), _("От 1 до 60 дней")))
+        rule.interval_days = interval_days
+    if max_reminders is not None:
+        if not 0 <= max_reminders <= 10:
+            errors.append(FieldError(("max_reminders",), _("От 0 до 10")))
+        rule.max_reminders = max_reminders
+    if errors:
+        raise ValidationFailed(_("Правило не сохранено"), errors=errors)
+    if enabled is not None:
+        rule.enabled = enabled
+    if fallback is not None:
+        rule.fallback = fallback
+    rule.save()
+    audit(actor, "notifications.rule_update", rule, kind=kind)
+    return rule
+
+
+def template_source(*, organization_id: int, rule: str, channel: str) -> tuple[str, str]:
+    t = Template.objects.filter(organization_id=organization_id, rule=rule,
+                                channel=channel).first()
+    return (t.subject, t.body) if t else DEFAULT_TEMPLATES[(rule, channel)]
+
+
+def _template_errors(subject: str, body: str) -> list[FieldError]:
+    errors = [FieldError(("subject",), str(p), code="template")
+              for p in rendering.validate_template(subject)]
+    errors += [FieldError(("body",), str(p), code="template")
+               for p in rendering.validate_template(body)]
+    return errors
+
+
+@dataclass
+class Preview:
+    subject: str
+    body: str
+    sms: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    blocked: bool = False
+
+
+def template_preview(*, actor: Actor, channel: str, subject: str, body: str) -> Preview:
+    """Renders a template on a sample parcel; for SMS with length and segment count."""
+    actor.require(Perm.VIEW)
+    errors = _template_errors(subject, body)
+    if errors:
+        raise ValidationFailed(_("В шаблоне есть ошибки"), errors=errors)
+    ctx = sample_context(actor.organization)
+    preview = Preview(subject=rendering.render(subject, ctx), body=rendering.render(body, ctx))
+    if channel == Channel.SMS:
+        conf = settings_ensure(organization=actor.organization)
+        length = rendering.sms_length(preview.body)
+        preview.sms = length.as_dict()
+        if length.segments > conf.sms_segment_limit:
+            preview.blocked = True
+            preview.warnings.append(_("SMS из %(n)s частей: больше лимита магазина (%(m)s), "
+                                      "такое сообщение не будет отправлено") % {
+                "n": length.segments, "m": conf.sms_segment_limit})
+        elif length.segments > conf.sms_segment_warn:
+            preview.warnings.append(_("SMS из %(n)s частей — каждое стоит как %(n)s SMS") % {
+                "n": length.segments})
+    return preview
+
+
+def template_save(*, actor: Actor, rule: str, channel: str, subject: str, body: str) -> Template:
+    """Validates (macros only, position of each problem) and saves a template."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    errors = []
+    if rule not in RuleKind.values:
+        errors.append(FieldError(("rule",), _("Неизвестное событие")))
+    if channel not in Channel.values:
+        errors.append(FieldError(("channel",), _("Неизвестный канал")))
+    if not body.strip():
+        errors.append(FieldError(("body",), _("Текст не может быть пустым")))
+    errors += _template_errors(subject, body)
+    if errors:
+        raise ValidationFailed(_("Шаблон не сохранён"), errors=errors)
+    preview = template_preview(actor=actor, channel=channel, subject=subject, body=body)
+    if preview.blocked:
+        raise ValidationFailed(_("Шаблон не сохранён"),
+                               errors=[FieldError(("body",), preview.warnings[0], "too_long")])
+    obj, _created = Template.objects.update_or_create(
+        organization=actor.organization, rule=rule, channel=channel,
+        defaults={"subject": subject, "body": body})
+    audit(actor, "notifications.template_save", obj, rule=rule, channel=channel)
+    return obj
+
+
+def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
+                        enabled: bool = True) -> ChannelConfig:
+    actor.require(Perm.MANAGE_SETTINGS)
+    if gateway not in Gateway.values:
+        raise ValidationFailed(_("Неизвестный шлюз"),
+                               errors=[FieldError(("gateway",), _("Неизвестный шлюз"))])
+    obj = ChannelConfig.objects.filter(organization=actor.organization, gateway=gateway).first()
+    if obj is None:
+        obj = ChannelConfig(organization=actor.organization, gateway=gateway)
+    # an empty secret in the form keeps the stored one
+    merged = dict(obj.config or {})
+    merged.update({k: v for k, v in config.items() if v not in (None, "")})
+    obj.config, obj.enabled = merged, enabled
+    obj.save()
+    audit(actor, "notifications.channel_save", obj, gateway=gateway)
+    return obj
+
+
+def channel_test_send(*, actor: Actor, gateway: str, to: str) -> str:
+    """Checks the gateway and sends one test message; returns what happened, in words."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    config = _gateway_config(actor.organization_id, gateway)
+    if config is None:
+        raise ValidationFailed(_("Шлюз не настроен"),
+                               errors=[FieldError(("gateway",), _("Шлюз не настроен"))])
+    address, problem = normalise_address(GATEWAY_CHANNEL[gateway], to)
+    if problem:
+        raise ValidationFailed(problem, errors=[FieldError(("to",), problem)])
+    gw = get_gateway(gateway, config)
+    try:
+        text = _("Тестовое сообщение Shipdesk от «%s»") % actor.organization.name
+        [result] = gw.send_many([Outgoing(key=0, to=address, text=text, subject=text,
+                                          attempt_id=str(uuid.uuid4()))])
+    except GatewayError as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError(("gateway",), str(exc))]) from exc
+    finally:
+        gw.close()
+    if not result.ok:
+        raise ValidationFailed(result.error, errors=[FieldError(("to",), result.error)])
+    audit(actor, "notifications.test_send", None, gateway=gateway)
+    return _("Отправлено, идентификатор %s") % result.provider_id
+
+
+def _gateway_config(organization_id: int, gateway: str) -> dict[str, Any] | None:
+    conf = ChannelConfig.objects.filter(organization_id=organization_id, gateway=gateway,
+                                        enabled=True).first()
+    if conf is not None:
+        return dict(conf.config)
+    if gateway == Gateway.SMTP:
+        return {}  # the installation's SMTP settings
+    return None
+
+
+# --- recipients and unsubscribes ----------------------------------------------------------
+def normalise_address(channel: str, raw: str) -> tuple[str, str]:
+    """(address, problem): phones as digits without "+", e-mails lower-cased."""
+    raw = (raw or "").strip()
+    if channel == Channel.SMS:
+        if not raw:
+            return "", _("нет телефона получателя")
+        try:
+            num = phonenumbers.parse(raw, "RU")
+        except phonenumbers.NumberParseException:
+            return "", _("неверный телефон «%s»") % raw
+        if not phonenumbers.is_valid_number(num):
+            return "", _("неверный телефон «%s»") % raw
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)[1:], ""
+    if channel == Channel.EMAIL:
+        if not raw:
+            return "", _("нет e-mail получателя")
+        try:
+            validate_email(raw)
+        except DjangoValidationError:
+            return "", _("неверный e-mail «%s»") % raw
+        return raw.lower(), ""
+    return raw, ""
+
+
+def suppression_add(*, actor: Actor, channel: str, address: str, source: str = "staff") -> None:
+    """Switches a recipient off for this organization (from the next message on)."""
+    if source == "staff":
+        actor.require(Perm.MANAGE_SHIPMENTS)
+    norm, problem = normalise_address(channel, address)
+    if problem:
+        raise ValidationFailed(problem, errors=[FieldError(("address",), problem)])
+    Suppression.objects.get_or_create(organization=actor.organization, channel=channel,
+                                      address=norm, defaults={"source": source})
+    audit(actor, "notifications.unsubscribe", None, channel=channel, source=source)
+
+
+def suppression_remove(*, actor: Actor, channel: str, address: str) -> None:
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    norm, _problem = normalise_address(channel, address)
+    Suppression.objects.filter(organization=actor.organization, channel=channel,
+                               address=norm or address).delete()
+
+
+def unsubscribe_by_token(*, token: str) -> tuple[Organization, str, str]:
+    """The one-click unsubscribe. Raises ``signing.BadSignature`` on a tampered link."""
+    from shipdesk.notifications.links import unsubscribe_parse
+    from shipdesk.tenancy.services import system_actor
+
+    target = unsubscribe_parse(token)
+    org = Organization.objects.filter(pk=target.organization_id).first()
+    if org is None:
+        raise NotFound(_("Магазин не найден"))
+    Suppression.objects.get_or_create(organization=org, channel=target.channel,
+                                      address=target.address, defaults={"source": "link"})
+    audit(system_actor(org), "notifications.unsubscribe", None, channel=target.channel,
+          source="link")
+    return org, target.channel, target.address
+
+
+# --- planning: the status-change feed → outbox rows ----------------------------------------
+_STATUS_RULE: dict[str, tuple[str, int]] = {
+    "accepted": (RuleKind.ACCEPTED, 0),
+    "arrived_at_pickup": (RuleKind.ARRIVED, 0),
+    "delivered": (RuleKind.DELIVERED, 0),
+    "refused": (RuleKind.RETURNING, 0),
+    "returning": (RuleKind.RETURNING, 0),
+    "returned": (RuleKind.RETURNING, 1),
+}
+# a message that is no longer true is not sent: which current statuses each rule needs
+_RELEVANT: dict[str, frozenset[str]] = {
+    RuleKind.ACCEPTED: frozenset({"accepted", "in_transit", "customs", "info_received"}),
+    RuleKind.ARRIVED: frozenset({"arrived_at_pickup"}),
+    RuleKind.REMINDER: frozenset({"arrived_at_pickup"}),
+    RuleKind.DELIVERED: frozenset({"delivered"}),
+    RuleKind.RETURNING: frozenset({"refused", "returning", "returned"}),
+}
+
+
+@dataclass
+class _OrgPlan:
+    settings: NotificationSettings
+    rules: dict[str, Rule]
+
+
+def _org_plans(org_ids: set[int]) -> dict[int, _OrgPlan]:
+    orgs = Organization.objects.in_bulk(list(org_ids))
+    for org in orgs.values():
+        settings_ensure(organization=org)
+    settings = {s.organization_id: s for s in
+                NotificationSettings.objects.filter(organization_id__in=org_ids)}
+    rules: dict[int, dict[str, Rule]] = defaultdict(dict)
+    for r in Rule.objects.filter(organization_id__in=org_ids):
+        rules[r.organization_id][r.kind] = r
+    return {oid: _OrgPlan(settings[oid], rules[oid]) for oid in org_ids}
+
+
+def _sms_gateway(plan: _OrgPlan, configured: set[tuple[int, str]], org_id: int) -> str:
+    if plan.settings.sms_gateway:
+        return plan.settings.sms_gateway
+    for g in SMS_GATEWAYS:
+        if (org_id, g) in configured:
+            return g
+    return Gateway.SMSRU
+
+
+def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int,
+                  due: dt.datetime, configured: set[tuple[int, str]]) -> list[Message]:
+    rule = plan.rules.get(rule_kind)
+    if rule is None or not rule.enabled or not rule.channels:
+        return []
+    org_id = shipment.organization_id
+    staff = rule_kind == RuleKind.RETURNING
+    candidates = []
+    for channel in rule.channels:
+        if channel == Channel.WEBHOOK:
+            raw = plan.settings.staff_email if staff else (shipment.recipient_email
+                                                           or shipment.recipient_phone)
+            candidates.append((channel, raw or "-", "", Gateway.WEBHOOK))
+            continue
+        if staff:
+            raw = plan.settings.staff_email if channel == Channel.EMAIL else \
+                plan.settings.shop_phone
+        else:
+            raw = shipment.recipient_email if channel == Channel.EMAIL else \
+                shipment.recipient_phone
+        address, problem = normalise_address(channel, raw)
+        gateway = Gateway.SMTP if channel == Channel.EMAIL else _sms_gateway(plan, configured,
+                                                                              org_id)
+        candidates.append((channel, address, problem, gateway))
+    chosen = candidates
+    if rule.fallback:
+        usable = [c for c in candidates if not c[2]]
+        chosen = usable[:1] or candidates[:1]
+    zone = zone_for_index(shipment.index or "")
+    when = next_in_window(due, zone, plan.settings.window_start, plan.settings.window_end)
+    out = []
+    for channel, address, problem, gateway in chosen:
+        msg = Message(organization_id=org_id, shipment_id=shipment.pk, rule=rule_kind,
+                      occurrence=occurrence, channel=channel, gateway=gateway,
+                      recipient=address, due_at=when)
+        if problem:
+            msg.status, msg.error, msg.due_at = MessageStatus.SKIPPED, problem, None
+        out.append(msg)
+    return out
+
+
+def outbox_plan(*, changes: list[Any], now: dt.datetime | None = None) -> int:
+    """Plans the messages for status changes (rows of the tracking feed); returns how many
+    rows were offered to the outbox (a row already there is left alone)."""
+    from shipdesk.shipments.models import Shipment
+
+    now = now or timezone.now()
+    if not changes:
+        return 0
+    shipments = Shipment.objects.in_bulk({c.shipment_id for c in changes})
+    plans = _org_plans({c.organization_id for c in changes})
+    configured = set(ChannelConfig.objects.filter(
+        organization_id__in=list(plans), enabled=True).values_list("organization_id",
+                                                                   "gateway"))
+    rows: list[Message] = []
+    for change in changes:
+        target = _STATUS_RULE.get(change.status)
+        shipment = shipments.get(change.shipment_id)
+        if target is None or shipment is None:
+            continue
+        plan = plans[change.organization_id]
+        kind, occurrence = target
+        rows += _messages_for(shipment, plan, kind, occurrence, max(change.changed_at, now),
+                              configured)
+        if kind == RuleKind.ARRIVED:
+            reminder = plan.rules.get(RuleKind.REMINDER)
+            if reminder is not None and reminder.enabled:
+                for k in range(1, reminder.max_reminders + 1):
+                    due = change.changed_at + dt.timedelta(days=reminder.interval_days * k)
+                    if due < now - dt.timedelta(days=1):
+                        continue  # a backlog of old changes does not fire old reminders
+                    rows += _messages_for(shipment, plan, RuleKind.REMINDER, k, max(due, now),
+                                          configured)
+    Message.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return len(rows)
+
+
+def outbox_plan_from_feed(*, limit: int = 5000, now: dt.datetime | None = None) -> int:
+    """Reads the tracking status-change feed after our cursor and plans messages."""
+    from shipdesk.tracking.selectors import status_changes_after
+
+    with transaction.atomic():
+        cursor, _created = FeedCursor.objects.get_or_create(name=FEED)
+        cursor = FeedCursor.objects.select_for_update().get(pk=cursor.pk)
+        changes = list(status_changes_after(last_id=cursor.last_id, limit=limit))
+        if not changes:
+            return 0
+        planned = outbox_plan(changes=changes, now=now)
+        cursor.last_id = changes[-1].pk
+        cursor.save(update_fields=["last_id"])
+    return planned
+
+
+# --- sending ------------------------------------------------------------------------------
+@dataclass
+class SendStats:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    recovered: int = 0
+
+
+def _idempotent(gateway: str) -> bool:
+    from shipdesk.notifications.gateways import gateway_class
+
+    return bool(gateway) and gateway_class(gateway).idempotent
+
+
+def outbox_recover(*, now: dt.datetime) -> int:
+    """Rows whose sender died mid-send (lease ran out): resend where the gateway is
+    idempotent on our attempt id, else mark them unknown (at most once)."""
+    expired = Message.objects.filter(status=MessageStatus.SENDING, lease_until__lt=now)
+    idem = [g for g in Gateway.values if _idempotent(g)]
+    n = expired.filter(gateway__in=idem).update(status=MessageStatus.PENDING, due_at=now,
+                                                lease_until=None)
+    n += expired.exclude(gateway__in=idem).update(
+        status=MessageStatus.UNKNOWN, due_at=None, lease_until=None,
+        error=_("Отправка прервана сбоем: шлюз мог принять сообщение, повтор не делаем "
+                "(не более одного раза)"))
+    return n
+
+
+def outbox_claim(*, now: dt.datetime, limit: int) -> list[int]:
+    with transaction.atomic():
+        ids = list(Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=now)
+                   .order_by("due_at").select_for_update(skip_locked=True)
+                   .values_list("pk", flat=True)[:limit])
+        if ids:
+            Message.objects.filter(pk__in=ids).update(status=MessageStatus.SENDING,
+                                                      lease_until=now + LEASE)
+    return ids
+
+
+def outbox_send_due(*, now: dt.datetime | None = None, limit: int = 1000,
+                    http: Any = None) -> SendStats:
+    """Claims due messages and sends them; safe to run in any number of workers."""
+    now = now or timezone.now()
+    stats = SendStats(recovered=outbox_recover(now=now))
+    ids = outbox_claim(now=now, limit=limit)
+    stats.claimed = len(ids)
+    if ids:
+        outbox_send_claimed(ids=ids, now=now, stats=stats, http=http)
+    return stats
+
+
+def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | None = None,
+                        http: Any = None) -> SendStats:
+    stats = stats or SendStats()
+    rows = list(Message.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
+                .select_related("shipment", "organization"))
+    if not rows:
+        return stats
+    org_ids = {r.organization_id for r in rows}
+    plans = _org_plans(org_ids)
+    suppressed = set(Suppression.objects.filter(
+        organization_id__in=org_ids, address__in={r.recipient for r in rows})
+        .values_list("organization_id", "channel", "address"))
+    templates = {(t.organization_id, t.rule, t.channel): (t.subject, t.body)
+                 for t in Template.objects.filter(organization_id__in=org_ids)}
+    facts = parcel_facts([r.shipment for r in rows])
+    done: list[Message] = []
+    batches: dict[tuple[int, str], list[tuple[Message, Outgoing]]] = defaultdict(list)
+    for row in rows:
+        plan = plans[row.organization_id]
+        row.attempts += 1
+        problem, status = _precheck(row, suppressed, facts, plan, now)
+        if status == MessageStatus.PENDING:  # outside the window: back to the queue
+            row.status, row.due_at, row.attempts = status, problem, row.attempts - 1
+            row.lease_until = None
+            stats.deferred += 1
+            done.append(row)
+            continue
+        if problem:
+            _finish(row, status, str(problem))
+            stats.skipped += 1
+            done.append(row)
+            continue
+        subject, body = templates.get((row.organization_id, row.rule, row.channel)) or \
+            DEFAULT_TEMPLATES[(row.rule, row.channel)]
+        ctx = message_context(shipment=row.shipment, organization=row.organization,
+                              facts=facts[row.shipment_id], channel=row.channel,
+                              address=row.recipient, shop_phone=plan.settings.shop_phone,
+                              review_url=plan.settings.review_url)
+        try:
+            row.subject = rendering.render(subject, ctx)[:300]
+            row.body = rendering.render(body, ctx)
+        except (rendering.TemplateRefused, Exception) as exc:
+            _finish(row, MessageStatus.FAILED, _("Шаблон не отрисован: %s") % exc)
+            stats.failed += 1
+            done.append(row)
+            continue
+        if not row.body:
+            _finish(row, MessageStatus.SKIPPED, _("Пустой текст: шаблон не задан"))
+            stats.skipped += 1
+            done.append(row)
+            continue
+        if row.channel == Channel.SMS:
+            row.segments = rendering.sms_length(row.body).segments
+            if row.segments > plan.settings.sms_segment_limit:
+                _finish(row, MessageStatus.FAILED, _(
+                    "SMS из %(n)s частей больше лимита магазина (%(m)s)") % {
+                    "n": row.segments, "m": plan.settings.sms_segment_limit})
+                stats.failed += 1
+                done.append(row)
+                continue
+        headers = {}
+        if row.channel == Channel.EMAIL:
+            headers = {"List-Unsubscribe": f"<{ctx['unsubscribe_link']}>",
+                       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        batches[(row.organization_id, row.gateway)].append((row, Outgoing(
+            key=row.pk, to=row.recipient, text=row.body, subject=row.subject,
+            attempt_id=str(row.attempt_id), headers=headers)))
+    for (org_id, gateway), items in batches.items():
+        config = _gateway_config(org_id, gateway)
+        by_key = {row.pk: row for row, _o in items}
+        if config is None:
+            for row, _o in items:
+                _finish(row, MessageStatus.FAILED, _("Шлюз «%s» не настроен") % gateway)
+                stats.failed += 1
+                done.append(row)
+            continue
+        gw = get_gateway(gateway, config, http=http)
+        try:
+            results = gw.send_many([o for _r, o in items])
+        except GatewayError as exc:
+            results = [SendResult(o.key, False, error=str(exc), permanent=exc.permanent,
+                                  uncertain=exc.uncertain) for _r, o in items]
+        for res in results:
+            row = by_key[res.key]
+            _apply_result(row, res, now, idempotent=gw.idempotent, stats=stats)
+            done.append(row)
+    Message.objects.bulk_update(done, ["status", "due_at", "lease_until", "attempts", "subject",
+                                       "body", "segments", "provider_id", "cost", "error",
+                                       "sent_at"], batch_size=500)
+    return stats
+
+
+def _precheck(row: Message, suppressed: set[tuple[int, str, str]], facts: dict[int, Any],
+              plan: _OrgPlan, now: dt.datetime) -> tuple[Any, str]:
+    if (row.organization_id, row.channel, row.recipient) in suppressed:
+        return _("Получатель отписался от уведомлений"), MessageStatus.SKIPPED
+    rule = plan.rules.get(row.rule)
+    if rule is None or not rule.enabled:
+        return _("Правило выключено"), MessageStatus.SKIPPED
+    status = facts[row.shipment_id].status or row.shipment.tracking_status
+    if status and status not in _RELEVANT[row.rule]:
+        return _("Неактуально: статус отправления теперь «%s»") % status, MessageStatus.SKIPPED
+    if row.rule != RuleKind.RETURNING:
+        zone = zone_for_index(row.shipment.index or "")
+        when = next_in_window(now, zone, plan.settings.window_start, plan.settings.window_end)
+        if when > now:
+            return when, MessageStatus.PENDING
+    return "", ""
+
+
+def _finish(row: Message, status: str, error: str) -> None:
+    row.status, row.error, row.due_at, row.lease_until = status, error[:500], None, None
+
+
+def _apply_result(row: Message, res: SendResult, now: dt.datetime, *, idempotent: bool,
+                  stats: SendStats) -> None:
+    row.lease_until = None
+    if res.ok:
+        row.status, row.provider_id, row.cost = MessageStatus.SENT, res.provider_id, res.cost
+        row.sent_at, row.due_at, row.error = now, None, ""
+        stats.sent += 1
+    elif res.uncertain and not idempotent:
+        _finish(row, MessageStatus.UNKNOWN, _("Шлюз не ответил: сообщение могло уйти, повтор "
+                                              "не делаем (%s)") % res.error)
+        stats.unknown += 1
+    elif res.permanent or row.attempts >= MAX_ATTEMPTS:
+        _finish(row, MessageStatus.FAILED, res.error if res.permanent else _(
+            "Не отправлено за %(n)s попыток: %(e)s") % {"n": row.attempts, "e": res.error})
+        stats.failed += 1
+    else:
+        row.status, row.error = MessageStatus.PENDING, res.error[:500]
+        row.due_at = now + BACKOFF_BASE * (2 ** (row.attempts - 1))
+        stats.retry += 1
+
+
+def outbox_requeue(*, actor: Actor, message_id: int) -> Message:
+    """A person decides to send an "unknown" or failed message again."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    msg = Message.objects.filter(organization=actor.organization, pk=message_id).first()
+    if msg is None:
+        raise NotFound(_("Сообщение не найдено"))
+    if msg.status not in (MessageStatus.UNKNOWN, MessageStatus.FAILED):
+        raise ValidationFailed(_("Повторить можно только сообщение с ошибкой или в неизвестном "
+                                 "состоянии"))
+    msg.status, msg.due_at, msg.attempts, msg.attempt_id = (MessageStatus.PENDING,
+                                                            timezone.now(), 0, uuid.uuid4())
+    msg.save(update_fields=["status", "due_at", "attempts", "attempt_id"])
+    audit(actor, "notifications.requeue", msg)
+    return msg
+
+
+# --- delivery reports -------------------------------------------------------------------
+def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
+                         http: Any = None) -> int:
+    """Asks the SMS gateways what became of sent messages; returns rows updated."""
+    now = now or timezone.now()
+    rows = list(Message.objects.filter(status=MessageStatus.SENT, gateway__in=SMS_GATEWAYS,
+                                       sent_at__gte=now - dt.timedelta(days=3))
+                .exclude(provider_id="").order_by("sent_at")[:limit])
+    groups: dict[tuple[int, str], list[Message]] = defaultdict(list)
+    for r in rows:
+        groups[(r.organization_id, r.gateway)].append(r)
+    changed: list[Message] = []
+    for (org_id, gateway), items in groups.items():
+        config = _gateway_config(org_id, gateway)
+        if config is None:
+            continue
+        gw = get_gateway(gateway, config, http=http)
+        try:
+            reports = {rep.provider_id: rep for rep in
+                       gw.delivery_reports([(r.provider_id, r.recipient) for r in items])}
+        except Exception:
+            log.warning("delivery reports from %s failed", gateway, exc_info=True)
+            continue
+        for r in items:
+            rep = reports.get(r.provider_id)
+            if rep is None or rep.state == "pending":
+                continue
+            r.status = (MessageStatus.DELIVERED if rep.state == "delivered"
+                        else MessageStatus.UNDELIVERED)
+            r.delivered_at = now if rep.state == "delivered" else None
+            if rep.cost is not None:
+                r.cost = rep.cost
+            if rep.state != "delivered":
+                r.error = rep.detail[:500]
+            changed.append(r)
+    Message.objects.bulk_update(changed, ["status", "delivered_at", "cost", "error"],
+                                batch_size=500)
+    return len(changed)
+
+
+def outbox_send_ids(*, ids: list[int], now: dt.datetime | None = None,
+                    http: Any = None) -> SendStats:
+    """Sends the given messages (handed out by the due-work sweep) if still pending."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = list(Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING)
+                       .select_for_update(skip_locked=True).values_list("pk", flat=True))
+        if claimed:
+            Message.objects.filter(pk__in=claimed).update(status=MessageStatus.SENDING,
+                                                          lease_until=now + LEASE)
+    stats = SendStats(claimed=len(claimed))
+    if claimed:
+        outbox_send_claimed(ids=claimed, now=now, stats=stats, http=http)
+    return stats
+
+
+JOB_FEED = FEED
+JOB_DELIVERY = "notifications.delivery"
+JOB_INTERVAL = {JOB_FEED: dt.timedelta(seconds=30), JOB_DELIVERY: dt.timedelta(minutes=5)}
+
+
+def jobs_run(*, ids: list[int], now: dt.datetime | None = None) -> None:
+    """The periodic jobs of this domain: read the feed, poll delivery reports, recover
+    interrupted sends. Each sets its next run when done."""
+    now = now or timezone.now()
+    for job in FeedCursor.objects.filter(pk__in=ids):
+        if job.name == JOB_FEED:
+            while outbox_plan_from_feed(now=now):
+                pass
+            outbox_recover(now=now)
+        elif job.name == JOB_DELIVERY:
+            outbox_poll_delivery(now=now)
+        FeedCursor.objects.filter(pk=job.pk).update(
+            due_at=timezone.now() + JOB_INTERVAL.get(job.name, dt.timedelta(minutes=1)))
