@@ -230,6 +230,9 @@ class CarrierAdapter:
     capabilities: ClassVar[frozenset[Capability]]
     track_batch_size: ClassVar[int] = 100  # numbers per tracking call
     rate_limit_per_second: ClassVar[float] = 10.0  # default; an account's settings may lower it
+    # The account form: (credential key, label, is secret). Secrets are never shown back.
+    credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = ()
+    default_base_url: ClassVar[str] = ""
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,
                  settings: dict[str, Any] | None = None, http: httpx.Client | None = None) -> None:
@@ -267,6 +270,10 @@ class CarrierAdapter:
         raise NotImplementedError
 
     def track(self, tracking_numbers: list[str]) -> TrackResult:
+        raise NotImplementedError
+
+    def subscribe_webhooks(self, url: str) -> None:
+        """Asks the carrier to post events for this account to ``url``."""
         raise NotImplementedError
 
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[TrackingEvent]:

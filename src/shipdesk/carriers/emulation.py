@@ -26,24 +26,29 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Clock:
-    """The emulator's own time: starts at the real now, moves only when told to (plus
-    real time passing)."""
+    """The emulator's own time: starts at the real now and runs ``speed`` times faster
+    than real time (1 in tests; faster in demos so parcels visibly move), plus whatever
+    it is told to jump."""
 
-    def __init__(self) -> None:
+    def __init__(self, speed: float = 1.0) -> None:
         self._offset = timedelta(0)
         self._lock = threading.Lock()
+        self._start = datetime.now(UTC)
+        self.speed = speed
 
     def now(self) -> datetime:
         with self._lock:
-            return datetime.now(UTC) + self._offset
+            real = datetime.now(UTC)
+            return self._start + (real - self._start) * self.speed + self._offset
 
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._offset += delta
 
     def set(self, when: datetime) -> None:
+        current = self.now()
         with self._lock:
-            self._offset = when - datetime.now(UTC)
+            self._offset += when - current
 
 
 @dataclass
@@ -88,9 +93,9 @@ Handler = Callable[[Request], Response]
 class App:
     """Routes (method, path pattern with ``{name}`` parts) to handlers; failure injection."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, speed: float = 1.0) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self.clock = Clock()
+        self.clock = Clock(speed)
         self.lock = threading.RLock()
         self.fail_mode = ""
         self.fail_count = 0

@@ -9,7 +9,7 @@ import logging
 import pkgutil
 from functools import cache
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipdesk.carriers.base import CarrierAdapter
 
@@ -78,5 +78,7 @@ def adapter_for_account(account: CarrierAccount) -> CarrierAdapter:
 
     cls = adapter_class(account.carrier_code)
     http = client_for_account(account, rate_per_second=float(getattr(cls, "rate_limit_per_second", 10.0)))
-    return cls(credentials=dict(account.credentials or {}), base_url=account.base_url,
+    raw: Any = account.credentials or {}
+    credentials: dict[str, Any] = dict(raw)
+    return cls(credentials=credentials, base_url=account.base_url,
                settings=dict(account.settings or {}), http=http)
