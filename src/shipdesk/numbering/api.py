@@ -1,3 +1,88 @@
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpRequest
 from ninja import Router
 
+from shipdesk.core.errors import NotFound
+from shipdesk.numbering import selectors, services
+from shipdesk.numbering.models import NumberPool
+from shipdesk.numbering.schemas import (
+    IssueIn,
+    IssueOut,
+    PoolIn,
+    PoolOut,
+    PoolPatch,
+    PoolRequestIn,
+    ValidateOut,
+)
+from shipdesk.tenancy.permissions import Perm
+
 router = Router(tags=["numbering"])
+
+
+def _out(pool: NumberPool) -> PoolOut:
+    return PoolOut(
+        id=pool.pk, carrier_code=pool.carrier_code, kind=pool.kind, source=pool.source,
+        first_number=pool.first_number, last_number=pool.last_number, size=pool.size,
+        issued=pool.issued, remaining=pool.remaining, low_threshold=pool.low_threshold,
+        is_low=pool.is_low, low_since=pool.low_since, is_active=pool.is_active,
+        comment=pool.comment, created_at=pool.created_at)
+
+
+@router.get("/pools", response=list[PoolOut])
+def pool_list(request: HttpRequest, carrier_code: str = "", low: bool = False):
+    qs = (selectors.pools_low(actor=request.auth) if low
+          else selectors.pool_list(actor=request.auth, carrier_code=carrier_code))
+    if carrier_code:
+        qs = qs.filter(carrier_code=carrier_code)
+    return [_out(p) for p in qs]
+
+
+@router.post("/pools", response={201: PoolOut})
+def pool_create(request: HttpRequest, payload: PoolIn):
+    return 201, _out(services.pool_create(actor=request.auth, **payload.dict()))
+
+
+@router.post("/pools/from-carrier", response={201: list[PoolOut]})
+def pool_request_from_carrier(request: HttpRequest, payload: PoolRequestIn):
+    pools = services.pools_request_from_carrier(
+        actor=request.auth, carrier_account_id=payload.carrier_account_id, count=payload.count)
+    return 201, [_out(p) for p in pools]
+
+
+@router.get("/pools/{pool_id}", response=PoolOut)
+def pool_get(request: HttpRequest, pool_id: int):
+    pool = selectors.pool_get(actor=request.auth, pool_id=pool_id)
+    if pool is None:
+        raise NotFound()
+    return _out(pool)
+
+
+@router.patch("/pools/{pool_id}", response=PoolOut)
+def pool_update(request: HttpRequest, pool_id: int, payload: PoolPatch):
+    return _out(services.pool_update(actor=request.auth, pool_id=pool_id,
+                                     **payload.dict(exclude_unset=True)))
+
+
+@router.delete("/pools/{pool_id}", response={204: None})
+def pool_delete(request: HttpRequest, pool_id: int):
+    services.pool_delete(actor=request.auth, pool_id=pool_id)
+    return 204, None
+
+
+@router.post("/issue", response={201: IssueOut})
+def numbers_issue(request: HttpRequest, payload: IssueIn):
+    """Issues numbers for parcels registered elsewhere (e.g. a shop system that prints its
+    own labels): they are consumed for good once returned."""
+    request.auth.require(Perm.MANAGE_SHIPMENTS)
+    with transaction.atomic():
+        numbers = services.numbers_issue(organization=request.auth.organization,
+                                         carrier_code=payload.carrier_code, count=payload.count)
+    return 201, IssueOut(carrier_code=payload.carrier_code, numbers=numbers)
+
+
+@router.get("/validate", response=ValidateOut)
+def number_validate(request: HttpRequest, number: str):
+    request.auth.require(Perm.VIEW)
+    return ValidateOut(**services.number_check(value=number))

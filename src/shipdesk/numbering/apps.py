@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,10 @@ class NumberingConfig(AppConfig):
     name = "shipdesk.numbering"
     label = "numbering"
     verbose_name = _("Трек-номера")
+    nav_items = [(40, "numbering:pools", _("Трек-номера"))]
+
+    def load_demo(self, organization: Any) -> None:
+        """Demo number pools for the sandbox and Russian Post carriers."""
+        from shipdesk.numbering.services import demo_pools_create
+
+        demo_pools_create(organization=organization)

@@ -1,4 +1,10 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from shipdesk.numbering import views
 
 app_name = "numbering"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.pool_list, name="pools"),
+    path("add/", views.pool_add, name="pool_add"),
+    path("<int:pool_id>/toggle/", views.pool_toggle, name="pool_toggle"),
+]

@@ -1,0 +1,294 @@
+"""Tracking-number pools: configuring ranges and issuing numbers from them.
+
+``numbers_issue`` is the one way a number leaves a pool. It locks the organization's
+pool rows for the carrier (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE
+transactions already serialise writers) and advances each pool's counter inside the
+caller's transaction: if the caller rolls back, the counter does too and no shipment
+holds those numbers; once it commits, the numbers are consumed for good, even if the
+shipment is later cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from shipdesk.numbering.models import NumberKind, NumberPool, PoolSource
+from shipdesk.numbering.validation import (
+    S10_WEIGHTS,
+    normalize,
+    rp14_compose,
+    tracking_number_kind,
+    validate_tracking_number,
+)
+from shipdesk.tenancy.models import Organization
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tenancy.services import Actor, audit, system_actor
+
+log = logging.getLogger(__name__)
+
+MAX_ISSUE = 1_000_000  # numbers in one call
+
+
+# --- composing many numbers fast ---------------------------------------------------------
+
+def _rp14_many(prefix: str, start: int, count: int) -> list[str]:
+    # Weights 3,1,3,1,… from the left: prefix positions 1–8, serial positions 9–13
+    # (weights 3,1,3,1,3).
+    base = 3 * sum(int(c) for c in prefix[0::2]) + sum(int(c) for c in prefix[1::2])
+    out = []
+    for serial in range(start, start + count):
+        digits = f"{serial:05d}"
+        s = base + 3 * (int(digits[0]) + int(digits[2]) + int(digits[4])) \
+            + int(digits[1]) + int(digits[3])
+        out.append(f"{prefix}{digits}{(10 - s % 10) % 10}")
+    return out
+
+
+def _s10_many(service: str, country: str, start: int, count: int) -> list[str]:
+    out = []
+    weights = S10_WEIGHTS
+    for serial in range(start, start + count):
+        digits = f"{serial:08d}"
+        check = 11 - sum(int(c) * w for c, w in zip(digits, weights, strict=True)) % 11
+        out.append(f"{service}{digits}{0 if check == 10 else 5 if check == 11 else check}{country}")
+    return out
+
+
+def _numbers(pool: NumberPool, start: int, count: int) -> list[str]:
+    if pool.kind == NumberKind.RP14:
+        return _rp14_many(pool.prefix, start, count)
+    return _s10_many(pool.prefix, pool.country, start, count)
+
+
+# --- issuing -----------------------------------------------------------------------------
+
+def numbers_issue(*, organization: Organization, carrier_code: str, count: int) -> list[str]:
+    """``count`` new tracking numbers for the organization's parcels with the carrier.
+
+    Takes them from the organization's active pools for that carrier, oldest first, all or
+    none: raises :class:`Conflict` when there is no active pool or not enough numbers left.
+    Call it inside the transaction that stores the parcels: the counter advance commits or
+    rolls back with them.
+    """
+    if count <= 0:
+        return []
+    if count > MAX_ISSUE:
+        raise ValidationFailed(_("За один раз можно выдать не больше %(max)d номеров") % {
+            "max": MAX_ISSUE}, errors=[FieldError(("count",), _("Слишком много номеров"))])
+    with transaction.atomic():
+        pools = list(
+            NumberPool.objects.select_for_update()
+            .filter(organization=organization, carrier_code=carrier_code, is_active=True)
+            .order_by("created_at", "id"))
+        if not pools:
+            raise Conflict(_("Нет активного пула трек-номеров для перевозчика «%(carrier)s»: "
+                             "добавьте диапазон номеров в разделе «Трек-номера»") % {
+                                 "carrier": carrier_code})
+        available = sum(max(p.remaining, 0) for p in pools)
+        if available < count:
+            raise Conflict(_("Пул трек-номеров перевозчика «%(carrier)s» исчерпан: нужно "
+                             "%(count)d, осталось %(left)d. Добавьте новый диапазон номеров") % {
+                                 "carrier": carrier_code, "count": count, "left": available})
+        numbers: list[str] = []
+        need = count
+        now = timezone.now()
+        for pool in pools:
+            if need == 0:
+                break
+            take = min(need, pool.remaining)
+            if take <= 0:
+                continue
+            numbers.extend(_numbers(pool, pool.next_serial, take))
+            pool.next_serial += take
+            need -= take
+            fields = ["next_serial", "updated_at"]
+            if pool.is_low and pool.low_since is None:
+                pool.low_since = now
+                fields.append("low_since")
+                _warn_low(pool)
+            pool.save(update_fields=fields)
+    return numbers
+
+
+def _warn_low(pool: NumberPool) -> None:
+    audit(system_actor(pool.organization), "numbering.pool_low", pool,
+          carrier_code=pool.carrier_code, remaining=pool.remaining, threshold=pool.low_threshold)
+    pool_id, carrier, remaining = pool.pk, pool.carrier_code, pool.remaining
+    transaction.on_commit(lambda: log.warning(
+        "number pool %s (%s) runs low: %d numbers left", pool_id, carrier, remaining))
+
+
+# --- configuring pools -------------------------------------------------------------------
+
+def _parse_bound(value: str, loc: str) -> tuple[str, str, str, int]:
+    """(kind, prefix, country, serial) of a valid full number, or ValidationFailed."""
+    try:
+        number = validate_tracking_number(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError((loc,), str(exc))]) from exc
+    if len(number) == 14:
+        return NumberKind.RP14, number[:8], "", int(number[8:13])
+    return NumberKind.S10, number[:2], number[11:13], int(number[2:10])
+
+
+def pool_create(*, actor: Actor, carrier_code: str, first_number: str, last_number: str,
+                low_threshold: int = 1000, comment: str = "",
+                source: str = PoolSource.MANUAL) -> NumberPool:
+    """A pool from the first to the last number of a range (both with check digits, as the
+    carrier printed them)."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    carrier_code = (carrier_code or "").strip()
+    if not carrier_code:
+        raise ValidationFailed(_("Укажите перевозчика"), errors=[
+            FieldError(("carrier_code",), _("Обязательное поле"))])
+    kind, prefix, country, first = _parse_bound(first_number, "first_number")
+    kind2, prefix2, country2, last = _parse_bound(last_number, "last_number")
+    if (kind, prefix, country) != (kind2, prefix2, country2):
+        msg = _("Первый и последний номер должны быть из одного диапазона: одинаковые "
+                "индекс и код диапазона (14 цифр) или код услуги и страна (S10)")
+        raise ValidationFailed(msg, errors=[FieldError(("last_number",), msg)])
+    if last < first:
+        msg = _("Последний номер диапазона меньше первого")
+        raise ValidationFailed(msg, errors=[FieldError(("last_number",), msg)])
+    if low_threshold < 0:
+        msg = _("Порог не может быть отрицательным")
+        raise ValidationFailed(msg, errors=[FieldError(("low_threshold",), msg)])
+    with transaction.atomic():
+        # Ranges are the carrier's, whoever holds them: no two pools anywhere may overlap,
+        # or the same number could be issued twice.
+        overlapping = NumberPool.objects.filter(
+            kind=kind, prefix=prefix, country=country,
+            serial_first__lte=last, serial_last__gte=first)
+        if overlapping.exists():
+            msg = _("Диапазон пересекается с уже заведённым пулом номеров")
+            raise Conflict(msg, errors=[FieldError(("first_number",), msg)])
+        pool = NumberPool.objects.create(
+            organization=actor.organization, carrier_code=carrier_code, kind=kind,
+            source=source, prefix=prefix, country=country, serial_first=first,
+            serial_last=last, next_serial=first, low_threshold=low_threshold,
+            comment=comment[:200])
+        audit(actor, "numbering.pool_created", pool, carrier_code=carrier_code,
+              first=pool.first_number, last=pool.last_number)
+    return pool
+
+
+def _get_pool(actor: Actor, pool_id: int, *, lock: bool = False) -> NumberPool:
+    qs = NumberPool.objects.filter(organization=actor.organization, pk=pool_id)
+    if lock:
+        qs = qs.select_for_update()
+    pool = qs.first()
+    if pool is None:
+        raise NotFound(_("Пул номеров не найден"))
+    return pool
+
+
+def pool_update(*, actor: Actor, pool_id: int, low_threshold: int | None = None,
+                is_active: bool | None = None, comment: str | None = None) -> NumberPool:
+    actor.require(Perm.MANAGE_SETTINGS)
+    with transaction.atomic():
+        pool = _get_pool(actor, pool_id, lock=True)
+        changed: dict[str, Any] = {}
+        if low_threshold is not None:
+            if low_threshold < 0:
+                msg = _("Порог не может быть отрицательным")
+                raise ValidationFailed(msg, errors=[FieldError(("low_threshold",), msg)])
+            pool.low_threshold = low_threshold
+            changed["low_threshold"] = low_threshold
+            # A new threshold re-arms the warning: it fires again when crossed.
+            pool.low_since = timezone.now() if pool.is_low else None
+        if is_active is not None:
+            pool.is_active = is_active
+            changed["is_active"] = is_active
+        if comment is not None:
+            pool.comment = comment[:200]
+            changed["comment"] = pool.comment
+        pool.save()
+        audit(actor, "numbering.pool_updated", pool, **changed)
+    return pool
+
+
+def pool_delete(*, actor: Actor, pool_id: int) -> None:
+    """Only a pool nothing was issued from can go; otherwise deactivate it, so that its
+    issued numbers stay known and its range can never be entered again."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    with transaction.atomic():
+        pool = _get_pool(actor, pool_id, lock=True)
+        if pool.issued:
+            raise Conflict(_("Из пула уже выданы номера (%(n)d): его можно только отключить") % {
+                "n": pool.issued})
+        audit(actor, "numbering.pool_deleted", pool, first=pool.first_number,
+              last=pool.last_number)
+        pool.delete()
+
+
+def pools_request_from_carrier(*, actor: Actor, carrier_account_id: int,
+                               count: int) -> list[NumberPool]:
+    """Asks the carrier (through its adapter's ``allot_numbers``) for ranges of numbers
+    and stores each as a pool."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    from shipdesk.carriers.base import Capability, CarrierError
+    from shipdesk.carriers.models import CarrierAccount
+
+    account = CarrierAccount.objects.filter(organization=actor.organization,
+                                            pk=carrier_account_id, is_active=True).first()
+    if account is None:
+        raise NotFound(_("Договор с перевозчиком не найден"))
+    if count <= 0:
+        msg = _("Количество номеров должно быть больше нуля")
+        raise ValidationFailed(msg, errors=[FieldError(("count",), msg)])
+    try:
+        from shipdesk.carriers.registry import adapter_for_account  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise Conflict(_("Получение номеров от перевозчика пока недоступно")) from exc
+    adapter = adapter_for_account(account)
+    if Capability.NUMBER_POOL not in adapter.capabilities:
+        raise Conflict(_("Перевозчик «%(name)s» не выдаёт диапазоны номеров: задайте диапазон "
+                         "вручную") % {"name": account.name})
+    try:
+        ranges = adapter.allot_numbers(count)
+    except CarrierError as exc:
+        raise Conflict(_("Перевозчик не выдал номера: %(error)s") % {"error": exc}) from exc
+    with transaction.atomic():
+        return [pool_create(actor=actor, carrier_code=account.carrier_code,
+                            first_number=r.first, last_number=r.last, source=PoolSource.CARRIER,
+                            comment=_("от договора «%(name)s»") % {"name": account.name})
+                for r in ranges]
+
+
+def number_check(*, value: str) -> dict[str, Any]:
+    """What a typed-in number is: normalised form and kind, or the problem with it."""
+    try:
+        number = validate_tracking_number(value)
+    except ValueError as exc:
+        return {"valid": False, "number": normalize(value), "kind": tracking_number_kind(value),
+                "error": str(exc)}
+    return {"valid": True, "number": number, "kind": tracking_number_kind(number), "error": ""}
+
+
+def demo_pools_create(*, organization: Organization) -> list[NumberPool]:
+    """Demo ranges of 100,000 numbers for the sandbox and Russian Post carriers
+    (idempotent: a carrier that already has a pool gets none)."""
+    actor = system_actor(organization)
+    created = []
+    # Virtual "electronic range" indexes, unlike any real office; the two-digit range code
+    # is the first one no other organization's demo pool uses, so that ranges never overlap.
+    for carrier, index in (("sandbox", "800990"), ("russian_post", "800991")):
+        if NumberPool.objects.filter(organization=organization, carrier_code=carrier).exists():
+            continue
+        used = set(NumberPool.objects.filter(kind=NumberKind.RP14, prefix__startswith=index)
+                   .values_list("prefix", flat=True))
+        free = [f"{index}{c:02d}" for c in range(100) if f"{index}{c:02d}" not in used]
+        if not free:
+            continue
+        created.append(pool_create(
+            actor=actor, carrier_code=carrier,
+            first_number=rp14_compose(free[0][:6], free[0][6:], 0),
+            last_number=rp14_compose(free[0][:6], free[0][6:], 99999),
+            low_threshold=1000, comment=_("демонстрационный диапазон")))
+    return created

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from shipdesk.numbering import services
+from shipdesk.numbering.models import NumberPool
+from shipdesk.numbering.validation import rp14_compose, s10_compose
+
+
+def test_page_shows_pools_remaining_and_low_warning(web: Any, actor: Any) -> None:
+    pool = services.pool_create(actor=actor, carrier_code="russian_post",
+                                first_number=rp14_compose("800847", "40", 0),
+                                last_number=rp14_compose("800847", "40", 99), low_threshold=50)
+    services.numbers_issue(organization=actor.organization, carrier_code="russian_post", count=60)
+    page = web.get("/numbering/").content.decode()
+    assert pool.first_number in page
+    assert 'id="low-warnings"' in page
+    assert "осталось 40" in page
+    assert 'href="/numbering/"' in page  # in the main menu
+
+
+def test_add_range_from_the_form(web: Any, actor: Any) -> None:
+    response = web.post("/numbering/add/", {
+        "carrier_code": "sandbox", "first_number": "EE 123 456 785 US",
+        "last_number": s10_compose("EE", 12345699, "US"), "low_threshold": "5"})
+    assert response.status_code == 302
+    pool = NumberPool.objects.get(organization=actor.organization)
+    assert (pool.kind, pool.size, pool.low_threshold) == ("s10", 21, 5)
+
+
+def test_bad_range_shows_the_error_beside_the_field(web: Any, actor: Any) -> None:
+    response = web.post("/numbering/add/", {
+        "carrier_code": "sandbox", "first_number": "EE123456780US",
+        "last_number": s10_compose("EE", 12345699, "US")})
+    assert response.status_code == 422
+    assert "Неверная контрольная цифра" in response.content.decode()
+    assert not NumberPool.objects.exists()
+
+
+def test_check_a_typed_number(web: Any) -> None:
+    good = web.get("/numbering/", {"number": "10944022440321"}).content.decode()
+    assert "контрольная цифра верна" in good
+    bad = web.get("/numbering/", {"number": "10944022440322"}).content.decode()
+    assert "должна быть 1" in bad
+
+
+def test_toggle_another_organizations_pool_does_nothing(web: Any, other_org: Any) -> None:
+    from shipdesk.tenancy.services import system_actor
+
+    pool = services.pool_create(actor=system_actor(other_org), carrier_code="russian_post",
+                                first_number=rp14_compose("800847", "40", 0),
+                                last_number=rp14_compose("800847", "40", 9))
+    web.post(f"/numbering/{pool.pk}/toggle/")
+    pool.refresh_from_db()
+    assert pool.is_active is True

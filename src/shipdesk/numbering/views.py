@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.views_support import actor_required
+from shipdesk.numbering import selectors, services
+
+
+@actor_required
+def pool_list(request: HttpRequest) -> HttpResponse:
+    check = None
+    if "number" in request.GET:
+        check = services.number_check(value=request.GET["number"])
+    pools = list(selectors.pool_list(actor=request.actor))
+    return render(request, "numbering/pools.html", {
+        "pools": pools,
+        "low": [p for p in pools if p.is_active and p.is_low],
+        "remaining": selectors.remaining_by_carrier(actor=request.actor),
+        "check": check,
+        "form": request.POST if request.method == "POST" else {},
+    })
+
+
+@actor_required
+@require_POST
+def pool_add(request: HttpRequest) -> HttpResponse:
+    try:
+        threshold = int(request.POST.get("low_threshold") or 1000)
+    except ValueError:
+        threshold = -1
+    try:
+        services.pool_create(
+            actor=request.actor, carrier_code=request.POST.get("carrier_code", ""),
+            first_number=request.POST.get("first_number", ""),
+            last_number=request.POST.get("last_number", ""),
+            low_threshold=threshold, comment=request.POST.get("comment", ""))
+    except ServiceError as exc:
+        pools = list(selectors.pool_list(actor=request.actor))
+        return render(request, "numbering/pools.html", {
+            "pools": pools, "low": [p for p in pools if p.is_active and p.is_low],
+            "remaining": selectors.remaining_by_carrier(actor=request.actor),
+            "form": request.POST, "error": exc.detail,
+            "field_errors": {str(e.loc[0]): e.message for e in exc.errors},
+        }, status=422)
+    messages.success(request, _("Диапазон номеров добавлен"))
+    return redirect("numbering:pools")
+
+
+@actor_required
+@require_POST
+def pool_toggle(request: HttpRequest, pool_id: int) -> HttpResponse:
+    pool = selectors.pool_get(actor=request.actor, pool_id=pool_id)
+    try:
+        if pool is None:
+            raise NotFound(_("Пул номеров не найден"))
+        services.pool_update(actor=request.actor, pool_id=pool_id, is_active=not pool.is_active)
+    except ServiceError as exc:
+        messages.error(request, str(exc.detail))
+    return redirect("numbering:pools")
