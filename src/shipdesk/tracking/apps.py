@@ -6,3 +6,22 @@ class TrackingConfig(AppConfig):
     name = "shipdesk.tracking"
     label = "tracking"
     verbose_name = _("Отслеживание")
+    nav_items = [(40, "tracking:dashboard", _("Отслеживание"))]
+
+    def ready(self) -> None:
+        from django.db.models import Q
+
+        from shipdesk.core import duework
+        from shipdesk.tracking import tasks
+        from shipdesk.tracking.models import TrackingSettings, TrackingState, WebhookDelivery
+
+        duework.register(duework.DueWork(
+            name="tracking.poll", model=TrackingState, due_field="next_poll_at",
+            task=tasks.poll, chunk_size=3000, max_per_sweep=200_000,
+            extra_filter=lambda: Q(final=False)))
+        duework.register(duework.DueWork(
+            name="tracking.webhooks", model=WebhookDelivery, due_field="next_attempt_at",
+            task=tasks.webhooks_send, extra_filter=lambda: Q(state=WebhookDelivery.PENDING)))
+        duework.register(duework.DueWork(
+            name="tracking.daily_report", model=TrackingSettings, due_field="next_report_at",
+            task=tasks.daily_report, chunk_size=100))

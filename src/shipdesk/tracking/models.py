@@ -19,3 +19,167 @@ class ShipmentStatusChange(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["shipment", "changed_at"])]
+
+
+class TrackingEvent(TenantModel):
+    """Append-only event store: one row per distinct carrier event of a shipment. The same
+    event seen twice (polls overlap, webhooks replay) hits the unique key and is stored once.
+    The carrier's raw code and text stay beside our normalised status."""
+
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.CASCADE,
+                                 related_name="tracking_events")
+    tracking_number = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField()  # UTC
+    utc_offset_minutes = models.SmallIntegerField(null=True)  # the zone the carrier gave
+    raw_code = models.CharField(max_length=32)
+    raw_text = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=32, blank=True)  # "" when the code is unknown
+    substatus = models.CharField(max_length=64, blank=True)
+    place = models.CharField(max_length=300, blank=True)
+    office_index = models.CharField(max_length=12, blank=True)
+    unknown_code = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, blank=True)  # poll / webhook / import
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["shipment", "occurred_at", "raw_code", "place"],
+            name="tracking_event_dedup")]
+        indexes = [models.Index(fields=["organization", "unknown_code"])]
+
+
+class RejectedEvent(models.Model):
+    """An event we could not take (unknown number, impossible date, someone else's
+    parcel): kept raw with the reason, so nothing is silently lost."""
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     null=True, related_name="+")
+    tracking_number = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField(null=True)
+    raw_code = models.CharField(max_length=32, blank=True)
+    raw_text = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=32)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class TrackingState(TenantModel):
+    """Per-shipment tracking state: the derived verdict, due polling, deadlines, exceptions."""
+
+    shipment = models.OneToOneField("shipments.Shipment", on_delete=models.CASCADE,
+                                    primary_key=True, related_name="tracking_state")
+    public_token = models.CharField(max_length=43, unique=True)
+    carrier_code = models.CharField(max_length=32, blank=True, db_index=True)
+    route = models.CharField(max_length=16, blank=True)  # "101-630": index prefixes
+    status = models.CharField(max_length=32, blank=True, db_index=True)
+    substatus = models.CharField(max_length=64, blank=True)
+    status_at = models.DateTimeField(null=True)
+    final = models.BooleanField(default=False)
+    next_poll_at = models.DateTimeField(null=True, db_index=True)
+    last_polled_at = models.DateTimeField(null=True)
+    poll_failures = models.PositiveSmallIntegerField(default=0)
+    last_event_at = models.DateTimeField(null=True)
+    last_movement_at = models.DateTimeField(null=True)
+    accepted_at = models.DateTimeField(null=True)
+    arrived_at_pickup_at = models.DateTimeField(null=True)
+    arrival_inferred = models.BooleanField(default=False)
+    storage_deadline = models.DateTimeField(null=True)
+    expected_delivery = models.DateTimeField(null=True)
+    transit_recorded = models.BooleanField(default=False)  # counted in RouteTransit
+    is_stuck = models.BooleanField(default=False)
+    is_overdue = models.BooleanField(default=False)
+    is_storage_ending = models.BooleanField(default=False)
+    is_returned = models.BooleanField(default=False)
+    is_lost = models.BooleanField(default=False)
+    has_unknown_codes = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "carrier_code", "status"])]
+
+
+class TrackingRule(models.Model):
+    """Carrier rules as data: storage period, stuck threshold, control term, per carrier,
+    mail type and route ("" = any). The most specific row that sets a value wins."""
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     null=True, blank=True, related_name="+")
+    carrier_code = models.CharField(max_length=32, blank=True)
+    mail_type = models.CharField(max_length=64, blank=True)
+    route = models.CharField(max_length=16, blank=True)
+    storage_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    stuck_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    control_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+
+class RouteTransit(models.Model):
+    """Observed transit times (acceptance → arrival) per carrier and route, for predictions."""
+
+    carrier_code = models.CharField(max_length=32)
+    route = models.CharField(max_length=16)
+    samples = models.PositiveIntegerField(default=0)
+    mean_days = models.FloatField(default=0)  # statistics, not money
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["carrier_code", "route"],
+                                               name="route_transit_uniq")]
+
+
+class TrackingSettings(TenantModel):
+    """An organization's tracking knobs: when to poll, where the daily report goes."""
+
+    poll_from_hour = models.PositiveSmallIntegerField(default=0)  # local time, inclusive
+    poll_to_hour = models.PositiveSmallIntegerField(default=24)  # exclusive
+    report_emails = models.CharField(max_length=500, blank=True)
+    last_report_on = models.DateField(null=True, blank=True)
+    next_report_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"],
+                                               name="tracking_settings_one_per_org")]
+
+
+class PickupOffice(models.Model):
+    """A carrier's office / pickup point, for the address and hours shown to recipients."""
+
+    carrier_code = models.CharField(max_length=32)
+    code = models.CharField(max_length=64)  # office index or pickup point code
+    name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=500, blank=True)
+    work_hours = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["carrier_code", "code"],
+                                               name="pickup_office_uniq")]
+
+
+class WebhookEndpoint(TenantModel):
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.TextField()  # "whsec_…", encrypted with core.crypto
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+
+
+class WebhookDelivery(TenantModel):
+    PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    status_change = models.ForeignKey(ShipmentStatusChange, on_delete=models.CASCADE,
+                                      null=True, related_name="+")
+    msg_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, default=PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, db_index=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["endpoint", "status_change"], name="webhook_delivery_once")]

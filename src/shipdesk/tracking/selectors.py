@@ -1,10 +1,258 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from shipdesk.tracking.models import ShipmentStatusChange
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from shipdesk.core.errors import NotFound
+from shipdesk.shipments.models import Shipment
+from shipdesk.tenancy.models import Organization
+from shipdesk.tenancy.services import Actor
+from shipdesk.tracking import engine
+from shipdesk.tracking.models import (
+    PickupOffice,
+    ShipmentStatusChange,
+    TrackingEvent,
+    TrackingState,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from shipdesk.tracking.statuses import STATUS_LABELS, STATUS_PLAIN, Status
 
 
 def status_changes_after(*, last_id: int, limit: int = 1000) -> QuerySet[ShipmentStatusChange]:
     """The status-change feed after ``last_id``, oldest first (for consumers with a cursor)."""
     return ShipmentStatusChange.objects.filter(pk__gt=last_id).order_by("pk")[:limit]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What other domains (notifications: SMS text, reminders) need about a parcel."""
+
+    shipment_id: int
+    status: str
+    substatus: str
+    status_at: datetime | None
+    arrived_at_pickup_at: datetime | None
+    storage_deadline: datetime | None
+    expected_delivery: datetime | None
+    pickup_office_index: str
+    pickup_office_address: str
+    pickup_office_hours: str
+    public_token: str
+    is_stuck: bool = False
+    is_storage_ending: bool = False
+
+
+def _offices(carrier_and_codes: set[tuple[str, str]]) -> dict[tuple[str, str], PickupOffice]:
+    if not carrier_and_codes:
+        return {}
+    q = Q()
+    for carrier, code in carrier_and_codes:
+        q |= Q(carrier_code=carrier, code=code)
+    return {(o.carrier_code, o.code): o for o in PickupOffice.objects.filter(q)}
+
+
+def shipment_tracking_summary(*, shipment_ids: Sequence[int]) -> dict[int, Summary]:
+    """Tracking summary per shipment id (shipments without tracking are absent). Two or
+    three queries whatever the number of ids."""
+    states = list(TrackingState.objects.filter(shipment_id__in=list(shipment_ids)).values(
+        "shipment_id", "status", "substatus", "status_at", "arrived_at_pickup_at",
+        "storage_deadline", "expected_delivery", "public_token", "is_stuck",
+        "is_storage_ending", "carrier_code", "shipment__pickup_point_code"))
+    # the office the parcel waits at: the arrival event's office index, else the pickup
+    # point chosen at ordering
+    arrived = [s["shipment_id"] for s in states if s["arrived_at_pickup_at"]]
+    office_of: dict[int, str] = {}
+    if arrived:
+        for sid, index in (TrackingEvent.objects.filter(
+                shipment_id__in=arrived, status=Status.ARRIVED_AT_PICKUP).exclude(office_index="")
+                .order_by("shipment_id", "occurred_at").values_list("shipment_id",
+                                                                     "office_index")):
+            office_of.setdefault(sid, index)
+    for s in states:
+        office_of.setdefault(s["shipment_id"], s["shipment__pickup_point_code"] or "")
+    offices = _offices({(s["carrier_code"], office_of[s["shipment_id"]]) for s in states
+                        if office_of[s["shipment_id"]]})
+    out = {}
+    for s in states:
+        code = office_of[s["shipment_id"]]
+        office = offices.get((s["carrier_code"], code))
+        out[s["shipment_id"]] = Summary(
+            shipment_id=s["shipment_id"], status=s["status"], substatus=s["substatus"],
+            status_at=s["status_at"], arrived_at_pickup_at=s["arrived_at_pickup_at"],
+            storage_deadline=s["storage_deadline"], expected_delivery=s["expected_delivery"],
+            pickup_office_index=code,
+            pickup_office_address=office.address if office else "",
+            pickup_office_hours=office.work_hours if office else "",
+            public_token=s["public_token"], is_stuck=s["is_stuck"],
+            is_storage_ending=s["is_storage_ending"])
+    return out
+
+
+def _shipment_for(actor: Actor, shipment_id: int) -> Shipment:
+    shipment = Shipment.objects.filter(organization=actor.organization, pk=shipment_id).first()
+    if shipment is None:
+        raise NotFound("Отправление не найдено")
+    return shipment
+
+
+def shipment_events(*, actor: Actor, shipment_id: int) -> QuerySet[TrackingEvent]:
+    _shipment_for(actor, shipment_id)
+    return TrackingEvent.objects.filter(organization=actor.organization,
+                                        shipment_id=shipment_id).order_by("occurred_at", "pk")
+
+
+def _facts(events: Sequence[Any]) -> list[engine.EventFact]:
+    return [engine.EventFact(e.occurred_at, Status(e.status) if e.status else None,
+                             e.substatus, e.raw_code, e.place, e.raw_text) for e in events]
+
+
+@dataclass
+class Timeline:
+    shipment: Shipment
+    state: TrackingState | None
+    verdict: engine.Verdict
+    why: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _context_for(shipment: Shipment, state: TrackingState | None) -> engine.Context:
+    from shipdesk.tracking.services import Rules, _load_shipments
+
+    info = _load_shipments([shipment.tracking_number or ""]).get(shipment.tracking_number or "")
+    if info is None:
+        return engine.Context()
+    return Rules([shipment.organization_id]).context(info)
+
+
+def shipment_timeline(*, actor: Actor, shipment_id: int, now: datetime | None = None
+                      ) -> Timeline:
+    """The shipment's events and the derivation, replayed through the engine, with the
+    explanation of its status ("why this status")."""
+    shipment = _shipment_for(actor, shipment_id)
+    state = TrackingState.objects.filter(shipment=shipment).first()
+    events = list(TrackingEvent.objects.filter(shipment=shipment).order_by("occurred_at", "pk"))
+    verdict = engine.derive(_facts(events), now=now or timezone.now(),
+                            context=_context_for(shipment, state))
+    tz = _tz(actor.organization)
+    rows = [{"at": timezone.localtime(t.at, tz), "status": t.status,
+             "label": STATUS_LABELS.get(t.status, "") if t.status else "",
+             "substatus": t.substatus, "raw_code": t.raw_code, "raw_text": t.raw_text,
+             "place": t.place, "inferred": t.inferred, "ignored": t.ignored}
+            for t in verdict.timeline]
+    return Timeline(shipment, state, verdict, engine.explain(verdict, tz=tz), rows)
+
+
+def _tz(org: Organization) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(org.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+def dashboard(*, actor: Actor) -> dict[str, Any]:
+    """Counts by status per carrier, and the exceptions."""
+    rows = (TrackingState.objects.filter(organization=actor.organization)
+            .values_list("carrier_code", "status").annotate(n=Count("pk")).order_by())
+    carriers: dict[str, dict[str, int]] = {}
+    for carrier, status, n in rows:
+        carriers.setdefault(carrier or "—", {})[status or ""] = n
+    statuses = [s for s in Status if any(s.value in c for c in carriers.values())]
+    table = [{"carrier": c, "counts": [counts.get(s.value, 0) for s in statuses],
+              "total": sum(counts.values())} for c, counts in sorted(carriers.items())]
+    exceptions = exceptions_list(actor=actor)
+    return {"statuses": [(s, STATUS_LABELS[s]) for s in statuses], "table": table,
+            "exceptions": exceptions}
+
+
+_EXCEPTION_Q = (Q(is_stuck=True) | Q(is_overdue=True) | Q(is_storage_ending=True)
+                | Q(is_lost=True) | Q(is_returned=True, final=False))
+
+
+def exceptions_list(*, actor: Actor, limit: int = 500) -> list[TrackingState]:
+    return list(TrackingState.objects.filter(_EXCEPTION_Q, organization=actor.organization)
+                .select_related("shipment").order_by("-is_stuck", "-is_lost", "status_at")
+                [:limit])
+
+
+@dataclass
+class DailyReport:
+    organization: Organization
+    day: datetime
+    stuck: list[TrackingState]
+    other_exceptions: list[TrackingState]
+    changed_today: int
+    counts: dict[str, int]
+
+
+def daily_report(*, organization: Organization, now: datetime | None = None) -> DailyReport:
+    now = now or timezone.now()
+    qs = TrackingState.objects.filter(organization=organization)
+    exc = list(qs.filter(_EXCEPTION_Q).select_related("shipment")
+               .order_by("-is_stuck", "status_at")[:1000])
+    counts = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
+    changed = ShipmentStatusChange.objects.filter(
+        organization=organization, created_at__gte=now - timezone.timedelta(days=1)).count()
+    return DailyReport(organization, now, [s for s in exc if s.is_stuck],
+                       [s for s in exc if not s.is_stuck], changed,
+                       {str(STATUS_LABELS.get(Status(k), k)) if k else "—": v
+                        for k, v in counts.items()})
+
+
+@dataclass
+class PublicPage:
+    shipment: Shipment
+    organization: Organization
+    state: TrackingState
+    timeline: list[dict[str, Any]]
+    status_text: str
+    cod_amount: Decimal
+    office: PickupOffice | None
+
+
+def public_page(*, token: str) -> PublicPage:
+    """The recipient's page by its unguessable token: two queries (state with shipment
+    and shop, then the events), plus one for the office when waiting at one."""
+    state = (TrackingState.objects.select_related("shipment", "organization")
+             .filter(public_token=token).first())
+    if state is None or len(token) < 16:
+        raise NotFound("Нет такой посылки")
+    tz = _tz(state.organization)
+    events = list(TrackingEvent.objects.filter(shipment_id=state.shipment_id)
+                  .exclude(status="").order_by("-occurred_at", "-pk")
+                  .values_list("occurred_at", "status", "place")[:50])
+    timeline = [{"at": timezone.localtime(at, tz),
+                 "text": STATUS_PLAIN.get(Status(st), ""), "place": place}
+                for at, st, place in events]
+    office = None
+    if state.status == Status.ARRIVED_AT_PICKUP:
+        summary = shipment_tracking_summary(shipment_ids=[state.shipment_id]).get(
+            state.shipment_id)
+        if summary and summary.pickup_office_index:
+            office = PickupOffice.objects.filter(carrier_code=state.carrier_code,
+                                                 code=summary.pickup_office_index).first()
+            if office is None:
+                office = PickupOffice(code=summary.pickup_office_index)
+    status_text = str(STATUS_PLAIN.get(Status(state.status), "")) if state.status else (
+        "Посылка готовится к отправке")
+    return PublicPage(state.shipment, state.organization, state, timeline, status_text,
+                      state.shipment.cod_amount, office)
+
+
+def webhook_endpoints(*, actor: Actor) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization=actor.organization).order_by("pk")
+
+
+def webhook_deliveries(*, actor: Actor, endpoint_id: int | None = None, limit: int = 200
+                       ) -> QuerySet[WebhookDelivery]:
+    qs = WebhookDelivery.objects.filter(organization=actor.organization)
+    if endpoint_id is not None:
+        qs = qs.filter(endpoint_id=endpoint_id)
+    return qs.order_by("-pk")[:limit]

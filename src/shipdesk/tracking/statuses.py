@@ -46,3 +46,33 @@ STATUS_LABELS: dict[Status, object] = {
 }
 
 FINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNED, Status.LOST, Status.CANCELLED})
+
+
+class Substatus(enum.StrEnum):
+    """Sub-statuses the status engine understands. Carrier packages may send any other
+    text as a sub-status; these few carry meaning for the derivation."""
+
+    TO_SENDER = "to_sender"  # "delivered" — to the sender: the parcel came back
+    STORAGE_EXPIRING = "storage_expiring"
+    STORAGE_EXTENDED = "storage_extended"
+    STORAGE_EXPIRED = "storage_expired"
+    REFUSED = "refused"
+
+
+# Plain-Russian wording of each status for the recipient's page (no carrier jargon).
+STATUS_PLAIN: dict[Status, object] = {
+    Status.INFO_RECEIVED: _("Магазин передал данные о посылке перевозчику"),
+    Status.ACCEPTED: _("Посылку приняли в отделении отправителя"),
+    Status.IN_TRANSIT: _("Посылка в пути"),
+    Status.CUSTOMS: _("Посылка проходит таможню"),
+    Status.ARRIVED_AT_PICKUP: _("Посылка ждёт вас в пункте выдачи"),
+    Status.OUT_FOR_DELIVERY: _("Курьер везёт посылку"),
+    Status.DELIVERY_FAILED: _("Не удалось вручить посылку"),
+    Status.DELIVERED: _("Посылка вручена"),
+    Status.REFUSED: _("Получатель отказался от посылки"),
+    Status.RETURNING: _("Посылка возвращается отправителю"),
+    Status.RETURNED: _("Посылка вернулась отправителю"),
+    Status.LOST: _("Посылка утеряна, магазин разбирается"),
+    Status.DAMAGED: _("Посылка повреждена"),
+    Status.CANCELLED: _("Отправка отменена"),
+}

@@ -1,0 +1,922 @@
+"""Tracking: ingest carrier events in bulk, derive the real status, flag exceptions,
+schedule polls, send webhooks out and the daily report.
+
+Shipments' tracking status is written only through
+``shipments.services.shipments_apply_tracking``. Shipments are *read* here directly (one
+query per chunk, read-only) because the bulk path cannot afford a selector per row.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shipdesk.carriers import base as carrier_base
+from shipdesk.core import crypto
+from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.shipments.models import Shipment
+from shipdesk.shipments.services import TrackingUpdate, shipments_apply_tracking
+from shipdesk.tenancy.models import Organization
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tenancy.services import Actor, audit
+from shipdesk.tracking import engine
+from shipdesk.tracking.models import (
+    RejectedEvent,
+    RouteTransit,
+    ShipmentStatusChange,
+    TrackingRule,
+    TrackingSettings,
+    TrackingState,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from shipdesk.tracking.statuses import FINAL_STATUSES, Status
+
+log = logging.getLogger(__name__)
+
+INGEST_CHUNK = 20_000
+FUTURE_TOLERANCE = timedelta(hours=1)
+BEFORE_CREATION_TOLERANCE = timedelta(days=2)
+_EVENT_COLUMNS = ("organization_id", "shipment_id", "tracking_number", "occurred_at",
+                  "utc_offset_minutes", "raw_code", "raw_text", "status", "substatus", "place",
+                  "office_index", "unknown_code", "source", "raw", "created_at", "updated_at")
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    stored: int = 0  # new rows in the event store
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    unknown_codes: int = 0
+    status_changes: int = 0
+    shipments: int = 0  # shipments whose status was re-derived
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+@dataclass(frozen=True)
+class _ShipmentInfo:
+    id: int
+    organization_id: int
+    tracking_number: str
+    carrier_code: str
+    account_id: int | None
+    mail_type: str
+    route: str
+    to_pickup_point: bool
+    created_at: datetime
+    control_days: int | None
+
+
+# --------------------------------------------------------------------------- rules
+
+class Rules:
+    """Carrier rules (storage days, stuck days, control term) and route statistics,
+    loaded once per ingest call."""
+
+    def __init__(self, org_ids: Iterable[int] = ()) -> None:
+        self.rows = list(TrackingRule.objects.filter(
+            Q(organization=None) | Q(organization_id__in=list(org_ids))).values(
+            "organization_id", "carrier_code", "mail_type", "route", "storage_days",
+            "stuck_days", "control_days"))
+        self.transit = {(r.carrier_code, r.route): r.mean_days for r in
+                        RouteTransit.objects.filter(samples__gte=3)}
+        self._cache: dict[tuple[int, str, str, str], tuple[int, int, int | None]] = {}
+
+    def for_(self, org_id: int, carrier: str, mail_type: str, route: str
+             ) -> tuple[int, int, int | None]:
+        key = (org_id, carrier, mail_type, route)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        values: dict[str, tuple[int, Any]] = {}
+        for r in self.rows:
+            if r["organization_id"] not in (None, org_id):
+                continue
+            if r["carrier_code"] not in ("", carrier) or r["mail_type"] not in ("", mail_type):
+                continue
+            if r["route"] not in ("", route):
+                continue
+            spec = ((r["organization_id"] is not None) * 8 + bool(r["route"]) * 4
+                    + bool(r["carrier_code"]) * 2 + bool(r["mail_type"]))
+            for name in ("storage_days", "stuck_days", "control_days"):
+                if r[name] is not None and (name not in values or values[name][0] <= spec):
+                    values[name] = (spec, r[name])
+        found = (values.get("storage_days", (0, 30))[1], values.get("stuck_days", (0, 7))[1],
+                 values.get("control_days", (0, None))[1])
+        self._cache[key] = found
+        return found
+
+    def context(self, info: _ShipmentInfo) -> engine.Context:
+        storage, stuck, control = self.for_(info.organization_id, info.carrier_code,
+                                            info.mail_type, info.route)
+        return engine.Context(
+            to_pickup_point=info.to_pickup_point, storage_days=storage, stuck_days=stuck,
+            transit_days=self.transit.get((info.carrier_code, info.route)),
+            control_days=info.control_days if info.control_days is not None else control)
+
+
+def _route(sender_index: str | None, index: str | None) -> str:
+    a, b = (sender_index or "")[:3], (index or "")[:3]
+    return f"{a}-{b}" if a and b else ""
+
+
+def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
+    found: dict[str, _ShipmentInfo] = {}
+    for i in range(0, len(numbers), 5000):
+        rows = Shipment.objects.filter(tracking_number__in=numbers[i:i + 5000]).values_list(
+            "id", "organization_id", "tracking_number", "carrier_code", "carrier_account_id",
+            "mail_category", "service_code", "sender__index", "index", "pickup_point_code",
+            "options", "created_at", "delivery_days_max")
+        for (sid, org_id, number, carrier, account, category, service, s_index, index, pp,
+             options, created, days_max) in rows:
+            to_door = bool((options or {}).get("courier_delivery"))
+            found[number] = _ShipmentInfo(
+                sid, org_id, number, carrier, account, category or service,
+                _route(s_index, index), bool(pp) or not to_door, created, days_max)
+    return found
+
+
+# --------------------------------------------------------------------------- ingest
+
+def tracking_events_ingest(*, events: list[carrier_base.TrackingEvent], account: Any = None,
+                           requested: Iterable[str] | None = None, source: str = "poll",
+                           now: datetime | None = None) -> IngestResult:
+    """Takes carrier events in bulk: checks them, stores new ones once (insert-ignore on
+    the dedup key), derives the real status of every shipment that got a new event, writes
+    status changes, flags exceptions and schedules the next poll. Bad events are kept in
+    :class:`RejectedEvent` with the reason; nothing raises for bad data.
+
+    ``account``: the carrier account the events came from — parcels of another
+    organization are rejected. ``requested``: the numbers asked for in a batch call — an
+    answer about another number is rejected."""
+    now = now or timezone.now()
+    result = IngestResult(received=len(events))
+    wanted = set(requested) if requested is not None else None
+    for i in range(0, len(events), INGEST_CHUNK):
+        _ingest_chunk(events[i:i + INGEST_CHUNK], account=account, wanted=wanted,
+                      source=source, now=now, result=result)
+    return result
+
+
+def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
+                  wanted: set[str] | None, source: str, now: datetime,
+                  result: IngestResult) -> None:
+    infos = _load_shipments(sorted({e.tracking_number for e in events}))
+    rows: list[tuple[Any, ...]] = []
+    rejected: list[RejectedEvent] = []
+    seen: set[tuple[int, datetime, str, str]] = set()
+
+    def reject(e: carrier_base.TrackingEvent, reason: str, org_id: int | None,
+               detail: str = "") -> None:
+        result.reject(reason)
+        rejected.append(RejectedEvent(
+            organization_id=org_id, tracking_number=e.tracking_number[:32],
+            occurred_at=e.occurred_at if _aware(e.occurred_at) else None,
+            raw_code=e.raw_code[:32], raw_text=e.raw_text[:300], reason=reason,
+            detail=detail[:300]))
+
+    account_org = getattr(account, "organization_id", None)
+    for e in events:
+        info = infos.get(e.tracking_number)
+        if wanted is not None and e.tracking_number not in wanted:
+            reject(e, "not_requested", account_org, _("номер не запрашивался"))
+            continue
+        if info is None:
+            reject(e, "unknown_number", account_org, _("нет отправления с таким номером"))
+            continue
+        if account_org is not None and info.organization_id != account_org:
+            reject(e, "foreign_parcel", account_org, _("отправление другой организации"))
+            continue
+        if not _aware(e.occurred_at):
+            reject(e, "naive_time", info.organization_id, _("время без часового пояса"))
+            continue
+        if e.occurred_at > now + FUTURE_TOLERANCE:
+            reject(e, "future", info.organization_id, _("дата события в будущем"))
+            continue
+        if e.occurred_at < info.created_at - BEFORE_CREATION_TOLERANCE:
+            reject(e, "before_creation", info.organization_id,
+                   _("событие раньше создания отправления"))
+            continue
+        place = (e.location or "")[:300]
+        key = (info.id, e.occurred_at, e.raw_code, place)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        offset = e.occurred_at.utcoffset()
+        status = e.status.value if e.status is not None else ""
+        if e.status is None:
+            result.unknown_codes += 1
+        rows.append((info.organization_id, info.id, e.tracking_number[:32],
+                     e.occurred_at.astimezone(zoneinfo.ZoneInfo("UTC")),
+                     int(offset.total_seconds() // 60) if offset is not None else None,
+                     e.raw_code[:32], e.raw_text[:300], status, e.substatus[:64], place,
+                     e.office_index[:12], e.status is None, source,
+                     json.dumps(e.raw, ensure_ascii=False, default=str) if e.raw else "{}",
+                     now, now))
+    if rejected:
+        log.warning("tracking ingest: rejected %d events (%s)", len(rejected),
+                    ", ".join(f"{k}={v}" for k, v in sorted(result.rejected.items())))
+    with transaction.atomic():
+        if rejected:
+            RejectedEvent.objects.bulk_create(rejected, batch_size=2000)
+        inserted = _insert_events(rows)
+        result.stored += len(inserted)
+        result.duplicates += len(rows) - len(inserted)
+        affected = sorted({sid for sid in inserted})
+        if affected:
+            by_id = {i.id: i for i in infos.values()}
+            new_by_shipment: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+            for r in rows:
+                new_by_shipment[r[1]].append(r)
+            _rederive([by_id[s] for s in affected], now=now, result=result,
+                      fresh={s: new_by_shipment[s] for s in affected})
+
+
+def _aware(dt: datetime) -> bool:
+    return dt.tzinfo is not None and dt.utcoffset() is not None
+
+
+def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Inserts, ignoring rows already stored; returns the shipment id of each new row."""
+    if not rows:
+        return []
+    cols = ", ".join(_EVENT_COLUMNS)
+    conflict = "ON CONFLICT (shipment_id, occurred_at, raw_code, place) DO NOTHING"
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            temp = "CREATE TEMP TABLE IF NOT EXISTS tracking_ev_in ON COMMIT DELETE ROWS AS"
+            cur.execute(f"{temp} SELECT {cols} FROM tracking_trackingevent WITH NO DATA")  # noqa: S608
+            raw = cur.cursor  # psycopg cursor: COPY is the fast way in
+            with raw.copy(f"COPY tracking_ev_in ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+            head = f"INSERT INTO tracking_trackingevent ({cols})"
+            cur.execute(f"{head} SELECT {cols} FROM tracking_ev_in {conflict} RETURNING shipment_id")  # noqa: S608
+            out = [r[0] for r in cur.fetchall()]
+            cur.execute("TRUNCATE tracking_ev_in")
+            return out
+        out = []
+        width = len(_EVENT_COLUMNS)
+        step = max(1, 30_000 // width)
+        for i in range(0, len(rows), step):
+            part = rows[i:i + step]
+            values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(part))
+            sql = f"INSERT INTO tracking_trackingevent ({cols}) VALUES {values} {conflict}"  # noqa: S608
+            cur.execute(sql + " RETURNING shipment_id",
+                        [v for r in part for v in r])
+            out.extend(r[0] for r in cur.fetchall())
+        return out
+
+
+def _load_history(shipment_ids: list[int]) -> dict[int, list[engine.EventFact]]:
+    history: dict[int, list[engine.EventFact]] = defaultdict(list)
+    for i in range(0, len(shipment_ids), 5000):
+        with connection.cursor() as cur:
+            part = shipment_ids[i:i + 5000]
+            cur.execute(
+                "SELECT shipment_id, occurred_at, status, substatus, raw_code, place, raw_text "
+                "FROM tracking_trackingevent WHERE shipment_id IN ("
+                + ", ".join(["%s"] * len(part)) + ")", part)
+            for sid, at, st, sub, code, place, text in cur.fetchall():
+                if isinstance(at, str):  # SQLite through a raw cursor
+                    at = datetime.fromisoformat(at)
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=zoneinfo.ZoneInfo("UTC"))
+                history[sid].append(engine.EventFact(at, Status(st) if st else None, sub, code,
+                                                     place, text))
+    return history
+
+
+def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult,
+              fresh: dict[int, list[tuple[Any, ...]]] | None = None) -> None:
+    """Re-derives the verdict of these shipments from their whole stored history and
+    writes everything that follows from it, in bulk."""
+    ids = [i.id for i in infos]
+    states = {s.shipment_id: s for s in TrackingState.objects.filter(shipment_id__in=ids)}
+    # A shipment with no stored events before this chunk has only the fresh rows: no need
+    # to read its history back.
+    need_history = [i for i in ids if fresh is None or (
+        i in states and states[i].last_event_at is not None)]
+    history = _load_history(need_history) if need_history else {}
+    if fresh is not None:
+        for sid, rows in fresh.items():
+            if sid not in history:
+                history[sid] = [engine.EventFact(r[3], Status(r[7]) if r[7] else None, r[8],
+                                                 r[5], r[9], r[6]) for r in rows]
+    rules = Rules({i.organization_id for i in infos})
+    windows = _poll_windows({i.organization_id for i in infos})
+    changes: list[ShipmentStatusChange] = []
+    updates: list[TrackingUpdate] = []
+    new_states: list[TrackingState] = []
+    changed_states: list[TrackingState] = []
+    transit: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for info in infos:
+        verdict = engine.derive(history.get(info.id, ()), now=now, context=rules.context(info))
+        state = states.get(info.id)
+        if state is None:
+            state = TrackingState(shipment_id=info.id, organization_id=info.organization_id,
+                                  public_token=secrets.token_urlsafe(24))
+            new_states.append(state)
+        else:
+            changed_states.append(state)
+        previous = state.status
+        status = verdict.status.value if verdict.status is not None else ""
+        if status and (status, verdict.substatus) != (previous, state.substatus):
+            if status != previous:
+                changes.append(ShipmentStatusChange(
+                    organization_id=info.organization_id, shipment_id=info.id,
+                    previous_status=previous, status=status, substatus=verdict.substatus,
+                    changed_at=verdict.status_at))
+            updates.append(TrackingUpdate(info.id, status, verdict.substatus,
+                                          verdict.status_at))  # type: ignore[arg-type]
+        _apply_verdict(state, verdict, info, now=now, window=windows.get(info.organization_id))
+        if (not state.transit_recorded and verdict.accepted_at and
+                verdict.arrived_at_pickup_at and not verdict.arrival_inferred and info.route):
+            days = (verdict.arrived_at_pickup_at - verdict.accepted_at).total_seconds() / 86400
+            if 0 <= days <= 120:
+                transit[(info.carrier_code, info.route)].append(days)
+            state.transit_recorded = True
+    result.shipments += len(infos)
+    result.status_changes += len(changes)
+    if new_states:
+        TrackingState.objects.bulk_create(new_states, batch_size=2000)
+    if changed_states:
+        _update_states(changed_states)
+    if changes:
+        ShipmentStatusChange.objects.bulk_create(changes, batch_size=2000)
+        _queue_webhooks(changes)
+    if updates:
+        shipments_apply_tracking(updates=updates)
+    if transit:
+        _record_transit(transit)
+
+
+_STATE_FIELDS = ["carrier_code", "route", "status", "substatus", "status_at", "final",
+                 "next_poll_at", "last_event_at", "last_movement_at", "accepted_at",
+                 "arrived_at_pickup_at", "arrival_inferred", "storage_deadline",
+                 "expected_delivery", "transit_recorded", "is_stuck", "is_overdue",
+                 "is_storage_ending", "is_returned", "is_lost", "has_unknown_codes",
+                 "updated_at"]
+
+
+def _apply_verdict(state: TrackingState, verdict: engine.Verdict, info: _ShipmentInfo, *,
+                   now: datetime, window: tuple[int, int, str] | None) -> None:
+    state.carrier_code = info.carrier_code
+    state.route = info.route
+    state.status = verdict.status.value if verdict.status is not None else ""
+    state.substatus = verdict.substatus
+    state.status_at = verdict.status_at
+    state.final = verdict.final
+    state.last_event_at = verdict.last_event_at
+    state.last_movement_at = verdict.last_movement_at
+    state.accepted_at = verdict.accepted_at
+    state.arrived_at_pickup_at = verdict.arrived_at_pickup_at
+    state.arrival_inferred = verdict.arrival_inferred
+    state.storage_deadline = verdict.storage_deadline
+    state.expected_delivery = verdict.expected_delivery
+    state.is_stuck = engine.STUCK in verdict.flags
+    state.is_overdue = engine.OVERDUE in verdict.flags
+    state.is_storage_ending = engine.STORAGE_ENDING in verdict.flags
+    state.is_returned = engine.RETURNED_FLAG in verdict.flags
+    state.is_lost = engine.LOST_FLAG in verdict.flags
+    state.has_unknown_codes = bool(verdict.unknown_codes)
+    delay = engine.next_poll_delay(verdict, now=now)
+    state.next_poll_at = None if delay is None else into_window(now + delay, window)
+    state.updated_at = now
+
+
+def _update_states(states: list[TrackingState]) -> None:
+    if connection.vendor != "postgresql":
+        TrackingState.objects.bulk_update(states, _STATE_FIELDS, batch_size=500)
+        return
+    # PostgreSQL: COPY the new values into a temp table, one UPDATE … FROM.
+    cols = ["shipment_id", *_STATE_FIELDS]
+    model_fields = {f.attname: f for f in TrackingState._meta.concrete_fields}
+    with connection.cursor() as cur:
+        temp = "CREATE TEMP TABLE IF NOT EXISTS tracking_state_in ON COMMIT DELETE ROWS AS"
+        names = ", ".join(cols)
+        cur.execute(f"{temp} SELECT {names} FROM tracking_trackingstate WITH NO DATA")  # noqa: S608
+        with cur.cursor.copy(f"COPY tracking_state_in ({', '.join(cols)}) FROM STDIN") as copy:
+            for s in states:
+                copy.write_row([getattr(s, model_fields[c].attname) for c in cols])
+        sets = ", ".join(f"{c} = i.{c}" for c in _STATE_FIELDS)
+        where = "WHERE t.shipment_id = i.shipment_id"
+        cur.execute(f"UPDATE tracking_trackingstate t SET {sets} FROM tracking_state_in i {where}")  # noqa: S608
+        cur.execute("TRUNCATE tracking_state_in")
+
+
+def _record_transit(samples: dict[tuple[str, str], list[float]]) -> None:
+    existing = {(r.carrier_code, r.route): r for r in RouteTransit.objects.select_for_update()
+                .filter(carrier_code__in={c for c, _r in samples},
+                        route__in={r for _c, r in samples})}
+    create = []
+    for key, values in samples.items():
+        row = existing.get(key)
+        if row is None:
+            create.append(RouteTransit(carrier_code=key[0], route=key[1], samples=len(values),
+                                       mean_days=sum(values) / len(values)))
+            continue
+        total = row.samples + len(values)
+        row.mean_days = (row.mean_days * row.samples + sum(values)) / total
+        row.samples = total
+    RouteTransit.objects.bulk_create(create, ignore_conflicts=True)
+    RouteTransit.objects.bulk_update([existing[k] for k in samples if k in existing],
+                                     ["mean_days", "samples"])
+
+
+# --------------------------------------------------------------------------- polling
+
+def _poll_windows(org_ids: Iterable[int]) -> dict[int, tuple[int, int, str]]:
+    rows = TrackingSettings.objects.filter(organization_id__in=list(org_ids)).values_list(
+        "organization_id", "poll_from_hour", "poll_to_hour", "organization__timezone")
+    return {org: (a, b, tz) for org, a, b, tz in rows if (a, b) != (0, 24)}
+
+
+def into_window(at: datetime, window: tuple[int, int, str] | None) -> datetime:
+    """Moves ``at`` forward into the organization's polling window (local hours
+    ``[from, to)``, may wrap midnight: 22–6 is "at night")."""
+    if window is None:
+        return at
+    start, end, tzname = window
+    try:
+        tz = zoneinfo.ZoneInfo(tzname)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("Europe/Moscow")
+    local = at.astimezone(tz)
+
+    def inside(h: int) -> bool:
+        return start <= h < end if start < end else (h >= start or h < end)
+
+    if inside(local.hour):
+        return at
+    opening = local.replace(hour=start % 24, minute=0, second=0, microsecond=0)
+    if opening <= local:
+        opening += timedelta(days=1)
+    return opening.astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
+def tracking_watch(*, shipment_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Starts tracking these shipments (idempotent): creates their tracking state with a
+    public token and schedules the first poll. Returns how many were new."""
+    now = now or timezone.now()
+    have = set(TrackingState.objects.filter(shipment_id__in=shipment_ids)
+               .values_list("shipment_id", flat=True))
+    rows = Shipment.objects.filter(pk__in=[i for i in shipment_ids if i not in have]).exclude(
+        tracking_number=None).values_list("id", "organization_id", "carrier_code")
+    windows = _poll_windows({r[1] for r in rows})
+    states = [TrackingState(shipment_id=sid, organization_id=org, carrier_code=carrier,
+                            public_token=secrets.token_urlsafe(24),
+                            next_poll_at=into_window(now, windows.get(org)))
+              for sid, org, carrier in rows]
+    TrackingState.objects.bulk_create(states, ignore_conflicts=True, batch_size=2000)
+    return len(states)
+
+
+def tracking_discover(*, limit: int = 50_000) -> int:
+    """Starts tracking every numbered shipment that is not tracked yet."""
+    ids = list(Shipment.objects.exclude(tracking_number=None).filter(
+        tracking_state__isnull=True).exclude(state__in=["draft", "ready", "cancelled"])
+        .values_list("id", flat=True)[:limit])
+    return tracking_watch(shipment_ids=ids) if ids else 0
+
+
+def _adapter_for(account: Any) -> carrier_base.CarrierAdapter:
+    from shipdesk.carriers import registry  # the carriers domain's factory
+
+    return registry.adapter_for_account(account)
+
+
+QUOTA_SETTING = "daily_track_quota"  # CarrierAccount.settings key: numbers per day
+
+
+def _take_quota(account: Any, wanted: int, now: datetime) -> int:
+    quota = (account.settings or {}).get(QUOTA_SETTING)
+    if not quota:
+        return wanted
+    key = f"tracking:quota:{account.pk}:{now.date().isoformat()}"
+    cache.add(key, 0, timeout=2 * 86400)
+    used = cache.incr(key, wanted)
+    granted = max(0, min(wanted, int(quota) - (used - wanted)))
+    if granted < wanted:
+        cache.decr(key, wanted - granted)
+    return granted
+
+
+@dataclass
+class PollResult:
+    asked: int = 0
+    calls: int = 0
+    events: int = 0
+    failed: int = 0
+    deferred: int = 0
+    ingest: IngestResult = field(default_factory=IngestResult)
+
+
+def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -> PollResult:
+    """Polls the carriers for these shipments, grouped by account, in each adapter's batch
+    size, within each account's daily quota; ingests what comes back. Numbers the
+    carrier failed on, or that the quota leaves out, are rescheduled."""
+    now = now or timezone.now()
+    from shipdesk.carriers.models import CarrierAccount
+
+    out = PollResult()
+    rows = list(TrackingState.objects.filter(shipment_id__in=shipment_ids, final=False)
+                .values_list("shipment_id", "shipment__tracking_number",
+                             "shipment__carrier_account_id", "organization_id"))
+    by_account: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for sid, number, account_id, _org in rows:
+        if number and account_id:
+            by_account[account_id].append((sid, number))
+    accounts = CarrierAccount.objects.in_bulk(list(by_account))
+    retry: dict[int, datetime] = {}
+    for account_id, items in by_account.items():
+        account = accounts.get(account_id)
+        if account is None or not account.is_active:
+            for sid, _n in items:
+                retry[sid] = now + timedelta(hours=24)
+            continue
+        granted = _take_quota(account, len(items), now)
+        for sid, _n in items[granted:]:
+            retry[sid] = _next_day(now)
+            out.deferred += 1
+        items = items[:granted]
+        adapter = _adapter_for(account)
+        size = max(1, adapter.track_batch_size)
+        for i in range(0, len(items), size):
+            part = items[i:i + size]
+            numbers = [n for _s, n in part]
+            out.asked += len(numbers)
+            out.calls += 1
+            try:
+                answer = adapter.track(numbers)
+            except carrier_base.RateLimited as exc:
+                wait = timedelta(seconds=exc.retry_after or 60)
+                for sid, _n in items[i:]:
+                    retry[sid] = now + wait
+                out.deferred += len(items) - i
+                break
+            except carrier_base.CarrierError as exc:
+                log.warning("tracking poll failed for account %s: %s", account_id, exc)
+                for sid, _n in part:
+                    retry[sid] = now + timedelta(minutes=30 if exc.transient else 360)
+                out.failed += len(part)
+                continue
+            res = tracking_events_ingest(events=list(answer.events), account=account,
+                                         requested=numbers, now=now)
+            out.events += len(answer.events)
+            _merge(out.ingest, res)
+            for sid, number in part:
+                if number in answer.errors:
+                    retry[sid] = now + timedelta(hours=6)
+                    out.failed += 1
+    _finish_polls([r[0] for r in rows], retry, now=now)
+    return out
+
+
+def _merge(into: IngestResult, res: IngestResult) -> None:
+    into.received += res.received
+    into.stored += res.stored
+    into.duplicates += res.duplicates
+    into.status_changes += res.status_changes
+    into.shipments += res.shipments
+    into.unknown_codes += res.unknown_codes
+    for k, v in res.rejected.items():
+        into.rejected[k] = into.rejected.get(k, 0) + v
+
+
+def _next_day(now: datetime) -> datetime:
+    return (now + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
+
+
+def _finish_polls(ids: list[int], retry: dict[int, datetime], *, now: datetime) -> None:
+    """Marks the poll done: last_polled_at; shipments whose derive did not reschedule them
+    (no new events) get their next poll from their current state."""
+    states = list(TrackingState.objects.filter(shipment_id__in=ids).only(
+        "shipment_id", "organization_id", "status", "final", "next_poll_at",
+        "expected_delivery", "updated_at"))
+    windows = _poll_windows({s.organization_id for s in states})
+    for s in states:
+        s.last_polled_at = now
+        if s.shipment_id in retry:
+            s.next_poll_at = into_window(retry[s.shipment_id], windows.get(s.organization_id))
+        elif s.final:
+            s.next_poll_at = None
+        elif s.next_poll_at is None or s.next_poll_at <= now + timedelta(minutes=15):
+            verdict = engine.Verdict(
+                status=Status(s.status) if s.status else None, substatus="", status_at=None,
+                final=False, timeline=(), reasons=(), expected_delivery=s.expected_delivery)
+            delay = engine.next_poll_delay(verdict, now=now) or timedelta(hours=12)
+            s.next_poll_at = into_window(now + delay, windows.get(s.organization_id))
+    TrackingState.objects.bulk_update(states, ["last_polled_at", "next_poll_at"],
+                                      batch_size=1000)
+
+
+def tracking_refresh(*, actor: Actor, shipment_id: int) -> PollResult:
+    """"Refresh now" for one shipment: polls its carrier at once."""
+    actor.require(Perm.VIEW)
+    shipment = Shipment.objects.filter(organization=actor.organization, pk=shipment_id).first()
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    if not shipment.tracking_number:
+        raise ValidationFailed(_("У отправления нет трек-номера"), errors=[
+            FieldError(("shipment_id",), _("нет трек-номера"))])
+    tracking_watch(shipment_ids=[shipment.pk])
+    return tracking_poll(shipment_ids=[shipment.pk])
+
+
+def tracking_recheck(*, now: datetime | None = None, limit: int = 20_000) -> int:
+    """Re-derives open shipments whose flags depend on the clock (stuck, overdue, storage
+    ending) even when no new event came: run daily."""
+    now = now or timezone.now()
+    ids = list(TrackingState.objects.filter(final=False).exclude(status="")
+               .values_list("shipment_id", flat=True)[:limit])
+    numbers = list(Shipment.objects.filter(pk__in=ids).values_list("tracking_number", flat=True))
+    infos = _load_shipments([n for n in numbers if n])
+    result = IngestResult()
+    with transaction.atomic():
+        _rederive(list(infos.values()), now=now, result=result)
+    return result.shipments
+
+
+# --------------------------------------------------------------------------- webhooks out
+
+WEBHOOK_EVENT = "shipment.status_changed"
+# Standard Webhooks' recommended schedule, then give up on the message.
+RETRY_SCHEDULE = [timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30),
+                  timedelta(hours=2), timedelta(hours=5), timedelta(hours=10),
+                  timedelta(hours=10)]
+DISABLE_AFTER_FAILURES = 50  # consecutive failed attempts of an endpoint
+
+
+def webhook_sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256>`` over ``id.timestamp.body`` (Standard Webhooks)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def webhook_endpoint_create(*, actor: Actor, url: str, description: str = ""
+                            ) -> tuple[WebhookEndpoint, str]:
+    actor.require(Perm.MANAGE_SETTINGS)
+    _check_url(url)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    endpoint = WebhookEndpoint.objects.create(
+        organization=actor.organization, url=url, description=description,
+        secret=crypto.encrypt(secret))
+    audit(actor, "tracking.webhook_endpoint_create", endpoint, url=url)
+    return endpoint, secret
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise ValidationFailed(_("Неверный адрес вебхука"), errors=[
+            FieldError(("url",), _("нужен адрес http:// или https://"))])
+
+
+def _endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(organization=actor.organization,
+                                              pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound(_("Вебхук не найден"))
+    return endpoint
+
+
+def webhook_endpoint_update(*, actor: Actor, endpoint_id: int, url: str | None = None,
+                            description: str | None = None,
+                            is_active: bool | None = None) -> WebhookEndpoint:
+    actor.require(Perm.MANAGE_SETTINGS)
+    endpoint = _endpoint(actor, endpoint_id)
+    if url is not None:
+        _check_url(url)
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = description
+    if is_active is not None:
+        endpoint.is_active = is_active
+        if is_active:
+            endpoint.disabled_at, endpoint.disabled_reason = None, ""
+            endpoint.consecutive_failures = 0
+    endpoint.save()
+    audit(actor, "tracking.webhook_endpoint_update", endpoint)
+    return endpoint
+
+
+def webhook_endpoint_delete(*, actor: Actor, endpoint_id: int) -> None:
+    actor.require(Perm.MANAGE_SETTINGS)
+    endpoint = _endpoint(actor, endpoint_id)
+    audit(actor, "tracking.webhook_endpoint_delete", endpoint, url=endpoint.url)
+    endpoint.delete()
+
+
+def _queue_webhooks(changes: list[ShipmentStatusChange]) -> None:
+    orgs = {c.organization_id for c in changes}
+    endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+    for e in WebhookEndpoint.objects.filter(organization_id__in=orgs, is_active=True):
+        endpoints[e.organization_id].append(e)
+    if not endpoints:
+        return
+    if any(c.pk is None for c in changes):  # SQLite bulk_create may not set pks
+        changes = list(ShipmentStatusChange.objects.filter(
+            shipment_id__in=[c.shipment_id for c in changes]).order_by("-pk")[:len(changes)])
+    numbers = dict(Shipment.objects.filter(pk__in=[c.shipment_id for c in changes])
+                   .values_list("id", "tracking_number"))
+    orders = dict(Shipment.objects.filter(pk__in=[c.shipment_id for c in changes])
+                  .values_list("id", "order_number"))
+    deliveries = []
+    now = timezone.now()
+    for c in changes:
+        for e in endpoints.get(c.organization_id, ()):
+            deliveries.append(WebhookDelivery(
+                organization_id=c.organization_id, endpoint=e, status_change_id=c.pk,
+                msg_id="msg_" + uuid.uuid4().hex, event_type=WEBHOOK_EVENT,
+                payload={"type": WEBHOOK_EVENT, "timestamp": now.isoformat(), "data": {
+                    "shipment_id": c.shipment_id, "order_number": orders.get(c.shipment_id),
+                    "tracking_number": numbers.get(c.shipment_id),
+                    "previous_status": c.previous_status, "status": c.status,
+                    "substatus": c.substatus, "changed_at": c.changed_at.isoformat()}},
+                next_attempt_at=now))
+    made = WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True,
+                                               batch_size=2000)
+    if made:
+        from shipdesk.tracking import tasks
+
+        transaction.on_commit(lambda: tasks.webhooks_send.delay(None))
+
+
+def webhook_deliveries_send(*, delivery_ids: Sequence[int] | None = None,
+                            now: datetime | None = None,
+                            client: httpx.Client | None = None) -> int:
+    """Sends pending deliveries (these, or all due); returns how many succeeded. A
+    failure is retried on the schedule; an endpoint failing persistently is disabled."""
+    now = now or timezone.now()
+    qs = WebhookDelivery.objects.filter(state=WebhookDelivery.PENDING,
+                                        endpoint__is_active=True).select_related("endpoint")
+    if delivery_ids is not None:
+        qs = qs.filter(pk__in=list(delivery_ids))
+    else:
+        qs = qs.filter(next_attempt_at__lte=now)
+    ok = 0
+    own = client is None
+    client = client or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    try:
+        for d in qs.order_by("pk")[:5000]:
+            ok += _send_one(d, client=client, now=now)
+    finally:
+        if own:
+            client.close()
+    return ok
+
+
+def _send_one(d: WebhookDelivery, *, client: httpx.Client, now: datetime) -> int:
+    endpoint = d.endpoint
+    body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":")).encode()
+    ts = int(now.timestamp())
+    headers = {"content-type": "application/json", "webhook-id": d.msg_id,
+               "webhook-timestamp": str(ts),
+               "webhook-signature": webhook_sign(secret=crypto.decrypt(endpoint.secret),
+                                                 msg_id=d.msg_id, timestamp=ts, body=body)}
+    d.attempts += 1
+    try:
+        resp = client.post(endpoint.url, content=body, headers=headers)
+        code: int | None = resp.status_code
+        error = "" if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
+    except httpx.HTTPError as exc:
+        code, error = None, f"{type(exc).__name__}: {exc}"[:300]
+    d.last_status_code, d.last_error = code, error
+    if not error:
+        d.state, d.delivered_at, d.next_attempt_at = WebhookDelivery.SUCCEEDED, now, None
+        d.save(update_fields=["attempts", "last_status_code", "last_error", "state",
+                              "delivered_at", "next_attempt_at", "updated_at"])
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        return 1
+    if d.attempts > len(RETRY_SCHEDULE):
+        d.state, d.next_attempt_at = WebhookDelivery.FAILED, None
+    else:
+        d.next_attempt_at = now + RETRY_SCHEDULE[d.attempts - 1]
+    d.save(update_fields=["attempts", "last_status_code", "last_error", "state",
+                          "next_attempt_at", "updated_at"])
+    endpoint.consecutive_failures += 1
+    fields = ["consecutive_failures"]
+    if endpoint.consecutive_failures >= DISABLE_AFTER_FAILURES:
+        endpoint.is_active, endpoint.disabled_at = False, now
+        endpoint.disabled_reason = _("Отключён после %(n)d неудачных попыток подряд") % {
+            "n": endpoint.consecutive_failures}
+        fields += ["is_active", "disabled_at", "disabled_reason"]
+        log.warning("webhook endpoint %s disabled after persistent failure", endpoint.pk)
+    endpoint.save(update_fields=fields)
+    return 0
+
+
+def webhook_delivery_replay(*, actor: Actor, delivery_id: int) -> WebhookDelivery:
+    """Sends a delivery again now (same message id, so receivers can dedupe)."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    d = WebhookDelivery.objects.filter(organization=actor.organization, pk=delivery_id
+                                       ).select_related("endpoint").first()
+    if d is None:
+        raise NotFound(_("Доставка вебхука не найдена"))
+    d.state, d.next_attempt_at = WebhookDelivery.PENDING, timezone.now()
+    d.save(update_fields=["state", "next_attempt_at", "updated_at"])
+    audit(actor, "tracking.webhook_replay", d)
+    from shipdesk.tracking import tasks
+
+    transaction.on_commit(lambda: tasks.webhooks_send.delay([d.pk]))
+    return d
+
+
+# --------------------------------------------------------------------------- daily report
+
+def tracking_daily_report_send(*, organization_id: int, now: datetime | None = None) -> bool:
+    """E-mails the day's tracking report to the shop (once a day); True when sent."""
+    from shipdesk.tracking.selectors import daily_report
+
+    now = now or timezone.now()
+    org = Organization.objects.get(pk=organization_id)
+    settings_row, _created = TrackingSettings.objects.get_or_create(organization=org)
+    try:
+        tz = zoneinfo.ZoneInfo(org.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("Europe/Moscow")
+    today = now.astimezone(tz).date()
+    settings_row.next_report_at = _next_report_at(now, tz)
+    if settings_row.last_report_on == today:
+        settings_row.save(update_fields=["next_report_at", "updated_at"])
+        return False
+    recipients = [a.strip() for a in settings_row.report_emails.split(",") if a.strip()] or (
+        [org.email] if org.email else [])
+    report = daily_report(organization=org, now=now)
+    sent = False
+    if recipients:
+        context = {"report": report, "organization": org, "today": today}
+        message = EmailMultiAlternatives(
+            subject=_("Отслеживание на %(day)s: %(stuck)d застрявших") % {
+                "day": today.strftime("%d.%m.%Y"), "stuck": len(report.stuck)},
+            body=render_to_string("tracking/report_email.txt", context), to=recipients)
+        message.attach_alternative(render_to_string("tracking/report_email.html", context),
+                                   "text/html")
+        message.send()
+        sent = True
+    settings_row.last_report_on = today
+    settings_row.save(update_fields=["last_report_on", "next_report_at", "updated_at"])
+    return sent
+
+
+def _next_report_at(now: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    at = local.replace(hour=8, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
+def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
+                             poll_to_hour: int | None = None,
+                             report_emails: str | None = None) -> TrackingSettings:
+    actor.require(Perm.MANAGE_SETTINGS)
+    row, _created = TrackingSettings.objects.get_or_create(organization=actor.organization)
+    errors = []
+    for name, value, top in (("poll_from_hour", poll_from_hour, 23),
+                             ("poll_to_hour", poll_to_hour, 24)):
+        if value is not None and not 0 <= value <= top:
+            errors.append(FieldError((name,), _("час от 0 до %(top)d") % {"top": top}))
+    if errors:
+        raise ValidationFailed(_("Неверные настройки отслеживания"), errors=errors)
+    if poll_from_hour is not None:
+        row.poll_from_hour = poll_from_hour
+    if poll_to_hour is not None:
+        row.poll_to_hour = poll_to_hour
+    if report_emails is not None:
+        row.report_emails = report_emails
+    row.save()
+    audit(actor, "tracking.settings_update", row)
+    return row
+
+
+__all__ = ["FINAL_STATUSES", "IngestResult", "PollResult", "tracking_daily_report_send",
+           "tracking_discover", "tracking_events_ingest", "tracking_poll", "tracking_recheck",
+           "tracking_refresh", "tracking_settings_update", "tracking_watch",
+           "webhook_deliveries_send", "webhook_delivery_replay", "webhook_endpoint_create",
+           "webhook_endpoint_delete", "webhook_endpoint_update", "webhook_sign"]

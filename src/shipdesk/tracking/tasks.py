@@ -1,0 +1,32 @@
+"""Thin Celery tasks: load by id, call a service. All idempotent."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from shipdesk.tracking import services
+
+
+@shared_task(name="shipdesk.tracking.tasks.poll", ignore_result=True)
+def poll(ids: list[int]) -> int:
+    return services.tracking_poll(shipment_ids=ids).asked
+
+
+@shared_task(name="shipdesk.tracking.tasks.webhooks_send", ignore_result=True)
+def webhooks_send(ids: list[int] | None) -> int:
+    return services.webhook_deliveries_send(delivery_ids=ids)
+
+
+@shared_task(name="shipdesk.tracking.tasks.daily_report", ignore_result=True)
+def daily_report(ids: list[int]) -> int:
+    return sum(services.tracking_daily_report_send(organization_id=i) for i in ids)
+
+
+@shared_task(name="shipdesk.tracking.tasks.discover", ignore_result=True)
+def discover() -> int:
+    return services.tracking_discover()
+
+
+@shared_task(name="shipdesk.tracking.tasks.recheck", ignore_result=True)
+def recheck() -> int:
+    return services.tracking_recheck()
