@@ -1,0 +1,934 @@
+"""Russian Post adapter: Otpravka REST (otpravka-api.pochta.ru) and tracking SOAP (tracking.russianpost.ru).
+
+Credentials (``CarrierAccount.credentials``): ``token`` (application token, «AccessToken»), ``login`` and
+``password`` (the pochta.ru user, sent as ``X-User-Authorization: Basic``), optional
+``tracking_login`` / ``tracking_password`` (tracking API access; default: login / password).
+Settings: ``index_from`` (acceptance office = a shipping point of the account), ``tracking_url``
+(default ``https://tracking.russianpost.ru``), ``tracking_mode`` (``batch`` — tickets, contract
+clients; ``single`` — one getOperationHistory per number, 100 a day), ``ticket_poll_interval``
+(seconds) and ``ticket_poll_attempts``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import zeep
+import zeep.exceptions
+import zeep.helpers
+from lxml import etree
+
+from shipdesk.carriers.base import (
+    Address,
+    AuthenticationFailed,
+    BatchResult,
+    Capability,
+    CarrierAdapter,
+    CarrierError,
+    ChargeLine,
+    CreatedParcel,
+    CreateResult,
+    Document,
+    ItemError,
+    ParcelRequest,
+    RateLimited,
+    RateQuote,
+    TrackingEvent,
+    TrackResult,
+)
+from shipdesk.carriers.russian_post import barcodes
+from shipdesk.carriers.russian_post.statuses import map_operation, operation_name, raw_code
+
+log = logging.getLogger(__name__)
+
+WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
+MSK = timezone(timedelta(hours=3))
+KOPECK = Decimal("0.01")
+
+SERVICE_NAMES: dict[str, str] = {
+    "POSTAL_PARCEL": "Посылка нестандартная",
+    "ONLINE_PARCEL": "Посылка онлайн",
+    "ONLINE_COURIER": "Курьер онлайн",
+    "EMS": "EMS",
+    "EMS_OPTIMAL": "EMS оптимальное",
+    "EMS_RT": "EMS РТ",
+    "PARCEL_CLASS_1": "Посылка 1 класса",
+    "LETTER": "Письмо",
+    "LETTER_CLASS_1": "Письмо 1 класса",
+    "BANDEROL": "Бандероль",
+    "BANDEROL_CLASS_1": "Бандероль 1 класса",
+    "ECOM": "ЕКОМ",
+    "BUSINESS_COURIER": "Бизнес курьер",
+    "SMALL_PACKET": "Мелкий пакет",
+    "EASY_RETURN": "Лёгкий возврат",
+}
+CHARGE_NAMES: dict[str, str] = {
+    "ground-rate": "Пересылка",
+    "avia-rate": "Авиа-надбавка",
+    "insurance-rate": "Плата за объявленную ценность",
+    "fragile-rate": "Отметка «Осторожно»",
+    "notice-rate": "Уведомление о вручении",
+    "oversize-rate": "Негабарит",
+    "inventory-rate": "Опись вложения",
+    "sms-notice-recipient-rate": "SMS-уведомление",
+    "completeness-checking-rate": "Проверка комплектности",
+    "contents-checking-rate": "Проверка вложения",
+    "vsd-rate": "Возврат сопроводительных документов",
+}
+# Otpravka error code → (our field, Russian message).
+ERROR_FIELDS: dict[str, tuple[str, str]] = {
+    "EMPTY_INDEX_TO": ("recipient.address.index", "Не указан индекс получателя"),
+    "ILLEGAL_INDEX_TO": ("recipient.address.index", "Индекс получателя неверный (нужно 6 цифр)"),
+    "EMPTY_REGION_TO": ("recipient.address.region", "Не указан регион получателя"),
+    "EMPTY_PLACE_TO": ("recipient.address.city", "Не указан населённый пункт получателя"),
+    "EMPTY_STREET_TO": ("recipient.address.street", "Не указана улица получателя"),
+    "EMPTY_MASS": ("weight_g", "Не указан вес"),
+    "ILLEGAL_MASS": ("weight_g", "Недопустимый вес"),
+    "ILLEGAL_MASS_EXCESS": ("weight_g", "Вес больше предельного для этого вида отправления"),
+    "EMPTY_INSR_VALUE": ("declared_value", "Не указана объявленная ценность"),
+    "ILLEGAL_INSR_VALUE": ("declared_value", "Недопустимая объявленная ценность"),
+    "INSR_VALUE_EXCEEDS_MAX": ("declared_value", "Объявленная ценность больше допустимой"),
+    "EMPTY_PAYMENT": ("cod_amount", "Не указана сумма наложенного платежа"),
+    "ILLEGAL_PAYMENT": ("cod_amount", "Недопустимая сумма наложенного платежа"),
+    "NOT_INSURED_PAYMENT": ("cod_amount", "Наложенный платёж больше объявленной ценности"),
+    "EMPTY_TELADDRESS": ("recipient.phone", "Не указан телефон получателя"),
+    "EMPTY_MAIL_TYPE": ("service_code", "Не указан вид отправления"),
+    "ILLEGAL_MAIL_TYPE": ("service_code", "Недопустимый вид отправления"),
+    "EMPTY_MAIL_CATEGORY": ("service_code", "Не указана категория отправления"),
+    "ILLEGAL_MAIL_CATEGORY": ("service_code", "Недопустимая категория отправления"),
+    "EMPTY_MAIL_DIRECT": ("recipient.address.country", "Не указана страна назначения"),
+    "ILLEGAL_MAIL_DIRECT": ("recipient.address.country", "Недопустимая страна назначения"),
+    "EMPTY_ADDRESS_TYPE_TO": ("recipient.address", "Не указан тип адреса получателя"),
+    "EMPTY_POSTOFFICE_CODE": ("sender.address.index", "Не указано отделение приёма"),
+    "ILLEGAL_POSTOFFICE_CODE": ("sender.address.index", "Отделение приёма не является точкой сдачи договора"),
+    "DIMENSION_NOT_SUPPORTED": ("length_cm", "Габариты не поддерживаются для этого вида отправления"),
+    "EMPTY_DIMENSION_TYPE": ("length_cm", "Не указана типоразмерная группа"),
+    "RESTRICTED_MAIL_CATEGORY": ("cod_amount", "Наложенный платёж недоступен: нет номера ЕСПП в настройках"),
+}
+BATCH_ERRORS: dict[str, str] = {
+    "NOT_FOUND": "Заказ не найден в Почте России",
+    "READONLY_STATE": "Заказ уже в партии — изменить или удалить его можно только из партии",
+    "PAST_DUE_DATE": "Дата сдачи в прошлом",
+    "ALL_SHIPMENTS_SENT": "Партия уже отправлена (форма 103 уже передана)",
+    "DIFFERENT_MAIL_TYPE": "В партии разные виды отправлений",
+}
+OKSM = {
+    "RU": 643,
+    "BY": 112,
+    "KZ": 398,
+    "AM": 51,
+    "KG": 417,
+    "UZ": 860,
+    "TJ": 762,
+    "AZ": 31,
+    "GE": 268,
+    "MD": 498,
+    "DE": 276,
+    "US": 840,
+    "CN": 156,
+    "IL": 376,
+    "TR": 792,
+}
+
+
+@dataclass(frozen=True)
+class NormalizedAddress:
+    """One answer of ``/1.0/clean/address``."""
+
+    original: str
+    address: Address
+    quality_code: str
+    validation_code: str
+    good: bool  # good enough to ship (quality and validation both acceptable)
+    raw: dict[str, Any]
+
+
+GOOD_QUALITY = {"GOOD", "POSTAL_BOX", "ON_DEMAND", "UNDEF_05"}
+GOOD_VALIDATION = {"VALIDATED", "OVERRIDDEN", "CONFIRMED_MANUALLY"}
+
+
+def kopecks(amount: Decimal) -> int:
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def rubles(kop: Any) -> Decimal:
+    return (Decimal(int(kop or 0)) / 100).quantize(KOPECK)
+
+
+@cache
+def _soap_client(name: str) -> zeep.Client:
+    """A parsed WSDL shipped with the package, used to build and parse messages (no I/O of its own)."""
+    return zeep.Client(
+        str(WSDL_DIR / f"{name}.wsdl"), settings=zeep.Settings(strict=False, xml_huge_tree=True)
+    )
+
+
+def _mask(value: str) -> str:
+    return value[:4] + "…" if len(value) > 4 else "…"
+
+
+class Adapter(CarrierAdapter):
+    code: ClassVar[str] = "russian_post"
+    name: ClassVar[str] = "Почта России"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.RATE,
+            Capability.CREATE,
+            Capability.CANCEL,
+            Capability.LABELS,
+            Capability.BATCHES,
+            Capability.TRACK,
+            Capability.NORMALIZE_ADDRESS,
+        }
+    )
+    track_batch_size: ClassVar[int] = 3000
+    default_base_url: ClassVar[str] = "https://otpravka-api.pochta.ru"
+
+    # -- transport -------------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        token = str(self.credentials.get("token") or "")
+        login = str(self.credentials.get("login") or "")
+        password = str(self.credentials.get("password") or "")
+        if not token or not login:
+            raise AuthenticationFailed(
+                "Не заданы токен приложения или логин Почты России в настройках аккаунта",
+                code="missing_credentials",
+            )
+        basic = base64.b64encode(f"{login}:{password}".encode()).decode()
+        return {
+            "Authorization": f"AccessToken {token}",
+            "X-User-Authorization": f"Basic {basic}",
+            "Accept": "application/json;charset=UTF-8",
+        }
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise CarrierError(
+                "Почта России не ответила вовремя (тайм-аут)", code="timeout", transient=True
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise CarrierError(
+                f"Нет связи с сервером Почты России: {exc}", code="unavailable", transient=True
+            ) from exc
+        log.info(
+            "russian_post %s %s -> %s",
+            method,
+            url,
+            response.status_code,
+            extra={"token": _mask(str(self.credentials.get("token") or ""))},
+        )
+        return response
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        binary: bool = False,
+    ) -> Any:
+        response = self._send(
+            method, f"{self.base_url}{path}", json=json, params=params, headers=self._headers()
+        )
+        self._raise_for_status(response)
+        if binary:
+            ctype = response.headers.get("Content-Type", "")
+            if "json" in ctype or "html" in ctype:
+                raise CarrierError(f"Почта России вернула {ctype} вместо файла", code="bad_response")
+            return response
+        return self._json(response)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        ctype = response.headers.get("Content-Type", "")
+        if "html" in ctype:
+            raise CarrierError(
+                f"Почта России вернула HTML-страницу вместо JSON (HTTP {response.status_code})",
+                code="bad_response",
+                transient=True,
+                status=response.status_code,
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CarrierError(
+                "Почта России вернула повреждённый JSON (ответ оборван или не JSON)",
+                code="bad_response",
+                transient=True,
+                status=response.status_code,
+            ) from exc
+
+    @classmethod
+    def _raise_for_status(cls, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        body: dict[str, Any] = {}
+        if "json" in response.headers.get("Content-Type", ""):
+            try:
+                parsed = response.json()
+                body = parsed if isinstance(parsed, dict) else {}
+            except ValueError:
+                body = {}
+        sub = str(body.get("sub-code") or body.get("error-code") or "")
+        desc = str(body.get("desc") or body.get("message") or body.get("error-description") or "")
+        if status in (401, 403):
+            if sub == "INVALID_TOKEN":
+                message = (
+                    "Почта России отклонила токен приложения (AccessToken): проверьте токен "
+                    "в настройках личного кабинета Отправки"
+                )
+            elif sub == "INVALID_USER_CREDENTIALS":
+                message = "Почта России отклонила логин или пароль пользователя pochta.ru"
+            elif status == 403:
+                message = "Нет доступа к этому методу API Почты России (проверьте договор и права токена)"
+            else:
+                message = "Почта России отклонила авторизацию" + (f": {desc}" if desc else "")
+            raise AuthenticationFailed(message, code=sub or "auth", status=status)
+        if status == 429:
+            retry = response.headers.get("Retry-After")
+            if sub == "LIMIT_EXCEEDED":
+                message = "Исчерпан суточный лимит запросов к API Почты России"
+            else:
+                message = "Почта России ограничила частоту запросов (HTTP 429)"
+            raise RateLimited(message, retry_after=float(retry) if retry and retry.isdigit() else None)
+        if status >= 500:
+            kind = "HTML-страницу ошибки" if "html" in response.headers.get("Content-Type", "") else "ошибку"
+            raise CarrierError(
+                f"Сервер Почты России вернул {kind} (HTTP {status})" + (f": {desc}" if desc else ""),
+                code=sub or "server_error",
+                transient=True,
+                status=status,
+            )
+        if status == 404:
+            raise CarrierError(
+                "Почта России: не найдено" + (f" ({desc})" if desc else ""),
+                code=sub or "not_found",
+                status=status,
+            )
+        raise CarrierError(
+            f"Почта России отклонила запрос (HTTP {status})" + (f": {desc}" if desc else ""),
+            code=sub or "bad_request",
+            status=status,
+        )
+
+    # -- account ---------------------------------------------------------------------------------
+    def test_connection(self) -> None:
+        data = self._call("GET", "/1.0/settings")
+        if not isinstance(data, dict):
+            raise CarrierError(
+                "Почта России вернула неожиданный ответ на запрос настроек", code="bad_response"
+            )
+
+    def request_limit(self) -> tuple[int, int]:
+        """(allowed, used today) from ``GET /1.0/settings/limit``."""
+        data = self._call("GET", "/1.0/settings/limit")
+        return int(data.get("allowed-count") or 0), int(data.get("current-count") or 0)
+
+    # -- orders ----------------------------------------------------------------------------------
+    @staticmethod
+    def split_service(service_code: str, parcel: ParcelRequest | None = None) -> tuple[str, str]:
+        mail_type, _, category = (service_code or "POSTAL_PARCEL").partition("/")
+        if not category:
+            if parcel is not None and parcel.cod_amount > 0:
+                category = "WITH_DECLARED_VALUE_AND_CASH_ON_DELIVERY"
+            elif parcel is not None and parcel.declared_value > 0:
+                category = "WITH_DECLARED_VALUE"
+            else:
+                category = "ORDINARY"
+        return mail_type.upper(), category.upper()
+
+    def _index_from(self, parcel: ParcelRequest) -> str:
+        return str(
+            parcel.options.get("postoffice_code")
+            or self.settings.get("index_from")
+            or parcel.sender.address.index
+        )
+
+    def build_order(self, parcel: ParcelRequest) -> dict[str, Any]:
+        """The Otpravka order (kebab-case, kopecks, grams) for one parcel."""
+        mail_type, category = self.split_service(parcel.service_code, parcel)
+        to = parcel.recipient.address
+        order: dict[str, Any] = {
+            "order-num": parcel.reference,
+            "mail-type": mail_type,
+            "mail-category": category,
+            "mail-direct": OKSM.get((to.country or "RU").upper(), 0) or None,
+            "mass": parcel.weight_g,
+            "address-type-to": str(parcel.options.get("address_type") or "DEFAULT"),
+            "recipient-name": parcel.recipient.company or parcel.recipient.name,
+        }
+        if to.index:
+            order["index-to"] = int(to.index) if to.index.isdigit() and len(to.index) == 6 else to.index
+        for key, value in (
+            ("region-to", to.region),
+            ("area-to", to.district),
+            ("place-to", to.city),
+            ("street-to", to.street),
+            ("house-to", to.house),
+            ("building-to", to.building),
+            ("room-to", to.apartment),
+        ):
+            if value:
+                order[key] = value
+        if to.raw and not to.city:
+            order["raw-address"] = to.raw
+        phone = "".join(ch for ch in parcel.recipient.phone if ch.isdigit())
+        if phone:
+            order["tel-address"] = int(phone)
+        if parcel.declared_value > 0:
+            order["insr-value"] = kopecks(parcel.declared_value)
+        if parcel.cod_amount > 0:
+            order["payment"] = kopecks(parcel.cod_amount)
+        office = self._index_from(parcel)
+        if office:
+            order["postoffice-code"] = office
+        sender = parcel.sender.company or parcel.sender.name
+        if sender:
+            order["sender-name"] = sender
+        if parcel.length_cm and parcel.width_cm and parcel.height_cm:
+            order["dimension"] = {
+                "length": parcel.length_cm,
+                "width": parcel.width_cm,
+                "height": parcel.height_cm,
+            }
+        flags = {
+            "fragile": "fragile",
+            "courier": "courier",
+            "inventory": "inventory",
+            "with_simple_notice": "with-simple-notice",
+            "with_order_of_notice": "with-order-of-notice",
+            "with_electronic_notice": "with-electronic-notice",
+            "completeness_checking": "completeness-checking",
+            "easy_return": "easy-return",
+            "no_return": "no-return",
+        }
+        for option, key in flags.items():
+            if parcel.options.get(option):
+                order[key] = True
+        if parcel.options.get("sms_notice"):
+            order["sms-notice-recipient"] = 1
+        if parcel.options.get("transport_type"):
+            order["transport-type"] = str(parcel.options["transport_type"])
+        if parcel.recipient.pickup_point:
+            order["ecom-data"] = {"delivery-point-index": parcel.recipient.pickup_point}
+        if parcel.items:
+            order["goods"] = {
+                "items": [
+                    {
+                        "description": item.name,
+                        "quantity": item.quantity,
+                        "value": kopecks(item.unit_price),
+                        "vat-rate": -1 if item.vat_rate is None else item.vat_rate,
+                        **({"item-number": item.article} if item.article else {}),
+                        **({"weight": item.weight_g} if item.weight_g else {}),
+                        **({"country-code": item.origin_country} if item.origin_country else {}),
+                    }
+                    for item in parcel.items
+                ]
+            }
+        if parcel.comment:
+            order["comment"] = parcel.comment
+        return order
+
+    @staticmethod
+    def parse_create_response(parcels: list[ParcelRequest], data: Any) -> CreateResult:
+        """Maps ``{"result-ids": [...], "errors": [{"error-codes": [...], "position": i}]}`` to our result."""
+        if not isinstance(data, dict) or not isinstance(data.get("result-ids", []), list):
+            raise CarrierError(
+                "Почта России вернула неожиданный ответ на создание заказов", code="bad_response"
+            )
+        errors: list[ItemError] = []
+        failed: set[int] = set()
+        for entry in data.get("errors") or []:
+            pos = int(entry.get("position", -1))
+            reference = parcels[pos].reference if 0 <= pos < len(parcels) else ""
+            failed.add(pos)
+            for err in entry.get("error-codes") or [
+                {
+                    "code": entry.get("error-code", "UNDEFINED"),
+                    "description": entry.get("error-description", ""),
+                }
+            ]:
+                code = str(err.get("code") or "UNDEFINED")
+                field_name, message = ERROR_FIELDS.get(code, ("", ""))
+                detail = str(err.get("description") or "")
+                errors.append(
+                    ItemError(
+                        reference=reference, code=code, field=field_name, message=message or detail or code
+                    )
+                )
+        ok_positions = [i for i in range(len(parcels)) if i not in failed]
+        ids = [str(i) for i in data.get("result-ids") or []]
+        if len(ids) != len(ok_positions):
+            raise CarrierError(
+                f"Почта России вернула {len(ids)} идентификаторов на {len(ok_positions)} принятых заказов",
+                code="bad_response",
+            )
+        created = tuple(
+            CreatedParcel(reference=parcels[pos].reference, carrier_id=oid, raw={"id": oid, "position": pos})
+            for pos, oid in zip(ok_positions, ids, strict=True)
+        )
+        return CreateResult(created=created, errors=tuple(errors))
+
+    def create_parcels(self, parcels: list[ParcelRequest]) -> CreateResult:
+        created: list[CreatedParcel] = []
+        errors: list[ItemError] = []
+        for start in range(0, len(parcels), 500):
+            chunk = parcels[start : start + 500]
+            data = self._call("PUT", "/1.0/user/backlog", json=[self.build_order(p) for p in chunk])
+            result = self.parse_create_response(chunk, data)
+            created.extend(result.created)
+            errors.extend(result.errors)
+        return CreateResult(created=tuple(created), errors=tuple(errors))
+
+    @staticmethod
+    def _position_errors(ids: list[str], data: Any) -> list[ItemError]:
+        out = []
+        for entry in (data or {}).get("errors") or []:
+            pos = int(entry.get("position", -1))
+            code = str(entry.get("error-code") or "UNDEFINED")
+            out.append(
+                ItemError(
+                    reference=ids[pos] if 0 <= pos < len(ids) else "",
+                    code=code,
+                    message=BATCH_ERRORS.get(code) or str(entry.get("error-description") or code),
+                )
+            )
+        return out
+
+    def cancel_parcels(self, carrier_ids: list[str]) -> list[ItemError]:
+        data = self._call("DELETE", "/1.0/backlog", json=[int(i) for i in carrier_ids])
+        return self._position_errors(carrier_ids, data)
+
+    # -- rates -----------------------------------------------------------------------------------
+    def build_tariff_request(self, parcel: ParcelRequest) -> dict[str, Any]:
+        mail_type, category = self.split_service(parcel.service_code, parcel)
+        body: dict[str, Any] = {
+            "index-from": self._index_from(parcel),
+            "index-to": parcel.recipient.address.index,
+            "mail-category": category,
+            "mail-type": mail_type,
+            "mass": parcel.weight_g,
+            "mail-direct": OKSM.get((parcel.recipient.address.country or "RU").upper(), 643),
+            "fragile": bool(parcel.options.get("fragile")),
+        }
+        if parcel.declared_value > 0:
+            body["declared-value"] = kopecks(parcel.declared_value)
+        if parcel.length_cm and parcel.width_cm and parcel.height_cm:
+            body["dimension"] = {
+                "length": parcel.length_cm,
+                "width": parcel.width_cm,
+                "height": parcel.height_cm,
+            }
+        for option, key in (
+            ("inventory", "inventory"),
+            ("courier", "courier"),
+            ("with_simple_notice", "with-simple-notice"),
+            ("with_order_of_notice", "with-order-of-notice"),
+            ("completeness_checking", "completeness-checking"),
+        ):
+            if parcel.options.get(option):
+                body[key] = True
+        if parcel.options.get("sms_notice"):
+            body["sms-notice-recipient"] = 1
+        return body
+
+    @staticmethod
+    def parse_tariff(service_code: str, data: Any) -> RateQuote:
+        if not isinstance(data, dict) or "total-rate" not in data:
+            raise CarrierError("Почта России вернула неожиданный ответ тарификатора", code="bad_response")
+        lines = []
+        for key, name in CHARGE_NAMES.items():
+            part = data.get(key)
+            if isinstance(part, dict) and (part.get("rate") or part.get("vat")):
+                lines.append(
+                    ChargeLine(
+                        name=name, amount=rubles(int(part.get("rate") or 0) + int(part.get("vat") or 0))
+                    )
+                )
+        days = data.get("delivery-time") or {}
+        mail_type = service_code.partition("/")[0]
+        return RateQuote(
+            service_code=service_code,
+            service_name=SERVICE_NAMES.get(mail_type, mail_type),
+            total=rubles(int(data.get("total-rate") or 0) + int(data.get("total-vat") or 0)),
+            lines=tuple(lines),
+            days_min=days.get("min-days"),
+            days_max=days.get("max-days"),
+            raw=data,
+        )
+
+    def rate(self, parcel: ParcelRequest) -> list[RateQuote]:
+        code = parcel.service_code or "POSTAL_PARCEL"
+        data = self._call("POST", "/1.0/tariff", json=self.build_tariff_request(parcel))
+        return [self.parse_tariff(code, data)]
+
+    # -- address normalisation -------------------------------------------------------------------
+    @staticmethod
+    def parse_clean_address(data: Any) -> list[NormalizedAddress]:
+        if not isinstance(data, list):
+            raise CarrierError(
+                "Почта России вернула неожиданный ответ нормализации адреса", code="bad_response"
+            )
+        out = []
+        for row in sorted(data, key=lambda r: int(r.get("id") or 0)):
+            quality, validation = str(row.get("quality-code") or ""), str(row.get("validation-code") or "")
+            out.append(
+                NormalizedAddress(
+                    original=str(row.get("original-address") or ""),
+                    address=Address(
+                        index=str(row.get("index") or ""),
+                        region=str(row.get("region") or ""),
+                        district=str(row.get("area") or ""),
+                        city=str(row.get("place") or ""),
+                        street=str(row.get("street") or ""),
+                        house=str(row.get("house") or ""),
+                        building=str(row.get("building") or row.get("corpus") or ""),
+                        apartment=str(row.get("room") or ""),
+                    ),
+                    quality_code=quality,
+                    validation_code=validation,
+                    good=quality in GOOD_QUALITY and validation in GOOD_VALIDATION,
+                    raw=row,
+                )
+            )
+        return out
+
+    def normalize_addresses(self, lines: list[str]) -> list[NormalizedAddress]:
+        """``POST /1.0/clean/address``: one answer per line, in the order given."""
+        data = self._call(
+            "POST",
+            "/1.0/clean/address",
+            json=[{"id": str(i), "original-address": line} for i, line in enumerate(lines)],
+        )
+        return self.parse_clean_address(data)
+
+    # -- batches and documents -------------------------------------------------------------------
+    def create_batch(self, carrier_ids: list[str], *, shipping_date: date) -> BatchResult:
+        """``POST /1.0/user/shipment``. Russian Post splits orders of different kinds into several
+        batches; then ``batch_id`` is their names joined by commas (close/documents accept that)."""
+        data = self._call(
+            "POST",
+            "/1.0/user/shipment",
+            params={"sending-date": shipping_date.isoformat()},
+            json=[int(i) for i in carrier_ids],
+        )
+        if not isinstance(data, dict):
+            raise CarrierError(
+                "Почта России вернула неожиданный ответ на создание партии", code="bad_response"
+            )
+        errors = self._position_errors(carrier_ids, data)
+        names = [str(b["batch-name"]) for b in data.get("batches") or []]
+        numbers: dict[str, str] = {}
+        for name in names:
+            page = 0
+            while True:
+                rows = self._call("GET", f"/1.0/batch/{name}/shipment", params={"size": 500, "page": page})
+                for row in rows or []:
+                    if row.get("barcode"):
+                        numbers[str(row["id"])] = str(row["barcode"])
+                if not rows or len(rows) < 500:
+                    break
+                page += 1
+        moved = tuple(str(i) for i in data.get("result-ids") or [])
+        return BatchResult(
+            batch_id=",".join(names),
+            carrier_ids=moved,
+            tracking_numbers=numbers,
+            errors=tuple(errors),
+            raw=data,
+        )
+
+    def close_batch(self, batch_id: str) -> None:
+        for name in filter(None, batch_id.split(",")):
+            data = self._call("POST", f"/1.0/batch/{name}/checkin")
+            if isinstance(data, dict) and data.get("error-code"):
+                code = str(data["error-code"])
+                raise CarrierError(f"Партия {name}: " + BATCH_ERRORS.get(code, code), code=code)
+
+    def labels(self, carrier_ids: list[str]) -> Document:
+        today = datetime.now(UTC).astimezone(MSK).date().isoformat()
+        files = []
+        for cid in carrier_ids:
+            response = self._call(
+                "GET",
+                f"/1.0/forms/{cid}/f7pdf",
+                params={"sending-date": today, "print-type": "PAPER"},
+                binary=True,
+            )
+            files.append((f"f7p_{cid}.pdf", response.content))
+        if len(files) == 1:
+            return Document(filename=files[0][0], content_type="application/pdf", content=files[0][1])
+        return Document(filename="labels.zip", content_type="application/zip", content=_zip(files))
+
+    def batch_documents(self, batch_id: str) -> Document:
+        names = [n for n in batch_id.split(",") if n]
+        files = []
+        for name in names:
+            response = self._call(
+                "GET", f"/1.0/forms/{name}/zip-all", params={"print-type": "PAPER"}, binary=True
+            )
+            files.append((f"batch_{name}.zip", response.content))
+        if len(files) == 1:
+            return Document(filename=files[0][0], content_type="application/zip", content=files[0][1])
+        return Document(filename="batches.zip", content_type="application/zip", content=_zip(files))
+
+    def f103(self, batch_name: str) -> Document:
+        response = self._call("GET", f"/1.0/forms/{batch_name}/f103pdf", binary=True)
+        return Document(
+            filename=f"F103_{batch_name}.pdf", content_type="application/pdf", content=response.content
+        )
+
+    # -- tracking --------------------------------------------------------------------------------
+    @property
+    def tracking_url(self) -> str:
+        return str(self.settings.get("tracking_url") or "https://tracking.russianpost.ru").rstrip("/")
+
+    def _tracking_auth(self) -> tuple[str, str]:
+        login = str(self.credentials.get("tracking_login") or self.credentials.get("login") or "")
+        password = str(self.credentials.get("tracking_password") or self.credentials.get("password") or "")
+        if not login:
+            raise AuthenticationFailed(
+                "Не задан логин API отслеживания Почты России", code="missing_credentials"
+            )
+        return login, password
+
+    def _soap(self, wsdl: str, operation: str, **kwargs: Any) -> Any:
+        client = _soap_client(wsdl)
+        binding = client.service._binding
+        envelope = client.create_message(client.service, operation, **kwargs)
+        body = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
+        if wsdl == "rtm34":
+            headers = {"Content-Type": "application/soap+xml;charset=UTF-8"}
+            url = f"{self.tracking_url}/rtm34"
+        else:
+            headers = {"Content-Type": "text/xml;charset=UTF-8", "SOAPAction": f'"{operation}"'}
+            url = f"{self.tracking_url}/fc"
+        response = self._send("POST", url, content=body, headers=headers)
+        ctype = response.headers.get("Content-Type", "")
+        if "html" in ctype:
+            raise CarrierError(
+                f"Сервис отслеживания вернул HTML-страницу (HTTP {response.status_code})",
+                code="bad_response",
+                transient=True,
+                status=response.status_code,
+            )
+        if response.status_code == 429:
+            raise RateLimited("Сервис отслеживания ограничил частоту запросов")
+        try:
+            return binding.process_reply(client, binding.get(operation), response)
+        except zeep.exceptions.Fault as exc:
+            text = str(exc.message or "")
+            detail = etree.tostring(exc.detail).decode() if exc.detail is not None else ""
+            if "авторизац" in text.lower() or "AuthorizationFault" in detail:
+                raise AuthenticationFailed(
+                    f"Сервис отслеживания отклонил логин или пароль: {text}", code="auth"
+                ) from exc
+            if "лимит" in text.lower():
+                raise RateLimited(f"Сервис отслеживания: {text}") from exc
+            raise CarrierError(
+                f"Сервис отслеживания вернул ошибку SOAP: {text}",
+                code="soap_fault",
+                transient=response.status_code >= 500 and "идентификатор" not in text,
+            ) from exc
+        except zeep.exceptions.TransportError as exc:
+            raise CarrierError(
+                f"Сервис отслеживания вернул HTTP {exc.status_code}",
+                code="server_error",
+                transient=True,
+                status=exc.status_code,
+            ) from exc
+        except (etree.XMLSyntaxError, zeep.exceptions.XMLSyntaxError, zeep.exceptions.XMLParseError) as exc:
+            raise CarrierError(
+                "Сервис отслеживания вернул повреждённый XML", code="bad_response", transient=True
+            ) from exc
+
+    @staticmethod
+    def _event(
+        number: str,
+        when: datetime,
+        t: int,
+        a: int | None,
+        text: str,
+        index: str,
+        location: str = "",
+        raw: dict[str, Any] | None = None,
+    ) -> TrackingEvent:
+        mapped = map_operation(t, a)
+        if mapped is None:
+            log.warning("russian_post: unknown operation %s for %s", raw_code(t, a), number)
+        return TrackingEvent(
+            tracking_number=number,
+            occurred_at=when.astimezone(UTC),
+            raw_code=raw_code(t, a),
+            raw_text=text or operation_name(t, a),
+            status=mapped[0] if mapped else None,
+            substatus=mapped[1] if mapped else "",
+            location=location or index,
+            office_index=index,
+            raw=raw or {},
+        )
+
+    def track_single(self, number: str) -> list[TrackingEvent]:
+        """``getOperationHistory`` (RTM34) for one number; 100 calls a day without a contract."""
+        login, password = self._tracking_auth()
+        records = self._soap(
+            "rtm34",
+            "getOperationHistory",
+            OperationHistoryRequest={"Barcode": number, "MessageType": 0, "Language": "RUS"},
+            AuthorizationHeader={"login": login, "password": password},
+        )
+        events = []
+        for rec in records or []:
+            op = rec["OperationParameters"]
+            if op is None or op["OperType"] is None or op["OperDate"] is None:
+                continue
+            addr = rec["AddressParameters"]["OperationAddress"] if rec["AddressParameters"] else None
+            t, a = int(op["OperType"]["Id"]), op["OperAttr"]["Id"] if op["OperAttr"] else 0
+            names = [op["OperType"]["Name"] or "", (op["OperAttr"]["Name"] if op["OperAttr"] else "") or ""]
+            when = op["OperDate"]
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=MSK)
+            events.append(
+                self._event(
+                    number,
+                    when,
+                    t,
+                    int(a or 0),
+                    ": ".join(n for n in names if n),
+                    str(addr["Index"] or "") if addr else "",
+                    str(addr["Description"] or "") if addr else "",
+                    raw=zeep.helpers.serialize_object(rec, dict),
+                )
+            )
+        return events
+
+    def request_ticket(self, numbers: list[str]) -> str:
+        """``getTicket`` for up to 3000 numbers; returns the ticket."""
+        if len(numbers) > self.track_batch_size:
+            raise CarrierError(f"Не больше {self.track_batch_size} номеров в одном билете", code="too_many")
+        login, password = self._tracking_auth()
+        file_type = _soap_client("fc").get_type("{http://fclient.russianpost.org}file")
+        reply = self._soap(
+            "fc",
+            "getTicket",
+            request=file_type(Item=[{"Barcode": n} for n in numbers]),
+            login=login,
+            password=password,
+            language="RUS",
+        )
+        if reply["error"] is not None:
+            raise self._fc_error(reply["error"])
+        return str(reply["value"])
+
+    @staticmethod
+    def _fc_error(error: Any) -> CarrierError:
+        type_id, name = int(error["ErrorTypeID"] or 0), str(error["ErrorName"] or "")
+        if type_id == 3:
+            return AuthenticationFailed(f"Сервис отслеживания отклонил логин или пароль: {name}", code="3")
+        return CarrierError(
+            f"Сервис отслеживания: {name} (код {type_id})", code=str(type_id), transient=type_id in (6, 16)
+        )
+
+    def fetch_ticket(self, ticket: str) -> TrackResult | None:
+        """``getResponseByTicket``; ``None`` while the answer is not ready (error 6)."""
+        login, password = self._tracking_auth()
+        reply = self._soap("fc", "getResponseByTicket", ticket=ticket, login=login, password=password)
+        if reply["error"] is not None:
+            if int(reply["error"]["ErrorTypeID"] or 0) == 6:
+                return None
+            raise self._fc_error(reply["error"])
+        events: list[TrackingEvent] = []
+        errors: dict[str, str] = {}
+        for item in (reply["value"]["Item"] if reply["value"] is not None else []) or []:
+            number = str(item["Barcode"] or "")
+            for err in item["Error"] or []:
+                errors[number] = str(err["ErrorName"] or f"Ошибка {err['ErrorTypeID']}")
+            for op in item["Operation"] or []:
+                try:
+                    when = datetime.strptime(str(op["DateOper"]), "%d.%m.%Y %H:%M:%S").replace(tzinfo=MSK)
+                except ValueError:
+                    errors[number] = f"Неверная дата операции: {op['DateOper']}"
+                    continue
+                events.append(
+                    self._event(
+                        number,
+                        when,
+                        int(op["OperTypeID"] or 0),
+                        int(op["OperCtgID"] or 0),
+                        str(op["OperName"] or ""),
+                        str(op["IndexOper"] or ""),
+                        raw={
+                            "OperTypeID": op["OperTypeID"],
+                            "OperCtgID": op["OperCtgID"],
+                            "OperName": op["OperName"],
+                            "DateOper": op["DateOper"],
+                            "IndexOper": op["IndexOper"],
+                        },
+                    )
+                )
+        return TrackResult(events=tuple(events), errors=errors)
+
+    def track(self, tracking_numbers: list[str]) -> TrackResult:
+        valid = [n.strip().upper() for n in tracking_numbers if barcodes.is_valid(n)]
+        errors = {
+            n: "Неверный формат номера Почты России (14 цифр или S10)"
+            for n in tracking_numbers
+            if not barcodes.is_valid(n)
+        }
+        if not valid:
+            return TrackResult(errors=errors)
+        if self.settings.get("tracking_mode") == "single":
+            events: list[TrackingEvent] = []
+            for number in valid:
+                try:
+                    events.extend(self.track_single(number))
+                except CarrierError as exc:
+                    if exc.code != "soap_fault":
+                        raise
+                    errors[number] = str(exc)
+            return TrackResult(events=tuple(events), errors=errors)
+        all_events: list[TrackingEvent] = []
+        interval = float(self.settings.get("ticket_poll_interval", 2))
+        attempts = int(self.settings.get("ticket_poll_attempts", 5))
+        for start in range(0, len(valid), self.track_batch_size):
+            chunk = valid[start : start + self.track_batch_size]
+            ticket = self.request_ticket(chunk)
+            result = None
+            for attempt in range(attempts):
+                result = self.fetch_ticket(ticket)
+                if result is not None:
+                    break
+                if attempt + 1 < attempts:
+                    time.sleep(interval)
+            if result is None:
+                errors.update({n: f"Ответ по билету {ticket} ещё не готов" for n in chunk})
+                continue
+            all_events.extend(result.events)
+            errors.update(result.errors)
+        return TrackResult(events=tuple(all_events), errors=errors)
+
+
+def _zip(files: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files:
+            zf.writestr(name, content)
+    return buf.getvalue()
