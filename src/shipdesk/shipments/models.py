@@ -140,6 +140,9 @@ class Shipment(TenantModel):
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"]),
             models.Index(fields=["organization", "state", "-created_at"]),
+            # keyset paging of the list (id < last seen), whole and by state
+            models.Index(fields=["organization", "-id"], name="shipment_org_id_desc"),
+            models.Index(fields=["organization", "state", "-id"], name="shipment_org_state_id"),
         ]
 
     def __str__(self) -> str:
@@ -184,3 +187,107 @@ class ShipmentEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+
+class MailTypeLimit(models.Model):
+    """A carrier's mail type (or tariff) with its acceptance limits, as data: a shop or the
+    installation operator edits these rows, the validation reads them."""
+
+    carrier_code = models.CharField(_("перевозчик"), max_length=32)
+    service_code = models.CharField(_("вид отправления / тариф"), max_length=64)
+    name = models.CharField(_("название"), max_length=200)
+    min_weight_g = models.PositiveIntegerField(_("мин. вес, г"), default=1)
+    max_weight_g = models.PositiveIntegerField(_("макс. вес, г"))
+    max_side_cm = models.PositiveIntegerField(_("макс. сторона, см"), null=True, blank=True)
+    max_dimensions_sum_cm = models.PositiveIntegerField(_("макс. сумма сторон, см"), null=True,
+                                                        blank=True)
+    dimensions_allowed = models.BooleanField(_("размеры допустимы"), default=True)
+    requires_phone = models.BooleanField(_("нужен телефон получателя"), default=True)
+    cod_allowed = models.BooleanField(_("наложенный платёж возможен"), default=True)
+    cod_within_declared_value = models.BooleanField(
+        _("НП не больше объявленной ценности"), default=True)
+    international = models.BooleanField(_("международное"), default=False)
+
+    class Meta:
+        verbose_name = _("вид отправления")
+        verbose_name_plural = _("виды отправлений")
+        constraints = [models.UniqueConstraint(fields=["carrier_code", "service_code"],
+                                               name="mail_type_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_code}:{self.service_code}"
+
+
+class PostalOffice(models.Model):
+    """One office of Russian Post's published index directory (PIndx), loaded by
+    ``shipdesk import-postal-index``. Shared by all organizations."""
+
+    index = models.CharField(_("индекс"), max_length=6, primary_key=True)
+    name = models.CharField(_("название"), max_length=200, blank=True)
+    office_type = models.CharField(_("тип"), max_length=20, blank=True)
+    parent_index = models.CharField(_("вышестоящее"), max_length=6, blank=True)
+    region = models.CharField(_("регион"), max_length=200, blank=True)
+    autonomy = models.CharField(_("автономия"), max_length=200, blank=True)
+    area = models.CharField(_("район"), max_length=200, blank=True)
+    city = models.CharField(_("город"), max_length=200, blank=True)
+    city_1 = models.CharField(_("населённый пункт"), max_length=200, blank=True)
+    actual_date = models.DateField(_("дата записи"), null=True, blank=True)
+    old_index = models.CharField(_("прежний индекс"), max_length=6, blank=True)
+
+    class Meta:
+        verbose_name = _("почтовое отделение")
+        verbose_name_plural = _("почтовые отделения")
+
+    def __str__(self) -> str:
+        return f"{self.index} {self.name}"
+
+
+class ImportJob(TenantModel):
+    """One uploaded spreadsheet: its hash (a second upload of the same file creates
+    nothing), its progress and the rows it rejected."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("В очереди")
+        RUNNING = "running", _("Обрабатывается")
+        DONE = "done", _("Готово")
+        FAILED = "failed", _("Ошибка")
+
+    class Mode(models.TextChoices):
+        VALID_ROWS = "valid_rows", _("Взять верные строки")
+        ALL_OR_NOTHING = "all_or_nothing", _("Всё или ничего")
+
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    filename = models.CharField(_("файл"), max_length=300)
+    file_hash = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField(default=0)
+    mode = models.CharField(_("режим"), max_length=20, choices=Mode.choices,
+                            default=Mode.VALID_ROWS)
+    status = models.CharField(_("статус"), max_length=20, choices=Status.choices,
+                              default=Status.PENDING)
+    mapping = models.JSONField(default=dict, blank=True)  # column index -> field
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)  # already imported before
+    rejected_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{row, column, field, message}]
+    message = models.CharField(max_length=1000, blank=True)
+    error_report = models.FileField(upload_to="imports/reports/%Y/%m/", max_length=300,
+                                    blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("загрузка файла")
+        verbose_name_plural = _("загрузки файлов")
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status in (self.Status.DONE, self.Status.FAILED) else 0
+        return min(100, int(self.processed_rows * 100 / self.total_rows))

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from shipdesk.shipments.models import Shipment, State
+from shipdesk.core.errors import NotFound
+from shipdesk.shipments.models import ImportJob, SenderProfile, Shipment, ShipmentEvent, State
+from shipdesk.shipments.validation import parse_phone
+from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 
 
@@ -12,3 +19,103 @@ def shipment_counts_by_state(*, actor: Actor) -> list[dict[str, Any]]:
     rows = dict(Shipment.objects.filter(organization=actor.organization)
                 .values_list("state").annotate(n=Count("id")).order_by())
     return [{"state": s, "label": s.label, "count": rows.get(s.value, 0)} for s in State]
+
+
+def shipment_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> QuerySet[Shipment]:
+    """The organization's shipments, newest first, filtered. Callers page it by keyset
+    (``id < last seen``), never by OFFSET, and never count the whole table."""
+    actor.require(Perm.VIEW)
+    qs = Shipment.objects.filter(organization=actor.organization)
+    f = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+    if "state" in f:
+        states = f["state"] if isinstance(f["state"], list | tuple) else [f["state"]]
+        qs = qs.filter(state__in=states)
+    if "carrier" in f:
+        qs = qs.filter(carrier_code=f["carrier"])
+    if "created_from" in f:
+        qs = qs.filter(created_at__gte=_start_of(f["created_from"]))
+    if "created_to" in f:
+        qs = qs.filter(created_at__lt=_start_of(f["created_to"]) + timedelta(days=1))
+    if "order_number" in f:
+        qs = qs.filter(order_number=str(f["order_number"]).strip())
+    if "tracking_number" in f:
+        qs = qs.filter(tracking_number=str(f["tracking_number"]).replace(" ", "").upper())
+    if "recipient_phone" in f:
+        phone, _error = parse_phone(f["recipient_phone"])
+        qs = qs.filter(recipient_phone=phone or str(f["recipient_phone"]).strip())
+    if "q" in f:
+        qs = qs.filter(_search(str(f["q"]).strip()))
+    return qs.order_by("-id")
+
+
+def _start_of(day: date | datetime | str) -> datetime:
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if isinstance(day, datetime):
+        return day if timezone.is_aware(day) else timezone.make_aware(day, UTC)
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _search(text: str) -> Q:
+    """A search box: exact order / tracking number / phone, or the recipient's surname
+    prefix — each an indexed lookup, no full scan of a big table."""
+    condition = Q(order_number=text) | Q(tracking_number=text.replace(" ", "").upper())
+    phone, error = parse_phone(text)
+    if phone and not error:
+        condition |= Q(recipient_phone=phone)
+    if not any(c.isdigit() for c in text):
+        condition |= Q(recipient_surname__istartswith=text)
+    return condition
+
+
+def shipment_page(*, actor: Actor, filters: Mapping[str, Any] | None = None,
+                  after_id: int | None = None, size: int = 50) -> tuple[list[Shipment], int | None]:
+    """One page of the list by keyset: the rows after ``after_id`` and the id to continue
+    from (None at the end). One indexed query whatever the table's size."""
+    qs = shipment_list(actor=actor, filters=filters)
+    if after_id:
+        qs = qs.filter(id__lt=after_id)
+    rows = list(qs.only(*LIST_FIELDS)[:size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].pk if more and rows else None)
+
+
+LIST_FIELDS = ("id", "order_number", "state", "carrier_code", "service_code",
+               "recipient_surname", "recipient_given_name", "recipient_patronymic",
+               "recipient_company", "recipient_phone", "city", "index", "weight_g",
+               "cod_amount", "declared_value", "shipping_cost", "tracking_number",
+               "tracking_status", "created_at", "organization_id")
+
+
+def shipment_get(*, actor: Actor, shipment_id: int) -> Shipment:
+    actor.require(Perm.VIEW)
+    shipment = (Shipment.objects.filter(organization=actor.organization, pk=shipment_id)
+                .select_related("sender").prefetch_related("items").first())
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    return shipment
+
+
+def shipment_history(*, actor: Actor, shipment_id: int) -> list[ShipmentEvent]:
+    shipment = shipment_get(actor=actor, shipment_id=shipment_id)
+    return list(shipment.events.select_related("user", "api_key").order_by("created_at", "pk"))
+
+
+def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
+    actor.require(Perm.VIEW)
+    job = ImportJob.objects.filter(organization=actor.organization, pk=job_id).first()
+    if job is None:
+        raise NotFound(_("Загрузка не найдена"))
+    return job
+
+
+def import_job_list(*, actor: Actor, limit: int = 20) -> list[ImportJob]:
+    actor.require(Perm.VIEW)
+    return list(ImportJob.objects.filter(organization=actor.organization)
+                .order_by("-created_at", "-id")[:limit])
+
+
+def sender_profiles(*, actor: Actor) -> list[SenderProfile]:
+    return list(SenderProfile.objects.filter(organization=actor.organization)
+                .order_by("-is_default", "name"))

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import enum
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import InvalidTransition, NotFound
-from shipdesk.shipments.models import TRANSITIONS, Shipment, ShipmentEvent, State
+from shipdesk.carriers.base import Address, Item, ParcelRequest, Party
+from shipdesk.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+)
+from shipdesk.shipments import validation
+from shipdesk.shipments.models import (
+    EDITABLE_STATES,
+    TRANSITIONS,
+    MailTypeLimit,
+    PostalOffice,
+    SenderProfile,
+    Shipment,
+    ShipmentEvent,
+    ShipmentItem,
+    State,
+)
+from shipdesk.shipments.validation import ValidationContext, validate_shipment
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 from shipdesk.tracking.statuses import Status
@@ -121,3 +144,458 @@ def _apply_tracking_chunk(updates: list[TrackingUpdate]) -> int:
         to_save, ["state", "tracking_status", "tracking_substatus", "tracking_status_at"])
     ShipmentEvent.objects.bulk_create(events)
     return len(events)
+
+
+# --- intake: validate → rate → number → store, in bulk --------------------------------
+
+INTAKE_CHUNK = 2000
+MAX_ITEMS_PER_CALL = 10_000
+UPDATABLE_FIELDS = (
+    "carrier_code", "service_code", "mail_category", "recipient_surname",
+    "recipient_given_name", "recipient_patronymic", "recipient_company", "recipient_phone",
+    "recipient_email", "country", "index", "region", "district", "city", "street", "house",
+    "building", "apartment", "pickup_point_code", "address_as_given", "weight_g", "length_cm",
+    "width_cm", "height_cm", "declared_value", "cod_amount", "options", "comment",
+)
+_SHIPMENT_FIELDS = ("order_number", *UPDATABLE_FIELDS)
+
+
+class Mode(enum.StrEnum):
+    VALID_ROWS = "valid_rows"
+    ALL_OR_NOTHING = "all_or_nothing"
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """What became of one item of a bulk intake. ``ref`` is its position in the call
+    (0-based) or its row in the file; ``skipped`` means it was already imported from the
+    same file before (a re-upload), not an error."""
+
+    ref: int
+    order_number: str
+    ok: bool = False
+    shipment_id: int | None = None
+    tracking_number: str | None = None
+    state: str = ""
+    skipped: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+
+
+@dataclass
+class IntakeResult:
+    results: list[ItemResult] = field(default_factory=list)
+    created: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    rolled_back: bool = False  # all_or_nothing with errors: nothing was stored
+
+
+class _RollBack(Exception):
+    pass
+
+
+def validation_context(*, organization: Any) -> ValidationContext:
+    """Everything validation needs from the database, loaded once for a whole intake."""
+    limits = {(row.carrier_code, row.service_code): validation.limit_from_row(row)
+              for row in MailTypeLimit.objects.all()}
+    offices: frozenset[str] | None = None
+    if PostalOffice.objects.exists():
+        offices = frozenset(PostalOffice.objects.values_list("index", flat=True).iterator(
+            chunk_size=20000))
+    senders = list(SenderProfile.objects.filter(organization=organization)
+                   .order_by("-is_default", "pk").values_list("pk", flat=True))
+    return ValidationContext(
+        limits=limits, limited_carriers=frozenset(c for c, _s in limits),
+        offices=offices, sender_ids=frozenset(senders),
+        default_sender_id=senders[0] if senders else None,
+        tracking_validator=_tracking_validator(),
+    )
+
+
+def _tracking_validator() -> Callable[[str], str] | None:
+    try:
+        from shipdesk.numbering.validation import validate_tracking_number
+    except ImportError:  # the numbering domain not installed: accept numbers as typed
+        return None
+    return validate_tracking_number
+
+
+def _party_address(obj: Any) -> Address:
+    return Address(index=obj.index or "", region=obj.region, district=obj.district,
+                   city=obj.city, street=obj.street, house=obj.house, building=obj.building,
+                   apartment=obj.apartment, country=getattr(obj, "country", "RU"))
+
+
+def parcel_request(shipment: Shipment, sender: SenderProfile | None) -> ParcelRequest:
+    """The carrier-interface view of a shipment (for rating and creating at the carrier)."""
+    sender_party = (Party(name=sender.company or sender.contact_name or sender.name,
+                          phone=sender.phone, email=sender.email, company=sender.company,
+                          address=_party_address(sender))
+                    if sender else Party(name=""))
+    items = tuple(Item(name=i.name, quantity=i.quantity, unit_price=i.unit_price,
+                       weight_g=i.weight_g, article=i.article, vat_rate=i.vat_rate,
+                       hs_code=i.hs_code, origin_country=i.origin_country)
+                  for i in getattr(shipment, "_pending_items", ()))
+    return ParcelRequest(
+        reference=shipment.order_number, service_code=shipment.service_code,
+        sender=sender_party,
+        recipient=Party(name=shipment.recipient_name, phone=shipment.recipient_phone,
+                        email=shipment.recipient_email, company=shipment.recipient_company,
+                        address=_party_address(shipment),
+                        pickup_point=shipment.pickup_point_code),
+        weight_g=shipment.weight_g or 0, length_cm=shipment.length_cm or 0,
+        width_cm=shipment.width_cm or 0, height_cm=shipment.height_cm or 0,
+        declared_value=shipment.declared_value, cod_amount=shipment.cod_amount,
+        items=items, options=dict(shipment.options or {}),
+        tracking_number=shipment.tracking_number or "", comment=shipment.comment)
+
+
+def _rate_many() -> Callable[..., list[Any]] | None:
+    try:
+        from shipdesk.tariffs.services import rate_many
+    except ImportError:  # the tariff engine not installed yet: shipments stay unrated
+        return None
+    return rate_many
+
+
+def _numbers_issue() -> Callable[..., list[str]] | None:
+    try:
+        from shipdesk.numbering.services import numbers_issue
+    except ImportError:
+        return None
+    return numbers_issue
+
+
+def _rate(organization: Any, shipments: list[Shipment],
+          senders: dict[int, SenderProfile]) -> None:
+    """Prices the shipments in bulk with the organization's tariff tables, per carrier."""
+    rate_many = _rate_many()
+    if rate_many is None or not shipments:
+        return
+    by_carrier: dict[str, list[Shipment]] = defaultdict(list)
+    for shipment in shipments:
+        by_carrier[shipment.carrier_code].append(shipment)
+    for carrier_code, group in by_carrier.items():
+        requests = [parcel_request(s, senders.get(s.sender_id or 0)) for s in group]
+        try:
+            quotes = rate_many(organization=organization, requests=requests,
+                               carrier_code=carrier_code)
+        except ServiceError:
+            continue  # no tariff for this carrier: stays unrated, shown as such
+        for shipment, quote in zip(group, quotes, strict=False):
+            if quote is None:
+                continue
+            shipment.shipping_cost = quote.total
+            shipment.rate_breakdown = [{"name": line.name, "amount": str(line.amount)}
+                                       for line in quote.lines]
+            shipment.delivery_days_min = quote.days_min
+            shipment.delivery_days_max = quote.days_max
+
+
+def _number(organization: Any, shipments: list[Shipment]) -> None:
+    """Issues tracking numbers per carrier for the shipments that have none. No pool (or not
+    enough) for a carrier: they stay READY without a number, which is not an error."""
+    numbers_issue = _numbers_issue()
+    by_carrier: dict[str, list[Shipment]] = defaultdict(list)
+    for shipment in shipments:
+        if shipment.tracking_number:
+            shipment.state = State.NUMBERED
+        else:
+            by_carrier[shipment.carrier_code].append(shipment)
+    if numbers_issue is None:
+        return
+    for carrier_code, group in by_carrier.items():
+        try:
+            numbers = numbers_issue(organization=organization, carrier_code=carrier_code,
+                                    count=len(group))
+        except Conflict:
+            continue
+        for shipment, number in zip(group, numbers, strict=True):
+            shipment.tracking_number = number
+            shipment.state = State.NUMBERED
+
+
+def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
+                  source_ref: str, draft: bool) -> Shipment:
+    shipment = Shipment(organization=organization,
+                        state=State.DRAFT if draft else State.READY,
+                        sender_id=cleaned["sender_id"],
+                        tracking_number=cleaned["tracking_number"],
+                        source=source, source_ref=source_ref,
+                        **{f: cleaned[f] for f in _SHIPMENT_FIELDS})
+    shipment._pending_items = [ShipmentItem(**item) for item in cleaned["items"]]  # type: ignore[attr-defined]
+    return shipment
+
+
+def _store(actor: Actor, shipments: list[Shipment], senders: dict[int, SenderProfile]) -> None:
+    """Rates, numbers and inserts one chunk: a fixed number of queries whatever its size."""
+    organization = actor.organization
+    ready = [s for s in shipments if s.state != State.DRAFT]
+    _rate(organization, ready, senders)
+    _number(organization, ready)
+    now = timezone.now()
+    for shipment in shipments:
+        shipment.created_at = shipment.updated_at = now
+    Shipment.objects.bulk_create(shipments, batch_size=INTAKE_CHUNK)
+    items: list[ShipmentItem] = []
+    events: list[ShipmentEvent] = []
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    for shipment in shipments:
+        for item in shipment._pending_items:  # type: ignore[attr-defined]
+            item.shipment_id = shipment.pk
+            items.append(item)
+        events.append(ShipmentEvent(shipment_id=shipment.pk, from_state="",
+                                    to_state=shipment.state, user=user,
+                                    api_key=actor.api_key, reason=_("Создано"),
+                                    data={"source": shipment.source}, created_at=now))
+    if items:
+        ShipmentItem.objects.bulk_create(items, batch_size=INTAKE_CHUNK)
+    ShipmentEvent.objects.bulk_create(events, batch_size=INTAKE_CHUNK)
+
+
+def _chunks(rows: Iterable[tuple[int, Mapping[str, Any]]], size: int
+            ) -> Iterator[list[tuple[int, Mapping[str, Any]]]]:
+    chunk: list[tuple[int, Mapping[str, Any]]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any]]],
+                     mode: str = Mode.VALID_ROWS, source: str = "api", source_key: str = "",
+                     loc_prefix: tuple[str | int, ...] = ("items",), draft: bool = False,
+                     chunk_size: int = INTAKE_CHUNK,
+                     progress: Callable[[int, IntakeResult], None] | None = None,
+                     ctx: ValidationContext | None = None) -> IntakeResult:
+    """The one intake pipeline behind the API, spreadsheets and the UI.
+
+    ``rows`` yields ``(ref, data)``; it is consumed in chunks (a 100,000-row file is never
+    all in memory as shipments). Per chunk: validation (no queries), one query for order
+    numbers already stored, one for tracking numbers, rating and numbering per carrier,
+    then bulk inserts. ``mode="all_or_nothing"`` runs in one transaction and stores nothing
+    if any row fails (every row is still checked, so the report is complete);
+    ``"valid_rows"`` commits each chunk and reports the rejected rows.
+
+    ``source_key`` (the file hash of an upload) makes a re-upload idempotent: a row whose
+    order number was stored from the same file before is reported as skipped.
+    """
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    if mode not in Mode.__members__.values():
+        raise ValidationFailed(errors=[FieldError(("mode",), _(
+            "Режим: valid_rows (взять верные строки) или all_or_nothing (всё или ничего)"))])
+    organization = actor.organization
+    ctx = ctx or validation_context(organization=organization)
+    senders = {s.pk: s for s in SenderProfile.objects.filter(organization=organization)}
+    result = IntakeResult()
+    seen_orders: dict[str, int] = {}
+    seen_tracking: dict[str, int] = {}
+    processed = 0
+    all_or_nothing = mode == Mode.ALL_OR_NOTHING
+    ref_prefix = f"{source_key}:" if source_key else ""
+
+    def run_chunk(chunk: list[tuple[int, Mapping[str, Any]]]) -> None:
+        nonlocal processed
+        staged: list[tuple[ItemResult, dict[str, Any]]] = []
+        for ref, data in chunk:
+            if not isinstance(data, Mapping):
+                item = ItemResult(ref=ref, order_number="", errors=[FieldError(
+                    (*loc_prefix, ref), _("Отправление описывается объектом"))])
+                result.results.append(item)
+                continue
+            cleaned, errors = validate_shipment(data, ctx)
+            item = ItemResult(ref=ref, order_number=cleaned["order_number"])
+            order = cleaned["order_number"]
+            if order:
+                if order in seen_orders:
+                    errors.append(FieldError(("order_number",), _(
+                        "Номер заказа %(order)s повторяется (уже в позиции %(first)s)") % {
+                        "order": order, "first": seen_orders[order]}))
+                else:
+                    seen_orders[order] = ref
+            number = cleaned["tracking_number"]
+            if number:
+                if number in seen_tracking:
+                    errors.append(FieldError(("tracking_number",), _(
+                        "Трек-номер %(n)s повторяется (уже в позиции %(first)s)") % {
+                        "n": number, "first": seen_tracking[number]}))
+                else:
+                    seen_tracking[number] = ref
+            item.errors = [FieldError((*loc_prefix, ref, *e.loc), e.message, e.code)
+                           for e in errors]
+            result.results.append(item)
+            if not errors:
+                staged.append((item, cleaned))
+        # against what is stored: one query per chunk each
+        orders = [c["order_number"] for _i, c in staged]
+        stored = dict(Shipment.objects.filter(organization=organization,
+                                              order_number__in=orders)
+                      .values_list("order_number", "source_ref")) if orders else {}
+        numbers = [c["tracking_number"] for _i, c in staged if c["tracking_number"]]
+        taken = set(Shipment.objects.filter(tracking_number__in=numbers)
+                    .values_list("tracking_number", flat=True)) if numbers else set()
+        shipments: list[Shipment] = []
+        created_items: list[ItemResult] = []
+        for item, cleaned in staged:
+            order = cleaned["order_number"]
+            if order in stored:
+                if source_key and stored[order].startswith(ref_prefix):
+                    item.skipped = True
+                    continue
+                item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
+                    "Заказ %(order)s уже есть в системе") % {"order": order}))
+                continue
+            if cleaned["tracking_number"] in taken:
+                item.errors.append(FieldError((*loc_prefix, item.ref, "tracking_number"), _(
+                    "Трек-номер %(n)s уже присвоен другому отправлению") % {
+                    "n": cleaned["tracking_number"]}))
+                continue
+            shipments.append(_new_shipment(organization, cleaned, source=source,
+                                           source_ref=f"{ref_prefix}{item.ref}"[:100],
+                                           draft=draft))
+            created_items.append(item)
+        failed = any(i.errors for i, _c in staged) or len(staged) != len(chunk)
+        if shipments and not (all_or_nothing and (failed or result.rejected)):
+            try:
+                with transaction.atomic():
+                    _store(actor, shipments, senders)
+            except IntegrityError:
+                # a concurrent intake stored the same order or tracking number meanwhile
+                for item in created_items:
+                    item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
+                        "Заказ %(order)s одновременно создан другим запросом; повторите")
+                        % {"order": item.order_number}, "conflict"))
+                shipments = []
+            for item, shipment in zip(created_items, shipments, strict=True):
+                item.ok = True
+                item.shipment_id = shipment.pk
+                item.tracking_number = shipment.tracking_number
+                item.state = shipment.state
+        for item in result.results[len(result.results) - len(chunk):]:
+            if item.errors:
+                result.rejected += 1
+            elif item.skipped:
+                result.skipped += 1
+            elif item.ok:
+                result.created += 1
+        processed += len(chunk)
+        if progress is not None:
+            progress(processed, result)
+
+    if all_or_nothing:
+        try:
+            with transaction.atomic():
+                for chunk in _chunks(rows, chunk_size):
+                    run_chunk(chunk)
+                if result.rejected:
+                    raise _RollBack
+        except _RollBack:
+            result.rolled_back = True
+            for item in result.results:
+                if item.ok:
+                    item.ok, item.shipment_id, item.tracking_number, item.state = (
+                        False, None, None, "")
+            result.created = 0
+    else:
+        for chunk in _chunks(rows, chunk_size):
+            with transaction.atomic():
+                run_chunk(chunk)
+    return result
+
+
+def shipments_create_many(*, actor: Actor, items: Sequence[Mapping[str, Any]],
+                          mode: str = Mode.VALID_ROWS, source: str = "api",
+                          draft: bool = False) -> IntakeResult:
+    """Creates up to 10,000 shipments in one call, with a result per item."""
+    if len(items) > MAX_ITEMS_PER_CALL:
+        raise ValidationFailed(_("Не больше %(n)s отправлений за один вызов") % {
+            "n": MAX_ITEMS_PER_CALL}, errors=[FieldError(("items",), _("Слишком много"))])
+    return shipments_intake(actor=actor, rows=enumerate(items), mode=mode, source=source,
+                            draft=draft)
+
+
+def shipment_create(*, actor: Actor, data: Mapping[str, Any], source: str = "api",
+                    draft: bool = False) -> Shipment:
+    """Creates one shipment, validated, rated and numbered (or a DRAFT, validated only);
+    raises :class:`ValidationFailed` naming every bad field."""
+    result = shipments_intake(actor=actor, rows=[(0, data)], mode=Mode.ALL_OR_NOTHING,
+                              source=source, loc_prefix=(), draft=draft)
+    item = result.results[0]
+    if item.errors:
+        raise ValidationFailed(_("Отправление не прошло проверку"),
+                               errors=[FieldError(e.loc[1:], e.message, e.code)
+                                       for e in item.errors])
+    return Shipment.objects.get(pk=item.shipment_id)
+
+
+def _shipment_data(shipment: Shipment) -> dict[str, Any]:
+    data: dict[str, Any] = {f: getattr(shipment, f) for f in _SHIPMENT_FIELDS}
+    data["sender_id"] = shipment.sender_id
+    data["tracking_number"] = shipment.tracking_number or ""
+    data["items"] = [{"name": i.name, "article": i.article, "quantity": i.quantity,
+                      "unit_price": i.unit_price, "weight_g": i.weight_g,
+                      "vat_rate": i.vat_rate, "hs_code": i.hs_code,
+                      "origin_country": i.origin_country} for i in shipment.items.all()]
+    return data
+
+
+@transaction.atomic
+def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -> Shipment:
+    """Changes a shipment while it is a draft or validated (not yet numbered): the result is
+    validated and rated again; a READY shipment may be numbered by it."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    shipment = (Shipment.objects.select_for_update()
+                .filter(organization=actor.organization, pk=shipment_id).first())
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    if shipment.state not in EDITABLE_STATES:
+        raise InvalidTransition(_("Отправление в состоянии «%(state)s» менять нельзя") % {
+            "state": State(shipment.state).label})
+    merged = _shipment_data(shipment)
+    if "address" in data and not any(k in data for k in validation.ADDRESS_FIELDS):
+        for key in (*validation.ADDRESS_FIELDS, "index"):
+            merged[key] = ""
+    merged.update({k: v for k, v in data.items() if k != "order_number"})
+    ctx = validation_context(organization=actor.organization)
+    cleaned, errors = validate_shipment(merged, ctx)
+    if cleaned["tracking_number"] and cleaned["tracking_number"] != shipment.tracking_number \
+            and Shipment.objects.filter(tracking_number=cleaned["tracking_number"]).exists():
+        errors.append(FieldError(("tracking_number",), _(
+            "Трек-номер %(n)s уже присвоен другому отправлению") % {
+            "n": cleaned["tracking_number"]}))
+    if errors:
+        raise ValidationFailed(_("Отправление не прошло проверку"), errors=errors)
+    changed = sorted(f for f in UPDATABLE_FIELDS if getattr(shipment, f) != cleaned[f])
+    for name in UPDATABLE_FIELDS:
+        setattr(shipment, name, cleaned[name])
+    shipment.sender_id = cleaned["sender_id"]
+    shipment.tracking_number = cleaned["tracking_number"]
+    shipment._pending_items = [ShipmentItem(shipment=shipment, **i)  # type: ignore[attr-defined]
+                               for i in cleaned["items"]]
+    from_state = shipment.state
+    to_state = State.READY if data.get("ready", from_state == State.READY) else State.DRAFT
+    shipment.state = to_state
+    if to_state == State.READY:
+        senders = {s.pk: s for s in SenderProfile.objects.filter(
+            organization=actor.organization, pk=shipment.sender_id or 0)}
+        _rate(actor.organization, [shipment], senders)
+        _number(actor.organization, [shipment])
+    shipment.save()
+    shipment.items.all().delete()
+    ShipmentItem.objects.bulk_create(shipment._pending_items)  # type: ignore[attr-defined]
+    ShipmentEvent.objects.create(
+        shipment=shipment, from_state=from_state, to_state=shipment.state,
+        user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,
+        reason=_("Изменено"), data={"fields": changed})
+    return shipment
+
+
+def shipment_cancel(*, actor: Actor, shipment_id: int, reason: str = "") -> Shipment:
+    """Cancels a shipment not yet handed over. Its tracking number stays on it (the column
+    is unique), so the number is never issued to another parcel."""
+    return shipments_transition(actor=actor, shipment_ids=[shipment_id],
+                                to_state=State.CANCELLED,
+                                reason=reason or _("Отменено"))[0]

@@ -1,0 +1,725 @@
+"""Spreadsheet intake: XLSX, XLS, ODS (read by python-calamine, which never evaluates a
+formula) and CSV (UTF-8 with or without BOM, Windows-1251; ``;`` or ``,``), the template,
+the mapping preview, the error report, and the import job that runs them through the one
+intake pipeline (``services.shipments_intake``).
+
+Hostile files are refused before parsing: a ZIP whose members would inflate beyond
+``MAX_UNCOMPRESSED_BYTES`` or by more than ``MAX_RATIO`` (a zip bomb dressed as XLSX), an
+encrypted (password-protected) workbook, a file over the size or row limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from shipdesk.core.errors import FieldError, ValidationFailed
+from shipdesk.shipments import services
+from shipdesk.shipments.models import ImportJob, MailTypeLimit
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tenancy.services import Actor, audit
+
+MAX_ROWS = getattr(settings, "SHIPDESK_IMPORT_MAX_ROWS", 100_000)
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+MAX_RATIO = 200  # a sheet's XML compresses 10-40 times; bombs do 1000 times and more
+MAX_ZIP_MEMBERS = 10_000
+MAX_COLUMNS = 200
+PROGRESS_KEY = "shipments:import-progress:{}"
+ERROR_LIST_LIMIT = 5_000  # rows' errors kept on the job; the report has them all
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+class ImportRejected(ValidationFailed):
+    """The file as a whole cannot be read: nothing was imported."""
+
+
+def _reject(message: str, errors: Sequence[FieldError] = ()) -> ImportRejected:
+    return ImportRejected(message, errors=list(errors) or [FieldError(("file",), message)])
+
+
+# --- columns ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    title: str  # the template's header
+    synonyms: tuple[str, ...] = ()
+    note: str = ""
+    required: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("order_number", "Номер заказа", ("заказ", "№ заказа", "номер", "order", "order number",
+                                            "order_number", "order-num", "id заказа"),
+           "Уникальный номер заказа магазина. Повтор — ошибка", required=True),
+    Column("carrier_code", "Перевозчик", ("служба доставки", "carrier", "carrier_code"),
+           "Код перевозчика; пусто — Почта России (russian_post)"),
+    Column("service_code", "Вид отправления", ("тип отправления", "тариф", "mail type",
+                                               "mail-type", "service", "service_code"),
+           "Из списка, например POSTAL_PARCEL, ONLINE_PARCEL, EMS"),
+    Column("recipient_name", "ФИО получателя", ("получатель", "фио", "recipient",
+                                                "recipient name", "recipient_name")),
+    Column("recipient_surname", "Фамилия", ("surname", "last name", "recipient_surname")),
+    Column("recipient_given_name", "Имя", ("first name", "given name",
+                                           "recipient_given_name")),
+    Column("recipient_patronymic", "Отчество", ("middle name", "recipient_patronymic")),
+    Column("recipient_company", "Организация получателя", ("компания", "организация",
+                                                           "company", "recipient_company")),
+    Column("recipient_phone", "Телефон", ("телефон получателя", "моб. телефон",
+                                          "мобильный телефон", "тел.", "тел", "phone",
+                                          "recipient_phone"),
+           "Любой записи: 8 912 345-67-89, +7(912)3456789"),
+    Column("recipient_email", "E-mail", ("email", "эл. почта", "электронная почта", "почта",
+                                         "recipient_email")),
+    Column("country", "Страна", ("country", "код страны"), "Двухбуквенный код; пусто — RU"),
+    Column("index", "Индекс", ("почтовый индекс", "индекс получателя", "zip", "postcode",
+                               "postal code", "index")),
+    Column("region", "Регион", ("область", "край", "субъект", "region")),
+    Column("district", "Район", ("district", "area")),
+    Column("city", "Населённый пункт", ("город", "нас. пункт", "населенный пункт", "city",
+                                        "place")),
+    Column("street", "Улица", ("street",)),
+    Column("house", "Дом", ("house", "№ дома")),
+    Column("building", "Корпус/строение", ("корпус", "строение", "building")),
+    Column("apartment", "Квартира/офис", ("квартира", "кв.", "офис", "apartment", "room")),
+    Column("address", "Адрес одной строкой", ("адрес", "адрес получателя",
+                                              "полный адрес", "address")),
+    Column("pickup_point_code", "Пункт выдачи", ("пвз", "код пвз", "постамат",
+                                                 "pickup point", "pickup_point_code")),
+    Column("weight_g", "Вес, г", ("вес", "вес (г)", "вес гр", "масса", "масса, г", "weight",
+                                  "weight_g", "mass"), "Целое число граммов", required=True),
+    Column("length_cm", "Длина, см", ("длина", "length", "length_cm")),
+    Column("width_cm", "Ширина, см", ("ширина", "width", "width_cm")),
+    Column("height_cm", "Высота, см", ("высота", "height", "height_cm")),
+    Column("declared_value", "Объявленная ценность, ₽", (
+        "объявленная ценность", "ценность", "оц", "declared value", "declared_value",
+        "insr-value"), "Рубли, не больше двух знаков после запятой"),
+    Column("cod_amount", "Наложенный платёж, ₽", (
+        "наложенный платеж", "наложенный платёж", "нп", "сумма нп", "наложка", "cod",
+        "cod_amount", "payment"), "Не больше объявленной ценности; до копеек"),
+    Column("tracking_number", "Трек-номер", ("шпи", "трек", "трек номер", "tracking",
+                                             "tracking number", "tracking_number", "barcode"),
+           "Если номер уже есть: проверяется контрольная цифра"),
+    Column("sender_id", "Отправитель (код)", ("отправитель", "склад", "sender", "sender_id")),
+    Column("comment", "Комментарий", ("примечание", "comment")),
+    Column("items.name", "Товар", ("наименование", "наименование товара", "вложение",
+                                   "описание вложения", "item", "item name")),
+    Column("items.article", "Артикул", ("sku", "article")),
+    Column("items.quantity", "Количество", ("кол-во", "количество товара", "quantity", "qty")),
+    Column("items.unit_price", "Цена за единицу, ₽", ("цена", "цена товара", "стоимость товара",
+                                                       "unit price", "price")),
+    Column("items.weight_g", "Вес товара, г", ("вес единицы", "вес вложения",
+                                                "item weight")),
+    Column("items.vat_rate", "НДС, %", ("ставка ндс", "ндс", "vat", "vat rate")),
+    Column("items.hs_code", "Код ТН ВЭД", ("тн вэд", "hs code", "hs_code", "tnved")),
+    Column("items.origin_country", "Страна происхождения", ("origin", "origin country",
+                                                             "страна изготовления")),
+)
+_BY_FIELD = {c.field: c for c in COLUMNS}
+_NON_WORD = re.compile(r"[^\w%₽]+")
+
+
+def _norm_header(text: Any) -> str:
+    return _NON_WORD.sub(" ", str(text or "").lower().replace("ё", "е")).strip()
+
+
+_SYNONYMS: dict[str, str] = {}
+for _column in COLUMNS:
+    for _name in (_column.title, _column.field, *_column.synonyms):
+        _SYNONYMS.setdefault(_norm_header(_name), _column.field)
+
+
+def map_headers(headers: Sequence[Any]) -> list[str | None]:
+    """The field of each column (None: not recognised), by synonyms, in any order. A field
+    claimed by two columns goes to the first."""
+    fields: list[str | None] = []
+    used: set[str] = set()
+    for header in headers:
+        key = _norm_header(header)
+        found = _SYNONYMS.get(key)
+        if found is None and key:
+            # "Вес посылки (г)", "Телефон получателя*": a known name at the start
+            for synonym, candidate in _SYNONYMS.items():
+                if len(synonym) >= 4 and key.startswith(synonym + " "):
+                    found = candidate
+                    break
+        if found in used:
+            found = None
+        if found:
+            used.add(found)
+        fields.append(found)
+    return fields
+
+
+def column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+@dataclass
+class Sheet:
+    """A file opened for reading: the header row, the data rows (a fresh iterator each
+    call), the number of data rows."""
+
+    format: str
+    headers: list[str]
+    total_rows: int
+    _rows: Callable[[], Iterator[list[Any]]]
+    header_row: int = 1  # the row number of the header in the file
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """``(row number as the user sees it in the file, values)``; empty rows skipped."""
+        for offset, values in enumerate(self._rows(), start=self.header_row + 1):
+            if any(v not in (None, "") for v in values):
+                yield offset, values
+
+
+def detect_format(filename: str, head: bytes) -> str:
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head.startswith(OLE_MAGIC):
+        return "xls"
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".ods", ".xls"):
+        raise _reject(_("Файл «%(name)s» повреждён: это не таблица Excel/ODS") % {
+            "name": filename})
+    return "csv"
+
+
+def check_zip(path: Path) -> str:
+    """Refuses zip bombs and broken archives before any XML is parsed; returns "xlsx" or
+    "ods"."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise _reject(_("В файле слишком много частей: это не обычная таблица"))
+            total = 0
+            for member in members:
+                total += member.file_size
+                ratio = member.file_size / max(member.compress_size, 1)
+                if ratio > MAX_RATIO and member.file_size > 10 * 1024 * 1024:
+                    raise _reject(_(
+                        "Файл отклонён: часть «%(name)s» распаковывается в %(ratio)d раз "
+                        "больше — так выглядит zip-бомба, а не таблица") % {
+                        "name": member.filename, "ratio": ratio})
+            if total > MAX_UNCOMPRESSED_BYTES:
+                raise _reject(_(
+                    "Файл отклонён: в распакованном виде он занимает %(mb)d МБ, больше "
+                    "допустимых %(max)d МБ") % {"mb": total // 2**20,
+                                               "max": MAX_UNCOMPRESSED_BYTES // 2**20})
+            names = {m.filename for m in members}
+            if "mimetype" in names and b"opendocument.spreadsheet" in archive.read("mimetype"):
+                return "ods"
+            if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+                return "xlsx"
+    except zipfile.BadZipFile as exc:
+        raise _reject(_("Файл повреждён: архив XLSX не читается (%(err)s)") % {
+            "err": exc}) from exc
+    raise _reject(_("Файл не похож на таблицу XLSX или ODS"))
+
+
+_FORMULA_XLSX = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*>\s*<f[ >/]')
+
+
+def formula_cells(path: Path, fmt: str, limit: int = 50) -> list[tuple[int, str]]:
+    """Cells holding formulas as ``(row, column letter)`` (for ODS, ``(0, "")`` when any).
+    Formulas are never evaluated; a file with them is refused with the cells named."""
+    found: list[tuple[int, str]] = []
+    with zipfile.ZipFile(path) as archive:
+        if fmt == "ods":
+            with archive.open("content.xml") as stream:
+                tail = b""
+                while block := stream.read(4 * 2**20):
+                    if b"table:formula=" in tail + block:
+                        return [(0, "")]
+                    tail = block[-32:]
+            return []
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with archive.open(name) as stream:
+                tail = b""
+                while block := stream.read(4 * 2**20):
+                    data = tail + block
+                    if b"<f" in data:
+                        for match in _FORMULA_XLSX.finditer(data):
+                            cell = (int(match.group(2)), match.group(1).decode())
+                            if cell not in found:
+                                found.append(cell)
+                            if len(found) >= limit:
+                                return found
+                    tail = data[-256:]
+            break  # the first sheet only: it is the one read
+    return found
+
+
+def _open_workbook(path: Path, fmt: str) -> Sheet:
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        height = sheet.total_height
+        iterator = sheet.iter_rows()
+        header = next(iterator, [])
+    except PasswordError as exc:
+        raise _reject(_("Файл защищён паролем: снимите пароль и загрузите снова")) from exc
+    except (CalamineError, ValueError, OSError) as exc:
+        raise _reject(_("Файл повреждён и не читается: %(err)s") % {"err": exc}) from exc
+
+    def rows() -> Iterator[list[Any]]:
+        wb = CalamineWorkbook.from_path(str(path))
+        it = wb.get_sheet_by_index(0).iter_rows()
+        next(it, None)
+        yield from it
+
+    return Sheet(format=fmt, headers=[_cell_text(h) for h in header],
+                 total_rows=max(height - 1, 0), _rows=rows)
+
+
+def decode_csv(raw: bytes) -> str:
+    """UTF-8 (with or without BOM) or Windows-1251, as Russian Excel saves; anything else
+    is refused rather than read as mojibake."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise _reject(_("CSV в кодировке UTF-16 не поддерживается: сохраните как «CSV UTF-8» "
+                        "или «CSV (разделители — точка с запятой)» в Windows-1251"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("cp1251", errors="replace")
+    non_ascii = [c for c in text if ord(c) > 127]
+    cyrillic = [c for c in non_ascii if "А" <= c <= "я" or c in "Ёё№«»—–"]
+    upper = sum(1 for c in cyrillic if c.isupper())
+    lower = len(cyrillic) - upper
+    if non_ascii and (len(cyrillic) < 0.95 * len(non_ascii) or (
+            len(cyrillic) > 40 and upper > 3 * lower)):
+        raise _reject(_("CSV в неизвестной кодировке (не UTF-8 и не Windows-1251): сохраните "
+                        "файл как «CSV UTF-8»"))
+    return text
+
+
+def _detect_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ";"
+
+
+def _open_csv(path: Path) -> Sheet:
+    text = decode_csv(path.read_bytes())
+    first_line = text.split("\n", 1)[0]
+    delimiter = _detect_delimiter(first_line)
+
+    def reader() -> Iterator[list[str]]:
+        return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    try:
+        iterator = reader()
+        header = next(iterator, [])
+        total = sum(1 for _row in iterator)
+    except csv.Error as exc:
+        raise _reject(_("CSV не читается: %(err)s") % {"err": exc}) from exc
+
+    def rows() -> Iterator[list[Any]]:
+        it = reader()
+        next(it, None)
+        yield from it
+
+    return Sheet(format="csv", headers=[h.strip() for h in header], total_rows=total,
+                 _rows=rows)
+
+
+def open_sheet(path: Path, filename: str) -> Sheet:
+    """Opens an upload after the safety checks; raises :class:`ImportRejected` with a
+    clear message for anything that is not a readable, safe table within the limits."""
+    size = path.stat().st_size
+    if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
+        raise _reject(_("Файл больше %(max)d МБ") % {
+            "max": settings.SHIPDESK_MAX_UPLOAD_BYTES // 2**20})
+    if size == 0:
+        raise _reject(_("Файл пустой"))
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    fmt = detect_format(filename, head)
+    if fmt == "zip":
+        fmt = check_zip(path)
+        cells = formula_cells(path, fmt)
+        if cells:
+            if cells[0][0] == 0:
+                raise _reject(_("В файле есть формулы: они не вычисляются. Скопируйте "
+                                "таблицу и вставьте как значения"))
+            raise _reject(
+                _("В файле есть формулы (%(cells)s): они не вычисляются. Вставьте значения "
+                  "вместо формул") % {"cells": ", ".join(f"{c}{r}" for r, c in cells[:10])},
+                [FieldError(("row", row, column), _("Формула в ячейке %(cell)s: вставьте "
+                                                     "значение") % {"cell": f"{column}{row}"})
+                 for row, column in cells])
+        sheet = _open_workbook(path, fmt)
+    elif fmt == "xls":
+        if ENCRYPTED_PACKAGE in path.read_bytes()[:1 << 20] or _ole_has_encrypted(path):
+            raise _reject(_("Файл защищён паролем: снимите пароль и загрузите снова"))
+        sheet = _open_workbook(path, "xls")
+    else:
+        sheet = _open_csv(path)
+    if len(sheet.headers) > MAX_COLUMNS:
+        raise _reject(_("Слишком много колонок (%(n)d)") % {"n": len(sheet.headers)})
+    if sheet.total_rows > MAX_ROWS:
+        raise _reject(_("В файле %(n)d строк, а за один раз можно загрузить не больше "
+                        "%(max)d — разделите файл") % {"n": sheet.total_rows, "max": MAX_ROWS})
+    return sheet
+
+
+def _ole_has_encrypted(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return ENCRYPTED_PACKAGE in stream.read()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _cell_value(value: Any) -> Any:
+    if isinstance(value, datetime | date | time | timedelta):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+@dataclass
+class Preview:
+    format: str
+    total_rows: int
+    columns: list[dict[str, Any]]  # {"index", "letter", "header", "field", "title"}
+    missing: list[str]  # titles of required columns not found
+    sample: list[list[str]] = field(default_factory=list)
+
+
+def preview(sheet: Sheet, sample_rows: int = 5) -> Preview:
+    fields = map_headers(sheet.headers)
+    columns = [{"index": i, "letter": column_letter(i), "header": h, "field": f,
+                "title": _BY_FIELD[f].title if f else ""}
+               for i, (h, f) in enumerate(zip(sheet.headers, fields, strict=True))]
+    found = {f for f in fields if f}
+    missing = [c.title for c in COLUMNS if c.required and c.field not in found]
+    if not found & {"recipient_name", "recipient_surname", "recipient_company"}:
+        missing.append(_("ФИО получателя"))
+    if not found & {"index", "address", "pickup_point_code"}:
+        missing.append(_("Индекс"))
+    sample = []
+    for _n, values in sheet.rows():
+        sample.append([_cell_text(v) for v in values])
+        if len(sample) >= sample_rows:
+            break
+    return Preview(format=sheet.format, total_rows=sheet.total_rows, columns=columns,
+                   missing=missing, sample=sample)
+
+
+def row_to_data(values: Sequence[Any], fields: Sequence[str | None]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    item: dict[str, Any] = {}
+    for value, name in zip(values, fields, strict=False):
+        if name is None or value is None or value == "":
+            continue
+        if name.startswith("items."):
+            item[name[6:]] = _cell_value(value)
+        else:
+            data[name] = _cell_value(value)
+    if item:
+        data["items"] = [item]
+    return data
+
+
+# --- the error report and exports ---------------------------------------------------------
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value safe to put in a spreadsheet a person opens: text that a spreadsheet would
+    take for a formula (=, +, -, @) is prefixed with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def error_report(headers: Sequence[str], rows: Sequence[tuple[int, Sequence[Any]]],
+                 errors: dict[int, list[tuple[int | None, str]]]) -> bytes:
+    """An XLSX of the rejected rows as they were given: each bad cell filled red with the
+    message in a comment, all messages of the row in a last column, the row number of the
+    original file in the first."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Ошибки"))
+    bold = Font(bold=True)
+    red = PatternFill("solid", fgColor="FFC7CE")
+    header_cells = []
+    for title in (_("Строка файла"), *headers, _("Ошибки")):
+        cell = WriteOnlyCell(sheet, value=safe_cell(title))
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for row_number, values in rows:
+        row_errors = errors.get(row_number, [])
+        by_column: dict[int, list[str]] = {}
+        for column, message in row_errors:
+            if column is not None:
+                by_column.setdefault(column, []).append(message)
+        cells = [WriteOnlyCell(sheet, value=row_number)]
+        width = max(len(headers), len(values))
+        for index in range(width):
+            value = values[index] if index < len(values) else None
+            cell = WriteOnlyCell(sheet, value=safe_cell(_cell_value(value)))
+            if index in by_column:
+                cell.fill = red
+                cell.comment = Comment("\n".join(by_column[index]), "Shipdesk")
+            cells.append(cell)
+        cells.append(WriteOnlyCell(sheet, value=safe_cell("; ".join(m for _c, m in row_errors))))
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def template_xlsx() -> bytes:
+    """The upload template: Russian headers with notes, dropdowns for the coded columns,
+    one example row."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Отправления")
+    for index, column in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.title + (" *" if column.required
+                                                                      else ""))
+        cell.font = Font(bold=True)
+        note = column.note + (("\n" if column.note else "") + _("Другие названия: ")
+                              + ", ".join(column.synonyms[:5]) if column.synonyms else "")
+        if note:
+            cell.comment = Comment(note, "Shipdesk", width=300, height=120)
+        sheet.column_dimensions[column_letter(index - 1)].width = max(12, len(column.title) + 3)
+    example = {
+        "order_number": "A-1001", "service_code": "POSTAL_PARCEL",
+        "recipient_name": "Иванов Иван Иванович", "recipient_phone": "+7 912 345-67-89",
+        "index": "101000", "region": "г. Москва", "city": "Москва",
+        "street": "ул. Мясницкая", "house": "1", "apartment": "5", "weight_g": 1200,
+        "declared_value": 2500, "cod_amount": 2500, "items.name": "Книга",
+        "items.quantity": 1, "items.unit_price": 2500,
+    }
+    for index, column in enumerate(COLUMNS, start=1):
+        if column.field in example:
+            sheet.cell(row=2, column=index, value=example[column.field])
+    codes = sorted({code for code in MailTypeLimit.objects.values_list("service_code",
+                                                                       flat=True)})
+    lists = {"service_code": ",".join(codes), "country": "RU,BY,KZ,AM,KG,UZ,CN,DE,US",
+             "items.vat_rate": "0,5,7,10,20", "carrier_code": "russian_post"}
+    for index, column in enumerate(COLUMNS):
+        if lists.get(column.field):
+            letter = column_letter(index)
+            validation = DataValidation(type="list", formula1=f'"{lists[column.field]}"',
+                                        allow_blank=True, showDropDown=False)
+            validation.error = _("Выберите значение из списка")
+            validation.prompt = column.note or column.title
+            sheet.add_data_validation(validation)
+            validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+def _hash_file(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while block := stream.read(2**20):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
+                      run: bool = True) -> tuple[ImportJob, bool]:
+    """Stores an upload and queues its import. Returns ``(job, created)``: the same file
+    uploaded again returns the earlier job (nothing is imported twice). A file that cannot
+    be read, is unsafe, or lacks required columns is refused here, before queueing."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    if mode not in services.Mode.__members__.values():
+        raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
+    size = upload.size or 0
+    if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
+        raise _reject(_("Файл больше %(max)d МБ") % {
+            "max": settings.SHIPDESK_MAX_UPLOAD_BYTES // 2**20})
+    upload.seek(0)
+    file_hash = _hash_file(upload)
+    earlier = (ImportJob.objects.filter(organization=actor.organization, file_hash=file_hash)
+               .exclude(status=ImportJob.Status.FAILED).order_by("-id").first())
+    if earlier is not None:
+        return earlier, False
+    filename = Path(upload.name or "upload").name[:300]
+    job = ImportJob(organization=actor.organization, filename=filename, file_hash=file_hash,
+                    size=size, mode=mode,
+                    created_by=actor.user if getattr(actor.user, "pk", None) else None)
+    job.file.save(f"{file_hash[:16]}{Path(filename).suffix.lower()[:8]}", upload, save=False)
+    try:
+        sheet = open_sheet(Path(job.file.path), filename)
+        info = preview(sheet, sample_rows=0)
+    except ImportRejected:
+        job.file.delete(save=False)
+        raise
+    if info.missing:
+        job.file.delete(save=False)
+        raise _reject(_("В файле нет колонок: %(cols)s") % {"cols": ", ".join(info.missing)},
+                      [FieldError(("columns",), _("Нет колонки «%(c)s»") % {"c": c})
+                       for c in info.missing])
+    job.total_rows = info.total_rows
+    job.mapping = {str(c["index"]): c["field"] for c in info.columns if c["field"]}
+    job.save()
+    audit(actor, "shipments.import", job, filename=filename, rows=job.total_rows, mode=mode)
+    if run:
+        from shipdesk.shipments.tasks import import_job_run_task
+
+        transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+    return job, True
+
+
+def import_job_progress(job: ImportJob) -> tuple[int, int]:
+    """(processed rows, total rows) — live while the job runs, from the cache (the rows of
+    an all-or-nothing import are not visible in the database until it commits)."""
+    if job.status == ImportJob.Status.RUNNING:
+        processed = cache.get(PROGRESS_KEY.format(job.pk))
+        if processed is not None:
+            return int(processed), job.total_rows
+    return job.processed_rows, job.total_rows
+
+
+def import_job_run(*, job_id: int, actor: Actor | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> ImportJob:
+    """Runs an import job through the intake pipeline. Idempotent: a finished job is left
+    alone; a job interrupted midway runs again and skips the rows it already stored."""
+    from shipdesk.tenancy.services import system_actor
+
+    job = ImportJob.objects.select_related("organization").get(pk=job_id)
+    if job.status == ImportJob.Status.DONE:
+        return job
+    actor = actor or system_actor(job.organization)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING,
+                                               updated_at=timezone.now())
+    job.status = ImportJob.Status.RUNNING
+    try:
+        sheet = open_sheet(Path(job.file.path), job.filename)
+    except ImportRejected as exc:
+        return _finish_failed(job, str(exc.detail), exc.errors)
+    fields = map_headers(sheet.headers)
+    columns_of: dict[str, int] = {f: i for i, f in enumerate(fields) if f}
+    pending: dict[int, list[Any]] = {}
+    rejected: list[tuple[int, list[Any]]] = []
+    row_errors: dict[int, list[tuple[int | None, str]]] = {}
+    flat_errors: list[dict[str, Any]] = []
+    seen = 0
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, values in sheet.rows():
+            pending[number] = values
+            yield number, row_to_data(values, fields)
+
+    def on_chunk(processed: int, result: services.IntakeResult) -> None:
+        nonlocal seen
+        for item in result.results[seen:]:
+            values = pending.pop(item.ref, [])
+            if item.errors:
+                rejected.append((item.ref, values))
+                for error in item.errors:
+                    name = ".".join(str(p) for p in error.loc[2:] if not isinstance(p, int))
+                    column = columns_of.get(name)
+                    if column is None and name.startswith("recipient_") and (
+                            "recipient_name" in columns_of):
+                        column = columns_of["recipient_name"]
+                    if column is None and name in ("index", "city", "region", "street",
+                                                   "house", "apartment"):
+                        column = columns_of.get("address")
+                    row_errors.setdefault(item.ref, []).append((column, str(error.message)))
+                    if len(flat_errors) < ERROR_LIST_LIMIT:
+                        flat_errors.append({
+                            "row": item.ref, "field": name,
+                            "column": column_letter(column) if column is not None else "",
+                            "header": sheet.headers[column] if column is not None else "",
+                            "message": str(error.message)})
+        seen = len(result.results)
+        pending.clear()
+        cache.set(PROGRESS_KEY.format(job.pk), processed, 3600)
+        if job.mode == ImportJob.Mode.VALID_ROWS:
+            ImportJob.objects.filter(pk=job.pk).update(processed_rows=processed)
+        if progress is not None:
+            progress(processed, job.total_rows)
+
+    result = services.shipments_intake(
+        actor=actor, rows=rows(), mode=job.mode, source="upload", source_key=job.file_hash,
+        loc_prefix=("row",), progress=on_chunk)
+    job.processed_rows = seen
+    job.created_count = result.created
+    job.skipped_count = result.skipped
+    job.rejected_count = result.rejected
+    job.errors = flat_errors
+    if rejected:
+        report = error_report(sheet.headers, rejected, row_errors)
+        job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(report), save=False)
+    job.status = ImportJob.Status.DONE
+    if result.rolled_back:
+        job.message = str(gettext_lazy(
+            "Ничего не загружено: в режиме «всё или ничего» есть строки с ошибками "
+            "(%(n)d)") % {"n": result.rejected})
+    else:
+        job.message = _("Загружено %(c)d, пропущено как уже загруженные %(s)d, "
+                        "отклонено %(r)d") % {"c": result.created, "s": result.skipped,
+                                             "r": result.rejected}
+    job.finished_at = timezone.now()
+    job.save()
+    cache.delete(PROGRESS_KEY.format(job.pk))
+    return job
+
+
+def _finish_failed(job: ImportJob, message: str, errors: Sequence[FieldError]) -> ImportJob:
+    job.status = ImportJob.Status.FAILED
+    job.message = message[:1000]
+    job.errors = [{"row": e.loc[1] if len(e.loc) > 1 else None, "field": "",
+                   "column": str(e.loc[2]) if len(e.loc) > 2 else "", "header": "",
+                   "message": str(e.message)} for e in errors][:ERROR_LIST_LIMIT]
+    job.finished_at = timezone.now()
+    job.save()
+    return job

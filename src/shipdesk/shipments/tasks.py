@@ -1,0 +1,14 @@
+"""Shipments' background work: thin, load by id and call a service; idempotent."""
+
+from __future__ import annotations
+
+from shipdesk.core.tasks import shipdesk_task
+
+
+@shipdesk_task
+def import_job_run_task(job_id: int) -> None:
+    """Runs an uploaded file's import. Run again (a redelivered message, a crashed worker)
+    it skips what it already stored."""
+    from shipdesk.shipments.importing import import_job_run
+
+    import_job_run(job_id=job_id)

@@ -1,0 +1,549 @@
+"""What a postal operator checks before it accepts a parcel, as pure functions.
+
+``validate_shipment(data, ctx)`` takes one shipment as the caller gave it (API JSON or one
+spreadsheet row mapped to our field names) and returns the cleaned model values and a list
+of :class:`FieldError` pointing at the field. No database access here: what is needed from
+the database (mail-type limits, the office directory, sender profiles) is loaded once into a
+:class:`ValidationContext` by the service, so validating 100,000 rows costs no query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from django.utils.translation import gettext as _
+
+from shipdesk.core.errors import FieldError
+from shipdesk.shipments.regions import region_for_index, region_matches
+
+DEFAULT_CARRIER = "russian_post"
+DEFAULT_SERVICE = "POSTAL_PARCEL"
+MAX_MONEY = Decimal("9999999999.99")
+VAT_RATES = frozenset({0, 5, 7, 10, 20})
+
+STR_FIELDS: dict[str, int] = {
+    "order_number": 64, "carrier_code": 32, "service_code": 64, "mail_category": 64,
+    "recipient_surname": 100, "recipient_given_name": 100, "recipient_patronymic": 100,
+    "recipient_company": 300, "recipient_email": 254, "region": 200, "district": 200,
+    "city": 200, "street": 200, "house": 50, "building": 50, "apartment": 50,
+    "pickup_point_code": 64, "comment": 500,
+}
+ADDRESS_FIELDS = ("region", "district", "city", "street", "house", "building", "apartment")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A mail type's limits (a MailTypeLimit row, detached from the ORM)."""
+
+    carrier_code: str
+    service_code: str
+    name: str
+    min_weight_g: int
+    max_weight_g: int
+    max_side_cm: int | None
+    max_dimensions_sum_cm: int | None
+    dimensions_allowed: bool
+    requires_phone: bool
+    cod_allowed: bool
+    cod_within_declared_value: bool
+    international: bool
+
+
+@dataclass
+class ValidationContext:
+    limits: dict[tuple[str, str], Limit] = field(default_factory=dict)
+    # carriers whose mail types are known: an unknown service of theirs is an error
+    limited_carriers: frozenset[str] = frozenset()
+    # indexes of Russian Post's directory when loaded (None: only the prefix table)
+    offices: frozenset[str] | None = None
+    sender_ids: frozenset[int] = frozenset()
+    default_sender_id: int | None = None
+    tracking_validator: Callable[[str], str] | None = None
+
+
+# --- scalar parsers: each returns (value, error message or None) -----------------------
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # spreadsheets give numbers for "12345" cells
+    return " ".join(str(value).split())
+
+
+_MONEY_JUNK = re.compile(r"[\s\u00a0₽]|руб\.?|р\.")
+
+
+def parse_money(value: Any) -> tuple[Decimal | None, str | None]:
+    """Rubles with at most two decimals (kopecks); "1 234,50" and 1234.5 are accepted."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, bool):
+        return None, _("Ожидается сумма в рублях")
+    if isinstance(value, float):
+        value = repr(value)  # the shortest exact text: 1.005 stays 1.005
+    text = _MONEY_JUNK.sub("", str(value)).replace(",", ".")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None, _("«%(value)s» — не сумма в рублях") % {"value": value}
+    if not amount.is_finite():
+        return None, _("«%(value)s» — не сумма в рублях") % {"value": value}
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        return None, _("Сумма %(value)s: не больше двух знаков после запятой (копейки)") % {
+            "value": value}
+    if amount < 0:
+        return None, _("Сумма не может быть отрицательной")
+    if amount > MAX_MONEY:
+        return None, _("Слишком большая сумма")
+    return amount.quantize(Decimal("0.01")), None
+
+
+def parse_int(value: Any, *, what: str) -> tuple[int | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, bool):
+        return None, _("%(what)s: ожидается целое число") % {"what": what}
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        try:
+            as_decimal = Decimal(text)
+        except InvalidOperation:
+            return None, _("%(what)s: «%(value)s» — не число") % {"what": what, "value": value}
+        if not as_decimal.is_finite() or as_decimal != as_decimal.to_integral_value():
+            return None, _("%(what)s: ожидается целое число") % {"what": what}
+        number = int(as_decimal)
+    if number < 0:
+        return None, _("%(what)s не может быть отрицательным") % {"what": what}
+    if number > 2_000_000_000:
+        return None, _("%(what)s: слишком большое число") % {"what": what}
+    return number, None
+
+
+_PHONE_DIGITS = re.compile(r"\D+")
+
+
+def parse_phone(value: Any, region: str = "RU") -> tuple[str, str | None]:
+    """E.164. A Russian mobile in any usual spelling takes a fast path; anything else goes
+    through libphonenumber (landlines, foreign numbers, extensions)."""
+    text = _text(value)
+    if not text:
+        return "", None
+    digits = _PHONE_DIGITS.sub("", text)
+    plus = text.startswith("+")
+    if len(digits) == 11 and digits[1] == "9" and (
+        digits[0] == "7" or (digits[0] == "8" and not plus)) and (plus or region == "RU"):
+        return "+7" + digits[1:], None
+    if len(digits) == 10 and digits[0] == "9" and not plus and region == "RU":
+        return "+7" + digits, None
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return "", _("«%(value)s» — не номер телефона") % {"value": text}
+    if not phonenumbers.is_valid_number(parsed):
+        return "", _("Номер телефона «%(value)s» не существует") % {"value": text}
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), None
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --- address normalisation ------------------------------------------------------------
+
+# Type words → the abbreviation Russian Post prints. Matched as whole words, any case,
+# with or without the dot.
+_STREET_TYPES = {
+    "улица": "ул.", "ул": "ул.", "проспект": "пр-кт", "пр-т": "пр-кт", "пр-кт": "пр-кт",
+    "просп": "пр-кт", "переулок": "пер.", "пер": "пер.", "бульвар": "б-р", "б-р": "б-р",
+    "шоссе": "ш.", "ш": "ш.", "набережная": "наб.", "наб": "наб.", "площадь": "пл.",
+    "пл": "пл.", "проезд": "проезд", "пр-д": "проезд", "микрорайон": "мкр.", "мкр": "мкр.",
+    "тупик": "туп.", "туп": "туп.", "аллея": "аллея", "квартал": "кв-л", "кв-л": "кв-л",
+}
+_PLACE_TYPES = {
+    "город": "г.", "г": "г.", "поселок": "п.", "посёлок": "п.", "п": "п.", "пос": "п.",
+    "село": "с.", "с": "с.", "деревня": "д.", "дер": "д.", "станица": "ст-ца",
+    "ст-ца": "ст-ца", "пгт": "пгт", "рабочий поселок": "рп", "рп": "рп", "хутор": "х.",
+    "х": "х.", "аул": "аул",
+}
+_REGION_TYPES = {
+    "область": "обл.", "обл": "обл.", "республика": "Респ.", "респ": "Респ.",
+    "край": "край", "автономный округ": "АО", "ао": "АО", "г": "г.", "город": "г.",
+}
+_DISTRICT_TYPES = {"район": "р-н", "р-н": "р-н", "р-он": "р-н", "округ": "округ"}
+_PREFIXES = {
+    "house": re.compile(r"^(?:дом|д)\.?\s*(?=\w)", re.IGNORECASE),
+    "apartment": re.compile(r"^(?:квартира|кв)\.?\s*(?=\w)", re.IGNORECASE),
+}
+_BUILDING = re.compile(r"^(?:корпус|корп|кор|к)\.?\s*(?=\d)", re.IGNORECASE)
+_STRUCTURE = re.compile(r"^(?:строение|стр|с)\.?\s*(?=\d)", re.IGNORECASE)
+_OFFICE = re.compile(r"^(?:офис|оф)\.?\s*(?=\w)", re.IGNORECASE)
+_SMALL_WORDS = frozenset({"на", "де", "ла", "и", "в", "под"})
+
+
+def _type_pattern(types: Mapping[str, str]) -> re.Pattern[str]:
+    words = sorted(types, key=len, reverse=True)
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<![\w-])({alternatives})(?:\.|(?![\w-]))", re.IGNORECASE)
+
+
+_TYPE_PATTERNS = {
+    "street": (_type_pattern(_STREET_TYPES), _STREET_TYPES),
+    "city": (_type_pattern(_PLACE_TYPES), _PLACE_TYPES),
+    "region": (_type_pattern(_REGION_TYPES), _REGION_TYPES),
+    "district": (_type_pattern(_DISTRICT_TYPES), _DISTRICT_TYPES),
+}
+
+
+def _recase(word: str) -> str:
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) < 2 or not (word.isupper() or word.islower()):
+        return word  # mixed case was typed on purpose ("ЖК ПарКleve"): keep it
+    if word.lower() in _SMALL_WORDS:
+        return word.lower()
+    parts = word.lower().split("-")
+    return "-".join(p if p in _SMALL_WORDS else p[:1].upper() + p[1:] for p in parts)
+
+
+def normalize_address_part(kind: str, value: str) -> str:
+    """One address part in the form Russian Post prints: spaces collapsed, type words
+    abbreviated ("улица" → "ул."), names capitalised when typed all in one case."""
+    text = " ".join(value.replace("\u00a0", " ").split()).strip(" ,;")
+    if not text:
+        return ""
+    if kind in _PREFIXES:
+        return _PREFIXES[kind].sub("", text, count=1).strip()
+    if kind == "building":
+        text = _BUILDING.sub("корп. ", text, count=1)
+        return _STRUCTURE.sub("стр. ", text, count=1)
+    if kind in _TYPE_PATTERNS:
+        pattern, types = _TYPE_PATTERNS[kind]
+        text = pattern.sub(lambda m: "\x00" + types[m.group(1).lower()] + "\x00", text)
+        words = []
+        for token in re.split(r"(\x00[^\x00]*\x00)", text):
+            if token.startswith("\x00"):
+                words.append(token.strip("\x00"))
+            else:
+                words.extend(_recase(w) for w in token.split())
+        return " ".join(w for w in words if w).replace(" ,", ",")
+    return text
+
+
+def normalize_address(parts: Mapping[str, str]) -> dict[str, str]:
+    return {k: normalize_address_part(k, parts.get(k, "") or "") for k in ADDRESS_FIELDS}
+
+
+_RAW_INDEX = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def split_raw_address(raw: str) -> dict[str, str]:
+    """A best-effort split of a one-line address "index, region, city, street, house, apt"
+    into parts, by the type words present. What cannot be placed stays unplaced."""
+    parts: dict[str, str] = {}
+    rest: list[str] = []
+    for chunk in (c.strip() for c in raw.split(",")):
+        if not chunk:
+            continue
+        low = chunk.lower()
+        if _RAW_INDEX.fullmatch(chunk):
+            parts["index"] = chunk
+        elif _PREFIXES["apartment"].match(low) or _OFFICE.match(low):
+            parts["apartment"] = chunk
+        elif _PREFIXES["house"].match(low) and re.search(r"\d", chunk):
+            parts["house"] = chunk
+        elif _BUILDING.match(low) or _STRUCTURE.match(low):
+            parts["building"] = chunk
+        elif "region" not in parts and _TYPE_PATTERNS["region"][0].search(chunk) and not (
+            re.match(r"^г\.?\s", low)):
+            parts["region"] = chunk
+        elif "district" not in parts and _TYPE_PATTERNS["district"][0].search(chunk):
+            parts["district"] = chunk
+        elif "street" not in parts and _TYPE_PATTERNS["street"][0].search(chunk):
+            parts["street"] = chunk
+        elif "city" not in parts and _TYPE_PATTERNS["city"][0].search(chunk):
+            parts["city"] = chunk
+        elif re.fullmatch(r"\d+\w?(/\d+)?", chunk) and "house" not in parts:
+            parts["house"] = chunk
+        else:
+            rest.append(chunk)
+    for chunk in rest:  # "Москва, Тверская, 1": a bare name is a city first, then a street
+        for kind in ("city", "street"):
+            if kind not in parts:
+                parts[kind] = chunk
+                break
+    return parts
+
+
+def limit_from_row(row: Any) -> Limit:
+    return Limit(**{f: getattr(row, f) for f in Limit.__dataclass_fields__})
+
+
+# --- the shipment ----------------------------------------------------------------------
+
+def _money_field(data: Mapping[str, Any], name: str, loc: tuple[str | int, ...],
+                 errors: list[FieldError]) -> Decimal:
+    amount, error = parse_money(data.get(name))
+    if error:
+        errors.append(FieldError((*loc, name), error))
+    return amount if amount is not None else Decimal("0")
+
+
+def _validate_items(raw_items: Any, *, international: bool, errors: list[FieldError]
+                    ) -> list[dict[str, Any]]:
+    if raw_items in (None, ""):
+        return []
+    if not isinstance(raw_items, list | tuple):
+        errors.append(FieldError(("items",), _("Вложения передаются списком")))
+        return []
+    cleaned: list[dict[str, Any]] = []
+    for i, item in enumerate(raw_items):
+        loc: tuple[str | int, ...] = ("items", i)
+        if not isinstance(item, Mapping):
+            errors.append(FieldError(loc, _("Вложение описывается объектом")))
+            continue
+        name = _text(item.get("name"))[:500]
+        if not name:
+            errors.append(FieldError((*loc, "name"), _("Укажите наименование вложения")))
+        quantity, error = parse_int(item.get("quantity", 1), what=_("Количество"))
+        if error:
+            errors.append(FieldError((*loc, "quantity"), error))
+        elif not quantity:
+            errors.append(FieldError((*loc, "quantity"), _("Количество должно быть больше 0")))
+        price, error = parse_money(item.get("unit_price"))
+        if error:
+            errors.append(FieldError((*loc, "unit_price"), error))
+        weight, error = parse_int(item.get("weight_g"), what=_("Вес"))
+        if error:
+            errors.append(FieldError((*loc, "weight_g"), error))
+        vat, error = parse_int(item.get("vat_rate"), what=_("НДС"))
+        if error or (vat is not None and vat not in VAT_RATES):
+            errors.append(FieldError((*loc, "vat_rate"), error or _(
+                "Ставка НДС %(value)s%% не существует (0, 5, 7, 10, 20 или пусто — без НДС)")
+                % {"value": vat}))
+        hs_code = _text(item.get("hs_code")).replace(" ", "")
+        origin = _text(item.get("origin_country")).upper()
+        if hs_code and not re.fullmatch(r"\d{6,10}", hs_code):
+            errors.append(FieldError((*loc, "hs_code"), _("Код ТН ВЭД — от 6 до 10 цифр")))
+        if origin and not re.fullmatch(r"[A-Z]{2}", origin):
+            errors.append(FieldError((*loc, "origin_country"),
+                                     _("Страна происхождения — двухбуквенный код ISO (CN, RU)")))
+        if international:
+            if not hs_code:
+                errors.append(FieldError((*loc, "hs_code"),
+                                         _("Для международного отправления нужен код ТН ВЭД")))
+            if not origin:
+                errors.append(FieldError((*loc, "origin_country"), _(
+                    "Для международного отправления нужна страна происхождения")))
+            if not weight:
+                errors.append(FieldError((*loc, "weight_g"), _(
+                    "Для таможенной декларации нужен вес каждого вложения")))
+            if price is None:
+                errors.append(FieldError((*loc, "unit_price"), _(
+                    "Для таможенной декларации нужна цена каждого вложения")))
+        cleaned.append({
+            "position": i, "name": name, "article": _text(item.get("article"))[:100],
+            "quantity": quantity or 1, "unit_price": price or Decimal("0"),
+            "weight_g": weight or 0, "vat_rate": vat, "hs_code": hs_code,
+            "origin_country": origin,
+        })
+    return cleaned
+
+
+def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
+                      require_order_number: bool = True
+                      ) -> tuple[dict[str, Any], list[FieldError]]:
+    """Returns the cleaned model values (``items`` a list of item dicts,
+    ``sender_id``, ``tracking_number``) and the errors, each pointing at its field."""
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    for name, max_len in STR_FIELDS.items():
+        value = _text(data.get(name))
+        if len(value) > max_len:
+            errors.append(FieldError((name,), _("Не длиннее %(n)s символов") % {"n": max_len}))
+            value = value[:max_len]
+        out[name] = value
+
+    if require_order_number and not out["order_number"]:
+        errors.append(FieldError(("order_number",), _("Укажите номер заказа")))
+    out["carrier_code"] = (out["carrier_code"] or DEFAULT_CARRIER).lower()
+    if not out["service_code"] and out["carrier_code"] == DEFAULT_CARRIER:
+        out["service_code"] = DEFAULT_SERVICE
+    out["service_code"] = out["service_code"].upper()
+    limit = ctx.limits.get((out["carrier_code"], out["service_code"]))
+    if limit is None and out["carrier_code"] in ctx.limited_carriers:
+        errors.append(FieldError(("service_code",), _(
+            "Неизвестный вид отправления «%(code)s»") % {"code": out["service_code"]}))
+
+    # recipient
+    full_name = _text(data.get("recipient_name"))
+    if full_name and not (out["recipient_surname"] or out["recipient_given_name"]):
+        parts = full_name.split(" ", 2)
+        out["recipient_surname"] = parts[0][:100]
+        out["recipient_given_name"] = parts[1][:100] if len(parts) > 1 else ""
+        out["recipient_patronymic"] = parts[2][:100] if len(parts) > 2 else ""
+    if not (out["recipient_surname"] or out["recipient_company"]):
+        errors.append(FieldError(("recipient_surname",),
+                                 _("Укажите получателя: фамилию или организацию")))
+    country = (_text(data.get("country")) or "RU").upper()
+    if country in ("РФ", "РОССИЯ", "RUS", "643"):
+        country = "RU"
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        errors.append(FieldError(("country",), _("Страна — двухбуквенный код ISO (RU, KZ)")))
+        country = "RU"
+    out["country"] = country
+    phone, error = parse_phone(data.get("recipient_phone"), country)
+    if error:
+        errors.append(FieldError(("recipient_phone",), error))
+    elif not phone and (limit is None or limit.requires_phone):
+        errors.append(FieldError(("recipient_phone",), _("Укажите телефон получателя")))
+    out["recipient_phone"] = phone
+    email = out["recipient_email"]
+    if email and not _EMAIL.match(email):
+        errors.append(FieldError(("recipient_email",), _("«%(v)s» — не адрес e-mail") % {
+            "v": email}))
+    out["recipient_email"] = email.lower()
+
+    # address: what was given is kept beside the normalised form
+    raw_address = _text(data.get("address"))
+    given = {k: out[k] for k in ADDRESS_FIELDS}
+    index = _text(data.get("index")).replace(" ", "")
+    if raw_address and not any(given.values()):
+        split = split_raw_address(raw_address)
+        index = index or split.pop("index", "")
+        given = {k: split.get(k, "") for k in ADDRESS_FIELDS}
+    as_given = raw_address or ", ".join(v for v in (index, *given.values()) if v)
+    out["address_as_given"] = as_given[:500]
+    out.update(normalize_address(given))
+    if country == "RU":
+        if index and not re.fullmatch(r"\d{6}", index):
+            errors.append(FieldError(("index",), _(
+                "Индекс «%(v)s»: нужно ровно 6 цифр") % {"v": index}))
+        elif index:
+            region = region_for_index(index)
+            if region is None:
+                errors.append(FieldError(("index",), _(
+                    "Индекса %(v)s не существует: нет региона с таким началом индекса") % {
+                    "v": index}))
+            elif ctx.offices is not None and index not in ctx.offices:
+                errors.append(FieldError(("index",), _(
+                    "Отделения с индексом %(v)s нет в справочнике Почты России") % {"v": index}))
+            elif out["region"] and not region_matches(region, out["region"]):
+                errors.append(FieldError(("index",), _(
+                    "Индекс %(v)s относится к региону «%(r)s», а указан «%(given)s»") % {
+                    "v": index, "r": region, "given": out["region"]}))
+            elif not out["region"]:
+                out["region"] = region
+        elif not out["pickup_point_code"]:
+            errors.append(FieldError(("index",), _("Укажите индекс или пункт выдачи")))
+    elif index and not re.fullmatch(r"[A-Za-z0-9 \-]{2,12}", index):
+        errors.append(FieldError(("index",), _("Почтовый код: буквы и цифры, до 12 знаков")))
+    out["index"] = index
+    if not out["city"] and not out["pickup_point_code"]:
+        errors.append(FieldError(("city",), _("Укажите населённый пункт")))
+
+    # parcel
+    weight, error = parse_int(data.get("weight_g"), what=_("Вес"))
+    if error:
+        errors.append(FieldError(("weight_g",), error))
+    elif not weight:
+        errors.append(FieldError(("weight_g",), _("Укажите вес в граммах (больше 0)")))
+    elif limit is not None and not (limit.min_weight_g <= weight <= limit.max_weight_g):
+        errors.append(FieldError(("weight_g",), _(
+            "Вес %(w)s г вне пределов для «%(name)s»: от %(lo)s до %(hi)s г") % {
+            "w": weight, "name": limit.name, "lo": limit.min_weight_g,
+            "hi": limit.max_weight_g}))
+    out["weight_g"] = weight
+    dims: list[int] = []
+    for name in ("length_cm", "width_cm", "height_cm"):
+        size, error = parse_int(data.get(name), what=_("Размер"))
+        if error:
+            errors.append(FieldError((name,), error))
+        out[name] = size or None
+        if size:
+            dims.append(size)
+    if dims and limit is not None:
+        if not limit.dimensions_allowed:
+            errors.append(FieldError(("length_cm",), _(
+                "Для «%(name)s» размеры не указываются") % {"name": limit.name}))
+        elif limit.max_side_cm and max(dims) > limit.max_side_cm:
+            errors.append(FieldError(("length_cm",), _(
+                "Сторона %(s)s см больше допустимой для «%(name)s» (%(max)s см)") % {
+                "s": max(dims), "name": limit.name, "max": limit.max_side_cm}))
+        elif limit.max_dimensions_sum_cm and sum(dims) > limit.max_dimensions_sum_cm:
+            errors.append(FieldError(("length_cm",), _(
+                "Сумма сторон %(s)s см больше допустимой для «%(name)s» (%(max)s см)") % {
+                "s": sum(dims), "name": limit.name, "max": limit.max_dimensions_sum_cm}))
+
+    declared = _money_field(data, "declared_value", (), errors)
+    cod = _money_field(data, "cod_amount", (), errors)
+    out["declared_value"], out["cod_amount"] = declared, cod
+    if cod and limit is not None:
+        if not limit.cod_allowed:
+            errors.append(FieldError(("cod_amount",), _(
+                "Для «%(name)s» наложенный платёж невозможен") % {"name": limit.name}))
+        elif limit.cod_within_declared_value and cod > declared:
+            errors.append(FieldError(("cod_amount",), _(
+                "Наложенный платёж %(cod)s ₽ больше объявленной ценности %(dv)s ₽") % {
+                "cod": cod, "dv": declared}))
+    if out["carrier_code"] == DEFAULT_CARRIER and not out["mail_category"]:
+        out["mail_category"] = (
+            "WITH_DECLARED_VALUE_AND_CASH_ON_DELIVERY" if cod else
+            "WITH_DECLARED_VALUE" if declared else "ORDINARY")
+
+    international = country != "RU"
+    if limit is not None and international != limit.international:
+        errors.append(FieldError(("service_code",), _(
+            "«%(name)s» — только для международных отправлений") % {"name": limit.name}
+            if limit.international else _(
+            "«%(name)s» — только по России; для страны %(c)s выберите международный вид")
+            % {"name": limit.name, "c": country}))
+    items = _validate_items(data.get("items"), international=international, errors=errors)
+    if international and not items:
+        errors.append(FieldError(("items",), _(
+            "Для международного отправления нужен список вложений (таможенная декларация)")))
+    if items and weight:
+        items_weight = sum(i["weight_g"] * i["quantity"] for i in items)
+        if items_weight > weight:
+            errors.append(FieldError(("items",), _(
+                "Вес вложений %(iw)s г больше веса отправления %(w)s г") % {
+                "iw": items_weight, "w": weight}))
+    if international and items and declared:
+        value = sum(i["unit_price"] * i["quantity"] for i in items)
+        if value != declared:
+            errors.append(FieldError(("declared_value",), _(
+                "Объявленная ценность %(dv)s ₽ не равна стоимости вложений %(v)s ₽") % {
+                "dv": declared, "v": value}))
+    out["items"] = items
+
+    options = data.get("options") or {}
+    if not isinstance(options, Mapping):
+        errors.append(FieldError(("options",), _("Доп. услуги передаются объектом")))
+        options = {}
+    out["options"] = dict(options)
+
+    sender = data.get("sender_id")
+    if sender in (None, ""):
+        out["sender_id"] = ctx.default_sender_id
+    else:
+        sender_id, error = parse_int(sender, what=_("Отправитель"))
+        if error or sender_id not in ctx.sender_ids:
+            errors.append(FieldError(("sender_id",), _("Нет такого адреса отправителя")))
+        out["sender_id"] = sender_id if not error else None
+
+    tracking = _text(data.get("tracking_number"))
+    out["tracking_number"] = None
+    if tracking:
+        if ctx.tracking_validator is None:
+            out["tracking_number"] = tracking.replace(" ", "").upper()
+        else:
+            try:
+                out["tracking_number"] = ctx.tracking_validator(tracking)
+            except ValueError as exc:
+                errors.append(FieldError(("tracking_number",), str(exc)))
+    return out, errors

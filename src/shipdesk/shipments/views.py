@@ -1,0 +1,281 @@
+"""Shipments web UI: thin views over services/selectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from shipdesk.core.errors import FieldError, ServiceError
+from shipdesk.core.views_support import actor_required
+from shipdesk.shipments import importing, selectors, services
+from shipdesk.shipments.models import ImportJob, State
+from shipdesk.shipments.validation import validate_shipment
+
+FORM_FIELDS = (
+    ("order_number", _("Номер заказа")), ("service_code", _("Вид отправления")),
+    ("recipient_surname", _("Фамилия")), ("recipient_given_name", _("Имя")),
+    ("recipient_patronymic", _("Отчество")), ("recipient_company", _("Организация")),
+    ("recipient_phone", _("Телефон")), ("recipient_email", _("E-mail")),
+    ("country", _("Страна")), ("index", _("Индекс")), ("region", _("Регион")),
+    ("district", _("Район")), ("city", _("Населённый пункт")), ("street", _("Улица")),
+    ("house", _("Дом")), ("building", _("Корпус/строение")), ("apartment", _("Квартира/офис")),
+    ("pickup_point_code", _("Пункт выдачи")), ("weight_g", _("Вес, г")),
+    ("length_cm", _("Длина, см")), ("width_cm", _("Ширина, см")),
+    ("height_cm", _("Высота, см")), ("declared_value", _("Объявленная ценность, ₽")),
+    ("cod_amount", _("Наложенный платёж, ₽")), ("tracking_number", _("Трек-номер")),
+    ("comment", _("Комментарий")),
+)
+FILTER_KEYS = ("state", "carrier", "q", "created_from", "created_to")
+
+
+def _filters(request: HttpRequest) -> dict[str, Any]:
+    return {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+
+
+@actor_required
+def shipment_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    after = request.GET.get("after", "")
+    try:
+        rows, next_id = selectors.shipment_page(
+            actor=request.actor, filters=filters,
+            after_id=int(after) if after.isdigit() else None)
+    except ValueError:  # a malformed date in the filter
+        messages.error(request, _("Дата в фильтре: ГГГГ-ММ-ДД"))
+        filters.update(created_from="", created_to="")
+        rows, next_id = selectors.shipment_page(actor=request.actor, filters=filters)
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(request, "shipments/list.html", {
+        "rows": rows, "next_id": next_id, "filters": filters, "states": State.choices,
+        "query": query, "first_page": not after,
+    })
+
+
+@actor_required
+@require_POST
+def shipment_bulk_action(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    if request.POST.get("action") == "cancel" and ids:
+        try:
+            services.shipments_transition(actor=request.actor, shipment_ids=ids,
+                                          to_state=State.CANCELLED, reason=_("Отменено списком"))
+            messages.success(request, _("Отменено: %(n)d") % {"n": len(ids)})
+        except ServiceError as exc:
+            messages.error(request, str(exc.detail))
+    return HttpResponseRedirect(reverse("shipments:list"))
+
+
+@actor_required
+def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
+    shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
+    return render(request, "shipments/detail.html", {
+        "s": shipment, "items": list(shipment.items.all()),
+        "events": selectors.shipment_history(actor=request.actor, shipment_id=shipment_id),
+        "editable": shipment.state in (State.DRAFT, State.READY),
+        "cancellable": State.CANCELLED in services.TRANSITIONS[shipment.state],
+    })
+
+
+@actor_required
+@require_POST
+def shipment_cancel(request: HttpRequest, shipment_id: int) -> HttpResponse:
+    try:
+        services.shipment_cancel(actor=request.actor, shipment_id=shipment_id,
+                                 reason=request.POST.get("reason", ""))
+        messages.success(request, _("Отправление отменено"))
+    except ServiceError as exc:
+        messages.error(request, str(exc.detail))
+    return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
+
+
+def _form_data(request: HttpRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {name: request.POST.get(name, "") for name, _label in FORM_FIELDS}
+    item_name = request.POST.get("item_name", "").strip()
+    if item_name:
+        data["items"] = [{"name": item_name, "quantity": request.POST.get("item_quantity") or 1,
+                          "unit_price": request.POST.get("item_unit_price") or None,
+                          "weight_g": request.POST.get("item_weight_g") or None,
+                          "hs_code": request.POST.get("item_hs_code", ""),
+                          "origin_country": request.POST.get("item_origin_country", "")}]
+    return data
+
+
+def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for error in errors:
+        key = str(error.loc[0]) if error.loc else "__all__"
+        if key == "items" and len(error.loc) > 2:
+            key = f"item_{error.loc[2]}"
+        out.setdefault(key, []).append(str(error.message))
+    return out
+
+
+def _form_context(request: HttpRequest, data: dict[str, Any], errors: list[FieldError],
+                  **extra: Any) -> dict[str, Any]:
+    by_field = _errors_by_field(errors)
+    return {
+        "fields": [{"name": n, "label": label, "value": data.get(n, "") or "",
+                    "errors": by_field.get(n, [])} for n, label in FORM_FIELDS],
+        "item": (data.get("items") or [{}])[0], "item_errors": by_field,
+        "other_errors": [m for k, ms in by_field.items() for m in ms
+                         if k not in dict(FORM_FIELDS) and not k.startswith("item_")],
+        "service_codes": sorted({c for _car, c in services.validation_context(
+            organization=request.actor.organization).limits}),
+        **extra,
+    }
+
+
+@actor_required
+def shipment_form(request: HttpRequest, shipment_id: int | None = None) -> HttpResponse:
+    shipment = (selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
+                if shipment_id else None)
+    errors: list[FieldError] = []
+    if request.method == "POST":
+        data = _form_data(request)
+        try:
+            if shipment is None:
+                shipment = services.shipment_create(actor=request.actor, data=data,
+                                                    source="ui",
+                                                    draft=bool(request.POST.get("draft")))
+            else:
+                data.pop("order_number", None)
+                data["ready"] = not request.POST.get("draft")
+                services.shipment_update(actor=request.actor, shipment_id=shipment.pk,
+                                         data=data)
+            messages.success(request, _("Сохранено"))
+            return HttpResponseRedirect(reverse("shipments:detail", args=[shipment.pk]))
+        except ServiceError as exc:
+            errors = exc.errors or [FieldError(("__all__",), str(exc.detail))]
+    elif shipment is not None:
+        data = services._shipment_data(shipment)
+    else:
+        data = {"country": "RU"}
+    return render(request, "shipments/form.html",
+                  _form_context(request, data, errors, shipment=shipment))
+
+
+@actor_required
+@require_POST
+def shipment_validate(request: HttpRequest) -> HttpResponse:
+    """Live validation for the form (htmx): the same checks as saving, nothing stored."""
+    data = _form_data(request)
+    ctx = services.validation_context(organization=request.actor.organization)
+    cleaned, errors = validate_shipment(data, ctx,
+                                        require_order_number="order_number" in request.POST)
+    return render(request, "shipments/_validation.html", {
+        "errors": errors, "cleaned": cleaned,
+        "normalized": ", ".join(v for v in (cleaned["index"], cleaned["region"],
+                                            cleaned["city"], cleaned["street"],
+                                            cleaned["house"], cleaned["apartment"]) if v),
+    })
+
+
+@actor_required
+def shipment_rates(request: HttpRequest, shipment_id: int) -> HttpResponse:
+    """The rate comparison panel: every connected carrier's price and days for the parcel."""
+    shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
+    quotes: list[Any] = []
+    error = ""
+    try:
+        from shipdesk.tariffs.services import rate_shop
+    except ImportError:
+        error = _("Тарифы пока не подключены")
+    else:
+        try:
+            sender = shipment.sender
+            quotes = list(rate_shop(actor=request.actor,
+                                    request=services.parcel_request(shipment, sender)))
+        except ServiceError as exc:
+            error = str(exc.detail)
+    return render(request, "shipments/_rates.html", {"quotes": quotes, "error": error})
+
+
+# --- uploads ----------------------------------------------------------------------------
+
+@actor_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    if request.method == "POST" and request.FILES.get("file"):
+        try:
+            job, created = importing.import_job_create(
+                actor=request.actor, upload=request.FILES["file"],
+                mode=request.POST.get("mode", "valid_rows"), run=False)
+        except ServiceError as exc:
+            errors = [str(exc.detail)] + [str(e.message) for e in exc.errors[1:20]]
+        else:
+            if not created:
+                messages.info(request, _("Этот файл уже загружался: показываем ту загрузку, "
+                                         "дубликаты не созданы"))
+            return HttpResponseRedirect(reverse("shipments:import_job", args=[job.pk]))
+    elif request.method == "POST":
+        errors = [_("Выберите файл")]
+    return render(request, "shipments/upload.html", {
+        "errors": errors, "jobs": selectors.import_job_list(actor=request.actor),
+        "modes": ImportJob.Mode.choices,
+    })
+
+
+def _job_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
+    processed, total = importing.import_job_progress(job)
+    return {"job": job, "processed": processed, "total": total,
+            "percent": min(100, int(processed * 100 / total)) if total else 0}
+
+
+@actor_required
+def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(actor=request.actor, job_id=job_id)
+    context = _job_context(request, job)
+    if job.status == ImportJob.Status.PENDING:
+        try:
+            sheet = importing.open_sheet(Path(job.file.path), job.filename)
+            context["preview"] = importing.preview(sheet)
+        except ServiceError as exc:
+            context["preview_error"] = str(exc.detail)
+        context["modes"] = ImportJob.Mode.choices
+    return render(request, "shipments/import_job.html", context)
+
+
+@actor_required
+@require_POST
+def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(actor=request.actor, job_id=job_id)
+    if job.status == ImportJob.Status.PENDING:
+        mode = request.POST.get("mode", job.mode)
+        if mode in ImportJob.Mode.values:
+            ImportJob.objects.filter(pk=job.pk).update(mode=mode)
+        from shipdesk.shipments.tasks import import_job_run_task
+
+        import_job_run_task.delay(job.pk)
+    return HttpResponseRedirect(reverse("shipments:import_job", args=[job.pk]))
+
+
+@actor_required
+@require_GET
+def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(actor=request.actor, job_id=job_id)
+    return render(request, "shipments/_progress.html", _job_context(request, job))
+
+
+@actor_required
+def import_error_report(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(actor=request.actor, job_id=job_id)
+    if not job.error_report:
+        raise Http404
+    return FileResponse(job.error_report.open("rb"), as_attachment=True,
+                        filename=f"errors-{job.filename.rsplit('.', 1)[0]}.xlsx")
+
+
+@actor_required
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(
+        importing.template_xlsx(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="shipdesk-template.xlsx"'
+    return response
