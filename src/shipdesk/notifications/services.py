@@ -394,7 +394,11 @@ def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int
     chosen = candidates
     if rule.fallback:
         usable = [c for c in candidates if not c[2]]
-        chosen = usable[:1] or candidates[:1]
+        if usable:
+            chosen = usable[:1]
+        elif candidates:  # nothing usable: one row that says why, for every channel
+            channel, address, _p, gateway = candidates[0]
+            chosen = [(channel, address, "; ".join(c[2] for c in candidates), gateway)]
     zone = zone_for_index(shipment.index or "")
     when = next_in_window(due, zone, plan.settings.window_start, plan.settings.window_end)
     out = []

@@ -1,4 +1,14 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from shipdesk.notifications import views
 
 app_name = "notifications"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.outbox, name="outbox"),
+    path("<int:message_id>/requeue/", views.requeue, name="requeue"),
+    path("settings/", views.settings_page, name="settings"),
+    path("templates/", views.templates_index, name="templates"),
+    path("templates/<str:rule>/<str:channel>/", views.template_edit, name="template"),
+    path("reports/", views.reports, name="reports"),
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

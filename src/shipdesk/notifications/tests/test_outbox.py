@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+
+from shipdesk.notifications import services
+from shipdesk.notifications.models import Message, MessageStatus, Rule, Suppression
+from shipdesk.notifications.tests.conftest import NOON, sms_channel
+
+pytestmark = pytest.mark.django_db
+
+
+def _plan_and_send(now: dt.datetime = NOON) -> services.SendStats:
+    services.outbox_plan_from_feed(now=now)
+    return services.outbox_send_due(now=now)
+
+
+def test_accepted_parcel_email_arrives_on_the_smtp_server_with_its_text(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    shipment = make_shipment(recipient_email="anna@example.test")
+    status_change(shipment, "accepted")
+    stats = _plan_and_send()
+    assert stats.sent == 1
+    [mail] = inbox.messages
+    assert mail["To"] == "anna@example.test"
+    assert mail["Subject"] == f"Заказ {shipment.order_number} отправлен"
+    text = inbox.text_of(mail)
+    assert "Здравствуйте, Анна!" in text
+    assert shipment.tracking_number in text
+    assert f"/tracking/p/{shipment.tracking_number}/" in text
+    assert "Ромашка" in text
+    link = re.search(r"Отписаться от уведомлений: (\S+)", text)
+    assert link is not None and "/notifications/u/" in link.group(1)
+    assert str(mail["List-Unsubscribe"]).strip() == f"<{link.group(1)}>"
+    row = Message.objects.get()
+    assert row.status == MessageStatus.SENT and row.sent_at == NOON
+
+
+def test_duplicate_events_and_repeated_runs_send_one_message(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    shipment = make_shipment()
+    status_change(shipment, "accepted")
+    status_change(shipment, "accepted")  # the same event delivered twice
+    _plan_and_send()
+    services.outbox_plan(changes=list(shipment.status_changes.all()), now=NOON)  # replayed
+    _plan_and_send()
+    services.outbox_send_due(now=NOON + dt.timedelta(hours=1))
+    assert len(inbox.messages) == 1
+    assert Message.objects.count() == 1
+
+
+def test_no_email_falls_back_to_sms_on_sms_ru(
+        org: Any, notif_settings: Any, email_channel: Any, smsru: Any, inbox: Any,
+        make_shipment: Any, status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    shipment = make_shipment(recipient_email="")
+    status_change(shipment, "accepted")
+    assert _plan_and_send().sent == 1
+    assert inbox.messages == []
+    [sms] = smsru.messages
+    assert sms["phone"] == "79001234567"
+    assert sms["sender"] == "Romashka"
+    assert sms["text"].startswith(f"Заказ {shipment.order_number} отправлен, трек "
+                                  f"{shipment.tracking_number}")
+    assert Message.objects.get().channel == "sms"
+
+
+@pytest.mark.parametrize("gateway", ["smsru", "smsc", "smsaero"])
+def test_arrived_sms_on_each_gateway_then_delivery_report(
+        gateway: str, request: Any, org: Any, notif_settings: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    emu = request.getfixturevalue(gateway)
+    sms_channel(org, gateway, emu)
+    shipment = make_shipment(pickup_point_code="125009")
+    status_change(shipment, "arrived_at_pickup")
+    stats = _plan_and_send()
+    assert stats.sent == 1, Message.objects.values_list("status", "error")
+    [sms] = emu.messages
+    assert sms["phone"] == "79001234567"
+    assert f"Заказ {shipment.order_number} ждёт вас: 101000, Москва, ул. Тверская, 7" in \
+        sms["text"]
+    assert "к оплате 2 490 ₽" in sms["text"]
+    row = Message.objects.get(rule="arrived")
+    assert row.status == MessageStatus.SENT and row.provider_id
+    assert row.segments == emu.messages[0]["segments"]
+    assert services.outbox_poll_delivery(now=NOON + dt.timedelta(minutes=5)) == 1
+    row.refresh_from_db()
+    assert row.status == MessageStatus.DELIVERED
+    assert row.cost == emu.messages[0]["cost"]
+
+
+def test_undelivered_report_is_recorded(org: Any, notif_settings: Any, smsru: Any,
+                                        make_shipment: Any, status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    smsru.delivery = "failed"
+    status_change(make_shipment(recipient_email=""), "accepted")
+    _plan_and_send()
+    services.outbox_poll_delivery(now=NOON)
+    row = Message.objects.get()
+    assert row.status == MessageStatus.UNDELIVERED and "неверный номер" in row.error
+
+
+def test_webhook_channel_posts_signed_json(org: Any, notif_settings: Any,
+                                           webhook_receiver: Any, make_shipment: Any,
+                                           status_change: Any) -> None:
+    import hashlib
+    import hmac
+
+    from shipdesk.notifications.models import ChannelConfig
+
+    ChannelConfig.objects.create(organization=org, gateway="webhook",
+                                 config={"url": webhook_receiver.base_url + "/hook",
+                                         "secret": "s3"})
+    Rule.objects.filter(organization=org, kind="accepted").update(channels=["webhook"])
+    shipment = make_shipment()
+    status_change(shipment, "accepted")
+    assert _plan_and_send().sent == 1
+    [msg] = webhook_receiver.messages
+    assert shipment.order_number in msg["text"]
+    expected = hmac.new(b"s3", msg["raw"], hashlib.sha256).hexdigest()
+    assert msg["signature"] == f"sha256={expected}"
+
+
+def test_invalid_phone_is_skipped_with_reason_and_never_retried(
+        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    status_change(make_shipment(recipient_email="", recipient_phone="12345"), "accepted")
+    _plan_and_send()
+    row = Message.objects.get()
+    assert row.status == MessageStatus.SKIPPED
+    assert "неверный телефон «12345»" in row.error
+    assert row.due_at is None
+    services.outbox_send_due(now=NOON + dt.timedelta(days=1))
+    assert smsru.requests == 0
+
+
+def test_email_refused_by_server_fails_once_with_reason(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    status_change(make_shipment(recipient_email="nobody@rejected.test"), "accepted")
+    _plan_and_send()
+    row = Message.objects.get()
+    assert row.status == MessageStatus.FAILED and "отклонён" in row.error
+    assert row.due_at is None
+
+
+def test_gateway_error_is_retried_with_backoff_then_reported(
+        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    smsru.mode = "error"
+    status_change(make_shipment(recipient_email=""), "accepted")
+    services.outbox_plan_from_feed(now=NOON)
+    now = NOON
+    delays = []
+    for _ in range(services.MAX_ATTEMPTS):
+        services.outbox_send_due(now=now)
+        row = Message.objects.get()
+        if row.status != MessageStatus.PENDING:
+            break
+        delays.append(row.due_at - now)
+        now = row.due_at
+    assert delays == [dt.timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    row = Message.objects.get()
+    assert row.status == MessageStatus.FAILED
+    assert row.attempts == services.MAX_ATTEMPTS and "220" in row.error
+    assert smsru.messages == []
+
+
+def test_hanging_gateway_times_out_and_is_not_repeated_when_not_idempotent(
+        org: Any, notif_settings: Any, smsaero: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsaero", smsaero, timeout=0.5)
+    smsaero.mode, smsaero.hang_seconds = "hang", 2
+    status_change(make_shipment(recipient_email=""), "accepted")
+    _plan_and_send()
+    row = Message.objects.get()
+    assert row.status == MessageStatus.UNKNOWN
+    assert "не ответил" in row.error
+    services.outbox_send_due(now=NOON + dt.timedelta(hours=1))
+    assert Message.objects.get().status == MessageStatus.UNKNOWN
+
+
+def test_hanging_idempotent_gateway_is_retried_with_the_same_id_and_sends_once(
+        org: Any, notif_settings: Any, smsc: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsc", smsc, timeout=0.5)
+    smsc.mode, smsc.hang_seconds = "hang", 1.0
+    status_change(make_shipment(recipient_email=""), "accepted")
+    _plan_and_send()
+    row = Message.objects.get()
+    assert row.status == MessageStatus.PENDING and "не ответил" in row.error
+    import time
+
+    time.sleep(1.2)  # the emulator finished the held request: it has the message
+    assert len(smsc.messages) == 1
+    smsc.mode = None
+    services.outbox_send_due(now=row.due_at)
+    assert Message.objects.get().status == MessageStatus.SENT
+    assert len(smsc.messages) == 1 and smsc.duplicates == 1
+
+
+def test_message_due_at_night_goes_in_the_morning_local_time(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    night = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)  # 21:00 Moscow, 01:00 Novosibirsk
+    status_change(make_shipment(index="630001"), "accepted", at=night)
+    services.outbox_plan_from_feed(now=night)
+    row = Message.objects.get()
+    assert row.due_at == dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 09:00 +07
+    services.outbox_send_due(now=night + dt.timedelta(hours=2))
+    assert inbox.messages == []
+    services.outbox_send_due(now=row.due_at)
+    assert len(inbox.messages) == 1
+
+
+def test_reminders_every_n_days_until_pickup(
+        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    Rule.objects.filter(organization=org, kind="reminder").update(interval_days=4,
+                                                                  max_reminders=3)
+    shipment = make_shipment(recipient_email="")
+    status_change(shipment, "arrived_at_pickup")
+    services.outbox_plan_from_feed(now=NOON)
+    reminders = Message.objects.filter(rule="reminder").order_by("occurrence")
+    assert [(m.occurrence, m.due_at) for m in reminders] == [
+        (k, NOON + dt.timedelta(days=4 * k)) for k in (1, 2, 3)]
+    services.outbox_send_due(now=NOON + dt.timedelta(days=4))
+    assert [m["text"][:11] for m in smsru.messages] == ["Заказ A-000", "Напоминаем:"]
+    status_change(shipment, "delivered", at=NOON + dt.timedelta(days=5))
+    services.outbox_plan_from_feed(now=NOON + dt.timedelta(days=5))
+    services.outbox_send_due(now=NOON + dt.timedelta(days=12))
+    second = Message.objects.get(rule="reminder", occurrence=2)
+    assert second.status == MessageStatus.SKIPPED and "Неактуально" in second.error
+    assert len([m for m in smsru.messages if m["text"].startswith("Напоминаем")]) == 1
+
+
+def test_returning_parcel_notifies_shop_staff(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    notif_settings.staff_email = "staff@romashka.test"
+    notif_settings.save()
+    shipment = make_shipment()
+    status_change(shipment, "returning")
+    _plan_and_send()
+    [mail] = inbox.messages
+    assert mail["To"] == "staff@romashka.test"
+    assert f"Возврат: заказ {shipment.order_number}" == mail["Subject"]
+    assert "Возвращается отправителю" in inbox.text_of(mail)
+
+
+def test_disabled_rule_sends_nothing(org: Any, notif_settings: Any, email_channel: Any,
+                                     inbox: Any, make_shipment: Any,
+                                     status_change: Any) -> None:
+    Rule.objects.filter(organization=org, kind="accepted").update(enabled=False)
+    status_change(make_shipment(), "accepted")
+    _plan_and_send()
+    assert inbox.messages == [] and Message.objects.count() == 0
+
+
+def test_unsubscribe_link_switches_recipient_off_from_the_next_message(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    shipment = make_shipment(recipient_email="anna@example.test")
+    status_change(shipment, "accepted")
+    _plan_and_send()
+    link = re.search(r"Отписаться от уведомлений: (\S+)", inbox.text_of(inbox.messages[0]))
+    assert link is not None
+    path = httpx.URL(link.group(1)).path
+    page = Client().get(path)
+    assert page.status_code == 200
+    assert "anna@example.test" in page.content.decode() and "Ромашка" in page.content.decode()
+    assert Suppression.objects.filter(organization=org, address="anna@example.test").exists()
+    status_change(shipment, "arrived_at_pickup")
+    Rule.objects.filter(organization=org, kind="arrived").update(channels=["email"])
+    _plan_and_send()
+    assert len(inbox.messages) == 1
+    row = Message.objects.get(rule="arrived")
+    assert row.status == MessageStatus.SKIPPED and "отписался" in row.error
+
+
+def test_tampered_unsubscribe_link_shows_a_clear_error(org: Any) -> None:
+    from shipdesk.notifications.links import unsubscribe_token
+
+    token = unsubscribe_token(organization_id=org.pk, channel="email", address="a@example.test")
+    value, sig = token.rsplit(":", 1)
+    forged = value[:-2] + ("AA" if value[-2:] != "AA" else "BB") + ":" + sig
+    page = Client().get(f"/notifications/u/{forged}/")
+    assert page.status_code == 400
+    assert "Ссылка для отписки повреждена" in page.content.decode()
+    assert not Suppression.objects.exists()
+
+
+def test_staff_can_switch_a_recipient_off_through_the_api(
+        api: Any, org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    resp = api.post("/api/v1/notifications/suppressions/",
+                    data={"channel": "sms", "address": "+7 900 123-45-67"},
+                    content_type="application/json")
+    assert resp.status_code == 201, resp.content
+    status_change(make_shipment(recipient_email=""), "accepted")
+    _plan_and_send()
+    assert smsru.messages == []
+    assert Message.objects.get().status == MessageStatus.SKIPPED
+
+
+def test_template_edit_is_used_for_the_next_message(
+        actor: Any, org: Any, notif_settings: Any, smsc: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsc", smsc)
+    services.template_save(actor=actor, rule="accepted", channel="sms", subject="",
+                           body="{{ shop_name|upper }}: заказ {{ order_number }} в пути")
+    shipment = make_shipment(recipient_email="")
+    status_change(shipment, "accepted")
+    _plan_and_send()
+    assert smsc.messages[0]["text"] == f"РОМАШКА: заказ {shipment.order_number} в пути"
+
+
+def test_outbox_api_is_scoped_to_the_organization(
+        api: Any, other_api: Any, org: Any, notif_settings: Any, email_channel: Any,
+        inbox: Any, make_shipment: Any, status_change: Any) -> None:
+    status_change(make_shipment(), "accepted")
+    _plan_and_send()
+    mine = api.get("/api/v1/notifications/outbox/").json()
+    assert len(mine["items"]) == 1 and mine["items"][0]["status"] == "sent"
+    assert other_api.get("/api/v1/notifications/outbox/").json()["items"] == []
+    msg_id = mine["items"][0]["id"]
+    assert other_api.get(f"/api/v1/notifications/outbox/{msg_id}/").status_code == 404
+    assert api.get(f"/api/v1/notifications/outbox/{msg_id}/").status_code == 200
+
+
+def test_channel_settings_secrets_are_encrypted_and_test_send_works(
+        api: Any, org: Any, smsru: Any) -> None:
+    from django.db import connection
+
+    resp = api.post("/api/v1/notifications/channels/",
+                    data={"gateway": "smsru", "config": {"api_id": smsru.api_id,
+                                                         "base_url": smsru.base_url}},
+                    content_type="application/json")
+    assert resp.status_code == 201, resp.content
+    assert smsru.api_id not in resp.content.decode()
+    with connection.cursor() as cur:
+        cur.execute("SELECT config FROM notifications_channelconfig")
+        raw = cur.fetchone()[0]
+    assert smsru.api_id not in raw
+    resp = api.post("/api/v1/notifications/channels/smsru/test/",
+                    data={"to": "+79001112233"}, content_type="application/json")
+    assert resp.status_code == 200, resp.content
+    assert smsru.messages[0]["phone"] == "79001112233"
+    resp = api.post("/api/v1/notifications/channels/smsru/test/",
+                    data={"to": "+7900"}, content_type="application/json")
+    assert resp.status_code == 422

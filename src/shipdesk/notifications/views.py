@@ -1,0 +1,153 @@
+"""Web pages: outbox, settings (rules, channels with a test-send button, templates with
+preview), reports, and the public one-click unsubscribe page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from shipdesk.core.errors import ServiceError
+from shipdesk.core.views_support import actor_required
+from shipdesk.notifications import selectors, services
+from shipdesk.notifications.defaults import DEFAULT_TEMPLATES
+from shipdesk.notifications.models import Channel, Gateway, MessageStatus, RuleKind
+from shipdesk.notifications.rendering import MACROS
+
+
+def _error_text(exc: ServiceError) -> str:
+    parts = [str(exc.detail or exc.title)] + [e.message for e in exc.errors]
+    return "; ".join(p for p in parts if p)
+
+
+@actor_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    before = request.GET.get("before")
+    items = selectors.outbox_list(actor=request.actor, status=status,
+                                  before_id=int(before) if before and before.isdigit() else None,
+                                  limit=50)
+    return render(request, "notifications/outbox.html", {
+        "items": items, "status": status, "statuses": MessageStatus.choices,
+        "next_before": items[-1].pk if len(items) == 50 else None})
+
+
+@actor_required
+@require_POST
+def requeue(request: HttpRequest, message_id: int) -> HttpResponse:
+    try:
+        services.outbox_requeue(actor=request.actor, message_id=message_id)
+        messages.success(request, _("Сообщение поставлено в очередь"))
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("notifications:outbox")
+
+
+@actor_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    actor = request.actor
+    conf = services.settings_ensure(organization=actor.organization)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "settings":
+                services.settings_update(
+                    actor=actor,
+                    window_start=dt.time.fromisoformat(request.POST["window_start"]),
+                    window_end=dt.time.fromisoformat(request.POST["window_end"]),
+                    sms_segment_warn=int(request.POST["sms_segment_warn"]),
+                    sms_segment_limit=int(request.POST["sms_segment_limit"]),
+                    review_url=request.POST.get("review_url", ""),
+                    shop_phone=request.POST.get("shop_phone", ""),
+                    staff_email=request.POST.get("staff_email", ""),
+                    sms_gateway=request.POST.get("sms_gateway", ""))
+            elif action == "rule":
+                services.rule_update(
+                    actor=actor, kind=request.POST["kind"],
+                    enabled=request.POST.get("enabled") == "on",
+                    channels=[c for c in request.POST.get("channels", "").replace(" ", "")
+                              .split(",") if c],
+                    fallback=request.POST.get("fallback") == "on",
+                    interval_days=int(request.POST.get("interval_days") or 5))
+            elif action == "channel":
+                gateway = request.POST["gateway"]
+                config = {k[4:]: v for k, v in request.POST.items() if k.startswith("cfg_")}
+                services.channel_config_save(actor=actor, gateway=gateway, config=config,
+                                             enabled=request.POST.get("enabled") == "on")
+            elif action == "test":
+                result = services.channel_test_send(actor=actor,
+                                                    gateway=request.POST["gateway"],
+                                                    to=request.POST.get("to", ""))
+                messages.success(request, result)
+                return redirect("notifications:settings")
+            messages.success(request, _("Сохранено"))
+        except ServiceError as exc:
+            messages.error(request, _error_text(exc))
+        except (ValueError, KeyError):
+            messages.error(request, _("Проверьте заполнение полей"))
+        return redirect("notifications:settings")
+    return render(request, "notifications/settings.html", {
+        "conf": conf, "rules": selectors.rules_list(actor=actor),
+        "channels": {c.gateway: c for c in selectors.channels_list(actor=actor)},
+        "gateways": Gateway.choices, "suppressions": selectors.suppressions_list(actor=actor)})
+
+
+@actor_required
+def template_edit(request: HttpRequest, rule: str, channel: str) -> HttpResponse:
+    actor = request.actor
+    if rule not in RuleKind.values or channel not in Channel.values:
+        return render(request, "notifications/error.html",
+                      {"message": _("Нет такого шаблона")}, status=404)
+    subject, body = services.template_source(organization_id=actor.organization_id, rule=rule,
+                                             channel=channel)
+    errors: list[str] = []
+    preview = None
+    if request.method == "POST":
+        subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
+        try:
+            if request.POST.get("action") == "save":
+                services.template_save(actor=actor, rule=rule, channel=channel, subject=subject,
+                                       body=body)
+                messages.success(request, _("Шаблон сохранён"))
+                return redirect("notifications:template", rule=rule, channel=channel)
+            preview = services.template_preview(actor=actor, channel=channel, subject=subject,
+                                                body=body)
+        except ServiceError as exc:
+            errors = [e.message for e in exc.errors] or [str(exc.detail)]
+    return render(request, "notifications/template.html", {
+        "rule": RuleKind(rule), "channel": Channel(channel), "subject": subject, "body": body,
+        "errors": errors, "preview": preview, "macros": MACROS,
+        "default": DEFAULT_TEMPLATES[(rule, channel)]})
+
+
+@actor_required
+def templates_index(request: HttpRequest) -> HttpResponse:
+    saved = {(t.rule, t.channel) for t in selectors.templates_list(actor=request.actor)}
+    rows = [{"rule": r, "channels": [(c, (r.value, c.value) in saved) for c in Channel]}
+            for r in RuleKind]
+    return render(request, "notifications/templates.html", {"rows": rows})
+
+
+@actor_required
+def reports(request: HttpRequest) -> HttpResponse:
+    return render(request, "notifications/reports.html",
+                  {"report": selectors.notifications_report(actor=request.actor),
+                   "rules": dict(RuleKind.choices)})
+
+
+@csrf_exempt  # RFC 8058 one-click POST comes from the mail client, without our cookie
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        org, channel, address = services.unsubscribe_by_token(token=token)
+    except signing.BadSignature:
+        return render(request, "notifications/unsubscribe_invalid.html", status=400)
+    except ServiceError:
+        return render(request, "notifications/unsubscribe_invalid.html", status=404)
+    return render(request, "notifications/unsubscribed.html",
+                  {"shop": org.name, "address": address, "channel": Channel(channel).label})
