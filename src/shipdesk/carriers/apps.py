@@ -1,3 +1,6 @@
+import sys
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +9,29 @@ class CarriersConfig(AppConfig):
     name = "shipdesk.carriers"
     label = "carriers"
     verbose_name = _("Перевозчики")
+    nav_items = [(60, "carriers:accounts", _("Перевозчики"))]
+
+    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+        """Every carrier emulator on its default port: the sandbox carriers of ``make run``."""
+        from shipdesk.carriers import registry
+
+        processes = []
+        for code in registry.all_codes():
+            try:
+                emulator = registry.emulator_module(code)
+            except ImportError:
+                continue
+            port = getattr(emulator, "DEFAULT_PORT", None)
+            if port is not None and hasattr(emulator, "SANDBOX_CREDENTIALS"):
+                processes.append(
+                    (
+                        f"emulator-{code}",
+                        [sys.executable, "-m", "shipdesk.cli", "emulate", code, "--port", str(port)],
+                    )
+                )
+        return processes
+
+    def load_demo(self, organization: Any) -> None:
+        from shipdesk.carriers.services import sandbox_accounts_connect
+
+        sandbox_accounts_connect(organization=organization)

@@ -42,7 +42,7 @@ class Adapter(CarrierAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability) - {Capability.NORMALIZE_ADDRESS}
     track_batch_size: ClassVar[int] = 500
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (("api_key", "Ключ API", True),)
-    default_base_url: ClassVar[str] = "http://127.0.0.1:8710"
+    default_base_url: ClassVar[str] = "http://127.0.0.1:18200"
 
     # --- plumbing ------------------------------------------------------------------------
     def _call(

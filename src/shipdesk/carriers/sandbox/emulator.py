@@ -21,8 +21,9 @@ from shipdesk.carriers import scenarios
 from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
 from shipdesk.carriers.labels import label_pdf
 
-DEFAULT_PORT = 8710
-API_KEY = "sandbox-demo-key"  # the sandbox accepts this key (and any set with --key)
+DEFAULT_PORT = 18200
+API_KEY = "sandbox-demo-key"  # the key the sandbox accepts
+SANDBOX_CREDENTIALS = {"api_key": API_KEY}
 
 STEP_CODES = {
     "created": ("CREATED", "Данные о посылке получены"),

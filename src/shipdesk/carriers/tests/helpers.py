@@ -22,14 +22,25 @@ def fast_client(**options: Any) -> httpx.Client:
 
 def parcel(reference: str = "ORD-1", service_code: str = "standard", **changes: Any) -> ParcelRequest:
     values: dict[str, Any] = dict(
-        reference=reference, service_code=service_code,
-        sender=Party(name="ООО Ромашка", phone="+74951234567",
-                     address=Address(index="101000", city="Москва", street="ул. Мясницкая", house="1")),
-        recipient=Party(name="Иванов Иван", phone="+79161234567", email="ivan@example.test",
-                        address=Address(index="644024", city="Омск", street="ул. Ленина", house="10",
-                                        apartment="5")),
-        weight_g=1200, length_cm=20, width_cm=15, height_cm=10,
-        declared_value=Decimal("1500.00"), cod_amount=Decimal("1500.00"),
+        reference=reference,
+        service_code=service_code,
+        sender=Party(
+            name="ООО Ромашка",
+            phone="+74951234567",
+            address=Address(index="101000", city="Москва", street="ул. Мясницкая", house="1"),
+        ),
+        recipient=Party(
+            name="Иванов Иван",
+            phone="+79161234567",
+            email="ivan@example.test",
+            address=Address(index="644024", city="Омск", street="ул. Ленина", house="10", apartment="5"),
+        ),
+        weight_g=1200,
+        length_cm=20,
+        width_cm=15,
+        height_cm=10,
+        declared_value=Decimal("1500.00"),
+        cod_amount=Decimal("1500.00"),
         items=(Item(name="Кружка", quantity=2, unit_price=Decimal("750.00"), weight_g=500),),
     )
     values.update(changes)

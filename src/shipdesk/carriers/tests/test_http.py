@@ -132,15 +132,21 @@ def test_secrets_are_masked() -> None:
 
 def test_exchanges_are_logged_with_secrets_masked(org: Any, server: Any) -> None:
     account = CarrierAccount.objects.create(
-        organization=org, carrier_code="sandbox", name="t", base_url=server.url,
-        credentials={"token": "super-secret-token"})
+        organization=org,
+        carrier_code="sandbox",
+        name="t",
+        base_url=server.url,
+        credentials={"token": "super-secret-token"},
+    )
     from shipdesk.carriers.http import client_for_account, for_shipment
 
     c = client_for_account(account)
     with for_shipment(42):
-        c.post(f"{server.url}/thing?token=super-secret-token",
-               json={"password": "pw-123456", "name": "Иван"},
-               headers={"Authorization": "Bearer super-secret-token"})
+        c.post(
+            f"{server.url}/thing?token=super-secret-token",
+            json={"password": "pw-123456", "name": "Иван"},
+            headers={"Authorization": "Bearer super-secret-token"},
+        )
     row = CarrierExchange.objects.get(account=account)
     assert row.shipment_id == 42 and row.method == "POST" and row.status == 200
     everything = f"{row.url} {row.request_headers} {row.request_body} {row.response_body}"

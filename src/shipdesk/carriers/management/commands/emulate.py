@@ -1,0 +1,43 @@
+"""``shipdesk emulate CARRIER --port N``: serve a carrier's protocol emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from shipdesk.carriers import registry
+
+
+class Command(BaseCommand):
+    help = (
+        "Starts a carrier's emulator: a local server speaking that carrier's protocol (auth, "
+        "validation errors, rate limits, tracking scenarios on a clock). Carriers: "
+        "see `shipdesk emulate --list`."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("carrier", nargs="?", help="carrier code, e.g. sandbox, cdek, pickpoint")
+        parser.add_argument("--port", type=int, default=None, help="port (default: the carrier's own)")
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+        parser.add_argument("--list", action="store_true", help="list carriers with an emulator")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        codes = registry.all_codes()
+        if options["list"] or not options["carrier"]:
+            for code in codes:
+                try:
+                    port = registry.emulator_module(code).DEFAULT_PORT
+                except (ImportError, AttributeError):
+                    continue
+                self.stdout.write(f"{code}\t{port}")
+            return
+        code = options["carrier"]
+        try:
+            emulator = registry.emulator_module(code)
+        except registry.UnknownCarrier:
+            raise CommandError(f"unknown carrier {code!r}; known: {', '.join(codes)}") from None
+        except ImportError as exc:
+            raise CommandError(f"carrier {code!r} has no emulator: {exc}") from exc
+        port = options["port"] if options["port"] is not None else emulator.DEFAULT_PORT
+        emulator.serve(options["host"], port)
