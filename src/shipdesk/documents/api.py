@@ -1,3 +1,137 @@
+"""/api/v1/documents/: batches (list, create, auto-group, add, remove, move, close) and
+their documents (generate, status, download), signing certificates."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
 from ninja import Router
 
+from shipdesk.core.errors import FieldError, ValidationFailed
+from shipdesk.documents import selectors, services
+from shipdesk.documents.models import Batch, GeneratedDocument
+from shipdesk.documents.schemas import (
+    AutoGroupIn,
+    BatchCreateIn,
+    BatchOut,
+    CertificateIn,
+    CertificateOut,
+    DocumentIn,
+    DocumentOut,
+    MoveIn,
+    ShipmentIdsIn,
+)
+
 router = Router(tags=["documents"])
+
+
+def _batch_out(batch: Batch) -> BatchOut:
+    count = getattr(batch, "parcel_count", None)
+    return BatchOut(
+        id=batch.pk, number=batch.display_number, carrier_code=batch.carrier_code,
+        carrier_account_id=batch.carrier_account_id, mail_type=batch.mail_type,
+        mail_category=batch.mail_category, shipping_date=batch.shipping_date,
+        drop_off_point=batch.drop_off_point, state=batch.state,
+        carrier_batch_id=batch.carrier_batch_id, closed_at=batch.closed_at,
+        parcel_count=batch.entries.count() if count is None else count,
+        created_at=batch.created_at)
+
+
+def _document_out(doc: GeneratedDocument) -> DocumentOut:
+    done = doc.status == "done"
+    return DocumentOut(
+        id=doc.pk, batch_id=doc.batch_id, kind=doc.kind, status=doc.status,
+        progress=doc.progress, frozen=doc.frozen, stale=services.document_is_stale(doc),
+        error=doc.error, filename=doc.filename, size=doc.size, content_hash=doc.content_hash,
+        generated_at=doc.generated_at,
+        download_url=reverse("api:document_download", args=[doc.pk]) if done else None)
+
+
+@router.get("/batches", response=list[BatchOut])
+def batch_list(request: HttpRequest, state: str | None = None, limit: int = 100,
+               before_id: int | None = None):
+    qs = selectors.batch_list(actor=request.auth, state=state)
+    if before_id:
+        qs = qs.filter(pk__lt=before_id)
+    return [_batch_out(b) for b in qs[:max(1, min(limit, 500))]]
+
+
+@router.post("/batches", response={201: list[BatchOut]})
+def batch_create(request: HttpRequest, payload: BatchCreateIn):
+    batches = services.batch_create(actor=request.auth, shipment_ids=payload.shipment_ids,
+                                    shipping_date=payload.shipping_date)
+    return 201, [_batch_out(b) for b in batches]
+
+
+@router.post("/batches/auto-group", response=list[BatchOut])
+def batch_auto_group(request: HttpRequest, payload: AutoGroupIn):
+    batches = services.batch_auto_group(actor=request.auth, shipping_date=payload.shipping_date)
+    return [_batch_out(b) for b in batches]
+
+
+@router.get("/batches/{batch_id}", response=BatchOut)
+def batch_get(request: HttpRequest, batch_id: int):
+    return _batch_out(selectors.batch_get(actor=request.auth, batch_id=batch_id))
+
+
+@router.post("/batches/{batch_id}/add", response=list[BatchOut])
+def batch_add(request: HttpRequest, batch_id: int, payload: ShipmentIdsIn):
+    batches = services.batch_add(actor=request.auth, batch_id=batch_id,
+                                 shipment_ids=payload.shipment_ids)
+    return [_batch_out(b) for b in batches]
+
+
+@router.post("/batches/{batch_id}/remove", response=BatchOut)
+def batch_remove(request: HttpRequest, batch_id: int, payload: ShipmentIdsIn):
+    return _batch_out(services.batch_remove(actor=request.auth, batch_id=batch_id,
+                                            shipment_ids=payload.shipment_ids))
+
+
+@router.post("/batches/{batch_id}/move", response=BatchOut)
+def batch_move(request: HttpRequest, batch_id: int, payload: MoveIn):
+    return _batch_out(services.batch_move(actor=request.auth, batch_id=batch_id,
+                                          to_batch_id=payload.to_batch_id,
+                                          shipment_ids=payload.shipment_ids))
+
+
+@router.post("/batches/{batch_id}/close", response=BatchOut)
+def batch_close(request: HttpRequest, batch_id: int):
+    return _batch_out(services.batch_close(actor=request.auth, batch_id=batch_id))
+
+
+@router.post("/batches/{batch_id}/documents", response={202: DocumentOut, 200: DocumentOut})
+def document_request(request: HttpRequest, batch_id: int, payload: DocumentIn):
+    doc = services.document_request(actor=request.auth, batch_id=batch_id, kind=payload.kind)
+    doc.refresh_from_db()
+    return (200 if doc.status == "done" else 202), _document_out(doc)
+
+
+@router.get("/documents/{document_id}", response=DocumentOut)
+def document_status(request: HttpRequest, document_id: int):
+    return _document_out(selectors.document_get(actor=request.auth, document_id=document_id))
+
+
+@router.get("/documents/{document_id}/download", url_name="document_download")
+def document_download(request: HttpRequest, document_id: int):
+    handle, filename, content_type = services.document_open(actor=request.auth,
+                                                            document_id=document_id)
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+
+
+@router.post("/certificates", response={201: CertificateOut})
+def certificate_upload(request: HttpRequest, payload: CertificateIn):
+    try:
+        data = base64.b64decode(payload.pkcs12_base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed("Файл сертификата должен быть в base64", errors=[
+            FieldError(loc=("pkcs12_base64",), message="Неверный base64")]) from exc
+    return 201, services.certificate_upload(actor=request.auth, name=payload.name,
+                                            pkcs12_data=data, password=payload.password)
+
+
+@router.post("/certificates/demo", response={201: CertificateOut})
+def certificate_demo(request: HttpRequest):
+    return 201, services.certificate_create_demo(actor=request.auth)

@@ -6,3 +6,4 @@ class DocumentsConfig(AppConfig):
     name = "shipdesk.documents"
     label = "documents"
     verbose_name = _("Партии и документы")
+    nav_items = [(20, "documents:batches", _("Партии"))]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ninja import Schema
+from pydantic import Field
+
+
+class BatchOut(Schema):
+    id: int
+    number: str
+    carrier_code: str
+    carrier_account_id: int | None
+    mail_type: str
+    mail_category: str
+    shipping_date: date
+    drop_off_point: str
+    state: str
+    carrier_batch_id: str
+    closed_at: datetime | None
+    parcel_count: int
+    created_at: datetime
+
+
+class BatchCreateIn(Schema):
+    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
+    shipping_date: date | None = None
+
+
+class AutoGroupIn(Schema):
+    shipping_date: date | None = None
+
+
+class ShipmentIdsIn(Schema):
+    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
+
+
+class MoveIn(Schema):
+    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
+    to_batch_id: int
+
+
+class DocumentIn(Schema):
+    kind: str
+
+
+class DocumentOut(Schema):
+    id: int
+    batch_id: int
+    kind: str
+    status: str
+    progress: int
+    frozen: bool
+    stale: bool
+    error: str
+    filename: str
+    size: int
+    content_hash: str
+    generated_at: datetime | None
+    download_url: str | None
+
+
+class CertificateIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    pkcs12_base64: str
+    password: str = ""
+
+
+class CertificateOut(Schema):
+    id: int
+    name: str
+    subject: str
+    not_before: datetime | None
+    not_after: datetime | None
+    is_demo: bool
+    is_active: bool

@@ -1,0 +1,127 @@
+"""Batch pages: list (auto-group), detail (close, "print the batch" in one click with
+progress, each document). Thin: rules are in services/selectors."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.views_support import actor_required, message_service_error
+from shipdesk.documents import selectors, services
+from shipdesk.documents.models import BatchState, DocumentKind, GeneratedDocument
+from shipdesk.tenancy.permissions import Perm
+
+
+@actor_required
+def batch_list(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state") or None
+    batches = selectors.batch_list(actor=request.actor, state=state)[:200]
+    return render(request, "documents/batches.html", {
+        "batches": batches, "state": state, "states": BatchState.choices,
+        "can_edit": request.actor.can(Perm.MANAGE_SHIPMENTS)})
+
+
+@actor_required
+@require_POST
+def batch_auto_group(request: HttpRequest) -> HttpResponse:
+    try:
+        batches = services.batch_auto_group(actor=request.actor)
+    except ServiceError as exc:
+        message_service_error(request, exc)
+    else:
+        if batches:
+            messages.success(request, _("Отправления распределены по партиям: %(n)s")
+                             % {"n": ", ".join(b.display_number for b in batches)})
+        else:
+            messages.info(request, _("Нет отправлений с номером, ожидающих партии"))
+    return redirect("documents:batches")
+
+
+def _batch_or_404(request: HttpRequest, batch_id: int):  # noqa: ANN202 - a Batch
+    try:
+        return selectors.batch_get(actor=request.actor, batch_id=batch_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+@actor_required
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = _batch_or_404(request, batch_id)
+    documents = {d.kind: d for d in GeneratedDocument.objects.filter(batch=batch)}
+    kinds = [(value, label, documents.get(value)) for value, label in DocumentKind.choices]
+    return render(request, "documents/batch.html", {
+        "batch": batch, "shipments": selectors.batch_shipments(batch)[:1000],
+        "count": batch.entries.count(), "kinds": kinds,
+        "print_doc": documents.get(DocumentKind.BATCH_PRINT),
+        "can_edit": request.actor.can(Perm.MANAGE_SHIPMENTS)})
+
+
+@actor_required
+@require_POST
+def batch_close(request: HttpRequest, batch_id: int) -> HttpResponse:
+    _batch_or_404(request, batch_id)
+    try:
+        batch = services.batch_close(actor=request.actor, batch_id=batch_id)
+    except ServiceError as exc:
+        message_service_error(request, exc)
+    else:
+        messages.success(request, _("Партия %(n)s передана") % {"n": batch.display_number})
+    return redirect("documents:batch", batch_id=batch_id)
+
+
+@actor_required
+@require_POST
+def batch_remove(request: HttpRequest, batch_id: int) -> HttpResponse:
+    _batch_or_404(request, batch_id)
+    ids = [int(x) for x in request.POST.getlist("shipment_id") if x.isdigit()]
+    try:
+        services.batch_remove(actor=request.actor, batch_id=batch_id, shipment_ids=ids)
+    except ServiceError as exc:
+        message_service_error(request, exc)
+    return redirect("documents:batch", batch_id=batch_id)
+
+
+@actor_required
+@require_POST
+def document_request(request: HttpRequest, batch_id: int) -> HttpResponse:
+    _batch_or_404(request, batch_id)
+    kind = request.POST.get("kind", DocumentKind.BATCH_PRINT)
+    try:
+        doc = services.document_request(actor=request.actor, batch_id=batch_id, kind=kind)
+    except ServiceError as exc:
+        if request.htmx:
+            return render(request, "documents/_document.html",
+                          {"error": str(exc.detail or exc.title), "batch_id": batch_id})
+        message_service_error(request, exc)
+        return redirect("documents:batch", batch_id=batch_id)
+    if request.htmx:
+        doc.refresh_from_db()
+        return render(request, "documents/_document.html", {"doc": doc, "batch_id": batch_id})
+    return redirect("documents:batch", batch_id=batch_id)
+
+
+@actor_required
+def document_status(request: HttpRequest, document_id: int) -> HttpResponse:
+    try:
+        doc = selectors.document_get(actor=request.actor, document_id=document_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    return render(request, "documents/_document.html", {"doc": doc, "batch_id": doc.batch_id})
+
+
+@actor_required
+def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
+    try:
+        handle, filename, content_type = services.document_open(actor=request.actor,
+                                                                document_id=document_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    except ServiceError as exc:
+        message_service_error(request, exc)
+        return redirect("documents:batches")
+    return FileResponse(handle, as_attachment=False, filename=filename,
+                        content_type=content_type)
