@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 MSK = timezone(timedelta(hours=3))
+_STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 KOPECK = Decimal("0.01")
 
 SERVICE_NAMES: dict[str, str] = {
@@ -732,6 +733,22 @@ class Adapter(CarrierAdapter):
             )
         if response.status_code == 429:
             raise RateLimited("Сервис отслеживания ограничил частоту запросов")
+        if not response.content:
+            raise CarrierError(
+                f"Сервис отслеживания вернул пустой ответ (HTTP {response.status_code})",
+                code="server_error" if response.status_code >= 500 else "bad_response",
+                transient=True,
+                status=response.status_code,
+            )
+        try:
+            etree.fromstring(response.content, _STRICT_XML)
+        except etree.XMLSyntaxError as exc:
+            raise CarrierError(
+                f"Сервис отслеживания вернул повреждённый XML (HTTP {response.status_code})",
+                code="bad_response",
+                transient=True,
+                status=response.status_code,
+            ) from exc
         try:
             return binding.process_reply(client, binding.get(operation), response)
         except zeep.exceptions.Fault as exc:
@@ -758,6 +775,10 @@ class Adapter(CarrierAdapter):
         except (etree.XMLSyntaxError, zeep.exceptions.XMLSyntaxError, zeep.exceptions.XMLParseError) as exc:
             raise CarrierError(
                 "Сервис отслеживания вернул повреждённый XML", code="bad_response", transient=True
+            ) from exc
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise CarrierError(
+                "Сервис отслеживания вернул ответ неожиданной структуры", code="bad_response"
             ) from exc
 
     @staticmethod

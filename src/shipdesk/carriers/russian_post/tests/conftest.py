@@ -52,8 +52,9 @@ def admin(server: emulator.EmulatorServer) -> Admin:
     return Admin(server.url)
 
 
-def make_adapter(url: str, *, token: str = "test-token", password: str = "test", timeout: float = 5.0,
-                 **settings: Any) -> Adapter:
+def make_adapter(
+    url: str, *, token: str = "test-token", password: str = "test", timeout: float = 5.0, **settings: Any
+) -> Adapter:
     return Adapter(
         credentials={"token": token, "login": "test", "password": password},
         base_url=url,
@@ -68,19 +69,33 @@ def adapter(server: emulator.EmulatorServer) -> Adapter:
 
 
 def basic_headers() -> dict[str, str]:
-    return {"Authorization": "AccessToken test-token",
-            "X-User-Authorization": "Basic " + base64.b64encode(b"test:test").decode()}
+    return {
+        "Authorization": "AccessToken test-token",
+        "X-User-Authorization": "Basic " + base64.b64encode(b"test:test").decode(),
+    }
 
 
 def parcel(reference: str = "A-1", **overrides: Any) -> ParcelRequest:
     values: dict[str, Any] = {
         "reference": reference,
         "service_code": "POSTAL_PARCEL",
-        "sender": Party(name="ООО Ромашка", phone="+74951234567",
-                        address=Address(index="101000", city="Москва", street="Мясницкая", house="1")),
-        "recipient": Party(name="Иванов Иван Иванович", phone="+79001234567",
-                           address=Address(index="644015", region="Омская обл", city="Омск",
-                                           street="ул. Ленина", house="10", apartment="5")),
+        "sender": Party(
+            name="ООО Ромашка",
+            phone="+74951234567",
+            address=Address(index="101000", city="Москва", street="Мясницкая", house="1"),
+        ),
+        "recipient": Party(
+            name="Иванов Иван Иванович",
+            phone="+79001234567",
+            address=Address(
+                index="644015",
+                region="Омская обл",
+                city="Омск",
+                street="ул. Ленина",
+                house="10",
+                apartment="5",
+            ),
+        ),
         "weight_g": 1200,
         "declared_value": Decimal("1500.00"),
         "cod_amount": Decimal("1500.00"),
@@ -90,5 +105,3 @@ def parcel(reference: str = "A-1", **overrides: Any) -> ParcelRequest:
     }
     values.update(overrides)
     return ParcelRequest(**values)
-
-
