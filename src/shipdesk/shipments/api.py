@@ -1,13 +1,12 @@
 """Shipments REST API (/api/v1/shipments/): thin, every rule is in services/selectors."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import CursorPagination, paginate
 
@@ -269,10 +268,10 @@ class ImportJobOut(Schema):
 
 
 @router.post("/", response={201: ShipmentDetailOut}, summary="Создать отправление")
-def create_shipment(request: HttpRequest, payload: ShipmentIn) -> tuple[int, Shipment]:
+def create_shipment(request: HttpRequest, payload: ShipmentIn) -> Status[Shipment]:
     data = payload.dict(exclude={"draft"})
     shipment = services.shipment_create(actor=request.auth, data=data, draft=payload.draft)
-    return 201, selectors.shipment_get(actor=request.auth, shipment_id=shipment.pk)
+    return Status(201, selectors.shipment_get(actor=request.auth, shipment_id=shipment.pk))
 
 
 @router.post("/bulk", response=BulkOut, summary="Создать много отправлений (до 10 000)")
@@ -304,9 +303,9 @@ def get_import(request: HttpRequest, job_id: int) -> Any:
              summary="Загрузить файл XLSX/XLS/ODS/CSV")
 def upload_import(request: HttpRequest, file: File[UploadedFile],
                   mode: Form[Literal["valid_rows", "all_or_nothing"]] = "valid_rows"
-                  ) -> tuple[int, Any]:
+                  ) -> Status[Any]:
     job, created = importing.import_job_create(actor=request.auth, upload=file, mode=mode)
-    return (202 if created else 200), job
+    return Status(202 if created else 200, job)
 
 
 @router.get("/{shipment_id}", response=ShipmentDetailOut, summary="Отправление")

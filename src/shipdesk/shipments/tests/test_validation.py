@@ -9,6 +9,7 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 
+from shipdesk.shipments.tests.factories import shipment_data
 from shipdesk.shipments.validation import (
     Limit,
     ValidationContext,
@@ -18,7 +19,6 @@ from shipdesk.shipments.validation import (
     split_raw_address,
     validate_shipment,
 )
-from shipdesk.shipments.tests.factories import shipment_data
 
 PARCEL = Limit("russian_post", "POSTAL_PARCEL", "Посылка", 1, 20000, 150, 300, True, True,
                True, True, False)

@@ -1,0 +1,94 @@
+"""The REST API as an integrator sees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.test import Client
+
+from shipdesk.shipments.tests.factories import shipment_data
+
+BASE = "/api/v1/shipments/"
+
+
+def post(client: Client, path: str, body: Any) -> Any:
+    return client.post(path, json.dumps(body), content_type="application/json")
+
+
+def test_create_returns_money_as_strings(api: Client) -> None:
+    response = post(api, BASE, shipment_data(order_number="API-1"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["cod_amount"] == "2500.00" and body["declared_value"] == "2500.00"
+    assert body["state"] == "ready" and body["recipient_phone"] == "+79123456789"
+    assert body["address_as_given"].startswith("644010")
+
+
+def test_create_bad_input_is_problem_json_pointing_at_fields(api: Client) -> None:
+    response = post(api, BASE, shipment_data(weight_g=-1, cod_amount="10.005"))
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    locs = {tuple(e["loc"]) for e in response.json()["errors"]}
+    assert locs == {("weight_g",), ("cod_amount",)}
+
+
+def test_bulk_create_gives_a_result_per_item(api: Client) -> None:
+    items = [shipment_data(order_number=f"B-{i}") for i in range(20)]
+    items[7]["index"] = "000000"
+    response = post(api, BASE + "bulk", {"items": items})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (19, 1)
+    bad = body["results"][7]
+    assert not bad["ok"] and bad["errors"][0]["loc"] == ["items", 7, "index"]
+    assert all(r["ok"] and r["id"] for i, r in enumerate(body["results"]) if i != 7)
+
+
+def test_bulk_over_the_limit_is_refused(api: Client) -> None:
+    response = post(api, BASE + "bulk", {"items": [{}] * 10_001})
+    assert response.status_code == 422
+
+
+def test_list_filters_and_cursor_pages(api: Client) -> None:
+    post(api, BASE + "bulk", {"items": [shipment_data(order_number=f"L-{i}") for i in range(7)]})
+    post(api, BASE, shipment_data(order_number="PHONE", recipient_phone="+7 999 000-11-22"))
+    seen: list[str] = []
+    url = BASE + "?page_size=3"
+    while url:
+        page = api.get(url).json()
+        seen += [r["order_number"] for r in page["results"]]
+        url = page["next"]
+    assert seen == ["PHONE"] + [f"L-{i}" for i in range(6, -1, -1)]
+    assert [r["order_number"] for r in api.get(
+        BASE + "?recipient_phone=89990001122").json()["results"]] == ["PHONE"]
+    assert [r["order_number"] for r in api.get(BASE + "?order_number=L-3").json()["results"]] == [
+        "L-3"]
+    assert api.get(BASE + "?state=numbered").json()["results"] == []
+    assert len(api.get(BASE + "?state=ready&created_from=2000-01-01").json()["results"]) == 8
+
+
+def test_get_update_cancel_history(api: Client) -> None:
+    created = post(api, BASE, shipment_data(order_number="U-1")).json()
+    url = f"{BASE}{created['id']}"
+    assert api.get(url).json()["order_number"] == "U-1"
+    response = api.patch(url, json.dumps({"weight_g": 1500, "city": "г омск"}),
+                         content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["weight_g"], response.json()["city"]) == (1500, "г. Омск")
+    assert post(api, url + "/cancel", {"reason": "клиент передумал"}).json()["state"] == (
+        "cancelled")
+    history = api.get(url + "/history").json()
+    assert [h["to_state"] for h in history] == ["ready", "ready", "cancelled"]
+    assert history[-1]["reason"] == "клиент передумал"
+    response = api.patch(url, json.dumps({"weight_g": 1}), content_type="application/json")
+    assert response.status_code == 409
+
+
+def test_other_organization_gets_404(api: Client, other_api: Client) -> None:
+    created = post(api, BASE, shipment_data()).json()
+    url = f"{BASE}{created['id']}"
+    assert other_api.get(url).status_code == 404
+    assert other_api.get(url + "/history").status_code == 404
+    assert post(other_api, url + "/cancel", {}).status_code == 404
+    assert other_api.get(BASE).json()["results"] == []

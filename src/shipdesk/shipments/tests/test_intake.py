@@ -1,0 +1,157 @@
+"""The intake pipeline: validate → rate → number → store, in bulk, and the writes around it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from shipdesk.core.errors import InvalidTransition, NotFound, ValidationFailed
+from shipdesk.numbering.validation import validate_tracking_number
+from shipdesk.shipments import services
+from shipdesk.shipments.models import Shipment, ShipmentEvent, State
+from shipdesk.shipments.tests.factories import number_pool, shipment_data
+from shipdesk.tenancy.services import Actor
+
+
+def test_create_without_pool_stays_ready_without_number(actor: Actor) -> None:
+    shipment = services.shipment_create(actor=actor, data=shipment_data())
+    assert shipment.state == State.READY
+    assert shipment.tracking_number is None
+    assert shipment.recipient_phone == "+79123456789"
+    assert [(e.from_state, e.to_state) for e in shipment.events.all()] == [("", State.READY)]
+
+
+def test_create_with_pool_gets_a_valid_number(actor: Actor) -> None:
+    number_pool(actor)
+    shipment = services.shipment_create(actor=actor, data=shipment_data())
+    assert shipment.state == State.NUMBERED
+    assert validate_tracking_number(shipment.tracking_number) == shipment.tracking_number
+
+
+def test_create_reports_every_bad_field(actor: Actor) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        services.shipment_create(actor=actor, data=shipment_data(
+            weight_g=-1, cod_amount="1.005", index="000000"))
+    assert {e.loc for e in info.value.errors} == {("weight_g",), ("cod_amount",), ("index",)}
+    assert Shipment.objects.count() == 0
+
+
+def test_draft_is_not_numbered(actor: Actor) -> None:
+    number_pool(actor)
+    shipment = services.shipment_create(actor=actor, data=shipment_data(), draft=True)
+    assert (shipment.state, shipment.tracking_number) == (State.DRAFT, None)
+
+
+def test_many_valid_rows_takes_the_good_and_names_the_bad(actor: Actor) -> None:
+    number_pool(actor)
+    stored = services.shipment_create(actor=actor, data=shipment_data())
+    items = [shipment_data(order_number="A1"), shipment_data(order_number="A2", weight_g=-1),
+             shipment_data(order_number="A1"), shipment_data(order_number=stored.order_number),
+             shipment_data(order_number="A3")]
+    result = services.shipments_create_many(actor=actor, items=items)
+    assert [r.ok for r in result.results] == [True, False, False, False, True]
+    assert result.results[1].errors[0].loc == ("items", 1, "weight_g")
+    assert "повторяется" in result.results[2].errors[0].message
+    assert "уже есть" in result.results[3].errors[0].message
+    assert (result.created, result.rejected) == (2, 3)
+    numbers = set(Shipment.objects.values_list("tracking_number", flat=True))
+    assert len(numbers) == 3 and None not in numbers
+
+
+def test_many_all_or_nothing_stores_nothing_on_one_error(actor: Actor) -> None:
+    number_pool(actor)
+    items = [shipment_data() for _ in range(5)] + [shipment_data(cod_amount="1.999")]
+    result = services.shipments_create_many(actor=actor, items=items, mode="all_or_nothing")
+    assert result.rolled_back and result.created == 0 and result.rejected == 1
+    assert Shipment.objects.count() == 0
+    # the numbers were not consumed either: the next parcel gets the pool's first number
+    first = services.shipment_create(actor=actor, data=shipment_data())
+    assert first.tracking_number.startswith("800995") and first.tracking_number[8:13] == "00000"
+
+
+def test_bulk_runs_a_fixed_number_of_queries_per_chunk(actor: Actor) -> None:
+    number_pool(actor, size=5000)
+
+    def queries_for(n: int) -> int:
+        items = [shipment_data(items=[{"name": "Книга", "quantity": 1, "unit_price": "100"}])
+                 for _ in range(n)]
+        with CaptureQueriesContext(connection) as captured:
+            result = services.shipments_create_many(actor=actor, items=items)
+        assert result.created == n
+        # INSERTs are split only by the database's parameter limit (SQLite: 999)
+        return len([q for q in captured.captured_queries
+                    if not q["sql"].startswith("INSERT")])
+
+    assert queries_for(10) == queries_for(300)
+
+
+def test_supplied_tracking_number_checked_and_unique(actor: Actor) -> None:
+    result = services.shipments_create_many(actor=actor, items=[
+        shipment_data(tracking_number="10944022440321"),
+        shipment_data(tracking_number="10944022440322"),
+        shipment_data(tracking_number="10944022440321")])
+    assert result.results[0].ok and result.results[0].state == State.NUMBERED
+    assert result.results[1].errors[0].loc[-1] == "tracking_number"
+    assert "повторяется" in result.results[2].errors[0].message
+    again = services.shipments_create_many(actor=actor, items=[
+        shipment_data(tracking_number="10944022440321")])
+    assert "уже присвоен" in again.results[0].errors[0].message
+
+
+def test_too_many_items_in_one_call(actor: Actor) -> None:
+    with pytest.raises(ValidationFailed):
+        services.shipments_create_many(actor=actor, items=[{}] * 10_001)
+
+
+def test_update_while_ready_and_not_after_numbering(actor: Actor) -> None:
+    shipment = services.shipment_create(actor=actor, data=shipment_data())
+    updated = services.shipment_update(actor=actor, shipment_id=shipment.pk,
+                                       data={"weight_g": 2000, "street": "проспект мира"})
+    assert (updated.weight_g, updated.street) == (2000, "пр-кт Мира")
+    assert ShipmentEvent.objects.filter(shipment=shipment).count() == 2
+    with pytest.raises(ValidationFailed):
+        services.shipment_update(actor=actor, shipment_id=shipment.pk, data={"weight_g": -3})
+    number_pool(actor)
+    numbered = services.shipment_create(actor=actor, data=shipment_data())
+    with pytest.raises(InvalidTransition):
+        services.shipment_update(actor=actor, shipment_id=numbered.pk, data={"weight_g": 5})
+
+
+def test_cancel_keeps_the_number_which_is_never_reissued(actor: Actor) -> None:
+    number_pool(actor)
+    shipment = services.shipment_create(actor=actor, data=shipment_data())
+    cancelled = services.shipment_cancel(actor=actor, shipment_id=shipment.pk)
+    assert cancelled.state == State.CANCELLED
+    shipment.refresh_from_db()
+    assert shipment.tracking_number
+    other = services.shipment_create(actor=actor, data=shipment_data())
+    assert other.tracking_number != shipment.tracking_number
+
+
+def test_other_organizations_shipment_is_not_found(actor: Actor, other_org: Any) -> None:
+    from shipdesk.tenancy.services import system_actor
+
+    theirs = services.shipment_create(actor=system_actor(other_org), data=shipment_data())
+    with pytest.raises(NotFound):
+        services.shipment_update(actor=actor, shipment_id=theirs.pk, data={"weight_g": 1})
+    with pytest.raises(NotFound):
+        services.shipment_cancel(actor=actor, shipment_id=theirs.pk)
+
+
+def test_same_order_number_in_two_organizations(actor: Actor, other_org: Any) -> None:
+    from shipdesk.tenancy.services import system_actor
+
+    services.shipment_create(actor=system_actor(other_org), data=shipment_data(order_number="X"))
+    assert services.shipment_create(actor=actor, data=shipment_data(order_number="X")).pk
+
+
+def test_viewer_cannot_create(org: Any, make_user: Any) -> None:
+    from shipdesk.conftest import actor_with_role
+    from shipdesk.core.errors import Forbidden
+
+    viewer = actor_with_role(org, "viewer", make_user)
+    with pytest.raises(Forbidden):
+        services.shipment_create(actor=viewer, data=shipment_data())
