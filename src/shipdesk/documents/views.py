@@ -41,7 +41,7 @@ def batch_auto_group(request: HttpRequest) -> HttpResponse:
     return redirect("documents:batches")
 
 
-def _batch_or_404(request: HttpRequest, batch_id: int):  # noqa: ANN202 - a Batch
+def _batch_or_404(request: HttpRequest, batch_id: int):
     try:
         return selectors.batch_get(actor=request.actor, batch_id=batch_id)
     except NotFound as exc:
