@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "shipdesk.tenancy.middleware.CurrentOrganizationMiddleware",
+    "shipdesk.core.middleware.ServiceErrorMiddleware",
     "shipdesk.core.idempotency.IdempotencyMiddleware",
 ]
 

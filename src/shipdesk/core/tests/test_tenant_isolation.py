@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -193,7 +193,7 @@ def _example(schema: dict[str, Any], components: dict[str, Any], depth: int = 0)
         if fmt == "email":
             return "walker@example.test"
         if fmt == "date":
-            return date.today().isoformat()
+            return timezone.localdate().isoformat()
         if fmt == "date-time":
             return timezone.now().isoformat()
         if fmt == "uuid":
@@ -202,9 +202,9 @@ def _example(schema: dict[str, Any], components: dict[str, Any], depth: int = 0)
             return "x"
         pattern = schema.get("pattern")
         for candidate in _STRING_CANDIDATES:
-            if not pattern or re.fullmatch(pattern, candidate):
-                if len(candidate) >= schema.get("minLength", 0):
-                    return candidate
+            if (not pattern or re.fullmatch(pattern, candidate)) and len(candidate) >= schema.get(
+                    "minLength", 0):
+                return candidate
         return "x" * max(schema.get("minLength", 1), 1)
     return {}
 
@@ -276,7 +276,7 @@ def test_no_api_route_reaches_another_organizations_objects(org, organization_b,
     walked = 0
     for path, method, operation, components in _api_operations(callers["session"]):
         try:
-            url = re.sub(r"\{(\w+)\}", lambda m: str(filler.fill(
+            url = re.sub(r"\{(\w+)\}", lambda m, path=path: str(filler.fill(
                 m.group(1), path[:m.start()].rstrip("/").rsplit("/", 1)[-1])), path)
         except Unfillable as exc:
             problems.append(f"{method.upper()} {path}: cannot be exercised: {exc}")
