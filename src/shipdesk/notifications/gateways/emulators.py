@@ -69,6 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests += 1
         if self.server.mode == "hang":
             time.sleep(self.server.hang_seconds)
+        if self.server.delay:
+            time.sleep(self.server.delay)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.server.route(self, urlparse(self.path).path, params)
 
@@ -85,6 +87,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.mode: str | None = None
         self.hang_seconds = 30.0
+        self.delay = 0.0  # seconds added to every answer (a slow gateway)
         self.requests = 0
         self.messages: list[dict[str, Any]] = []  # every message accepted, in order
         self.by_id: dict[str, dict[str, Any]] = {}

@@ -36,10 +36,13 @@ class _Inbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Any] = []
         self.lock = threading.Lock()
+        self.before_data: Any = None  # an async hook (e.g. a slow server)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.original_content or envelope.content,
                                  policy=policy.default)
+        if self.before_data is not None:
+            await self.before_data()
         with self.lock:
             self.envelopes.append(envelope)
             self.messages.append(msg)  # type: ignore[arg-type]
@@ -72,6 +75,7 @@ def inbox(smtp_server: tuple[_Inbox, int]) -> _Inbox:
     with box.lock:
         box.messages.clear()
         box.envelopes.clear()
+        box.before_data = None
     return box
 
 
