@@ -700,7 +700,14 @@ class Adapter(CarrierAdapter):
     # -- tracking --------------------------------------------------------------------------------
     @property
     def tracking_url(self) -> str:
-        return str(self.settings.get("tracking_url") or "https://tracking.russianpost.ru").rstrip("/")
+        """The tracking host: the setting, else the real one for the real Otpravka host, else the
+        Otpravka base URL itself (the emulator serves both APIs on one port)."""
+        configured = self.settings.get("tracking_url")
+        if configured:
+            return str(configured).rstrip("/")
+        if "pochta.ru" in self.base_url:
+            return "https://tracking.russianpost.ru"
+        return self.base_url
 
     def _tracking_auth(self) -> tuple[str, str]:
         login = str(self.credentials.get("tracking_login") or self.credentials.get("login") or "")

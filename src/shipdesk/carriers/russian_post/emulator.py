@@ -36,6 +36,8 @@ from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.statuses import ATTR_NAMES, TYPE_NAMES, operation_name
 
 DEFAULT_PORT = 18100
+# What embedded mode's sandbox account uses (carriers.services.sandbox_accounts_connect).
+SANDBOX_CREDENTIALS = {"token": "test-token", "login": "test", "password": "test"}
 MSK = timezone(timedelta(hours=3))
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 
@@ -143,7 +145,9 @@ class Config:
     password: str = "test"  # noqa: S105
     tracking_login: str = "test"
     tracking_password: str = "test"  # noqa: S105
-    shipping_points: tuple[str, ...] = ("101000", "109440")
+    # The account's shipping points (offices it may hand parcels to); empty: any office is accepted
+    # (the sandbox), and "101000" is reported as the point.
+    shipping_points: tuple[str, ...] = ()
     daily_limit: int = 100_000  # Otpravka requests per day
     rate_per_second: int = 0  # 0: no per-second limit
     single_tracking_daily_limit: int = 100  # RTM34 per login per day
@@ -305,7 +309,7 @@ def validate_order(order: dict[str, Any], points: tuple[str, ...]) -> list[dict[
     if mail_type in NO_DIMENSION and order.get("dimension"):
         errors.append(_code("DIMENSION_NOT_SUPPORTED", "Габариты не поддерживаются для этого вида РПО"))
     office = order.get("postoffice-code")
-    if office and str(office) not in points:
+    if office and points and str(office) not in points:
         errors.append(
             _code("ILLEGAL_POSTOFFICE_CODE", "ОПС не является точкой сдачи пользователя", str(office))
         )
@@ -739,7 +743,7 @@ class Handler(BaseHTTPRequestHandler):
                 200,
                 {
                     "login": cfg.login,
-                    "shipping-points": list(cfg.shipping_points),
+                    "shipping-points": list(cfg.shipping_points or ("101000",)),
                     "use-online-balance": False,
                 },
             )
@@ -756,7 +760,7 @@ class Handler(BaseHTTPRequestHandler):
                 200,
                 [
                     {"operator-postcode": p, "ops-address": f"ОПС {p}", "enabled": True}
-                    for p in cfg.shipping_points
+                    for p in cfg.shipping_points or ("101000",)
                 ],
             )
         elif method == "POST" and path == "/1.0/tariff":
@@ -808,7 +812,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def tariff(self, data: dict[str, Any]) -> None:
         cfg = self.state.config
-        if str(data.get("index-from", "")) not in cfg.shipping_points:
+        if cfg.shipping_points and str(data.get("index-from", "")) not in cfg.shipping_points:
             self.send_json(
                 400,
                 _error3(
@@ -958,7 +962,7 @@ class Handler(BaseHTTPRequestHandler):
                 "list-number-date": day.isoformat(),
                 "mail-type": mail_type,
                 "mail-category": category,
-                "postoffice-code": str(orders[0].get("postoffice-code") or st.config.shipping_points[0]),
+                "postoffice-code": str(orders[0].get("postoffice-code") or "101000"),
                 "shipment-count": len(orders),
                 "shipment-mass": sum(int(o["mass"]) for o in orders),
                 "ids": group,
@@ -1159,7 +1163,9 @@ def serve(
     thread = threading.Thread(
         target=lambda: server.serve_forever(poll_interval=0.05),
         name=f"russian-post-emulator:{port}",
-        daemon=True,
+        # Not a daemon: ``shipdesk emulate`` returns from serve() and the process keeps serving
+        # until the server is shut down (tests call .shutdown(); Ctrl-C ends the command).
+        daemon=False,
     )
     thread.start()
     original_shutdown = server.shutdown

@@ -74,12 +74,15 @@ def test_rate_end_to_end(adapter: Adapter) -> None:
     }
 
 
-def test_rate_from_an_office_not_in_the_contract_is_refused(server: EmulatorServer) -> None:
+def test_rate_from_an_office_not_in_the_contract_is_refused(server: EmulatorServer, admin: Admin) -> None:
+    admin.config(shipping_points=["101000", "109440"])
     adapter = make_adapter(server.url, index_from="190000")
     with pytest.raises(CarrierError) as err:
         adapter.rate(parcel())
     assert err.value.code == "ILLEGAL_POSTOFFICE_CODE"
     assert not err.value.transient
+    result = adapter.create_parcels([parcel("O-1")])
+    assert [(e.code, e.field) for e in result.errors] == [("ILLEGAL_POSTOFFICE_CODE", "sender.address.index")]
 
 
 # -- orders -----------------------------------------------------------------------------------------

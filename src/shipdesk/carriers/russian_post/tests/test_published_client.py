@@ -1,0 +1,119 @@
+"""Protocol fidelity: fs-pochta-api (a Russian Post client published on PyPI, requests + zeep)
+drives the emulator unchanged — only its host constants point at 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime
+
+import httpx
+import pytest
+import requests
+from pochta import Delivery
+from pochta.enums import AddressType, MailCategory, MailType
+from pochta.exceptions import APIError
+from pochta.helpers import Order
+from pochta.tracking import BatchTracker, SingleTracker
+
+from shipdesk.carriers.russian_post import barcodes
+from shipdesk.carriers.russian_post.adapter import MSK
+from shipdesk.carriers.russian_post.emulator import EmulatorServer
+from shipdesk.carriers.russian_post.tests.conftest import Admin
+
+
+def delivery(url: str, password: str = "test") -> Delivery:
+    client = Delivery(login="test", password=password, access_token="test-token")
+    client.API_URL = url
+    return client
+
+
+def order(num: str) -> Order:
+    o = Order(
+        mass=900,
+        order_num=num,
+        fragile=False,
+        mail_category=MailCategory.ORDINARY,
+        mail_type=MailType.POSTAL_PARCEL,
+    )
+    o.address_type_to = AddressType.DEFAULT
+    o.index_to = 644015
+    o.region_to = "Омская обл"
+    o.place_to = "Омск"
+    o.street_to = "ул. Ленина"
+    o.house_to = "10"
+    o.mail_direct = 643
+    o.recipient_name = "Иванов Иван"
+    o.given_name, o.surname = "Иван", "Иванов"
+    return o
+
+
+def test_published_client_runs_the_order_to_documents_flow(server: EmulatorServer) -> None:
+    client = delivery(server.url)
+    assert client.settings.user_settings()["login"] == "test"
+    created = client.orders.create_order([order("P-1"), order("P-2")])
+    assert len(created["result-ids"]) == 2
+    batches = client.batches.create_batch(created["result-ids"], sending_date=datetime.now(MSK).date())
+    [batch] = batches["batches"]
+    rows = client.batches.get_batch_orders_info(batch["batch-name"])
+    assert all(barcodes.is_valid(row["barcode"]) for row in rows)
+    assert client.documents.checkin(batch["batch-name"]) == {"f103-sent": True}  # it sends GET
+    archive = client.documents.create_all_docs(batch["batch-name"])
+    assert "F103.pdf" in zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+
+
+def test_published_client_sees_our_auth_error(server: EmulatorServer) -> None:
+    with pytest.raises(requests.HTTPError) as err:
+        delivery(server.url, password="wrong").settings.user_settings()
+    assert err.value.response.status_code == 401
+    assert err.value.response.json()["sub-code"] == "INVALID_USER_CREDENTIALS"
+
+
+def test_published_trackers_load_our_wsdl_and_read_events(server: EmulatorServer, admin: Admin) -> None:
+    admin.clock(advance=20 * 86400)
+    SingleTracker.WSDL = f"{server.url}/rtm34?wsdl"
+    try:
+        single = SingleTracker("test", "test", caching=False)
+    finally:
+        SingleTracker.WSDL = "https://tracking.russianpost.ru/rtm34?wsdl"
+    history = single.get_history("80084740397510")
+    assert history and history[0]["OperationParameters"]["OperType"]["Id"] == 1
+
+    BatchTracker.WSDL = f"{server.url}/fc?wsdl"
+    try:
+        batch = BatchTracker("test", "test", caching=False)
+    finally:
+        BatchTracker.WSDL = "https://tracking.russianpost.ru/fc?wsdl"
+    ticket = batch.get_ticket(["80084740397510", "10944022440321"])
+    items = batch.get_response_by_ticket(ticket)
+    assert [item["Barcode"] for item in items] == ["80084740397510", "10944022440321"]
+    assert items[0]["Operation"][0]["OperTypeID"] == 1
+    with pytest.raises(APIError, match="3000"):
+        batch.get_ticket([barcodes.rp14_make(f"8008474{i:06d}") for i in range(3001)])
+
+
+def test_emulator_runs_as_a_module() -> None:
+    port = 18199
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipdesk.carriers.russian_post.emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/fc?wsdl", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert f"http://127.0.0.1:{port}/fc" in response.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
