@@ -282,7 +282,8 @@ def _open_workbook(path: Path, fmt: str) -> Sheet:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
-        height = sheet.total_height
+        height = sheet.height  # rows from the first non-empty one (iter_rows skips above)
+        first_row = sheet.start[0] + 1 if sheet.start else 1
         iterator = sheet.iter_rows()
         header = next(iterator, [])
     except PasswordError as exc:
@@ -297,7 +298,7 @@ def _open_workbook(path: Path, fmt: str) -> Sheet:
         yield from it
 
     return Sheet(format=fmt, headers=[_cell_text(h) for h in header],
-                 total_rows=max(height - 1, 0), _rows=rows)
+                 total_rows=max(height - 1, 0), _rows=rows, header_row=first_row)
 
 
 def decode_csv(raw: bytes) -> str:

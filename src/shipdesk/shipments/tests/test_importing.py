@@ -1,0 +1,292 @@
+"""Spreadsheet intake as an operator meets it: files in, shipments and clear errors out."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from openpyxl import Workbook, load_workbook
+
+from shipdesk.core.errors import ValidationFailed
+from shipdesk.shipments import importing
+from shipdesk.shipments.models import ImportJob, Shipment
+from shipdesk.tenancy.services import Actor
+
+HEADERS = ["Телефон получателя", "№ заказа", "ФИО", "Индекс", "Город", "Улица", "Дом",
+           "Вес (г)", "Объявленная ценность", "Наложенный платёж"]
+
+
+def row(n: int, **over: Any) -> list[Any]:
+    values = {"phone": f"8912000{n:04d}", "order": f"F-{n}", "name": "Петрова Анна",
+              "index": "101000", "city": "Москва", "street": "ул. Мясницкая", "house": "1",
+              "weight": 500, "value": 1000, "cod": 1000}
+    values.update(over)
+    return list(values.values())
+
+
+def xlsx(rows: list[list[Any]], headers: list[str] = HEADERS) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(headers)
+    for r in rows:
+        sheet.append(r)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def upload(actor: Actor, content: bytes, name: str = "orders.xlsx",
+           mode: str = "valid_rows") -> ImportJob:
+    job, _created = importing.import_job_create(actor=actor, upload=ContentFile(content, name),
+                                                mode=mode, run=False)
+    return importing.import_job_run(job_id=job.pk)
+
+
+def test_xlsx_with_synonym_headers_in_any_order(actor: Actor) -> None:
+    job = upload(actor, xlsx([row(1), row(2)]))
+    assert (job.status, job.created_count, job.rejected_count) == ("done", 2, 0)
+    shipment = Shipment.objects.get(order_number="F-1")
+    assert (shipment.recipient_phone, shipment.recipient_surname, shipment.weight_g) == (
+        "+79120000001", "Петрова", 500)
+    assert shipment.source == "upload"
+
+
+def test_mapping_preview(tmp_path: Path) -> None:
+    path = tmp_path / "o.xlsx"
+    path.write_bytes(xlsx([row(1)], HEADERS + ["Что-то своё"]))
+    info = importing.preview(importing.open_sheet(path, "o.xlsx"))
+    fields = [c["field"] for c in info.columns]
+    assert fields == ["recipient_phone", "order_number", "recipient_name", "index", "city",
+                      "street", "house", "weight_g", "declared_value", "cod_amount", None]
+    assert info.missing == [] and info.total_rows == 1 and info.sample[0][1] == "F-1"
+
+
+def test_missing_required_column_refused(actor: Actor) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(
+            xlsx([row(1)[1:]], HEADERS[1:7] + HEADERS[8:]), "o.xlsx"), run=False)
+    assert "Вес" in str(info.value.detail)
+
+
+def test_bad_rows_reported_by_row_and_column_with_a_report(actor: Actor) -> None:
+    rows = [row(1), row(2, weight=-5), row(3, cod=100.125, value=200), row(4, index="000111"),
+            row(5, order="F-1"), row(6, order="@SUM(A1)", phone="abc")]
+    job = upload(actor, xlsx(rows))
+    assert (job.created_count, job.rejected_count) == (1, 5)
+    by_row = {(e["row"], e["column"]): e["message"] for e in job.errors}
+    assert "отрицательн" in by_row[(3, "H")]
+    assert "двух знаков" in by_row[(4, "J")]
+    assert "не существует" in by_row[(5, "D")]
+    assert "повторяется" in by_row[(6, "B")]
+    assert (7, "A") in by_row
+    report = load_workbook(io.BytesIO(job.error_report.read()))
+    sheet = report.active
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert [v[0] for v in values[1:]] == [3, 4, 5, 6, 7]
+    weight_cell = sheet.cell(row=2, column=1 + 8)  # file row 3, column H (+1: row number)
+    assert weight_cell.value == -5
+    assert weight_cell.fill.fgColor.rgb.endswith("FFC7CE")
+    assert "отрицательн" in weight_cell.comment.text
+    # formula injection: the order number goes back as text, not as a formula
+    assert sheet.cell(row=6, column=1 + 2).value == "'@SUM(A1)"
+    assert Shipment.objects.count() == 1
+
+
+def test_all_or_nothing_file(actor: Actor) -> None:
+    job = upload(actor, xlsx([row(1), row(2, weight=-1)]), mode="all_or_nothing")
+    assert (job.created_count, job.rejected_count) == (0, 1)
+    assert "Ничего не загружено" in job.message
+    assert Shipment.objects.count() == 0
+
+
+def test_reupload_creates_no_duplicates(actor: Actor) -> None:
+    content = xlsx([row(1), row(2)])
+    first = upload(actor, content)
+    job, created = importing.import_job_create(actor=actor, upload=ContentFile(content, "x.xlsx"),
+                                               run=False)
+    assert (job.pk, created) == (first.pk, False)
+    assert Shipment.objects.count() == 2
+
+
+def test_interrupted_job_runs_again_and_skips_stored_rows(actor: Actor) -> None:
+    content = xlsx([row(n) for n in range(1, 6)])
+    job, _ = importing.import_job_create(actor=actor, upload=ContentFile(content, "x.xlsx"),
+                                         run=False)
+    from shipdesk.shipments import services
+
+    # as if a worker died after storing the first two rows
+    services.shipments_intake(actor=actor, rows=[(2, {"order_number": "F-1", **dict(
+        zip(importing.map_headers(HEADERS), row(1), strict=True))}), (3, dict(
+        zip(importing.map_headers(HEADERS), row(2), strict=True)))],
+        source="upload", source_key=job.file_hash, loc_prefix=("row",))
+    job = importing.import_job_run(job_id=job.pk)
+    assert (job.created_count, job.skipped_count, job.rejected_count) == (3, 2, 0)
+    assert Shipment.objects.count() == 5
+
+
+def test_csv_utf8_bom_comma(actor: Actor) -> None:
+    text = ",".join(HEADERS) + "\n" + ",".join(str(v) for v in row(1)) + "\n"
+    job = upload(actor, ("\ufeff" + text).encode("utf-8"), "o.csv")
+    assert job.created_count == 1
+
+
+def test_csv_windows_1251_semicolon(actor: Actor) -> None:
+    text = ";".join(HEADERS) + "\r\n" + ";".join(str(v) for v in row(1, cod="999,50")) + "\r\n"
+    job = upload(actor, text.encode("cp1251"), "o.csv")
+    assert job.created_count == 1, job.errors
+    assert str(Shipment.objects.get().cod_amount) == "999.50"
+    assert Shipment.objects.get().city == "Москва"
+
+
+def test_csv_in_another_encoding_refused(actor: Actor) -> None:
+    headers = ["Номер заказа", *HEADERS[:1], *HEADERS[2:]]
+    text = ";".join(headers) + "\n" + ";".join(
+        str(v) for v in row(1, name="Петрова Анна Сергеевна"))
+    for encoding in ("koi8-r", "utf-16"):
+        with pytest.raises(ValidationFailed) as info:
+            importing.import_job_create(actor=actor, upload=ContentFile(
+                text.encode(encoding), "o.csv"), run=False)
+        assert "кодиров" in str(info.value.detail).lower()
+
+
+def test_broken_xlsx_refused(actor: Actor) -> None:
+    content = xlsx([row(1)])
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(content[:400], "o.xlsx"),
+                                    run=False)
+    assert "повреждён" in str(info.value.detail)
+    with pytest.raises(ValidationFailed):
+        importing.import_job_create(actor=actor, upload=ContentFile(b"hello", "o.xlsx"),
+                                    run=False)
+
+
+def test_password_protected_xlsx_refused(actor: Actor) -> None:
+    # An encrypted OOXML file is an OLE2 container with an "EncryptedPackage" stream.
+    content = importing.OLE_MAGIC + b"\x00" * 504 + importing.ENCRYPTED_PACKAGE + b"\x00" * 600
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(content, "o.xlsx"),
+                                    run=False)
+    assert "паролем" in str(info.value.detail)
+
+
+def test_zip_bomb_disguised_as_xlsx_refused(actor: Actor) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (64 * 2**20))
+    assert len(buffer.getvalue()) < 2**20
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(buffer.getvalue(),
+                                                                    "o.xlsx"), run=False)
+    assert "zip-бомба" in str(info.value.detail)
+
+
+def test_formulas_refused_and_named(actor: Actor) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    sheet.append(row(1))
+    sheet.append(row(2, weight="=250*2"))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(buffer.getvalue(), "o.xlsx"),
+                                    run=False)
+    assert "H3" in str(info.value.detail)
+    assert info.value.errors[0].loc == ("row", 3, "H")
+
+
+def test_row_limit(actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importing, "MAX_ROWS", 3)
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(
+            xlsx([row(n) for n in range(5)]), "o.xlsx"), run=False)
+    assert "не больше 3" in str(info.value.detail)
+
+
+def test_size_limit(actor: Actor, settings: Any) -> None:
+    settings.SHIPDESK_MAX_UPLOAD_BYTES = 1000
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(b"x" * 2000, "o.csv"),
+                                    run=False)
+    assert "больше" in str(info.value.detail)
+
+
+def test_template_has_headers_dropdowns_and_notes(db: Any) -> None:
+    workbook = load_workbook(io.BytesIO(importing.template_xlsx()))
+    sheet = workbook.active
+    headers = [c.value for c in sheet[1]]
+    assert headers[0] == "Номер заказа *" and "Вес, г *" in headers
+    service_column = importing.column_letter(
+        [c.field for c in importing.COLUMNS].index("service_code"))
+    validations = {str(v.sqref).split(":")[0]: v for v in sheet.data_validations.dataValidation}
+    assert "POSTAL_PARCEL" in validations[f"{service_column}2"].formula1
+    assert sheet["A1"].comment is not None
+    # the template, filled as it comes, is itself importable
+    assert importing.map_headers(headers)[:3] == ["order_number", "carrier_code", "service_code"]
+
+
+def test_template_round_trip(actor: Actor) -> None:
+    job = upload(actor, importing.template_xlsx(), "template.xlsx")
+    assert (job.created_count, job.rejected_count) == (1, 0), job.errors
+
+
+def test_ods_is_read(actor: Actor) -> None:
+    cells = "".join(f"<table:table-cell office:value-type=\"string\"><text:p>{h}</text:p>"
+                    "</table:table-cell>" for h in HEADERS)
+    values = "".join(
+        (f"<table:table-cell office:value-type=\"float\" office:value=\"{v}\"><text:p>{v}"
+         "</text:p></table:table-cell>") if isinstance(v, int) else
+        (f"<table:table-cell office:value-type=\"string\"><text:p>{v}</text:p>"
+         "</table:table-cell>") for v in row(1))
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Лист1">'
+        f"<table:table-row>{cells}</table:table-row><table:table-row>{values}</table:table-row>"
+        "</table:table></office:spreadsheet></office:body></office:document-content>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml",
+                         '<?xml version="1.0"?><manifest:manifest xmlns:manifest='
+                         '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
+    job = upload(actor, buffer.getvalue(), "o.ods")
+    assert job.created_count == 1, (job.message, job.errors)
+
+
+def test_cli_json_summary(actor: Actor, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                          ) -> None:
+    path = tmp_path / "orders.xlsx"
+    path.write_bytes(xlsx([row(1), row(2, weight=-1)]))
+    call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["created"], summary["rejected"], summary["status"]) == (1, 1, "done")
+    assert summary["errors"][0]["row"] == 3 and summary["errors"][0]["column"] == "H"
+    call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    again = json.loads(capsys.readouterr().out)
+    assert again["already_imported"] and Shipment.objects.count() == 1
+
+
+def test_cli_rejected_file_exits_nonzero(actor: Actor, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"PK\x03\x04broken")
+    with pytest.raises(SystemExit) as info:
+        call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    assert info.value.code == 2
+    assert json.loads(capsys.readouterr().out)["status"] == "rejected"
+
+
+def test_export_prefixes_formula_like_text() -> None:
+    assert [importing.safe_cell(v) for v in ("=1+2", "+7912", "-5", "@x", "ok", -5)] == [
+        "'=1+2", "'+7912", "'-5", "'@x", "ok", -5]
