@@ -64,9 +64,12 @@ def demo_shipments_create(*, organization: Any, count: int = 300, seed: int = 7)
         services.shipments_transition(actor=actor, shipment_ids=take, to_state=state,
                                       reason="демо")
         remaining = [i for i in remaining if i not in set(take)]
-    ready = list(Shipment.objects.filter(pk__in=ids, state=State.READY)[:10]
-                 .values_list("pk", flat=True))
-    if ready:
-        services.shipments_transition(actor=actor, shipment_ids=ready[:5],
+    waiting = list(Shipment.objects.filter(pk__in=ids, state__in=(State.READY, State.NUMBERED))
+                   .order_by("pk").values_list("pk", flat=True)[:5])
+    if waiting:
+        services.shipments_transition(actor=actor, shipment_ids=waiting,
                                       to_state=State.CANCELLED, reason="демо")
-    return len(ids)
+    drafts = services.shipments_create_many(
+        actor=actor, items=[{**item, "order_number": f"DRAFT-{n + 1:03d}"}
+                            for n, item in enumerate(items[:10])], source="demo", draft=True)
+    return len(ids) + drafts.created

@@ -59,7 +59,7 @@ def test_xlsx_with_synonym_headers_in_any_order(actor: Actor) -> None:
 
 def test_mapping_preview(tmp_path: Path) -> None:
     path = tmp_path / "o.xlsx"
-    path.write_bytes(xlsx([row(1)], HEADERS + ["Что-то своё"]))
+    path.write_bytes(xlsx([row(1)], [*HEADERS, "Что-то своё"]))
     info = importing.preview(importing.open_sheet(path, "o.xlsx"))
     fields = [c["field"] for c in info.columns]
     assert fields == ["recipient_phone", "order_number", "recipient_name", "index", "city",

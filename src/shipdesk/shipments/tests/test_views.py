@@ -1,0 +1,122 @@
+"""The web pages as an operator uses them."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from openpyxl import load_workbook
+
+from shipdesk.shipments import services
+from shipdesk.shipments.models import ImportJob, Shipment, State
+from shipdesk.shipments.tests.factories import shipment_data
+from shipdesk.shipments.tests.test_importing import row, xlsx
+from shipdesk.tenancy.services import Actor, system_actor
+
+
+def test_list_pages_by_keyset_and_filters(web: Client, actor: Actor) -> None:
+    services.shipments_create_many(actor=actor, items=[
+        shipment_data(order_number=f"W-{i:03d}") for i in range(60)])
+    page = web.get("/shipments/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "W-059" in html and "W-009" not in html
+    next_id = page.context["next_id"]
+    assert next_id
+    html = web.get(f"/shipments/?after={next_id}").content.decode()
+    assert "W-009" in html and "W-059" not in html
+    html = web.get("/shipments/?q=W-007").content.decode()
+    assert "W-007" in html and "W-008" not in html
+
+
+def test_list_shows_only_own_organization(web: Client, actor: Actor, other_org: Any) -> None:
+    services.shipment_create(actor=system_actor(other_org), data=shipment_data(order_number="ALIEN"))
+    assert "ALIEN" not in web.get("/shipments/").content.decode()
+    theirs = Shipment.objects.get(order_number="ALIEN")
+    assert web.get(f"/shipments/{theirs.pk}/").status_code == 404
+
+
+def test_detail_with_history_and_cancel(web: Client, actor: Actor) -> None:
+    shipment = services.shipment_create(actor=actor, data=shipment_data(order_number="D-1"))
+    html = web.get(f"/shipments/{shipment.pk}/").content.decode()
+    assert "D-1" in html and "ул. Ленина" in html and "улица ленина" in html
+    web.post(f"/shipments/{shipment.pk}/cancel/")
+    shipment.refresh_from_db()
+    assert shipment.state == State.CANCELLED
+    assert "cancelled" in web.get(f"/shipments/{shipment.pk}/").content.decode()
+
+
+def test_bulk_cancel_from_the_list(web: Client, actor: Actor) -> None:
+    result = services.shipments_create_many(actor=actor, items=[shipment_data() for _ in range(3)])
+    ids = [r.shipment_id for r in result.results]
+    web.post("/shipments/bulk/", {"action": "cancel", "ids": ids[:2]})
+    assert sorted(Shipment.objects.values_list("state", flat=True)) == [
+        State.CANCELLED, State.CANCELLED, State.READY]
+
+
+def test_create_form_shows_errors_beside_fields(web: Client) -> None:
+    data = {k: v for k, v in shipment_data(weight_g="-1").items() if not isinstance(v, list)}
+    data["recipient_surname"] = "Иванов"
+    response = web.post("/shipments/new/", data)
+    assert response.status_code == 200
+    assert "не может быть отрицательным" in response.content.decode()
+    assert Shipment.objects.count() == 0
+    data["weight_g"] = "900"
+    response = web.post("/shipments/new/", data)
+    assert response.status_code == 302
+    assert Shipment.objects.get().weight_g == 900
+
+
+def test_live_validation_shows_normalised_address(web: Client) -> None:
+    response = web.post("/shipments/validate/", {
+        "recipient_surname": "Иванов", "recipient_phone": "89123456789", "index": "644010",
+        "city": "г омск", "street": "улица ленина", "house": "д. 5", "weight_g": "-1"})
+    html = response.content.decode()
+    assert "ул. Ленина" in html and "не может быть отрицательным" in html
+
+
+def test_upload_preview_start_progress_and_report(web: Client, actor: Actor,
+                                                   django_capture_on_commit_callbacks: Any
+                                                   ) -> None:
+    content = xlsx([row(1), row(2, weight=-1)])
+    response = web.post("/shipments/import/", {
+        "file": SimpleUploadedFile("orders.xlsx", content), "mode": "valid_rows"})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    html = web.get(response["Location"]).content.decode()
+    assert "Как прочитаны колонки" in html and "Телефон получателя" in html
+    web.post(f"/shipments/import/{job.pk}/start/", {"mode": "valid_rows"})  # eager task
+    progress = web.get(f"/shipments/import/{job.pk}/progress/").content.decode()
+    assert "2 / 2" in progress and "Скачать отчёт" in progress
+    report = web.get(f"/shipments/import/{job.pk}/errors.xlsx")
+    sheet = load_workbook(io.BytesIO(b"".join(report.streaming_content))).active
+    assert sheet.cell(row=2, column=1).value == 3
+    assert Shipment.objects.count() == 1
+    # the same file again: no new job, no duplicates
+    response = web.post("/shipments/import/", {"file": SimpleUploadedFile("again.xlsx", content)})
+    assert response["Location"].endswith(f"/import/{job.pk}/")
+
+
+def test_upload_of_a_bad_file_shows_the_reason(web: Client) -> None:
+    response = web.post("/shipments/import/", {"file": SimpleUploadedFile("x.xlsx", b"PK\x03\x04x")})
+    assert response.status_code == 200 and "повреждён" in response.content.decode()
+
+
+def test_template_download(web: Client) -> None:
+    response = web.get("/shipments/import/template.xlsx")
+    assert response.status_code == 200
+    assert load_workbook(io.BytesIO(response.content)).active["A1"].value == "Номер заказа *"
+
+
+def test_demo_data(org: Any) -> None:
+    from django.apps import apps
+
+    from shipdesk.numbering.services import demo_pools_create
+
+    demo_pools_create(organization=org)
+    apps.get_app_config("shipments").load_demo(org)
+    states = set(Shipment.objects.filter(organization=org).values_list("state", flat=True))
+    assert Shipment.objects.filter(organization=org).count() == 310
+    assert {State.DRAFT, State.NUMBERED, State.HANDED_OVER, State.DELIVERED, State.RETURNED,
+            State.CANCELLED} <= states
