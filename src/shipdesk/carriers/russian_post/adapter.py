@@ -16,12 +16,13 @@ import io
 import logging
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 import zeep
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 MSK = timezone(timedelta(hours=3))
+PS_NS = "http://fclient.russianpost.org/postserver"
+FC_NS = "http://fclient.russianpost.org"
 _STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 KOPECK = Decimal("0.01")
 
@@ -718,7 +721,11 @@ class Adapter(CarrierAdapter):
             )
         return login, password
 
-    def _soap(self, wsdl: str, operation: str, **kwargs: Any) -> Any:
+    def _soap(
+        self, wsdl: str, operation: str, *, fast: Callable[[Any], Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Builds the request with zeep, posts it over ``self.http`` and parses the reply with zeep
+        (or with ``fast`` on the lxml root, for the large ticket answers; faults always go to zeep)."""
         client = _soap_client(wsdl)
         binding = client.service._binding
         envelope = client.create_message(client.service, operation, **kwargs)
@@ -748,7 +755,7 @@ class Adapter(CarrierAdapter):
                 status=response.status_code,
             )
         try:
-            etree.fromstring(response.content, _STRICT_XML)
+            root = etree.fromstring(response.content, _STRICT_XML)
         except etree.XMLSyntaxError as exc:
             raise CarrierError(
                 f"Сервис отслеживания вернул повреждённый XML (HTTP {response.status_code})",
@@ -757,6 +764,8 @@ class Adapter(CarrierAdapter):
                 status=response.status_code,
             ) from exc
         try:
+            if fast is not None and root.find(".//{*}Fault") is None:
+                return fast(root)
             return binding.process_reply(client, binding.get(operation), response)
         except zeep.exceptions.Fault as exc:
             text = str(exc.message or "")
@@ -878,38 +887,67 @@ class Adapter(CarrierAdapter):
     def fetch_ticket(self, ticket: str) -> TrackResult | None:
         """``getResponseByTicket``; ``None`` while the answer is not ready (error 6)."""
         login, password = self._tracking_auth()
-        reply = self._soap("fc", "getResponseByTicket", ticket=ticket, login=login, password=password)
-        if reply["error"] is not None:
-            if int(reply["error"]["ErrorTypeID"] or 0) == 6:
+        return cast(
+            "TrackResult | None",
+            self._soap(
+                "fc",
+                "getResponseByTicket",
+                fast=self.parse_ticket_answer,
+                ticket=ticket,
+                login=login,
+                password=password,
+            ),
+        )
+
+    @classmethod
+    def parse_ticket_answer(cls, root: Any) -> TrackResult | None:
+        """The ``answerByTicketResponse`` (attributes only, up to 3000 items) read with lxml directly:
+        zeep's object mapping costs more than the network for answers this size."""
+        answer = root.find(f".//{{{PS_NS}}}answerByTicketResponse")
+        if answer is None:
+            raise CarrierError(
+                "Сервис отслеживания вернул ответ без answerByTicketResponse", code="bad_response"
+            )
+        error = answer.find(f"{{{PS_NS}}}error")
+        if error is not None:
+            if error.get("ErrorTypeID") == "6":
                 return None
-            raise self._fc_error(reply["error"])
+            raise cls._fc_error(
+                {"ErrorTypeID": error.get("ErrorTypeID"), "ErrorName": error.get("ErrorName")}
+            )
         events: list[TrackingEvent] = []
         errors: dict[str, str] = {}
-        for item in (reply["value"]["Item"] if reply["value"] is not None else []) or []:
-            number = str(item["Barcode"] or "")
-            for err in item["Error"] or []:
-                errors[number] = str(err["ErrorName"] or f"Ошибка {err['ErrorTypeID']}")
-            for op in item["Operation"] or []:
-                try:
-                    when = datetime.strptime(str(op["DateOper"]), "%d.%m.%Y %H:%M:%S").replace(tzinfo=MSK)
+        for item in answer.iter(f"{{{FC_NS}}}Item"):
+            number = item.get("Barcode") or ""
+            for child in item:
+                attrs = dict(child.attrib)
+                if child.tag == f"{{{FC_NS}}}Error":
+                    errors[number] = attrs.get("ErrorName") or f"Ошибка {attrs.get('ErrorTypeID')}"
+                    continue
+                stamp = attrs.get("DateOper") or ""
+                try:  # dd.MM.yyyy HH:mm:ss, Moscow time
+                    when = datetime(
+                        int(stamp[6:10]),
+                        int(stamp[3:5]),
+                        int(stamp[0:2]),
+                        int(stamp[11:13]),
+                        int(stamp[14:16]),
+                        int(stamp[17:19]),
+                        tzinfo=MSK,
+                    )
+                    oper_type, oper_attr = int(attrs.get("OperTypeID") or 0), int(attrs.get("OperCtgID") or 0)
                 except ValueError:
-                    errors[number] = f"Неверная дата операции: {op['DateOper']}"
+                    errors[number] = f"Неверная операция в ответе: {attrs}"
                     continue
                 events.append(
-                    self._event(
+                    cls._event(
                         number,
                         when,
-                        int(op["OperTypeID"] or 0),
-                        int(op["OperCtgID"] or 0),
-                        str(op["OperName"] or ""),
-                        str(op["IndexOper"] or ""),
-                        raw={
-                            "OperTypeID": op["OperTypeID"],
-                            "OperCtgID": op["OperCtgID"],
-                            "OperName": op["OperName"],
-                            "DateOper": op["DateOper"],
-                            "IndexOper": op["IndexOper"],
-                        },
+                        oper_type,
+                        oper_attr,
+                        attrs.get("OperName") or "",
+                        attrs.get("IndexOper") or "",
+                        raw=attrs,
                     )
                 )
         return TrackResult(events=tuple(events), errors=errors)

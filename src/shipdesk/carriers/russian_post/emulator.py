@@ -620,11 +620,10 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/rtm34", "/fc"):
             if method == "GET":
                 name = "rtm34.wsdl" if path == "/rtm34" else "fc.wsdl"
-                host, port = self.server.server_address[:2]
                 wsdl = (
                     (WSDL_DIR / name)
                     .read_text(encoding="utf-8")
-                    .replace("https://tracking.russianpost.ru", f"http://{host}:{port}")
+                    .replace("https://tracking.russianpost.ru", self.server.url)
                 )
                 self.send(200, wsdl.encode(), "text/xml;charset=UTF-8")
             elif path == "/rtm34":
@@ -1144,7 +1143,7 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
 
 def serve(
