@@ -1,4 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from shipdesk.tariffs import views
 
 app_name = "tariffs"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.compare, name="compare"),
+    path("rule/", views.rule_set, name="rule_set"),
+]

@@ -25,7 +25,7 @@ def test_add_range_from_the_form(web: Any, actor: Any) -> None:
         "last_number": s10_compose("EE", 12345699, "US"), "low_threshold": "5"})
     assert response.status_code == 302
     pool = NumberPool.objects.get(organization=actor.organization)
-    assert (pool.kind, pool.size, pool.low_threshold) == ("s10", 21, 5)
+    assert (pool.kind, pool.size, pool.low_threshold) == ("s10", 22, 5)
 
 
 def test_bad_range_shows_the_error_beside_the_field(web: Any, actor: Any) -> None:
