@@ -86,7 +86,8 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------
 DATABASES = {
     "default": dj_database_url.parse(
-        env.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'shipdesk.sqlite3'}"),
+        # An empty variable means "not set" (scripts/test.sh clears it for the SQLite run).
+        env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'shipdesk.sqlite3'}",
         conn_max_age=env.get_int("DATABASE_CONN_MAX_AGE", 0 if env.EMBEDDED else 60),
     )
 }
@@ -168,7 +169,7 @@ EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "Shipdesk <noreply@localhost>")
 
 # --- Celery ---------------------------------------------------------------------------
-CELERY_BROKER_URL = env.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: messages are files in the data folder, so a worker, the
     # scheduler and the web app on one machine share a queue without any server.
