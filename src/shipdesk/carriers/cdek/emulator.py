@@ -1,0 +1,921 @@
+"""A CDEK API v2 emulator: OAuth client credentials, orders (async create, get, delete),
+tariff calculation, delivery points, print forms (create, poll, download PDF), webhooks it
+really posts, COD registries; tracking scenarios on a controllable clock; CDEK's own
+error shape ``{"requests":[{"state":"INVALID","errors":[{"code","message"}]}]}``.
+
+Served under ``/v2`` like the real host (``https://api.cdek.ru/v2``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shipdesk.carriers import scenarios
+from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
+from shipdesk.carriers.labels import label_pdf
+
+DEFAULT_PORT = 18201
+SANDBOX_BASE_PATH = "/v2"
+CLIENT_ID = "shipdesk-cdek-sandbox"
+CLIENT_SECRET = "shipdesk-cdek-sandbox-secret"  # noqa: S105 (the emulator's public test account)
+SANDBOX_CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+
+STATUS_NAMES = {
+    "ACCEPTED": "Принят",
+    "CREATED": "Создан",
+    "REMOVED": "Удален",
+    "RECEIVED_AT_SHIPMENT_WAREHOUSE": "Принят на склад отправителя",
+    "READY_FOR_SHIPMENT_IN_SENDER_CITY": "Выдан на отправку в г. отправителе",
+    "SENT_TO_RECIPIENT_CITY": "Отправлен в г. получатель",
+    "ACCEPTED_IN_RECIPIENT_CITY": "Встречен в г. получателе",
+    "ACCEPTED_AT_PICK_UP_POINT": "Принят на склад до востребования",
+    "TAKEN_BY_COURIER": "Выдан на доставку",
+    "RETURNED_TO_RECIPIENT_CITY_WAREHOUSE": "Возвращен на склад доставки",
+    "DELIVERED": "Вручен",
+    "NOT_DELIVERED": "Не вручен",
+    "IN_CUSTOMS_INTERNATIONAL": "Таможенное оформление в стране отправления",
+    "CUSTOMS_COMPLETE": "Таможенное оформление завершено",
+    "SENT_TO_SENDER_CITY": "Отправлен в г. отправитель",
+    "ACCEPTED_IN_SENDER_CITY": "Встречен в г. отправителе",
+}
+
+# scenario step -> (code, reason code)
+STEP_CODES: dict[str, tuple[str, str]] = {
+    "created": ("CREATED", ""),
+    "accepted": ("RECEIVED_AT_SHIPMENT_WAREHOUSE", ""),
+    "in_transit": ("SENT_TO_RECIPIENT_CITY", ""),
+    "customs": ("IN_CUSTOMS_INTERNATIONAL", ""),
+    "arrived": ("ACCEPTED_AT_PICK_UP_POINT", ""),
+    "out_for_delivery": ("TAKEN_BY_COURIER", ""),
+    "delivery_failed": ("RETURNED_TO_RECIPIENT_CITY_WAREHOUSE", ""),
+    "delivered": ("DELIVERED", ""),
+    "partially_delivered": ("DELIVERED", "20"),
+    "refused": ("NOT_DELIVERED", "11"),
+    "storage_expired": ("NOT_DELIVERED", "23"),
+    "returning": ("SENT_TO_SENDER_CITY", ""),
+    "returned": ("DELIVERED", ""),  # played by the return order
+    "lost": ("NOT_DELIVERED", "26"),
+}
+
+TARIFFS: dict[int, tuple[str, int, Decimal, int, int]] = {
+    # code: (name, delivery_mode, base price, period_min, period_max)
+    136: ("Посылка склад-склад", 4, Decimal("290"), 2, 4),
+    137: ("Посылка склад-дверь", 3, Decimal("390"), 2, 4),
+    138: ("Посылка дверь-склад", 2, Decimal("340"), 3, 5),
+    139: ("Посылка дверь-дверь", 1, Decimal("440"), 3, 5),
+    62: ("Магистральный экспресс склад-склад", 4, Decimal("520"), 1, 2),
+    368: ("Посылка склад-постамат", 7, Decimal("270"), 2, 4),
+    11: ("Экспресс лайт склад-дверь", 3, Decimal("480"), 1, 3),
+}
+
+CITIES = {
+    44: ("Москва", "Москва", "101000"),
+    137: ("Санкт-Петербург", "Санкт-Петербург", "190000"),
+    270: ("Новосибирск", "Новосибирская обл.", "630000"),
+    268: ("Омск", "Омская обл.", "644000"),
+}
+
+OFFICES: list[dict[str, Any]] = [
+    {
+        "code": "MSK5",
+        "city_code": 44,
+        "type": "PVZ",
+        "address": "ул. Большая Дмитровка, 7/5, стр. 1",
+        "postal_code": "125009",
+        "lat": 55.7601,
+        "lon": 37.6150,
+        "hours": "Пн-Вс 09:00-21:00",
+    },
+    {
+        "code": "MSK142",
+        "city_code": 44,
+        "type": "POSTAMAT",
+        "address": "ул. Арбат, 24",
+        "postal_code": "119002",
+        "lat": 55.7500,
+        "lon": 37.5920,
+        "hours": "Пн-Вс 00:00-23:59",
+    },
+    {
+        "code": "SPB12",
+        "city_code": 137,
+        "type": "PVZ",
+        "address": "Невский пр., 88",
+        "postal_code": "191025",
+        "lat": 59.9320,
+        "lon": 30.3480,
+        "hours": "Пн-Вс 10:00-21:00",
+    },
+    {
+        "code": "OMS3",
+        "city_code": 268,
+        "type": "PVZ",
+        "address": "ул. Ленина, 18",
+        "postal_code": "644024",
+        "lat": 54.9850,
+        "lon": 73.3700,
+        "hours": "Пн-Сб 10:00-20:00",
+    },
+]
+
+
+def cdek_time(moment: datetime) -> str:
+    """CDEK's datetime format: ``2019-07-11T13:07:34+0700``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass
+class Order:
+    uuid: str
+    cdek_number: str
+    number: str
+    body: dict[str, Any]
+    created_at: datetime
+    scenario: str
+    cod: Decimal
+    is_return: bool = False
+    direct_uuid: str = ""
+    return_uuid: str = ""
+    removed_at: datetime | None = None
+    sent: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PrintJob:
+    uuid: str
+    kind: str  # barcodes | orders
+    order_uuids: list[str]
+    polls: int = 0
+
+
+class CdekEmulator(App):
+    def __init__(self, *, speed: float = 1.0, token_ttl: int = 3600) -> None:
+        super().__init__(speed=speed)
+        self.clients = {CLIENT_ID: CLIENT_SECRET}
+        self.tokens: dict[str, float] = {}  # token -> expires at (real monotonic time)
+        self.token_ttl = token_ttl
+        self.orders: dict[str, Order] = {}
+        self.by_number: dict[str, Order] = {}
+        self.prints: dict[str, PrintJob] = {}
+        self.webhooks: dict[str, dict[str, str]] = {}
+        self.next_number = 1_106_000_001
+        self.rate_limit_per_second = 0
+        self._window = (0, 0)
+        self.token_requests = 0
+        self.forbidden_paths: set[str] = set()  # "no access to this method" for the account
+        self.route("POST", "/v2/oauth/token", self.oauth)
+        self.route("POST", "/__emulator__/expire_tokens", self.expire_tokens)
+        for method, path, handler in [
+            ("POST", "/v2/orders", self.order_create),
+            ("GET", "/v2/orders", self.order_find),
+            ("GET", "/v2/orders/{uuid}", self.order_get),
+            ("DELETE", "/v2/orders/{uuid}", self.order_delete),
+            ("POST", "/v2/calculator/tarifflist", self.tarifflist),
+            ("POST", "/v2/calculator/tariff", self.tariff),
+            ("GET", "/v2/deliverypoints", self.deliverypoints),
+            ("GET", "/v2/location/cities", self.cities),
+            ("GET", "/v2/location/regions", self.regions),
+            ("POST", "/v2/print/barcodes", self.print_create),
+            ("GET", "/v2/print/barcodes/{uuid}", self.print_get),
+            ("POST", "/v2/print/orders", self.print_create),
+            ("GET", "/v2/print/orders/{uuid}", self.print_get),
+            ("POST", "/v2/webhooks", self.webhook_create),
+            ("GET", "/v2/webhooks", self.webhook_list),
+            ("DELETE", "/v2/webhooks/{uuid}", self.webhook_delete),
+            ("GET", "/v2/registries", self.registries),
+        ]:
+            self.route(method, path, self._authed(handler))
+
+    # --- auth and limits -----------------------------------------------------------------
+    def oauth(self, request: Request) -> Response:
+        form = request.form()
+        self.token_requests += 1
+        if form.get("grant_type") != "client_credentials":
+            return json_response(
+                {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"}, 400
+            )
+        if self.clients.get(form.get("client_id", "")) != form.get("client_secret") or not form.get(
+            "client_id"
+        ):
+            return json_response({"error": "invalid_client", "error_description": "Bad credentials"}, 401)
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = time.monotonic() + self.token_ttl
+        return json_response(
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.token_ttl,
+                "scope": "order:all payment:all",
+                "jti": str(uuid.uuid4()),
+            }
+        )
+
+    def expire_tokens(self, request: Request) -> Response:
+        self.tokens.clear()
+        return json_response({"expired": True})
+
+    @staticmethod
+    def invalid(status: int, kind: str, errors: list[tuple[str, str]]) -> Response:
+        return json_response(
+            {
+                "requests": [
+                    {
+                        "type": kind,
+                        "state": "INVALID",
+                        "date_time": cdek_time(datetime.now(UTC)),
+                        "errors": [{"code": c, "message": m} for c, m in errors],
+                    }
+                ]
+            },
+            status,
+        )
+
+    def _authed(self, handler: Any) -> Any:
+        def wrapped(request: Request) -> Response:
+            auth = request.header("authorization")
+            token = auth[7:] if auth.startswith("Bearer ") else ""
+            expires = self.tokens.get(token)
+            if expires is None or expires < time.monotonic():
+                return self.invalid(401, "AUTH", [("v2_token_expired", "Token is expired or invalid")])
+            if request.path in self.forbidden_paths:
+                return self.invalid(403, "GET", [("v2_forbidden", "Access to the method is denied")])
+            if self.rate_limit_per_second:
+                second = int(time.time())
+                with self.lock:
+                    window, used = self._window
+                    used = used + 1 if window == second else 1
+                    self._window = (second, used)
+                if used > self.rate_limit_per_second:
+                    return json_response(
+                        {"errors": [{"code": "v2_too_many_requests", "message": "Too many requests"}]},
+                        429,
+                        {"Retry-After": "1"},
+                    )
+            return handler(request)
+
+        return wrapped
+
+    # --- orders --------------------------------------------------------------------------
+    def _validate_order(self, body: Any) -> list[tuple[str, str]]:
+        if not isinstance(body, dict):
+            return [("v2_bad_request", "Request body must be an object")]
+        errors: list[tuple[str, str]] = []
+        tariff = body.get("tariff_code")
+        if tariff in (None, ""):
+            errors.append(("v2_field_is_empty", "Не задано поле [tariff_code]"))
+        elif not isinstance(tariff, int) or tariff not in TARIFFS:
+            errors.append(("v2_invalid_value", f"Тариф [tariff_code] {tariff} недоступен"))
+        recipient = body.get("recipient") or {}
+        if not recipient.get("name"):
+            errors.append(("v2_field_is_empty", "Не задано поле [recipient.name]"))
+        phones = recipient.get("phones") or []
+        if not phones or not all(isinstance(p, dict) and p.get("number") for p in phones):
+            errors.append(("v2_field_is_empty", "Не задано поле [recipient.phones]"))
+        if not body.get("delivery_point") and not (body.get("to_location") or {}).get("address"):
+            errors.append(("v2_field_is_empty", "Не задано поле [to_location.address] или [delivery_point]"))
+        if body.get("delivery_point") and body["delivery_point"] not in {o["code"] for o in OFFICES}:
+            errors.append(
+                ("v2_entity_not_found", f"Пункт выдачи [delivery_point] {body['delivery_point']} не найден")
+            )
+        packages = body.get("packages")
+        if not isinstance(packages, list) or not packages:
+            errors.append(("v2_field_is_empty", "Не задано поле [packages]"))
+        else:
+            for i, package in enumerate(packages):
+                weight = package.get("weight") if isinstance(package, dict) else None
+                if not isinstance(weight, int) or weight <= 0:
+                    errors.append(("v2_invalid_value", f"Неверное значение поля [packages[{i}].weight]"))
+        number = str(body.get("number") or "")
+        if (
+            number
+            and body.get("type", 1) == 1
+            and any(o.number == number and not o.removed_at for o in self.orders.values())
+        ):
+            errors.append(("v2_order_number_duplicate", f"Заказ с номером [number] {number} уже существует"))
+        return errors
+
+    def order_create(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return self.invalid(400, "CREATE", [("v2_bad_request", "Malformed JSON")])
+        errors = self._validate_order(body)
+        if errors:
+            return self.invalid(400, "CREATE", errors)
+        cod = Decimal("0")
+        for package in body["packages"]:
+            for item in package.get("items") or []:
+                cod += Decimal(str((item.get("payment") or {}).get("value", 0))) * int(item.get("amount", 1))
+        cod += Decimal(str((body.get("delivery_recipient_cost") or {}).get("value", 0)))
+        with self.lock:
+            number = str(self.next_number)
+            self.next_number += 1
+        scenario = scenarios.choose(
+            str(body.get("number") or number),
+            str(body.get("comment", "")).removeprefix("scenario:")
+            if str(body.get("comment", "")).startswith("scenario:")
+            else "",
+        )
+        order = Order(
+            uuid=str(uuid.uuid4()),
+            cdek_number=number,
+            number=str(body.get("number") or ""),
+            body=body,
+            created_at=self.clock.now(),
+            scenario=scenario,
+            cod=cod,
+        )
+        with self.lock:
+            self.orders[order.uuid] = order
+            self.by_number[number] = order
+        return json_response(
+            {
+                "entity": {"uuid": order.uuid},
+                "requests": [
+                    {
+                        "request_uuid": str(uuid.uuid4()),
+                        "type": "CREATE",
+                        "state": "ACCEPTED",
+                        "date_time": cdek_time(self.clock.now()),
+                    }
+                ],
+                "related_entities": [],
+            },
+            202,
+        )
+
+    def statuses(self, order: Order) -> list[dict[str, Any]]:
+        """Oldest first; the return order (if any) is created at the ``returning`` step."""
+        created = order.created_at
+
+        def status(code: str, when: datetime, city: str = "", reason: str = "") -> dict[str, Any]:
+            return {
+                "code": code,
+                "name": STATUS_NAMES.get(code, code),
+                "date_time": cdek_time(when),
+                "city": city,
+                "reason_code": reason,
+            }
+
+        out = [status("ACCEPTED", created)]
+        if order.is_return:
+            direct = self.orders[order.direct_uuid]
+            out.append(status("CREATED", created))
+            back = next((at for at, step in scenarios.SCENARIOS[direct.scenario] if step == "returned"), None)
+            if back is not None and self.clock.now() >= direct.created_at + timedelta(hours=back):
+                out.append(status("DELIVERED", direct.created_at + timedelta(hours=back), "Москва"))
+            return out
+        hours = (self.clock.now() - created).total_seconds() / 3600
+        to_code = (order.body.get("to_location") or {}).get("code")
+        to_city = CITIES.get(to_code if isinstance(to_code, int) else 44, CITIES[44])[0]
+        for at, step in scenarios.steps_until(order.scenario, hours):
+            when = created + timedelta(hours=at)
+            if order.removed_at and when > order.removed_at:
+                break
+            if step == "returned":
+                continue  # the return order says it
+            code, reason = STEP_CODES[step]
+            out.append(status(code, when, "Москва" if step in ("created", "accepted") else to_city, reason))
+            if step == "returning" and not order.return_uuid:
+                self._make_return(order, when)
+        if order.removed_at:
+            out.append(status("REMOVED", order.removed_at))
+        return out
+
+    def _make_return(self, direct: Order, when: datetime) -> None:
+        with self.lock:
+            number = str(self.next_number)
+            self.next_number += 1
+        ret = Order(
+            uuid=str(uuid.uuid4()),
+            cdek_number=number,
+            number="",
+            body={"tariff_code": 136},
+            created_at=when,
+            scenario=direct.scenario,
+            cod=Decimal("0"),
+            is_return=True,
+            direct_uuid=direct.uuid,
+        )
+        direct.return_uuid = ret.uuid
+        self.orders[ret.uuid] = ret
+        self.by_number[number] = ret
+
+    def order_entity(self, order: Order) -> dict[str, Any]:
+        body = order.body
+        statuses = self.statuses(order)
+        entity = {
+            "uuid": order.uuid,
+            "type": body.get("type", 1),
+            "is_return": order.is_return,
+            "is_reverse": False,
+            "is_client_return": False,
+            "cdek_number": order.cdek_number,
+            "number": order.number,
+            "tariff_code": body.get("tariff_code", 136),
+            "comment": body.get("comment", ""),
+            "delivery_point": body.get("delivery_point"),
+            "shipment_point": body.get("shipment_point"),
+            "sender": body.get("sender") or {"name": "Отправитель"},
+            "recipient": body.get("recipient")
+            or {"name": "Интернет-магазин", "phones": [{"number": "+70000000000"}]},
+            "from_location": body.get("from_location"),
+            "to_location": body.get("to_location"),
+            "packages": body.get("packages") or [{"number": "1", "weight": 1000}],
+            "services": body.get("services") or [],
+            "statuses": list(reversed(statuses)),  # newest first, as the API lists them
+        }
+        entity = {k: v for k, v in entity.items() if v is not None}
+        codes = [s["code"] for s in statuses]
+        if "DELIVERED" in codes and not order.is_return:
+            partial = any(s["code"] == "DELIVERED" and s["reason_code"] == "20" for s in statuses)
+            taken = order.cod / 2 if partial else order.cod
+            entity["delivery_detail"] = {
+                "date": statuses[-1]["date_time"][:10],
+                "recipient_name": "",
+                "payment_sum": float(taken),
+                "delivery_sum": 290.0,
+                "total_sum": 290.0,
+                "payment_info": [{"type": "CARD", "sum": float(taken)}] if taken else [],
+            }
+        related = []
+        if order.return_uuid:
+            ret = self.orders[order.return_uuid]
+            related.append({"type": "return_order", "uuid": ret.uuid, "cdek_number": ret.cdek_number})
+        if order.direct_uuid:
+            direct = self.orders[order.direct_uuid]
+            related.append({"type": "direct_order", "uuid": direct.uuid, "cdek_number": direct.cdek_number})
+        return {
+            "entity": entity,
+            "requests": [
+                {
+                    "request_uuid": str(uuid.uuid4()),
+                    "type": "CREATE",
+                    "state": "SUCCESSFUL",
+                    "date_time": cdek_time(order.created_at),
+                }
+            ],
+            "related_entities": related,
+        }
+
+    def order_get(self, request: Request) -> Response:
+        order = self.orders.get(request.params["uuid"])
+        if order is None:
+            return self.invalid(404, "GET", [("v2_entity_not_found", "Заказ не найден")])
+        return json_response(self.order_entity(order))
+
+    def order_find(self, request: Request) -> Response:
+        number, im_number = request.arg("cdek_number"), request.arg("im_number")
+        order = (
+            self.by_number.get(number)
+            if number
+            else next((o for o in self.orders.values() if im_number and o.number == im_number), None)
+        )
+        if order is None:
+            return self.invalid(404, "GET", [("v2_order_not_found", "Заказ не найден")])
+        return json_response(self.order_entity(order))
+
+    def order_delete(self, request: Request) -> Response:
+        order = self.orders.get(request.params["uuid"])
+        if order is None:
+            return self.invalid(404, "DELETE", [("v2_entity_not_found", "Заказ не найден")])
+        codes = {s["code"] for s in self.statuses(order)}
+        if codes - {"ACCEPTED", "CREATED"}:
+            return self.invalid(
+                400,
+                "DELETE",
+                [("v2_order_forbidden_to_delete", "Заказ уже принят СДЭК, удаление невозможно")],
+            )
+        order.removed_at = self.clock.now()
+        return json_response(
+            {
+                "entity": {"uuid": order.uuid},
+                "requests": [
+                    {
+                        "request_uuid": str(uuid.uuid4()),
+                        "type": "DELETE",
+                        "state": "ACCEPTED",
+                        "date_time": cdek_time(self.clock.now()),
+                    }
+                ],
+                "related_entities": [],
+            },
+            202,
+        )
+
+    # --- tariffs -------------------------------------------------------------------------
+    @staticmethod
+    def _price(code: int, body: dict[str, Any]) -> Decimal:
+        weight = sum(int(p.get("weight") or 0) for p in body.get("packages") or [])
+        return TARIFFS[code][2] + Decimal(max(0, weight - 500) // 500) * Decimal("45")
+
+    def _check_calc(self, body: Any) -> list[tuple[str, str]]:
+        if not isinstance(body, dict):
+            return [("v2_bad_request", "Request body must be an object")]
+        errors = []
+        for side in ("from_location", "to_location"):
+            loc = body.get(side)
+            if not isinstance(loc, dict) or not (
+                loc.get("code") or loc.get("postal_code") or loc.get("address")
+            ):
+                errors.append(("v2_field_is_empty", f"Не задано поле [{side}]"))
+        packages = body.get("packages")
+        if (
+            not isinstance(packages, list)
+            or not packages
+            or not all(
+                isinstance(p, dict) and isinstance(p.get("weight"), int) and p["weight"] > 0 for p in packages
+            )
+        ):
+            errors.append(("v2_invalid_value", "Неверное значение поля [packages.weight]"))
+        return errors
+
+    def tarifflist(self, request: Request) -> Response:
+        body = request.json()
+        errors = self._check_calc(body)
+        if errors:
+            return json_response({"errors": [{"code": c, "message": m} for c, m in errors]}, 400)
+        return json_response(
+            {
+                "tariff_codes": [
+                    {
+                        "tariff_code": code,
+                        "tariff_name": name,
+                        "tariff_description": name,
+                        "delivery_mode": mode,
+                        "delivery_sum": float(self._price(code, body)),
+                        "period_min": pmin,
+                        "period_max": pmax,
+                        "calendar_min": pmin,
+                        "calendar_max": pmax + 1,
+                    }
+                    for code, (name, mode, _base, pmin, pmax) in TARIFFS.items()
+                ]
+            }
+        )
+
+    def tariff(self, request: Request) -> Response:
+        body = request.json()
+        errors = self._check_calc(body)
+        code = body.get("tariff_code") if isinstance(body, dict) else None
+        if not errors and (not isinstance(code, int) or code not in TARIFFS):
+            errors = [("v2_invalid_value", f"Тариф [tariff_code] {code} недоступен")]
+        if errors or not isinstance(code, int):
+            return json_response({"errors": [{"code": c, "message": m} for c, m in errors]}, 400)
+        price = self._price(code, body)
+        services = []
+        for service in body.get("services") or []:
+            if service.get("code") == "INSURANCE":
+                amount = (Decimal(str(service.get("parameter") or 0)) * Decimal("0.0075")).quantize(
+                    Decimal("0.01")
+                )
+                services.append(
+                    {
+                        "code": "INSURANCE",
+                        "sum": float(amount),
+                        "total_sum": float(amount),
+                        "discount_percent": 0.0,
+                        "discount_sum": 0.0,
+                        "vat_rate": 0.0,
+                        "vat_sum": 0.0,
+                    }
+                )
+        total = price + sum((Decimal(str(s["sum"])) for s in services), Decimal("0"))
+        weight = sum(int(p["weight"]) for p in body["packages"])
+        _name, _mode, _base, pmin, pmax = TARIFFS[code]
+        return json_response(
+            {
+                "delivery_sum": float(price),
+                "period_min": pmin,
+                "period_max": pmax,
+                "calendar_min": pmin,
+                "calendar_max": pmax + 1,
+                "weight_calc": weight,
+                "services": services,
+                "total_sum": float(total),
+                "currency": "RUB",
+            }
+        )
+
+    # --- directories ---------------------------------------------------------------------
+    def deliverypoints(self, request: Request) -> Response:
+        city_code, postal, kind = (
+            request.arg("city_code"),
+            request.arg("postal_code"),
+            request.arg("type", "ALL"),
+        )
+        out = []
+        for office in OFFICES:
+            if city_code and str(office["city_code"]) != city_code:
+                continue
+            if postal and office["postal_code"][:3] != postal[:3]:
+                continue
+            if kind not in ("ALL", office["type"]):
+                continue
+            city, region, _zip = CITIES[office["city_code"]]
+            out.append(
+                {
+                    "code": office["code"],
+                    "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, office["code"])),
+                    "name": f"{city}, {office['address']}",
+                    "work_time": office["hours"],
+                    "work_time_list": [{"day": d, "time": "09:00/21:00"} for d in range(1, 8)],
+                    "type": office["type"],
+                    "owner_code": "cdek",
+                    "is_handout": True,
+                    "is_reception": True,
+                    "is_dressing_room": False,
+                    "take_only": False,
+                    "have_fast_payment_system": True,
+                    "work_time_exception_list": [],
+                    "have_cashless": True,
+                    "have_cash": True,
+                    "allowed_cod": True,
+                    "location": {
+                        "country_code": "RU",
+                        "region": region,
+                        "city_code": office["city_code"],
+                        "city_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdek-city-{office['city_code']}")),
+                        "city": city,
+                        "postal_code": office["postal_code"],
+                        "longitude": office["lon"],
+                        "latitude": office["lat"],
+                        "address": office["address"],
+                        "address_full": f"{office['postal_code']}, {city}, {office['address']}",
+                    },
+                }
+            )
+        return json_response(out)
+
+    def cities(self, request: Request) -> Response:
+        name = request.arg("city").strip().lower()
+        return json_response(
+            [
+                {"code": code, "city": city, "region": region, "country_code": "RU", "postal_codes": [postal]}
+                for code, (city, region, postal) in CITIES.items()
+                if not name or city.lower() == name
+            ]
+        )
+
+    def regions(self, request: Request) -> Response:
+        return json_response(
+            [
+                {"region": region, "country_code": "RU", "country": "Россия"}
+                for _city, region, _zip in CITIES.values()
+            ]
+        )
+
+    # --- print forms ---------------------------------------------------------------------
+    def print_create(self, request: Request) -> Response:
+        body = request.json() or {}
+        kind = "barcodes" if "/barcodes" in request.path else "orders"
+        refs = body.get("orders") if isinstance(body, dict) else None
+        if not isinstance(refs, list) or not refs:
+            return self.invalid(400, "CREATE", [("v2_field_is_empty", "Не задано поле [orders]")])
+        uuids = []
+        for ref in refs:
+            order = self.orders.get(str(ref.get("order_uuid", ""))) or self.by_number.get(
+                str(ref.get("cdek_number", ""))
+            )
+            if order is None:
+                return self.invalid(400, "CREATE", [("v2_entity_not_found", f"Заказ {ref} не найден")])
+            uuids.append(order.uuid)
+        job = PrintJob(uuid=str(uuid.uuid4()), kind=kind, order_uuids=uuids)
+        self.prints[job.uuid] = job
+        return json_response(
+            {
+                "entity": {"uuid": job.uuid},
+                "requests": [
+                    {
+                        "request_uuid": str(uuid.uuid4()),
+                        "type": "CREATE",
+                        "state": "ACCEPTED",
+                        "date_time": cdek_time(self.clock.now()),
+                    }
+                ],
+            },
+            202,
+        )
+
+    def print_get(self, request: Request) -> Response:
+        ident = request.params["uuid"]
+        pdf = ident.endswith(".pdf")
+        job = self.prints.get(ident.removesuffix(".pdf"))
+        if job is None:
+            return self.invalid(404, "GET", [("v2_entity_not_found", "Печатная форма не найдена")])
+        if pdf:
+            if job.polls < 1:
+                return self.invalid(400, "GET", [("v2_print_form_not_ready", "Файл ещё не сформирован")])
+            orders = [self.orders[u] for u in job.order_uuids]
+            title = "СДЭК: штрихкод места" if job.kind == "barcodes" else "СДЭК: накладная"
+            content = label_pdf(
+                title,
+                [
+                    (
+                        o.cdek_number,
+                        [
+                            f"Заказ ИМ: {o.number}",
+                            f"Получатель: {(o.body.get('recipient') or {}).get('name', '')}",
+                            f"Тариф: {o.body.get('tariff_code')}",
+                            f"Пункт выдачи: {o.body.get('delivery_point') or '—'}",
+                            f"Адрес: {(o.body.get('to_location') or {}).get('address', '')}",
+                        ],
+                    )
+                    for o in orders
+                ],
+            )
+            return Response(200, content, "application/pdf")
+        job.polls += 1
+        statuses = [{"code": "ACCEPTED", "name": "Принят", "date_time": cdek_time(self.clock.now())}]
+        if job.polls >= 2:
+            statuses.append(
+                {"code": "READY", "name": "Сформирован", "date_time": cdek_time(self.clock.now())}
+            )
+        else:
+            statuses.append(
+                {"code": "PROCESSING", "name": "Формируется", "date_time": cdek_time(self.clock.now())}
+            )
+        entity: dict[str, Any] = {
+            "uuid": job.uuid,
+            "orders": [{"order_uuid": u} for u in job.order_uuids],
+            "copy_count": 1,
+            "statuses": statuses,
+        }
+        if job.kind == "barcodes":
+            entity["format"] = "A6"
+        if job.polls >= 2:
+            entity["url"] = f"http://{request.header('host')}/v2/print/{job.kind}/{job.uuid}.pdf"
+        return json_response(
+            {
+                "entity": entity,
+                "requests": [
+                    {"type": "CREATE", "state": "SUCCESSFUL", "date_time": cdek_time(self.clock.now())}
+                ],
+            }
+        )
+
+    # --- webhooks ------------------------------------------------------------------------
+    def webhook_create(self, request: Request) -> Response:
+        body = request.json() or {}
+        url, kind = str(body.get("url", "")), str(body.get("type", ""))
+        if not url.startswith(("http://", "https://")) or kind not in (
+            "ORDER_STATUS",
+            "PRINT_FORM",
+            "DOWNLOAD_PHOTO",
+            "PREALERT_CLOSED",
+        ):
+            return self.invalid(400, "CREATE", [("v2_invalid_value", "Неверные [url] или [type]")])
+        hook_id = str(uuid.uuid4())
+        self.webhooks[hook_id] = {"uuid": hook_id, "url": url, "type": kind}
+        return json_response(
+            {
+                "entity": {"uuid": hook_id},
+                "requests": [
+                    {
+                        "request_uuid": str(uuid.uuid4()),
+                        "type": "CREATE",
+                        "state": "SUCCESSFUL",
+                        "date_time": cdek_time(self.clock.now()),
+                    }
+                ],
+            }
+        )
+
+    def webhook_list(self, request: Request) -> Response:
+        return json_response(list(self.webhooks.values()))
+
+    def webhook_delete(self, request: Request) -> Response:
+        if self.webhooks.pop(request.params["uuid"], None) is None:
+            return self.invalid(404, "DELETE", [("v2_entity_not_found", "Подписка не найдена")])
+        return json_response(
+            {
+                "entity": {"uuid": request.params["uuid"]},
+                "requests": [
+                    {"type": "DELETE", "state": "SUCCESSFUL", "date_time": cdek_time(self.clock.now())}
+                ],
+            }
+        )
+
+    def on_clock(self) -> None:
+        self.push_webhooks()
+
+    def push_webhooks(self) -> int:
+        urls = [h["url"] for h in self.webhooks.values() if h["type"] == "ORDER_STATUS"]
+        if not urls:
+            return 0
+        hooks = []
+        with self.lock:
+            for order in list(self.orders.values()):
+                self.statuses(order)  # brings return orders into being first
+            for order in list(self.orders.values()):
+                for status in self.statuses(order):
+                    key = f"{status['code']}@{status['date_time']}"
+                    if key in order.sent:
+                        continue
+                    order.sent.add(key)
+                    related = []
+                    if order.direct_uuid:
+                        direct = self.orders[order.direct_uuid]
+                        related.append(
+                            {"type": "direct_order", "uuid": direct.uuid, "cdek_number": direct.cdek_number}
+                        )
+                    hooks.append(
+                        {
+                            "type": "ORDER_STATUS",
+                            "date_time": cdek_time(self.clock.now()),
+                            "uuid": order.uuid,
+                            "attributes": {
+                                "is_return": order.is_return,
+                                "is_reverse": False,
+                                "is_client_return": False,
+                                "cdek_number": order.cdek_number,
+                                "number": order.number,
+                                "code": status["code"],
+                                "status_code": "",
+                                "status_reason_code": status["reason_code"],
+                                "status_date_time": status["date_time"],
+                                "city_name": status["city"],
+                                "city_code": "",
+                                "related_entities": related,
+                            },
+                        }
+                    )
+        for hook in hooks:
+            body = json.dumps(hook, ensure_ascii=False).encode()
+            for url in urls:
+                request = urllib.request.Request(  # noqa: S310 (a subscribed http(s) URL)
+                    url, data=body, method="POST", headers={"Content-Type": "application/json"}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+                        pass
+                except OSError:
+                    continue
+        return len(hooks)
+
+    # --- COD registries ------------------------------------------------------------------
+    def registries(self, request: Request) -> Response:
+        wanted = request.arg("date")
+        orders = []
+        for order in self.orders.values():
+            entity = self.order_entity(order)["entity"]
+            detail = entity.get("delivery_detail")
+            if not detail or order.cod <= 0:
+                continue
+            paid_on = (datetime.fromisoformat(detail["date"]) + timedelta(days=3)).date().isoformat()
+            if wanted and paid_on != wanted:
+                continue
+            taken = Decimal(str(detail["payment_sum"]))
+            fee = (taken * Decimal("0.03")).quantize(Decimal("0.01"))
+            orders.append(
+                (
+                    paid_on,
+                    {
+                        "cdek_number": order.cdek_number,
+                        "payment_sum": float(taken),
+                        "agent_commission_sum": float(fee),
+                        "total_sum_without_agent": float(taken - fee),
+                        "transfer_sum": float(taken - fee),
+                        "basis_type": "DELIVERY",
+                    },
+                )
+            )
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for day, row in orders:
+            by_day.setdefault(day, []).append(row)
+        return json_response(
+            {
+                "registries": [
+                    {
+                        "registry_number": f"R-{day}",
+                        "payment_date": day,
+                        "payment_order_number": f"PP{day.replace('-', '')}",
+                        "date_created": day,
+                        "sum": round(sum(r["transfer_sum"] for r in rows), 2),
+                        "orders": rows,
+                    }
+                    for day, rows in sorted(by_day.items())
+                ]
+            }
+        )
+
+
+def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    app = CdekEmulator(speed=float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360")))
+
+    def pusher() -> None:
+        stop = threading.Event()
+        while not stop.wait(5):
+            app.push_webhooks()
+
+    threading.Thread(target=pusher, daemon=True, name="cdek-webhooks").start()
+    serve_app(app, host, port)
