@@ -79,8 +79,23 @@ class FittedText:
     lines: tuple[str, ...]
 
 
-def wrap(text: str, font: str, size: float, width: float) -> list[str] | None:
-    """Greedy word wrap; ``None`` when a single word is wider than the box."""
+def _break_word(word: str, font: str, size: float, width: float) -> list[str]:
+    """A word wider than the box (an address pasted without spaces) split between
+    characters, so that it wraps instead of running out of the box."""
+    pieces: list[str] = []
+    current = ""
+    for char in word:
+        if current and stringWidth(current + char, font, size) > width:
+            pieces.append(current)
+            current = char
+        else:
+            current += char
+    pieces.append(current)
+    return pieces
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap; a word wider than the box is broken between characters."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         current = ""
@@ -89,10 +104,13 @@ def wrap(text: str, font: str, size: float, width: float) -> list[str] | None:
             if stringWidth(candidate, font, size) <= width:
                 current = candidate
                 continue
-            if not current or stringWidth(word, font, size) > width:
-                return None
-            lines.append(current)
-            current = word
+            if current:
+                lines.append(current)
+            if stringWidth(word, font, size) > width:
+                *full, current = _break_word(word, font, size, width)
+                lines.extend(full)
+            else:
+                current = word
         lines.append(current)
     return lines
 
@@ -107,7 +125,7 @@ def fit_text(text: str, font: str, width: float, height: float, max_size: float,
     while size >= min_size - 1e-9:
         leading = size * 1.15
         lines = wrap(text, font, size, width)
-        if lines is not None and len(lines) * leading <= height + 1e-6:
+        if len(lines) * leading <= height + 1e-6:
             return FittedText(size, leading, tuple(lines))
         size -= 0.5
     raise TextDoesNotFit(block, text)

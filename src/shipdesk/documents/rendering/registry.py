@@ -13,7 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 from shipdesk.documents.rendering.common import draw_block, kg, money, new_canvas
 from shipdesk.documents.rendering.data import RegistryData, RegistryRow
 from shipdesk.documents.rendering.fonts import BOLD, REGULAR
-from shipdesk.documents.rendering.layout import Box, LayoutRecorder, TextDoesNotFit, wrap
+from shipdesk.documents.rendering.layout import Box, LayoutRecorder, wrap
 
 PAGE = landscape(A4)
 MARGIN = 28.0
@@ -52,11 +52,9 @@ def _cells(row: RegistryRow) -> dict[str, str]:
     }
 
 
-def _wrapped(text: str, width: float, block: str) -> list[str]:
-    lines = wrap(text, REGULAR, _FONT_SIZE, width - 4)
-    if lines is None:  # a single word wider than the column: shrink is not enough to read
-        raise TextDoesNotFit(block, text)
-    return lines
+def _wrapped(text: str, width: float) -> list[str]:
+    """Registry rows grow to fit their longest cell: nothing is shrunk or cut."""
+    return wrap(text, REGULAR, _FONT_SIZE, width - 4)
 
 
 def _draw_page_header(canvas: Canvas, data: RegistryData, page_no: int, first: bool,
@@ -92,7 +90,7 @@ def _draw_page_header(canvas: Canvas, data: RegistryData, page_no: int, first: b
     canvas.setFont(BOLD, 6.5)
     x = MARGIN
     for _key, title, w, _num in COLUMNS:
-        lines = wrap(title, BOLD, 6.5, w - 4) or [title]
+        lines = wrap(title, BOLD, 6.5, w - 4)
         y = header.top - 8
         for line in lines[:2]:
             canvas.drawString(x + 2, y, line)
@@ -113,8 +111,8 @@ def draw_registry(canvas: Canvas, data: RegistryData,
     for row in data.rows:
         cells = _cells(row)
         wrapped = {
-            "recipient": _wrapped(cells["recipient"], COLUMNS[2][2], f"{row.position}.recipient"),
-            "address": _wrapped(cells["address"], COLUMNS[4][2], f"{row.position}.address"),
+            "recipient": _wrapped(cells["recipient"], COLUMNS[2][2]),
+            "address": _wrapped(cells["address"], COLUMNS[4][2]),
         }
         lines = max(2, *(len(v) for v in wrapped.values()))
         row_h = lines * _LEADING + 4

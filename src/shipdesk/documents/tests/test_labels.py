@@ -94,6 +94,14 @@ def test_long_address_is_wrapped_or_shrunk_never_cut() -> None:
     assert [t for fmt, t in decode(image) if fmt != "QRCode"] == [f.rp14(50)]
 
 
+def test_an_address_pasted_without_spaces_wraps_between_characters() -> None:
+    glued = "Московскаяобл.,г.Химки,ул.Молодёжная,д.12,корп.3,кв.45,подъезд2,этаж7,домофон45К"
+    out = io.BytesIO()
+    render_labels([label(f.rp14(52), address=glued)], out, layout="a4")
+    text = "".join(page_texts(out.getvalue())[0].split())
+    assert glued in text
+
+
 def test_an_address_that_cannot_fit_is_an_error_not_a_cut() -> None:
     with pytest.raises(TextDoesNotFit) as exc:
         render_labels([label(f.rp14(51), address="очень длинный адрес " * 200)], io.BytesIO())
