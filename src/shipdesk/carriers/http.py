@@ -307,7 +307,10 @@ class ResilientTransport(httpx.BaseTransport):
             log.exception("could not store a carrier exchange")
 
     def _is_repeatable(self, request: httpx.Request) -> bool:
-        return request.method in IDEMPOTENT_METHODS or bool(request.extensions.get("idempotent"))
+        explicit = request.extensions.get("idempotent")
+        if explicit is not None:  # the adapter knows better (e.g. a PUT that creates orders)
+            return bool(explicit)
+        return request.method in IDEMPOTENT_METHODS
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
