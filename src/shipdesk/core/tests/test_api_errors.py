@@ -149,3 +149,11 @@ def test_openapi_document_lists_the_routes(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/invitations" in schema["paths"]
     assert "/api/v1/members/{membership_id}" in schema["paths"]
+
+
+def test_problem_is_english_on_request():
+    response = Client(headers={"X-API-Key": "sd_wrong", "Accept-Language": "en"}).get(
+        "/api/v1/organization")
+    assert response.json()["title"] == "Authentication required"
+    russian = Client(headers={"X-API-Key": "sd_wrong"}).get("/api/v1/organization")
+    assert russian.json()["title"] == "Нужна авторизация"
