@@ -178,10 +178,6 @@ def _soap_client(name: str) -> zeep.Client:
     )
 
 
-def _mask(value: str) -> str:
-    return value[:4] + "…" if len(value) > 4 else "…"
-
-
 class Adapter(CarrierAdapter):
     code: ClassVar[str] = "russian_post"
     name: ClassVar[str] = "Почта России"
@@ -198,6 +194,11 @@ class Adapter(CarrierAdapter):
     )
     track_batch_size: ClassVar[int] = 3000
     default_base_url: ClassVar[str] = "https://otpravka-api.pochta.ru"
+    credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (
+        ("token", "Токен приложения (AccessToken) из настроек Отправки", True),
+        ("login", "Логин pochta.ru", False),
+        ("password", "Пароль pochta.ru", True),
+    )
 
     # -- transport -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -216,7 +217,13 @@ class Adapter(CarrierAdapter):
             "Accept": "application/json;charset=UTF-8",
         }
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One exchange over the injected client. ``idempotent`` tells its retry layer whether the
+        call may be repeated (False for calls that create orders or batches)."""
+        if idempotent is not None:
+            kwargs["extensions"] = {"idempotent": idempotent}
         try:
             response = self.http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -227,13 +234,7 @@ class Adapter(CarrierAdapter):
             raise CarrierError(
                 f"Нет связи с сервером Почты России: {exc}", code="unavailable", transient=True
             ) from exc
-        log.info(
-            "russian_post %s %s -> %s",
-            method,
-            url,
-            response.status_code,
-            extra={"token": _mask(str(self.credentials.get("token") or ""))},
-        )
+        log.debug("russian_post %s %s -> %s", method, url, response.status_code)
         return response
 
     def _call(
@@ -244,9 +245,15 @@ class Adapter(CarrierAdapter):
         json: Any = None,
         params: dict[str, Any] | None = None,
         binary: bool = False,
+        idempotent: bool | None = None,
     ) -> Any:
         response = self._send(
-            method, f"{self.base_url}{path}", json=json, params=params, headers=self._headers()
+            method,
+            f"{self.base_url}{path}",
+            idempotent=idempotent,
+            json=json,
+            params=params,
+            headers=self._headers(),
         )
         self._raise_for_status(response)
         if binary:
@@ -496,7 +503,9 @@ class Adapter(CarrierAdapter):
         errors: list[ItemError] = []
         for start in range(0, len(parcels), 500):
             chunk = parcels[start : start + 500]
-            data = self._call("PUT", "/1.0/user/backlog", json=[self.build_order(p) for p in chunk])
+            data = self._call(
+                "PUT", "/1.0/user/backlog", idempotent=False, json=[self.build_order(p) for p in chunk]
+            )
             result = self.parse_create_response(chunk, data)
             created.extend(result.created)
             errors.extend(result.errors)
@@ -518,7 +527,7 @@ class Adapter(CarrierAdapter):
         return out
 
     def cancel_parcels(self, carrier_ids: list[str]) -> list[ItemError]:
-        data = self._call("DELETE", "/1.0/backlog", json=[int(i) for i in carrier_ids])
+        data = self._call("DELETE", "/1.0/backlog", idempotent=False, json=[int(i) for i in carrier_ids])
         return self._position_errors(carrier_ids, data)
 
     # -- rates -----------------------------------------------------------------------------------
@@ -581,7 +590,7 @@ class Adapter(CarrierAdapter):
 
     def rate(self, parcel: ParcelRequest) -> list[RateQuote]:
         code = parcel.service_code or "POSTAL_PARCEL"
-        data = self._call("POST", "/1.0/tariff", json=self.build_tariff_request(parcel))
+        data = self._call("POST", "/1.0/tariff", idempotent=True, json=self.build_tariff_request(parcel))
         return [self.parse_tariff(code, data)]
 
     # -- address normalisation -------------------------------------------------------------------
@@ -620,6 +629,7 @@ class Adapter(CarrierAdapter):
         data = self._call(
             "POST",
             "/1.0/clean/address",
+            idempotent=True,
             json=[{"id": str(i), "original-address": line} for i, line in enumerate(lines)],
         )
         return self.parse_clean_address(data)
@@ -631,6 +641,7 @@ class Adapter(CarrierAdapter):
         data = self._call(
             "POST",
             "/1.0/user/shipment",
+            idempotent=False,
             params={"sending-date": shipping_date.isoformat()},
             json=[int(i) for i in carrier_ids],
         )
@@ -662,7 +673,7 @@ class Adapter(CarrierAdapter):
 
     def close_batch(self, batch_id: str) -> None:
         for name in filter(None, batch_id.split(",")):
-            data = self._call("POST", f"/1.0/batch/{name}/checkin")
+            data = self._call("POST", f"/1.0/batch/{name}/checkin", idempotent=False)
             if isinstance(data, dict) and data.get("error-code"):
                 code = str(data["error-code"])
                 raise CarrierError(f"Партия {name}: " + BATCH_ERRORS.get(code, code), code=code)
@@ -736,7 +747,7 @@ class Adapter(CarrierAdapter):
         else:
             headers = {"Content-Type": "text/xml;charset=UTF-8", "SOAPAction": f'"{operation}"'}
             url = f"{self.tracking_url}/fc"
-        response = self._send("POST", url, content=body, headers=headers)
+        response = self._send("POST", url, idempotent=True, content=body, headers=headers)
         ctype = response.headers.get("Content-Type", "")
         if "html" in ctype:
             raise CarrierError(
