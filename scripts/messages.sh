@@ -8,6 +8,6 @@ SD="$PWD/.venv/bin/shipdesk"
 export SHIPDESK_DATA_DIR=${SHIPDESK_DATA_DIR:-$(mktemp -d)}
 cd src/shipdesk
 "$SD" makemessages -l en -l ru --no-obsolete --no-location --ignore '*/tests/*' --ignore conftest.py
-cd ../..  # compilemessages from the repository root (src/shipdesk/celery.py shadows celery there)
 "$SD" compilemessages --locale en --locale ru
+cd ../..
 git status --short src/shipdesk/locale
