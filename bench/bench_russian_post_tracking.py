@@ -25,7 +25,15 @@ def main() -> None:
     from shipdesk.carriers.russian_post.adapter import Adapter
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shipdesk.carriers.russian_post.emulator", "--port", str(PORT)],
+        [
+            sys.executable,
+            "-m",
+            "shipdesk.carriers.russian_post.emulator",
+            "--port",
+            str(PORT),
+            "--speed",
+            "1",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{PORT}"

@@ -17,6 +17,7 @@ import base64
 import csv
 import io
 import json
+import os
 import threading
 import time
 import zipfile
@@ -180,8 +181,12 @@ class State:
     next_batch: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    speed: float = 1.0  # emulated seconds per real second (the sandbox runs faster so parcels move)
+
     def clock(self) -> datetime:
-        return self.now() + self.offset
+        if self.speed == 1.0:
+            return self.now() + self.offset
+        return self.origin + (self.now() - self.origin) * self.speed + self.offset
 
     def take_fault(self) -> Fault | None:
         with self.lock:
@@ -675,7 +680,7 @@ class Handler(BaseHTTPRequestHandler):
             if "advance" in data:
                 st.offset += timedelta(seconds=float(data["advance"]))
             if "set" in data:
-                st.offset = datetime.fromisoformat(data["set"]) - st.now()
+                st.offset += datetime.fromisoformat(data["set"]) - st.clock()
             self.send_json(200, {"now": st.clock().isoformat()})
         elif path == "/_emulator/config":
             for k, v in data.items():
@@ -1152,9 +1157,15 @@ def serve(
     *,
     now: Callable[[], datetime] | None = None,
     config: Config | None = None,
+    speed: float | None = None,
 ) -> EmulatorServer:
-    """Starts the emulator in a background thread; ``.shutdown()`` stops it."""
-    state = State(config=config or Config())
+    """Starts the emulator in a background thread; ``.shutdown()`` stops it.
+
+    ``speed``: emulated seconds per real second; default ``SHIPDESK_SANDBOX_SPEED`` or 360 (the
+    sandbox pace: a parcel is delivered in about a quarter of an hour). Tests pass 1."""
+    if speed is None:
+        speed = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
+    state = State(config=config or Config(), speed=speed)
     if now is not None:
         state.now = now
         state.origin = now()
@@ -1181,8 +1192,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Эмулятор API Почты России (Отправка + трекинг)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--speed", type=float, default=None, help="emulated seconds per real second")
     args = parser.parse_args(argv)
-    server = serve(args.host, args.port)
+    server = serve(args.host, args.port, speed=args.speed)
     print(f"Russian Post emulator on {server.url} (token test-token, login test / test)", flush=True)
     try:
         while True:

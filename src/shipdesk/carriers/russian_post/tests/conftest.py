@@ -20,7 +20,7 @@ PORTS = range(18110, 18200)
 def start_emulator(**config: Any) -> emulator.EmulatorServer:
     for port in PORTS:
         try:
-            return emulator.serve("127.0.0.1", port, config=emulator.Config(**config))
+            return emulator.serve("127.0.0.1", port, config=emulator.Config(**config), speed=1.0)
         except OSError:
             continue
     raise RuntimeError("no free port in 18110-18199")

@@ -300,3 +300,18 @@ def test_address_normalisation_end_to_end(adapter: Adapter) -> None:
     good, bad = adapter.normalize_addresses(["644015, Омск, ул. Ленина, 10", "где-то"])
     assert good.good and good.address.index == "644015"
     assert not bad.good
+
+
+def test_sandbox_clock_runs_faster_than_real_time() -> None:
+    from datetime import UTC, timedelta
+
+    from shipdesk.carriers.russian_post import emulator
+
+    real = [datetime(2026, 1, 1, tzinfo=UTC)]
+    srv = emulator.serve("127.0.0.1", 18197, now=lambda: real[0], speed=360)
+    try:
+        start = srv.state.clock()
+        real[0] += timedelta(seconds=10)
+        assert srv.state.clock() - start == timedelta(hours=1)
+    finally:
+        srv.shutdown()

@@ -117,3 +117,29 @@ def test_emulator_runs_as_a_module() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_shipdesk_emulate_command_keeps_serving() -> None:
+    port = 18198
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipdesk.cli", "emulate", "russian_post", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/1.0/settings", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited") from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert response.status_code == 401  # it answers, and wants the Otpravka headers
+        assert response.json()["sub-code"] == "INVALID_TOKEN"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
