@@ -24,6 +24,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers.base import ChargeLine, ParcelRequest, RateQuote
@@ -190,7 +191,36 @@ class TariffTable:
                 amount=_kop(raw.get("amount", "0"), f"options.{key}.amount"),
                 percent_of_ground_bp=_bp(raw.get("percent_of_ground", "0"),
                                          f"options.{key}.percent_of_ground"))
-        self.vat_name = _("в т. ч. НДС %(pct)s%%") % {"pct": Decimal(self.vat_bp).scaleb(-2).normalize()}
+        self._labels: dict[str | None, tuple[str, str, str]] = {}
+        self._lines: dict[tuple[str, int], ChargeLine] = {}
+
+    def labels(self) -> tuple[str, str, str]:
+        """The fixed line names in the active language, looked up once per language."""
+        language = get_language()
+        labels = self._labels.get(language)
+        if labels is None:
+            labels = (_("Пересылка"), _("Объявленная ценность"), _("Наложенный платёж"))
+            self._labels[language] = labels
+        return labels
+
+    def _line(self, name: str, net: int) -> tuple[ChargeLine, int, int]:
+        """The line for a net amount (as the table states it): ``(line with VAT, gross
+        kopecks, VAT kopecks)``. Lines are immutable and repeat a lot (same zone, step,
+        option), so they are made once and shared."""
+        key = (name, net)
+        found = self._lines.get(key)
+        if found is None:
+            vat_bp = self.vat_bp
+            if self.prices_include_vat:
+                gross = net
+                vat = (net * vat_bp * 2 + 10000 + vat_bp) // (2 * (10000 + vat_bp))
+            else:
+                vat = (net * vat_bp + 5000) // 10000
+                gross = net + vat
+            found = (ChargeLine(name, _rub(gross)), gross, vat)
+            if len(self._lines) < 500_000:
+                self._lines[key] = found
+        return found
 
     # --- rating -------------------------------------------------------------------------
     def zone(self, from_index: str, to_index: str) -> int:
@@ -214,7 +244,30 @@ class TariffTable:
         zone = self.zone(parcel.sender.address.index, parcel.recipient.address.index)
         if not zone:
             return _("Индекс отправителя или получателя не найден в таблице зон")
-        return self._rate(service, zone, parcel)
+        return self._rate(service, zone, parcel, self.labels())
+
+    def rate_many(self, parcels: list[ParcelRequest]) -> list[RateQuote | None]:
+        """Quotes for many parcels, each with its own service; ``None`` where not rateable."""
+        labels = self.labels()
+        services = self.services
+        belt_of, zone_of = self.belt_of, self.zone_of
+        rate = self._rate
+        out: list[RateQuote | None] = []
+        append = out.append
+        for parcel in parcels:
+            service = services.get(parcel.service_code)
+            frm, to = parcel.sender.address.index, parcel.recipient.address.index
+            if service is None or len(frm) != 6 or len(to) != 6 or not (
+                    frm.isdigit() and to.isdigit()):
+                append(None)
+                continue
+            zone = zone_of[belt_of[int(frm[:3])]][belt_of[int(to[:3])]]
+            if not zone:
+                append(None)
+                continue
+            quote = rate(service, zone, parcel, labels)
+            append(None if quote.__class__ is str else quote)  # type: ignore[arg-type]
+        return out
 
     def rate_all(self, parcel: ParcelRequest) -> list[RateQuote]:
         """Every service of the table that can take the parcel."""
@@ -222,13 +275,15 @@ class TariffTable:
         if not zone:
             return []
         out = []
+        labels = self.labels()
         for service in self.services.values():
-            quote = self._rate(service, zone, parcel)
+            quote = self._rate(service, zone, parcel, labels)
             if isinstance(quote, RateQuote):
                 out.append(quote)
         return out
 
-    def _rate(self, service: _Service, zone: int, parcel: ParcelRequest) -> RateQuote | str:
+    def _rate(self, service: _Service, zone: int, parcel: ParcelRequest,
+              labels: tuple[str, str, str]) -> RateQuote | str:
         weight = parcel.weight_g
         if weight <= 0:
             return _("Вес должен быть больше нуля")
@@ -238,7 +293,7 @@ class TariffTable:
         options = parcel.options
         declared = _money_kop(parcel.declared_value) if parcel.declared_value else 0
         cod = _money_kop(parcel.cod_amount) if parcel.cod_amount else 0
-        category = options.get("mail_category") or (
+        category = (options.get("mail_category") if options else None) or (
             CATEGORY_COD if cod else CATEGORY_DECLARED if declared else CATEGORY_ORDINARY)
         if category not in service.categories:
             return _("Категория «%(category)s» недоступна для «%(name)s»") % {
@@ -247,37 +302,37 @@ class TariffTable:
         if weight > service.first_step_g:
             steps = -(-(weight - service.first_step_g) // service.step_g)
         ground = service.base[zone] + steps * service.per_step[zone]
-        lines: list[tuple[str, int]] = [(_("Пересылка"), ground)]
+        line = self._line
+        first, total, vat = line(labels[0], ground)
+        lines = [first]
         if declared and self.declared_bp:
-            lines.append((_("Объявленная ценность"), _pct_of(declared, self.declared_bp)))
-        if cod and (self.cod_bp or self.cod_min):
-            lines.append((_("Наложенный платёж"), max(_pct_of(cod, self.cod_bp), self.cod_min)))
-        for key in OPTION_KEYS:
-            if options.get(key):
-                option = self.options.get(key)
-                if option is None:
-                    return _("Услуга «%(key)s» не оказывается для «%(name)s»") % {
-                        "key": key, "name": service.name}
-                fee = option.amount + _pct_of(ground, option.percent_of_ground_bp)
-                if fee:
-                    lines.append((option.name, fee))
-        vat_bp = self.vat_bp
-        total = vat = 0
-        charge_lines = []
-        for name, amount in lines:
-            if self.prices_include_vat:
-                gross = amount
-                line_vat = (amount * vat_bp * 2 + 10000 + vat_bp) // (2 * (10000 + vat_bp))
-            else:
-                line_vat = _pct_of(amount, vat_bp)
-                gross = amount + line_vat
+            item, gross, tax = line(labels[1], (declared * self.declared_bp + 5000) // 10000)
+            lines.append(item)
             total += gross
-            vat += line_vat
-            charge_lines.append(ChargeLine(name, _rub(gross)))
+            vat += tax
+        if cod and (self.cod_bp or self.cod_min):
+            fee = max((cod * self.cod_bp + 5000) // 10000, self.cod_min)
+            item, gross, tax = line(labels[2], fee)
+            lines.append(item)
+            total += gross
+            vat += tax
+        if options:
+            for key in OPTION_KEYS:
+                if options.get(key):
+                    option = self.options.get(key)
+                    if option is None:
+                        return _("Услуга «%(key)s» не оказывается для «%(name)s»") % {
+                            "key": key, "name": service.name}
+                    fee = option.amount + _pct_of(ground, option.percent_of_ground_bp)
+                    if fee:
+                        item, gross, tax = line(option.name, fee)
+                        lines.append(item)
+                        total += gross
+                        vat += tax
         days = service.days[zone]
         return RateQuote(
             service_code=service.code, service_name=service.name, total=_rub(total),
-            lines=tuple(charge_lines),
+            lines=tuple(lines),
             days_min=days[0] if days else None, days_max=days[1] if days else None,
             raw={"table": self.version, "zone": zone, "category": category,
                  "vat": _rub(vat), "weight_steps": steps})

@@ -115,13 +115,7 @@ def rate_many(*, organization: Organization, requests: list[ParcelRequest],
     table = tariff_table_current(organization=organization, carrier_code=carrier_code)
     if table is None:
         return [None] * len(requests)
-    rate = table.rate
-    out: list[RateQuote | None] = []
-    append = out.append
-    for request in requests:
-        quote = rate(request)
-        append(quote if quote.__class__ is RateQuote else None)
-    return out
+    return table.rate_many(requests)
 
 
 def rate_many_explained(*, organization: Organization, requests: list[ParcelRequest],
