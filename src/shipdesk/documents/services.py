@@ -110,7 +110,7 @@ def _lock_shipments(actor: Actor, shipment_ids: Sequence[int]) -> list[Shipment]
         raise ValidationFailed(_("Не выбрано ни одного отправления"),
                                errors=[FieldError(loc=("shipment_ids",), code="required",
                                                   message=_("Выберите отправления"))])
-    found = {s.pk: s for s in Shipment.objects.select_for_update()
+    found = {s.pk: s for s in Shipment.objects.select_for_update(of=("self",))
              .select_related("sender", "carrier_account")
              .filter(organization=actor.organization, pk__in=ids)}
     missing = [i for i in ids if i not in found]
@@ -193,7 +193,7 @@ def _fill(actor: Actor, batch: Batch, shipments: list[Shipment], limit: int | No
 
 
 def _open_batch_for_update(actor: Actor, batch_id: int) -> Batch:
-    batch = (Batch.objects.select_for_update().select_related("carrier_account")
+    batch = (Batch.objects.select_for_update(of=("self",)).select_related("carrier_account")
              .filter(organization=actor.organization, pk=batch_id).first())
     if batch is None:
         raise NotFound(_("Партия не найдена"))
@@ -225,7 +225,7 @@ def batch_auto_group(*, actor: Actor, shipping_date: date | None = None) -> list
     needed and splitting at the carrier's limit. Returns the batches that received parcels."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     day = shipping_date or timezone.localdate()
-    shipments = list(Shipment.objects.select_for_update()
+    shipments = list(Shipment.objects.select_for_update(of=("self",))
                      .select_related("sender", "carrier_account")
                      .filter(organization=actor.organization, state=State.NUMBERED,
                              tracking_number__isnull=False, batch_entry__isnull=True)
@@ -557,7 +557,8 @@ def document_generate(*, document_id: int, attempt: int) -> GeneratedDocument | 
     or an already finished document is left alone. The file is stored only when complete;
     on a problem the document is FAILED with the reason and keeps no file."""
     with transaction.atomic():
-        doc = (GeneratedDocument.objects.select_for_update().select_related("batch__organization")
+        doc = (GeneratedDocument.objects.select_for_update(of=("self",))
+               .select_related("batch__organization")
                .filter(pk=document_id).first())
         if doc is None or doc.attempt != attempt or doc.status not in (
                 DocumentStatus.PENDING, DocumentStatus.RUNNING):

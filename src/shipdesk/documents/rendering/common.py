@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 
 from reportlab import rl_config
+from reportlab.pdfbase.pdfdoc import PDFStream
 from reportlab.pdfgen.canvas import Canvas
 
 from shipdesk.documents.rendering.fonts import BOLD, REGULAR, register_fonts
 from shipdesk.documents.rendering.layout import Box, LayoutRecorder, fit_text
 
 
+class _AlreadyDeflated:
+    """A stream filter naming FlateDecode for content compressed when its page closed."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, data: bytes) -> bytes:
+        return data
+
+
+class CompactCanvas(Canvas):
+    """reportlab keeps every page until ``save()``, and compresses page streams only then.
+    This canvas compresses each page's content as soon as the page is finished and drops
+    the text, so a 10,000-label document holds ~2 KB per page instead of ~20 KB."""
+
+    def showPage(self) -> None:
+        super().showPage()
+        page = self._doc.Pages.pages[-1]
+        if page.stream and not page.Contents:
+            stream = PDFStream(content=zlib.compress(page.stream.encode("latin-1"), 6),
+                               filters=[_AlreadyDeflated()])
+            stream.__Comment__ = "page stream"
+            page.Contents = stream
+            page.stream = None
+
+
 def new_canvas(out: object, pagesize: tuple[float, float], title: str) -> Canvas:
     register_fonts()
     rl_config.useA85 = 0  # binary streams: ASCII85 only bloats and slows compressed pages
     # invariant: no timestamps or random ids, so the same data gives the same bytes (hash)
-    canvas = Canvas(out, pagesize=pagesize, pageCompression=1, invariant=1)
+    canvas = CompactCanvas(out, pagesize=pagesize, pageCompression=0, invariant=1)
     canvas.setTitle(title)
     canvas.setCreator("Shipdesk")
     return canvas
