@@ -24,7 +24,7 @@ code, so the input order never matters):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -154,8 +154,15 @@ def _dedupe(events: Sequence[EventFact]) -> list[EventFact]:
     return sorted(chosen.values(), key=_sort_key)
 
 
-def derive(events: Sequence[EventFact], *, now: datetime, context: Context) -> Verdict:
-    """The real status of one parcel from all its events (in any order)."""
+def _skip(*_args: object) -> None:
+    return None
+
+
+def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
+           explain: bool = True) -> Verdict:
+    """The real status of one parcel from all its events (in any order). With
+    ``explain=False`` (the bulk path) the timeline and reasons are left empty; everything
+    else is the same."""
     history = _dedupe(events)
     reasons: list[Reason] = []
     timeline: list[TimelineEntry] = []
@@ -169,34 +176,38 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context) -> V
     last_movement: datetime | None = None
     last_forward_at: datetime | None = None  # last movement before arrival, for inference
 
+    note: Callable[[Reason], None] = reasons.append if explain else _skip
+
     def entry(e: EventFact, *, ignored: bool = False) -> None:
-        timeline.append(TimelineEntry(e.occurred_at, e.status, e.substatus, e.raw_code,
-                                      e.place, e.raw_text, ignored=ignored))
+        if explain:
+            timeline.append(TimelineEntry(e.occurred_at, e.status, e.substatus, e.raw_code,
+                                          e.place, e.raw_text, ignored=ignored))
 
     def infer(st: Status, at: datetime, why: str) -> None:
-        timeline.append(TimelineEntry(at, st, "", "", "", "", inferred=True))
-        reasons.append(Reason(why, st, at))
+        if explain:
+            timeline.append(TimelineEntry(at, st, "", "", "", "", inferred=True))
+            note(Reason(why, st, at))
 
     for e in history:
         st = e.status
         if st is None:
             unknown.append(e.raw_code)
             entry(e, ignored=True)
-            reasons.append(Reason("unknown_code", None, e.occurred_at))
+            note(Reason("unknown_code", None, e.occurred_at))
             continue
         if context.shipped_at is not None and st is not Status.INFO_RECEIVED and (
                 e.occurred_at < context.shipped_at - timedelta(days=1)):
             entry(e, ignored=True)
-            reasons.append(Reason("before_shipping", st, e.occurred_at))
+            note(Reason("before_shipping", st, e.occurred_at))
             continue
         if e.occurred_at > now + timedelta(hours=1):
             entry(e, ignored=True)
-            reasons.append(Reason("in_future", st, e.occurred_at))
+            note(Reason("in_future", st, e.occurred_at))
             continue
         # "delivered" to the sender is a return
         if st is Status.DELIVERED and e.substatus == Substatus.TO_SENDER:
             st = Status.RETURNED
-            reasons.append(Reason("delivered_to_sender", st, e.occurred_at))
+            note(Reason("delivered_to_sender", st, e.occurred_at))
         # the carrier forgot the acceptance
         if accepted_at is None and (st is Status.ACCEPTED or st in _AFTER_ACCEPTANCE):
             if st is not Status.ACCEPTED and st is not Status.LOST:
@@ -207,30 +218,30 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context) -> V
 
         if status in FINAL_STATUSES:
             if status is Status.DELIVERED and st is Status.RETURNED:
-                reasons.append(Reason("returned_after_delivered", st, e.occurred_at))
+                note(Reason("returned_after_delivered", st, e.occurred_at))
             elif status is Status.LOST and st is not Status.LOST:
-                reasons.append(Reason("found_after_lost", st, e.occurred_at))
+                note(Reason("found_after_lost", st, e.occurred_at))
             elif status is Status.CANCELLED and st in _MOVEMENT | FINAL_STATUSES and (
                     st is not Status.CANCELLED):
-                reasons.append(Reason("moving_after_cancelled", st, e.occurred_at))
+                note(Reason("moving_after_cancelled", st, e.occurred_at))
             else:
                 if st is not status:
-                    reasons.append(Reason("contradiction", st, e.occurred_at, status))
+                    note(Reason("contradiction", st, e.occurred_at, status))
                 entry(e, ignored=st is not status)
                 continue
         elif status in _RETURN_FLOW and st in _MOVEMENT:
             # movement on the way back: still returning
             entry(e)
-            reasons.append(Reason("moving_back", st, e.occurred_at))
+            note(Reason("moving_back", st, e.occurred_at))
             status, substatus, status_at = Status.RETURNING, e.substatus or substatus, e.occurred_at
             continue
         elif status in _RETURN_FLOW and st is Status.DELIVERED:
             st = Status.RETURNED
-            reasons.append(Reason("delivered_while_returning", st, e.occurred_at))
+            note(Reason("delivered_while_returning", st, e.occurred_at))
         elif st is Status.INFO_RECEIVED and status is not None and (
                 status is not Status.INFO_RECEIVED):
             entry(e, ignored=True)
-            reasons.append(Reason("step_back", st, e.occurred_at, status))
+            note(Reason("step_back", st, e.occurred_at, status))
             continue
 
         # arrival at the pickup point, told or proven
@@ -254,10 +265,11 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context) -> V
         entry(e)
         if status is not None and RANK[st] < RANK[status] and st not in FINAL_STATUSES and (
                 status not in FINAL_STATUSES):
-            reasons.append(Reason("went_back", st, e.occurred_at, status))
+            note(Reason("went_back", st, e.occurred_at, status))
         status, substatus, status_at = st, e.substatus, e.occurred_at
-        if not reasons or reasons[-1].at != e.occurred_at or reasons[-1].status is not st:
-            reasons.append(Reason("event", st, e.occurred_at))
+        if explain and (not reasons or reasons[-1].at != e.occurred_at
+                        or reasons[-1].status is not st):
+            note(Reason("event", st, e.occurred_at))
 
     storage_deadline = None
     if arrived_at is not None and status in (Status.ARRIVED_AT_PICKUP, Status.DELIVERY_FAILED):
@@ -270,7 +282,7 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context) -> V
     flags = _flags(status, now=now, context=context, last_movement=last_movement,
                    accepted_at=accepted_at, storage_deadline=storage_deadline)
     if status is not None:
-        reasons.append(Reason("verdict", status, status_at))
+        note(Reason("verdict", status, status_at))
     last_event = history[-1].occurred_at if history else None
     return Verdict(
         status=status, substatus=substatus, status_at=status_at,

@@ -26,8 +26,14 @@ class TrackingEvent(TenantModel):
     event seen twice (polls overlap, webhooks replay) hits the unique key and is stored once.
     The carrier's raw code and text stay beside our normalised status."""
 
+    # Indexes kept to what is read: the dedup key (shipment first) and (organization,
+    # unknown_code) cover the foreign keys; an append-only row needs no updated_at.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_index=False)
     shipment = models.ForeignKey("shipments.Shipment", on_delete=models.CASCADE,
-                                 related_name="tracking_events")
+                                 related_name="tracking_events", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = None  # type: ignore[assignment]
     tracking_number = models.CharField(max_length=32)
     occurred_at = models.DateTimeField()  # UTC
     utc_offset_minutes = models.SmallIntegerField(null=True)  # the zone the carrier gave

@@ -59,7 +59,7 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 BEFORE_CREATION_TOLERANCE = timedelta(days=2)
 _EVENT_COLUMNS = ("organization_id", "shipment_id", "tracking_number", "occurred_at",
                   "utc_offset_minutes", "raw_code", "raw_text", "status", "substatus", "place",
-                  "office_index", "unknown_code", "source", "raw", "created_at", "updated_at")
+                  "office_index", "unknown_code", "source", "raw", "created_at")
 
 
 @dataclass
@@ -145,17 +145,29 @@ def _route(sender_index: str | None, index: str | None) -> str:
 
 def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
     found: dict[str, _ShipmentInfo] = {}
+    shipments, senders = Shipment._meta.db_table, "shipments_senderprofile"
     for i in range(0, len(numbers), 5000):
-        rows = Shipment.objects.filter(tracking_number__in=numbers[i:i + 5000]).values_list(
-            "id", "organization_id", "tracking_number", "carrier_code", "carrier_account_id",
-            "mail_category", "service_code", "sender__index", "index", "pickup_point_code",
-            "options", "created_at", "delivery_days_max")
+        part = list(numbers[i:i + 5000])
+        if connection.vendor == "postgresql":
+            where, params = "s.tracking_number = ANY(%s)", [part]
+        else:
+            where, params = f"s.tracking_number IN ({', '.join(['%s'] * len(part))})", part
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT s.id, s.organization_id, s.tracking_number, s.carrier_code, "  # noqa: S608
+                "s.carrier_account_id, s.mail_category, s.service_code, p.\"index\", "
+                "s.\"index\", s.pickup_point_code, s.options, s.created_at, s.delivery_days_max "
+                f"FROM {shipments} s LEFT JOIN {senders} p ON p.id = s.sender_id WHERE {where}",
+                params)
+            rows = cur.fetchall()
         for (sid, org_id, number, carrier, account, category, service, s_index, index, pp,
              options, created, days_max) in rows:
+            if isinstance(options, str):
+                options = json.loads(options or "{}")
             to_door = bool((options or {}).get("courier_delivery"))
             found[number] = _ShipmentInfo(
                 sid, org_id, number, carrier, account, category or service,
-                _route(s_index, index), bool(pp) or not to_door, created, days_max)
+                _route(s_index, index), bool(pp) or not to_door, _dt(created), days_max)
     return found
 
 
@@ -236,7 +248,7 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
                      e.raw_code[:32], e.raw_text[:300], status, e.substatus[:64], place,
                      e.office_index[:12], e.status is None, source,
                      json.dumps(e.raw, ensure_ascii=False, default=str) if e.raw else "{}",
-                     now, now))
+                     now))
     if rejected:
         log.warning("tracking ingest: rejected %d events (%s)", len(rejected),
                     ", ".join(f"{k}={v}" for k, v in sorted(result.rejected.items())))
@@ -268,17 +280,11 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
     conflict = "ON CONFLICT (shipment_id, occurred_at, raw_code, place) DO NOTHING"
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            temp = "CREATE TEMP TABLE IF NOT EXISTS tracking_ev_in ON COMMIT DELETE ROWS AS"
-            cur.execute(f"{temp} SELECT {cols} FROM tracking_trackingevent WITH NO DATA")  # noqa: S608
-            raw = cur.cursor  # psycopg cursor: COPY is the fast way in
-            with raw.copy(f"COPY tracking_ev_in ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
+            _copy_into_temp(cur, "tracking_ev_in", "tracking_trackingevent",
+                            list(_EVENT_COLUMNS), rows)
             head = f"INSERT INTO tracking_trackingevent ({cols})"
             cur.execute(f"{head} SELECT {cols} FROM tracking_ev_in {conflict} RETURNING shipment_id")  # noqa: S608
-            out = [r[0] for r in cur.fetchall()]
-            cur.execute("TRUNCATE tracking_ev_in")
-            return out
+            return [r[0] for r in cur.fetchall()]
         out = []
         width = len(_EVENT_COLUMNS)
         step = max(1, 30_000 // width)
@@ -292,23 +298,65 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
         return out
 
 
+def _ids_filter(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``column IN ids`` as SQL: one array parameter on PostgreSQL, a list on SQLite."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def _load_history(shipment_ids: list[int]) -> dict[int, list[engine.EventFact]]:
     history: dict[int, list[engine.EventFact]] = defaultdict(list)
+    utc = zoneinfo.ZoneInfo("UTC")
     for i in range(0, len(shipment_ids), 5000):
+        where, params = _ids_filter("shipment_id", shipment_ids[i:i + 5000])
         with connection.cursor() as cur:
-            part = shipment_ids[i:i + 5000]
-            cur.execute(
-                "SELECT shipment_id, occurred_at, status, substatus, raw_code, place, raw_text "
-                "FROM tracking_trackingevent WHERE shipment_id IN ("
-                + ", ".join(["%s"] * len(part)) + ")", part)
+            cols = "shipment_id, occurred_at, status, substatus, raw_code, place, raw_text"
+            sql = f"SELECT {cols} FROM tracking_trackingevent WHERE {where}"  # noqa: S608
+            cur.execute(sql, params)
             for sid, at, st, sub, code, place, text in cur.fetchall():
                 if isinstance(at, str):  # SQLite through a raw cursor
                     at = datetime.fromisoformat(at)
                 if at.tzinfo is None:
-                    at = at.replace(tzinfo=zoneinfo.ZoneInfo("UTC"))
-                history[sid].append(engine.EventFact(at, Status(st) if st else None, sub, code,
-                                                     place, text))
+                    at = at.replace(tzinfo=utc)
+                history[sid].append(engine.EventFact(at, _STATUS.get(st), sub, code, place, text))
     return history
+
+
+_STATUS: dict[str, Status] = {s.value: s for s in Status}
+
+# tracking_trackingstate columns written by the bulk path, in this order
+_STATE_FIELDS = ["carrier_code", "route", "status", "substatus", "status_at", "final",
+                 "next_poll_at", "last_event_at", "last_movement_at", "accepted_at",
+                 "arrived_at_pickup_at", "arrival_inferred", "storage_deadline",
+                 "expected_delivery", "transit_recorded", "is_stuck", "is_overdue",
+                 "is_storage_ending", "is_returned", "is_lost", "has_unknown_codes",
+                 "updated_at"]
+_STATE_INSERT_ONLY = ["shipment_id", "organization_id", "public_token", "created_at",
+                      "poll_failures"]
+_CHANGE_COLUMNS = ["organization_id", "shipment_id", "previous_status", "status", "substatus",
+                   "changed_at", "created_at", "updated_at"]
+
+
+def _dt(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo("UTC"))
+    return value
+
+
+def _load_states(ids: list[int]) -> dict[int, tuple[str, str, datetime | None, bool]]:
+    """shipment id -> (status, substatus, last_event_at, transit_recorded)."""
+    out: dict[int, tuple[str, str, datetime | None, bool]] = {}
+    for i in range(0, len(ids), 5000):
+        where, params = _ids_filter("shipment_id", ids[i:i + 5000])
+        with connection.cursor() as cur:
+            cur.execute("SELECT shipment_id, status, substatus, last_event_at, transit_recorded "
+                        "FROM tracking_trackingstate WHERE " + where, params)
+            for sid, st, sub, last, recorded in cur.fetchall():
+                out[sid] = (st, sub, _dt(last), bool(recorded))
+    return out
 
 
 def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult,
@@ -316,136 +364,120 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     """Re-derives the verdict of these shipments from their whole stored history and
     writes everything that follows from it, in bulk."""
     ids = [i.id for i in infos]
-    states = {s.shipment_id: s for s in TrackingState.objects.filter(shipment_id__in=ids)}
+    states = _load_states(ids)
     # A shipment with no stored events before this chunk has only the fresh rows: no need
     # to read its history back.
     need_history = [i for i in ids if fresh is None or (
-        i in states and states[i].last_event_at is not None)]
+        i in states and states[i][2] is not None)]
     history = _load_history(need_history) if need_history else {}
     if fresh is not None:
         for sid, rows in fresh.items():
             if sid not in history:
-                history[sid] = [engine.EventFact(r[3], Status(r[7]) if r[7] else None, r[8],
-                                                 r[5], r[9], r[6]) for r in rows]
+                history[sid] = [engine.EventFact(r[3], _STATUS.get(r[7]), r[8], r[5], r[9],
+                                                 r[6]) for r in rows]
     rules = Rules({i.organization_id for i in infos})
     windows = _poll_windows({i.organization_id for i in infos})
-    changes: list[ShipmentStatusChange] = []
+    changes: list[tuple[Any, ...]] = []
     updates: list[TrackingUpdate] = []
-    new_states: list[TrackingState] = []
-    changed_states: list[TrackingState] = []
+    state_rows: list[tuple[Any, ...]] = []
     transit: dict[tuple[str, str], list[float]] = defaultdict(list)
     for info in infos:
-        verdict = engine.derive(history.get(info.id, ()), now=now, context=rules.context(info))
-        state = states.get(info.id)
-        if state is None:
-            state = TrackingState(shipment_id=info.id, organization_id=info.organization_id,
-                                  public_token=secrets.token_urlsafe(24))
-            new_states.append(state)
-        else:
-            changed_states.append(state)
-        previous = state.status
+        verdict = engine.derive(history.get(info.id, ()), now=now, context=rules.context(info),
+                                explain=False)
+        previous, previous_sub, _last, recorded = states.get(info.id, ("", "", None, False))
         status = verdict.status.value if verdict.status is not None else ""
-        if status and (status, verdict.substatus) != (previous, state.substatus):
+        if status and (status, verdict.substatus) != (previous, previous_sub):
             if status != previous:
-                changes.append(ShipmentStatusChange(
-                    organization_id=info.organization_id, shipment_id=info.id,
-                    previous_status=previous, status=status, substatus=verdict.substatus,
-                    changed_at=verdict.status_at))
+                changes.append((info.organization_id, info.id, previous, status,
+                                verdict.substatus, verdict.status_at, now, now))
             updates.append(TrackingUpdate(info.id, status, verdict.substatus,
                                           verdict.status_at))  # type: ignore[arg-type]
-        _apply_verdict(state, verdict, info, now=now, window=windows.get(info.organization_id))
-        if (not state.transit_recorded and verdict.accepted_at and
-                verdict.arrived_at_pickup_at and not verdict.arrival_inferred and info.route):
+        if (not recorded and verdict.accepted_at and verdict.arrived_at_pickup_at
+                and not verdict.arrival_inferred and info.route):
             days = (verdict.arrived_at_pickup_at - verdict.accepted_at).total_seconds() / 86400
             if 0 <= days <= 120:
                 transit[(info.carrier_code, info.route)].append(days)
-            state.transit_recorded = True
+            recorded = True
+        delay = engine.next_poll_delay(verdict, now=now)
+        flags = verdict.flags
+        state_rows.append((
+            info.id, info.organization_id, secrets.token_urlsafe(24), now, 0,
+            info.carrier_code, info.route, status, verdict.substatus, verdict.status_at,
+            verdict.final,
+            None if delay is None else into_window(now + delay, windows.get(info.organization_id)),
+            verdict.last_event_at, verdict.last_movement_at, verdict.accepted_at,
+            verdict.arrived_at_pickup_at, verdict.arrival_inferred, verdict.storage_deadline,
+            verdict.expected_delivery, recorded, engine.STUCK in flags, engine.OVERDUE in flags,
+            engine.STORAGE_ENDING in flags, engine.RETURNED_FLAG in flags,
+            engine.LOST_FLAG in flags, bool(verdict.unknown_codes), now))
     result.shipments += len(infos)
     result.status_changes += len(changes)
-    if new_states:
-        TrackingState.objects.bulk_create(new_states, batch_size=2000)
-    if changed_states:
-        _update_states(changed_states)
+    _upsert_states(state_rows)
     if changes:
-        ShipmentStatusChange.objects.bulk_create(changes, batch_size=2000)
-        _queue_webhooks(changes)
+        _queue_webhooks(_insert_changes(changes))
     if updates:
         shipments_apply_tracking(updates=updates)
     if transit:
         _record_transit(transit)
 
 
-_STATE_FIELDS = ["carrier_code", "route", "status", "substatus", "status_at", "final",
-                 "next_poll_at", "last_event_at", "last_movement_at", "accepted_at",
-                 "arrived_at_pickup_at", "arrival_inferred", "storage_deadline",
-                 "expected_delivery", "transit_recorded", "is_stuck", "is_overdue",
-                 "is_storage_ending", "is_returned", "is_lost", "has_unknown_codes",
-                 "updated_at"]
+def _copy_into_temp(cur: Any, temp: str, table: str, cols: list[str],
+                    rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: COPY rows into a session temp table shaped like ``table``'s columns."""
+    names = ", ".join(cols)
+    create = f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS"
+    cur.execute(f"{create} SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+    cur.execute(f"TRUNCATE {temp}")
+    with cur.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(r)
 
 
-def _apply_verdict(state: TrackingState, verdict: engine.Verdict, info: _ShipmentInfo, *,
-                   now: datetime, window: tuple[int, int, str] | None) -> None:
-    state.carrier_code = info.carrier_code
-    state.route = info.route
-    state.status = verdict.status.value if verdict.status is not None else ""
-    state.substatus = verdict.substatus
-    state.status_at = verdict.status_at
-    state.final = verdict.final
-    state.last_event_at = verdict.last_event_at
-    state.last_movement_at = verdict.last_movement_at
-    state.accepted_at = verdict.accepted_at
-    state.arrived_at_pickup_at = verdict.arrived_at_pickup_at
-    state.arrival_inferred = verdict.arrival_inferred
-    state.storage_deadline = verdict.storage_deadline
-    state.expected_delivery = verdict.expected_delivery
-    state.is_stuck = engine.STUCK in verdict.flags
-    state.is_overdue = engine.OVERDUE in verdict.flags
-    state.is_storage_ending = engine.STORAGE_ENDING in verdict.flags
-    state.is_returned = engine.RETURNED_FLAG in verdict.flags
-    state.is_lost = engine.LOST_FLAG in verdict.flags
-    state.has_unknown_codes = bool(verdict.unknown_codes)
-    delay = engine.next_poll_delay(verdict, now=now)
-    state.next_poll_at = None if delay is None else into_window(now + delay, window)
-    state.updated_at = now
-
-
-def _update_states(states: list[TrackingState]) -> None:
-    if connection.vendor != "postgresql":
-        TrackingState.objects.bulk_update(states, _STATE_FIELDS, batch_size=500)
-        return
-    # PostgreSQL: COPY the new values into a temp table, one UPDATE … FROM.
-    cols = ["shipment_id", *_STATE_FIELDS]
-    model_fields = {f.attname: f for f in TrackingState._meta.concrete_fields}
+def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
+    cols = [*_STATE_INSERT_ONLY, *_STATE_FIELDS]
+    names = ", ".join(cols)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in _STATE_FIELDS)
+    upsert = f"ON CONFLICT (shipment_id) DO UPDATE SET {sets}"
     with connection.cursor() as cur:
-        temp = "CREATE TEMP TABLE IF NOT EXISTS tracking_state_in ON COMMIT DELETE ROWS AS"
-        names = ", ".join(cols)
-        cur.execute(f"{temp} SELECT {names} FROM tracking_trackingstate WITH NO DATA")  # noqa: S608
-        with cur.cursor.copy(f"COPY tracking_state_in ({', '.join(cols)}) FROM STDIN") as copy:
-            for s in states:
-                copy.write_row([getattr(s, model_fields[c].attname) for c in cols])
-        sets = ", ".join(f"{c} = i.{c}" for c in _STATE_FIELDS)
-        where = "WHERE t.shipment_id = i.shipment_id"
-        cur.execute(f"UPDATE tracking_trackingstate t SET {sets} FROM tracking_state_in i {where}")  # noqa: S608
-        cur.execute("TRUNCATE tracking_state_in")
+        if connection.vendor == "postgresql":
+            _copy_into_temp(cur, "tracking_state_in", "tracking_trackingstate", cols, rows)
+            cur.execute(f"INSERT INTO tracking_trackingstate ({names}) "  # noqa: S608
+                        f"SELECT {names} FROM tracking_state_in ORDER BY shipment_id {upsert}")
+            return
+        marks = ", ".join(["%s"] * len(cols))
+        sql = f"INSERT INTO tracking_trackingstate ({names}) VALUES ({marks}) {upsert}"  # noqa: S608
+        cur.executemany(sql, rows)
+
+
+def _insert_changes(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Appends to the status-change feed; returns ``(id, *row)`` for each new row."""
+    names = ", ".join(_CHANGE_COLUMNS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            _copy_into_temp(cur, "tracking_change_in", "tracking_shipmentstatuschange",
+                            _CHANGE_COLUMNS, rows)
+            cur.execute(f"INSERT INTO tracking_shipmentstatuschange ({names}) "  # noqa: S608
+                        f"SELECT {names} FROM tracking_change_in ORDER BY changed_at, "
+                        f"shipment_id RETURNING id, {names}")
+            return [tuple(r) for r in cur.fetchall()]
+    made = ShipmentStatusChange.objects.bulk_create(
+        [ShipmentStatusChange(**dict(zip(_CHANGE_COLUMNS, r, strict=True))) for r in rows],
+        batch_size=2000)
+    return [(m.pk, *r) for m, r in zip(made, rows, strict=True)]
 
 
 def _record_transit(samples: dict[tuple[str, str], list[float]]) -> None:
-    existing = {(r.carrier_code, r.route): r for r in RouteTransit.objects.select_for_update()
-                .filter(carrier_code__in={c for c, _r in samples},
-                        route__in={r for _c, r in samples})}
-    create = []
-    for key, values in samples.items():
-        row = existing.get(key)
-        if row is None:
-            create.append(RouteTransit(carrier_code=key[0], route=key[1], samples=len(values),
-                                       mean_days=sum(values) / len(values)))
-            continue
-        total = row.samples + len(values)
-        row.mean_days = (row.mean_days * row.samples + sum(values)) / total
-        row.samples = total
-    RouteTransit.objects.bulk_create(create, ignore_conflicts=True)
-    RouteTransit.objects.bulk_update([existing[k] for k in samples if k in existing],
-                                     ["mean_days", "samples"])
+    """Folds new transit-time samples into the per-route running mean (one upsert)."""
+    rows = [(carrier, route, len(v), sum(v) / len(v))
+            for (carrier, route), v in sorted(samples.items())]
+    t = "tracking_routetransit"
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {t} (carrier_code, route, samples, mean_days) VALUES (%s, %s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (carrier_code, route) DO UPDATE SET "
+            f"mean_days = ({t}.mean_days * {t}.samples + excluded.mean_days * excluded.samples)"
+            f" / ({t}.samples + excluded.samples), samples = {t}.samples + excluded.samples",
+            rows)
 
 
 # --------------------------------------------------------------------------- polling
@@ -732,32 +764,30 @@ def webhook_endpoint_delete(*, actor: Actor, endpoint_id: int) -> None:
     endpoint.delete()
 
 
-def _queue_webhooks(changes: list[ShipmentStatusChange]) -> None:
-    orgs = {c.organization_id for c in changes}
+def _queue_webhooks(changes: list[tuple[Any, ...]]) -> None:
+    """Queues a webhook delivery per active endpoint for each new status change
+    (``(id, organization_id, shipment_id, previous, status, substatus, changed_at, …)``)."""
+    orgs = {c[1] for c in changes}
     endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
     for e in WebhookEndpoint.objects.filter(organization_id__in=orgs, is_active=True):
         endpoints[e.organization_id].append(e)
     if not endpoints:
         return
-    if any(c.pk is None for c in changes):  # SQLite bulk_create may not set pks
-        changes = list(ShipmentStatusChange.objects.filter(
-            shipment_id__in=[c.shipment_id for c in changes]).order_by("-pk")[:len(changes)])
-    numbers = dict(Shipment.objects.filter(pk__in=[c.shipment_id for c in changes])
-                   .values_list("id", "tracking_number"))
-    orders = dict(Shipment.objects.filter(pk__in=[c.shipment_id for c in changes])
-                  .values_list("id", "order_number"))
+    changes = [c for c in changes if c[1] in endpoints]
+    shipments = {sid: (number, order) for sid, number, order in Shipment.objects.filter(
+        pk__in=[c[2] for c in changes]).values_list("id", "tracking_number", "order_number")}
     deliveries = []
     now = timezone.now()
-    for c in changes:
-        for e in endpoints.get(c.organization_id, ()):
+    for change_id, org_id, sid, previous, status, sub, changed_at, *_rest in changes:
+        number, order = shipments.get(sid, ("", ""))
+        for e in endpoints[org_id]:
             deliveries.append(WebhookDelivery(
-                organization_id=c.organization_id, endpoint=e, status_change_id=c.pk,
+                organization_id=org_id, endpoint=e, status_change_id=change_id,
                 msg_id="msg_" + uuid.uuid4().hex, event_type=WEBHOOK_EVENT,
                 payload={"type": WEBHOOK_EVENT, "timestamp": now.isoformat(), "data": {
-                    "shipment_id": c.shipment_id, "order_number": orders.get(c.shipment_id),
-                    "tracking_number": numbers.get(c.shipment_id),
-                    "previous_status": c.previous_status, "status": c.status,
-                    "substatus": c.substatus, "changed_at": c.changed_at.isoformat()}},
+                    "shipment_id": sid, "order_number": order, "tracking_number": number,
+                    "previous_status": previous, "status": status, "substatus": sub,
+                    "changed_at": _dt(changed_at).isoformat()}},  # type: ignore[union-attr]
                 next_attempt_at=now))
     made = WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True,
                                                batch_size=2000)

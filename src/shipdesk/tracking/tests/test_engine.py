@@ -1,5 +1,6 @@
 """The status engine: pure, so tested without a database."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -193,3 +194,12 @@ def test_final_status_is_sticky_against_later_movement(history):
 @given(histories)
 def test_duplicating_every_event_changes_nothing(history):
     assert derive(history, now=NOW, context=CTX) == derive(history + history, now=NOW, context=CTX)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_bulk_mode_gives_the_same_verdict_without_the_explanation(history):
+    full = derive(history, now=NOW, context=CTX)
+    bulk = derive(history, now=NOW, context=CTX, explain=False)
+    assert bulk.timeline == () and bulk.reasons == ()
+    assert dataclasses.replace(full, timeline=(), reasons=()) == bulk
