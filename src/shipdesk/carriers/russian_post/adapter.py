@@ -158,6 +158,23 @@ class NormalizedAddress:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class CodEvent:
+    """A COD money-transfer event (``PostalOrderEventsForMail``); type 3 = paid out to the shop."""
+
+    tracking_number: str
+    transfer_number: str
+    occurred_at: datetime  # aware, UTC
+    event_type: int  # 1 accepted, 2 re-sent, 3 paid out, 4 forwarded, 5 sent back, 6-7 corrections
+    event_name: str
+    amount: Decimal  # rubles
+    office_index: str
+
+    @property
+    def paid_out(self) -> bool:
+        return self.event_type == 3
+
+
 GOOD_QUALITY = {"GOOD", "POSTAL_BOX", "ON_DEMAND", "UNDEF_05"}
 GOOD_VALIDATION = {"VALIDATED", "OVERRIDDEN", "CONFIRMED_MANUALLY"}
 
@@ -864,6 +881,37 @@ class Adapter(CarrierAdapter):
                     str(addr["Index"] or "") if addr else "",
                     str(addr["Description"] or "") if addr else "",
                     raw=zeep.helpers.serialize_object(rec, dict),
+                )
+            )
+        return events
+
+    def cod_events(self, number: str) -> list[CodEvent]:
+        """``PostalOrderEventsForMail``: what happened to the parcel's cash-on-delivery transfer."""
+        login, password = self._tracking_auth()
+        output = self._soap(
+            "rtm34",
+            "PostalOrderEventsForMail",
+            PostalOrderEventsForMailInput={"Barcode": number, "Language": "RUS"},
+            AuthorizationHeader={"login": login, "password": password},
+        )
+        events = []
+        # zeep unwraps the one-child output: the list of PostalOrderEvent itself, or None when empty
+        items = output if isinstance(output, list) else (output["PostalOrderEvent"] if output else None)
+        for ev in items or []:
+            when = ev["EventDateTime"]
+            if when is None:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=MSK)
+            events.append(
+                CodEvent(
+                    tracking_number=number,
+                    transfer_number=str(ev["Number"] or ""),
+                    occurred_at=when.astimezone(UTC),
+                    event_type=int(ev["EventType"] or 0),
+                    event_name=str(ev["EventName"] or ""),
+                    amount=rubles(ev["SumPaymentForward"]),
+                    office_index=str(ev["IndexEvent"] or ""),
                 )
             )
         return events

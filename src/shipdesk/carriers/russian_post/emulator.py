@@ -530,6 +530,44 @@ def rtm34_response(state: State, barcode: str, rows: list[tuple[datetime, int, i
     return "".join(parts).encode()
 
 
+ESPP_NS = "http://www.russianpost.org/RTM/DataExchangeESPP/Data"
+COD_EVENT_NAMES = {1: "Приём", 3: "Оплата"}
+
+
+def cod_events(state: State, barcode: str) -> list[tuple[datetime, int, int, str]]:
+    """COD transfer events of a delivered parcel with a payment: (when, EventType, kopecks, index).
+    The transfer is accepted an hour after delivery and paid out to the shop three days later."""
+    order_id = state.by_barcode.get(barcode)
+    if order_id is None or not int(state.orders[order_id].get("payment") or 0):
+        return []
+    order = state.orders[order_id]
+    delivered = next((when for when, t, a, _i in state.history(barcode) if (t, a) in ((2, 1), (48, 0))), None)
+    if delivered is None:
+        return []
+    index = str(order.get("index-to") or "")
+    amount = int(order["payment"])
+    now = state.clock()
+    steps = [(delivered + timedelta(hours=1), 1), (delivered + timedelta(days=3), 3)]
+    return [(when, kind, amount, index) for when, kind in steps if when <= now]
+
+
+def cod_response(state: State, barcode: str) -> bytes:
+    number = f"{zlib.crc32(barcode.encode()) % 10**6:06d}"
+    events = "".join(
+        f'<ns4:PostalOrderEvent Number="{number}" '
+        f'EventDateTime="{when.astimezone(MSK).isoformat(timespec="seconds")}" '
+        f'EventType="{kind}" EventName="{COD_EVENT_NAMES[kind]}" IndexTo="101000" IndexEvent="{index}" '
+        f'SumPaymentForward="{amount}" CountryEventCode="RUS" CountryToCode="RUS"/>'
+        for when, kind, amount, index in cod_events(state, barcode)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP12}"><S:Body>'
+        f'<ns7:PostalOrderEventsForMailResponse xmlns:ns4="{ESPP_NS}" xmlns:ns7="{OH_NS}">'
+        f"<ns4:PostalOrderEventsForMaiOutput>{events}</ns4:PostalOrderEventsForMaiOutput>"
+        f"</ns7:PostalOrderEventsForMailResponse></S:Body></S:Envelope>"
+    ).encode()
+
+
 def fc_envelope(body: str) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11}"><S:Body>{body}'
@@ -1063,7 +1101,10 @@ class Handler(BaseHTTPRequestHandler):
                 ctype,
             )
             return
-        barcode = _text(root, "Barcode").upper()
+        cod_input = next(
+            (el for el in root.iter() if el.tag.endswith("}PostalOrderEventsForMailInput")), None
+        )
+        barcode = (cod_input.get("Barcode", "") if cod_input is not None else _text(root, "Barcode")).upper()
         if not barcodes.is_valid(barcode):
             self.send(
                 500,
@@ -1072,6 +1113,9 @@ class Handler(BaseHTTPRequestHandler):
                 ),
                 ctype,
             )
+            return
+        if cod_input is not None:
+            self.send(200, cod_response(st, barcode), ctype)
             return
         self.send(200, rtm34_response(st, barcode, st.history(barcode)), ctype)
 

@@ -315,3 +315,17 @@ def test_sandbox_clock_runs_faster_than_real_time() -> None:
         assert srv.state.clock() - start == timedelta(hours=1)
     finally:
         srv.shutdown()
+
+
+def test_cod_transfer_is_accepted_then_paid_out(adapter: Adapter, admin: Admin) -> None:
+    _, numbers = ship(adapter, parcel("K-1", comment="scenario=delivered", cod_amount=Decimal("1234.50")))
+    number = numbers["K-1"]
+    assert adapter.cod_events(number) == []
+    admin.clock(advance=5 * DAY)  # delivered (84 h after acceptance), transfer accepted
+    [accepted] = adapter.cod_events(number)
+    assert (accepted.event_type, accepted.amount, accepted.paid_out) == (1, Decimal("1234.50"), False)
+    admin.clock(advance=5 * DAY)
+    events = adapter.cod_events(number)
+    assert [e.event_type for e in events] == [1, 3]
+    assert events[1].paid_out and events[1].occurred_at > events[0].occurred_at
+    assert events[1].occurred_at.tzinfo is not None

@@ -143,3 +143,25 @@ def test_shipdesk_emulate_command_keeps_serving() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_published_single_tracker_reads_cod_events(server: EmulatorServer, admin: Admin) -> None:
+    from decimal import Decimal
+
+    from shipdesk.carriers.russian_post.tests.conftest import make_adapter, parcel
+
+    ours = make_adapter(server.url)
+    [created] = ours.create_parcels(
+        [parcel("Q-1", comment="scenario=delivered", cod_amount=Decimal("990"))]
+    ).created
+    batch = ours.create_batch([created.carrier_id], shipping_date=datetime.now(MSK).date())
+    ours.close_batch(batch.batch_id)
+    admin.clock(advance=10 * 86400)
+    SingleTracker.WSDL = f"{server.url}/rtm34?wsdl"
+    try:
+        single = SingleTracker("test", "test", caching=False)
+    finally:
+        SingleTracker.WSDL = "https://tracking.russianpost.ru/rtm34?wsdl"
+    events = single.get_order_events_for_mail(batch.tracking_numbers[created.carrier_id])
+    assert [(e["EventType"], e["SumPaymentForward"]) for e in events] == [(1, 99000), (3, 99000)]
+    assert single.get_order_events_for_mail("80084740397510") is None  # no COD: an empty output
