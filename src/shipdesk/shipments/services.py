@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,7 @@ from shipdesk.core.errors import (
     ValidationFailed,
 )
 from shipdesk.shipments import validation
+from shipdesk.shipments.bulk import Record, defaults_for, fast_insert
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -226,12 +228,24 @@ def _party_address(obj: Any) -> Address:
                    apartment=obj.apartment, country=getattr(obj, "country", "RU"))
 
 
-def parcel_request(shipment: Shipment, sender: SenderProfile | None) -> ParcelRequest:
-    """The carrier-interface view of a shipment (for rating and creating at the carrier)."""
-    sender_party = (Party(name=sender.company or sender.contact_name or sender.name,
-                          phone=sender.phone, email=sender.email, company=sender.company,
-                          address=_party_address(sender))
-                    if sender else Party(name=""))
+def _sender_party(sender: SenderProfile | None) -> Party:
+    if sender is None:
+        return Party(name="")
+    return Party(name=sender.company or sender.contact_name or sender.name, phone=sender.phone,
+                 email=sender.email, company=sender.company, address=_party_address(sender))
+
+
+def parcel_request(shipment: Shipment, sender: SenderProfile | None,
+                   parties: dict[int, Party] | None = None) -> ParcelRequest:
+    """The carrier-interface view of a shipment (for rating and creating at the carrier).
+    ``parties`` caches the sender's side across a bulk call."""
+    if parties is None:
+        sender_party = _sender_party(sender)
+    else:
+        key = sender.pk if sender is not None else 0
+        if key not in parties:
+            parties[key] = _sender_party(sender)
+        sender_party = parties[key]
     items = tuple(Item(name=i.name, quantity=i.quantity, unit_price=i.unit_price,
                        weight_g=i.weight_g, article=i.article, vat_rate=i.vat_rate,
                        hs_code=i.hs_code, origin_country=i.origin_country)
@@ -275,8 +289,10 @@ def _rate(organization: Any, shipments: list[Shipment],
     by_carrier: dict[str, list[Shipment]] = defaultdict(list)
     for shipment in shipments:
         by_carrier[shipment.carrier_code].append(shipment)
+    parties: dict[int, Party] = {}
     for carrier_code, group in by_carrier.items():
-        requests = [parcel_request(s, senders.get(s.sender_id or 0)) for s in group]
+        requests = [parcel_request(s, senders.get(s.sender_id or 0), parties)
+                    for s in group]
         try:
             quotes = rate_many(organization=organization, requests=requests,
                                carrier_code=carrier_code)
@@ -315,19 +331,26 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
             shipment.state = State.NUMBERED
 
 
+class _NewShipment(Record):
+    """A shipment on its way in: attributes as on :class:`Shipment` (rating and numbering
+    read and write them), inserted by :func:`fast_insert`."""
+
+    recipient_name = Shipment.recipient_name
+
+
 def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
-                  source_ref: str, draft: bool) -> Shipment:
-    shipment = Shipment(organization=organization,
-                        state=State.DRAFT if draft else State.READY,
-                        sender_id=cleaned["sender_id"],
-                        tracking_number=cleaned["tracking_number"],
-                        source=source, source_ref=source_ref,
-                        **{f: cleaned[f] for f in _SHIPMENT_FIELDS})
-    shipment._pending_items = [ShipmentItem(**item) for item in cleaned["items"]]  # type: ignore[attr-defined]
+                  source_ref: str, draft: bool) -> _NewShipment:
+    values = {f: cleaned[f] for f in _SHIPMENT_FIELDS}
+    values.update(organization_id=organization.pk, state=State.DRAFT if draft else State.READY,
+                  sender_id=cleaned["sender_id"], tracking_number=cleaned["tracking_number"],
+                  source=source, source_ref=source_ref)
+    shipment = _NewShipment(defaults_for(Shipment), values)
+    item_defaults = defaults_for(ShipmentItem)
+    shipment._pending_items = [Record(item_defaults, item) for item in cleaned["items"]]
     return shipment
 
 
-def _store(actor: Actor, shipments: list[Shipment], senders: dict[int, SenderProfile]) -> None:
+def _store(actor: Actor, shipments: list[Any], senders: dict[int, SenderProfile]) -> None:
     """Rates, numbers and inserts one chunk: a fixed number of queries whatever its size."""
     organization = actor.organization
     ready = [s for s in shipments if s.state != State.DRAFT]
@@ -336,21 +359,38 @@ def _store(actor: Actor, shipments: list[Shipment], senders: dict[int, SenderPro
     now = timezone.now()
     for shipment in shipments:
         shipment.created_at = shipment.updated_at = now
-    Shipment.objects.bulk_create(shipments, batch_size=INTAKE_CHUNK)
-    items: list[ShipmentItem] = []
-    events: list[ShipmentEvent] = []
-    user = actor.user if getattr(actor.user, "pk", None) else None
+    fast_insert(Shipment, shipments)
+    items: list[Record] = []
+    events: list[Record] = []
+    event_defaults = defaults_for(ShipmentEvent)
+    user_id = actor.user.pk if getattr(actor.user, "pk", None) else None
+    api_key_id = actor.api_key.pk if actor.api_key else None
+    reason = _("Создано")
     for shipment in shipments:
-        for item in shipment._pending_items:  # type: ignore[attr-defined]
-            item.shipment_id = shipment.pk
+        for item in shipment._pending_items:
+            item.shipment_id = shipment.id
             items.append(item)
-        events.append(ShipmentEvent(shipment_id=shipment.pk, from_state="",
-                                    to_state=shipment.state, user=user,
-                                    api_key=actor.api_key, reason=_("Создано"),
-                                    data={"source": shipment.source}, created_at=now))
-    if items:
-        ShipmentItem.objects.bulk_create(items, batch_size=INTAKE_CHUNK)
-    ShipmentEvent.objects.bulk_create(events, batch_size=INTAKE_CHUNK)
+        events.append(Record(event_defaults, {
+            "shipment_id": shipment.id, "from_state": "", "to_state": shipment.state,
+            "user_id": user_id, "api_key_id": api_key_id, "reason": reason,
+            "data": {"source": shipment.source}, "created_at": now}))
+    fast_insert(ShipmentItem, items)
+    fast_insert(ShipmentEvent, events)
+
+
+def _existing(sql: str, first: Any, values: list[str]) -> list[tuple[Any, ...]]:
+    """One query for a whole chunk's values, passed as ONE parameter (an array on
+    PostgreSQL, JSON on SQLite): no per-value SQL compilation, no parameter limit."""
+    if not values:
+        return []
+    if connection.vendor == "postgresql":
+        sql, param = sql.replace("{IN}", "= ANY(%s)"), values
+    else:
+        sql = sql.replace("{IN}", "IN (SELECT value FROM json_each(%s))")
+        param = json.dumps(values)  # type: ignore[assignment]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first, param])
+        return cursor.fetchall()
 
 
 def _chunks(rows: Iterable[tuple[int, Mapping[str, Any]]], size: int
@@ -431,13 +471,14 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 staged.append((item, cleaned))
         # against what is stored: one query per chunk each
         orders = [c["order_number"] for _i, c in staged]
-        stored = dict(Shipment.objects.filter(organization=organization,
-                                              order_number__in=orders)
-                      .values_list("order_number", "source_ref")) if orders else {}
+        stored = dict(_existing(
+            "SELECT order_number, source_ref FROM shipments_shipment "
+            "WHERE organization_id = %s AND order_number {IN}", organization.pk, orders))
         numbers = [c["tracking_number"] for _i, c in staged if c["tracking_number"]]
-        taken = set(Shipment.objects.filter(tracking_number__in=numbers)
-                    .values_list("tracking_number", flat=True)) if numbers else set()
-        shipments: list[Shipment] = []
+        taken = {row[0] for row in _existing(
+            "SELECT tracking_number FROM shipments_shipment WHERE %s = 1 "
+            "AND tracking_number {IN}", 1, numbers)}
+        shipments: list[_NewShipment] = []
         created_items: list[ItemResult] = []
         for item, cleaned in staged:
             order = cleaned["order_number"]
@@ -471,7 +512,7 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 shipments = []
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
-                item.shipment_id = shipment.pk
+                item.shipment_id = shipment.id
                 item.tracking_number = shipment.tracking_number
                 item.state = shipment.state
         for item in result.results[len(result.results) - len(chunk):]:

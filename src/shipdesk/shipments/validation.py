@@ -17,9 +17,16 @@ from typing import Any
 
 import phonenumbers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError
 from shipdesk.shipments.regions import region_for_index, region_matches
+
+WEIGHT = gettext_lazy("Вес")
+SIZE = gettext_lazy("Размер")
+QUANTITY = gettext_lazy("Количество")
+VAT = gettext_lazy("НДС")
+SENDER = gettext_lazy("Отправитель")
 
 DEFAULT_CARRIER = "russian_post"
 DEFAULT_SERVICE = "POSTAL_PARCEL"
@@ -104,7 +111,7 @@ def parse_money(value: Any) -> tuple[Decimal | None, str | None]:
     return amount.quantize(Decimal("0.01")), None
 
 
-def parse_int(value: Any, *, what: str) -> tuple[int | None, str | None]:
+def parse_int(value: Any, *, what: Any) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return None, None
     if isinstance(value, bool):
@@ -310,7 +317,7 @@ def _validate_items(raw_items: Any, *, international: bool, errors: list[FieldEr
         name = _text(item.get("name"))[:500]
         if not name:
             errors.append(FieldError((*loc, "name"), _("Укажите наименование вложения")))
-        quantity, error = parse_int(item.get("quantity", 1), what=_("Количество"))
+        quantity, error = parse_int(item.get("quantity", 1), what=QUANTITY)
         if error:
             errors.append(FieldError((*loc, "quantity"), error))
         elif not quantity:
@@ -318,10 +325,10 @@ def _validate_items(raw_items: Any, *, international: bool, errors: list[FieldEr
         price, error = parse_money(item.get("unit_price"))
         if error:
             errors.append(FieldError((*loc, "unit_price"), error))
-        weight, error = parse_int(item.get("weight_g"), what=_("Вес"))
+        weight, error = parse_int(item.get("weight_g"), what=WEIGHT)
         if error:
             errors.append(FieldError((*loc, "weight_g"), error))
-        vat, error = parse_int(item.get("vat_rate"), what=_("НДС"))
+        vat, error = parse_int(item.get("vat_rate"), what=VAT)
         if error or (vat is not None and vat not in VAT_RATES):
             errors.append(FieldError((*loc, "vat_rate"), error or _(
                 "Ставка НДС %(value)s%% не существует (0, 5, 7, 10, 20 или пусто — без НДС)")
@@ -448,7 +455,7 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
         errors.append(FieldError(("city",), _("Укажите населённый пункт")))
 
     # parcel
-    weight, error = parse_int(data.get("weight_g"), what=_("Вес"))
+    weight, error = parse_int(data.get("weight_g"), what=WEIGHT)
     if error:
         errors.append(FieldError(("weight_g",), error))
     elif not weight:
@@ -461,7 +468,7 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     out["weight_g"] = weight
     dims: list[int] = []
     for name in ("length_cm", "width_cm", "height_cm"):
-        size, error = parse_int(data.get(name), what=_("Размер"))
+        size, error = parse_int(data.get(name), what=SIZE)
         if error:
             errors.append(FieldError((name,), error))
         out[name] = size or None
@@ -531,7 +538,7 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     if sender in (None, ""):
         out["sender_id"] = ctx.default_sender_id
     else:
-        sender_id, error = parse_int(sender, what=_("Отправитель"))
+        sender_id, error = parse_int(sender, what=SENDER)
         if error or sender_id not in ctx.sender_ids:
             errors.append(FieldError(("sender_id",), _("Нет такого адреса отправителя")))
         out["sender_id"] = sender_id if not error else None

@@ -1,0 +1,113 @@
+"""Fast bulk inserts for the intake path.
+
+Django's ``bulk_create`` compiles every value of every row through the SQL compiler, and
+building a model instance per row costs more than validating it. Here rows are plain
+records (:class:`Record`: attributes named as the model's ``attname``), the ids are reserved
+first (one query), then the rows go in as tuples: ``COPY`` on PostgreSQL, ``executemany``
+on SQLite. Values are converted as the ORM converts them (decimals, aware datetimes, JSON),
+so what is stored is what ``bulk_create`` would store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connection, models
+
+
+class Record:
+    """A row to insert: the model's defaults, then the given values, as attributes."""
+
+    def __init__(self, defaults: dict[str, Any], values: dict[str, Any]) -> None:
+        self.__dict__.update(defaults)
+        self.__dict__.update(values)
+
+
+@cache
+def defaults_for(model: type[models.Model]) -> dict[str, Any]:
+    """Each concrete field's default (``None`` for the pk). Mutable defaults are shared by
+    the records: the intake replaces them, never mutates them."""
+    return {field.attname: (None if field.primary_key else field.get_default())
+            for field in model._meta.concrete_fields}
+
+
+def _converter(field: models.Field) -> Callable[[Any], Any] | None:  # type: ignore[type-arg]
+    kind = field.get_internal_type()
+    postgres = connection.vendor == "postgresql"
+    if kind == "JSONField":
+        if postgres:
+            from psycopg.types.json import Jsonb
+
+            return lambda value: None if value is None else Jsonb(value)
+        encoder = field.encoder  # type: ignore[attr-defined]
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    if kind == "DateTimeField" and not postgres:
+        last: list[Any] = [object(), None]  # the same "now" on every row: convert it once
+
+        def convert(value: Any) -> Any:
+            if value is not last[0]:
+                last[0], last[1] = value, connection.ops.adapt_datetimefield_value(value)
+            return last[1]
+        return convert
+    if kind in ("DecimalField", "DateTimeField", "DateField") or kind in _PLAIN:
+        return None  # the driver adapts these as Django would (sqlite3 adapters, psycopg)
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+_PLAIN = frozenset({
+    "AutoField", "BigAutoField", "CharField", "TextField", "EmailField", "SlugField",
+    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+    "PositiveSmallIntegerField", "PositiveBigIntegerField", "BooleanField", "ForeignKey",
+})
+
+
+def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                           "FROM generate_series(1, %s)", [table, model._meta.pk.column, count])
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: a write transaction holds the database's only write lock, so nothing can
+        # take these ids between reading the high-water mark and inserting.
+        cursor.execute(f'SELECT COALESCE(MAX("{model._meta.pk.column}"), 0) FROM "{table}"')  # noqa: S608
+        top = cursor.fetchone()[0]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        top = max(top, row[0] if row else 0)
+        return list(range(top + 1, top + 1 + count))
+
+
+def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
+    """Inserts ``objs`` (records or unsaved instances of ``model``, every concrete field's
+    attname set) and sets their pk. Runs inside a transaction. No signals, no ``pre_save``
+    (auto_now): set such fields first."""
+    if not objs:
+        return
+    assert connection.in_atomic_block, "fast_insert needs a transaction"
+    pk_attname = model._meta.pk.attname
+    for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
+        setattr(obj, pk_attname, pk)
+    fields = list(model._meta.concrete_fields)
+    attnames = [f.attname for f in fields]
+    converters = [_converter(f) for f in fields]
+    if not any(converters):
+        rows = [tuple(getattr(obj, a) for a in attnames) for obj in objs]
+    else:
+        pairs = list(zip(attnames, converters, strict=True))
+        rows = [tuple(getattr(obj, a) if c is None else c(getattr(obj, a)) for a, c in pairs)
+                for obj in objs]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
