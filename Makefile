@@ -11,7 +11,8 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 .PHONY: run test bench lint install install-test-system help
 
 help:
-	@echo "make run    - start Shipdesk in embedded mode (SQLite, embedded broker, sandbox carriers)"
+	@echo "make run    - start Shipdesk in embedded mode (SQLite, embedded broker, sandbox carriers);"
+	@echo "              PORT=8000 by default, data in ./var (SHIPDESK_DATA_DIR)"
 	@echo "make test   - run the whole test suite (SQLite, and PostgreSQL + Redis when present)"
 	@echo "make bench  - run the benchmarks in bench/ and print each figure beside its target"
 	@echo "make lint   - ruff and mypy"
@@ -23,8 +24,9 @@ $(UV):
 install: $(UV)
 	$(UV) sync --locked --quiet
 
+PORT ?= 8000
 run: install
-	$(VENV)/bin/shipdesk embedded
+	$(VENV)/bin/shipdesk embedded --port $(PORT)
 
 # The test suite also needs a browser (Debian's chromium, driven by Playwright).
 install-test-system:

@@ -69,7 +69,7 @@ def server(tmp_path: Path) -> Any:
     log = (tmp_path / "gunicorn.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "shipdesk.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "3", "--threads", "4", "--worker-class", "gthread"],
+         "--workers", "3", "--threads", "4", "--worker-class", "gthread", "--no-control-socket"],
         env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
