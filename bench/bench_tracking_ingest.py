@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _setup  # noqa: E402
+import _setup
 
 SHIPMENTS = int(os.environ.get("BENCH_TRACKING_SHIPMENTS", "100000"))
 PER = 10

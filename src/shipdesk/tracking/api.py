@@ -1,3 +1,184 @@
-from ninja import Router
+"""Tracking REST API (/api/v1/tracking/): thin, every rule is in services/selectors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tracking import selectors, services
 
 router = Router(tags=["tracking"])
+
+
+class EventOut(Schema):
+    id: int
+    occurred_at: datetime
+    utc_offset_minutes: int | None
+    raw_code: str
+    raw_text: str
+    status: str
+    substatus: str
+    place: str
+    office_index: str
+    unknown_code: bool
+    source: str
+
+
+class TimelineRowOut(Schema):
+    at: datetime
+    status: str | None
+    substatus: str
+    raw_code: str
+    place: str
+    inferred: bool
+    ignored: bool
+
+
+class TrackingOut(Schema):
+    shipment_id: int
+    status: str | None
+    substatus: str
+    status_at: datetime | None
+    arrived_at_pickup_at: datetime | None
+    arrival_inferred: bool
+    storage_deadline: datetime | None
+    expected_delivery: datetime | None
+    flags: list[str]
+    why: list[str]
+    public_url: str | None
+    events: list[EventOut]
+    timeline: list[TimelineRowOut]
+
+
+class RefreshOut(Schema):
+    asked: int
+    events: int
+    stored: int
+    status: str
+
+
+class EndpointIn(Schema):
+    url: str
+    description: str = ""
+
+
+class EndpointPatch(Schema):
+    url: str | None = None
+    description: str | None = None
+    is_active: bool | None = None
+
+
+class EndpointOut(Schema):
+    id: int
+    url: str
+    description: str
+    is_active: bool
+    disabled_reason: str
+    created_at: datetime
+
+
+class EndpointCreatedOut(EndpointOut):
+    secret: str  # shown once
+
+
+class DeliveryOut(Schema):
+    id: int
+    endpoint_id: int
+    msg_id: str
+    event_type: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+def _endpoint_out(e: Any) -> dict[str, Any]:
+    return {"id": e.pk, "url": e.url, "description": e.description, "is_active": e.is_active,
+            "disabled_reason": e.disabled_reason, "created_at": e.created_at}
+
+
+@router.get("/shipments/{shipment_id}/", response=TrackingOut)
+def shipment_tracking(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
+    """Events of a shipment, its derived status and why."""
+    actor = request.auth  # type: ignore[attr-defined]
+    actor.require(Perm.VIEW)
+    tl = selectors.shipment_timeline(actor=actor, shipment_id=shipment_id)
+    events = selectors.shipment_events(actor=actor, shipment_id=shipment_id)
+    v = tl.verdict
+    token = tl.state.public_token if tl.state else None
+    return {
+        "shipment_id": shipment_id, "status": v.status.value if v.status else None,
+        "substatus": v.substatus, "status_at": v.status_at,
+        "arrived_at_pickup_at": v.arrived_at_pickup_at, "arrival_inferred": v.arrival_inferred,
+        "storage_deadline": v.storage_deadline, "expected_delivery": v.expected_delivery,
+        "flags": sorted(v.flags), "why": tl.why,
+        "public_url": request.build_absolute_uri(f"/tracking/t/{token}/") if token else None,
+        "events": list(events),
+        "timeline": [{**r, "status": r["status"].value if r["status"] else None}
+                     for r in tl.rows],
+    }
+
+
+@router.post("/shipments/{shipment_id}/refresh/", response=RefreshOut)
+def shipment_refresh(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
+    """"Refresh now": polls the carrier for this shipment at once."""
+    actor = request.auth  # type: ignore[attr-defined]
+    result = services.tracking_refresh(actor=actor, shipment_id=shipment_id)
+    summary = selectors.shipment_tracking_summary(shipment_ids=[shipment_id]).get(shipment_id)
+    return {"asked": result.asked, "events": result.events, "stored": result.ingest.stored,
+            "status": summary.status if summary else ""}
+
+
+@router.get("/webhooks/", response=list[EndpointOut])
+def endpoints_list(request: HttpRequest) -> list[dict[str, Any]]:
+    actor = request.auth  # type: ignore[attr-defined]
+    actor.require(Perm.VIEW)
+    return [_endpoint_out(e) for e in selectors.webhook_endpoints(actor=actor)]
+
+
+@router.post("/webhooks/", response={201: EndpointCreatedOut})
+def endpoint_create(request: HttpRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
+    actor = request.auth  # type: ignore[attr-defined]
+    endpoint, secret = services.webhook_endpoint_create(
+        actor=actor, url=payload.url, description=payload.description)
+    return Status(201, {**_endpoint_out(endpoint), "secret": secret})
+
+
+@router.patch("/webhooks/{endpoint_id}/", response=EndpointOut)
+def endpoint_update(request: HttpRequest, endpoint_id: int, payload: EndpointPatch
+                    ) -> dict[str, Any]:
+    actor = request.auth  # type: ignore[attr-defined]
+    endpoint = services.webhook_endpoint_update(
+        actor=actor, endpoint_id=endpoint_id, **payload.dict(exclude_unset=True))
+    return _endpoint_out(endpoint)
+
+
+@router.delete("/webhooks/{endpoint_id}/", response={204: None})
+def endpoint_delete(request: HttpRequest, endpoint_id: int) -> Status[None]:
+    actor = request.auth  # type: ignore[attr-defined]
+    services.webhook_endpoint_delete(actor=actor, endpoint_id=endpoint_id)
+    return Status(204, None)
+
+
+@router.get("/deliveries/", response=list[DeliveryOut])
+def deliveries_list(request: HttpRequest, endpoint_id: int | None = None
+                    ) -> list[Any]:
+    actor = request.auth  # type: ignore[attr-defined]
+    actor.require(Perm.VIEW)
+    return list(selectors.webhook_deliveries(actor=actor, endpoint_id=endpoint_id))
+
+
+@router.post("/deliveries/{delivery_id}/replay/", response=DeliveryOut)
+def delivery_replay(request: HttpRequest, delivery_id: int) -> Any:
+    actor = request.auth  # type: ignore[attr-defined]
+    d = services.webhook_delivery_replay(actor=actor, delivery_id=delivery_id)
+    d.refresh_from_db()
+    return d
