@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F, QuerySet
 
 from shipdesk.numbering.models import NumberPool
@@ -31,3 +33,24 @@ def remaining_by_carrier(*, actor: Actor) -> dict[str, int]:
     for pool in pool_list(actor=actor).filter(is_active=True):
         totals[pool.carrier_code] = totals.get(pool.carrier_code, 0) + pool.remaining
     return totals
+
+
+def accounts_allotting_numbers(*, actor: Actor) -> list[Any]:
+    """The organization's active carrier accounts whose adapter hands out number ranges."""
+    try:
+        from shipdesk.carriers import registry
+        from shipdesk.carriers import selectors as carrier_selectors
+        from shipdesk.carriers.base import Capability
+    except ImportError:
+        return []
+    found = []
+    for account in carrier_selectors.carrier_account_list(actor=actor):
+        if not account.is_active:
+            continue
+        try:
+            cls = registry.adapter_class(account.carrier_code)
+        except LookupError:
+            continue
+        if Capability.NUMBER_POOL in cls.capabilities:
+            found.append(account)
+    return found

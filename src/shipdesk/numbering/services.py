@@ -265,6 +265,13 @@ def pools_request_from_carrier(*, actor: Actor, carrier_account_id: int,
         ranges = adapter.allot_numbers(count)
     except CarrierError as exc:
         raise Conflict(_("Перевозчик не выдал номера: %(error)s") % {"error": exc}) from exc
+    unsupported = sorted({r.kind for r in ranges} - set(NumberKind.values))
+    if unsupported:
+        raise Conflict(_("Перевозчик выдал номера в формате «%(kind)s», а пулы поддерживают "
+                         "только 14-значные номера Почты России и международные S10") % {
+                             "kind": ", ".join(unsupported)})
+    if not ranges:
+        raise Conflict(_("Перевозчик не выдал ни одного диапазона номеров"))
     with transaction.atomic():
         return [pool_create(actor=actor, carrier_code=account.carrier_code,
                             first_number=r.first, last_number=r.last, source=PoolSource.CARRIER,

@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.errors import NotFound, ServiceError, ValidationFailed
 from shipdesk.core.views_support import actor_required
 from shipdesk.numbering import selectors, services
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    pools = list(selectors.pool_list(actor=request.actor))
+    return {
+        "pools": pools,
+        "low": [p for p in pools if p.is_active and p.is_low],
+        "remaining": selectors.remaining_by_carrier(actor=request.actor),
+        "accounts": selectors.accounts_allotting_numbers(actor=request.actor),
+        "form": {},
+        **extra,
+    }
 
 
 @actor_required
@@ -16,14 +30,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     check = None
     if "number" in request.GET:
         check = services.number_check(value=request.GET["number"])
-    pools = list(selectors.pool_list(actor=request.actor))
-    return render(request, "numbering/pools.html", {
-        "pools": pools,
-        "low": [p for p in pools if p.is_active and p.is_low],
-        "remaining": selectors.remaining_by_carrier(actor=request.actor),
-        "check": check,
-        "form": request.POST if request.method == "POST" else {},
-    })
+    return render(request, "numbering/pools.html", _context(request, check=check))
 
 
 @actor_required
@@ -40,14 +47,26 @@ def pool_add(request: HttpRequest) -> HttpResponse:
             last_number=request.POST.get("last_number", ""),
             low_threshold=threshold, comment=request.POST.get("comment", ""))
     except ServiceError as exc:
-        pools = list(selectors.pool_list(actor=request.actor))
-        return render(request, "numbering/pools.html", {
-            "pools": pools, "low": [p for p in pools if p.is_active and p.is_low],
-            "remaining": selectors.remaining_by_carrier(actor=request.actor),
-            "form": request.POST, "error": exc.detail,
-            "field_errors": {str(e.loc[0]): e.message for e in exc.errors},
-        }, status=422)
+        return render(request, "numbering/pools.html", _context(
+            request, form=request.POST, error=exc.detail,
+            field_errors={str(e.loc[0]): e.message for e in exc.errors}), status=422)
     messages.success(request, _("Диапазон номеров добавлен"))
+    return redirect("numbering:pools")
+
+
+@actor_required
+@require_POST
+def pool_request(request: HttpRequest) -> HttpResponse:
+    account_id, count = request.POST.get("account_id", ""), request.POST.get("count", "")
+    try:
+        if not (account_id.isdigit() and count.isdigit()):
+            raise ValidationFailed(_("Выберите договор и укажите количество номеров"))
+        pools = services.pools_request_from_carrier(
+            actor=request.actor, carrier_account_id=int(account_id), count=int(count))
+    except ServiceError as exc:
+        messages.error(request, str(exc.detail))
+    else:
+        messages.success(request, _("Получено диапазонов от перевозчика: %(n)d") % {"n": len(pools)})
     return redirect("numbering:pools")
 
 

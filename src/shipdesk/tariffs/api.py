@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router
@@ -14,7 +15,7 @@ router = Router(tags=["tariffs"])
 
 
 def parcel_from(data: RateIn) -> ParcelRequest:
-    options = {key: True for key in ("fragile", "careful", "sms_notice", "inventory")
+    options: dict[str, Any] = {key: True for key in ("fragile", "careful", "sms_notice", "inventory")
                if getattr(data, key)}
     if data.mail_category:
         options["mail_category"] = data.mail_category

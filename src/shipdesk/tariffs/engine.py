@@ -192,7 +192,7 @@ class TariffTable:
                 percent_of_ground_bp=_bp(raw.get("percent_of_ground", "0"),
                                          f"options.{key}.percent_of_ground"))
         self._labels: dict[str | None, tuple[str, str, str]] = {}
-        self._lines: dict[tuple[str, int], ChargeLine] = {}
+        self._lines: dict[tuple[str, int], tuple[ChargeLine, int, int]] = {}
 
     def labels(self) -> tuple[str, str, str]:
         """The fixed line names in the active language, looked up once per language."""

@@ -208,8 +208,8 @@ def rate_shop(*, actor: Actor, request: ParcelRequest) -> list[Offer]:
     accounts = CarrierAccount.objects.filter(organization=actor.organization,
                                              is_active=True).order_by("name", "id")
     for account in accounts:
-        common = {"account_id": account.pk, "account_name": account.name,
-                  "carrier_code": account.carrier_code}
+        common: dict[str, Any] = {"account_id": account.pk, "account_name": account.name,
+                                  "carrier_code": account.carrier_code}
         quotes, api_error = _adapter_quotes(account, request)
         if quotes is not None:
             offers.extend(Offer(source="api", quote=q, **common) for q in quotes)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,9 +32,10 @@ def compare(request: HttpRequest) -> HttpResponse:
     errors: dict[str, str] = {}
     form = request.GET
     if "weight_g" in form:
-        data = {key: form.get(key, "") for key in (
+        raw = {key: form.get(key, "") for key in (
             "from_index", "to_index", "weight_g", "declared_value", "cod_amount", "service_code")}
-        data = {k: v.strip().replace(",", ".") for k, v in data.items() if v.strip()}
+        data: dict[str, Any] = {k: v.strip().replace(",", ".") for k, v in raw.items()
+                                if v.strip()}
         for key in ("fragile", "careful", "sms_notice", "inventory"):
             data[key] = bool(form.get(key))
         try:

@@ -184,3 +184,103 @@ def test_concurrent_issuers_never_get_the_same_number(actor: Any) -> None:
     pools = NumberPool.objects.filter(organization=organization).order_by("id")
     assert sum(p.issued for p in pools) == len(every)
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+class _StubAdapter:
+    """Stands in for a carrier adapter that allots numbers (the Russian Post adapter does
+    not expose allotment yet); the registry call is what is replaced, not our service."""
+
+    from shipdesk.carriers.base import Capability as _C
+
+    capabilities = frozenset({_C.NUMBER_POOL})
+
+    def __init__(self, ranges: list[Any]) -> None:
+        self.ranges = ranges
+        self.asked: list[int] = []
+
+    def allot_numbers(self, count: int) -> list[Any]:
+        self.asked.append(count)
+        return self.ranges
+
+
+def _account(org: Any) -> Any:
+    from shipdesk.carriers.models import CarrierAccount
+
+    return CarrierAccount.objects.create(organization=org, carrier_code="russian_post",
+                                         name="Почта России", base_url="http://127.0.0.1:9")
+
+
+def test_pools_received_from_the_carrier(actor: Any, monkeypatch: Any) -> None:
+    from shipdesk.carriers import registry
+    from shipdesk.carriers.base import NumberRange
+
+    stub = _StubAdapter([NumberRange(first=rp14_compose("800847", "55", 0),
+                                     last=rp14_compose("800847", "55", 4999), kind="rp14")])
+    monkeypatch.setattr(registry, "adapter_for_account", lambda account: stub)
+    account = _account(actor.organization)
+    [pool] = services.pools_request_from_carrier(actor=actor, carrier_account_id=account.pk,
+                                                 count=5000)
+    assert stub.asked == [5000]
+    assert (pool.source, pool.size, pool.carrier_code) == ("carrier", 5000, "russian_post")
+    assert services.numbers_issue(organization=actor.organization, carrier_code="russian_post",
+                                  count=1) == [rp14_compose("800847", "55", 0)]
+
+
+def test_carrier_ranges_in_an_unknown_format_are_refused(actor: Any, monkeypatch: Any) -> None:
+    from shipdesk.carriers import registry
+    from shipdesk.carriers.base import NumberRange
+
+    stub = _StubAdapter([NumberRange(first="SBX000000001RU", last="SBX000000010RU",
+                                     kind="sandbox")])
+    monkeypatch.setattr(registry, "adapter_for_account", lambda account: stub)
+    account = _account(actor.organization)
+    with pytest.raises(Conflict, match="в формате «sandbox»"):
+        services.pools_request_from_carrier(actor=actor, carrier_account_id=account.pk, count=10)
+    assert not NumberPool.objects.exists()
+
+
+def test_another_organizations_account_is_not_found(actor: Any, other_org: Any) -> None:
+    from shipdesk.core.errors import NotFound
+
+    account = _account(other_org)
+    with pytest.raises(NotFound):
+        services.pools_request_from_carrier(actor=actor, carrier_account_id=account.pk, count=1)
+
+
+def _issue_in_child(org_id: int, rounds: int, out: Any) -> None:
+    from django.db import connections
+
+    from shipdesk.tenancy.models import Organization
+
+    connections.close_all()  # the child opens its own connection
+    organization = Organization.objects.get(pk=org_id)
+    mine: list[str] = []
+    for _ in range(rounds):
+        with transaction.atomic():
+            mine.extend(services.numbers_issue(organization=organization,
+                                               carrier_code="russian_post", count=53))
+    connections.close_all()
+    out.put(mine)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processes_never_get_the_same_number(actor: Any) -> None:
+    """Six forked processes, each with its own connection, issue at once."""
+    import multiprocessing
+
+    make_pool(actor, first=0, last=99999)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    children = [ctx.Process(target=_issue_in_child, args=(actor.organization.pk, 20, queue))
+                for _ in range(6)]
+    for child in children:
+        child.start()
+    results = [queue.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0
+    every = [n for mine in results for n in mine]
+    assert len(every) == 6 * 20 * 53
+    assert len(set(every)) == len(every)
+    assert NumberPool.objects.get(organization=actor.organization).issued == len(every)

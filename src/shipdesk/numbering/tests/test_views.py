@@ -53,3 +53,26 @@ def test_toggle_another_organizations_pool_does_nothing(web: Any, other_org: Any
     web.post(f"/numbering/{pool.pk}/toggle/")
     pool.refresh_from_db()
     assert pool.is_active is True
+
+
+def test_request_numbers_from_the_sandbox_carrier_page(web: Any, org: Any) -> None:
+    """The sandbox emulator allots numbers in its own format: the page says so plainly and
+    stores nothing."""
+    from shipdesk.carriers.emulation import start
+    from shipdesk.carriers.models import CarrierAccount
+    from shipdesk.carriers.sandbox.emulator import API_KEY, SandboxEmulator
+
+    running = start(SandboxEmulator())
+    try:
+        account = CarrierAccount.objects.create(
+            organization=org, carrier_code="sandbox", name="Песочница", base_url=running.url,
+            credentials={"api_key": API_KEY}, is_sandbox=True)
+        page = web.get("/numbering/").content.decode()
+        assert "Получить номера от перевозчика" in page
+        assert f'<option value="{account.pk}">Песочница</option>' in page
+        response = web.post("/numbering/from-carrier/", {"account_id": account.pk, "count": 10},
+                            follow=True)
+        assert "в формате «sandbox»" in response.content.decode()
+        assert not NumberPool.objects.exists()
+    finally:
+        running.stop()
