@@ -17,6 +17,20 @@ from shipdesk.carriers.russian_post.adapter import Adapter
 PORTS = range(18110, 18200)
 
 
+def free_port() -> int:
+    """A port of this package's range nobody listens on now (for emulators in subprocesses)."""
+    import socket
+
+    for port in reversed(PORTS):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18110-18199")
+
+
 def start_emulator(**config: Any) -> emulator.EmulatorServer:
     for port in PORTS:
         try:

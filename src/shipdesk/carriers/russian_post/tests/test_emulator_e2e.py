@@ -15,7 +15,13 @@ from shipdesk.carriers.base import Address, AuthenticationFailed, CarrierError, 
 from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.adapter import MSK, Adapter
 from shipdesk.carriers.russian_post.emulator import EmulatorServer
-from shipdesk.carriers.russian_post.tests.conftest import Admin, make_adapter, parcel, start_emulator
+from shipdesk.carriers.russian_post.tests.conftest import (
+    Admin,
+    free_port,
+    make_adapter,
+    parcel,
+    start_emulator,
+)
 from shipdesk.tracking.statuses import Status
 
 DAY = 86400
@@ -308,7 +314,7 @@ def test_sandbox_clock_runs_faster_than_real_time() -> None:
     from shipdesk.carriers.russian_post import emulator
 
     real = [datetime(2026, 1, 1, tzinfo=UTC)]
-    srv = emulator.serve("127.0.0.1", 18197, now=lambda: real[0], speed=360)
+    srv = emulator.serve("127.0.0.1", free_port(), now=lambda: real[0], speed=360)
     try:
         start = srv.state.clock()
         real[0] += timedelta(seconds=10)

@@ -22,7 +22,7 @@ from pochta.tracking import BatchTracker, SingleTracker
 from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.adapter import MSK
 from shipdesk.carriers.russian_post.emulator import EmulatorServer
-from shipdesk.carriers.russian_post.tests.conftest import Admin
+from shipdesk.carriers.russian_post.tests.conftest import Admin, free_port
 
 
 def delivery(url: str, password: str = "test") -> Delivery:
@@ -96,7 +96,7 @@ def test_published_trackers_load_our_wsdl_and_read_events(server: EmulatorServer
 
 
 def test_emulator_runs_as_a_module() -> None:
-    port = 18199
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shipdesk.carriers.russian_post.emulator", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -120,7 +120,7 @@ def test_emulator_runs_as_a_module() -> None:
 
 
 def test_shipdesk_emulate_command_keeps_serving() -> None:
-    port = 18198
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shipdesk.cli", "emulate", "russian_post", "--port", str(port)],
         stdout=subprocess.PIPE,
