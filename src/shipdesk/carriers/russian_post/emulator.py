@@ -153,6 +153,7 @@ class Config:
     rate_per_second: int = 0  # 0: no per-second limit
     single_tracking_daily_limit: int = 100  # RTM34 per login per day
     ticket_delay_seconds: float = 0.0  # on the emulator clock, before a ticket's answer is ready
+    forbidden: tuple[str, ...] = ()  # path prefixes the token may not use (403 ACCESS_VIOLATION)
 
 
 @dataclass
@@ -675,6 +676,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.fc(raw)
             return
         if not self.authorized():
+            return
+        if any(path.startswith(prefix) for prefix in self.state.config.forbidden):
+            self.send_json(403, _error3(403, "ACCESS_VIOLATION", "Нет доступа к методу для этого токена"))
             return
         if not self.rate_ok():
             return

@@ -67,6 +67,13 @@ def test_wrong_password_is_reported_as_bad_login(server: EmulatorServer) -> None
         make_adapter(server.url, password="wrong").test_connection()
 
 
+def test_no_access_to_a_method_is_reported_as_such(adapter: Adapter, admin: Admin) -> None:
+    admin.config(forbidden=["/1.0/settings"])
+    with pytest.raises(AuthenticationFailed, match="Нет доступа к этому методу") as err:
+        adapter.test_connection()
+    assert err.value.code == "ACCESS_VIOLATION" and err.value.status == 403
+
+
 # -- rate -------------------------------------------------------------------------------------------
 def test_rate_end_to_end(adapter: Adapter) -> None:
     [quote] = adapter.rate(parcel(weight_g=1200, declared_value=Decimal("1000"), options={"fragile": True}))
