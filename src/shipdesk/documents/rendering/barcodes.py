@@ -21,6 +21,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 _S10 = re.compile(r"^[A-Z]{2}\d{9}[A-Z]{2}$")
 _QR_UNSAFE = re.compile(r"[^0-9A-Z $%*+\-./:]")
+_DARK_RUN = re.compile(rb"\x01+")
+QUIET_MODULES = 10
 
 
 def symbology(tracking_number: str) -> str:
@@ -49,16 +51,21 @@ def linear_barcode(tracking_number: str, *, bar_height: float, bar_width: float)
 
 def draw_linear(canvas: Canvas, tracking_number: str, x: float, y: float, width: float,
                 height: float) -> tuple[float, float]:
-    """Draws the bars centred in the box, as wide as fits (module ≥ 0.6 pt); returns the
-    (x, width) actually used."""
-    probe = linear_barcode(tracking_number, bar_height=height, bar_width=1.0)
-    module = min(width / probe.width, 2.0)
+    """Draws the bars centred in the box, as wide as fits with a quiet zone of 10 modules
+    each side (module 0.6–2 pt); returns the (x, width) of the bars. One barcode object per
+    label: it is built with a 1-pt module and stretched horizontally."""
+    bars = linear_barcode(tracking_number, bar_height=height, bar_width=1.0)
+    module = min(width / (bars.width + 2 * QUIET_MODULES), 2.0)
     if module < 0.6:
         raise ValueError(f"barcode box too narrow for {tracking_number}")
-    bars = linear_barcode(tracking_number, bar_height=height, bar_width=module)
-    left = x + (width - bars.width) / 2
-    bars.drawOn(canvas, left, y)
-    return left, bars.width
+    used = bars.width * module
+    left = x + (width - used) / 2
+    canvas.saveState()
+    canvas.translate(left, y)
+    canvas.scale(module, 1)
+    bars.drawOn(canvas, 0, 0)
+    canvas.restoreState()
+    return left, used
 
 
 def qr_payload(tracking_number: str, index: str, weight_g: int, declared_value: Decimal,
@@ -84,23 +91,16 @@ def qr_matrices(payloads: list[str]) -> list[list[list[bool]]]:
 
 def draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float,
             modules: list[list[bool]] | None = None) -> None:
-    """Draws the code in a ``size``×``size`` square (a 2-module quiet zone included), one
-    filled path of horizontal runs. ``modules``: the matrix, when computed ahead."""
+    """Draws the code in a ``size``×``size`` square (a 2-module quiet zone included) as one
+    filled path of horizontal runs, in module units (integers: compact and fast to write)."""
     if modules is None:
         modules = qr_matrix(payload)
     count = len(modules)
     cell = size / (count + 4)
-    path = canvas.beginPath()
-    top = y + size - 2 * cell
-    left = x + 2 * cell
-    for r, row in enumerate(modules):
-        c = 0
-        while c < count:
-            if row[c]:
-                start = c
-                while c < count and row[c]:
-                    c += 1
-                path.rect(left + start * cell, top - (r + 1) * cell, (c - start) * cell, cell)
-            else:
-                c += 1
-    canvas.drawPath(path, stroke=0, fill=1)
+    runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
+            for r, row in enumerate(modules) for m in _DARK_RUN.finditer(bytes(row))]
+    canvas.saveState()
+    # module (0, 0) is the top-left corner of the symbol, rows grow downwards
+    canvas.transform(cell, 0, 0, -cell, x + 2 * cell, y + size - 2 * cell)
+    canvas.addLiteral(" ".join(runs) + " f")
+    canvas.restoreState()

@@ -23,7 +23,6 @@ from shipdesk.documents.rendering.barcodes import (
 )
 from shipdesk.documents.rendering.common import (
     caption,
-    draw_block,
     draw_fitted,
     kg,
     money,
@@ -68,10 +67,28 @@ def label_boxes(frame: Box) -> dict[str, Box]:
     return boxes
 
 
-def _party(canvas: Canvas, title: str, box: Box, name: str, lines: str, index: str,
+def _static_form(canvas: Canvas, frame: Box, boxes: dict[str, Box]) -> str:
+    """What every label in this frame shares (block borders, captions) drawn once per
+    document as a form XObject and placed on each label."""
+    name = f"label-{frame.x:.0f}-{frame.y:.0f}-{frame.w:.0f}-{frame.h:.0f}"
+    made: set[str] = canvas.__dict__.setdefault("_shipdesk_forms", set())
+    if name not in made:
+        canvas.beginForm(name)
+        canvas.setLineWidth(0.6)
+        for box in boxes.values():
+            canvas.rect(box.x, box.y, box.w, box.h, stroke=1, fill=0)
+        for block, title in (("sender", "От кого:"), ("recipient", "Кому:"),
+                             ("index", "Индекс получателя")):
+            inner = boxes[block].inset(_PAD)
+            caption(canvas, title, inner.x, inner.top - 6.5)
+        canvas.endForm()
+        made.add(name)
+    return name
+
+
+def _party(canvas: Canvas, box: Box, name: str, lines: str, index: str,
            phone: str, block: str) -> None:
     inner = box.inset(_PAD)
-    caption(canvas, title, inner.x, inner.top - 6.5)
     text_top = inner.top - 8.5
     name_box = Box(block + ".name", inner.x, text_top - inner.h * 0.3, inner.w, inner.h * 0.3)
     used = draw_fitted(canvas, name, name_box, font=BOLD, max_size=10, min_size=5.5,
@@ -97,8 +114,10 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
                recorder: LayoutRecorder | None = None,
                qr_modules: list[list[bool]] | None = None) -> None:
     boxes = label_boxes(frame)
-    for box in boxes.values():
-        draw_block(canvas, box, recorder)
+    canvas.doForm(_static_form(canvas, frame, boxes))
+    if recorder is not None:
+        for box in boxes.values():
+            recorder.add(box)
 
     header = boxes["header"].inset(_PAD)
     canvas.setFont(BOLD, 8)
@@ -109,16 +128,15 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
     canvas.drawRightString(header.right, header.y + 2, label.form_code)
 
     try:
-        _party(canvas, "От кого:", boxes["sender"], label.sender.name, label.sender.address,
+        _party(canvas, boxes["sender"], label.sender.name, label.sender.address,
                label.sender.index, label.sender.phone, "sender")
-        _party(canvas, "Кому:", boxes["recipient"], label.recipient.name,
+        _party(canvas, boxes["recipient"], label.recipient.name,
                label.recipient.address, label.recipient.index, label.recipient.phone,
                "recipient")
     except TextDoesNotFit as exc:
         raise TextDoesNotFit(f"{label.tracking_number}: {exc.block}", exc.text) from exc
 
     index_box = boxes["index"].inset(_PAD)
-    caption(canvas, "Индекс получателя", index_box.x, index_box.top - 6.5)
     digits = label.recipient.index or "—"
     size = min(index_box.h - 10, index_box.w / (0.62 * max(len(digits), 6)))
     canvas.setFont(BOLD, size)
@@ -143,8 +161,8 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
 
     bar = boxes["barcode"].inset(_PAD)
     text_h = 12
-    bar_x, bar_w = draw_linear(canvas, label.tracking_number, bar.x + 4 * mm, bar.y + text_h,
-                               bar.w - 8 * mm, bar.h - text_h)
+    bar_x, bar_w = draw_linear(canvas, label.tracking_number, bar.x, bar.y + text_h, bar.w,
+                               bar.h - text_h)
     if recorder is not None:
         recorder.add(Box("barcode.bars", bar_x, bar.y + text_h, bar_w, bar.h - text_h))
     canvas.setFont(BOLD, 10)
