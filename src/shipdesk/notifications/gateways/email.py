@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,17 @@ class Email(Gateway):
         return self.config.get("from_email") or settings.DEFAULT_FROM_EMAIL
 
     def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
+        """Large batches go over a few SMTP connections at once (``connections``, default
+        4), each connection carrying many messages."""
+        per = int(self.config.get("messages_per_connection", 250))
+        chunks = [messages[i:i + per] for i in range(0, len(messages), per)]
+        if len(chunks) <= 1:
+            return self._send_over_one_connection(messages)
+        workers = min(len(chunks), int(self.config.get("connections", 4)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return [r for part in pool.map(self._send_over_one_connection, chunks) for r in part]
+
+    def _send_over_one_connection(self, messages: list[Outgoing]) -> list[SendResult]:
         conn = self._connection()
         try:
             conn.open()
