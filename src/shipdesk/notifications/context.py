@@ -52,12 +52,20 @@ def parcel_facts(shipments: list[Any]) -> dict[int, ParcelFacts]:
                                       "office_address") or _shipment_address(s)),
             pickup_hours=str(_first(x, "pickup_hours", "pickup_office_hours",
                                     "office_hours") or ""),
-            storage_deadline=deadline.date() if isinstance(deadline, dt.datetime) else deadline,
-            expected_delivery=expected.date() if isinstance(expected, dt.datetime) else expected,
+            storage_deadline=_local_date(deadline, s.index),
+            expected_delivery=_local_date(expected, s.index),
             arrived_at=_first(x, "arrived_at_pickup_at"),
             tracking_token=str(_first(x, "tracking_token", "public_token") or ""),
         )
     return out
+
+
+def _local_date(value: Any, index: str) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        from shipdesk.notifications.regions import zone_for_index
+
+        return value.astimezone(zone_for_index(index or "")).date()
+    return value
 
 
 def _shipment_address(s: Any) -> str:
@@ -94,8 +102,7 @@ def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, cha
         "order_number": shipment.order_number,
         "amount_to_pay": money(shipment.cod_amount),
         "tracking_number": shipment.tracking_number or "",
-        "tracking_link": tracking_link(tracking_number=shipment.tracking_number,
-                                       token=facts.tracking_token),
+        "tracking_link": tracking_link(token=facts.tracking_token),
         "pickup_address": facts.pickup_address,
         "pickup_hours": facts.pickup_hours,
         "storage_deadline": _date(facts.storage_deadline),
@@ -114,7 +121,7 @@ def sample_context(organization: Any) -> dict[str, str]:
     return {
         "buyer_name": "Анна Сергеевна", "order_number": "A-10042", "amount_to_pay": "2 490",
         "tracking_number": "80082345678901",
-        "tracking_link": tracking_link(tracking_number="80082345678901"),
+        "tracking_link": tracking_link(token="Zk3v9QmT2xLp8WnR4cYb1HsD"),
         "pickup_address": "Москва, ул. Тверская, д. 7, отделение 125009",
         "pickup_hours": "пн–пт 8:00–20:00, сб 9:00–18:00",
         "storage_deadline": "30.11.2026", "expected_delivery": "25.11.2026",

@@ -19,13 +19,15 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "Заказ {{ order_number }} отправлен",
         "Здравствуйте, {{ buyer_name }}!\n\n"
         "Ваш заказ {{ order_number }} передан в службу доставки. Трек-номер: "
-        "{{ tracking_number }}.\nСледить за посылкой: {{ tracking_link }}\n"
+        "{{ tracking_number }}.\n"
+        "{% if tracking_link %}Следить за посылкой: {{ tracking_link }}\n{% endif %}"
         "{% if expected_delivery %}Ожидаемая дата доставки: {{ expected_delivery }}.\n{% endif %}"
         "\nС уважением, " + _SIGN + "{% if shop_phone %}, тел. {{ shop_phone }}{% endif %}\n\n"
         "Отписаться от уведомлений: {{ unsubscribe_link }}"),
     (RuleKind.ACCEPTED, Channel.SMS): (
-        "", "Заказ {{ order_number }} отправлен, трек {{ tracking_number }}: "
-            "{{ tracking_link }} Отписка: {{ unsubscribe_link }}"),
+        "", "Заказ {{ order_number }} отправлен, трек {{ tracking_number }}"
+            "{% if tracking_link %}: {{ tracking_link }}{% endif %}. "
+            "Отписка: {{ unsubscribe_link }}"),
     (RuleKind.ARRIVED, Channel.SMS): (
         "", "Заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
             "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}"
@@ -39,7 +41,8 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "{% if pickup_hours %}Часы работы: {{ pickup_hours }}\n{% endif %}"
         "{% if storage_deadline %}Срок хранения: до {{ storage_deadline }}\n{% endif %}"
         "{% if amount_to_pay %}К оплате при получении: {{ amount_to_pay }} ₽\n{% endif %}"
-        "Трек-номер: {{ tracking_number }}, {{ tracking_link }}\n\n"
+        "Трек-номер: {{ tracking_number }}{% if tracking_link %}, {{ tracking_link }}{% endif %}"
+        "\n\n"
         "С уважением, " + _SIGN + "\n\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
     (RuleKind.REMINDER, Channel.SMS): (
         "", "Напоминаем: заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
@@ -67,7 +70,8 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     (RuleKind.RETURNING, Channel.EMAIL): (
         "Возврат: заказ {{ order_number }}",
         "Заказ {{ order_number }} (трек {{ tracking_number }}, покупатель {{ buyer_name }}) "
-        "не получен и возвращается: {{ status }}.\n{{ tracking_link }}\n\n"
+        "не получен и возвращается: {{ status }}.\n"
+        "{% if tracking_link %}{{ tracking_link }}\n{% endif %}\n"
         "Отписаться: {{ unsubscribe_link }}"),
     (RuleKind.RETURNING, Channel.SMS): (
         "", "Возврат заказа {{ order_number }} ({{ tracking_number }}): {{ status }}"),

@@ -11,12 +11,14 @@ from django.core import signing
 UNSUBSCRIBE_SALT = "shipdesk.notifications.unsubscribe"
 
 
-def tracking_link(*, tracking_number: str | None, token: str = "") -> str:
-    """The public tracking page of a parcel. The one place that builds it: when the
-    tracking domain issues per-shipment tokens, only this line changes."""
-    if not tracking_number:
+def tracking_link(*, token: str) -> str:
+    """The public tracking page of a parcel (the tracking domain's per-shipment token);
+    empty while the parcel has no tracking yet. The one place that builds it."""
+    if not token:
         return ""
-    return f"{settings.PUBLIC_URL}/tracking/p/{token or tracking_number}/"
+    from django.urls import reverse
+
+    return settings.PUBLIC_URL + reverse("tracking:public", kwargs={"token": token})
 
 
 @dataclass(frozen=True)

@@ -664,9 +664,14 @@ def _precheck(row: Message, suppressed: set[tuple[int, str, str]], facts: dict[i
     rule = plan.rules.get(row.rule)
     if rule is None or not rule.enabled:
         return _("Правило выключено"), MessageStatus.SKIPPED
-    status = facts[row.shipment_id].status or row.shipment.tracking_status
+    fact = facts[row.shipment_id]
+    status = fact.status or row.shipment.tracking_status
     if status and status not in _RELEVANT[row.rule]:
         return _("Неактуально: статус отправления теперь «%s»") % status, MessageStatus.SKIPPED
+    if row.rule == RuleKind.REMINDER and fact.storage_deadline and \
+            now.date() > fact.storage_deadline:
+        return _("Срок хранения истёк %s") % fact.storage_deadline.strftime("%d.%m.%Y"), \
+            MessageStatus.SKIPPED
     if row.rule != RuleKind.RETURNING:
         zone = zone_for_index(row.shipment.index or "")
         when = next_in_window(now, zone, plan.settings.window_start, plan.settings.window_end)

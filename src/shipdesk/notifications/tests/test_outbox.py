@@ -20,10 +20,19 @@ def _plan_and_send(now: dt.datetime = NOON) -> services.SendStats:
     return services.outbox_send_due(now=now)
 
 
+def tracking_state(shipment: Any, status: str, token: str, **fields: Any) -> Any:
+    from shipdesk.tracking.models import TrackingState
+
+    return TrackingState.objects.create(shipment=shipment,
+                                        organization_id=shipment.organization_id,
+                                        public_token=token, status=status, **fields)
+
+
 def test_accepted_parcel_email_arrives_on_the_smtp_server_with_its_text(
         org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
         status_change: Any) -> None:
     shipment = make_shipment(recipient_email="anna@example.test")
+    tracking_state(shipment, "accepted", token="tok-anna")
     status_change(shipment, "accepted")
     stats = _plan_and_send()
     assert stats.sent == 1
@@ -33,7 +42,7 @@ def test_accepted_parcel_email_arrives_on_the_smtp_server_with_its_text(
     text = inbox.text_of(mail)
     assert "Здравствуйте, Анна!" in text
     assert shipment.tracking_number in text
-    assert f"/tracking/p/{shipment.tracking_number}/" in text
+    assert "Следить за посылкой: http://127.0.0.1:8000/tracking/t/tok-anna/" in text
     assert "Ромашка" in text
     link = re.search(r"Отписаться от уведомлений: (\S+)", text)
     assert link is not None and "/notifications/u/" in link.group(1)
@@ -360,3 +369,25 @@ def test_channel_settings_secrets_are_encrypted_and_test_send_works(
     resp = api.post("/api/v1/notifications/channels/smsru/test/",
                     data={"to": "+7900"}, content_type="application/json")
     assert resp.status_code == 422
+
+
+def test_pickup_facts_come_from_tracking_and_reminders_stop_after_storage_deadline(
+        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    Rule.objects.filter(organization=org, kind="reminder").update(interval_days=5,
+                                                                  max_reminders=3)
+    shipment = make_shipment(recipient_email="")
+    # 30.11.2026 00:30 in Moscow is still 29.11 in UTC: the date shown is the local one
+    tracking_state(shipment, "arrived_at_pickup", token="tok-pick",
+                   storage_deadline=dt.datetime(2026, 11, 29, 21, 30, tzinfo=dt.UTC),
+                   arrived_at_pickup_at=NOON)
+    status_change(shipment, "arrived_at_pickup")
+    _plan_and_send()
+    [sms] = smsru.messages
+    assert " до 30.11.2026, к оплате 2 490 ₽." in sms["text"]
+    services.outbox_send_due(now=NOON + dt.timedelta(days=5))
+    services.outbox_send_due(now=NOON + dt.timedelta(days=10))
+    assert len(smsru.messages) == 2
+    late = Message.objects.get(rule="reminder", occurrence=2)
+    assert late.status == MessageStatus.SKIPPED and "Срок хранения истёк 30.11.2026" in late.error
