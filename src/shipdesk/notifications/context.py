@@ -116,12 +116,15 @@ def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, cha
     }
 
 
+SAMPLE_TRACKING_TOKEN = "Zk3v9QmT2xLp8WnR4cYb1HsD"  # a made-up public page token for previews  # noqa: S105
+
+
 def sample_context(organization: Any) -> dict[str, str]:
     """A sample parcel for previews."""
     return {
         "buyer_name": "Анна Сергеевна", "order_number": "A-10042", "amount_to_pay": "2 490",
         "tracking_number": "80082345678901",
-        "tracking_link": tracking_link(token="Zk3v9QmT2xLp8WnR4cYb1HsD"),
+        "tracking_link": tracking_link(token=SAMPLE_TRACKING_TOKEN),
         "pickup_address": "Москва, ул. Тверская, д. 7, отделение 125009",
         "pickup_hours": "пн–пт 8:00–20:00, сб 9:00–18:00",
         "storage_deadline": "30.11.2026", "expected_delivery": "25.11.2026",
