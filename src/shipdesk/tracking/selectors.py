@@ -227,19 +227,19 @@ def public_page(*, token: str) -> PublicPage:
     tz = _tz(state.organization)
     events = list(TrackingEvent.objects.filter(shipment_id=state.shipment_id)
                   .exclude(status="").order_by("-occurred_at", "-pk")
-                  .values_list("occurred_at", "status", "place")[:50])
+                  .values_list("occurred_at", "status", "place", "office_index")[:50])
     timeline = [{"at": timezone.localtime(at, tz),
                  "text": STATUS_PLAIN.get(Status(st), ""), "place": place}
-                for at, st, place in events]
+                for at, st, place, _index in events]
     office = None
     if state.status == Status.ARRIVED_AT_PICKUP:
-        summary = shipment_tracking_summary(shipment_ids=[state.shipment_id]).get(
-            state.shipment_id)
-        if summary and summary.pickup_office_index:
+        # the office of the latest arrival event, else the pickup point chosen at ordering
+        code = next((index for _at, st, _p, index in events
+                     if st == Status.ARRIVED_AT_PICKUP and index), "") or (
+            state.shipment.pickup_point_code)
+        if code:
             office = PickupOffice.objects.filter(carrier_code=state.carrier_code,
-                                                 code=summary.pickup_office_index).first()
-            if office is None:
-                office = PickupOffice(code=summary.pickup_office_index)
+                                                 code=code).first() or PickupOffice(code=code)
     status_text = str(STATUS_PLAIN.get(Status(state.status), "")) if state.status else (
         "Посылка готовится к отправке")
     return PublicPage(state.shipment, state.organization, state, timeline, status_text,

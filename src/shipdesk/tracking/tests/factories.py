@@ -28,8 +28,9 @@ def shipment(org: Any, *, number: str | None = None, state: str = State.HANDED_O
 
 
 def event(number: str, day: float, status: Status | None, code: str = "", *, sub: str = "",
-          place: str = "Москва", index: str = "101000") -> TrackingEvent:
-    return TrackingEvent(tracking_number=number, occurred_at=T0 + timedelta(days=day),
+          place: str = "Москва", index: str = "101000",
+          base: datetime = T0) -> TrackingEvent:
+    return TrackingEvent(tracking_number=number, occurred_at=base + timedelta(days=day),
                          raw_code=code or (status.value if status else "??"),
                          raw_text=f"событие {code}", status=status, substatus=sub,
                          location=place, office_index=index)
