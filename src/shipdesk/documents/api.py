@@ -8,6 +8,7 @@ import binascii
 
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import Router
 
 from shipdesk.core.errors import FieldError, ValidationFailed
@@ -126,8 +127,8 @@ def certificate_upload(request: HttpRequest, payload: CertificateIn):
     try:
         data = base64.b64decode(payload.pkcs12_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationFailed("Файл сертификата должен быть в base64", errors=[
-            FieldError(loc=("pkcs12_base64",), message="Неверный base64")]) from exc
+        raise ValidationFailed(_("Файл сертификата должен быть в base64"), errors=[
+            FieldError(loc=("pkcs12_base64",), message=_("Неверный base64"))]) from exc
     return 201, services.certificate_upload(actor=request.auth, name=payload.name,
                                             pkcs12_data=data, password=payload.password)
 

@@ -99,6 +99,9 @@ class GeneratedDocument(TenantModel):
     error = models.TextField(_("ошибка"), blank=True)
     generated_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=0)
+    # Safety net for a lost task message: the due-work sweep runs the generation again
+    # when a requested document is still not finished by then (cleared when finished).
+    retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("документ")

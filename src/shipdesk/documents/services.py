@@ -13,7 +13,7 @@ import logging
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -444,10 +444,11 @@ _FILES: dict[str, tuple[str, str]] = {
 }
 
 
-def _fingerprint(batch: Batch, kind: str, actor: Actor) -> str:
-    extra = kind
-    if kind == DocumentKind.F103_SIGNED:
-        extra += f"|cert:{_active_certificate(actor).pk}"
+RETRY_AFTER = timedelta(minutes=15)
+
+
+def _fingerprint(batch: Batch, kind: str, cert: SigningCertificate | None = None) -> str:
+    extra = kind if cert is None else f"{kind}|cert:{cert.pk}"
     return selectors.batch_fingerprint(batch, extra=extra)
 
 
@@ -469,7 +470,8 @@ def document_request(*, actor: Actor, batch_id: int, kind: str) -> GeneratedDocu
         batch=batch, kind=kind, defaults={"organization": actor.organization})
     if doc.frozen and doc.status == DocumentStatus.DONE:
         return doc
-    fingerprint = _fingerprint(batch, kind, actor)
+    cert = _active_certificate(actor) if kind == DocumentKind.F103_SIGNED else None
+    fingerprint = _fingerprint(batch, kind, cert)
     if doc.data_fingerprint == fingerprint and doc.status != DocumentStatus.FAILED:
         return doc  # current, or being made from the same data
     doc.status = DocumentStatus.PENDING
@@ -477,8 +479,9 @@ def document_request(*, actor: Actor, batch_id: int, kind: str) -> GeneratedDocu
     doc.error = ""
     doc.data_fingerprint = fingerprint
     doc.attempt += 1
+    doc.retry_at = timezone.now() + RETRY_AFTER
     doc.save(update_fields=["status", "progress", "error", "data_fingerprint", "attempt",
-                            "updated_at"])
+                            "retry_at", "updated_at"])
     from shipdesk.documents.tasks import generate_document
 
     doc_id, attempt = doc.pk, doc.attempt
@@ -581,13 +584,14 @@ def document_generate(*, document_id: int, attempt: int) -> GeneratedDocument | 
     except (ServiceError, TextDoesNotFit, CertificateInvalid) as exc:
         message = _describe_error(exc)
         GeneratedDocument.objects.filter(pk=doc.pk, attempt=attempt).update(
-            status=DocumentStatus.FAILED, error=message, progress=0, updated_at=timezone.now())
+            status=DocumentStatus.FAILED, error=message, progress=0, retry_at=None,
+            updated_at=timezone.now())
         log.info("document %s failed: %s", doc.pk, message)
         return GeneratedDocument.objects.get(pk=doc.pk)
     except Exception:
         GeneratedDocument.objects.filter(pk=doc.pk, attempt=attempt).update(
             status=DocumentStatus.FAILED, error=_("Внутренняя ошибка при формировании документа"),
-            progress=0, updated_at=timezone.now())
+            progress=0, retry_at=None, updated_at=timezone.now())
         raise
     with transaction.atomic():
         current = GeneratedDocument.objects.select_for_update().get(pk=doc.pk)
@@ -604,6 +608,7 @@ def document_generate(*, document_id: int, attempt: int) -> GeneratedDocument | 
         current.progress = 100
         current.generated_at = timezone.now()
         current.frozen = current.batch.state == BatchState.CLOSED
+        current.retry_at = None
         current.save()
         if old and old != stored:
             transaction.on_commit(lambda: default_storage.delete(old))
@@ -631,7 +636,21 @@ def document_open(*, actor: Actor, document_id: int) -> tuple[Any, str, str]:
 
 
 def document_is_stale(doc: GeneratedDocument) -> bool:
+    """A finished, not frozen document made from data that has changed since."""
     if doc.frozen or doc.status != DocumentStatus.DONE:
         return False
-    return selectors.batch_fingerprint(doc.batch, extra=doc.kind) != doc.data_fingerprint \
-        if doc.kind != DocumentKind.F103_SIGNED else False
+    cert = None
+    if doc.kind == DocumentKind.F103_SIGNED:
+        cert = SigningCertificate.objects.filter(organization_id=doc.organization_id,
+                                                 is_active=True).order_by("-pk").first()
+    return _fingerprint(doc.batch, doc.kind, cert) != doc.data_fingerprint
+
+
+def document_retry(*, document_id: int) -> GeneratedDocument | None:
+    """Runs a requested generation again (a lost or crashed task): same attempt number."""
+    doc = GeneratedDocument.objects.filter(pk=document_id).first()
+    if doc is None or doc.status not in (DocumentStatus.PENDING, DocumentStatus.RUNNING):
+        if doc is not None and doc.retry_at is not None:
+            GeneratedDocument.objects.filter(pk=doc.pk).update(retry_at=None)
+        return doc
+    return document_generate(document_id=doc.pk, attempt=doc.attempt)

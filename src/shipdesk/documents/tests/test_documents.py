@@ -168,3 +168,23 @@ def test_uploading_an_expired_certificate_is_refused(actor: Actor) -> None:
     cert = services.certificate_upload(actor=actor, name="новый", pkcs12_data=good, password="pw")
     assert cert.is_active and "Ромашка" in cert.subject
     assert crypto.decrypt(cert.password_encrypted) == "pw"
+
+
+def test_a_lost_task_is_picked_up_again_by_the_due_work_sweep(
+        actor: Actor, org: Any, sp: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from shipdesk.core import duework
+
+    s = f.shipment(org, sender_profile=sp)
+    batch = services.batch_create(actor=actor, shipment_ids=[s.pk], shipping_date=DAY)[0]
+    doc = services.document_request(actor=actor, batch_id=batch.pk, kind="labels_a4")
+    # the on-commit dispatch never ran (a lost message): the document waits
+    doc.refresh_from_db()
+    assert doc.status == DocumentStatus.PENDING and doc.retry_at is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatched = duework.sweep(now=doc.retry_at + timedelta(seconds=1),
+                                   names=["documents.generate"])
+    assert dispatched["documents.generate"] == 1
+    doc.refresh_from_db()
+    assert doc.status == DocumentStatus.DONE and doc.retry_at is None
+    found = [t for fmt, t in decode(rasterise(_content(actor, doc), dpi=300)[0]) if fmt == "ITF"]
+    assert found == [s.tracking_number]
