@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import models, transaction
@@ -70,7 +71,7 @@ def sweep(*, now: datetime | None = None, names: list[str] | None = None) -> dic
             ids = claim_due(work, now=now, limit=work.chunk_size)
             if not ids:
                 break
-            transaction.on_commit(lambda ids=ids, work=work: work.task.delay(ids))
+            transaction.on_commit(partial(work.task.delay, ids))
             total += len(ids)
             if len(ids) < work.chunk_size:
                 break

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 
 @cache
 def _items() -> list[tuple[int, str, Any]]:
-    found = []
+    found: list[tuple[int, str, Any]] = []
     for config in apps.get_app_configs():
         found.extend(getattr(config, "nav_items", ()))
     return sorted(found, key=lambda item: item[0])

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router
 from ninja.pagination import CursorPagination, paginate
 
+from shipdesk.core.typing import ApiRequest
 from shipdesk.tenancy import selectors, services
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.schemas import (
@@ -23,44 +23,44 @@ router = Router(tags=["organization"])
 
 
 @router.get("/organization", response=OrganizationOut)
-def organization_get(request: HttpRequest):
+def organization_get(request: ApiRequest):
     request.auth.require(Perm.VIEW)
     return request.auth.organization
 
 
 @router.patch("/organization", response=OrganizationOut)
-def organization_patch(request: HttpRequest, payload: OrganizationPatch):
+def organization_patch(request: ApiRequest, payload: OrganizationPatch):
     return services.organization_update(actor=request.auth, **payload.dict(exclude_unset=True))
 
 
 @router.get("/members", response=list[MemberOut])
-def member_list(request: HttpRequest):
+def member_list(request: ApiRequest):
     request.auth.require(Perm.VIEW)
     return [MemberOut(id=m.pk, email=m.user.email, role=m.role)
             for m in selectors.membership_list(actor=request.auth)]
 
 
 @router.patch("/members/{membership_id}", response=MemberOut)
-def member_set_role(request: HttpRequest, membership_id: int, payload: MemberRoleIn):
+def member_set_role(request: ApiRequest, membership_id: int, payload: MemberRoleIn):
     m = services.membership_set_role(actor=request.auth, membership_id=membership_id,
                                      role=payload.role)
     return MemberOut(id=m.pk, email=m.user.email, role=m.role)
 
 
 @router.delete("/members/{membership_id}", response={204: None})
-def member_remove(request: HttpRequest, membership_id: int):
+def member_remove(request: ApiRequest, membership_id: int):
     services.membership_remove(actor=request.auth, membership_id=membership_id)
     return 204, None
 
 
 @router.get("/invitations", response=list[InvitationOut])
-def invitation_list(request: HttpRequest):
+def invitation_list(request: ApiRequest):
     request.auth.require(Perm.MANAGE_MEMBERS)
     return selectors.invitation_list(actor=request.auth).order_by("-created_at")
 
 
 @router.post("/invitations", response={201: InvitationOut})
-def invitation_create(request: HttpRequest, payload: InvitationIn):
+def invitation_create(request: ApiRequest, payload: InvitationIn):
     """Invites a person by e-mail: the link to accept is sent to them, never returned here."""
     invitation, _token = services.invitation_create(actor=request.auth, email=payload.email,
                                                     role=payload.role)
@@ -68,30 +68,30 @@ def invitation_create(request: HttpRequest, payload: InvitationIn):
 
 
 @router.delete("/invitations/{invitation_id}", response={204: None})
-def invitation_revoke(request: HttpRequest, invitation_id: int):
+def invitation_revoke(request: ApiRequest, invitation_id: int):
     services.invitation_revoke(actor=request.auth, invitation_id=invitation_id)
     return 204, None
 
 
 @router.get("/api-keys", response=list[ApiKeyOut])
-def api_key_list(request: HttpRequest):
+def api_key_list(request: ApiRequest):
     request.auth.require(Perm.MANAGE_API_KEYS)
     return selectors.api_key_list(actor=request.auth)
 
 
 @router.post("/api-keys", response={201: ApiKeyCreatedOut})
-def api_key_create(request: HttpRequest, payload: ApiKeyIn):
+def api_key_create(request: ApiRequest, payload: ApiKeyIn):
     key, plain = services.api_key_create(actor=request.auth, name=payload.name, role=payload.role)
     return 201, ApiKeyCreatedOut(key=plain, **ApiKeyOut.from_orm(key).dict())
 
 
 @router.delete("/api-keys/{api_key_id}", response=ApiKeyOut)
-def api_key_revoke(request: HttpRequest, api_key_id: int):
+def api_key_revoke(request: ApiRequest, api_key_id: int):
     return services.api_key_revoke(actor=request.auth, api_key_id=api_key_id)
 
 
 @router.get("/audit", response=list[AuditOut])
 @paginate(CursorPagination, ordering=("-created_at", "-id"))
-def audit_list(request: HttpRequest):
+def audit_list(request: ApiRequest):
     request.auth.require(Perm.VIEW)
     return selectors.audit_list(actor=request.auth)

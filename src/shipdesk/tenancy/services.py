@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -98,7 +98,7 @@ def _validate_organization(org: Organization) -> None:
 
 
 @transaction.atomic
-def organization_create(*, owner: AbstractBaseUser, name: str, **details: Any) -> Organization:
+def organization_create(*, owner: User, name: str, **details: Any) -> Organization:
     org = Organization(name=name, **{k: v for k, v in details.items() if k in ORGANIZATION_FIELDS})
     _validate_organization(org)
     org.save()
@@ -239,7 +239,7 @@ def invitation_accept_new_user(*, token: str, password: str, first_name: str = "
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+def invitation_accept(*, token: str, user: User) -> Membership:
     invitation = Invitation.objects.select_for_update().filter(token_hash=_hash(token)).first()
     if invitation is None or invitation.accepted_at or invitation.expires_at < timezone.now():
         raise NotFound(_("Приглашение недействительно или истекло"))
@@ -297,7 +297,7 @@ def api_key_authenticate(plain: str) -> Actor | None:
     return Actor(organization=key.organization, role=key.role, api_key=key)
 
 
-def actor_for_user(user: AbstractBaseUser, organization_id: int | None) -> Actor | None:
+def actor_for_user(user: User, organization_id: int | None) -> Actor | None:
     """The user's actor in the given organization, or in their first one."""
     memberships = Membership.objects.select_related("organization").filter(user=user)
     membership = (memberships.filter(organization_id=organization_id).first()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, form_add_service_error, message_service_error
 from shipdesk.shipments import selectors as shipment_selectors
 from shipdesk.tenancy import selectors, services
@@ -37,7 +38,7 @@ def _forbidden(request: HttpRequest, exc: Forbidden) -> HttpResponse:
 
 
 @actor_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: ActorRequest) -> HttpResponse:
     counts = shipment_selectors.shipment_counts_by_state(actor=request.actor)
     return render(request, "tenancy/dashboard.html", {
         "counts": counts,
@@ -62,7 +63,7 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
 # --- organization details ---------------------------------------------------------------
 
 @actor_required
-def organization_settings(request: HttpRequest) -> HttpResponse:
+def organization_settings(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     can_edit = actor.can(Perm.MANAGE_SETTINGS)
     form = OrganizationForm(request.POST or None, instance=actor.organization)
@@ -89,7 +90,7 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
 # --- members and invitations ------------------------------------------------------------
 
 @actor_required
-def member_list(request: HttpRequest) -> HttpResponse:
+def member_list(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     can_manage = actor.can(Perm.MANAGE_MEMBERS)
     form = InvitationForm(request.POST or None) if can_manage else None
@@ -116,7 +117,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def member_set_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_set_role(request: ActorRequest, membership_id: int) -> HttpResponse:
     form = RoleForm(request.POST)
     role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role", "")
     try:
@@ -134,7 +135,7 @@ def member_set_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_remove(request: ActorRequest, membership_id: int) -> HttpResponse:
     try:
         services.membership_remove(actor=request.actor, membership_id=membership_id)
     except NotFound as exc:
@@ -150,7 +151,7 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_revoke(request: ActorRequest, invitation_id: int) -> HttpResponse:
     try:
         services.invitation_revoke(actor=request.actor, invitation_id=invitation_id)
     except NotFound as exc:
@@ -203,7 +204,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 # --- API keys ---------------------------------------------------------------------------
 
 @actor_required
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     if not actor.can(Perm.MANAGE_API_KEYS):
         return _forbidden(request, Forbidden(_("Ключами API управляет владелец организации")))
@@ -228,7 +229,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
+def api_key_revoke(request: ActorRequest, api_key_id: int) -> HttpResponse:
     try:
         key = services.api_key_revoke(actor=request.actor, api_key_id=api_key_id)
     except NotFound as exc:
@@ -242,7 +243,7 @@ def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
 # --- audit log --------------------------------------------------------------------------
 
 @actor_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: ActorRequest) -> HttpResponse:
     page = Paginator(selectors.audit_list(actor=request.actor), AUDIT_PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "tenancy/audit.html", {"page": page, "section": "audit"})
