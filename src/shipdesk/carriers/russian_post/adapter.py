@@ -284,12 +284,7 @@ class Adapter(CarrierAdapter):
     def _json(response: httpx.Response) -> Any:
         ctype = response.headers.get("Content-Type", "")
         if "html" in ctype:
-            raise CarrierError(
-                f"Почта России вернула HTML-страницу вместо JSON (HTTP {response.status_code})",
-                code="bad_response",
-                transient=True,
-                status=response.status_code,
-            )
+            raise _html_error("Почта России вернула HTML-страницу вместо JSON", response)
         if not response.content:
             return None
         try:
@@ -767,12 +762,7 @@ class Adapter(CarrierAdapter):
         response = self._send("POST", url, idempotent=True, content=body, headers=headers)
         ctype = response.headers.get("Content-Type", "")
         if "html" in ctype:
-            raise CarrierError(
-                f"Сервис отслеживания вернул HTML-страницу (HTTP {response.status_code})",
-                code="bad_response",
-                transient=True,
-                status=response.status_code,
-            )
+            raise _html_error("Сервис отслеживания вернул HTML-страницу", response)
         if response.status_code == 429:
             raise RateLimited("Сервис отслеживания ограничил частоту запросов")
         if not response.content:
@@ -1049,6 +1039,16 @@ class Adapter(CarrierAdapter):
             all_events.extend(result.events)
             errors.update(result.errors)
         return TrackResult(events=tuple(all_events), errors=errors)
+
+
+def _html_error(what: str, response: httpx.Response) -> CarrierError:
+    """An HTML page where an API answer was expected: a proxy or maintenance page, retry later."""
+    return CarrierError(
+        f"{what} (HTTP {response.status_code})",
+        code="bad_response",
+        transient=True,
+        status=response.status_code,
+    )
 
 
 def _zip(files: list[tuple[str, bytes]]) -> bytes:

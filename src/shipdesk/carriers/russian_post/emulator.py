@@ -262,6 +262,15 @@ def _code(code: str, description: str, details: str = "") -> dict[str, str]:
     return {"code": code, "description": description, "details": details}
 
 
+def _new_order_problem(order: dict[str, Any] | None, pos: int) -> dict[str, Any] | None:
+    """Shape-2 error for an order id that is unknown or no longer "new" (already in a batch)."""
+    if order is None:
+        return {"error-code": "NOT_FOUND", "error-description": "Заказ не найден", "position": pos}
+    if order.get("batch-name"):
+        return {"error-code": "READONLY_STATE", "error-description": "Заказ уже в партии", "position": pos}
+    return None
+
+
 def validate_order(order: dict[str, Any], points: tuple[str, ...]) -> list[dict[str, str]]:
     """Russian Post's per-order validation codes (domain.md §1.9), in the order it reports them."""
     errors: list[dict[str, str]] = []
@@ -473,21 +482,27 @@ FC_NS = "http://fclient.russianpost.org"
 PS_NS = "http://fclient.russianpost.org/postserver"
 
 
-def soap12_fault(reason: str, detail_tag: str) -> bytes:
+def envelope(soap_ns: str, body: str) -> bytes:
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP12}"><S:Body><S:Fault>'
-        f'<S:Code><S:Value>S:Sender</S:Value></S:Code><S:Reason><S:Text xml:lang="ru">{escape(reason)}'
-        f'</S:Text></S:Reason><S:Detail><ns2:{detail_tag} xmlns:ns2="{DATA_NS}">{escape(reason)}'
-        f"</ns2:{detail_tag}></S:Detail></S:Fault></S:Body></S:Envelope>"
+        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{soap_ns}"><S:Body>{body}'
+        f"</S:Body></S:Envelope>"
     ).encode()
+
+
+def soap12_fault(reason: str, detail_tag: str) -> bytes:
+    return envelope(
+        SOAP12,
+        f'<S:Fault><S:Code><S:Value>S:Sender</S:Value></S:Code><S:Reason><S:Text xml:lang="ru">'
+        f'{escape(reason)}</S:Text></S:Reason><S:Detail><ns2:{detail_tag} xmlns:ns2="{DATA_NS}">'
+        f"{escape(reason)}</ns2:{detail_tag}></S:Detail></S:Fault>",
+    )
 
 
 def soap11_fault(reason: str) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11}"><S:Body><S:Fault>'
-        f"<faultcode>S:Server</faultcode><faultstring>{escape(reason)}</faultstring></S:Fault>"
-        f"</S:Body></S:Envelope>"
-    ).encode()
+    return envelope(
+        SOAP11,
+        f"<S:Fault><faultcode>S:Server</faultcode><faultstring>{escape(reason)}</faultstring></S:Fault>",
+    )
 
 
 def _text(root: ET.Element, tag: str) -> str:
@@ -561,19 +576,16 @@ def cod_response(state: State, barcode: str) -> bytes:
         f'SumPaymentForward="{amount}" CountryEventCode="RUS" CountryToCode="RUS"/>'
         for when, kind, amount, index in cod_events(state, barcode)
     )
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP12}"><S:Body>'
+    return envelope(
+        SOAP12,
         f'<ns7:PostalOrderEventsForMailResponse xmlns:ns4="{ESPP_NS}" xmlns:ns7="{OH_NS}">'
         f"<ns4:PostalOrderEventsForMaiOutput>{events}</ns4:PostalOrderEventsForMaiOutput>"
-        f"</ns7:PostalOrderEventsForMailResponse></S:Body></S:Envelope>"
-    ).encode()
+        f"</ns7:PostalOrderEventsForMailResponse>",
+    )
 
 
 def fc_envelope(body: str) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11}"><S:Body>{body}'
-        f"</S:Body></S:Envelope>"
-    ).encode()
+    return envelope(SOAP11, body)
 
 
 def fc_error(element: str, type_id: int, name: str) -> bytes:
@@ -929,19 +941,11 @@ class Handler(BaseHTTPRequestHandler):
         done, errors = [], []
         for pos, oid in enumerate(ids):
             order = st.orders.get(int(oid))
-            if order is None:
-                errors.append(
-                    {"error-code": "NOT_FOUND", "error-description": "Заказ не найден", "position": pos}
-                )
-            elif order.get("batch-name"):
-                errors.append(
-                    {
-                        "error-code": "READONLY_STATE",
-                        "error-description": "Заказ уже в партии",
-                        "position": pos,
-                    }
-                )
+            problem = _new_order_problem(order, pos)
+            if problem is not None:
+                errors.append(problem)
             else:
+                assert order is not None
                 del st.orders[int(oid)]
                 done.append(oid)
         self.send_json(200, {"result-ids": done, "errors": errors})
@@ -974,19 +978,11 @@ class Handler(BaseHTTPRequestHandler):
         errors = []
         for pos, oid in enumerate(ids):
             order = st.orders.get(int(oid))
-            if order is None:
-                errors.append(
-                    {"error-code": "NOT_FOUND", "error-description": "Заказ не найден", "position": pos}
-                )
-            elif order.get("batch-name"):
-                errors.append(
-                    {
-                        "error-code": "READONLY_STATE",
-                        "error-description": "Заказ уже в партии",
-                        "position": pos,
-                    }
-                )
+            problem = _new_order_problem(order, pos)
+            if problem is not None:
+                errors.append(problem)
             else:
+                assert order is not None
                 groups.setdefault((order["mail-type"], order["mail-category"]), []).append(int(oid))
         batches, moved = [], []
         for (mail_type, category), group in groups.items():
