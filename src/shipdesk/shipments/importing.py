@@ -291,9 +291,13 @@ def _open_workbook(path: Path, fmt: str) -> Sheet:
     except (CalamineError, ValueError, OSError) as exc:
         raise _reject(_("Файл повреждён и не читается: %(err)s") % {"err": exc}) from exc
 
+    opened = [iterator]  # the first reading goes on from the header already read
+
     def rows() -> Iterator[list[Any]]:
-        wb = CalamineWorkbook.from_path(str(path))
-        it = wb.get_sheet_by_index(0).iter_rows()
+        if opened:
+            yield from opened.pop()
+            return
+        it = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
         next(it, None)
         yield from it
 

@@ -5,6 +5,7 @@ Post's directory is loaded (``shipdesk import-postal-index``)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # region name -> (keys that recognise the region in free text, 3-digit prefixes)
 _REGIONS: dict[str, tuple[tuple[str, ...], tuple[int | tuple[int, int], ...]]] = {
@@ -122,6 +123,7 @@ def region_for_index(index: str) -> str | None:
     return PREFIX_REGION.get(index[:3])
 
 
+@lru_cache(maxsize=20_000)
 def region_matches(index_region: str, given: str) -> bool:
     """Whether the region a user typed (any spelling: "Московская обл.", "г Москва",
     "МО") names ``index_region``. Unrecognised text does not contradict."""

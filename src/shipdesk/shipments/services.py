@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import gc
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -526,6 +527,21 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         if progress is not None:
             progress(processed, result)
 
+    # Bulk work allocates many long-lived objects: the cyclic GC would rescan them all
+    # again and again (a third of the time); reference counting frees what this creates.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _run(all_or_nothing, rows, chunk_size, run_chunk, result)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return result
+
+
+def _run(all_or_nothing: bool, rows: Iterable[tuple[int, Mapping[str, Any]]], chunk_size: int,
+         run_chunk: Callable[[list[tuple[int, Mapping[str, Any]]]], None],
+         result: IntakeResult) -> None:
     if all_or_nothing:
         try:
             with transaction.atomic():
@@ -544,7 +560,6 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         for chunk in _chunks(rows, chunk_size):
             with transaction.atomic():
                 run_chunk(chunk)
-    return result
 
 
 def shipments_create_many(*, actor: Actor, items: Sequence[Mapping[str, Any]],

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -78,6 +79,11 @@ class ValidationContext:
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        text = value.strip()
+        if "  " in text or "\t" in text or "\n" in text or "\u00a0" in text:
+            return " ".join(text.split())
+        return text
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets give numbers for "12345" cells
     return " ".join(str(value).split())
@@ -218,6 +224,7 @@ def _recase(word: str) -> str:
     return "-".join(p if p in _SMALL_WORDS else p[:1].upper() + p[1:] for p in parts)
 
 
+@lru_cache(maxsize=200_000)  # cities, regions, streets and house numbers repeat a lot
 def normalize_address_part(kind: str, value: str) -> str:
     """One address part in the form Russian Post prints: spaces collapsed, type words
     abbreviated ("улица" → "ул."), names capitalised when typed all in one case."""
@@ -369,8 +376,9 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     ``sender_id``, ``tracking_number``) and the errors, each pointing at its field."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
+    get = data.get
     for name, max_len in STR_FIELDS.items():
-        value = _text(data.get(name))
+        value = _text(get(name))
         if len(value) > max_len:
             errors.append(FieldError((name,), _("Не длиннее %(n)s символов") % {"n": max_len}))
             value = value[:max_len]
