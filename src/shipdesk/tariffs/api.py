@@ -7,8 +7,8 @@ from django.http import HttpRequest
 from ninja import Router
 
 from shipdesk.carriers.base import Address, ParcelRequest, Party
-from shipdesk.tariffs import services
-from shipdesk.tariffs.schemas import LineOut, OfferOut, RateIn, RateOut, RuleIn, RuleOut
+from shipdesk.tariffs import selectors, services
+from shipdesk.tariffs.schemas import LineOut, OfferOut, RateIn, RateOut, RuleIn, RuleOut, TableOut
 from shipdesk.tenancy.permissions import Perm
 
 router = Router(tags=["tariffs"])
@@ -62,3 +62,9 @@ def rule_get(request: HttpRequest):
 def rule_set(request: HttpRequest, payload: RuleIn):
     rule = services.rating_rule_set(actor=request.auth, prefer=payload.prefer)
     return RuleOut(prefer=rule.prefer)
+
+
+@router.get("/tables", response=list[TableOut])
+def tables(request: HttpRequest):
+    """The tariff table in force for each carrier, and the next one already loaded."""
+    return selectors.tables_in_force(actor=request.auth)

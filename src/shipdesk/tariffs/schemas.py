@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from ninja import Field, Schema
@@ -55,3 +56,12 @@ class RuleIn(Schema):
 
 class RuleOut(Schema):
     prefer: str
+
+
+class TableOut(Schema):
+    carrier_code: str
+    name: str
+    version: str
+    effective_from: date | None
+    services: list[str]
+    next_effective_from: date | None

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.views_support import actor_required
-from shipdesk.tariffs import services
+from shipdesk.tariffs import selectors, services
 from shipdesk.tariffs.api import parcel_from
 from shipdesk.tariffs.models import RatingPreference
 from shipdesk.tariffs.schemas import RateIn
@@ -55,6 +55,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "form": form, "offers": offers, "errors": errors,
         "rule": services.rating_rule_get(organization=request.actor.organization),
         "rule_choices": RatingPreference.choices,
+        "tables": selectors.tables_in_force(actor=request.actor),
     })
 
 

@@ -75,3 +75,28 @@ def test_rule_form(web: Any, org: Any) -> None:
 
     assert web.post("/tariffs/rule/", {"prefer": "fastest"}).status_code == 302
     assert rating_rule_get(organization=org) == "fastest"
+
+
+def test_tables_in_force_and_the_next_one(api: Any) -> None:
+    import copy
+    import json
+
+    from shipdesk.tariffs.services import DATA_DIR, tariff_table_load
+
+    data = copy.deepcopy(json.loads((DATA_DIR / "russian_post.json").read_text("utf-8")))
+    data["effective_from"] = "2099-01-01"
+    tariff_table_load(data=data)
+    rows = {t["carrier_code"]: t for t in api.get("/api/v1/tariffs/tables").json()}
+    assert rows["russian_post"]["effective_from"] == "2026-01-01"
+    assert rows["russian_post"]["next_effective_from"] == "2099-01-01"
+    assert "POSTAL_PARCEL" in rows["russian_post"]["services"]
+    assert rows["sandbox"]["version"] == "sandbox@2026-01-01"
+
+
+def test_admin_pages_open(db: Any, client: Any, django_user_model: Any) -> None:
+    admin = django_user_model.objects.create_superuser(
+        username="root", email="root@example.test", password="Root-Pass-2026")
+    client.force_login(admin)
+    for url in ("/admin/tariffs/tarifftable/", "/admin/tariffs/ratingrule/",
+                "/admin/numbering/numberpool/"):
+        assert client.get(url).status_code == 200, url
