@@ -27,6 +27,7 @@ from shipdesk.documents.rendering.data import (
     RegistryData,
     RegistryRow,
 )
+from shipdesk.numbering.validation import tracking_number_kind
 from shipdesk.shipments.models import SenderProfile, Shipment
 from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
@@ -116,7 +117,14 @@ def _carrier_name(s: Shipment) -> str:
     return s.carrier_account.name if s.carrier_account else s.carrier_code
 
 
+def _label_style(tracking_number: str) -> str:
+    """Postal numbers (Russian Post 14 digits, UPU S10) get the postal F7p layout; any other
+    carrier's number the courier layout."""
+    return "post" if tracking_number_kind(tracking_number) else "courier"
+
+
 def label_data(s: Shipment, org: Organization) -> LabelData:
+    style = _label_style(s.tracking_number or "")
     return LabelData(
         tracking_number=s.tracking_number or "", order_number=s.order_number,
         carrier_name=_carrier_name(s), mail_type=rules.mail_type_name(s.service_code),
@@ -124,6 +132,8 @@ def label_data(s: Shipment, org: Organization) -> LabelData:
         sender=_sender_party(s.sender, org), recipient=_recipient_party(s),
         weight_g=s.weight_g or 0, declared_value=s.declared_value, cod_amount=s.cod_amount,
         marks=rules.marks_for(s.options or {}),
+        style=style, form_code="Ф7п" if style == "post" else "",
+        pickup_point=s.pickup_point_code, city=s.city,
     )
 
 

@@ -632,7 +632,7 @@ def document_open(*, actor: Actor, document_id: int) -> tuple[Any, str, str]:
     if doc.status != DocumentStatus.DONE or not doc.file:
         raise Conflict(_("Документ ещё не готов (%(status)s)")
                        % {"status": DocumentStatus(doc.status).label})
-    return default_storage.open(doc.file.name, "rb"), doc.filename, doc.content_type
+    return default_storage.open(str(doc.file.name), "rb"), doc.filename, doc.content_type
 
 
 def document_is_stale(doc: GeneratedDocument) -> bool:

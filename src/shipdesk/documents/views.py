@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -114,7 +115,7 @@ def document_status(request: HttpRequest, document_id: int) -> HttpResponse:
 
 
 @actor_required
-def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
+def document_download(request: HttpRequest, document_id: int) -> HttpResponseBase:
     try:
         handle, filename, content_type = services.document_open(actor=request.actor,
                                                                 document_id=document_id)

@@ -81,7 +81,7 @@ def qr_matrix(payload: str) -> list[list[bool]]:
     mode = MODE_8BIT_BYTE if _QR_UNSAFE.search(payload) else MODE_ALPHA_NUM
     code.add_data(QRData(payload.encode(), mode=mode))
     code.make(fit=True)
-    return code.modules  # type: ignore[return-value]
+    return code.modules
 
 
 def qr_matrices(payloads: list[str]) -> list[list[list[bool]]]:

@@ -52,7 +52,7 @@ def money(value: Decimal) -> str:
     """``1 500,00`` — rubles with kopecks, Russian grouping."""
     sign = "-" if value < 0 else ""
     whole, frac = f"{abs(value):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while whole:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

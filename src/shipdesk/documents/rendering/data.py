@@ -32,6 +32,11 @@ class LabelData:
     cod_amount: Decimal = Decimal("0")
     marks: tuple[str, ...] = ()  # "Осторожно", "С описью", ...
     form_code: str = "Ф7п"
+    # "post": the postal layout (index in large digits, F7p); "courier": a courier
+    # service's layout (the pickup point or the city in large letters, no form code).
+    style: str = "post"
+    pickup_point: str = ""
+    city: str = ""
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,13 @@ def label_boxes(frame: Box) -> dict[str, Box]:
     return boxes
 
 
-def _static_form(canvas: Canvas, frame: Box, boxes: dict[str, Box]) -> str:
-    """What every label in this frame shares (block borders, captions) drawn once per
-    document as a form XObject and placed on each label."""
-    name = f"label-{frame.x:.0f}-{frame.y:.0f}-{frame.w:.0f}-{frame.h:.0f}"
+_BIG_CAPTIONS = {"post": "Индекс получателя", "courier": "Пункт выдачи / город"}
+
+
+def _static_form(canvas: Canvas, frame: Box, boxes: dict[str, Box], style: str) -> str:
+    """What every label of this style in this frame shares (block borders, captions),
+    drawn once per document as a form XObject and placed on each label."""
+    name = f"label-{style}-{frame.x:.0f}-{frame.y:.0f}-{frame.w:.0f}-{frame.h:.0f}"
     made: set[str] = canvas.__dict__.setdefault("_shipdesk_forms", set())
     if name not in made:
         canvas.beginForm(name)
@@ -78,7 +81,7 @@ def _static_form(canvas: Canvas, frame: Box, boxes: dict[str, Box]) -> str:
         for box in boxes.values():
             canvas.rect(box.x, box.y, box.w, box.h, stroke=1, fill=0)
         for block, title in (("sender", "От кого:"), ("recipient", "Кому:"),
-                             ("index", "Индекс получателя")):
+                             ("index", _BIG_CAPTIONS[style])):
             inner = boxes[block].inset(_PAD)
             caption(canvas, title, inner.x, inner.top - 6.5)
         canvas.endForm()
@@ -114,7 +117,7 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
                recorder: LayoutRecorder | None = None,
                qr_modules: list[list[bool]] | None = None) -> None:
     boxes = label_boxes(frame)
-    canvas.doForm(_static_form(canvas, frame, boxes))
+    canvas.doForm(_static_form(canvas, frame, boxes, label.style))
     if recorder is not None:
         for box in boxes.values():
             recorder.add(box)
@@ -137,10 +140,16 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
         raise TextDoesNotFit(f"{label.tracking_number}: {exc.block}", exc.text) from exc
 
     index_box = boxes["index"].inset(_PAD)
-    digits = label.recipient.index or "—"
-    size = min(index_box.h - 10, index_box.w / (0.62 * max(len(digits), 6)))
-    canvas.setFont(BOLD, size)
-    canvas.drawString(index_box.x, index_box.y + 2, digits)
+    if label.style == "courier":
+        big = label.pickup_point or label.city or label.recipient.index or "—"
+        draw_fitted(canvas, big, Box("index.text", index_box.x, index_box.y, index_box.w,
+                                     index_box.h - 9), font=BOLD, max_size=28, min_size=8,
+                    block=f"{label.tracking_number}: index")
+    else:
+        digits = label.recipient.index or "—"
+        size = min(index_box.h - 10, index_box.w / (0.62 * max(len(digits), 6)))
+        canvas.setFont(BOLD, size)
+        canvas.drawString(index_box.x, index_box.y + 2, digits)
 
     qr = boxes["qr"].inset(1)
     draw_qr(canvas, label_qr_payload(label), qr.x, qr.y, min(qr.w, qr.h), qr_modules)

@@ -145,7 +145,7 @@ def draw_registry(canvas: Canvas, data: RegistryData,
     totals = Box("totals", MARGIN, y - _TOTALS_H, table_w, _TOTALS_H - 4)
     draw_block(canvas, totals, recorder, border=False)
     canvas.setFont(BOLD, 8)
-    lines = (
+    summary = (
         f"Всего отправлений: {len(data.rows)}",
         f"Общий вес: {kg(data.total_weight_g)} кг",
         f"Объявленная ценность, всего: {money(data.total_declared_value)} руб.",
@@ -153,7 +153,7 @@ def draw_registry(canvas: Canvas, data: RegistryData,
         f"Плата за пересылку, всего: {money(data.total_fee)} руб.",
     )
     ty = totals.top - 9
-    for line in lines:
+    for line in summary:
         canvas.drawString(totals.x + 2, ty, line)
         ty -= 11
     sign = Box("signatures", MARGIN, totals.y - _SIGN_H, table_w, _SIGN_H - 4)

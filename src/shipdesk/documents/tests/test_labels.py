@@ -106,3 +106,21 @@ def test_an_address_that_cannot_fit_is_an_error_not_a_cut() -> None:
     with pytest.raises(TextDoesNotFit) as exc:
         render_labels([label(f.rp14(51), address="очень длинный адрес " * 200)], io.BytesIO())
     assert "recipient.address" in exc.value.block
+
+
+def test_courier_layout_shows_the_pickup_point_and_scans_as_code128() -> None:
+    courier = LabelData(
+        tracking_number="1234567890", order_number="ORD-9", carrier_name="СДЭК",
+        mail_type="Посылка склад-склад", mail_category="", sender=SENDER,
+        recipient=PartyData(name="Петров Пётр", address="г. Казань, ул. Баумана, д. 1",
+                            index="420111", phone="+79161234567"),
+        weight_g=900, style="courier", form_code="", pickup_point="KZN45", city="г. Казань")
+    out = io.BytesIO()
+    recorder = LayoutRecorder()
+    render_labels([courier], out, layout="thermal", recorder=recorder)
+    text = " ".join(page_texts(out.getvalue())[0].split())
+    assert "Пункт выдачи / город" in text and "KZN45" in text and "Ф7п" not in text
+    (image,) = rasterise(out.getvalue(), dpi=300)
+    assert [(fmt, t) for fmt, t in decode(image) if fmt != "QRCode"] == [("Code128", "1234567890")]
+    assert_layout_sane(recorder)
+    save_png(image, f.output_dir() / "label-courier.png")
