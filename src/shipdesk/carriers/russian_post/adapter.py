@@ -1012,9 +1012,14 @@ class Adapter(CarrierAdapter):
             return TrackResult(errors=errors)
         if self.settings.get("tracking_mode") == "single":
             events: list[TrackingEvent] = []
-            for number in valid:
+            for i, number in enumerate(valid):
                 try:
                     events.extend(self.track_single(number))
+                except RateLimited as exc:
+                    if i == 0:
+                        raise  # nothing fetched: the caller backs off
+                    errors.update({n: str(exc) for n in valid[i:]})  # keep what was fetched
+                    break
                 except CarrierError as exc:
                     if exc.code != "soap_fault":
                         raise

@@ -104,6 +104,7 @@ VALUE_CATEGORIES = {
     "WITH_DECLARED_VALUE_AND_COMPULSORY_PAYMENT",
 }
 SORTING_CENTRE = "140983"
+MAX_TICKETS = 2000  # answers kept (the real service keeps them 32 h)
 
 # Scenario timelines: (hours after acceptance, type, attribute, where: o=origin, s=sorting, d=destination)
 Step = tuple[float, int, int, str]
@@ -1153,6 +1154,8 @@ class Handler(BaseHTTPRequestHandler):
                 while ticket in st.tickets:
                     ticket = ticket[:17] + str(len(st.tickets)) + cfg.tracking_login.upper()
                 st.tickets[ticket] = (now, items)
+                while len(st.tickets) > MAX_TICKETS:  # a load target must not grow without bound
+                    st.tickets.pop(next(iter(st.tickets)))
             self.send(
                 200,
                 fc_envelope(

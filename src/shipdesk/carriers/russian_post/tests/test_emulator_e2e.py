@@ -207,7 +207,10 @@ def test_single_tracking_reads_the_history(server: EmulatorServer, admin: Admin)
 def test_single_tracking_daily_limit_is_a_rate_limit(server: EmulatorServer, admin: Admin) -> None:
     admin.config(single_tracking_daily_limit=1)
     adapter = make_adapter(server.url, tracking_mode="single")
-    adapter.track(["80084740397510"])
+    admin.clock(advance=20 * DAY)
+    partial = adapter.track(["80084740397510", "10944022440321"])  # the 2nd call is over the limit
+    assert {e.tracking_number for e in partial.events} == {"80084740397510"}
+    assert "лимит" in partial.errors["10944022440321"]
     with pytest.raises(RateLimited):
         adapter.track(["80084740397510"])
 
