@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.documents import rules
-from shipdesk.documents.models import Batch, BatchEntry, GeneratedDocument
+from shipdesk.documents.models import Batch, BatchEntry, GeneratedDocument, SigningCertificate
 from shipdesk.documents.rendering.data import (
     BatchPrintData,
     CodTransferData,
@@ -69,6 +69,11 @@ def document_get(*, actor: Actor, document_id: int) -> GeneratedDocument:
     if doc is None:
         raise NotFound(_("Документ не найден"))
     return doc
+
+
+def certificate_list(*, actor: Actor) -> QuerySet[SigningCertificate]:
+    actor.require(Perm.VIEW)
+    return SigningCertificate.objects.filter(organization=actor.organization).order_by("-pk")
 
 
 def batch_fingerprint(batch: Batch, *, extra: str = "") -> str:

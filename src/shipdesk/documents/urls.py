@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern] = [
     path("batches/<int:batch_id>/remove/", views.batch_remove, name="batch_remove"),
     path("batches/<int:batch_id>/documents/", views.document_request, name="document_request"),
     path("documents/<int:document_id>/", views.document_status, name="document_status"),
+    path("certificates/", views.certificates, name="certificates"),
     path("documents/<int:document_id>/download/", views.document_download,
          name="document_download"),
 ]

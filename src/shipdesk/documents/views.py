@@ -126,3 +126,29 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponseBas
         return redirect("documents:batches")
     return FileResponse(handle, as_attachment=False, filename=filename,
                         content_type=content_type)
+
+
+@actor_required
+def certificates(request: HttpRequest) -> HttpResponse:
+    """The organization's signing certificate for the electronic registry: upload a
+    PKCS#12 (.p12/.pfx) with its password, or make a demonstration one."""
+    error = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "demo":
+                services.certificate_create_demo(actor=request.actor)
+            else:
+                upload = request.FILES.get("pkcs12")
+                services.certificate_upload(
+                    actor=request.actor, name=request.POST.get("name") or _("Сертификат"),
+                    pkcs12_data=upload.read() if upload else b"",
+                    password=request.POST.get("password", ""))
+        except ServiceError as exc:
+            error = str(exc.detail or exc.title)
+        else:
+            messages.success(request, _("Сертификат сохранён"))
+            return redirect("documents:certificates")
+    request.actor.require(Perm.VIEW)
+    return render(request, "documents/certificates.html", {
+        "certificates": selectors.certificate_list(actor=request.actor), "error": error,
+        "can_edit": request.actor.can(Perm.MANAGE_SETTINGS)}, status=422 if error else 200)

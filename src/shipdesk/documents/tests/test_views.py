@@ -44,3 +44,25 @@ def test_other_organizations_batch_page_is_404(web: Client, other_org: Any, make
     batch = services.batch_create(actor=other, shipment_ids=[s.pk])[0]
     assert web.get(f"/documents/batches/{batch.pk}/").status_code == 404
     assert web.post(f"/documents/batches/{batch.pk}/close/").status_code == 404
+
+
+def test_certificate_page_refuses_an_expired_upload_and_accepts_a_valid_one(web: Client, org: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shipdesk.documents.models import SigningCertificate
+    from shipdesk.documents.signing import demo_pkcs12
+
+    old = demo_pkcs12(organization_name="Ромашка", password="pw",
+                      now=datetime.now(UTC) - timedelta(days=800), days=365)
+    r = web.post("/documents/certificates/", {
+        "name": "старый", "password": "pw",
+        "pkcs12": SimpleUploadedFile("old.p12", old, "application/x-pkcs12")})
+    assert r.status_code == 422 and "истёк" in r.content.decode()
+    good = demo_pkcs12(organization_name="Ромашка", password="pw", now=datetime.now(UTC))
+    r = web.post("/documents/certificates/", {
+        "name": "рабочий", "password": "pw",
+        "pkcs12": SimpleUploadedFile("good.p12", good, "application/x-pkcs12")}, follow=True)
+    assert r.status_code == 200 and "рабочий" in r.content.decode()
+    assert SigningCertificate.objects.get(organization=org, is_active=True).name == "рабочий"
