@@ -15,16 +15,13 @@ def test_readyz_ok_when_database_and_broker_answer(client):
 
 
 @pytest.mark.django_db
-def test_readyz_503_when_broker_unreachable(client, settings):
+def test_readyz_503_when_broker_unreachable(client, monkeypatch):
     from shipdesk.celery import app
 
-    old = app.conf.broker_url
     # A port on loopback where nothing listens (our tests' range, never bound).
-    app.conf.broker_url = "redis://127.0.0.1:18099/0"
-    try:
-        response = client.get("/readyz")
-    finally:
-        app.conf.broker_url = old
+    for key in ("broker_url", "broker_write_url", "broker_read_url"):
+        monkeypatch.setitem(app.conf, key, "redis://127.0.0.1:18099/0")
+    response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["database"] == "ok" and body["checks"]["broker"].startswith("error")
