@@ -23,6 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SMTP_PORT, SMS_PORT = 18750, 18751
 WORKERS = int(os.environ.get("BENCH_NOTIFICATIONS_WORKERS", "3"))
+# share of buyers with an e-mail (the rest get an SMS)
+EMAIL_SHARE = float(os.environ.get("BENCH_NOTIFICATIONS_EMAIL_SHARE", "0.5"))
 SMTP_PROCESSES = int(os.environ.get("BENCH_NOTIFICATIONS_SMTP_PROCESSES", "2"))
 BATCH = 2000
 
@@ -144,7 +146,8 @@ def main(n: int) -> None:
         rows = [Shipment(organization=org, order_number=f"B-{i:07d}", state="handed_over",
                          recipient_given_name="Анна", recipient_surname="Иванова",
                          recipient_phone=f"+7900{i:07d}",
-                         recipient_email=f"b{i}@example.test" if i % 2 else "",
+                         recipient_email=f"b{i}@example.test"
+                         if i % 100 < round(EMAIL_SHARE * 100) else "",
                          index="101000", city="Москва", street="ул. Тверская", house="7",
                          cod_amount=Decimal("1490.00"), tracking_number=f"80{i:012d}",
                          tracking_status="accepted", tracking_status_at=now)
@@ -194,6 +197,7 @@ def main(n: int) -> None:
     assert duplicates == 0, "a message went out twice"
     _setup.result("notifications_send_rate", n / elapsed, "msg/s", ">=", 2000,
                   f"({vendor}, {WORKERS} workers, {SMTP_PROCESSES} SMTP server processes, "
+                  f"e-mail share {EMAIL_SHARE:.0%}, "
                   f"{n} messages, duplicates={duplicates})")
 
 
