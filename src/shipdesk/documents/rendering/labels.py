@@ -205,7 +205,8 @@ def _with_qr(labels: Iterable[LabelData], workers: int
             yield label, None
         return
     source = iter(labels)
-    context = multiprocessing.get_context("fork")
+    # forkserver: a clean helper (no copied threads, locks or database connections)
+    context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
         pending: deque[tuple[list[LabelData], Future[list[list[list[bool]]]]]] = deque()
 
