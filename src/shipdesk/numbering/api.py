@@ -10,6 +10,7 @@ from shipdesk.numbering.models import NumberPool
 from shipdesk.numbering.schemas import (
     IssueIn,
     IssueOut,
+    LowOut,
     PoolIn,
     PoolOut,
     PoolPatch,
@@ -37,6 +38,12 @@ def pool_list(request: HttpRequest, carrier_code: str = "", low: bool = False):
     if carrier_code:
         qs = qs.filter(carrier_code=carrier_code)
     return [_out(p) for p in qs]
+
+
+@router.get("/warnings", response=list[LowOut])
+def warnings(request: HttpRequest):
+    """Carriers whose tracking numbers run low (remaining at or below the threshold)."""
+    return selectors.carriers_low(actor=request.auth)
 
 
 @router.post("/pools", response={201: PoolOut})

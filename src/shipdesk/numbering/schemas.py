@@ -57,3 +57,9 @@ class ValidateOut(Schema):
     number: str
     kind: str | None
     error: str
+
+
+class LowOut(Schema):
+    carrier_code: str
+    remaining: int
+    threshold: int

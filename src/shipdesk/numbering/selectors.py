@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 
 from shipdesk.numbering.models import NumberPool
 from shipdesk.tenancy.permissions import Perm
@@ -23,9 +23,25 @@ def pool_get(*, actor: Actor, pool_id: int) -> NumberPool | None:
 
 
 def pools_low(*, actor: Actor) -> QuerySet[NumberPool]:
-    """Active pools at or below their warning threshold."""
-    return pool_list(actor=actor).filter(
-        is_active=True, serial_last__lt=F("next_serial") + F("low_threshold"))
+    """Active pools flagged when their carrier's numbers ran low (until a range is added)."""
+    return pool_list(actor=actor).filter(is_active=True, low_since__isnull=False)
+
+
+def carriers_low(*, actor: Actor) -> list[dict[str, Any]]:
+    """Carriers whose active pools together have no more numbers left than the warning
+    threshold of the pool in use (the first with numbers left; the last one when all are
+    used up)."""
+    by_carrier: dict[str, list[NumberPool]] = {}
+    for pool in pool_list(actor=actor).filter(is_active=True):
+        by_carrier.setdefault(pool.carrier_code, []).append(pool)
+    out = []
+    for carrier, pools in by_carrier.items():
+        remaining = sum(max(p.remaining, 0) for p in pools)
+        in_use = next((p for p in pools if p.remaining > 0), pools[-1])
+        if remaining <= in_use.low_threshold:
+            out.append({"carrier_code": carrier, "remaining": remaining,
+                        "threshold": in_use.low_threshold})
+    return out
 
 
 def remaining_by_carrier(*, actor: Actor) -> dict[str, int]:

@@ -108,7 +108,7 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
                                  "carrier": carrier_code, "count": count, "left": available})
         numbers: list[str] = []
         need = count
-        now = timezone.now()
+        touched: list[NumberPool] = []
         for pool in pools:
             if need == 0:
                 break
@@ -118,21 +118,27 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
             numbers.extend(_numbers(pool, pool.next_serial, take))
             pool.next_serial += take
             need -= take
+            touched.append(pool)
+        # Low means the carrier's numbers run low, not one range: a range that ends while
+        # the next one is full is no news. Judged by the pool now in use, once per pool.
+        left = available - count
+        in_use = touched[-1]
+        for pool in touched:
             fields = ["next_serial", "updated_at"]
-            if pool.is_low and pool.low_since is None:
-                pool.low_since = now
+            if pool is in_use and pool.low_since is None and left <= pool.low_threshold:
+                pool.low_since = timezone.now()
                 fields.append("low_since")
-                _warn_low(pool)
+                _warn_low(pool, left)
             pool.save(update_fields=fields)
     return numbers
 
 
-def _warn_low(pool: NumberPool) -> None:
+def _warn_low(pool: NumberPool, left: int) -> None:
     audit(system_actor(pool.organization), "numbering.pool_low", pool,
-          carrier_code=pool.carrier_code, remaining=pool.remaining, threshold=pool.low_threshold)
-    pool_id, carrier, remaining = pool.pk, pool.carrier_code, pool.remaining
+          carrier_code=pool.carrier_code, remaining=left, threshold=pool.low_threshold)
+    pool_id, carrier = pool.pk, pool.carrier_code
     transaction.on_commit(lambda: log.warning(
-        "number pool %s (%s) runs low: %d numbers left", pool_id, carrier, remaining))
+        "tracking numbers of %s run low (pool %s): %d left", carrier, pool_id, left))
 
 
 # --- configuring pools -------------------------------------------------------------------
@@ -179,6 +185,9 @@ def pool_create(*, actor: Actor, carrier_code: str, first_number: str, last_numb
         if overlapping.exists():
             msg = _("Диапазон пересекается с уже заведённым пулом номеров")
             raise Conflict(msg, errors=[FieldError(("first_number",), msg)])
+        # A new range re-arms the low-numbers warning of the carrier's other pools.
+        NumberPool.objects.filter(organization=actor.organization, carrier_code=carrier_code,
+                                  low_since__isnull=False).update(low_since=None)
         pool = NumberPool.objects.create(
             organization=actor.organization, carrier_code=carrier_code, kind=kind,
             source=source, prefix=prefix, country=country, serial_first=first,
@@ -211,8 +220,8 @@ def pool_update(*, actor: Actor, pool_id: int, low_threshold: int | None = None,
                 raise ValidationFailed(msg, errors=[FieldError(("low_threshold",), msg)])
             pool.low_threshold = low_threshold
             changed["low_threshold"] = low_threshold
-            # A new threshold re-arms the warning: it fires again when crossed.
-            pool.low_since = timezone.now() if pool.is_low else None
+            # A new threshold re-arms the warning: it fires at the next issue below it.
+            pool.low_since = None
         if is_active is not None:
             pool.is_active = is_active
             changed["is_active"] = is_active

@@ -17,7 +17,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     pools = list(selectors.pool_list(actor=request.actor))
     return {
         "pools": pools,
-        "low": [p for p in pools if p.is_active and p.is_low],
+        "low": selectors.carriers_low(actor=request.actor),
         "remaining": selectors.remaining_by_carrier(actor=request.actor),
         "accounts": selectors.accounts_allotting_numbers(actor=request.actor),
         "form": {},

@@ -31,6 +31,8 @@ def test_create_list_issue_and_see_remaining(api: Any) -> None:
     assert listed[0]["low_since"] is not None
     low = api.get("/api/v1/numbering/pools?low=true").json()
     assert [p["id"] for p in low] == [pool["id"]]
+    assert api.get("/api/v1/numbering/warnings").json() == [
+        {"carrier_code": "russian_post", "remaining": 9, "threshold": 10}]
 
 
 def test_exhausted_pool_is_a_409_problem(api: Any) -> None:

@@ -284,3 +284,31 @@ def test_concurrent_processes_never_get_the_same_number(actor: Any) -> None:
     assert len(every) == 6 * 20 * 53
     assert len(set(every)) == len(every)
     assert NumberPool.objects.get(organization=actor.organization).issued == len(every)
+
+
+def test_no_warning_while_the_next_range_is_full(actor: Any) -> None:
+    make_pool(actor, first=0, last=99, low_threshold=20)
+    make_pool(actor, code="41", first=0, last=99, low_threshold=20)
+    services.numbers_issue(organization=actor.organization, carrier_code="russian_post",
+                           count=100)  # the first range is used up, 100 left in the second
+    assert not selectors.pools_low(actor=actor).exists()
+    assert selectors.carriers_low(actor=actor) == []
+    services.numbers_issue(organization=actor.organization, carrier_code="russian_post", count=80)
+    assert selectors.carriers_low(actor=actor) == [
+        {"carrier_code": "russian_post", "remaining": 20, "threshold": 20}]
+    entry = AuditEntry.objects.get(organization=actor.organization, action="numbering.pool_low")
+    assert entry.data["remaining"] == 20
+
+
+def test_a_new_range_clears_and_rearms_the_warning(actor: Any) -> None:
+    make_pool(actor, first=0, last=9, low_threshold=5)
+    services.numbers_issue(organization=actor.organization, carrier_code="russian_post", count=6)
+    assert selectors.pools_low(actor=actor).count() == 1
+    make_pool(actor, code="41", first=0, last=99, low_threshold=5)
+    assert not selectors.pools_low(actor=actor).exists()
+    assert selectors.carriers_low(actor=actor) == []
+    services.numbers_issue(organization=actor.organization, carrier_code="russian_post",
+                           count=100)
+    assert [w["remaining"] for w in selectors.carriers_low(actor=actor)] == [4]
+    assert AuditEntry.objects.filter(organization=actor.organization,
+                                     action="numbering.pool_low").count() == 2
