@@ -38,10 +38,20 @@ API_METHODS = ("get", "post", "put", "patch", "delete")
 # their own tests: one-time tokens).
 WEB_NOT_OBJECT_ROUTES = {"password_reset_confirm", "tenancy:invitation_accept"}
 WEB_SKIPPED_NAMESPACES = {"admin", "api"}  # admin: staff only; api: walked from OpenAPI
-# Parameter names that do not follow ``<model>_id``: name -> (app_label.ModelName, field).
-PARAM_OVERRIDES: dict[str, tuple[str, str]] = {
-    "member_id": ("tenancy.Membership", "pk"),
-}
+
+
+def _app_declarations(attribute: str) -> dict[str, str]:
+    """What the apps declare for the walker on their AppConfig:
+
+    - ``tenant_walker_params = {"param_name": "app_label.Model" or "app_label.Model.field"}``
+      for a path parameter whose name does not say which model it is;
+    - ``tenant_walker_exempt = {"url_name" or "METHOD /api/v1/path": "why"}`` for a route
+      whose parameters are not object ids (a carrier code, a webhook's secret token).
+    """
+    found: dict[str, str] = {}
+    for config in apps.get_app_configs():
+        found.update(getattr(config, attribute, {}) or {})
+    return found
 
 
 # --- what belongs to an organization ---------------------------------------------------
@@ -109,10 +119,15 @@ class Filler:
         self.org = org
         self.models = _tenant_models()
 
-    def _model_named(self, name: str) -> type[models.Model] | None:
-        for model in self.models:
-            if _norm(model.__name__) == name:
-                return model
+    def _model_named(self, name: str, app_hint: str = "") -> type[models.Model] | None:
+        exact = [m for m in self.models if _norm(m.__name__) == name]
+        suffix = [m for m in self.models if _norm(m.__name__).endswith(name)]
+        for candidates in (exact, suffix):
+            in_app = [m for m in candidates if m._meta.app_label == app_hint]
+            if len(in_app) == 1:
+                return in_app[0]
+            if len(candidates) == 1:
+                return candidates[0]
         return None
 
     def _value(self, model: type[models.Model], field: str) -> Any:
@@ -123,27 +138,32 @@ class Filler:
                              f" its app must create some in load_demo(organization)")
         return row
 
-    def fill(self, name: str, previous_segment: str) -> Any:
-        if name in PARAM_OVERRIDES:
-            label, field = PARAM_OVERRIDES[name]
-            return self._value(apps.get_model(label), field)
+    def fill(self, name: str, previous_segment: str, app_hint: str = "") -> Any:
+        declared = _app_declarations("tenant_walker_params")
+        if name in declared:
+            parts = declared[name].split(".")
+            field = parts[2] if len(parts) > 2 else "pk"
+            return self._value(apps.get_model(parts[0], parts[1]), field)
         if name.endswith("_id") or name.endswith("_pk"):
-            model = self._model_named(_norm(name[:-3]))
+            model = self._model_named(_norm(name[:-3]), app_hint)
             if model is not None:
                 return self._value(model, "pk")
         if name in ("id", "pk"):
-            model = self._model_named(_singular(previous_segment))
+            model = self._model_named(_singular(previous_segment), app_hint)
             if model is not None:
                 return self._value(model, "pk")
-        # A natural key, e.g. {tracking_number}: a field of that name on a tenant model.
+        # A natural key, e.g. {tracking_number}: a UNIQUE field of that name on a tenant
+        # model (a non-unique one could name an object of A as well).
         for model in self.models:
-            if any(f.name == name and f.concrete for f in model._meta.get_fields()):
+            if any(f.name == name and f.concrete and getattr(f, "unique", False) and not f.primary_key
+                   for f in model._meta.get_fields()):
                 try:
                     return self._value(model, name)
                 except Unfillable:
                     continue
-        raise Unfillable(f"parameter {{{name}}}: no tenant model matches; name it <model>_id or"
-                         " add it to PARAM_OVERRIDES in this test")
+        raise Unfillable(f"parameter {{{name}}}: no tenant model matches; name it <model>_id, or"
+                         " declare it on the AppConfig (tenant_walker_params, or"
+                         " tenant_walker_exempt when it is not an object id)")
 
 
 # --- request bodies from the OpenAPI schema ----------------------------------------------
@@ -274,10 +294,14 @@ def test_no_api_route_reaches_another_organizations_objects(org, organization_b,
     before = _snapshot(organization_b)
     problems: list[str] = []
     walked = 0
+    exempt = _app_declarations("tenant_walker_exempt")
     for path, method, operation, components in _api_operations(callers["session"]):
+        if f"{method.upper()} {path}" in exempt or path in exempt:
+            continue
+        app_hint = path.removeprefix(API_PREFIX + "/").split("/", 1)[0]
         try:
-            url = re.sub(r"\{(\w+)\}", lambda m, path=path: str(filler.fill(
-                m.group(1), path[:m.start()].rstrip("/").rsplit("/", 1)[-1])), path)
+            url = re.sub(r"\{(\w+)\}", lambda m, path=path, app_hint=app_hint: str(filler.fill(
+                m.group(1), path[:m.start()].rstrip("/").rsplit("/", 1)[-1], app_hint)), path)
         except Unfillable as exc:
             problems.append(f"{method.upper()} {path}: cannot be exercised: {exc}")
             continue
@@ -316,15 +340,17 @@ def test_no_web_page_reaches_another_organizations_objects(org, organization_b, 
     client = callers["session"]
     problems: list[str] = []
     walked = 0
+    exempt = WEB_NOT_OBJECT_ROUTES | set(_app_declarations("tenant_walker_exempt"))
     for route, name, params in _web_patterns():
-        if not params or name in WEB_NOT_OBJECT_ROUTES:
+        if not params or name in exempt:
             continue
         if name is None:
             problems.append(f"/{route}: takes {params} but has no name, so it cannot be walked")
             continue
         try:
-            kwargs = {p: filler.fill(p, route.split("<" + "", 1)[0].rstrip("/").rsplit("/", 1)[-1])
-                      for p in params}
+            app_hint = (name or "").split(":", 1)[0] if ":" in (name or "") else ""
+            kwargs = {p: filler.fill(p, re.split(r"<[^>]*" + p + ">", route)[0].rstrip("/")
+                                     .rsplit("/", 1)[-1], app_hint) for p in params}
             url = reverse(name, kwargs=kwargs)
         except Unfillable as exc:
             problems.append(f"{name} (/{route}): cannot be exercised: {exc}")
