@@ -270,8 +270,8 @@ class ImportJobOut(Schema):
 @router.post("/", response={201: ShipmentDetailOut}, summary="Создать отправление")
 def create_shipment(request: HttpRequest, payload: ShipmentIn) -> Status[Shipment]:
     data = payload.dict(exclude={"draft"})
-    shipment = services.shipment_create(actor=request.auth, data=data, draft=payload.draft)
-    return Status(201, selectors.shipment_get(actor=request.auth, shipment_id=shipment.pk))
+    return Status(201, services.shipment_create(actor=request.auth, data=data,
+                                                draft=payload.draft))
 
 
 @router.post("/bulk", response=BulkOut, summary="Создать много отправлений (до 10 000)")

@@ -89,6 +89,9 @@ def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
         return
     assert connection.in_atomic_block, "fast_insert needs a transaction"
     pk_attname = model._meta.pk.attname
+    if len(objs) <= SMALL:
+        _small_insert(model, objs)
+        return
     for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
         setattr(obj, pk_attname, pk)
     fields = list(model._meta.concrete_fields)
@@ -111,3 +114,26 @@ def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
+
+
+SMALL = 20  # up to this many rows: one INSERT ... RETURNING (a single create's path)
+
+
+def _small_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    converters = [_converter(f) for f in fields]
+    params: list[Any] = []
+    for obj in objs:
+        for f, c in zip(fields, converters, strict=True):
+            value = getattr(obj, f.attname)
+            params.append(value if c is None else c(value))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(objs))} "  # noqa: S608
+                       f"RETURNING {pk}", params)
+        ids = [r[0] for r in cursor.fetchall()]
+    for obj, new_id in zip(objs, ids, strict=True):
+        setattr(obj, model._meta.pk.attname, new_id)

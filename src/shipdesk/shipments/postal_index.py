@@ -105,4 +105,8 @@ def postal_index_load(*, path: Path, chunk_size: int = 5000) -> int:
                 batch = {}
         PostalOffice.objects.bulk_create(batch.values(), ignore_conflicts=True)
         count += len(batch)
+    from shipdesk.shipments.services import reference_data_reset
+
+    transaction.on_commit(reference_data_reset)
+    reference_data_reset()
     return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import gc
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -197,22 +198,47 @@ class _RollBack(Exception):
     pass
 
 
-def validation_context(*, organization: Any) -> ValidationContext:
-    """Everything validation needs from the database, loaded once for a whole intake."""
+# The mail-type limits and the office directory are the same for every organization and
+# change rarely (an admin edit, a monthly directory load): each process keeps them for a
+# short while instead of reading them on every create.
+REFERENCE_TTL_SECONDS = 60.0
+_reference: dict[str, Any] = {}
+
+
+def reference_data_reset() -> None:
+    """Forgets the cached limits and directory (after loading a new directory)."""
+    _reference.clear()
+
+
+def _reference_data() -> tuple[dict[tuple[str, str], validation.Limit], frozenset[str] | None]:
+    now = time.monotonic()
+    if _reference and now - _reference["at"] < REFERENCE_TTL_SECONDS:
+        return _reference["limits"], _reference["offices"]
     limits = {(row.carrier_code, row.service_code): validation.limit_from_row(row)
               for row in MailTypeLimit.objects.all()}
-    offices: frozenset[str] | None = None
-    if PostalOffice.objects.exists():
-        offices = frozenset(PostalOffice.objects.values_list("index", flat=True).iterator(
-            chunk_size=20000))
-    senders = list(SenderProfile.objects.filter(organization=organization)
-                   .order_by("-is_default", "pk").values_list("pk", flat=True))
+    offices: frozenset[str] | None = frozenset(
+        PostalOffice.objects.values_list("index", flat=True).iterator(chunk_size=20000))
+    _reference.update(at=now, limits=limits, offices=offices or None)
+    return limits, offices or None
+
+
+def validation_context(*, organization: Any,
+                       senders: Sequence[SenderProfile] | None = None) -> ValidationContext:
+    """Everything validation needs from the database, loaded once for a whole intake."""
+    limits, offices = _reference_data()
+    if senders is None:
+        senders = _senders(organization)
+    ids = [s.pk for s in sorted(senders, key=lambda s: (not s.is_default, s.pk))]
     return ValidationContext(
         limits=limits, limited_carriers=frozenset(c for c, _s in limits),
-        offices=offices, sender_ids=frozenset(senders),
-        default_sender_id=senders[0] if senders else None,
+        offices=offices, sender_ids=frozenset(ids),
+        default_sender_id=ids[0] if ids else None,
         tracking_validator=_tracking_validator(),
     )
+
+
+def _senders(organization: Any) -> list[SenderProfile]:
+    return list(SenderProfile.objects.filter(organization=organization))
 
 
 def _tracking_validator() -> Callable[[str], str] | None:
@@ -429,8 +455,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         raise ValidationFailed(errors=[FieldError(("mode",), _(
             "Режим: valid_rows (взять верные строки) или all_or_nothing (всё или ничего)"))])
     organization = actor.organization
-    ctx = ctx or validation_context(organization=organization)
-    senders = {s.pk: s for s in SenderProfile.objects.filter(organization=organization)}
+    sender_list = _senders(organization)
+    ctx = ctx or validation_context(organization=organization, senders=sender_list)
+    senders = {s.pk: s for s in sender_list}
     result = IntakeResult()
     seen_orders: dict[str, int] = {}
     seen_tracking: dict[str, int] = {}
@@ -500,17 +527,22 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                                            draft=draft))
             created_items.append(item)
         failed = any(i.errors for i, _c in staged) or len(staged) != len(chunk)
-        if shipments and not (all_or_nothing and (failed or result.rejected)):
+        stored = False
+        if shipments and all_or_nothing and not (failed or result.rejected):
+            _store(actor, shipments, senders)  # a clash aborts the one transaction: _run
+            stored = True
+        elif shipments and not all_or_nothing:
             try:
                 with transaction.atomic():
                     _store(actor, shipments, senders)
+                stored = True
             except IntegrityError:
                 # a concurrent intake stored the same order or tracking number meanwhile
                 for item in created_items:
                     item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
                         "Заказ %(order)s одновременно создан другим запросом; повторите")
                         % {"order": item.order_number}, "conflict"))
-                shipments = []
+        if stored:
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
                 item.shipment_id = shipment.id
@@ -549,6 +581,9 @@ def _run(all_or_nothing: bool, rows: Iterable[tuple[int, Mapping[str, Any]]], ch
                     run_chunk(chunk)
                 if result.rejected:
                     raise _RollBack
+        except IntegrityError as exc:
+            raise Conflict(_("Заказ с таким номером или трек-номером одновременно создан "
+                             "другим запросом; ничего не сохранено, повторите")) from exc
         except _RollBack:
             result.rolled_back = True
             for item in result.results:
@@ -584,7 +619,7 @@ def shipment_create(*, actor: Actor, data: Mapping[str, Any], source: str = "api
         raise ValidationFailed(_("Отправление не прошло проверку"),
                                errors=[FieldError(e.loc[1:], e.message, e.code)
                                        for e in item.errors])
-    return Shipment.objects.get(pk=item.shipment_id)
+    return Shipment.objects.prefetch_related("items").get(pk=item.shipment_id)
 
 
 def _shipment_data(shipment: Shipment) -> dict[str, Any]:

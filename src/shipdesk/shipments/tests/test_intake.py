@@ -85,7 +85,7 @@ def test_bulk_runs_a_fixed_number_of_queries_per_chunk(actor: Actor) -> None:
         return len([q for q in captured.captured_queries
                     if not q["sql"].startswith("INSERT")])
 
-    assert queries_for(10) == queries_for(300)
+    assert queries_for(100) == queries_for(300)
 
 
 def test_supplied_tracking_number_checked_and_unique(actor: Actor) -> None:
