@@ -523,6 +523,22 @@ class Adapter(CarrierAdapter):
             errors.extend(result.errors)
         return CreateResult(created=tuple(created), errors=tuple(errors))
 
+    def find_orders(self, reference: str) -> list[CreatedParcel]:
+        """``GET /1.0/backlog/search?query=<order-num>``: the orders already created for a shop
+        order number — to reconcile after a create call whose answer was lost (never re-sent
+        blindly: the backlog PUT is not idempotent)."""
+        rows = self._call("GET", "/1.0/backlog/search", params={"query": reference})
+        return [
+            CreatedParcel(
+                reference=str(row.get("order-num") or ""),
+                carrier_id=str(row["id"]),
+                tracking_number=str(row.get("barcode") or ""),
+                raw=row,
+            )
+            for row in rows or []
+            if isinstance(row, dict) and "id" in row
+        ]
+
     @staticmethod
     def _position_errors(ids: list[str], data: Any) -> list[ItemError]:
         out = []

@@ -244,6 +244,11 @@ class State:
         return out
 
 
+def public(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as the API shows it (without the emulator's own bookkeeping)."""
+    return {k: v for k, v in order.items() if k not in ("accepted-at", "scenario")}
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
 
@@ -828,12 +833,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, [self.clean(item) for item in data])
         elif method == "PUT" and path == "/1.0/user/backlog":
             self.create_orders(data)
+        elif method == "GET" and path == "/1.0/backlog/search":
+            wanted = (query.get("query") or [""])[0]
+            self.send_json(200, [public(o) for o in st.orders.values() if str(o.get("order-num")) == wanted])
         elif method == "GET" and len(parts) == 3 and parts[1] == "backlog":
             order = st.orders.get(int(parts[2]))
             if order is None:
                 self.send_json(404, _error3(404, "NOT_FOUND", "Заказ не найден"))
             else:
-                self.send_json(200, {k: v for k, v in order.items() if k not in ("accepted-at", "scenario")})
+                self.send_json(200, public(order))
         elif method == "DELETE" and path == "/1.0/backlog":
             self.delete_orders(data)
         elif method == "POST" and path == "/1.0/user/shipment":
@@ -854,10 +862,7 @@ class Handler(BaseHTTPRequestHandler):
             chunk = batch["ids"][page * size : (page + 1) * size]
             self.send_json(
                 200,
-                [
-                    {k: v for k, v in st.orders[i].items() if k not in ("accepted-at", "scenario")}
-                    for i in chunk
-                ],
+                [public(st.orders[i]) for i in chunk],
             )
         elif method in ("POST", "GET") and len(parts) == 4 and parts[1] == "batch" and parts[3] == "checkin":
             # POST per two SDKs and the docs mirror; GET as appwilio and fs-pochta-api send it.

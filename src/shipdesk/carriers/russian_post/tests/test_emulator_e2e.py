@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from datetime import datetime
 from decimal import Decimal
@@ -345,3 +346,32 @@ def test_cod_transfer_is_accepted_then_paid_out(adapter: Adapter, admin: Admin) 
     assert [e.event_type for e in events] == [1, 3]
     assert events[1].paid_out and events[1].occurred_at > events[0].occurred_at
     assert events[1].occurred_at.tzinfo is not None
+
+
+def test_lost_create_answer_is_reconciled_by_order_number(adapter: Adapter, admin: Admin) -> None:
+    admin.fault(mode="slow", delay=1.0)  # the orders get created, the answer comes too late
+    slow = make_adapter(adapter.base_url, timeout=0.3)
+    with pytest.raises(CarrierError) as err:
+        slow.create_parcels([parcel("L-1")])
+    assert err.value.code == "timeout"
+    found_orders = adapter.find_orders("L-1")
+    for _ in range(50):  # the server finishes the late request on its own time
+        if found_orders:
+            break
+        time.sleep(0.1)
+        found_orders = adapter.find_orders("L-1")
+    [found] = found_orders
+    assert found.reference == "L-1" and found.carrier_id
+    assert adapter.find_orders("L-404") == []
+
+
+def test_f103_lists_every_parcel_of_the_batch(adapter: Adapter) -> None:
+    from pypdf import PdfReader
+
+    batch_id, numbers = ship(adapter, parcel("M-1"), parcel("M-2"))
+    pdf = adapter.f103(batch_id)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "ф.103" in text
+    for number in numbers.values():
+        assert number in text
+    assert "Всего отправлений: 2" in text
