@@ -84,23 +84,31 @@ def qr_matrix(payload: str) -> list[list[bool]]:
     return code.modules
 
 
-def qr_matrices(payloads: list[str]) -> list[list[list[bool]]]:
+QrPath = tuple[int, str]  # (modules per side, PDF path of the dark runs in module units)
+
+
+def qr_path(payload: str) -> QrPath:
+    """The code as a filled path of horizontal runs in module units (integers: compact and
+    fast to write), with the module count to scale it by."""
+    modules = qr_matrix(payload)
+    runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
+            for r, row in enumerate(modules) for m in _DARK_RUN.finditer(bytes(row))]
+    return len(modules), " ".join(runs) + " f"
+
+
+def qr_paths(payloads: list[str]) -> list[QrPath]:
     """Many at once (what a helper process computes for a window of labels)."""
-    return [qr_matrix(p) for p in payloads]
+    return [qr_path(p) for p in payloads]
 
 
 def draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float,
-            modules: list[list[bool]] | None = None) -> None:
-    """Draws the code in a ``size``×``size`` square (a 2-module quiet zone included) as one
-    filled path of horizontal runs, in module units (integers: compact and fast to write)."""
-    if modules is None:
-        modules = qr_matrix(payload)
-    count = len(modules)
+            path: QrPath | None = None) -> None:
+    """Draws the code in a ``size``×``size`` square, a 2-module quiet zone included.
+    ``path``: the code computed ahead (see :func:`qr_paths`)."""
+    count, ops = path or qr_path(payload)
     cell = size / (count + 4)
-    runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
-            for r, row in enumerate(modules) for m in _DARK_RUN.finditer(bytes(row))]
     canvas.saveState()
     # module (0, 0) is the top-left corner of the symbol, rows grow downwards
     canvas.transform(cell, 0, 0, -cell, x + 2 * cell, y + size - 2 * cell)
-    canvas.addLiteral(" ".join(runs) + " f")
+    canvas.addLiteral(ops)
     canvas.restoreState()

@@ -31,7 +31,7 @@ class CompactCanvas(Canvas):
         super().showPage()
         page = self._doc.Pages.pages[-1]
         if page.stream and not page.Contents:
-            stream = PDFStream(content=zlib.compress(page.stream.encode("latin-1"), 3),
+            stream = PDFStream(content=zlib.compress(page.stream.encode("latin-1"), 1),
                                filters=[_AlreadyDeflated()])
             stream.__Comment__ = "page stream"
             page.Contents = stream

@@ -15,10 +15,11 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from shipdesk.documents.rendering.barcodes import (
+    QrPath,
     draw_linear,
     draw_qr,
     human_text,
-    qr_matrices,
+    qr_paths,
     qr_payload,
 )
 from shipdesk.documents.rendering.common import (
@@ -115,7 +116,7 @@ def label_qr_payload(label: LabelData) -> str:
 
 def draw_label(canvas: Canvas, label: LabelData, frame: Box,
                recorder: LayoutRecorder | None = None,
-               qr_modules: list[list[bool]] | None = None) -> None:
+               qr: QrPath | None = None) -> None:
     boxes = label_boxes(frame)
     canvas.doForm(_static_form(canvas, frame, boxes, label.style))
     if recorder is not None:
@@ -151,8 +152,8 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
         canvas.setFont(BOLD, size)
         canvas.drawString(index_box.x, index_box.y + 2, digits)
 
-    qr = boxes["qr"].inset(1)
-    draw_qr(canvas, label_qr_payload(label), qr.x, qr.y, min(qr.w, qr.h), qr_modules)
+    qr_box = boxes["qr"].inset(1)
+    draw_qr(canvas, label_qr_payload(label), qr_box.x, qr_box.y, min(qr_box.w, qr_box.h), qr)
 
     info = boxes["info"].inset(_PAD)
     canvas.setFont(REGULAR, 8)
@@ -195,8 +196,8 @@ _WINDOW = 256
 
 
 def _with_qr(labels: Iterable[LabelData], workers: int
-             ) -> Iterator[tuple[LabelData, list[list[bool]] | None]]:
-    """Pairs each label with its QR matrix. With ``workers > 1`` the matrices (the costliest
+             ) -> Iterator[tuple[LabelData, QrPath | None]]:
+    """Pairs each label with its QR code. With ``workers > 1`` the codes (the costliest
     part of a label) are computed in a helper process one window ahead of the drawing, so
     both cores work; at most two windows are in flight (bounded memory). Daemonic
     processes (a Celery prefork child) cannot have children: they compute in-line."""
@@ -208,12 +209,12 @@ def _with_qr(labels: Iterable[LabelData], workers: int
     # forkserver: a clean helper (no copied threads, locks or database connections)
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-        pending: deque[tuple[list[LabelData], Future[list[list[list[bool]]]]]] = deque()
+        pending: deque[tuple[list[LabelData], Future[list[QrPath]]]] = deque()
 
         def submit() -> None:
             chunk = list(islice(source, _WINDOW))
             if chunk:
-                pending.append((chunk, pool.submit(qr_matrices,
+                pending.append((chunk, pool.submit(qr_paths,
                                                    [label_qr_payload(x) for x in chunk])))
 
         submit()
@@ -232,7 +233,7 @@ def draw_labels(canvas: Canvas, labels: Iterable[LabelData], *, layout: str = "t
     pagesize, frames = _frames(layout)
     count = 0
     slot = len(frames)
-    for label, modules in _with_qr(labels, workers):
+    for label, qr in _with_qr(labels, workers):
         if slot == len(frames):
             if count:
                 canvas.showPage()
@@ -241,7 +242,7 @@ def draw_labels(canvas: Canvas, labels: Iterable[LabelData], *, layout: str = "t
             if recorder is not None:
                 recorder.page(*pagesize)
             slot = 0
-        draw_label(canvas, label, frames[slot], recorder, modules)
+        draw_label(canvas, label, frames[slot], recorder, qr)
         slot += 1
         count += 1
         if progress is not None and count % 100 == 0:
