@@ -78,6 +78,7 @@ def test_bulk_runs_a_fixed_number_of_queries_per_chunk(actor: Actor) -> None:
     def queries_for(n: int) -> int:
         items = [shipment_data(items=[{"name": "Книга", "quantity": 1, "unit_price": "100"}])
                  for _ in range(n)]
+        services.reference_data_reset()
         with CaptureQueriesContext(connection) as captured:
             result = services.shipments_create_many(actor=actor, items=items)
         assert result.created == n
