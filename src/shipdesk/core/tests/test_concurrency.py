@@ -18,7 +18,7 @@ import pytest
 import shipdesk
 
 CLIENTS = 8
-ROUNDS = 12
+ROUNDS = 6
 SRC = str(Path(shipdesk.__file__).resolve().parents[1])
 
 
@@ -52,6 +52,15 @@ _key, plain = services.api_key_create(
     actor=services.Actor(organization=org, role=Role.OWNER, user=user), name="load", role=Role.OWNER)
 print(plain)
 """
+
+
+def _shipment(client: int, round_: int) -> dict[str, Any]:
+    """A valid shipment as a shop would send it (the shipments API's own test data shape)."""
+    return {"order_number": f"LOAD-{client}-{round_}", "service_code": "POSTAL_PARCEL",
+            "recipient_name": "Иванов Иван Иванович", "recipient_phone": "8 (912) 345-67-89",
+            "index": "644010", "region": "Омская обл", "city": "г. Омск", "street": "улица Ленина",
+            "house": "д. 5", "apartment": f"кв. {client}", "weight_g": 1200,
+            "declared_value": "2500.00", "cod_amount": "2500"}
 
 
 @pytest.fixture
@@ -92,6 +101,7 @@ def test_eight_clients_write_and_read_at_once_without_error(server: Any) -> None
     base, key = server
     errors: list[str] = []
     created: list[int] = []
+    shipments: list[int] = []
     start = threading.Barrier(CLIENTS)
     lock = threading.Lock()
 
@@ -106,15 +116,26 @@ def test_eight_clients_write_and_read_at_once_without_error(server: Any) -> None
                     ("PATCH", "/api/v1/organization", {"phone": f"+7999{number:03d}{round_:04d}"}, {}),
                     ("GET", "/api/v1/organization", None, {}),
                     ("GET", "/api/v1/audit", None, {}),
+                    ("POST", "/api/v1/shipments/", _shipment(number, round_),
+                     {"Idempotency-Key": f"s{number}-r{round_}"}),
+                    ("GET", "/api/v1/shipments/", None, {}),
                 ]
                 for method, path, body, headers in calls:
                     response = http.request(method, path, json=body, headers=headers)
                     if response.status_code >= 300:
                         with lock:
                             errors.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
-                    elif method == "POST":
+                    elif method == "POST" and path == "/api/v1/api-keys":
                         with lock:
                             created.append(response.json()["id"])
+                    elif method == "POST":
+                        shipment_id = response.json()["id"]
+                        with lock:
+                            shipments.append(shipment_id)
+                        again = http.get(f"/api/v1/shipments/{shipment_id}")
+                        if again.status_code != 200 or again.json()["order_number"] != body["order_number"]:
+                            with lock:
+                                errors.append(f"GET shipment {shipment_id}: {again.status_code}")
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
     for thread in threads:
@@ -123,5 +144,6 @@ def test_eight_clients_write_and_read_at_once_without_error(server: Any) -> None
         thread.join()
     assert errors == []
     assert len(set(created)) == CLIENTS * ROUNDS
+    assert len(set(shipments)) == CLIENTS * ROUNDS
     listed = httpx.get(base + "/api/v1/api-keys", headers={"X-API-Key": key}).json()
     assert {item["id"] for item in listed} >= set(created)
