@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import sys
 import time
 
@@ -64,9 +65,13 @@ def main() -> None:
     share = [total // processes] * processes
     share[0] += total - sum(share)
     started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        results = pool.map(worker, [(org.pk, n) for n in share])
+    pool = multiprocessing.get_context("fork").Pool(processes)
+    results = pool.map(worker, [(org.pk, n) for n in share])
     elapsed = time.perf_counter() - started
+    pool.close()
+    pool.join()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = children.ru_utime + children.ru_stime
     every = [n for part in results for n in part]
     unique = set(every)
     if len(every) != total or len(unique) != total:
@@ -77,7 +82,9 @@ def main() -> None:
     load = os.getloadavg()[0]
     _setup.result("numbering_issue", total / elapsed, "numbers/s", ">=", TARGET,
                   f"({vendor}, {total} numbers by {processes} processes in calls of {CHUNK}, "
-                  f"no duplicate; load average {load:.1f} on {os.cpu_count()} cores)")
+                  f"no duplicate; load average {load:.1f} on {os.cpu_count()} cores; "
+                  f"issuing processes used {client_cpu:.1f} CPU-s = "
+                  f"{total / max(client_cpu, 1e-9):.0f} numbers per client CPU-s)")
 
 
 if __name__ == "__main__":
