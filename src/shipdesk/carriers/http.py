@@ -283,26 +283,34 @@ class ResilientTransport(httpx.BaseTransport):
                  duration, attempt)
         if not self.log_exchanges or self.organization_id is None:
             return
+        from django.db import connection, transaction
+
         from shipdesk.carriers.models import CarrierExchange
 
+        outer = connection.in_atomic_block  # the caller's transaction: its durability is not ours
         try:
-            CarrierExchange.objects.create(
-                organization_id=self.organization_id,
-                account=self.account,
-                shipment_id=current_shipment_id.get(),
-                method=request.method,
-                url=mask_url(str(request.url), self.secrets)[:1000],
-                status=status,
-                duration_ms=duration,
-                attempt=attempt,
-                request_headers=mask_headers(dict(request.headers)),
-                request_body=_body_for_log(request.content, request.headers.get("content-type", ""),
-                                           self.secrets),
-                response_headers=mask_headers(dict(response.headers)) if response is not None else {},
-                response_body=_body_for_log(content or b"", response.headers.get("content-type", "")
-                                            if response is not None else "", self.secrets),
-                error=error[:500],
-            )
+            with transaction.atomic():  # a savepoint inside the caller's: a failed log row breaks nothing
+                if connection.vendor == "postgresql" and not outer:
+                    # A support log row need not wait for the WAL flush (business rows do).
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                CarrierExchange.objects.create(
+                    organization_id=self.organization_id,
+                    account=self.account,
+                    shipment_id=current_shipment_id.get(),
+                    method=request.method,
+                    url=mask_url(str(request.url), self.secrets)[:1000],
+                    status=status,
+                    duration_ms=duration,
+                    attempt=attempt,
+                    request_headers=mask_headers(dict(request.headers)),
+                    request_body=_body_for_log(request.content, request.headers.get("content-type", ""),
+                                               self.secrets),
+                    response_headers=mask_headers(dict(response.headers)) if response is not None else {},
+                    response_body=_body_for_log(content or b"", response.headers.get("content-type", "")
+                                                if response is not None else "", self.secrets),
+                    error=error[:500],
+                )
         except Exception:  # logging must never break the call itself
             log.exception("could not store a carrier exchange")
 
