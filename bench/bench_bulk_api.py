@@ -63,17 +63,18 @@ def main() -> None:
     body = json.dumps({"items": [item(n, rng) for n in range(BULK)]})
     client.post("/api/v1/shipments/bulk", json.dumps({"items": [item(10**6, rng)]}),
                 content_type="application/json")  # warm up: imports, caches, connection
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     response = client.post("/api/v1/shipments/bulk", body, content_type="application/json")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     result = response.json()
     assert response.status_code == 200 and result["created"] == BULK, (response.status_code,
                                                                       str(result)[:500])
-    print(f"{vendor}: {BULK} shipments in one call: {elapsed:.2f} s "
-          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"{vendor}: {BULK} shipments in one call: {elapsed:.2f} s (this process's CPU "
+          f"{cpu:.2f} s; load average {os.getloadavg()[0]:.1f})", flush=True)
     _setup.result("bulk_api_10k_seconds", elapsed, "s", "<=", 2)
 
     latencies = []
+    cpu = time.process_time()
     start = time.perf_counter()
     for n in range(SINGLES):
         due = start + n / RATE
@@ -86,10 +87,11 @@ def main() -> None:
         latencies.append(time.perf_counter() - t0)
         assert response.status_code == 201, response.content[:300]
     achieved = SINGLES / (time.perf_counter() - start)
+    cpu_ms = (time.process_time() - cpu) / SINGLES * 1000
     p50 = statistics.median(latencies) * 1000
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-    print(f"{SINGLES} single creates at {achieved:.0f} req/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-          f"(load average {os.getloadavg()[0]:.1f}); stored {Shipment.objects.count()}",
+    print(f"{SINGLES} single creates at {achieved:.0f} req/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"CPU {cpu_ms:.1f} ms per request (load average {os.getloadavg()[0]:.1f}); stored {Shipment.objects.count()}",
           flush=True)
     _setup.result("api_single_create_p99_ms", p99, "ms", "<=", 50, f"at {achieved:.0f} req/s")
 
