@@ -312,3 +312,34 @@ def test_a_new_range_clears_and_rearms_the_warning(actor: Any) -> None:
     assert [w["remaining"] for w in selectors.carriers_low(actor=actor)] == [4]
     assert AuditEntry.objects.filter(organization=actor.organization,
                                      action="numbering.pool_low").count() == 2
+
+
+def _issue_then_crash(org_id: int) -> None:
+    import os
+
+    from django.db import connections
+
+    from shipdesk.tenancy.models import Organization
+
+    connections.close_all()
+    organization = Organization.objects.get(pk=org_id)
+    with transaction.atomic():
+        services.numbers_issue(organization=organization, carrier_code="russian_post", count=500)
+        os._exit(3)  # the worker dies mid-import, before its transaction commits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_before_commit_consumes_nothing(actor: Any) -> None:
+    import multiprocessing
+
+    pool = make_pool(actor, first=0, last=999)
+    connections.close_all()
+    child = multiprocessing.get_context("fork").Process(target=_issue_then_crash,
+                                                        args=(actor.organization.pk,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 3
+    pool.refresh_from_db()
+    assert pool.issued == 0
+    assert services.numbers_issue(organization=actor.organization, carrier_code="russian_post",
+                                  count=1) == [rp14_compose("800847", "40", 0)]
