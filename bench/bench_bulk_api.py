@@ -91,7 +91,8 @@ def main() -> None:
     p50 = statistics.median(latencies) * 1000
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000
     print(f"{SINGLES} single creates at {achieved:.0f} req/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"CPU {cpu_ms:.1f} ms per request (load average {os.getloadavg()[0]:.1f}); stored {Shipment.objects.count()}",
+          f"CPU {cpu_ms:.1f} ms per request (load average {os.getloadavg()[0]:.1f}); "
+          f"stored {Shipment.objects.count()}",
           flush=True)
     _setup.result("api_single_create_p99_ms", p99, "ms", "<=", 50, f"at {achieved:.0f} req/s")
 
