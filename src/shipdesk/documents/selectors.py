@@ -246,5 +246,5 @@ def batch_forms(batch: Batch) -> list[ParcelForms]:
 
 def batch_print_data(batch: Batch) -> BatchPrintData:
     forms = batch_forms(batch)
-    return BatchPrintData(registry=registry_data(batch), labels=tuple(iter_label_data(batch)),
+    return BatchPrintData(registry=registry_data(batch), labels=iter_label_data(batch),
                           forms=tuple(forms))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -162,5 +163,5 @@ class ParcelForms:
 @dataclass(frozen=True)
 class BatchPrintData:
     registry: RegistryData
-    labels: tuple[LabelData, ...]
+    labels: Iterable[LabelData]  # may be a one-pass generator (read in chunks)
     forms: tuple[ParcelForms, ...] = ()

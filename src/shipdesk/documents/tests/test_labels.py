@@ -124,3 +124,13 @@ def test_courier_layout_shows_the_pickup_point_and_scans_as_code128() -> None:
     assert [(fmt, t) for fmt, t in decode(image) if fmt != "QRCode"] == [("Code128", "1234567890")]
     assert_layout_sane(recorder)
     save_png(image, f.output_dir() / "label-courier.png")
+
+
+def test_labels_drawn_with_a_helper_process_are_the_same_as_in_line() -> None:
+    numbers = [f.rp14(600 + i) if i % 2 else f.s10(600 + i) for i in range(300)]
+    in_line, helped = io.BytesIO(), io.BytesIO()
+    assert render_labels((label(n) for n in numbers), in_line, layout="a4", workers=1) == 300
+    assert render_labels((label(n) for n in numbers), helped, layout="a4", workers=2) == 300
+    assert helped.getvalue() == in_line.getvalue()
+    last = rasterise(helped.getvalue(), dpi=300, pages=[74])[0]
+    assert sorted(t for fmt, t in decode(last) if fmt != "QRCode") == sorted(numbers[-4:])
