@@ -348,11 +348,11 @@ class _OrgPlan:
 
 
 def _org_plans(org_ids: set[int]) -> dict[int, _OrgPlan]:
-    orgs = Organization.objects.in_bulk(list(org_ids))
-    for org in orgs.values():
-        settings_ensure(organization=org)
     settings = {s.organization_id: s for s in
                 NotificationSettings.objects.filter(organization_id__in=org_ids)}
+    missing = org_ids - set(settings)
+    for org in Organization.objects.filter(pk__in=missing):
+        settings[org.pk] = settings_ensure(organization=org)
     rules: dict[int, dict[str, Rule]] = defaultdict(dict)
     for r in Rule.objects.filter(organization_id__in=org_ids):
         rules[r.organization_id][r.kind] = r
