@@ -92,3 +92,34 @@ def test_other_organization_gets_404(api: Client, other_api: Client) -> None:
     assert other_api.get(url + "/history").status_code == 404
     assert post(other_api, url + "/cancel", {}).status_code == 404
     assert other_api.get(BASE).json()["results"] == []
+
+
+def test_upload_a_file_through_the_api(api: Client, django_capture_on_commit_callbacks: Any
+                                       ) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shipdesk.shipments.tests.test_importing import row, xlsx
+
+    content = xlsx([row(1), row(2, weight=-1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(BASE + "imports", {
+            "file": SimpleUploadedFile("orders.xlsx", content), "mode": "valid_rows"})
+    assert response.status_code == 202, response.content
+    job = api.get(f"{BASE}imports/{response.json()['id']}").json()
+    assert (job["status"], job["created_count"], job["rejected_count"]) == ("done", 1, 1)
+    assert job["errors"][0]["row"] == 3 and job["errors"][0]["column"] == "H"
+    again = api.post(BASE + "imports", {"file": SimpleUploadedFile("same.xlsx", content)})
+    assert again.status_code == 200 and again.json()["id"] == job["id"]
+    bad = api.post(BASE + "imports", {"file": SimpleUploadedFile("x.xlsx", b"PK\x03\x04bad")})
+    assert bad.status_code == 422 and "повреждён" in bad.json()["detail"]
+
+
+def test_rated_when_a_sender_is_set(api: Client, actor: Any) -> None:
+    from shipdesk.shipments.models import SenderProfile
+
+    SenderProfile.objects.create(organization=actor.organization, name="Склад", index="101000",
+                                 city="Москва", is_default=True)
+    body = post(api, BASE, shipment_data()).json()
+    assert body["sender_id"] and body["shipping_cost"] is not None
+    assert body["rate_breakdown"] and all(isinstance(line["amount"], str)
+                                          for line in body["rate_breakdown"])
