@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest
 from ninja import Router
 
 from shipdesk.core.errors import NotFound
+from shipdesk.core.typing import ApiRequest
 from shipdesk.numbering import selectors, services
 from shipdesk.numbering.models import NumberPool
 from shipdesk.numbering.schemas import (
@@ -32,7 +32,7 @@ def _out(pool: NumberPool) -> PoolOut:
 
 
 @router.get("/pools", response=list[PoolOut])
-def pool_list(request: HttpRequest, carrier_code: str = "", low: bool = False):
+def pool_list(request: ApiRequest, carrier_code: str = "", low: bool = False):
     qs = (selectors.pools_low(actor=request.auth) if low
           else selectors.pool_list(actor=request.auth, carrier_code=carrier_code))
     if carrier_code:
@@ -41,25 +41,25 @@ def pool_list(request: HttpRequest, carrier_code: str = "", low: bool = False):
 
 
 @router.get("/warnings", response=list[LowOut])
-def warnings(request: HttpRequest):
+def warnings(request: ApiRequest):
     """Carriers whose tracking numbers run low (remaining at or below the threshold)."""
     return selectors.carriers_low(actor=request.auth)
 
 
 @router.post("/pools", response={201: PoolOut})
-def pool_create(request: HttpRequest, payload: PoolIn):
+def pool_create(request: ApiRequest, payload: PoolIn):
     return 201, _out(services.pool_create(actor=request.auth, **payload.dict()))
 
 
 @router.post("/pools/from-carrier", response={201: list[PoolOut]})
-def pool_request_from_carrier(request: HttpRequest, payload: PoolRequestIn):
+def pool_request_from_carrier(request: ApiRequest, payload: PoolRequestIn):
     pools = services.pools_request_from_carrier(
         actor=request.auth, carrier_account_id=payload.carrier_account_id, count=payload.count)
     return 201, [_out(p) for p in pools]
 
 
 @router.get("/pools/{pool_id}", response=PoolOut)
-def pool_get(request: HttpRequest, pool_id: int):
+def pool_get(request: ApiRequest, pool_id: int):
     pool = selectors.pool_get(actor=request.auth, pool_id=pool_id)
     if pool is None:
         raise NotFound()
@@ -67,19 +67,19 @@ def pool_get(request: HttpRequest, pool_id: int):
 
 
 @router.patch("/pools/{pool_id}", response=PoolOut)
-def pool_update(request: HttpRequest, pool_id: int, payload: PoolPatch):
+def pool_update(request: ApiRequest, pool_id: int, payload: PoolPatch):
     return _out(services.pool_update(actor=request.auth, pool_id=pool_id,
                                      **payload.dict(exclude_unset=True)))
 
 
 @router.delete("/pools/{pool_id}", response={204: None})
-def pool_delete(request: HttpRequest, pool_id: int):
+def pool_delete(request: ApiRequest, pool_id: int):
     services.pool_delete(actor=request.auth, pool_id=pool_id)
     return 204, None
 
 
 @router.post("/issue", response={201: IssueOut})
-def numbers_issue(request: HttpRequest, payload: IssueIn):
+def numbers_issue(request: ApiRequest, payload: IssueIn):
     """Issues numbers for parcels registered elsewhere (e.g. a shop system that prints its
     own labels): they are consumed for good once returned."""
     request.auth.require(Perm.MANAGE_SHIPMENTS)
@@ -90,6 +90,6 @@ def numbers_issue(request: HttpRequest, payload: IssueIn):
 
 
 @router.get("/validate", response=ValidateOut)
-def number_validate(request: HttpRequest, number: str):
+def number_validate(request: ApiRequest, number: str):
     request.auth.require(Perm.VIEW)
     return ValidateOut(**services.number_check(value=number))

@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import NotFound, ServiceError, ValidationFailed
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required
 from shipdesk.numbering import selectors, services
 
 
-def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _context(request: ActorRequest, **extra: Any) -> dict[str, Any]:
     pools = list(selectors.pool_list(actor=request.actor))
     return {
         "pools": pools,
@@ -26,7 +27,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 @actor_required
-def pool_list(request: HttpRequest) -> HttpResponse:
+def pool_list(request: ActorRequest) -> HttpResponse:
     check = None
     if "number" in request.GET:
         check = services.number_check(value=request.GET["number"])
@@ -35,7 +36,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def pool_add(request: HttpRequest) -> HttpResponse:
+def pool_add(request: ActorRequest) -> HttpResponse:
     try:
         threshold = int(request.POST.get("low_threshold") or 1000)
     except ValueError:
@@ -56,7 +57,7 @@ def pool_add(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def pool_request(request: HttpRequest) -> HttpResponse:
+def pool_request(request: ActorRequest) -> HttpResponse:
     account_id, count = request.POST.get("account_id", ""), request.POST.get("count", "")
     try:
         if not (account_id.isdigit() and count.isdigit()):
@@ -72,7 +73,7 @@ def pool_request(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def pool_toggle(request: HttpRequest, pool_id: int) -> HttpResponse:
+def pool_toggle(request: ActorRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_get(actor=request.actor, pool_id=pool_id)
     try:
         if pool is None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router
 
 from shipdesk.carriers.base import Address, ParcelRequest, Party
+from shipdesk.core.typing import ApiRequest
 from shipdesk.tariffs import selectors, services
 from shipdesk.tariffs.schemas import LineOut, OfferOut, RateIn, RateOut, RuleIn, RuleOut, TableOut
 from shipdesk.tenancy.permissions import Perm
@@ -44,7 +44,7 @@ def offer_out(offer: services.Offer) -> OfferOut:
 
 
 @router.post("/rate", response=RateOut)
-def rate(request: HttpRequest, payload: RateIn):
+def rate(request: ApiRequest, payload: RateIn):
     """Prices and delivery terms from every connected carrier, best first by the
     organization's rule (``chosen`` marks the pick)."""
     offers = services.rate_shop(actor=request.auth, request=parcel_from(payload))
@@ -53,18 +53,18 @@ def rate(request: HttpRequest, payload: RateIn):
 
 
 @router.get("/rule", response=RuleOut)
-def rule_get(request: HttpRequest):
+def rule_get(request: ApiRequest):
     request.auth.require(Perm.VIEW)
     return RuleOut(prefer=services.rating_rule_get(organization=request.auth.organization))
 
 
 @router.put("/rule", response=RuleOut)
-def rule_set(request: HttpRequest, payload: RuleIn):
+def rule_set(request: ApiRequest, payload: RuleIn):
     rule = services.rating_rule_set(actor=request.auth, prefer=payload.prefer)
     return RuleOut(prefer=rule.prefer)
 
 
 @router.get("/tables", response=list[TableOut])
-def tables(request: HttpRequest):
+def tables(request: ApiRequest):
     """The tariff table in force for each carrier, and the next one already loaded."""
     return selectors.tables_in_force(actor=request.auth)

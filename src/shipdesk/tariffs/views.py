@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from shipdesk.core.errors import ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required
 from shipdesk.tariffs import selectors, services
 from shipdesk.tariffs.api import parcel_from
@@ -25,7 +26,7 @@ FIELD_LABELS = {
 
 
 @actor_required
-def compare(request: HttpRequest) -> HttpResponse:
+def compare(request: ActorRequest) -> HttpResponse:
     """The comparison page: the parcel form (GET, so a result can be bookmarked) and the
     offers of every connected carrier."""
     offers = None
@@ -61,7 +62,7 @@ def compare(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def rule_set(request: HttpRequest) -> HttpResponse:
+def rule_set(request: ActorRequest) -> HttpResponse:
     try:
         services.rating_rule_set(actor=request.actor, prefer=request.POST.get("prefer", ""))
         messages.success(request, _("Правило выбора сохранено"))
