@@ -195,6 +195,57 @@ class SandboxEmulator(App):
         data["webhooks"] = list(self.webhooks)
         return data
 
+    # --- persistence (for `make run`) ---------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "now": self.clock.now().isoformat(),
+                "next_number": self.next_number,
+                "webhooks": list(self.webhooks),
+                "batches": self.batches,
+                "parcels": [
+                    {
+                        "id": p.id,
+                        "reference": p.reference,
+                        "tracking_number": p.tracking_number,
+                        "service_code": p.service_code,
+                        "created_at": p.created_at.isoformat(),
+                        "scenario": p.scenario,
+                        "cod_amount": str(p.cod_amount),
+                        "recipient": p.recipient,
+                        "weight_g": p.weight_g,
+                        "batch_id": p.batch_id,
+                        "cancelled_at": p.cancelled_at.isoformat() if p.cancelled_at else None,
+                        "webhook_sent": sorted(p.webhook_sent),
+                    }
+                    for p in self.parcels.values()
+                ],
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.clock.set(datetime.fromisoformat(data["now"]))
+            self.next_number = int(data["next_number"])
+            self.webhooks = list(data.get("webhooks") or [])
+            self.batches = dict(data.get("batches") or {})
+            for row in data.get("parcels") or []:
+                parcel = Parcel(
+                    id=row["id"],
+                    reference=row["reference"],
+                    tracking_number=row["tracking_number"],
+                    service_code=row["service_code"],
+                    created_at=datetime.fromisoformat(row["created_at"]),
+                    scenario=row["scenario"],
+                    cod_amount=Decimal(row["cod_amount"]),
+                    recipient=row["recipient"],
+                    weight_g=int(row["weight_g"]),
+                    batch_id=row["batch_id"],
+                    cancelled_at=datetime.fromisoformat(row["cancelled_at"]) if row["cancelled_at"] else None,
+                    webhook_sent=set(row["webhook_sent"]),
+                )
+                self.parcels[parcel.id] = parcel
+                self.by_number[parcel.tracking_number] = parcel
+
     # --- tracking ------------------------------------------------------------------------
     def events_of(self, parcel: Parcel) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -545,13 +596,28 @@ class SandboxEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    from shipdesk import env
+
     speed = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
     app = SandboxEmulator(speed=speed)
+    state = env.DATA_DIR / "sandbox-emulator.json"  # parcels survive a restart of `make run`
+    if state.exists():
+        try:
+            app.restore(json.loads(state.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"sandbox state {state} unreadable, starting empty: {exc}", flush=True)
 
     def pusher() -> None:  # events happen as the fast clock runs: push them every few seconds
         stop = threading.Event()
         while not stop.wait(5):
             app.push_webhooks()
+            try:
+                state.parent.mkdir(parents=True, exist_ok=True)
+                tmp = state.with_suffix(".tmp")
+                tmp.write_text(json.dumps(app.snapshot(), ensure_ascii=False), encoding="utf-8")
+                tmp.replace(state)
+            except OSError as exc:
+                print(f"sandbox state not saved: {exc}", flush=True)
 
     threading.Thread(target=pusher, daemon=True, name="sandbox-webhooks").start()
     serve_app(app, host, port)

@@ -178,3 +178,15 @@ def test_outage_and_malformed(adapter: Adapter, emulator: Running) -> None:
     control(emulator.url, "fail", mode="html", count=1)
     with pytest.raises(CarrierError, match="HTML"):
         adapter.create_parcels([pp_parcel("PP-12")])
+
+
+def test_rate_limit_is_reported(adapter: Adapter, emulator: Running) -> None:
+    from shipdesk.carriers.base import RateLimited
+
+    adapter.test_connection()
+    control(emulator.url, "fail", mode="rate_limit", count=1)
+    with pytest.raises(RateLimited):
+        adapter.create_parcels([pp_parcel("PP-13")])
+    assert emulator.app.sendings == {}
+    created = adapter.create_parcels([pp_parcel("PP-13")]).created  # and it works again after
+    assert [c.reference for c in created] == ["PP-13"]

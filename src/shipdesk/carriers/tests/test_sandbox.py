@@ -183,3 +183,21 @@ def test_webhook_payload_parses(adapter: Adapter) -> None:
     assert [e.status for e in events] == [Status.ARRIVED_AT_PICKUP, None]  # unknown: flagged, not guessed
     with pytest.raises(CarrierError):
         adapter.parse_webhook({}, b'{"events": [')
+
+
+def test_emulator_state_survives_a_restart(adapter: Adapter, emulator: Running) -> None:
+    import json
+
+    number = adapter.create_parcels([parcel("ORD-20", options={"scenario": "delivered"})]).created[0]
+    control(emulator.url, "clock", advance_hours=13)  # in transit since hour 12
+    saved = json.loads(json.dumps(emulator.app.snapshot()))
+    again = start(SandboxEmulator())
+    try:
+        again.app.restore(saved)
+        other = Adapter(credentials={"api_key": API_KEY}, base_url=again.url, http=fast_client())
+        events = other.track([number.tracking_number]).events
+        assert [e.status for e in events][-1] == Status.IN_TRANSIT
+        fresh = other.create_parcels([parcel("ORD-21")]).created[0]
+        assert fresh.tracking_number != number.tracking_number
+    finally:
+        again.stop()
