@@ -370,6 +370,16 @@ def _close_at_carrier(adapter: CarrierAdapter, batch: Batch, shipments: list[Shi
         adapter.close_batch(result.batch_id)
     except CarrierError as exc:
         raise Conflict(_("Перевозчик отказал: %(msg)s") % {"msg": str(exc)}) from exc
+    # The carrier may assign its own numbers when parcels enter a batch; ours are on the
+    # labels, so a difference must be seen (the shipments domain owns the numbers).
+    mismatched = {s.order_number: result.tracking_numbers[s.carrier_order_id]
+                  for s in shipments
+                  if result.tracking_numbers.get(s.carrier_order_id, s.tracking_number)
+                  != s.tracking_number}
+    if mismatched:
+        log.warning("batch %s: carrier numbers differ from ours: %s", batch.pk, mismatched)
+        audit(_system_actor(batch.organization), "batch.carrier_numbers_differ", batch,
+              numbers=mismatched)
     return result.batch_id
 
 

@@ -61,3 +61,9 @@ def test_close_creates_and_checks_in_the_batch_at_russian_post(
         "X-User-Authorization": "Basic dGVzdDp0ZXN0"})
     assert info.status_code == 200
     assert info.json()["batch-status"] != "CREATED"
+    # Russian Post assigned its own barcodes when the parcels entered the batch; ours
+    # differ (test numbers), and that is on record for the operator
+    from shipdesk.tenancy.models import AuditEntry
+
+    entry = AuditEntry.objects.get(organization=org, action="batch.carrier_numbers_differ")
+    assert sorted(entry.data["numbers"]) == sorted(s.order_number for s in ships)
