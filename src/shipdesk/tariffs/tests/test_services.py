@@ -191,3 +191,34 @@ def test_rate_shop_lists_unrateable_accounts_last_with_the_reason(actor: Any,
     assert offers[-1].quote is None
     assert offers[-1].carrier_code == "russian_post"
     assert "Ни один вид отправления" in offers[-1].error
+
+
+@pytest.fixture
+def russian_post_url() -> Iterator[str]:
+    """The Russian Post emulator on a port of this package's range (18400–18499)."""
+    from shipdesk.carriers.russian_post import emulator
+
+    for port in range(18400, 18500):
+        try:
+            server = emulator.serve("127.0.0.1", port, config=emulator.Config(), speed=1.0)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError("no free port in 18400-18499")
+    yield server.url
+    server.shutdown()
+
+
+def test_rate_shop_uses_the_russian_post_tariff_api(actor: Any, russian_post_url: str) -> None:
+    CarrierAccount.objects.create(
+        organization=actor.organization, carrier_code="russian_post", name="Почта России",
+        base_url=russian_post_url,
+        credentials={"token": "test-token", "login": "test", "password": "test"},
+        settings={"tracking_url": russian_post_url, "index_from": "109440"})
+    offers = services.rate_shop(actor=actor, request=parcel(weight=1000))
+    assert offers, offers
+    assert all(o.source == "api" for o in offers)
+    assert offers[0].chosen
+    assert offers[0].quote is not None and offers[0].quote.total > 0
+    assert offers[0].quote.service_code == "POSTAL_PARCEL"
