@@ -98,6 +98,12 @@ def batch_move(request: HttpRequest, batch_id: int, payload: MoveIn):
                                           shipment_ids=payload.shipment_ids))
 
 
+@router.delete("/batches/{batch_id}", response={204: None})
+def batch_delete(request: HttpRequest, batch_id: int):
+    services.batch_delete(actor=request.auth, batch_id=batch_id)
+    return 204, None
+
+
 @router.post("/batches/{batch_id}/close", response=BatchOut)
 def batch_close(request: HttpRequest, batch_id: int):
     return _batch_out(services.batch_close(actor=request.auth, batch_id=batch_id))

@@ -94,3 +94,14 @@ def test_unknown_document_kind_is_a_clear_error(api: Client, org: Any, sp: Any) 
     bid = post(api, "/batches", {"shipment_ids": [s.pk]}).json()[0]["id"]
     r = post(api, f"/batches/{bid}/documents", {"kind": "f999"})
     assert r.status_code == 422 and "f999" in r.json()["detail"]
+
+
+def test_deleting_an_open_batch_returns_its_parcels(api: Client, other_api: Client, org: Any,
+                                                   sp: Any) -> None:
+    s = f.shipment(org, sender_profile=sp)
+    bid = post(api, "/batches", {"shipment_ids": [s.pk]}).json()[0]["id"]
+    assert other_api.delete(f"{BASE}/batches/{bid}").status_code == 404
+    assert api.delete(f"{BASE}/batches/{bid}").status_code == 204
+    s.refresh_from_db()
+    assert s.state == State.NUMBERED
+    assert api.get(f"{BASE}/batches/{bid}").status_code == 404
