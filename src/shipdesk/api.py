@@ -79,10 +79,14 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     title = str(exc) or _("Ошибка запроса")
+    code, detail = f"http_{exc.status_code}", ""
     if exc.status_code == 400 and "parse" in title.lower():
         title = _("Тело запроса не является корректным JSON")
-    return problem_response(request, status=exc.status_code, code=f"http_{exc.status_code}",
-                            title=title)
+    elif exc.status_code == 403 and "csrf" in title.lower():
+        code, title = "csrf_failed", _("Запрос из сессии браузера без CSRF-токена")
+        detail = _("Передайте заголовок X-CSRFToken со значением cookie csrftoken"
+                   " или авторизуйтесь ключом API")
+    return problem_response(request, status=exc.status_code, code=code, title=title, detail=detail)
 
 
 @api.exception_handler(Exception)
