@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from shipdesk.carriers import registry
 from shipdesk.carriers.base import AuthenticationFailed, CarrierError, RateLimited, TrackingEvent
-from shipdesk.carriers.models import CarrierAccount, WebhookInbox
+from shipdesk.carriers.models import CarrierAccount, CarrierExchange, WebhookInbox
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
@@ -317,12 +317,32 @@ def carrier_webhook_receive(*, token: str, headers: dict[str, str], body: bytes)
         raise NotFound(_("Перевозчик не присылает уведомлений")) from None
     except (CarrierError, ValueError, KeyError, TypeError) as exc:
         log.warning("carrier webhook for account %s not understood: %s", account.pk, exc)
+        _log_webhook(account, headers, body, status=422, error=str(exc))
         raise ValidationFailed(
             _("Уведомление перевозчика не разобрано: %(detail)s") % {"detail": exc}
         ) from exc
+    _log_webhook(account, headers, body, status=200)
     if not events:
         return WebhookOutcome(accepted=0, stored_in_inbox=False)
     return _hand_over(account, events)
+
+
+def _log_webhook(
+    account: CarrierAccount, headers: dict[str, str], body: bytes, *, status: int, error: str = ""
+) -> None:
+    """Incoming webhooks go to the same exchange log as our requests (secrets masked)."""
+    from shipdesk.carriers.http import _body_for_log, mask_headers
+
+    CarrierExchange.objects.create(
+        organization_id=account.organization_id,
+        account=account,
+        method="HOOK",
+        url=_("входящее уведомление"),
+        status=status,
+        request_headers=mask_headers(headers),
+        request_body=_body_for_log(body, headers.get("content-type", ""), []),
+        error=error[:500],
+    )
 
 
 def _hand_over(account: CarrierAccount, events: list[TrackingEvent]) -> WebhookOutcome:

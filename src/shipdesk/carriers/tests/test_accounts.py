@@ -185,6 +185,8 @@ def test_webhook_with_garbage_is_422_not_500(client: Client, account: CarrierAcc
         f"/api/v1/carriers/webhooks/{account.webhook_token}", data=b"<html>oops", content_type="text/html"
     )
     assert response.status_code == 422
+    logged = CarrierExchange.objects.get(account=account, method="HOOK")
+    assert logged.status == 422 and "JSON" in logged.error and logged.request_body == "<html>oops"
 
 
 def test_webhook_events_reach_tracking(client: Client, account: CarrierAccount) -> None:
