@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 
@@ -60,9 +61,8 @@ _STORAGE_SUBSTATUSES = frozenset({Substatus.STORAGE_EXPIRING, Substatus.STORAGE_
                                   Substatus.STORAGE_EXPIRED})
 
 
-@dataclass(frozen=True)
-class EventFact:
-    """One carrier event as the engine sees it."""
+class EventFact(NamedTuple):
+    """One carrier event as the engine sees it (a tuple: the bulk path makes millions)."""
 
     occurred_at: datetime  # aware
     status: Status | None  # None: unknown code

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -149,7 +149,7 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
     for i in range(0, len(numbers), 5000):
         part = list(numbers[i:i + 5000])
         if connection.vendor == "postgresql":
-            where, params = "s.tracking_number = ANY(%s)", [part]
+            where, params = "s.tracking_number = ANY(%s::text[])", [_text_array(part)]
         else:
             where, params = f"s.tracking_number IN ({', '.join(['%s'] * len(part))})", part
         with connection.cursor() as cur:
@@ -211,6 +211,8 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
             detail=detail[:300]))
 
     account_org = getattr(account, "organization_id", None)
+    pg = connection.vendor == "postgresql"
+    utc = zoneinfo.ZoneInfo("UTC")
     for e in events:
         info = infos.get(e.tracking_number)
         if wanted is not None and e.tracking_number not in wanted:
@@ -222,7 +224,8 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
         if account_org is not None and info.organization_id != account_org:
             reject(e, "foreign_parcel", account_org, _("отправление другой организации"))
             continue
-        if not _aware(e.occurred_at):
+        offset = e.occurred_at.utcoffset()
+        if offset is None:
             reject(e, "naive_time", info.organization_id, _("время без часового пояса"))
             continue
         if e.occurred_at > now + FUTURE_TOLERANCE:
@@ -238,13 +241,12 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
             result.duplicates += 1
             continue
         seen.add(key)
-        offset = e.occurred_at.utcoffset()
         status = e.status.value if e.status is not None else ""
         if e.status is None:
             result.unknown_codes += 1
         rows.append((info.organization_id, info.id, e.tracking_number[:32],
-                     e.occurred_at.astimezone(zoneinfo.ZoneInfo("UTC")),
-                     int(offset.total_seconds() // 60) if offset is not None else None,
+                     e.occurred_at if pg else e.occurred_at.astimezone(utc),
+                     int(offset.total_seconds() // 60),
                      e.raw_code[:32], e.raw_text[:300], status, e.substatus[:64], place,
                      e.office_index[:12], e.status is None, source,
                      json.dumps(e.raw, ensure_ascii=False, default=str) if e.raw else "{}",
@@ -255,17 +257,47 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
     with transaction.atomic():
         if rejected:
             RejectedEvent.objects.bulk_create(rejected, batch_size=2000)
-        inserted = _insert_events(rows)
+        if not rows:
+            return
+        ids = sorted({r[1] for r in rows})
+        states = _load_states(ids)
+        # Only shipments with stored events can have duplicates in the store: read their
+        # history once, drop what is already there, and the rest goes in with a plain COPY.
+        history = _load_history([i for i in ids if i in states and states[i][2] is not None])
+        known = {(sid, f.occurred_at, f.raw_code, f.place)
+                 for sid, facts in history.items() for f in facts}
+        new = [r for r in rows if (r[1], r[3], r[5], r[9]) not in known]
+        inserted = _insert_new_events(new)
+        if inserted is None:  # another worker stored some of them meanwhile: the safe path
+            inserted = _insert_events(new)
+            history = _load_history(sorted(set(inserted)))
+        else:
+            for r in new:
+                history[r[1]].append(engine.EventFact(_dt(r[3]), _STATUS.get(r[7]), r[8], r[5],
+                                                      r[9], r[6]))
         result.stored += len(inserted)
         result.duplicates += len(rows) - len(inserted)
-        affected = sorted({sid for sid in inserted})
+        affected = sorted(set(inserted))
         if affected:
             by_id = {i.id: i for i in infos.values()}
-            new_by_shipment: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-            for r in rows:
-                new_by_shipment[r[1]].append(r)
-            _rederive([by_id[s] for s in affected], now=now, result=result,
-                      fresh={s: new_by_shipment[s] for s in affected})
+            _rederive([by_id[s] for s in affected], now=now, result=result, history=history,
+                      states=states)
+
+
+def _insert_new_events(rows: list[tuple[Any, ...]]) -> list[int] | None:
+    """Rows known to be new go straight in (COPY on PostgreSQL); ``None`` when a
+    concurrent writer stored one of them first (nothing is written then)."""
+    if connection.vendor != "postgresql" or not rows:
+        return _insert_events(rows)
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            names = ", ".join(_EVENT_COLUMNS)
+            with cur.cursor.copy(f"COPY tracking_trackingevent ({names}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+    except IntegrityError:
+        return None
+    return [r[1] for r in rows]
 
 
 def _aware(dt: datetime) -> bool:
@@ -299,10 +331,17 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _ids_filter(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """``column IN ids`` as SQL: one array parameter on PostgreSQL, a list on SQLite."""
+    """``column IN ids`` as SQL: one array literal on PostgreSQL (dumping a Python list as
+    an array parameter costs more than the query), placeholders on SQLite."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(ids)]
+        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(str(int(i)) for i in ids) + "}"]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL text[] literal, every element quoted and escaped."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
 
 
 def _load_history(shipment_ids: list[int]) -> dict[int, list[engine.EventFact]]:
@@ -360,21 +399,15 @@ def _load_states(ids: list[int]) -> dict[int, tuple[str, str, datetime | None, b
 
 
 def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult,
-              fresh: dict[int, list[tuple[Any, ...]]] | None = None) -> None:
-    """Re-derives the verdict of these shipments from their whole stored history and
-    writes everything that follows from it, in bulk."""
+              history: dict[int, list[engine.EventFact]] | None = None,
+              states: dict[int, tuple[str, str, datetime | None, bool]] | None = None) -> None:
+    """Re-derives the verdict of these shipments from their whole history (read from the
+    store unless given) and writes everything that follows from it, in bulk."""
     ids = [i.id for i in infos]
-    states = _load_states(ids)
-    # A shipment with no stored events before this chunk has only the fresh rows: no need
-    # to read its history back.
-    need_history = [i for i in ids if fresh is None or (
-        i in states and states[i][2] is not None)]
-    history = _load_history(need_history) if need_history else {}
-    if fresh is not None:
-        for sid, rows in fresh.items():
-            if sid not in history:
-                history[sid] = [engine.EventFact(r[3], _STATUS.get(r[7]), r[8], r[5], r[9],
-                                                 r[6]) for r in rows]
+    if states is None:
+        states = _load_states(ids)
+    if history is None:
+        history = _load_history(ids)
     rules = Rules({i.organization_id for i in infos})
     windows = _poll_windows({i.organization_id for i in infos})
     changes: list[tuple[Any, ...]] = []
@@ -418,7 +451,9 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     if updates:
         shipments_apply_tracking(updates=updates)
     if transit:
-        _record_transit(transit)
+        # statistics: after commit, in a short transaction of its own, so that parallel
+        # ingests never wait on each other's route rows
+        transaction.on_commit(lambda: _record_transit(transit))
 
 
 def _copy_into_temp(cur: Any, temp: str, table: str, cols: list[str],
