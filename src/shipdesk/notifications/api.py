@@ -6,9 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
+from shipdesk.core.typing import ApiRequest
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message
 from shipdesk.tenancy.permissions import Perm
@@ -135,24 +135,24 @@ class OutboxPage(Schema):
 
 
 @router.get("/settings/", response=SettingsOut)
-def get_settings(request: HttpRequest) -> Any:
+def get_settings(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     return services.settings_ensure(organization=request.auth.organization)
 
 
 @router.patch("/settings/", response=SettingsOut)
-def patch_settings(request: HttpRequest, payload: SettingsIn) -> Any:
+def patch_settings(request: ApiRequest, payload: SettingsIn) -> Any:
     return services.settings_update(actor=request.auth, **payload.dict(exclude_unset=True))
 
 
 @router.get("/rules/", response=list[RuleOut])
-def list_rules(request: HttpRequest) -> Any:
+def list_rules(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.rules_list(actor=request.auth)
 
 
 @router.patch("/rules/{kind}/", response=RuleOut)
-def patch_rule(request: HttpRequest, kind: str, payload: RuleIn) -> Any:
+def patch_rule(request: ApiRequest, kind: str, payload: RuleIn) -> Any:
     return services.rule_update(actor=request.auth, kind=kind, **payload.dict(exclude_unset=True))
 
 
@@ -161,49 +161,49 @@ def _channel_out(c: Any) -> dict[str, Any]:
 
 
 @router.get("/channels/", response=list[ChannelOut])
-def list_channels(request: HttpRequest) -> Any:
+def list_channels(request: ApiRequest) -> Any:
     request.auth.require(Perm.MANAGE_SETTINGS)
     return [_channel_out(c) for c in selectors.channels_list(actor=request.auth)]
 
 
 @router.post("/channels/", response={201: ChannelOut})
-def save_channel(request: HttpRequest, payload: ChannelIn) -> Any:
+def save_channel(request: ApiRequest, payload: ChannelIn) -> Any:
     obj = services.channel_config_save(actor=request.auth, gateway=payload.gateway,
                                        config=payload.config, enabled=payload.enabled)
     return 201, _channel_out(obj)
 
 
 @router.post("/channels/{gateway}/test/", response=dict[str, str])
-def test_channel(request: HttpRequest, gateway: str, payload: TestSendIn) -> Any:
+def test_channel(request: ApiRequest, gateway: str, payload: TestSendIn) -> Any:
     return {"result": services.channel_test_send(actor=request.auth, gateway=gateway,
                                                  to=payload.to)}
 
 
 @router.get("/templates/", response=list[TemplateOut])
-def list_templates(request: HttpRequest) -> Any:
+def list_templates(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.templates_list(actor=request.auth)
 
 
 @router.post("/templates/", response={201: TemplateOut})
-def save_template(request: HttpRequest, payload: TemplateIn) -> Any:
+def save_template(request: ApiRequest, payload: TemplateIn) -> Any:
     return 201, services.template_save(actor=request.auth, **payload.dict())
 
 
 @router.post("/templates/preview/", response=PreviewOut)
-def preview_template(request: HttpRequest, payload: PreviewIn) -> Any:
+def preview_template(request: ApiRequest, payload: PreviewIn) -> Any:
     return services.template_preview(actor=request.auth, **payload.dict())
 
 
 @router.post("/suppressions/", response={201: dict[str, str]})
-def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Any:
+def add_suppression(request: ApiRequest, payload: SuppressionIn) -> Any:
     services.suppression_add(actor=request.auth, channel=payload.channel,
                              address=payload.address)
     return 201, {"result": "ok"}
 
 
 @router.get("/outbox/", response=OutboxPage)
-def list_outbox(request: HttpRequest, status: str = "", rule: str = "",
+def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
                 shipment_id: int | None = None, before_id: int | None = None) -> Any:
     request.auth.require(Perm.VIEW)
     items = selectors.outbox_list(actor=request.auth, status=status, rule=rule,
@@ -212,18 +212,18 @@ def list_outbox(request: HttpRequest, status: str = "", rule: str = "",
 
 
 @router.get("/outbox/{message_id}/", response=MessageOut)
-def get_message(request: HttpRequest, message_id: int) -> Any:
+def get_message(request: ApiRequest, message_id: int) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.outbox_get(actor=request.auth, message_id=message_id)
 
 
 @router.post("/outbox/{message_id}/requeue/", response=MessageOut)
-def requeue_message(request: HttpRequest, message_id: int) -> Any:
+def requeue_message(request: ApiRequest, message_id: int) -> Any:
     return services.outbox_requeue(actor=request.auth, message_id=message_id)
 
 
 @router.get("/reports/", response=dict[str, Any])
-def report(request: HttpRequest) -> Any:
+def report(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     data = selectors.notifications_report(actor=request.auth)
     data["sms_cost"] = str(data["sms_cost"])

@@ -32,7 +32,7 @@ def _first(obj: Any, *names: str) -> Any:
 def parcel_facts(shipments: list[Any]) -> dict[int, ParcelFacts]:
     """Facts from the tracking domain's summary when it is there, else from the shipment."""
     try:
-        from shipdesk.tracking.selectors import shipment_tracking_summary  # type: ignore[attr-defined]
+        from shipdesk.tracking.selectors import shipment_tracking_summary
     except ImportError:
         summaries: dict[int, Any] = {}
     else:

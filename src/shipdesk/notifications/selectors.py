@@ -72,7 +72,7 @@ def notifications_report(*, actor: Actor) -> dict[str, Any]:
                       unknown=Count("id", filter=Q(status=MessageStatus.UNKNOWN)),
                       cost=Sum("cost"))
             .order_by("rule", "channel"))
-    by_rule = [dict(r, cost=r["cost"] or Decimal("0")) for r in rows]
+    by_rule: list[dict[str, Any]] = [dict(r, cost=r["cost"] or Decimal("0")) for r in rows]
     sms_cost = sum((r["cost"] for r in by_rule if r["channel"] == "sms"), Decimal("0"))
     notified = Message.objects.filter(organization=org, status__in=SENT_STATES,
                                       rule__in=("arrived", "reminder")).values("shipment_id")

@@ -19,7 +19,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -72,7 +72,7 @@ def settings_ensure(*, organization: Organization) -> NotificationSettings:
         except IntegrityError:
             obj = NotificationSettings.objects.get(organization=organization)
     Rule.objects.bulk_create(
-        [Rule(organization=organization, kind=kind, **spec)  # type: ignore[arg-type]
+        [Rule(organization=organization, kind=kind, **spec)
          for kind, spec in DEFAULT_RULES.items()], ignore_conflicts=True)
     return obj
 
@@ -219,9 +219,10 @@ def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
     if obj is None:
         obj = ChannelConfig(organization=actor.organization, gateway=gateway)
     # an empty secret in the form keeps the stored one
-    merged = dict(obj.config or {})
+    merged: dict[str, Any] = dict(cast(dict[str, Any], obj.config) or {})
     merged.update({k: v for k, v in config.items() if v not in (None, "")})
-    obj.config, obj.enabled = merged, enabled
+    obj.config = merged  # type: ignore[assignment]  # EncryptedJSONField holds a dict
+    obj.enabled = enabled
     obj.save()
     audit(actor, "notifications.channel_save", obj, gateway=gateway)
     return obj
@@ -256,7 +257,7 @@ def _gateway_config(organization_id: int, gateway: str) -> dict[str, Any] | None
     conf = ChannelConfig.objects.filter(organization_id=organization_id, gateway=gateway,
                                         enabled=True).first()
     if conf is not None:
-        return dict(conf.config)
+        return dict(cast(dict[str, Any], conf.config))
     if gateway == Gateway.SMTP:
         return {}  # the installation's SMTP settings
     return None
@@ -375,7 +376,7 @@ def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int
         return []
     org_id = shipment.organization_id
     staff = rule_kind == RuleKind.RETURNING
-    candidates = []
+    candidates: list[tuple[str, str, str, str]] = []
     for channel in rule.channels:
         if channel == Channel.WEBHOOK:
             raw = plan.settings.staff_email if staff else (shipment.recipient_email
@@ -630,7 +631,7 @@ def _save_results(rows: list[Message]) -> None:
     ``executemany`` (pipelined by psycopg 3), far cheaper than ``bulk_update``'s CASE."""
     if not rows:
         return
-    fields = [Message._meta.get_field(name) for name in _RESULT_FIELDS]
+    fields: list[Any] = [Message._meta.get_field(name) for name in _RESULT_FIELDS]
     qn = connection.ops.quote_name
     # only our own table and column names go into the text; every value is a parameter
     assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.defaults import DEFAULT_TEMPLATES
@@ -27,7 +28,7 @@ def _error_text(exc: ServiceError) -> str:
 
 
 @actor_required
-def outbox(request: HttpRequest) -> HttpResponse:
+def outbox(request: ActorRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     before = request.GET.get("before")
     items = selectors.outbox_list(actor=request.actor, status=status,
@@ -40,7 +41,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def requeue(request: HttpRequest, message_id: int) -> HttpResponse:
+def requeue(request: ActorRequest, message_id: int) -> HttpResponse:
     try:
         services.outbox_requeue(actor=request.actor, message_id=message_id)
         messages.success(request, _("Сообщение поставлено в очередь"))
@@ -50,7 +51,7 @@ def requeue(request: HttpRequest, message_id: int) -> HttpResponse:
 
 
 @actor_required
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     conf = services.settings_ensure(organization=actor.organization)
     if request.method == "POST":
@@ -99,7 +100,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def template_edit(request: HttpRequest, rule: str, channel: str) -> HttpResponse:
+def template_edit(request: ActorRequest, rule: str, channel: str) -> HttpResponse:
     actor = request.actor
     if rule not in RuleKind.values or channel not in Channel.values:
         return render(request, "notifications/error.html",
@@ -127,7 +128,7 @@ def template_edit(request: HttpRequest, rule: str, channel: str) -> HttpResponse
 
 
 @actor_required
-def templates_index(request: HttpRequest) -> HttpResponse:
+def templates_index(request: ActorRequest) -> HttpResponse:
     saved = {(t.rule, t.channel) for t in selectors.templates_list(actor=request.actor)}
     rows = [{"rule": r, "channels": [(c, (r.value, c.value) in saved) for c in Channel]}
             for r in RuleKind]
@@ -135,7 +136,7 @@ def templates_index(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def reports(request: HttpRequest) -> HttpResponse:
+def reports(request: ActorRequest) -> HttpResponse:
     return render(request, "notifications/reports.html",
                   {"report": selectors.notifications_report(actor=request.actor),
                    "rules": dict(RuleKind.choices)})

@@ -49,6 +49,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    _json: Any = None
+    _raw: bytes = b""
+
     def _params(self) -> dict[str, str]:
         query = parse_qs(urlparse(self.path).query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
@@ -64,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         return params
 
     def _handle(self) -> None:
-        self._json: Any = None
+        self._json = None
         params = self._params()
         self.server.requests += 1
         if self.server.mode == "hang":
@@ -161,8 +164,8 @@ class SmsRuEmulator(_Server):
         if path == "/sms/status":
             out = {}
             for sms_id in params.get("sms_id", "").split(","):
-                msg = self.by_id.get(sms_id)
-                if msg is None:
+                found = self.by_id.get(sms_id)
+                if found is None:
                     out[sms_id] = {"status": "ERROR", "status_code": -1,
                                    "status_text": "Сообщение не найдено"}
                 else:
@@ -170,7 +173,7 @@ class SmsRuEmulator(_Server):
                     out[sms_id] = {"status": "OK", "status_code": code,
                                    "status_text": "Сообщение доставлено" if code == 103
                                    else "Не может быть доставлено: неверный номер",
-                                   "cost": str(msg["cost"]), "sms": msg["segments"]}
+                                   "cost": str(found["cost"]), "sms": found["segments"]}
             return h._reply(200, {"status": "OK", "status_code": 100, "sms": out,
                                   "balance": float(self.balance)})
         if path == "/my/balance":
@@ -205,7 +208,8 @@ class SmscEmulator(_Server):
             if not all(_valid_phone(p) for p in phones):
                 return h._reply(200, {"error": "invalid phone", "error_code": 7})
             with self.lock:
-                seen = self._client_ids.get((params["login"], cid)) if cid else None
+                seen: dict[str, Any] | None = (self._client_ids.get((params["login"], cid))
+                                               if cid else None)
                 if seen is not None:
                     self.duplicates += 1
             if seen is None:
@@ -262,16 +266,16 @@ class SmsAeroEmulator(_Server):
                 "text": text, "status": 0, "extendStatus": "queue", "channel": "DIRECT",
                 "cost": str(msg["cost"]), "dateCreate": now, "dateSend": now}})
         if path == "/v2/sms/status":
-            msg = self.by_id.get(str(body.get("id", "")))
-            if msg is None:
+            found = self.by_id.get(str(body.get("id", "")))
+            if found is None:
                 return h._reply(404, {"success": False, "data": None,
                                       "message": "Message not found"})
             delivered = self.delivery == "delivered"
             return h._reply(200, {"success": True, "message": None, "data": {
-                "id": int(msg["id"]), "number": msg["phone"], "text": msg["text"],
+                "id": int(found["id"]), "number": found["phone"], "text": found["text"],
                 "status": 1 if delivered else 2,
                 "extendStatus": "delivery" if delivered else "undeliverable",
-                "cost": str(msg["cost"])}})
+                "cost": str(found["cost"])}})
         if path == "/v2/balance":
             return h._reply(200, {"success": True, "data": {"balance": 99000.0},
                                   "message": None})
