@@ -14,8 +14,11 @@ import csv
 import hashlib
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -29,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shipdesk.core.errors import FieldError, ValidationFailed
+from shipdesk.core.errors import FieldError, ServiceError, ValidationFailed
 from shipdesk.shipments import services
 from shipdesk.shipments.models import ImportJob, MailTypeLimit
 from shipdesk.tenancy.permissions import Perm
@@ -602,8 +605,8 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
                     created_by=actor.user if getattr(actor.user, "pk", None) else None)
     job.file.save(f"{file_hash[:16]}{Path(filename).suffix.lower()[:8]}", upload, save=False)
     try:
-        sheet = open_sheet(Path(job.file.path), filename)
-        info = preview(sheet, sample_rows=0)
+        with local_file(job.file) as path:
+            info = preview(open_sheet(path, filename), sample_rows=0)
     except ImportRejected:
         job.file.delete(save=False)
         raise
@@ -621,6 +624,23 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
 
         transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
     return job, True
+
+
+@contextmanager
+def local_file(fieldfile: Any) -> Iterator[Path]:
+    """A path to the stored upload: the file itself on local storage, a temporary copy on
+    object storage (S3), removed afterwards."""
+    try:
+        yield Path(fieldfile.path)
+        return
+    except NotImplementedError:
+        pass
+    suffix = Path(fieldfile.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        with fieldfile.open("rb") as source:
+            shutil.copyfileobj(source, tmp)
+        tmp.flush()
+        yield Path(tmp.name)
 
 
 def import_job_progress(job: ImportJob) -> tuple[int, int]:
@@ -647,7 +667,16 @@ def import_job_run(*, job_id: int, actor: Actor | None = None,
                                                updated_at=timezone.now())
     job.status = ImportJob.Status.RUNNING
     try:
-        sheet = open_sheet(Path(job.file.path), job.filename)
+        with local_file(job.file) as path:
+            return _run_job(job, actor, path, progress)
+    except ServiceError as exc:  # e.g. a concurrent import took the same order numbers
+        return _finish_failed(job, str(exc.detail), exc.errors)
+
+
+def _run_job(job: ImportJob, actor: Actor, path: Path,
+             progress: Callable[[int, int], None] | None) -> ImportJob:
+    try:
+        sheet = open_sheet(path, job.filename)
     except ImportRejected as exc:
         return _finish_failed(job, str(exc.detail), exc.errors)
     fields = map_headers(sheet.headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -234,8 +233,8 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     context = _job_context(request, job)
     if job.status == ImportJob.Status.PENDING:
         try:
-            sheet = importing.open_sheet(Path(job.file.path), job.filename)
-            context["preview"] = importing.preview(sheet)
+            with importing.local_file(job.file) as path:
+                context["preview"] = importing.preview(importing.open_sheet(path, job.filename))
         except ServiceError as exc:
             context["preview_error"] = str(exc.detail)
         context["modes"] = ImportJob.Mode.choices
