@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.db import transaction
 from ninja import Router
 
 from shipdesk.core.errors import NotFound
@@ -82,10 +81,8 @@ def pool_delete(request: ApiRequest, pool_id: int):
 def numbers_issue(request: ApiRequest, payload: IssueIn):
     """Issues numbers for parcels registered elsewhere (e.g. a shop system that prints its
     own labels): they are consumed for good once returned."""
-    request.auth.require(Perm.MANAGE_SHIPMENTS)
-    with transaction.atomic():
-        numbers = services.numbers_issue(organization=request.auth.organization,
-                                         carrier_code=payload.carrier_code, count=payload.count)
+    numbers = services.numbers_issue_manual(actor=request.auth, carrier_code=payload.carrier_code,
+                                            count=payload.count)
     return 201, IssueOut(carrier_code=payload.carrier_code, numbers=numbers)
 
 

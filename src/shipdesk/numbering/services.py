@@ -133,6 +133,19 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
     return numbers
 
 
+def numbers_issue_manual(*, actor: Actor, carrier_code: str, count: int) -> list[str]:
+    """Numbers handed out through the API for parcels registered outside Shipdesk: consumed
+    for good, and written to the audit log (count, first and last) so they can be traced."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    with transaction.atomic():
+        numbers = numbers_issue(organization=actor.organization, carrier_code=carrier_code,
+                                count=count)
+        if numbers:
+            audit(actor, "numbering.issued", None, carrier_code=carrier_code, count=len(numbers),
+                  first=numbers[0], last=numbers[-1])
+    return numbers
+
+
 def _warn_low(pool: NumberPool, left: int) -> None:
     audit(system_actor(pool.organization), "numbering.pool_low", pool,
           carrier_code=pool.carrier_code, remaining=left, threshold=pool.low_threshold)

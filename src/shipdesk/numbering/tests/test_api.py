@@ -24,6 +24,11 @@ def test_create_list_issue_and_see_remaining(api: Any) -> None:
     assert issued.status_code == 201
     numbers = issued.json()["numbers"]
     assert len(set(numbers)) == 91
+    from shipdesk.tenancy.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="numbering.issued")
+    assert entry.data == {"carrier_code": "russian_post", "count": 91, "first": numbers[0],
+                          "last": numbers[-1]}
     assert all(validate_tracking_number(n) == n for n in numbers)
     listed = api.get("/api/v1/numbering/pools").json()
     assert listed[0]["remaining"] == 9
@@ -97,3 +102,21 @@ def test_other_owner_cannot_update_or_delete(actor: Any, api: Any, make_org: Any
         services.pool_update(actor=stranger, pool_id=pool_id, is_active=False)
     with pytest.raises(NotFound):
         services.pool_delete(actor=stranger, pool_id=pool_id)
+
+
+def test_a_viewer_cannot_issue_numbers(api: Any, org: Any, make_user: Any) -> None:
+    from django.test import Client
+
+    from shipdesk.tenancy import services as tenancy
+    from shipdesk.tenancy.models import Membership, Role
+
+    _create(api)
+    owner = Membership.objects.get(organization=org, role=Role.OWNER).user
+    _key, plain = tenancy.api_key_create(
+        actor=tenancy.Actor(organization=org, role=Role.OWNER, user=owner), name="ro",
+        role=Role.VIEWER)
+    viewer = Client(headers={"X-API-Key": plain})
+    response = viewer.post("/api/v1/numbering/issue", {"carrier_code": "russian_post", "count": 1},
+                           content_type="application/json")
+    assert response.status_code == 403
+    assert api.get("/api/v1/numbering/pools").json()[0]["issued"] == 0
