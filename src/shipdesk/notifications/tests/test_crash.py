@@ -107,3 +107,29 @@ def test_worker_killed_mid_run_sends_every_message_once_after_restart(
     unknown = [r for r in rows if r.status == MessageStatus.UNKNOWN]
     assert len(unknown) <= 25  # at most the one batch that was in the worker's hands
     assert len(mail_ids) + len(sms_ids) >= total - len(unknown)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_never_send_a_message_twice(
+        org: Any, make_shipment: Any, status_change: Any, smtp_server: Any, inbox: Any,
+        email_channel: Any, smsru: Any) -> None:
+    services.settings_ensure(organization=org)
+    NotificationSettings.objects.filter(organization=org).update(
+        window_start=dt.time(0, 0), window_end=dt.time(23, 59, 59))
+    sms_channel(org, "smsru", smsru)
+    total = 200
+    now = dt.datetime.now(dt.UTC)
+    for i in range(total):
+        shipment = make_shipment(recipient_email=f"c{i}@example.test" if i % 2 else "",
+                                 recipient_phone=f"+7901{i:07d}")
+        status_change(shipment, "accepted", at=now)
+    services.outbox_plan_from_feed(now=now)
+    workers = [_worker(), _worker()]
+    for w in workers:
+        _out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err.decode()
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == total
+    mail_ids = [str(m["Message-ID"]) for m in inbox.messages]
+    phones = [m["phone"] for m in smsru.messages]
+    assert len(mail_ids) == len(set(mail_ids)) == total // 2
+    assert len(phones) == len(set(phones)) == total // 2
