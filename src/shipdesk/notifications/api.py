@@ -202,6 +202,19 @@ def add_suppression(request: ApiRequest, payload: SuppressionIn) -> Any:
     return 201, {"result": "ok"}
 
 
+class SuppressionOut(Schema):
+    channel: str
+    address: str
+    source: str
+    created_at: dt.datetime
+
+
+@router.get("/suppressions/", response=list[SuppressionOut])
+def list_suppressions(request: ApiRequest) -> Any:
+    request.auth.require(Perm.VIEW)
+    return selectors.suppressions_list(actor=request.auth)
+
+
 @router.get("/outbox/", response=OutboxPage)
 def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
                 shipment_id: int | None = None, before_id: int | None = None) -> Any:

@@ -81,6 +81,9 @@ def settings_page(request: ActorRequest) -> HttpResponse:
                 config = {k[4:]: v for k, v in request.POST.items() if k.startswith("cfg_")}
                 services.channel_config_save(actor=actor, gateway=gateway, config=config,
                                              enabled=request.POST.get("enabled") == "on")
+            elif action == "suppress":
+                services.suppression_add(actor=actor, channel=request.POST.get("channel", ""),
+                                         address=request.POST.get("address", ""))
             elif action == "test":
                 result = services.channel_test_send(actor=actor,
                                                     gateway=request.POST["gateway"],

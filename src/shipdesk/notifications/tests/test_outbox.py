@@ -317,6 +317,8 @@ def test_staff_can_switch_a_recipient_off_through_the_api(
                     data={"channel": "sms", "address": "+7 900 123-45-67"},
                     content_type="application/json")
     assert resp.status_code == 201, resp.content
+    listed = api.get("/api/v1/notifications/suppressions/").json()
+    assert [(s["address"], s["source"]) for s in listed] == [("79001234567", "staff")]
     status_change(make_shipment(recipient_email=""), "accepted")
     _plan_and_send()
     assert smsru.messages == []

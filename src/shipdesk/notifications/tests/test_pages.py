@@ -63,6 +63,12 @@ def test_settings_page_saves_rule_and_runs_test_send(web: Any, org: Any, smsru: 
                                                  "interval_days": "3"})
     from shipdesk.notifications.models import Rule
     assert Rule.objects.get(organization=org, kind="reminder").interval_days == 3
+    resp = web.post("/notifications/settings/", {"action": "suppress", "channel": "sms",
+                                                 "address": "8 (900) 111-22-33"}, follow=True)
+    assert "79001112233" in resp.content.decode()
+    resp = web.post("/notifications/settings/", {"action": "suppress", "channel": "sms",
+                                                 "address": "нет"}, follow=True)
+    assert "неверный телефон «нет»" in resp.content.decode()
 
 
 def test_template_page_previews_and_refuses_hostile_template(web: Any) -> None:
