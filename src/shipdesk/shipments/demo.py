@@ -27,6 +27,12 @@ def demo_shipments_create(*, organization: Any, count: int = 300, seed: int = 7)
         return 0
     rng = random.Random(seed)
     actor = system_actor(organization)
+    try:  # number pools first, whichever app's demo hook runs first (idempotent)
+        from shipdesk.numbering.services import demo_pools_create
+    except ImportError:
+        pass
+    else:
+        demo_pools_create(organization=organization)
     SenderProfile.objects.get_or_create(
         organization=organization, name="Склад на Мясницкой", defaults=dict(
             company=organization.name, phone="+74951234567", index="101000",

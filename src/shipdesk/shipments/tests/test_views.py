@@ -120,3 +120,21 @@ def test_demo_data(org: Any) -> None:
     assert Shipment.objects.filter(organization=org).count() == 310
     assert {State.DRAFT, State.NUMBERED, State.HANDED_OVER, State.DELIVERED, State.RETURNED,
             State.CANCELLED} <= states
+
+
+def test_form_pages_and_rate_panel(web: Client, actor: Actor) -> None:
+    from shipdesk.shipments.models import SenderProfile
+
+    SenderProfile.objects.create(organization=actor.organization, name="Склад", index="101000",
+                                 city="Москва", is_default=True)
+    assert "POSTAL_PARCEL" in web.get("/shipments/new/").content.decode()
+    shipment = services.shipment_create(actor=actor, data=shipment_data(order_number="E-1"))
+    html = web.get(f"/shipments/{shipment.pk}/edit/").content.decode()
+    assert 'value="1200"' in html  # the stored weight, ready to change
+    response = web.post(f"/shipments/{shipment.pk}/edit/", {
+        **{k: v for k, v in shipment_data().items() if not isinstance(v, list)},
+        "recipient_surname": "Иванов", "weight_g": "1500"})
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert (shipment.weight_g, shipment.order_number) == (1500, "E-1")
+    assert web.get(f"/shipments/{shipment.pk}/rates/").status_code == 200
