@@ -41,7 +41,7 @@ class MoveIn(Schema):
 
 
 class DocumentIn(Schema):
-    kind: str
+    kind: str = Field(examples=["f103_pdf"])
 
 
 class DocumentOut(Schema):

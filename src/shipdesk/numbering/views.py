@@ -75,9 +75,9 @@ def pool_request(request: ActorRequest) -> HttpResponse:
 @require_POST
 def pool_toggle(request: ActorRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_get(actor=request.actor, pool_id=pool_id)
+    if pool is None:
+        raise NotFound(_("Пул номеров не найден"))  # a 404 page, never another org's pool
     try:
-        if pool is None:
-            raise NotFound(_("Пул номеров не найден"))
         services.pool_update(actor=request.actor, pool_id=pool_id, is_active=not pool.is_active)
     except ServiceError as exc:
         messages.error(request, str(exc.detail))

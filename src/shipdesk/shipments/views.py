@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from shipdesk.core.errors import FieldError, ServiceError
+from shipdesk.core.errors import FieldError, NotFound, ServiceError
 from shipdesk.core.views_support import actor_required
 from shipdesk.shipments import importing, selectors, services
 from shipdesk.shipments.models import ImportJob, State
@@ -89,6 +89,8 @@ def shipment_cancel(request: HttpRequest, shipment_id: int) -> HttpResponse:
         services.shipment_cancel(actor=request.actor, shipment_id=shipment_id,
                                  reason=request.POST.get("reason", ""))
         messages.success(request, _("Отправление отменено"))
+    except NotFound:
+        raise  # another organization's id: a 404 page, not a flash message
     except ServiceError as exc:
         messages.error(request, str(exc.detail))
     return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
