@@ -571,10 +571,21 @@ def tracking_discover(*, limit: int = 50_000) -> int:
     return tracking_watch(shipment_ids=ids) if ids else 0
 
 
+_adapters: dict[tuple[int, Any], carrier_base.CarrierAdapter] = {}
+
+
 def _adapter_for(account: Any) -> carrier_base.CarrierAdapter:
+    """The account's adapter, kept per worker process while the account is unchanged
+    (building one loads WSDLs and a client with its rate limiter)."""
     from shipdesk.carriers import registry  # the carriers domain's factory
 
-    return registry.adapter_for_account(account)
+    key = (account.pk, account.updated_at)
+    adapter = _adapters.get(key)
+    if adapter is None:
+        if len(_adapters) > 256:
+            _adapters.clear()
+        adapter = _adapters[key] = registry.adapter_for_account(account)
+    return adapter
 
 
 QUOTA_SETTING = "daily_track_quota"  # CarrierAccount.settings key: numbers per day
@@ -682,24 +693,42 @@ def _next_day(now: datetime) -> datetime:
 def _finish_polls(ids: list[int], retry: dict[int, datetime], *, now: datetime) -> None:
     """Marks the poll done: last_polled_at; shipments whose derive did not reschedule them
     (no new events) get their next poll from their current state."""
-    states = list(TrackingState.objects.filter(shipment_id__in=ids).only(
-        "shipment_id", "organization_id", "status", "final", "next_poll_at",
-        "expected_delivery", "updated_at"))
-    windows = _poll_windows({s.organization_id for s in states})
-    for s in states:
-        s.last_polled_at = now
-        if s.shipment_id in retry:
-            s.next_poll_at = into_window(retry[s.shipment_id], windows.get(s.organization_id))
-        elif s.final:
-            s.next_poll_at = None
-        elif s.next_poll_at is None or s.next_poll_at <= now + timedelta(minutes=15):
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), 5000):
+        where, params = _ids_filter("shipment_id", ids[i:i + 5000])
+        with connection.cursor() as cur:
+            cols = "shipment_id, organization_id, status, final, next_poll_at, expected_delivery"
+            sql = f"SELECT {cols} FROM tracking_trackingstate WHERE {where}"  # noqa: S608
+            cur.execute(sql, params)
+            rows.extend(cur.fetchall())
+    windows = _poll_windows({r[1] for r in rows})
+    out = []
+    soon = now + timedelta(minutes=15)
+    for sid, org_id, status, final, next_at, expected in rows:
+        next_at = _dt(next_at)
+        if sid in retry:
+            next_at = into_window(retry[sid], windows.get(org_id))
+        elif final:
+            next_at = None
+        elif next_at is None or next_at <= soon:
             verdict = engine.Verdict(
-                status=Status(s.status) if s.status else None, substatus="", status_at=None,
-                final=False, timeline=(), reasons=(), expected_delivery=s.expected_delivery)
+                status=_STATUS.get(status), substatus="", status_at=None, final=False,
+                timeline=(), reasons=(), expected_delivery=_dt(expected))
             delay = engine.next_poll_delay(verdict, now=now) or timedelta(hours=12)
-            s.next_poll_at = into_window(now + delay, windows.get(s.organization_id))
-    TrackingState.objects.bulk_update(states, ["last_polled_at", "next_poll_at"],
-                                      batch_size=1000)
+            next_at = into_window(now + delay, windows.get(org_id))
+        out.append((sid, now, next_at))
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cols = ["shipment_id", "last_polled_at", "next_poll_at"]
+            with transaction.atomic():
+                _copy_into_temp(cur, "tracking_poll_in", "tracking_trackingstate", cols, out)
+                cur.execute("UPDATE tracking_trackingstate t SET last_polled_at = "
+                            "i.last_polled_at, next_poll_at = i.next_poll_at "
+                            "FROM tracking_poll_in i WHERE t.shipment_id = i.shipment_id")
+        else:
+            cur.executemany("UPDATE tracking_trackingstate SET last_polled_at = %s, "
+                            "next_poll_at = %s WHERE shipment_id = %s",
+                            [(at, nxt, sid) for sid, at, nxt in out])
 
 
 def tracking_refresh(*, actor: Actor, shipment_id: int) -> PollResult:
