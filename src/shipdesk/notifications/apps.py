@@ -7,6 +7,14 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
     verbose_name = _("Уведомления получателей")
     nav_items = [(60, "notifications:outbox", _("Уведомления"))]
+    # Rules, templates and channels are addressed by their kind within the caller's own
+    # organization; the unsubscribe link is a signed token checked in test_unsubscribe.
+    tenant_walker_exempt = {
+        "PATCH /api/v1/notifications/rules/{kind}/": "{kind} is a rule kind of the caller's org",
+        "POST /api/v1/notifications/channels/{gateway}/test/": "{gateway} is a gateway name",
+        "notifications:template": "{rule}/{channel} are kinds within the caller's org",
+        "notifications:unsubscribe": "public signed link; tampering is tested",
+    }
 
     def ready(self) -> None:
         from django.db.models import Q
