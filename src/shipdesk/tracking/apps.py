@@ -7,6 +7,9 @@ class TrackingConfig(AppConfig):
     label = "tracking"
     verbose_name = _("Отслеживание")
     nav_items = [(40, "tracking:dashboard", _("Отслеживание"))]
+    tenant_walker_exempt = {
+        "tracking:public": "the recipient's public page, reached by an unguessable token",
+    }
 
     def ready(self) -> None:
         from django.db.models import Q
