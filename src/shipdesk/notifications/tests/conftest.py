@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -25,7 +26,6 @@ from shipdesk.notifications.models import ChannelConfig, NotificationSettings
 from shipdesk.notifications.services import settings_ensure
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-SMTP_PORT = 18701
 _seq = itertools.count(1)
 # a moment inside the default sending window in Moscow (12:00 MSK)
 NOON = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -62,10 +62,15 @@ class _Inbox:
 
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[tuple[_Inbox, int]]:
+    # A port of the OS's choosing: test processes running side by side (pytest-xdist)
+    # each get their own server.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=SMTP_PORT)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield inbox, SMTP_PORT
+    yield inbox, port
     controller.stop()
 
 
@@ -113,9 +118,9 @@ def notif_settings(org: Any) -> NotificationSettings:
 
 
 @pytest.fixture
-def email_channel(org: Any, inbox: _Inbox) -> ChannelConfig:
+def email_channel(org: Any, inbox: _Inbox, smtp_server: tuple[_Inbox, int]) -> ChannelConfig:
     return ChannelConfig.objects.create(organization=org, gateway="smtp", config={
-        "host": "127.0.0.1", "port": SMTP_PORT, "from_email": "shop@romashka.test"})
+        "host": "127.0.0.1", "port": smtp_server[1], "from_email": "shop@romashka.test"})
 
 
 def sms_channel(org: Any, gateway: str, emu: Any, **extra: Any) -> ChannelConfig:

@@ -1,4 +1,5 @@
 import email
+import socket
 from datetime import timedelta
 from decimal import Decimal
 
@@ -102,11 +103,14 @@ def test_daily_report_mail_reaches_the_smtp_server(org, settings):
             return "250 OK"
 
     handler = Handler()
-    controller = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=18601)
+    with socket.socket() as probe:  # a free port: parallel test processes must not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 18601
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
         TrackingSettings.objects.create(organization=org, report_emails="boss@shop.example")
         stuck = shipment(org)
         tracking_events_ingest(events=[event(stuck.tracking_number, 0, Status.ACCEPTED)],
