@@ -232,6 +232,8 @@ class CarrierAdapter:
     rate_limit_per_second: ClassVar[float] = 10.0  # default; an account's settings may lower it
     # The account form: (credential key, label, is secret). Secrets are never shown back.
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = ()
+    # Keys of ``credential_fields`` an account may leave empty.
+    optional_credentials: ClassVar[frozenset[str]] = frozenset()
     default_base_url: ClassVar[str] = ""
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,

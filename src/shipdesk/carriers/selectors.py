@@ -64,7 +64,9 @@ def carrier_choices() -> list[dict[str, Any]]:
                 "name": str(cls.name),
                 "default_base_url": cls.default_base_url,
                 "credential_fields": [
-                    {"name": n, "label": str(label), "secret": s} for n, label, s in cls.credential_fields
+                    {"name": n, "label": str(label), "secret": s,
+                     "required": n not in cls.optional_credentials}
+                    for n, label, s in cls.credential_fields
                 ],
                 "capabilities": sorted(c.value for c in cls.capabilities),
             }

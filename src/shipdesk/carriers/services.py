@@ -105,7 +105,7 @@ def _check_credentials(adapter_cls: Any, credentials: dict[str, Any]) -> dict[st
             code="required",
         )
         for name, label, _secret in fields
-        if not clean.get(name)
+        if not clean.get(name) and name not in adapter_cls.optional_credentials
     ]
     if missing:
         raise ValidationFailed(_("Не хватает учётных данных"), errors=missing)

@@ -31,7 +31,8 @@ class AccountForm(forms.Form):
             widget = forms.PasswordInput(render_value=False) if secret else forms.TextInput()
             help_text = _("Оставьте пустым, чтобы не менять") if editing and secret else ""
             self.fields[key] = forms.CharField(
-                label=label, required=not editing, widget=widget, help_text=help_text
+                label=label, widget=widget, help_text=help_text,
+                required=not editing and name not in adapter_cls.optional_credentials,
             )
             self.credential_names.append(name)
         if not editing:

@@ -215,7 +215,11 @@ class Adapter(CarrierAdapter):
         ("token", "Токен приложения (AccessToken) из настроек Отправки", True),
         ("login", "Логин pochta.ru", False),
         ("password", "Пароль pochta.ru", True),
+        ("tracking_login", "Логин API отслеживания (если отличается)", False),
+        ("tracking_password", "Пароль API отслеживания (если отличается)", True),
     )
+    # Tracking falls back to the Otpravka login when the separate tracking pair is not given.
+    optional_credentials: ClassVar[frozenset[str]] = frozenset({"tracking_login", "tracking_password"})
 
     # -- transport -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:

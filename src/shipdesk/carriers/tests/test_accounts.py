@@ -285,3 +285,19 @@ def test_web_other_org_account_is_404(web: Client, other_org: Any, make_user: An
     )
     assert web.get(f"/carriers/{other.pk}/").status_code == 404
     assert web.post(f"/carriers/{other.pk}/delete/").status_code == 404
+
+
+def test_optional_credentials_may_be_left_empty_but_required_ones_may_not(actor: Any) -> None:
+    base = {"token": "t-1", "login": "shop@example.test", "password": "p"}
+    plain = services.carrier_account_create(actor=actor, carrier_code="russian_post",
+                                            name="Почта", credentials=base)
+    assert "tracking_login" not in CarrierAccount.objects.get(pk=plain.pk).credentials
+    with_tracking = services.carrier_account_create(
+        actor=actor, carrier_code="russian_post", name="Почта 2",
+        credentials={**base, "tracking_login": "track", "tracking_password": "tp"})
+    stored = CarrierAccount.objects.get(pk=with_tracking.pk).credentials
+    assert (stored["tracking_login"], stored["tracking_password"]) == ("track", "tp")
+    with pytest.raises(ValidationFailed) as refused:
+        services.carrier_account_create(actor=actor, carrier_code="russian_post", name="Без токена",
+                                        credentials={"login": "x", "password": "p"})
+    assert [e.loc for e in refused.value.errors] == [("credentials", "token")]
