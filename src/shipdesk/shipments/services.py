@@ -144,10 +144,40 @@ def _apply_tracking_chunk(updates: list[TrackingUpdate]) -> int:
         shipment.tracking_substatus = update.substatus
         shipment.tracking_status_at = update.status_at
         to_save.append(shipment)
-    Shipment.objects.bulk_update(
-        to_save, ["state", "tracking_status", "tracking_substatus", "tracking_status_at"])
+    _save_tracking(to_save)
     ShipmentEvent.objects.bulk_create(events)
     return len(events)
+
+
+_TRACKING_FIELDS = ("state", "tracking_status", "tracking_substatus", "tracking_status_at")
+
+
+def _save_tracking(shipments: list[Shipment]) -> None:
+    """Writes the tracking fields of many shipments at once.
+
+    On PostgreSQL: one UPDATE joined to unnested arrays, linear in the chunk, where
+    ``bulk_update``'s CASE WHEN per field grows with the square of it (it was most of the
+    tracking ingest time). Elsewhere ``bulk_update`` in small batches.
+    """
+    if not shipments:
+        return
+    if connection.vendor != "postgresql":
+        Shipment.objects.bulk_update(shipments, _TRACKING_FIELDS, batch_size=200)
+        return
+    meta = Shipment._meta
+    state, status, substatus, status_at = (meta.get_field(f).column for f in _TRACKING_FIELDS)
+    sql = (  # names come from the model's metadata, values are parameters
+        f'UPDATE "{meta.db_table}" AS s SET "{state}" = v.state, "{status}" = v.status, '  # noqa: S608
+        f'"{substatus}" = v.substatus, "{status_at}" = v.status_at '
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
+        "AS v(id, state, status, substatus, status_at) WHERE s.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [
+            [s.pk for s in shipments], [s.state for s in shipments],
+            [s.tracking_status for s in shipments], [s.tracking_substatus for s in shipments],
+            [s.tracking_status_at for s in shipments],
+        ])
 
 
 # --- intake: validate → rate → number → store, in bulk --------------------------------

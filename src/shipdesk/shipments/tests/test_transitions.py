@@ -45,3 +45,18 @@ def test_delivered_status_closes_a_handed_over_shipment(org):
     # applying the same verdict again is a no-op
     assert shipments_apply_tracking(updates=[TrackingUpdate(s.pk, "delivered", "", at)]) == 0
     assert ShipmentEvent.objects.filter(shipment=s).count() == 1
+
+
+def test_many_verdicts_land_on_their_own_shipments(org):
+    shipments = [_shipment(org, f"M-{n}", State.HANDED_OVER) for n in range(30)]
+    base = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    verdicts = {s.pk: ("delivered" if n % 3 == 0 else "in_transit", f"sub-{n}",
+                       base.replace(minute=n)) for n, s in enumerate(shipments)}
+    changed = shipments_apply_tracking(
+        updates=[TrackingUpdate(pk, *v) for pk, v in verdicts.items()], chunk_size=7)
+    assert changed == 10  # every third one was delivered
+    for shipment in Shipment.objects.filter(pk__in=verdicts):
+        status, substatus, at = verdicts[shipment.pk]
+        assert (shipment.tracking_status, shipment.tracking_substatus, shipment.tracking_status_at) == (
+            status, substatus, at)
+        assert shipment.state == (State.DELIVERED if status == "delivered" else State.HANDED_OVER)
