@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from shipdesk.core.errors import Forbidden, NotFound
 from shipdesk.core.logging import request_id_var
+from shipdesk.core.views_support import forbidden_page
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -48,6 +49,5 @@ class ServiceErrorMiddleware:
             return render(request, "404.html", {"message": str(exception.detail or exception.title)},
                           status=404)
         if isinstance(exception, Forbidden):
-            return render(request, "403.html", {"message": str(exception.detail or exception.title)},
-                          status=403)
+            return forbidden_page(request, exception)
         return None

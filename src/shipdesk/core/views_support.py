@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -12,7 +12,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from shipdesk.core.errors import ServiceError
+from shipdesk.core.errors import Forbidden, NotFound, ServiceError
+
+T = TypeVar("T")
 
 
 def actor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -47,3 +49,27 @@ def form_add_service_error(form: forms.BaseForm, exc: ServiceError) -> None:
 def message_service_error(request: HttpRequest, exc: ServiceError) -> None:
     """A service error as a message on the next page (for one-button forms)."""
     messages.error(request, str(exc.detail or exc.title))
+
+
+def forbidden_page(request: HttpRequest, exc: Forbidden) -> HttpResponse:
+    return render(request, "403.html", {"message": str(exc.detail or exc.title)}, status=403)
+
+
+def service_action(request: HttpRequest, action: Callable[[], T], *,
+                   success: str | Callable[[T], str] | None = None) -> T | None:
+    """Runs a one-button action (a POST that redirects back).
+
+    A refusal the user can act on (a conflict, a failed check) becomes a message on the
+    next page. ``NotFound`` and ``Forbidden`` go on to ``ServiceErrorMiddleware``, which
+    answers with the 404 / 403 page: another organization's id never looks like a success.
+    """
+    try:
+        result = action()
+    except (NotFound, Forbidden):
+        raise
+    except ServiceError as exc:
+        message_service_error(request, exc)
+        return None
+    if success is not None:
+        messages.success(request, success(result) if callable(success) else success)
+    return result

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.errors import ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required
+from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.defaults import DEFAULT_TEMPLATES
 from shipdesk.notifications.models import Channel, Gateway, MessageStatus, RuleKind
@@ -42,13 +42,8 @@ def outbox(request: ActorRequest) -> HttpResponse:
 @actor_required
 @require_POST
 def requeue(request: ActorRequest, message_id: int) -> HttpResponse:
-    try:
-        services.outbox_requeue(actor=request.actor, message_id=message_id)
-        messages.success(request, _("Сообщение поставлено в очередь"))
-    except NotFound:
-        raise  # another organization's message: a 404 page
-    except ServiceError as exc:
-        messages.error(request, _error_text(exc))
+    service_action(request, lambda: services.outbox_requeue(
+        actor=request.actor, message_id=message_id), success=_("Сообщение поставлено в очередь"))
     return redirect("notifications:outbox")
 
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import NotFound, ServiceError, ValidationFailed
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required
+from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.numbering import selectors, services
 
 
@@ -77,8 +77,6 @@ def pool_toggle(request: ActorRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_get(actor=request.actor, pool_id=pool_id)
     if pool is None:
         raise NotFound(_("Пул номеров не найден"))  # a 404 page, never another org's pool
-    try:
-        services.pool_update(actor=request.actor, pool_id=pool_id, is_active=not pool.is_active)
-    except ServiceError as exc:
-        messages.error(request, str(exc.detail))
+    service_action(request, lambda: services.pool_update(
+        actor=request.actor, pool_id=pool_id, is_active=not pool.is_active))
     return redirect("numbering:pools")

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from shipdesk.core.errors import FieldError, NotFound, ServiceError
-from shipdesk.core.views_support import actor_required
+from shipdesk.core.errors import FieldError, ServiceError
+from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.shipments import importing, selectors, services
 from shipdesk.shipments.models import ImportJob, State
 from shipdesk.shipments.validation import validate_shipment
@@ -85,14 +85,9 @@ def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
 @actor_required
 @require_POST
 def shipment_cancel(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    try:
-        services.shipment_cancel(actor=request.actor, shipment_id=shipment_id,
-                                 reason=request.POST.get("reason", ""))
-        messages.success(request, _("Отправление отменено"))
-    except NotFound:
-        raise  # another organization's id: a 404 page, not a flash message
-    except ServiceError as exc:
-        messages.error(request, str(exc.detail))
+    service_action(request, lambda: services.shipment_cancel(
+        actor=request.actor, shipment_id=shipment_id, reason=request.POST.get("reason", "")),
+        success=_("Отправление отменено"))
     return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
 
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,7 +15,13 @@ from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required, form_add_service_error, message_service_error
+from shipdesk.core.views_support import (
+    actor_required,
+    forbidden_page,
+    form_add_service_error,
+    message_service_error,
+    service_action,
+)
 from shipdesk.shipments import selectors as shipment_selectors
 from shipdesk.tenancy import selectors, services
 from shipdesk.tenancy.forms import (
@@ -30,11 +36,6 @@ from shipdesk.tenancy.models import Role
 from shipdesk.tenancy.permissions import Perm
 
 AUDIT_PAGE_SIZE = 50
-
-
-def _forbidden(request: HttpRequest, exc: Forbidden) -> HttpResponse:
-    return render(request, "tenancy/forbidden.html", {"message": str(exc.detail or exc.title)},
-                  status=403)
 
 
 @actor_required
@@ -72,7 +73,7 @@ def organization_settings(request: ActorRequest) -> HttpResponse:
             field.disabled = True
     if request.method == "POST":
         if not can_edit:
-            return _forbidden(request, Forbidden())
+            return forbidden_page(request, Forbidden())
         if form.is_valid():
             try:
                 services.organization_update(actor=actor, **{
@@ -96,7 +97,7 @@ def member_list(request: ActorRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None) if can_manage else None
     if request.method == "POST":
         if form is None:
-            return _forbidden(request, Forbidden())
+            return forbidden_page(request, Forbidden())
         if form.is_valid():
             try:
                 invitation, _token = services.invitation_create(
@@ -120,45 +121,25 @@ def member_list(request: ActorRequest) -> HttpResponse:
 def member_set_role(request: ActorRequest, membership_id: int) -> HttpResponse:
     form = RoleForm(request.POST)
     role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role", "")
-    try:
-        services.membership_set_role(actor=request.actor, membership_id=membership_id, role=role)
-    except NotFound as exc:
-        raise Http404(str(exc.detail)) from exc
-    except Forbidden as exc:
-        return _forbidden(request, exc)
-    except ServiceError as exc:
-        message_service_error(request, exc)
-    else:
-        messages.success(request, _("Роль изменена"))
+    service_action(request, lambda: services.membership_set_role(
+        actor=request.actor, membership_id=membership_id, role=role), success=_("Роль изменена"))
     return redirect("tenancy:members")
 
 
 @actor_required
 @require_POST
 def member_remove(request: ActorRequest, membership_id: int) -> HttpResponse:
-    try:
-        services.membership_remove(actor=request.actor, membership_id=membership_id)
-    except NotFound as exc:
-        raise Http404(str(exc.detail)) from exc
-    except Forbidden as exc:
-        return _forbidden(request, exc)
-    except ServiceError as exc:
-        message_service_error(request, exc)
-    else:
-        messages.success(request, _("Участник удалён из организации"))
+    service_action(request, lambda: services.membership_remove(
+        actor=request.actor, membership_id=membership_id),
+        success=_("Участник удалён из организации"))
     return redirect("tenancy:members")
 
 
 @actor_required
 @require_POST
 def invitation_revoke(request: ActorRequest, invitation_id: int) -> HttpResponse:
-    try:
-        services.invitation_revoke(actor=request.actor, invitation_id=invitation_id)
-    except NotFound as exc:
-        raise Http404(str(exc.detail)) from exc
-    except Forbidden as exc:
-        return _forbidden(request, exc)
-    messages.success(request, _("Приглашение отозвано"))
+    service_action(request, lambda: services.invitation_revoke(
+        actor=request.actor, invitation_id=invitation_id), success=_("Приглашение отозвано"))
     return redirect("tenancy:members")
 
 
@@ -207,7 +188,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 def api_key_list(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     if not actor.can(Perm.MANAGE_API_KEYS):
-        return _forbidden(request, Forbidden(_("Ключами API управляет владелец организации")))
+        return forbidden_page(request, Forbidden(_("Ключами API управляет владелец организации")))
     form = ApiKeyForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -230,13 +211,9 @@ def api_key_list(request: ActorRequest) -> HttpResponse:
 @actor_required
 @require_POST
 def api_key_revoke(request: ActorRequest, api_key_id: int) -> HttpResponse:
-    try:
-        key = services.api_key_revoke(actor=request.actor, api_key_id=api_key_id)
-    except NotFound as exc:
-        raise Http404(str(exc.detail)) from exc
-    except Forbidden as exc:
-        return _forbidden(request, exc)
-    messages.success(request, _("Ключ «%(name)s» отозван") % {"name": key.name})
+    service_action(request, lambda: services.api_key_revoke(
+        actor=request.actor, api_key_id=api_key_id),
+        success=lambda key: _("Ключ «%(name)s» отозван") % {"name": key.name})
     return redirect("tenancy:api_keys")
 
 

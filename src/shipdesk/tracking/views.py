@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
-from shipdesk.core.views_support import actor_required
+from shipdesk.core.errors import ServiceError
+from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import selectors, services
 
@@ -40,14 +39,9 @@ def timeline(request: HttpRequest, shipment_id: int) -> HttpResponse:
 @actor_required
 @require_POST
 def refresh(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    try:
-        services.tracking_refresh(actor=request.actor,  # type: ignore[attr-defined]
-                                  shipment_id=shipment_id)
-        messages.success(request, _("Статус обновлён"))
-    except NotFound:
-        raise  # another organization's shipment: a 404 page
-    except ServiceError as exc:
-        messages.error(request, str(exc.detail))
+    service_action(request, lambda: services.tracking_refresh(
+        actor=request.actor,  # type: ignore[attr-defined]
+        shipment_id=shipment_id), success=_("Статус обновлён"))
     return redirect("tracking:timeline", shipment_id=shipment_id)
 
 
