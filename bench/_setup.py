@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shipdesk_bench"
@@ -63,3 +65,15 @@ def peak_rss_mib() -> float:
 
 def result(name: str, value: float, unit: str, op: str, target: float, note: str = "") -> None:
     print(f"RESULT {name} {value:.6g} {unit} target {op} {target:g} {note}".rstrip(), flush=True)
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    """Waits until a server the benchmark started listens on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:g} s")

@@ -28,18 +28,6 @@ PORT = int(os.environ.get("BENCH_TRACKING_PAGE_PORT", "18610"))
 CLIENT_THREADS = 48
 
 
-def _wait_port(port: int, timeout: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not start on {port}")
-
 
 def main() -> None:
     vendor = _setup.setup()
@@ -82,7 +70,7 @@ def main() -> None:
              "DATABASE_CONN_MAX_AGE": "600",  # scale-out setting: persistent connections
              "SHIPDESK_ALLOWED_HOSTS": "127.0.0.1,localhost"})
     try:
-        _wait_port(PORT)
+        _setup.wait_for_port(PORT)
         local = threading.local()
 
         def get(path: str) -> int:

@@ -28,18 +28,6 @@ PORT = int(os.environ.get("BENCH_TRACKING_EMULATOR_PORT", "18600"))
 RATE = 5.0  # requests per second allowed on the account
 
 
-def _wait_port(port: int, timeout: float = 30) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"emulator did not start on {port}")
-
 
 def main() -> None:
     vendor = _setup.setup()
@@ -59,7 +47,7 @@ def main() -> None:
          "--speed", "1"], stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
     try:
-        _wait_port(PORT)
+        _setup.wait_for_port(PORT)
         org = Organization.objects.create(name="Bench")
         sender = SenderProfile.objects.create(organization=org, name="Склад", index="101000",
                                               city="Москва")
