@@ -40,7 +40,7 @@ def main() -> None:
     from shipdesk.tenancy.models import Organization
     from shipdesk.tracking import tasks
     from shipdesk.tracking.models import TrackingEvent, TrackingState
-    from shipdesk.tracking.services import tracking_poll, tracking_watch
+    from shipdesk.tracking.polling import tracking_poll, tracking_watch
 
     emulator = subprocess.Popen(
         [sys.executable, "-m", "shipdesk.carriers.russian_post.emulator", "--port", str(PORT),

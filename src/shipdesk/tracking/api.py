@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from shipdesk.tenancy.permissions import Perm
-from shipdesk.tracking import selectors, services
+from shipdesk.tracking import polling, selectors, services
 
 router = Router(tags=["tracking"])
 
@@ -131,7 +131,7 @@ def shipment_tracking(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
 def shipment_refresh(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
     """"Refresh now": polls the carrier for this shipment at once."""
     actor = request.auth  # type: ignore[attr-defined]
-    result = services.tracking_refresh(actor=actor, shipment_id=shipment_id)
+    result = polling.tracking_refresh(actor=actor, shipment_id=shipment_id)
     summary = selectors.shipment_tracking_summary(shipment_ids=[shipment_id]).get(shipment_id)
     return {"asked": result.asked, "events": result.events, "stored": result.ingest.stored,
             "status": summary.status if summary else ""}

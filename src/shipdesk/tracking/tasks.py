@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from shipdesk.tracking import services
+from shipdesk.tracking import polling, services
 
 
 @shared_task(name="shipdesk.tracking.tasks.poll", ignore_result=True)
 def poll(ids: list[int]) -> int:
-    return services.tracking_poll(shipment_ids=ids).asked
+    return polling.tracking_poll(shipment_ids=ids).asked
 
 
 @shared_task(name="shipdesk.tracking.tasks.webhooks_send", ignore_result=True)
@@ -24,7 +24,7 @@ def daily_report(ids: list[int]) -> int:
 
 @shared_task(name="shipdesk.tracking.tasks.discover", ignore_result=True)
 def discover() -> int:
-    return services.tracking_discover()
+    return polling.tracking_discover()
 
 
 @shared_task(name="shipdesk.tracking.tasks.recheck", ignore_result=True)

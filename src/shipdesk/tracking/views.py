@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.tenancy.permissions import Perm
-from shipdesk.tracking import selectors, services
+from shipdesk.tracking import polling, selectors
 
 PUBLIC_MAX_AGE = 60  # seconds: the page is the same for everyone who has the link
 
@@ -39,7 +39,7 @@ def timeline(request: HttpRequest, shipment_id: int) -> HttpResponse:
 @actor_required
 @require_POST
 def refresh(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    service_action(request, lambda: services.tracking_refresh(
+    service_action(request, lambda: polling.tracking_refresh(
         actor=request.actor,  # type: ignore[attr-defined]
         shipment_id=shipment_id), success=_("Статус обновлён"))
     return redirect("tracking:timeline", shipment_id=shipment_id)

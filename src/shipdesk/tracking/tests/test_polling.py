@@ -9,9 +9,9 @@ from django.core.cache import cache
 from shipdesk.carriers.base import CarrierAdapter, CarrierError, RateLimited, TrackResult
 from shipdesk.carriers.models import CarrierAccount
 from shipdesk.core import duework
-from shipdesk.tracking import services
+from shipdesk.tracking import polling
 from shipdesk.tracking.models import RejectedEvent, TrackingSettings, TrackingState
-from shipdesk.tracking.services import into_window, tracking_poll, tracking_watch
+from shipdesk.tracking.polling import into_window, tracking_poll, tracking_watch
 from shipdesk.tracking.statuses import Status
 from shipdesk.tracking.tests.factories import T0, event, shipment
 
@@ -42,7 +42,7 @@ class FakeAdapter(CarrierAdapter):
 def fake(monkeypatch):
     cache.clear()  # the daily quota counters live in the cache
     FakeAdapter.calls, FakeAdapter.answers, FakeAdapter.extra, FakeAdapter.fail = [], {}, [], None
-    monkeypatch.setattr(services, "_adapter_for",
+    monkeypatch.setattr(polling, "_adapter_for",
                         lambda account: FakeAdapter(credentials={}, base_url="http://127.0.0.1:1"))
     return FakeAdapter
 
@@ -97,7 +97,7 @@ def test_carrier_error_reschedules_without_crashing(org, account, fake):
 
 
 def test_daily_quota_defers_to_the_next_day(org, account, fake):
-    account.settings = {services.QUOTA_SETTING: 2}
+    account.settings = {polling.QUOTA_SETTING: 2}
     account.save()
     ships = [shipment(org, account=account) for _ in range(3)]
     tracking_watch(shipment_ids=[s.pk for s in ships], now=NOW)

@@ -1,0 +1,237 @@
+"""Tracking: polling the carriers as due work. Each active shipment has a next-poll time
+(adapted to its state, moved into the organization's polling window); polls go out in each
+adapter's batch size within the account's daily quota, and the answers go to ingest."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shipdesk.carriers import base as carrier_base
+from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.shipments.models import Shipment
+from shipdesk.tenancy.permissions import Perm
+from shipdesk.tenancy.services import Actor
+from shipdesk.tracking import engine
+from shipdesk.tracking.models import TrackingState
+from shipdesk.tracking.services import (
+    _STATUS,
+    IngestResult,
+    _copy_into_temp,
+    _dt,
+    _ids_filter,
+    _poll_windows,
+    into_window,
+    tracking_events_ingest,
+)
+
+log = logging.getLogger(__name__)
+
+def tracking_watch(*, shipment_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Starts tracking these shipments (idempotent): creates their tracking state with a
+    public token and schedules the first poll. Returns how many were new."""
+    now = now or timezone.now()
+    have = set(TrackingState.objects.filter(shipment_id__in=shipment_ids)
+               .values_list("shipment_id", flat=True))
+    rows = Shipment.objects.filter(pk__in=[i for i in shipment_ids if i not in have]).exclude(
+        tracking_number=None).values_list("id", "organization_id", "carrier_code")
+    windows = _poll_windows({r[1] for r in rows})
+    states = [TrackingState(shipment_id=sid, organization_id=org, carrier_code=carrier,
+                            public_token=secrets.token_urlsafe(24),
+                            next_poll_at=into_window(now, windows.get(org)))
+              for sid, org, carrier in rows]
+    TrackingState.objects.bulk_create(states, ignore_conflicts=True, batch_size=2000)
+    return len(states)
+
+
+def tracking_discover(*, limit: int = 50_000) -> int:
+    """Starts tracking every numbered shipment that is not tracked yet."""
+    ids = list(Shipment.objects.exclude(tracking_number=None).filter(
+        tracking_state__isnull=True).exclude(state__in=["draft", "ready", "cancelled"])
+        .values_list("id", flat=True)[:limit])
+    return tracking_watch(shipment_ids=ids) if ids else 0
+
+
+_adapters: dict[tuple[int, Any], carrier_base.CarrierAdapter] = {}
+
+
+def _adapter_for(account: Any) -> carrier_base.CarrierAdapter:
+    """The account's adapter, kept per worker process while the account is unchanged
+    (building one loads WSDLs and a client with its rate limiter)."""
+    from shipdesk.carriers import registry  # the carriers domain's factory
+
+    key = (account.pk, account.updated_at)
+    adapter = _adapters.get(key)
+    if adapter is None:
+        if len(_adapters) > 256:
+            _adapters.clear()
+        adapter = _adapters[key] = registry.adapter_for_account(account)
+    return adapter
+
+
+QUOTA_SETTING = "daily_track_quota"  # CarrierAccount.settings key: numbers per day
+
+
+def _take_quota(account: Any, wanted: int, now: datetime) -> int:
+    quota = (account.settings or {}).get(QUOTA_SETTING)
+    if not quota:
+        return wanted
+    key = f"tracking:quota:{account.pk}:{now.date().isoformat()}"
+    cache.add(key, 0, timeout=2 * 86400)
+    used = cache.incr(key, wanted)
+    granted = max(0, min(wanted, int(quota) - (used - wanted)))
+    if granted < wanted:
+        cache.decr(key, wanted - granted)
+    return granted
+
+
+@dataclass
+class PollResult:
+    asked: int = 0
+    calls: int = 0
+    events: int = 0
+    failed: int = 0
+    deferred: int = 0
+    ingest: IngestResult = field(default_factory=IngestResult)
+
+
+def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -> PollResult:
+    """Polls the carriers for these shipments, grouped by account, in each adapter's batch
+    size, within each account's daily quota; ingests what comes back. Numbers the
+    carrier failed on, or that the quota leaves out, are rescheduled."""
+    now = now or timezone.now()
+    from shipdesk.carriers.models import CarrierAccount
+
+    out = PollResult()
+    rows = list(TrackingState.objects.filter(shipment_id__in=shipment_ids, final=False)
+                .values_list("shipment_id", "shipment__tracking_number",
+                             "shipment__carrier_account_id", "organization_id"))
+    by_account: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for sid, number, account_id, _org in rows:
+        if number and account_id:
+            by_account[account_id].append((sid, number))
+    accounts = CarrierAccount.objects.in_bulk(list(by_account))
+    retry: dict[int, datetime] = {}
+    for account_id, items in by_account.items():
+        account = accounts.get(account_id)
+        if account is None or not account.is_active:
+            for sid, _n in items:
+                retry[sid] = now + timedelta(hours=24)
+            continue
+        granted = _take_quota(account, len(items), now)
+        for sid, _n in items[granted:]:
+            retry[sid] = _next_day(now)
+            out.deferred += 1
+        items = items[:granted]
+        adapter = _adapter_for(account)
+        size = max(1, adapter.track_batch_size)
+        for i in range(0, len(items), size):
+            part = items[i:i + size]
+            numbers = [n for _s, n in part]
+            out.asked += len(numbers)
+            out.calls += 1
+            try:
+                answer = adapter.track(numbers)
+            except carrier_base.RateLimited as exc:
+                wait = timedelta(seconds=exc.retry_after or 60)
+                for sid, _n in items[i:]:
+                    retry[sid] = now + wait
+                out.deferred += len(items) - i
+                break
+            except carrier_base.CarrierError as exc:
+                log.warning("tracking poll failed for account %s: %s", account_id, exc)
+                for sid, _n in part:
+                    retry[sid] = now + timedelta(minutes=30 if exc.transient else 360)
+                out.failed += len(part)
+                continue
+            res = tracking_events_ingest(events=list(answer.events), account=account,
+                                         requested=numbers, now=now)
+            out.events += len(answer.events)
+            _merge(out.ingest, res)
+            for sid, number in part:
+                if number in answer.errors:
+                    retry[sid] = now + timedelta(hours=6)
+                    out.failed += 1
+    _finish_polls([r[0] for r in rows], retry, now=now)
+    return out
+
+
+def _merge(into: IngestResult, res: IngestResult) -> None:
+    into.received += res.received
+    into.stored += res.stored
+    into.duplicates += res.duplicates
+    into.status_changes += res.status_changes
+    into.shipments += res.shipments
+    into.unknown_codes += res.unknown_codes
+    for k, v in res.rejected.items():
+        into.rejected[k] = into.rejected.get(k, 0) + v
+
+
+def _next_day(now: datetime) -> datetime:
+    return (now + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
+
+
+def _finish_polls(ids: list[int], retry: dict[int, datetime], *, now: datetime) -> None:
+    """Marks the poll done: last_polled_at; shipments whose derive did not reschedule them
+    (no new events) get their next poll from their current state."""
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), 5000):
+        where, params = _ids_filter("shipment_id", ids[i:i + 5000])
+        with connection.cursor() as cur:
+            cols = "shipment_id, organization_id, status, final, next_poll_at, expected_delivery"
+            sql = f"SELECT {cols} FROM tracking_trackingstate WHERE {where}"  # noqa: S608
+            cur.execute(sql, params)
+            rows.extend(cur.fetchall())
+    windows = _poll_windows({r[1] for r in rows})
+    out = []
+    soon = now + timedelta(minutes=15)
+    for sid, org_id, status, final, next_at, expected in rows:
+        next_at = _dt(next_at)
+        if sid in retry:
+            next_at = into_window(retry[sid], windows.get(org_id))
+        elif final:
+            next_at = None
+        elif next_at is None or next_at <= soon:
+            verdict = engine.Verdict(
+                status=_STATUS.get(status), substatus="", status_at=None, final=False,
+                timeline=(), reasons=(), expected_delivery=_dt(expected))
+            delay = engine.next_poll_delay(verdict, now=now) or timedelta(hours=12)
+            next_at = into_window(now + delay, windows.get(org_id))
+        out.append((sid, now, next_at))
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cols = ["shipment_id", "last_polled_at", "next_poll_at"]
+            with transaction.atomic():
+                _copy_into_temp(cur, "tracking_poll_in", "tracking_trackingstate", cols, out)
+                cur.execute("UPDATE tracking_trackingstate t SET last_polled_at = "
+                            "i.last_polled_at, next_poll_at = i.next_poll_at "
+                            "FROM tracking_poll_in i WHERE t.shipment_id = i.shipment_id")
+        else:
+            cur.executemany("UPDATE tracking_trackingstate SET last_polled_at = %s, "
+                            "next_poll_at = %s WHERE shipment_id = %s",
+                            [(at, nxt, sid) for sid, at, nxt in out])
+
+
+def tracking_refresh(*, actor: Actor, shipment_id: int) -> PollResult:
+    """"Refresh now" for one shipment: polls its carrier at once."""
+    actor.require(Perm.VIEW)
+    shipment = Shipment.objects.filter(organization=actor.organization, pk=shipment_id).first()
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    if not shipment.tracking_number:
+        raise ValidationFailed(_("У отправления нет трек-номера"), errors=[
+            FieldError(("shipment_id",), _("нет трек-номера"))])
+    tracking_watch(shipment_ids=[shipment.pk])
+    return tracking_poll(shipment_ids=[shipment.pk])
+
+
