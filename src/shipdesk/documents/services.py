@@ -4,6 +4,10 @@ A batch holds NUMBERED shipments of one carrier (account), mail type and categor
 date and drop-off point. Shipment states change only through
 ``shipments.services.shipments_transition``: NUMBERED → IN_BATCH when added,
 IN_BATCH → NUMBERED when removed, IN_BATCH → HANDED_OVER when the batch is closed.
+
+Rendering (reportlab) and signing (pyHanko) are imported inside the functions that use them:
+at module level they cost about a second on every process start (each web worker, beat),
+and only the documents worker ever renders.
 """
 
 from __future__ import annotations
@@ -38,9 +42,6 @@ from shipdesk.documents.models import (
     GeneratedDocument,
     SigningCertificate,
 )
-from shipdesk.documents.rendering import bundle, forms, labels, registry
-from shipdesk.documents.rendering.layout import TextDoesNotFit
-from shipdesk.documents.signing import CertificateInvalid, demo_pkcs12, inspect_pkcs12, sign_pdf
 from shipdesk.shipments.models import Shipment, State
 from shipdesk.shipments.services import shipments_transition
 from shipdesk.tenancy.models import Organization
@@ -388,6 +389,8 @@ def _close_at_carrier(adapter: CarrierAdapter, batch: Batch, shipments: list[Shi
 def certificate_upload(*, actor: Actor, name: str, pkcs12_data: bytes,
                        password: str) -> SigningCertificate:
     """Stores an organization's PKCS#12 after checking it opens and is valid now."""
+    from shipdesk.documents.signing import CertificateInvalid, inspect_pkcs12
+
     actor.require(Perm.MANAGE_SETTINGS)
     try:
         info = inspect_pkcs12(pkcs12_data, password, now=timezone.now())
@@ -399,6 +402,8 @@ def certificate_upload(*, actor: Actor, name: str, pkcs12_data: bytes,
 
 def certificate_create_demo(*, actor: Actor) -> SigningCertificate:
     """A self-signed demonstration certificate (embedded mode and sandboxes)."""
+    from shipdesk.documents.signing import demo_pkcs12, inspect_pkcs12
+
     actor.require(Perm.MANAGE_SETTINGS)
     password = hashlib.sha256(f"{actor.organization_id}-{timezone.now()}".encode()).hexdigest()
     now = timezone.now()
@@ -507,6 +512,9 @@ def _set_progress(doc_id: int, total: int) -> Callable[[int], None]:
 
 
 def _render(doc: GeneratedDocument, out: Any) -> None:
+    from shipdesk.documents.rendering import bundle, labels, registry
+    from shipdesk.documents.signing import CertificateInvalid, inspect_pkcs12, sign_pdf
+
     batch = doc.batch
     kind = doc.kind
     count = batch.entries.count()
@@ -540,6 +548,8 @@ def _render(doc: GeneratedDocument, out: Any) -> None:
 
 
 def _render_forms(batch: Batch, kind: str, out: Any) -> None:
+    from shipdesk.documents.rendering import forms
+
     parcel_forms = selectors.batch_forms(batch)
     canvas = forms.new_canvas(out, forms.A4, str(DocumentKind(kind).label))
     drawn = 0
@@ -569,6 +579,9 @@ def document_generate(*, document_id: int, attempt: int) -> GeneratedDocument | 
     """Makes the document's file (the background task's work). Idempotent: a stale attempt
     or an already finished document is left alone. The file is stored only when complete;
     on a problem the document is FAILED with the reason and keeps no file."""
+    from shipdesk.documents.rendering.layout import TextDoesNotFit
+    from shipdesk.documents.signing import CertificateInvalid
+
     with transaction.atomic():
         doc = (GeneratedDocument.objects.select_for_update(of=("self",))
                .select_related("batch__organization")
@@ -626,6 +639,8 @@ def document_generate(*, document_id: int, attempt: int) -> GeneratedDocument | 
 
 
 def _describe_error(exc: Exception) -> str:
+    from shipdesk.documents.rendering.layout import TextDoesNotFit
+
     if isinstance(exc, TextDoesNotFit):
         return _("Текст не помещается в поле «%(block)s» даже мелким шрифтом: «%(text)s». "
                  "Сократите его.") % {"block": exc.block, "text": exc.text[:200]}
