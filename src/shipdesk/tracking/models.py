@@ -192,3 +192,20 @@ class WebhookDelivery(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(
             fields=["endpoint", "status_change"], name="webhook_delivery_once")]
+
+
+class TrackingTicket(TenantModel):
+    """A batch tracking request the carrier answers later (Russian Post's getTicket): the
+    shipments asked for and when to fetch the answer. Due work on ``next_fetch_at``; the row
+    is deleted once its answer is ingested, or its numbers are queued again when it expires."""
+
+    account = models.ForeignKey("carriers.CarrierAccount", on_delete=models.CASCADE,
+                                related_name="+")
+    ticket = models.CharField(max_length=100)
+    shipment_ids = models.JSONField(default=list)
+    numbers = models.JSONField(default=list)  # aligned with shipment_ids
+    requested_at = models.DateTimeField()
+    next_fetch_at = models.DateTimeField(null=True, db_index=True)
+    fetch_interval = models.DurationField()
+    expires_at = models.DateTimeField()
+    fetches = models.PositiveIntegerField(default=0)
