@@ -61,6 +61,8 @@ class ChannelConfig(TenantModel):
     gateway = models.CharField(_("шлюз"), max_length=16, choices=Gateway.choices)
     enabled = models.BooleanField(_("включён"), default=True)
     config = EncryptedJSONField(_("настройки"), blank=True, default=dict)
+    # the secret part of this gateway's delivery-report callback URL (unguessable, per org)
+    callback_token = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "gateway"],
@@ -155,6 +157,9 @@ class Message(TenantModel):
     due_at = models.DateTimeField(null=True, blank=True)  # null once nothing is left to do
     lease_until = models.DateTimeField(null=True, blank=True)
     attempt_id = models.UUIDField(default=uuid.uuid4)
+    # when the current attempt was handed to the gateway (written, with the rendered text,
+    # before the gateway is called: recovery asks the gateway about exactly this attempt)
+    attempt_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
@@ -171,6 +176,15 @@ class Message(TenantModel):
             name="notif_message_exactly_once")]
         indexes = [models.Index(fields=["status", "due_at"]),
                    models.Index(fields=["organization", "-created_at"])]
+
+
+class ShortLink(TenantModel):
+    """A short unsubscribe link for SMS: ``/u/<code>`` → (organization, channel, address).
+    The code carries 66 bits from a keyed hash, so it cannot be guessed or enumerated."""
+
+    code = models.CharField(max_length=16, unique=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    address = models.CharField(max_length=254)
 
 
 class FeedCursor(models.Model):

@@ -3,21 +3,24 @@ planning from the tracking feed, sending, delivery reports.
 
 Exactly once: the outbox row (shipment, rule, occurrence, channel) is UNIQUE; planning
 inserts with ``ignore_conflicts``. Sending claims due rows (``select_for_update(skip_locked)``
-in one short transaction, status "sending" with a lease), hands them to the gateway and
-marks them "sent" only after the gateway accepted. If the worker dies in between, the lease
-runs out and the row is *recovered*: for a gateway that is idempotent on our attempt id
-(SMSC ``id``, the webhook's ``Idempotency-Key``) it is sent again with the same attempt id,
-which the gateway recognises; for SMTP, sms.ru and SMS Aero (no idempotency) it becomes
-"unknown" and is not repeated — at most once, shown to the shop, re-queued only by a person.
+in one short transaction, status "sending" with a lease), renders them and *writes the
+attempt* (text, ``attempt_at``) before handing them to the gateway, and marks them "sent"
+only after the gateway accepted. If the worker dies in between, the lease runs out and the
+row is *recovered* by what its gateway allows (``Gateway.after_crash``): the webhook (its
+``Idempotency-Key``) and SMTP (the same Message-ID) send again; SMSC and SMS Aero are asked
+whether they took this attempt (sent, or sent now); sms.ru cannot be asked and a repeat
+would be a second SMS: "unknown", for a person. See doc.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import signal
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -33,6 +36,7 @@ from shipdesk.notifications import rendering
 from shipdesk.notifications.context import message_context, parcel_facts, sample_context
 from shipdesk.notifications.defaults import DEFAULT_RULES, DEFAULT_TEMPLATES
 from shipdesk.notifications.gateways import GatewayError, Outgoing, SendResult, get_gateway
+from shipdesk.notifications.gateways.base import ASK, RESEND, UNKNOWN
 from shipdesk.notifications.models import (
     GATEWAY_CHANNEL,
     Channel,
@@ -479,24 +483,77 @@ class SendStats:
     recovered: int = 0
 
 
-def _idempotent(gateway: str) -> bool:
+def _after_crash(gateway: str) -> str:
     from shipdesk.notifications.gateways import gateway_class
 
-    return bool(gateway) and gateway_class(gateway).idempotent
+    return gateway_class(gateway).after_crash if gateway else UNKNOWN
 
 
-def outbox_recover(*, now: dt.datetime) -> int:
-    """Rows whose sender died mid-send (lease ran out): resend where the gateway is
-    idempotent on our attempt id, else mark them unknown (at most once)."""
+RECOVER_ASK_LIMIT = 500
+
+
+def outbox_recover(*, now: dt.datetime, http: Any = None) -> int:
+    """Rows whose sender died mid-send (lease ran out). Never handed over (no attempt
+    written): sent normally. Otherwise by the gateway's ``after_crash``: RESEND — sent again
+    with the same attempt id / Message-ID; ASK — the gateway is asked about this attempt;
+    UNKNOWN — flagged for a person (a repeat could be a second message)."""
+    by_policy: dict[str, list[str]] = defaultdict(list)
+    for g in Gateway.values:
+        by_policy[_after_crash(g)].append(g)
     expired = Message.objects.filter(status=MessageStatus.SENDING, lease_until__lt=now)
-    idem = [g for g in Gateway.values if _idempotent(g)]
-    n = expired.filter(gateway__in=idem).update(status=MessageStatus.PENDING, due_at=now,
-                                                lease_until=None)
-    n += expired.exclude(gateway__in=idem).update(
+    n = expired.filter(attempt_at__isnull=True).update(
+        status=MessageStatus.PENDING, due_at=now, lease_until=None)
+    n += expired.filter(gateway__in=by_policy[RESEND]).update(
+        status=MessageStatus.PENDING, due_at=now, lease_until=None)
+    n += expired.filter(gateway__in=by_policy[UNKNOWN]).update(
         status=MessageStatus.UNKNOWN, due_at=None, lease_until=None,
-        error=_("Отправка прервана сбоем: шлюз мог принять сообщение, повтор не делаем "
-                "(не более одного раза)"))
-    return n
+        error=_("Отправка прервана сбоем: шлюз мог принять сообщение, а спросить его нельзя; "
+                "повтор не делаем (не более одного раза)"))
+    return n + _recover_by_asking(now=now, gateways=by_policy[ASK], http=http)
+
+
+def _recover_by_asking(*, now: dt.datetime, gateways: list[str], http: Any) -> int:
+    with transaction.atomic():
+        rows = list(Message.objects.filter(status=MessageStatus.SENDING, lease_until__lt=now,
+                                           gateway__in=gateways)
+                    .select_for_update(skip_locked=True)
+                    .only("organization_id", "gateway", "recipient", "body", "attempt_id",
+                          "attempt_at")[:RECOVER_ASK_LIMIT])
+        # this recovery holds them now: another worker's recovery leaves them alone
+        Message.objects.filter(pk__in=[r.pk for r in rows]).update(lease_until=now + LEASE)
+    groups: dict[tuple[int, str, dt.datetime], list[Message]] = defaultdict(list)
+    for r in rows:
+        groups[(r.organization_id, r.gateway, cast(dt.datetime, r.attempt_at))].append(r)
+    done = 0
+    for (org_id, gateway, since), items in groups.items():
+        config = _gateway_config(org_id, gateway)
+        try:
+            if config is None:
+                raise GatewayError(_("шлюз «%s» выключен или не настроен") % gateway)
+            gw = get_gateway(gateway, config, http=http)
+            try:
+                found = gw.lookup([Outgoing(key=r.pk, to=r.recipient, text=r.body,
+                                            attempt_id=str(r.attempt_id)) for r in items], since)
+            finally:
+                gw.close()
+        except GatewayError as exc:
+            # cannot tell now: asked again after a backoff, never sent blindly
+            log.warning("cannot ask %s about interrupted messages: %s", gateway, exc)
+            Message.objects.filter(pk__in=[r.pk for r in items]).update(
+                lease_until=now + BACKOFF_BASE, error=str(exc)[:500])
+            continue
+        with transaction.atomic():
+            for r in items:
+                provider_id = found.get(r.pk)
+                if provider_id is not None:
+                    Message.objects.filter(pk=r.pk, status=MessageStatus.SENDING).update(
+                        status=MessageStatus.SENT, provider_id=provider_id, sent_at=since,
+                        due_at=None, lease_until=None, error="")
+                else:  # the gateway has no such attempt: it was never taken, send it now
+                    Message.objects.filter(pk=r.pk, status=MessageStatus.SENDING).update(
+                        status=MessageStatus.PENDING, due_at=now, lease_until=None)
+                done += 1
+    return done
 
 
 def outbox_claim(*, now: dt.datetime, limit: int) -> list[int]:
@@ -506,7 +563,7 @@ def outbox_claim(*, now: dt.datetime, limit: int) -> list[int]:
                    .values_list("pk", flat=True)[:limit])
         if ids:
             Message.objects.filter(pk__in=ids).update(status=MessageStatus.SENDING,
-                                                      lease_until=now + LEASE)
+                                                      lease_until=now + LEASE, attempt_at=None)
     return ids
 
 
@@ -514,7 +571,7 @@ def outbox_send_due(*, now: dt.datetime | None = None, limit: int = 1000,
                     http: Any = None) -> SendStats:
     """Claims due messages and sends them; safe to run in any number of workers."""
     now = now or timezone.now()
-    stats = SendStats(recovered=outbox_recover(now=now))
+    stats = SendStats(recovered=outbox_recover(now=now, http=http))
     ids = outbox_claim(now=now, limit=limit)
     stats.claimed = len(ids)
     if ids:
@@ -523,7 +580,7 @@ def outbox_send_due(*, now: dt.datetime | None = None, limit: int = 1000,
 
 
 _RESULT_FIELDS = ("status", "due_at", "lease_until", "attempts", "subject", "body", "segments",
-                  "provider_id", "cost", "error", "sent_at")
+                  "provider_id", "cost", "error", "sent_at", "attempt_at")
 _MESSAGE_FIELDS = ("organization_id", "shipment_id", "rule", "occurrence", "channel", "gateway",
                    "recipient", "attempt_id", *_RESULT_FIELDS)
 # what the macros and the checks read of a shipment
@@ -602,7 +659,6 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
         batches[(row.organization_id, row.gateway)].append((row, Outgoing(
             key=row.pk, to=row.recipient, text=row.body, subject=row.subject,
             attempt_id=str(row.attempt_id), headers=headers)))
-    # each gateway's share of the batch goes out at the same time as the others'
     jobs = []
     for (org_id, gateway), items in batches.items():
         config = _gateway_config(org_id, gateway)
@@ -613,25 +669,59 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                 done.append(row)
             continue
         jobs.append((get_gateway(gateway, config, http=http), items))
-    if jobs:
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            outcomes = list(pool.map(_send_group, jobs))
-        for (gw, items), results in zip(jobs, outcomes, strict=True):
+    # The attempt is on disk before any gateway sees it: what was rendered, and when it was
+    # handed over — recovery asks the gateway about exactly this (and a row with no attempt
+    # written was surely never handed over). Finished rows are written in the same go.
+    attempting = [row for _gw, items in jobs for row, _o in items]
+    for row in attempting:
+        row.attempt_at = now
+    with transaction.atomic():
+        _save_results(done)
+        _save_results(attempting, _ATTEMPT_FIELDS)
+    if not jobs:
+        return stats
+    # each gateway's share of the batch goes out at the same time as the others', and its
+    # outcome is written as soon as it is back (the less is in flight, the less a crash hits)
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {pool.submit(_send_group, job): job for job in jobs}
+        for future in as_completed(futures):
+            gw, items = futures[future]
             by_key = {row.pk: row for row, _o in items}
-            for res in results:
+            finished = []
+            for res in future.result():
                 row = by_key[res.key]
-                _apply_result(row, res, now, idempotent=gw.idempotent, stats=stats)
-                done.append(row)
-    _save_results(done)
+                _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
+                finished.append(row)
+            fault_point("after_gateway")
+            _save_results(finished)
     return stats
 
 
-def _save_results(rows: list[Message]) -> None:
+def fault_point(name: str) -> None:
+    """Crash injection for the kill -9 tests only: with ``SHIPDESK_FAULT_INJECT=<name>:<n>``
+    in the environment this process SIGKILLs itself the n-th time it passes ``name`` (here:
+    after a gateway accepted messages, before that is written). Unset: does nothing."""
+    spec = os.environ.get("SHIPDESK_FAULT_INJECT")
+    if not spec:
+        return
+    target, _sep, nth = spec.partition(":")
+    if target != name:
+        return
+    _FAULT_HITS[name] = _FAULT_HITS.get(name, 0) + 1
+    if _FAULT_HITS[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAULT_HITS: dict[str, int] = {}
+_ATTEMPT_FIELDS = ("attempts", "subject", "body", "segments", "attempt_at")
+
+
+def _save_results(rows: list[Message], names: tuple[str, ...] | None = None) -> None:
     """Writes the outcome of a batch: one parameterised UPDATE per row, sent with
     ``executemany`` (pipelined by psycopg 3), far cheaper than ``bulk_update``'s CASE."""
     if not rows:
         return
-    fields: list[Any] = [Message._meta.get_field(name) for name in _RESULT_FIELDS]
+    fields: list[Any] = [Message._meta.get_field(name) for name in names or _RESULT_FIELDS]
     qn = connection.ops.quote_name
     # only our own table and column names go into the text; every value is a parameter
     assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
@@ -685,14 +775,18 @@ def _finish(row: Message, status: str, error: str) -> None:
     row.status, row.error, row.due_at, row.lease_until = status, error[:500], None, None
 
 
-def _apply_result(row: Message, res: SendResult, now: dt.datetime, *, idempotent: bool,
+def _apply_result(row: Message, res: SendResult, now: dt.datetime, *, after_crash: str,
                   stats: SendStats) -> None:
     row.lease_until = None
     if res.ok:
         row.status, row.provider_id, row.cost = MessageStatus.SENT, res.provider_id, res.cost
         row.sent_at, row.due_at, row.error = now, None, ""
         stats.sent += 1
-    elif res.uncertain and not idempotent:
+    elif res.uncertain and after_crash == ASK:
+        # no clear answer (timeout): the same as a crash — recovery asks the gateway later
+        row.error, row.lease_until = res.error[:500], now + BACKOFF_BASE
+        stats.retry += 1
+    elif res.uncertain and after_crash == UNKNOWN:
         _finish(row, MessageStatus.UNKNOWN, _("Шлюз не ответил: сообщение могло уйти, повтор "
                                               "не делаем (%s)") % res.error)
         stats.unknown += 1
@@ -700,7 +794,7 @@ def _apply_result(row: Message, res: SendResult, now: dt.datetime, *, idempotent
         _finish(row, MessageStatus.FAILED, res.error if res.permanent else _(
             "Не отправлено за %(n)s попыток: %(e)s") % {"n": row.attempts, "e": res.error})
         stats.failed += 1
-    else:
+    else:  # a definite refusal, or uncertain where a repeat is recognised (RESEND)
         row.status, row.error = MessageStatus.PENDING, res.error[:500]
         row.due_at = now + BACKOFF_BASE * (2 ** (row.attempts - 1))
         stats.retry += 1
@@ -717,7 +811,8 @@ def outbox_requeue(*, actor: Actor, message_id: int) -> Message:
                                  "состоянии"))
     msg.status, msg.due_at, msg.attempts, msg.attempt_id = (MessageStatus.PENDING,
                                                             timezone.now(), 0, uuid.uuid4())
-    msg.save(update_fields=["status", "due_at", "attempts", "attempt_id"])
+    msg.attempt_at = None
+    msg.save(update_fields=["status", "due_at", "attempts", "attempt_id", "attempt_at"])
     audit(actor, "notifications.requeue", msg)
     return msg
 
@@ -771,7 +866,8 @@ def outbox_send_ids(*, ids: list[int], now: dt.datetime | None = None,
                        .select_for_update(skip_locked=True).values_list("pk", flat=True))
         if claimed:
             Message.objects.filter(pk__in=claimed).update(status=MessageStatus.SENDING,
-                                                          lease_until=now + LEASE)
+                                                          lease_until=now + LEASE,
+                                                          attempt_at=None)
     stats = SendStats(claimed=len(claimed))
     if claimed:
         outbox_send_claimed(ids=claimed, now=now, stats=stats, http=http)

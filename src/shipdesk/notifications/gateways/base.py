@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -55,12 +56,23 @@ class GatewayError(Exception):
         self.uncertain = uncertain
 
 
+# What recovery does with a message whose sender died after handing it over (the gateway
+# may or may not have taken it):
+RESEND = "resend"  # send again; the receiver drops the repeat (same key / Message-ID)
+ASK = "ask"  # ask the gateway whether it has this attempt: mark sent, or send it now
+UNKNOWN = "unknown"  # cannot be asked, a repeat would be a second message: flag for a person
+
+
 class Gateway:
-    """A way to hand messages over. ``idempotent``: re-sending with the same attempt id
-    cannot produce a second message, so an interrupted send may be repeated safely."""
+    """A way to hand messages over.
+
+    ``idempotent``: re-sending with the same attempt id cannot produce a second message.
+    ``after_crash``: RESEND, ASK (``lookup`` is implemented) or UNKNOWN — see doc.md.
+    """
 
     name = ""
     idempotent = False
+    after_crash = UNKNOWN
     batch_size = 100
     default_base_url = ""
 
@@ -76,6 +88,12 @@ class Gateway:
     def delivery_reports(self, items: list[tuple[str, str]]) -> list[DeliveryReport]:
         """``items``: (provider_id, recipient). Gateways without reports return []."""
         return []
+
+    def lookup(self, messages: list[Outgoing], since: dt.datetime) -> dict[int, str | None]:
+        """For gateways that can be asked (``after_crash == ASK``): for each message (by
+        ``key``) the gateway's id if it accepted this attempt (handed over at or after
+        ``since``), None if it surely did not. Raises GatewayError when it cannot tell."""
+        raise NotImplementedError
 
     def check(self) -> str:
         """Checks the credentials; returns a human line (e.g. the balance)."""

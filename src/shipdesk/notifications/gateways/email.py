@@ -1,10 +1,15 @@
 """E-mail over SMTP through Django's mail API: one connection for a whole batch.
-SMTP has no idempotency: a message is either marked sent after the server accepted it, or
-(crash in between) left "unknown" and not repeated — at most once."""
+
+SMTP cannot be asked afterwards whether it took a message. Every attempt of one outbox row
+carries the same ``Message-ID`` (derived from the row, see :func:`message_id`), so a message
+re-sent after a crash is the *same* message to the receiving system: at least once at the
+SMTP level, one message per Message-ID in the mailbox (RFC 5322 §3.6.4)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,11 +17,24 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from shipdesk.notifications.gateways.base import Gateway, GatewayError, Outgoing, SendResult
+from shipdesk.notifications.gateways.base import RESEND, Gateway, GatewayError, Outgoing, SendResult
+
+
+def message_id(m: Outgoing, from_email: str) -> str:
+    """The Message-ID of an outbox row: the same on every attempt (a re-send after a crash
+    is recognised as the same message), unique per installation (keyed by the secret key),
+    in the sender's domain. A test message (no row) gets one from its attempt id."""
+    domain = from_email.rsplit("@", 1)[-1].strip(" >") or "shipdesk.local"
+    if m.key <= 0:
+        return f"<test.{m.attempt_id}@{domain}>"
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"notifications.message-id:{m.key}".encode(),
+                      hashlib.sha256).hexdigest()[:20]
+    return f"<n{m.key}.{digest}@{domain}>"
 
 
 class Email(Gateway):
     name = "smtp"
+    after_crash = RESEND
 
     def __init__(self, *, config: dict[str, Any], http: Any = None) -> None:
         self.config = config
@@ -57,15 +75,15 @@ class Email(Gateway):
         results: list[SendResult] = []
         try:
             for i, m in enumerate(messages):
+                mid = message_id(m, self.from_email)
                 msg = EmailMultiAlternatives(m.subject, m.text, self.from_email, [m.to],
-                                             connection=conn,
-                                             headers={"Message-ID": f"<{m.attempt_id}@shipdesk>",
-                                                      **m.headers})
+                                             connection=conn, headers={"Message-ID": mid,
+                                                                       **m.headers})
                 if m.html:
                     msg.attach_alternative(m.html, "text/html")
                 try:
                     conn.send_messages([msg])
-                    results.append(SendResult(m.key, True, provider_id=m.attempt_id))
+                    results.append(SendResult(m.key, True, provider_id=mid[1:-1][:64]))
                 except smtplib.SMTPRecipientsRefused as exc:
                     results.append(SendResult(m.key, False, error=f"адрес отклонён: {exc}",
                                               permanent=True))

@@ -95,6 +95,7 @@ class _Server(ThreadingHTTPServer):
         self.messages: list[dict[str, Any]] = []  # every message accepted, in order
         self.by_id: dict[str, dict[str, Any]] = {}
         self.delivery = "delivered"  # what the status endpoint reports
+        self.clock = time.time  # the gateway's clock (tests pin it to their "now")
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
 
@@ -184,11 +185,13 @@ class SmsRuEmulator(_Server):
 
 
 class SmscEmulator(_Server):
+    """SMSC: the client's ``id`` is kept with the message but, as SMSC documents it ("not
+    necessarily unique"), a repeated id is sent again; status.php finds a message by
+    (phone, id) and answers status -3 when there is none."""
+
     def __init__(self, port: int, *, login: str = "shop", password: str = "secret") -> None:  # noqa: S107
         super().__init__(port)
         self.login, self.password = login, password
-        self.duplicates = 0  # repeated ids answered without sending again
-        self._client_ids: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _auth_ok(self, params: dict[str, str]) -> bool:
         psw = params.get("psw", "")
@@ -207,29 +210,23 @@ class SmscEmulator(_Server):
                 return h._reply(200, {"error": "parameters error", "error_code": 1})
             if not all(_valid_phone(p) for p in phones):
                 return h._reply(200, {"error": "invalid phone", "error_code": 7})
-            with self.lock:
-                seen: dict[str, Any] | None = (self._client_ids.get((params["login"], cid))
-                                               if cid else None)
-                if seen is not None:
-                    self.duplicates += 1
-            if seen is None:
-                msgs = [self._store(p, text, client_id=cid, sender=params.get("sender", ""))
-                        for p in phones]
-                seen = {"id": cid or msgs[0]["id"], "cnt": sum(m["segments"] for m in msgs),
-                        "cost": str(sum(m["cost"] for m in msgs))}
-                if cid:
-                    with self.lock:
-                        self._client_ids[(params["login"], cid)] = seen
-                        for m in msgs:
-                            self.by_id[cid] = m
-            body = {"id": seen["id"], "cnt": seen["cnt"]}
+            msgs = [self._store(p, text, client_id=cid, sender=params.get("sender", ""))
+                    for p in phones]
+            if cid:
+                with self.lock:
+                    for m in msgs:
+                        self.by_id[f"{m['phone']}|{cid}"] = m
+            body: dict[str, Any] = {"id": cid or msgs[0]["id"],
+                                    "cnt": sum(m["segments"] for m in msgs)}
             if params.get("cost") in ("2", "3"):
-                body.update(cost=seen["cost"], balance="99000.00")
+                body.update(cost=str(sum(m["cost"] for m in msgs)), balance="99000.00")
             return h._reply(200, body)
         if path == "/sys/status.php":
-            msg = self.by_id.get(params.get("id", ""))
+            msg = (self.by_id.get(f"{params.get('phone', '')}|{params.get('id', '')}")
+                   or self.by_id.get(params.get("id", "")))
             if msg is None:
-                return h._reply(200, {"error": "message not found", "error_code": 5})
+                return h._reply(200, {"status": -3, "last_date": "", "last_timestamp": 0,
+                                      "err": 0})
             status = 1 if self.delivery == "delivered" else 20
             return h._reply(200, {"status": status, "last_date": "23.11.2026 10:00:00",
                                   "last_timestamp": int(time.time()), "err": 0})
@@ -259,12 +256,16 @@ class SmsAeroEmulator(_Server):
             if not _valid_phone(number):
                 return h._reply(400, {"success": False, "data": {"number": ["invalid number"]},
                                       "message": "Validation error."})
-            msg = self._store(number, text, sender=body.get("sign", ""))
-            now = int(time.time())
+            now = int(self.clock())
+            msg = self._store(number, text, sender=body.get("sign", ""), created=now,
+                              callback_url=body.get("callbackUrl", ""))
             return h._reply(200, {"success": True, "message": None, "data": {
                 "id": int(msg["id"]), "from": body.get("sign", "SMS Aero"), "number": number,
                 "text": text, "status": 0, "extendStatus": "queue", "channel": "DIRECT",
                 "cost": str(msg["cost"]), "dateCreate": now, "dateSend": now}})
+        if path == "/v2/sms/list":
+            return self._list(h, body, int(parse_qs(urlparse(h.path).query).get("page",
+                                                                                 ["1"])[0]))
         if path == "/v2/sms/status":
             found = self.by_id.get(str(body.get("id", "")))
             if found is None:
@@ -280,6 +281,29 @@ class SmsAeroEmulator(_Server):
             return h._reply(200, {"success": True, "data": {"balance": 99000.0},
                                   "message": None})
         return h._reply(404, {"success": False, "data": None, "message": "Not found"})
+
+
+    PAGE = 30
+
+    def _list(self, h: _Handler, body: dict[str, Any], page: int) -> None:
+        """Newest first, filtered by ``number`` and ``text``, ``PAGE`` a page, with links."""
+        with self.lock:
+            rows = [m for m in reversed(self.messages)
+                    if (not body.get("number") or m["phone"] == str(body["number"]))
+                    and (not body.get("text") or m["text"] == body["text"])]
+        last = max(1, -(-len(rows) // self.PAGE))
+        data: dict[str, Any] = {
+            str(i): {"id": int(m["id"]), "from": m["sender"], "number": m["phone"],
+                     "text": m["text"], "status": 1, "extendStatus": "delivery",
+                     "channel": "DIRECT", "cost": str(m["cost"]), "dateCreate": m["created"],
+                     "dateSend": m["created"]}
+            for i, m in enumerate(rows[(page - 1) * self.PAGE:page * self.PAGE])}
+        links = {"self": f"/v2/sms/list?page={page}", "first": "/v2/sms/list?page=1",
+                 "last": f"/v2/sms/list?page={last}"}
+        if page < last:
+            links["next"] = f"/v2/sms/list?page={page + 1}"
+        data.update(links=links, totalCount=str(len(rows)))
+        return h._reply(200, {"success": True, "data": data, "message": None})
 
 
 class WebhookReceiver(_Server):

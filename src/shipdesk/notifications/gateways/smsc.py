@@ -1,16 +1,20 @@
 """SMSC.ru: ``/sys/send.php`` (login, psw, phones, mes, charset=utf-8, fmt=3 JSON, cost=3,
-id). We pass our attempt id as SMSC's ``id``: SMSC identifies a message by (login, id)
-and the emulator answers a repeated id with the original message instead of sending
-again — which makes a re-send after a crash safe (treated as idempotent; see doc.md)."""
+id). We pass our attempt id as SMSC's ``id``. SMSC documents that id as "assigned by the
+client, not necessarily unique" — a repeated id is *not* refused, so SMSC is not
+idempotent. But ``/sys/status.php?phone=&id=`` finds a message by (phone, id), which lets
+recovery ask whether an interrupted attempt was accepted (status -3: not found)."""
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from shipdesk.notifications.gateways.base import (
+    ASK,
     DeliveryReport,
     Gateway,
     GatewayError,
@@ -22,16 +26,17 @@ from shipdesk.notifications.gateways.base import (
 # SMSC error codes: 1 params, 2 login, 3 no money, 4 IP blocked, 5 date, 6 forbidden text,
 # 7 bad phone, 8 undeliverable number, 9 too many identical requests
 PERMANENT = {1, 6, 7, 8}
+NOT_FOUND = -3  # status.php: no message with this phone and id
 
 
 def smsc_id(attempt_id: str) -> str:
-    # SMSC ids are up to 32 digits: a stable number from our attempt id
-    return str(int(hashlib.sha256(attempt_id.encode()).hexdigest()[:24], 16))[:30]
+    # SMSC accepts an id of up to 40 Latin letters, digits and ".-_": our attempt id's hex
+    return attempt_id.replace("-", "")
 
 
 class Smsc(Gateway):
     name = "smsc"
-    idempotent = True
+    after_crash = ASK
     batch_size = 50
     default_base_url = "https://smsc.ru"
 
@@ -73,6 +78,21 @@ class Smsc(Gateway):
                 "undelivered" if status in {3, 20, 22, 23, 24, 25} else "pending")
             out.append(DeliveryReport(pid, state, None, str(body.get("err", ""))))
         return out
+
+    def lookup(self, messages: list[Outgoing], since: dt.datetime) -> dict[int, str | None]:
+        # (phone, id) names one attempt exactly: ``since`` is not needed to tell attempts apart
+        found: dict[int, str | None] = {}
+        for m in messages:
+            cid = smsc_id(m.attempt_id)
+            try:
+                body = self.http.get(f"{self.base_url}/sys/status.php", params={
+                    **self._auth(), "phone": m.to, "id": cid}).json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise GatewayError(f"SMSC: статус не получен: {exc}") from exc
+            if "error_code" in body:
+                raise GatewayError(f"SMSC {body['error_code']}: {body.get('error', '')}")
+            found[m.key] = None if int(body.get("status", NOT_FOUND)) == NOT_FOUND else cid
+        return found
 
     def check(self) -> str:
         body = self.http.get(f"{self.base_url}/sys/balance.php", params=self._auth()).json()

@@ -8,12 +8,20 @@ import hmac
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from shipdesk.notifications.gateways.base import Gateway, GatewayError, Outgoing, SendResult, post_with_retry
+from shipdesk.notifications.gateways.base import (
+    RESEND,
+    Gateway,
+    GatewayError,
+    Outgoing,
+    SendResult,
+    post_with_retry,
+)
 
 
 class Webhook(Gateway):
     name = "webhook"
     idempotent = True
+    after_crash = RESEND
 
     def _one(self, m: Outgoing) -> SendResult:
         body = json.dumps({"recipient": m.to, "subject": m.subject, "text": m.text,

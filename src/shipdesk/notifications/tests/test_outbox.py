@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -184,11 +185,12 @@ def test_gateway_error_is_retried_with_backoff_then_reported(
     assert smsru.messages == []
 
 
-def test_hanging_gateway_times_out_and_is_not_repeated_when_not_idempotent(
-        org: Any, notif_settings: Any, smsaero: Any, make_shipment: Any,
+def test_hanging_sms_ru_times_out_and_is_not_repeated(
+        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
         status_change: Any) -> None:
-    sms_channel(org, "smsaero", smsaero, timeout=0.5)
-    smsaero.mode, smsaero.hang_seconds = "hang", 2
+    # sms.ru cannot be asked what it accepted, and a repeat would be a second SMS
+    sms_channel(org, "smsru", smsru, timeout=0.5)
+    smsru.mode, smsru.hang_seconds = "hang", 2
     status_change(make_shipment(recipient_email=""), "accepted")
     _plan_and_send()
     row = Message.objects.get()
@@ -198,23 +200,81 @@ def test_hanging_gateway_times_out_and_is_not_repeated_when_not_idempotent(
     assert Message.objects.get().status == MessageStatus.UNKNOWN
 
 
-def test_hanging_idempotent_gateway_is_retried_with_the_same_id_and_sends_once(
-        org: Any, notif_settings: Any, smsc: Any, make_shipment: Any,
-        status_change: Any) -> None:
-    sms_channel(org, "smsc", smsc, timeout=0.5)
-    smsc.mode, smsc.hang_seconds = "hang", 1.0
+@pytest.mark.parametrize("gateway", ["smsaero", "smsc"])
+def test_hanging_gateway_is_asked_later_and_the_message_counts_once(
+        gateway: str, org: Any, notif_settings: Any, smsaero: Any, smsc: Any,
+        make_shipment: Any, status_change: Any) -> None:
+    import time
+
+    emu = {"smsaero": smsaero, "smsc": smsc}[gateway]
+    emu.clock = NOON.timestamp
+    sms_channel(org, gateway, emu, timeout=0.5)
+    emu.mode, emu.hang_seconds = "hang", 1.0
     status_change(make_shipment(recipient_email=""), "accepted")
     _plan_and_send()
     row = Message.objects.get()
-    assert row.status == MessageStatus.PENDING and "не ответил" in row.error
-    import time
+    # no answer: neither sent nor refused — held for recovery to ask the gateway
+    assert row.status == MessageStatus.SENDING and "не ответил" in row.error
+    time.sleep(1.2)  # the gateway finished the held request: it has the message
+    assert len(emu.messages) == 1
+    emu.mode = None
+    stats = services.outbox_send_due(now=NOON + dt.timedelta(minutes=2))
+    row = Message.objects.get()
+    assert stats.recovered == 1 and row.status == MessageStatus.SENT, row.error
+    assert row.provider_id and row.sent_at == NOON
+    assert len(emu.messages) == 1
 
-    time.sleep(1.2)  # the emulator finished the held request: it has the message
-    assert len(smsc.messages) == 1
-    smsc.mode = None
-    services.outbox_send_due(now=row.due_at)
-    assert Message.objects.get().status == MessageStatus.SENT
-    assert len(smsc.messages) == 1 and smsc.duplicates == 1
+
+@pytest.mark.parametrize("gateway", ["smsaero", "smsc"])
+def test_interrupted_attempt_the_gateway_never_got_is_sent_after_asking(
+        gateway: str, org: Any, notif_settings: Any, smsaero: Any, smsc: Any,
+        make_shipment: Any, status_change: Any) -> None:
+    emu = {"smsaero": smsaero, "smsc": smsc}[gateway]
+    emu.clock = NOON.timestamp
+    sms_channel(org, gateway, emu)
+    status_change(make_shipment(recipient_email=""), "accepted")
+    services.outbox_plan_from_feed(now=NOON)
+    # a worker wrote the attempt and died before the gateway answered (request lost)
+    Message.objects.update(status=MessageStatus.SENDING, lease_until=NOON,
+                           attempt_at=NOON, body="Заказ отправлен")
+    emu.mode = "error"  # cannot ask now: nothing is decided, nothing is sent
+    services.outbox_send_due(now=NOON + dt.timedelta(minutes=6))
+    row = Message.objects.get()
+    assert row.status == MessageStatus.SENDING and emu.messages == []
+    emu.mode = None
+    services.outbox_send_due(now=NOON + dt.timedelta(minutes=8))
+    row = Message.objects.get()
+    assert row.status == MessageStatus.SENT
+    assert len(emu.messages) == 1 and emu.messages[0]["text"].startswith("Заказ A-")
+
+
+def test_sms_aero_lookup_ignores_the_same_text_sent_before_this_attempt(
+        org: Any, notif_settings: Any, smsaero: Any) -> None:
+    from shipdesk.notifications.gateways import Outgoing, get_gateway
+
+    smsaero.clock = lambda: (NOON - dt.timedelta(days=5)).timestamp()
+    gw = get_gateway("smsaero", {"base_url": smsaero.base_url, "email": smsaero.email,
+                                 "api_key": smsaero.api_key})
+    m = Outgoing(key=1, to="79001234567", text="Напоминаем: заказ ждёт вас", attempt_id="a")
+    [sent] = gw.send_many([m])  # the first reminder, five days ago
+    assert gw.lookup([m], NOON) == {1: None}
+    smsaero.clock = NOON.timestamp
+    [again] = gw.send_many([m])
+    assert gw.lookup([m], NOON) == {1: again.provider_id} != {1: sent.provider_id}
+
+
+def test_smsc_repeated_id_is_a_second_message_so_recovery_asks_instead(smsc: Any) -> None:
+    # SMSC documents the client id as "not necessarily unique": never rely on it to dedupe
+    from shipdesk.notifications.gateways import Outgoing, get_gateway
+
+    gw = get_gateway("smsc", {"base_url": smsc.base_url, "login": smsc.login,
+                              "password": smsc.password})
+    m = Outgoing(key=7, to="79001234567", text="Текст", attempt_id=str(uuid.uuid4()))
+    assert gw.lookup([m], NOON) == {7: None}
+    gw.send_many([m])
+    gw.send_many([m])
+    assert len(smsc.messages) == 2
+    assert gw.lookup([m], NOON) == {7: m.attempt_id.replace("-", "")}
 
 
 def test_message_due_at_night_goes_in_the_morning_local_time(
