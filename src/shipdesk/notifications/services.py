@@ -692,7 +692,7 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                 row = by_key[res.key]
                 _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
                 finished.append(row)
-            fault_point("after_gateway")
+            fault_point("after_gateway." + gw.name)
             _save_results(finished)
     return stats
 
