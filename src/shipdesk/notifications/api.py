@@ -195,24 +195,30 @@ def preview_template(request: ApiRequest, payload: PreviewIn) -> Any:
     return services.template_preview(actor=request.auth, **payload.dict())
 
 
-@router.post("/suppressions/", response={201: dict[str, str]})
-def add_suppression(request: ApiRequest, payload: SuppressionIn) -> Any:
-    services.suppression_add(actor=request.auth, channel=payload.channel,
-                             address=payload.address)
-    return 201, {"result": "ok"}
-
-
 class SuppressionOut(Schema):
+    id: int
     channel: str
     address: str
     source: str
     created_at: dt.datetime
 
 
+@router.post("/suppressions/", response={201: SuppressionOut})
+def add_suppression(request: ApiRequest, payload: SuppressionIn) -> Any:
+    return 201, services.suppression_add(actor=request.auth, channel=payload.channel,
+                                         address=payload.address)
+
+
 @router.get("/suppressions/", response=list[SuppressionOut])
-def list_suppressions(request: ApiRequest) -> Any:
+def list_suppressions(request: ApiRequest, q: str = "") -> Any:
     request.auth.require(Perm.VIEW)
-    return selectors.suppressions_list(actor=request.auth)
+    return selectors.suppressions_list(actor=request.auth, q=q)
+
+
+@router.delete("/suppressions/{suppression_id}/", response={204: None})
+def remove_suppression(request: ApiRequest, suppression_id: int) -> Any:
+    services.suppression_remove(actor=request.auth, suppression_id=suppression_id)
+    return 204, None
 
 
 @router.get("/outbox/", response=OutboxPage)

@@ -51,8 +51,13 @@ def channels_list(*, actor: Actor) -> list[ChannelConfig]:
     return list(ChannelConfig.objects.filter(organization=actor.organization).order_by("gateway"))
 
 
-def suppressions_list(*, actor: Actor) -> list[Suppression]:
-    return list(Suppression.objects.filter(organization=actor.organization).order_by("-pk")[:500])
+def suppressions_list(*, actor: Actor, q: str = "") -> list[Suppression]:
+    """The newest 500 switched-off recipients, optionally those whose address contains ``q``
+    (digits of a phone, part of an e-mail)."""
+    rows = Suppression.objects.filter(organization=actor.organization)
+    if q.strip():
+        rows = rows.filter(address__icontains=q.strip().lstrip("+").lower())
+    return list(rows.order_by("-pk")[:500])
 
 
 def notifications_report(*, actor: Actor) -> dict[str, Any]:

@@ -292,23 +292,32 @@ def normalise_address(channel: str, raw: str) -> tuple[str, str]:
     return raw, ""
 
 
-def suppression_add(*, actor: Actor, channel: str, address: str, source: str = "staff") -> None:
+def suppression_add(*, actor: Actor, channel: str, address: str,
+                    source: str = "staff") -> Suppression:
     """Switches a recipient off for this organization (from the next message on)."""
     if source == "staff":
         actor.require(Perm.MANAGE_SHIPMENTS)
+    if channel not in (Channel.SMS, Channel.EMAIL):
+        problem = _("Выберите канал: SMS или e-mail")
+        raise ValidationFailed(problem, errors=[FieldError(("channel",), problem)])
     norm, problem = normalise_address(channel, address)
     if problem:
         raise ValidationFailed(problem, errors=[FieldError(("address",), problem)])
-    Suppression.objects.get_or_create(organization=actor.organization, channel=channel,
-                                      address=norm, defaults={"source": source})
-    audit(actor, "notifications.unsubscribe", None, channel=channel, source=source)
+    obj, _created = Suppression.objects.get_or_create(
+        organization=actor.organization, channel=channel, address=norm,
+        defaults={"source": source})
+    audit(actor, "notifications.unsubscribe", obj, channel=channel, source=source)
+    return obj
 
 
-def suppression_remove(*, actor: Actor, channel: str, address: str) -> None:
+def suppression_remove(*, actor: Actor, suppression_id: int) -> None:
+    """Switches a recipient back on (a person decided so: e.g. the buyer asked by phone)."""
     actor.require(Perm.MANAGE_SHIPMENTS)
-    norm, _problem = normalise_address(channel, address)
-    Suppression.objects.filter(organization=actor.organization, channel=channel,
-                               address=norm or address).delete()
+    obj = Suppression.objects.filter(organization=actor.organization, pk=suppression_id).first()
+    if obj is None:
+        raise NotFound(_("Запись об отписке не найдена"))
+    audit(actor, "notifications.resubscribe", obj, channel=obj.channel, address=obj.address)
+    obj.delete()
 
 
 def unsubscribe_by_token(*, token: str) -> tuple[Organization, str, str]:

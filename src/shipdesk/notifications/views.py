@@ -48,6 +48,15 @@ def requeue(request: ActorRequest, message_id: int) -> HttpResponse:
 
 
 @actor_required
+@require_POST
+def suppression_remove(request: ActorRequest, suppression_id: int) -> HttpResponse:
+    service_action(request, lambda: services.suppression_remove(
+        actor=request.actor, suppression_id=suppression_id),
+        success=_("Уведомления получателю снова включены"))
+    return redirect("notifications:settings")
+
+
+@actor_required
 def settings_page(request: ActorRequest) -> HttpResponse:
     actor = request.actor
     conf = services.settings_ensure(organization=actor.organization)
@@ -96,7 +105,8 @@ def settings_page(request: ActorRequest) -> HttpResponse:
     return render(request, "notifications/settings.html", {
         "conf": conf, "rules": selectors.rules_list(actor=actor),
         "channels": {c.gateway: c for c in selectors.channels_list(actor=actor)},
-        "gateways": Gateway.choices, "suppressions": selectors.suppressions_list(actor=actor)})
+        "gateways": Gateway.choices, "q": request.GET.get("q", ""),
+        "suppressions": selectors.suppressions_list(actor=actor, q=request.GET.get("q", ""))})
 
 
 @actor_required
