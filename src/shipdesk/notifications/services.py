@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
+import secrets
 import signal
 import uuid
 from collections import defaultdict
@@ -213,8 +215,83 @@ def template_save(*, actor: Actor, rule: str, channel: str, subject: str, body: 
     return obj
 
 
+# what each gateway needs (required keys) and may carry; every one may have a sandbox base_url
+_GATEWAY_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Gateway.SMTP: ((), ("host", "port", "username", "password", "use_tls", "use_ssl",
+                        "from_email", "timeout", "connections", "messages_per_connection")),
+    Gateway.SMSRU: (("api_id",), ("sender", "timeout")),
+    Gateway.SMSC: (("login", "password"), ("sender", "timeout", "concurrency")),
+    Gateway.SMSAERO: (("email", "api_key"), ("sign", "timeout", "concurrency")),
+    Gateway.WEBHOOK: (("url", "secret"), ("timeout",)),
+}
+_SENDER_NAME = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
+
+
+def _http_url(value: str) -> bool:
+    return bool(re.fullmatch(r"https?://[^\s/]+(/\S*)?", value))
+
+
+def channel_config_errors(gateway: str, config: dict[str, Any]) -> list[FieldError]:
+    """Per-field problems of a gateway's settings (Russian, pointing at ``config.<key>``)."""
+    required, optional = _GATEWAY_KEYS[gateway]
+    errors = []
+
+    def bad(key: str, message: str) -> None:
+        errors.append(FieldError(("config", key), message))
+
+    for key in config:
+        if key not in (*required, *optional, "base_url", "callback_url"):
+            bad(key, _("Неизвестное поле для этого шлюза"))
+    for key in required:
+        if not str(config.get(key) or "").strip():
+            bad(key, _("Обязательное поле"))
+        elif re.search(r"\s", str(config[key])) and key != "secret":
+            bad(key, _("Без пробелов"))
+    for key in ("sender", "sign"):
+        if config.get(key) and not _SENDER_NAME.fullmatch(str(config[key])):
+            bad(key, _("Имя отправителя: до 11 латинских букв, цифр, пробелов и «._-»"))
+    if gateway == Gateway.SMSAERO and config.get("email"):
+        try:
+            validate_email(str(config["email"]))
+        except DjangoValidationError:
+            bad("email", _("Неверный e-mail (логин SMS Aero)"))
+    if gateway == Gateway.WEBHOOK and config.get("url") and not _http_url(str(config["url"])):
+        bad("url", _("Адрес вебхука: http:// или https://"))
+    if gateway == Gateway.WEBHOOK and config.get("secret") and len(str(config["secret"])) < 16:
+        bad("secret", _("Секрет подписи: не короче 16 символов"))
+    if config.get("base_url") and not _http_url(str(config["base_url"])):
+        bad("base_url", _("Адрес: http:// или https://"))
+    if gateway == Gateway.SMTP:
+        port = str(config.get("port") or "").strip()
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            bad("port", _("Порт: число от 1 до 65535"))
+        if config.get("use_tls") and config.get("use_ssl"):
+            bad("use_ssl", _("Выберите одно: STARTTLS или SSL"))
+        sender = str(config.get("from_email") or "")
+        if sender:
+            from email.utils import parseaddr
+
+            try:
+                validate_email(parseaddr(sender)[1])
+            except DjangoValidationError:
+                bad("from_email", _("Неверный адрес отправителя"))
+        if not config.get("host") and (config.get("username") or config.get("password")):
+            bad("host", _("Укажите SMTP-сервер для этого логина"))
+    for key in ("timeout", "concurrency", "connections", "messages_per_connection"):
+        value = str(config.get(key) or "").strip()
+        if value:
+            try:
+                ok = 0 < float(value) <= 1000
+            except ValueError:
+                ok = False
+            if not ok:
+                bad(key, _("Положительное число"))
+    return errors
+
+
 def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
                         enabled: bool = True) -> ChannelConfig:
+    """Saves a gateway's settings after checking each field for what that gateway needs."""
     actor.require(Perm.MANAGE_SETTINGS)
     if gateway not in Gateway.values:
         raise ValidationFailed(_("Неизвестный шлюз"),
@@ -225,8 +302,13 @@ def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
     # an empty secret in the form keeps the stored one
     merged: dict[str, Any] = dict(cast(dict[str, Any], obj.config) or {})
     merged.update({k: v for k, v in config.items() if v not in (None, "")})
+    errors = channel_config_errors(gateway, merged)
+    if errors:
+        raise ValidationFailed(_("Настройки шлюза не сохранены"), errors=errors)
     obj.config = merged  # type: ignore[assignment]  # EncryptedJSONField holds a dict
     obj.enabled = enabled
+    if not obj.callback_token and gateway in SMS_GATEWAYS:
+        obj.callback_token = secrets.token_urlsafe(24)
     obj.save()
     audit(actor, "notifications.channel_save", obj, gateway=gateway)
     return obj
@@ -261,7 +343,10 @@ def _gateway_config(organization_id: int, gateway: str) -> dict[str, Any] | None
     conf = ChannelConfig.objects.filter(organization_id=organization_id, gateway=gateway,
                                         enabled=True).first()
     if conf is not None:
-        return dict(cast(dict[str, Any], conf.config))
+        config = dict(cast(dict[str, Any], conf.config))
+        if conf.callback_token:  # SMS Aero takes it with every message
+            config["callback_url"] = callback_url(gateway, conf.callback_token)
+        return config
     if gateway == Gateway.SMTP:
         return {}  # the installation's SMTP settings
     return None
@@ -827,6 +912,85 @@ def outbox_requeue(*, actor: Actor, message_id: int) -> Message:
 
 
 # --- delivery reports -------------------------------------------------------------------
+def callback_url(gateway: str, token: str) -> str:
+    """Where a gateway pushes delivery reports for one organization's account: the secret
+    token in the path is what proves the caller knows this account's setup."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.PUBLIC_URL + reverse("notifications:callback",
+                                         kwargs={"gateway": gateway, "token": token})
+
+
+# sms.ru codes (see gateways.smsru), SMSC status codes, SMS Aero status numbers
+_SMSC_DELIVERED, _SMSC_FAILED = {1, 2}, {3, 20, 22, 23, 24, 25}
+_AERO_DELIVERED, _AERO_FAILED = {1}, {2, 6}
+
+
+@dataclass(frozen=True)
+class CallbackReport:
+    provider_id: str
+    state: str  # delivered | undelivered | pending
+    detail: str = ""
+
+
+def _parse_callback(gateway: str, form: dict[str, str], body: Any) -> list[CallbackReport]:
+    """The reports in one callback request, in each gateway's own shape."""
+    from shipdesk.notifications.gateways.smsru import DELIVERED, UNDELIVERED
+
+    out = []
+    if gateway == Gateway.SMSRU:
+        # data[N] = "sms_status\n<sms_id>\n<status code>\n<unix time>" (other kinds ignored)
+        for key, value in form.items():
+            lines = value.splitlines()
+            if key.startswith("data[") and len(lines) >= 3 and lines[0] == "sms_status":
+                code = int(lines[2]) if lines[2].lstrip("-").isdigit() else 0
+                state = ("delivered" if code in DELIVERED else
+                         "undelivered" if code in UNDELIVERED else "pending")
+                out.append(CallbackReport(lines[1], state, f"sms.ru {code}"))
+    elif gateway == Gateway.SMSC:
+        status = int(form["status"]) if form.get("status", "").lstrip("-").isdigit() else 0
+        state = ("delivered" if status in _SMSC_DELIVERED else
+                 "undelivered" if status in _SMSC_FAILED else "pending")
+        if form.get("id"):
+            out.append(CallbackReport(form["id"], state, f"SMSC {status} {form.get('err', '')}"))
+    elif gateway == Gateway.SMSAERO:
+        data = body if isinstance(body, dict) else form
+        status = int(data.get("status", -1)) if str(data.get("status", "")).isdigit() else -1
+        state = ("delivered" if status in _AERO_DELIVERED else
+                 "undelivered" if status in _AERO_FAILED else "pending")
+        if data.get("id"):
+            out.append(CallbackReport(str(data["id"]), state,
+                                      str(data.get("extendStatus", ""))))
+    return out
+
+
+def delivery_callback(*, gateway: str, token: str, form: dict[str, str],
+                      body: Any = None) -> int:
+    """A gateway's delivery-report callback: finds the account by the secret token in the
+    URL (unknown → NotFound), sets each reported message delivered / undelivered. Safe to
+    receive twice: only a message still "sent" changes. Returns messages changed."""
+    import hmac as _hmac
+
+    conf = ChannelConfig.objects.filter(gateway=gateway, callback_token=token).first() \
+        if token and gateway in SMS_GATEWAYS else None
+    if conf is None or not _hmac.compare_digest(conf.callback_token, token):
+        raise NotFound(_("Неизвестный адрес для отчётов о доставке"))
+    now = timezone.now()
+    changed = 0
+    for rep in _parse_callback(gateway, form, body):
+        if rep.state == "pending":
+            continue
+        delivered = rep.state == "delivered"
+        changed += Message.objects.filter(
+            organization_id=conf.organization_id, gateway=gateway,
+            provider_id=rep.provider_id, status=MessageStatus.SENT,
+        ).update(status=MessageStatus.DELIVERED if delivered else MessageStatus.UNDELIVERED,
+                 delivered_at=now if delivered else None,
+                 error="" if delivered else rep.detail[:500])
+    return changed
+
+
 def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
                          http: Any = None) -> int:
     """Asks the SMS gateways what became of sent messages; returns rows updated."""

@@ -13,4 +13,5 @@ urlpatterns = [
     path("templates/<str:rule>/<str:channel>/", views.template_edit, name="template"),
     path("reports/", views.reports, name="reports"),
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("callback/<str:gateway>/<str:token>/", views.delivery_callback, name="callback"),
 ]

@@ -4,6 +4,7 @@ preview), reports, and the public one-click unsubscribe page."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.contrib import messages
 from django.core import signing
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import ServiceError
+from shipdesk.core.errors import NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.notifications import selectors, services
@@ -106,6 +107,8 @@ def settings_page(request: ActorRequest) -> HttpResponse:
         "conf": conf, "rules": selectors.rules_list(actor=actor),
         "channels": {c.gateway: c for c in selectors.channels_list(actor=actor)},
         "gateways": Gateway.choices, "q": request.GET.get("q", ""),
+        "callback_urls": {c.gateway: services.callback_url(c.gateway, c.callback_token)
+                          for c in selectors.channels_list(actor=actor) if c.callback_token},
         "suppressions": selectors.suppressions_list(actor=actor, q=request.GET.get("q", ""))})
 
 
@@ -150,6 +153,25 @@ def reports(request: ActorRequest) -> HttpResponse:
     return render(request, "notifications/reports.html",
                   {"report": selectors.notifications_report(actor=request.actor),
                    "rules": dict(RuleKind.choices)})
+
+
+@csrf_exempt  # a gateway's server calls it, with the account's secret token in the URL
+@require_POST
+def delivery_callback(request: HttpRequest, gateway: str, token: str) -> HttpResponse:
+    body = None
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            return HttpResponse("bad json", status=400, content_type="text/plain")
+    try:
+        services.delivery_callback(gateway=gateway, token=token, form=request.POST.dict(),
+                                   body=body)
+    except NotFound:
+        return HttpResponse("not found", status=404, content_type="text/plain")
+    # what each gateway expects back: sms.ru "100", the others any 200
+    answer = "100" if gateway == Gateway.SMSRU else "OK"
+    return HttpResponse(answer, content_type="text/plain")
 
 
 @csrf_exempt  # RFC 8058 one-click POST comes from the mail client, without our cookie
