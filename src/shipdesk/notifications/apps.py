@@ -14,6 +14,8 @@ class NotificationsConfig(AppConfig):
         "POST /api/v1/notifications/channels/{gateway}/test/": "{gateway} is a gateway name",
         "notifications:template": "{rule}/{channel} are kinds within the caller's org",
         "notifications:unsubscribe": "public signed link; tampering is tested",
+        "notifications_short:unsubscribe": "public short link: {code} is 72 unguessable "
+                                           "bits; unknown codes tested in test_short_links",
         "notifications:callback": "gateway callback: {gateway} is a name, {token} an "
                                   "unguessable per-account secret; tested in test_callbacks",
     }

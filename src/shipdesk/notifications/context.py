@@ -7,7 +7,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shipdesk.notifications.links import tracking_link, unsubscribe_link
+from shipdesk.notifications.links import (
+    short_code,
+    short_unsubscribe_link,
+    tracking_link,
+    unsubscribe_link,
+)
+
+
+def recipient_unsubscribe_link(*, organization_id: int, channel: str, address: str) -> str:
+    """SMS get the short link (its row is made before sending: ``ShortLink``), e-mail the
+    signed one (also used for the List-Unsubscribe header)."""
+    if channel == "sms":
+        return short_unsubscribe_link(short_code(organization_id=organization_id,
+                                                 channel=channel, address=address))
+    return unsubscribe_link(organization_id=organization_id, channel=channel, address=address)
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,8 @@ def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, cha
         "shop_name": organization.name,
         "shop_phone": shop_phone or organization.phone,
         "review_link": review_url,
-        "unsubscribe_link": unsubscribe_link(organization_id=organization.pk, channel=channel,
-                                             address=address) if address else "",
+        "unsubscribe_link": recipient_unsubscribe_link(
+            organization_id=organization.pk, channel=channel, address=address) if address else "",
         "status": status_label,
     }
 
@@ -119,18 +133,19 @@ def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, cha
 SAMPLE_TRACKING_TOKEN = "Zk3v9QmT2xLp8WnR4cYb1HsD"  # a made-up public page token for previews  # noqa: S105
 
 
-def sample_context(organization: Any) -> dict[str, str]:
-    """A sample parcel for previews."""
+def sample_context(organization: Any, channel: str = "email") -> dict[str, str]:
+    """A sample parcel for previews (with the link the channel really gets)."""
     return {
         "buyer_name": "Анна Сергеевна", "order_number": "A-10042", "amount_to_pay": "2 490",
         "tracking_number": "80082345678901",
         "tracking_link": tracking_link(token=SAMPLE_TRACKING_TOKEN),
-        "pickup_address": "Москва, ул. Тверская, д. 7, отделение 125009",
+        "pickup_address": "125009, Москва, ул. Тверская, 9",
         "pickup_hours": "пн–пт 8:00–20:00, сб 9:00–18:00",
         "storage_deadline": "30.11.2026", "expected_delivery": "25.11.2026",
         "shop_name": organization.name, "shop_phone": organization.phone or "+7 495 000-00-00",
         "review_link": "https://example.ru/review",
-        "unsubscribe_link": unsubscribe_link(organization_id=organization.pk, channel="sms",
-                                             address="79000000000"),
+        "unsubscribe_link": recipient_unsubscribe_link(
+            organization_id=organization.pk, channel=channel,
+            address="79000000000" if channel == "sms" else "anna@example.ru"),
         "status": "Ожидает в пункте выдачи",
     }

@@ -28,10 +28,11 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "", "Заказ {{ order_number }} отправлен, трек {{ tracking_number }}"
             "{% if tracking_link %}: {{ tracking_link }}{% endif %}. "
             "Отписка: {{ unsubscribe_link }}"),
+    # two SMS parts (134 Cyrillic characters) with a real office address and the short link
     (RuleKind.ARRIVED, Channel.SMS): (
-        "", "Заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
-            "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}"
-            "{% if amount_to_pay %}, к оплате {{ amount_to_pay }} ₽{% endif %}. "
+        "", "Заказ {{ order_number }} ждёт"
+            "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}: {{ pickup_address }}."
+            "{% if amount_to_pay %} К оплате {{ amount_to_pay }} ₽.{% endif %} "
             "Отписка: {{ unsubscribe_link }}"),
     (RuleKind.ARRIVED, Channel.EMAIL): (
         "Заказ {{ order_number }} ждёт вас в пункте выдачи",

@@ -50,6 +50,7 @@ from shipdesk.notifications.models import (
     NotificationSettings,
     Rule,
     RuleKind,
+    ShortLink,
     Suppression,
     Template,
 )
@@ -174,7 +175,7 @@ def template_preview(*, actor: Actor, channel: str, subject: str, body: str) -> 
     errors = _template_errors(subject, body)
     if errors:
         raise ValidationFailed(_("В шаблоне есть ошибки"), errors=errors)
-    ctx = sample_context(actor.organization)
+    ctx = sample_context(actor.organization, channel)
     preview = Preview(subject=rendering.render(subject, ctx), body=rendering.render(body, ctx))
     if channel == Channel.SMS:
         conf = settings_ensure(organization=actor.organization)
@@ -403,6 +404,34 @@ def suppression_remove(*, actor: Actor, suppression_id: int) -> None:
         raise NotFound(_("Запись об отписке не найдена"))
     audit(actor, "notifications.resubscribe", obj, channel=obj.channel, address=obj.address)
     obj.delete()
+
+
+def _ensure_short_links(rows: list[Message]) -> None:
+    """The table rows behind the SMS unsubscribe links of a batch (one idempotent insert)."""
+    from shipdesk.notifications.links import short_code
+
+    wanted = {(r.organization_id, r.recipient) for r in rows
+              if r.channel == Channel.SMS and r.recipient}
+    ShortLink.objects.bulk_create(
+        [ShortLink(organization_id=org_id, channel=Channel.SMS, address=address,
+                   code=short_code(organization_id=org_id, channel=Channel.SMS,
+                                   address=address)) for org_id, address in wanted],
+        ignore_conflicts=True, batch_size=1000)
+
+
+def unsubscribe_by_code(*, code: str) -> tuple[Organization, str, str]:
+    """The short SMS unsubscribe link. Unknown (mistyped, made up) code → NotFound."""
+    from shipdesk.tenancy.services import system_actor
+
+    link = ShortLink.objects.select_related("organization").filter(code=code).first() \
+        if 8 <= len(code) <= 16 else None
+    if link is None:
+        raise NotFound(_("Ссылка для отписки не найдена"))
+    Suppression.objects.get_or_create(organization=link.organization, channel=link.channel,
+                                      address=link.address, defaults={"source": "link"})
+    audit(system_actor(link.organization), "notifications.unsubscribe", None,
+          channel=link.channel, source="short_link")
+    return link.organization, link.channel, link.address
 
 
 def unsubscribe_by_token(*, token: str) -> tuple[Organization, str, str]:
@@ -701,6 +730,7 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
     templates = {(t.organization_id, t.rule, t.channel): (t.subject, t.body)
                  for t in Template.objects.filter(organization_id__in=org_ids)}
     facts = parcel_facts([r.shipment for r in rows])
+    _ensure_short_links(rows)
     done: list[Message] = []
     batches: dict[tuple[int, str], list[tuple[Message, Outgoing]]] = defaultdict(list)
     for row in rows:

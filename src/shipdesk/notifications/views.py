@@ -174,6 +174,16 @@ def delivery_callback(request: HttpRequest, gateway: str, token: str) -> HttpRes
     return HttpResponse(answer, content_type="text/plain")
 
 
+@csrf_exempt  # opened from an SMS, without our cookie
+def short_unsubscribe(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        org, channel, address = services.unsubscribe_by_code(code=code)
+    except NotFound:
+        return render(request, "notifications/unsubscribe_invalid.html", status=404)
+    return render(request, "notifications/unsubscribed.html",
+                  {"shop": org.name, "address": address, "channel": Channel(channel).label})
+
+
 @csrf_exempt  # RFC 8058 one-click POST comes from the mail client, without our cookie
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:

@@ -94,9 +94,9 @@ def test_arrived_sms_on_each_gateway_then_delivery_report(
     assert stats.sent == 1, Message.objects.values_list("status", "error")
     [sms] = emu.messages
     assert sms["phone"] == "79001234567"
-    assert f"Заказ {shipment.order_number} ждёт вас: 101000, Москва, ул. Тверская, 7" in \
+    assert f"Заказ {shipment.order_number} ждёт: 101000, Москва, ул. Тверская, 7." in \
         sms["text"]
-    assert "к оплате 2 490 ₽" in sms["text"]
+    assert "К оплате 2 490 ₽" in sms["text"]
     row = Message.objects.get(rule="arrived")
     assert row.status == MessageStatus.SENT and row.provider_id
     assert row.segments == emu.messages[0]["segments"]
@@ -447,7 +447,7 @@ def test_pickup_facts_come_from_tracking_and_reminders_stop_after_storage_deadli
     status_change(shipment, "arrived_at_pickup")
     _plan_and_send()
     [sms] = smsru.messages
-    assert " до 30.11.2026, к оплате 2 490 ₽." in sms["text"]
+    assert " до 30.11.2026: " in sms["text"] and " К оплате 2 490 ₽." in sms["text"]
     services.outbox_send_due(now=NOON + dt.timedelta(days=5))
     services.outbox_send_due(now=NOON + dt.timedelta(days=10))
     assert len(smsru.messages) == 2

@@ -114,5 +114,5 @@ def test_api_preview_renders_sample_parcel_with_sms_counter(api: Any) -> None:
                     content_type="application/json")
     assert resp.status_code == 200, resp.content
     data = resp.json()
-    assert data["body"].startswith("Заказ A-10042: Москва")
+    assert data["body"].startswith("Заказ A-10042: 125009, Москва")
     assert data["sms"]["encoding"] == "UCS-2" and data["sms"]["segments"] == 1
