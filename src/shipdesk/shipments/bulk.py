@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -34,16 +35,30 @@ def defaults_for(model: type[models.Model]) -> dict[str, Any]:
             for field in model._meta.concrete_fields}
 
 
-def _converter(field: models.Field) -> Callable[[Any], Any] | None:  # type: ignore[type-arg]
+def _converter(field: models.Field, *, copy: bool = False  # type: ignore[type-arg]
+               ) -> Callable[[Any], Any] | None:
+    """How a value of ``field`` goes to the driver (None: as it is). ``copy``: for
+    :func:`fast_insert`'s COPY/executemany, where JSON goes as its text (the server parses
+    it), the same text for the same object or an empty one (an intake's rows share them)."""
     kind = field.get_internal_type()
     postgres = connection.vendor == "postgresql"
     if kind == "JSONField":
-        if postgres:
+        encoder = field.encoder  # type: ignore[attr-defined]
+        if postgres and not copy:
             from psycopg.types.json import Jsonb
 
             return lambda value: None if value is None else Jsonb(value)
-        encoder = field.encoder  # type: ignore[attr-defined]
-        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+        memo: list[Any] = [object(), None]
+
+        def to_json(value: Any) -> Any:
+            if value is None:
+                return None
+            if not value and value.__class__ in (dict, list):
+                return "{}" if value.__class__ is dict else "[]"
+            if value is not memo[0]:
+                memo[0], memo[1] = value, json.dumps(value, cls=encoder)
+            return memo[1]
+        return to_json
     if kind == "DateTimeField" and not postgres:
         last: list[Any] = [object(), None]  # the same "now" on every row: convert it once
 
@@ -95,14 +110,15 @@ def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
         setattr(obj, pk_attname, pk)
     fields = list(model._meta.concrete_fields)
-    attnames = [f.attname for f in fields]
-    converters = [_converter(f) for f in fields]
-    if not any(converters):
-        rows = [tuple(getattr(obj, a) for a in attnames) for obj in objs]
-    else:
-        pairs = list(zip(attnames, converters, strict=True))
-        rows = [tuple(getattr(obj, a) if c is None else c(getattr(obj, a)) for a, c in pairs)
-                for obj in objs]
+    row_of = attrgetter(*(f.attname for f in fields))  # one C call per row for all fields
+    converted = [(i, c) for i, c in enumerate(_converter(f, copy=True) for f in fields) if c]
+    rows: list[Any] = [row_of(obj) for obj in objs]
+    if converted:
+        for n, row in enumerate(rows):
+            row = list(row)
+            for i, convert in converted:
+                row[i] = convert(row[i])
+            rows[n] = row
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:

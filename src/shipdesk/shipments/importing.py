@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -174,9 +175,13 @@ def map_headers(headers: Sequence[Any]) -> list[str | None]:
 
 
 def column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
+    """The spreadsheet name of the 0-based column ``index``: 0 → A, 26 → AA."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -195,7 +200,7 @@ class Sheet:
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
         """``(row number as the user sees it in the file, values)``; empty rows skipped."""
         for offset, values in enumerate(self._rows(), start=self.header_row + 1):
-            if any(v not in (None, "") for v in values):
+            if values.count(None) + values.count("") < len(values):  # counted in C
                 yield offset, values
 
 
@@ -308,6 +313,151 @@ def _open_workbook(path: Path, fmt: str) -> Sheet:
                  total_rows=max(height - 1, 0), _rows=rows, header_row=first_row)
 
 
+_ROW_TAG = re.compile(rb"<row[\s>]")
+_ROW_NUMBER = re.compile(rb'<row[^>]*?\sr="(\d+)"')
+_CELL = re.compile(rb'<c\s([^>]*?)(?:/>|>(.*?)</c>)', re.DOTALL)
+_CELL_REF = re.compile(rb'\br="([A-Z]+)\d+"')
+_CELL_TYPE = re.compile(rb'\bt="(\w+)"')
+_CELL_VALUE = re.compile(rb"<v>(.*?)</v>", re.DOTALL)
+_INLINE_TEXT = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.DOTALL)
+_DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]+)\d+')
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + char - 64
+    return number - 1
+
+
+def _first_sheet_member(archive: zipfile.ZipFile) -> str | None:
+    """The XML of the workbook's first sheet, as its relationships name it."""
+    import xml.etree.ElementTree as ET  # expat >= 2.4 refuses entity bombs
+
+    try:
+        workbook = ET.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))  # noqa: S314
+    except (KeyError, ET.ParseError):
+        return None
+    sheet = workbook.find(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")
+    if sheet is None:
+        return None
+    rel_id = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+    for rel in rels:
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+def _shared_strings(archive: zipfile.ZipFile, wanted: set[int]) -> dict[int, str] | None:
+    """The shared strings at the given positions, read only as far as the last of them."""
+    import xml.etree.ElementTree as ET  # expat >= 2.4 refuses entity bombs
+
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    try:
+        with archive.open("xl/sharedStrings.xml") as stream:
+            position = 0
+            for _event, element in ET.iterparse(stream):  # noqa: S314
+                if element.tag != f"{_MAIN_NS}si":
+                    continue
+                if position in wanted:  # plain text or rich runs; phonetic guides left out
+                    parts = [child.text or "" if child.tag == f"{_MAIN_NS}t" else
+                             "".join(t.text or "" for t in child.iter(f"{_MAIN_NS}t"))
+                             for child in element if child.tag in (f"{_MAIN_NS}t",
+                                                                   f"{_MAIN_NS}r")]
+                    found[position] = "".join(parts)
+                element.clear()
+                if position >= last:
+                    break
+                position += 1
+    except (KeyError, ET.ParseError):
+        return None
+    return found if len(found) == len(wanted) else None
+
+
+def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
+    """The header and the number of data rows of an XLSX's first sheet, read from its XML
+    without loading the sheet (the import itself loads it once, later). ``None`` when the
+    sheet is not shaped as usual: the caller then loads it."""
+    with zipfile.ZipFile(path) as archive:
+        member = _first_sheet_member(archive)
+        if member is None:
+            return None
+        first_row: bytes | None = None
+        first_number = last_number = 0
+        start_column: int | None = None
+        tail = b""
+        try:
+            with archive.open(member) as stream:
+                while block := stream.read(4 * 2**20):
+                    data = tail + block
+                    if start_column is None and (dimension := _DIMENSION.search(data)):
+                        start_column = _column_number(dimension.group(1))
+                    if first_row is None and (opening := _ROW_TAG.search(data)):
+                        end = data.find(b"</row>", opening.start())
+                        if end < 0 and len(data) > 2**20:
+                            return None  # no header row of a usual size
+                        if end >= 0:
+                            first_row = data[opening.start():end]
+                            number = _ROW_NUMBER.match(first_row)
+                            first_number = int(number.group(1)) if number else 0
+                    cut = data.rfind(b"<row ")  # not <rowBreaks>
+                    if cut >= 0 and (number := _ROW_NUMBER.match(data, cut)):
+                        last_number = int(number.group(1))
+                    tail = data[-4096:] if first_row is not None else data[-(4 * 2**20):]
+        except KeyError:
+            return None
+        # the usual shape only (the header in A1's row, what calamine reads as the header);
+        # anything else is loaded as a whole, as the import will
+        if first_row is None or first_number != 1 or start_column not in (None, 0):
+            return None
+        cells: list[tuple[int, str, bytes]] = []
+        for match in _CELL.finditer(first_row):
+            attributes, body = match.group(1), match.group(2) or b""
+            ref = _CELL_REF.search(attributes)
+            if ref is None:
+                return None
+            kind = _CELL_TYPE.search(attributes)
+            cells.append((_column_number(ref.group(1)),
+                          kind.group(1).decode() if kind else "n", body))
+        indexes = set()
+        for _column, kind, body in cells:
+            if kind == "s" and (value := _CELL_VALUE.search(body)):
+                indexes.add(int(value.group(1)))
+        strings = _shared_strings(archive, indexes)
+        if strings is None:
+            return None
+    from html import unescape
+
+    texts: dict[int, str] = {}
+    for column, kind, body in cells:
+        if kind == "s":
+            value = _CELL_VALUE.search(body)
+            texts[column] = strings[int(value.group(1))] if value else ""
+        elif kind == "inlineStr":
+            texts[column] = unescape(b"".join(_INLINE_TEXT.findall(body)).decode())
+        else:
+            value = _CELL_VALUE.search(body)
+            texts[column] = unescape(value.group(1).decode()) if value else ""
+    if not texts or min(texts) != 0:
+        return None
+    headers = [_cell_text(_number_or_text(texts.get(c, ""))) for c in range(max(texts) + 1)]
+    return headers, max(last_number - first_number, 0)
+
+
+def _number_or_text(text: str) -> Any:
+    """A numeric header cell as calamine gives it (12 → "12", 1.5 → "1.5")."""
+    try:
+        return float(text) if text and text[0] in "0123456789-." else text
+    except ValueError:
+        return text
+
+
 def decode_csv(raw: bytes) -> str:
     """UTF-8 (with or without BOM) or Windows-1251, as Russian Excel saves; anything else
     is refused rather than read as mojibake."""
@@ -361,9 +511,11 @@ def _open_csv(path: Path) -> Sheet:
                  _rows=rows)
 
 
-def open_sheet(path: Path, filename: str) -> Sheet:
+def open_sheet(path: Path, filename: str, *, outline: bool = False) -> Sheet:
     """Opens an upload after the safety checks; raises :class:`ImportRejected` with a
-    clear message for anything that is not a readable, safe table within the limits."""
+    clear message for anything that is not a readable, safe table within the limits.
+    ``outline``: only the header and the row count are needed (an upload being accepted),
+    which an XLSX gives without loading its whole sheet."""
     size = path.stat().st_size
     if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
         raise _reject(_("Файл больше %(max)d МБ") % {
@@ -386,7 +538,18 @@ def open_sheet(path: Path, filename: str) -> Sheet:
                 [FieldError(("row", row, column), _("Формула в ячейке %(cell)s: вставьте "
                                                      "значение") % {"cell": f"{column}{row}"})
                  for row, column in cells])
-        sheet = _open_workbook(path, fmt)
+        known = None
+        if outline and fmt == "xlsx":
+            try:
+                known = _xlsx_outline(path)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError):
+                known = None  # a damaged part: loading it whole says what is wrong
+        if known is not None:
+            headers, total = known
+            sheet = Sheet(format=fmt, headers=headers, total_rows=total,
+                          _rows=lambda: _open_workbook(path, fmt)._rows())
+        else:
+            sheet = _open_workbook(path, fmt)
     elif fmt == "xls":
         if ENCRYPTED_PACKAGE in path.read_bytes()[:1 << 20] or _ole_has_encrypted(path):
             raise _reject(_("Файл защищён паролем: снимите пароль и загрузите снова"))
@@ -442,8 +605,8 @@ def preview(sheet: Sheet, sample_rows: int = 5) -> Preview:
         missing.append(_("ФИО получателя"))
     if not found & {"index", "address", "pickup_point_code"}:
         missing.append(_("Индекс"))
-    sample = []
-    for _n, values in sheet.rows():
+    sample: list[list[str]] = []
+    for _n, values in sheet.rows() if sample_rows > 0 else ():
         sample.append([_cell_text(v) for v in values])
         if len(sample) >= sample_rows:
             break
@@ -452,18 +615,41 @@ def preview(sheet: Sheet, sample_rows: int = 5) -> Preview:
 
 
 def row_to_data(values: Sequence[Any], fields: Sequence[str | None]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    item: dict[str, Any] = {}
-    for value, name in zip(values, fields, strict=False):
-        if name is None or value is None or value == "":
-            continue
-        if name.startswith("items."):
-            item[name[6:]] = _cell_value(value)
-        else:
-            data[name] = _cell_value(value)
-    if item:
-        data["items"] = [item]
-    return data
+    return row_reader(fields)(values)
+
+
+def row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """A function turning one row's values into intake data (``items.*`` columns into one
+    item), with the column plan worked out once per file instead of once per cell."""
+    plain = [(i, name) for i, name in enumerate(fields) if name and not name.startswith("items.")]
+    item_columns = [(i, name[6:]) for i, name in enumerate(fields)
+                    if name and name.startswith("items.")]
+
+    def read(values: Sequence[Any]) -> dict[str, Any]:
+        width = len(values)
+        data: dict[str, Any] = {}
+        for i, name in plain:
+            if i < width:
+                value = values[i]
+                if value.__class__ is str:
+                    if value:
+                        data[name] = value.strip()
+                elif value is not None and value != "":
+                    data[name] = _cell_value(value)
+        if item_columns:
+            item: dict[str, Any] = {}
+            for i, name in item_columns:
+                if i < width:
+                    value = values[i]
+                    if value.__class__ is str:
+                        if value:
+                            item[name] = value.strip()
+                    elif value is not None and value != "":
+                        item[name] = _cell_value(value)
+            if item:
+                data["items"] = [item]
+        return data
+    return read
 
 
 # --- the error report and exports ---------------------------------------------------------
@@ -606,7 +792,7 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
     job.file.save(f"{file_hash[:16]}{Path(filename).suffix.lower()[:8]}", upload, save=False)
     try:
         with local_file(job.file) as path:
-            info = preview(open_sheet(path, filename), sample_rows=0)
+            info = preview(open_sheet(path, filename, outline=True), sample_rows=0)
     except ImportRejected:
         job.file.delete(save=False)
         raise
@@ -687,10 +873,12 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
     flat_errors: list[dict[str, Any]] = []
     seen = 0
 
+    read = row_reader(fields)
+
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in sheet.rows():
             pending[number] = values
-            yield number, row_to_data(values, fields)
+            yield number, read(values)
 
     def on_chunk(processed: int, result: services.IntakeResult) -> None:
         nonlocal seen
@@ -724,7 +912,7 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
 
     result = services.shipments_intake(
         actor=actor, rows=rows(), mode=job.mode, source="upload", source_key=job.file_hash,
-        loc_prefix=("row",), progress=on_chunk)
+        loc_prefix=("row",), progress=on_chunk, chunk_size=services.INTAKE_CHUNK)
     job.processed_rows = seen
     job.created_count = result.created
     job.skipped_count = result.skipped

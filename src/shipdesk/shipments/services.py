@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import enum
 import gc
+import itertools
 import json
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -12,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers.base import Address, Item, ParcelRequest, Party
@@ -293,9 +296,11 @@ def _sender_party(sender: SenderProfile | None) -> Party:
 
 
 def parcel_request(shipment: Shipment, sender: SenderProfile | None,
-                   parties: dict[int, Party] | None = None) -> ParcelRequest:
+                   parties: dict[int, Party] | None = None, *,
+                   with_items: bool = True) -> ParcelRequest:
     """The carrier-interface view of a shipment (for rating and creating at the carrier).
-    ``parties`` caches the sender's side across a bulk call."""
+    ``parties`` caches the sender's side across a bulk call; ``with_items=False`` leaves
+    the items out (tariff tables price the parcel, not its contents)."""
     if parties is None:
         sender_party = _sender_party(sender)
     else:
@@ -306,7 +311,7 @@ def parcel_request(shipment: Shipment, sender: SenderProfile | None,
     items = tuple(Item(name=i.name, quantity=i.quantity, unit_price=i.unit_price,
                        weight_g=i.weight_g, article=i.article, vat_rate=i.vat_rate,
                        hs_code=i.hs_code, origin_country=i.origin_country)
-                  for i in getattr(shipment, "_pending_items", ()))
+                  for i in getattr(shipment, "_pending_items", ())) if with_items else ()
     return ParcelRequest(
         reference=shipment.order_number, service_code=shipment.service_code,
         sender=sender_party,
@@ -348,7 +353,7 @@ def _rate(organization: Any, shipments: list[Shipment],
         by_carrier[shipment.carrier_code].append(shipment)
     parties: dict[int, Party] = {}
     for carrier_code, group in by_carrier.items():
-        requests = [parcel_request(s, senders.get(s.sender_id or 0), parties)
+        requests = [parcel_request(s, senders.get(s.sender_id or 0), parties, with_items=False)
                     for s in group]
         try:
             quotes = rate_many(organization=organization, requests=requests,
@@ -475,7 +480,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     numbers already stored, one for tracking numbers, rating and numbering per carrier,
     then bulk inserts. ``mode="all_or_nothing"`` runs in one transaction and stores nothing
     if any row fails (every row is still checked, so the report is complete);
-    ``"valid_rows"`` commits each chunk and reports the rejected rows.
+    ``"valid_rows"`` commits each chunk and reports the rejected rows; there the database
+    work of a chunk runs while the next chunk is read and validated (see :func:`_overlap`).
 
     ``source_key`` (the file hash of an upload) makes a re-upload idempotent: a row whose
     order number was stored from the same file before is reported as skipped.
@@ -495,18 +501,18 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     all_or_nothing = mode == Mode.ALL_OR_NOTHING
     ref_prefix = f"{source_key}:" if source_key else ""
 
-    def run_chunk(chunk: list[tuple[int, Mapping[str, Any]]]) -> None:
-        nonlocal processed
+    def check_chunk(chunk: list[tuple[int, Mapping[str, Any]]]) -> _Checked:
+        """Validation and the duplicates within the input: no database access."""
+        items: list[ItemResult] = []
         staged: list[tuple[ItemResult, dict[str, Any]]] = []
         for ref, data in chunk:
             if not isinstance(data, Mapping):
-                item = ItemResult(ref=ref, order_number="", errors=[FieldError(
-                    (*loc_prefix, ref), _("Отправление описывается объектом"))])
-                result.results.append(item)
+                items.append(ItemResult(ref=ref, order_number="", errors=[FieldError(
+                    (*loc_prefix, ref), _("Отправление описывается объектом"))]))
                 continue
             cleaned, errors = validate_shipment(data, ctx)
-            item = ItemResult(ref=ref, order_number=cleaned["order_number"])
             order = cleaned["order_number"]
+            item = ItemResult(ref=ref, order_number=order)
             if order:
                 if order in seen_orders:
                     errors.append(FieldError(("order_number",), _(
@@ -522,12 +528,18 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                         "n": number, "first": seen_tracking[number]}))
                 else:
                     seen_tracking[number] = ref
-            item.errors = [FieldError((*loc_prefix, ref, *e.loc), e.message, e.code)
-                           for e in errors]
-            result.results.append(item)
-            if not errors:
+            if errors:
+                item.errors = [FieldError((*loc_prefix, ref, *e.loc), e.message, e.code)
+                               for e in errors]
+            else:
                 staged.append((item, cleaned))
-        # against what is stored: one query per chunk each
+            items.append(item)
+        return _Checked(items, staged, len(chunk))
+
+    def store_chunk(checked: _Checked) -> None:
+        """Checks against what is stored (one query each), then rates, numbers, stores."""
+        nonlocal processed
+        staged = checked.staged
         orders = [c["order_number"] for _i, c in staged]
         stored = dict(_existing(
             "SELECT order_number, source_ref FROM shipments_shipment "
@@ -556,36 +568,37 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                                            source_ref=f"{ref_prefix}{item.ref}"[:100],
                                            draft=draft))
             created_items.append(item)
-        failed = any(i.errors for i, _c in staged) or len(staged) != len(chunk)
-        stored = False
+        failed = any(i.errors for i, _c in staged) or len(staged) != checked.size
+        done = False
         if shipments and all_or_nothing and not (failed or result.rejected):
             _store(actor, shipments, senders)  # a clash aborts the one transaction: _run
-            stored = True
+            done = True
         elif shipments and not all_or_nothing:
             try:
                 with transaction.atomic():
                     _store(actor, shipments, senders)
-                stored = True
+                done = True
             except IntegrityError:
                 # a concurrent intake stored the same order or tracking number meanwhile
                 for item in created_items:
                     item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
                         "Заказ %(order)s одновременно создан другим запросом; повторите")
                         % {"order": item.order_number}, "conflict"))
-        if stored:
+        if done:
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
                 item.shipment_id = shipment.id
                 item.tracking_number = shipment.tracking_number
                 item.state = shipment.state
-        for item in result.results[len(result.results) - len(chunk):]:
+        result.results.extend(checked.items)
+        for item in checked.items:
             if item.errors:
                 result.rejected += 1
             elif item.skipped:
                 result.skipped += 1
             elif item.ok:
                 result.created += 1
-        processed += len(chunk)
+        processed += checked.size
         if progress is not None:
             progress(processed, result)
 
@@ -594,37 +607,99 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _run(all_or_nothing, rows, chunk_size, run_chunk, result)
+        checked = (check_chunk(chunk) for chunk in _chunks(rows, chunk_size))
+        if all_or_nothing:
+            _run_all_or_nothing(checked, store_chunk, result)
+        else:
+            _overlap(checked, store_chunk)
     finally:
         if gc_was_enabled:
             gc.enable()
     return result
 
 
-def _run(all_or_nothing: bool, rows: Iterable[tuple[int, Mapping[str, Any]]], chunk_size: int,
-         run_chunk: Callable[[list[tuple[int, Mapping[str, Any]]]], None],
-         result: IntakeResult) -> None:
-    if all_or_nothing:
+@dataclass(slots=True)
+class _Checked:
+    """One validated chunk: a result per row, the rows to store, the chunk's size."""
+
+    items: list[ItemResult]
+    staged: list[tuple[ItemResult, dict[str, Any]]]
+    size: int
+
+
+def _run_all_or_nothing(checked: Iterable[_Checked], store_chunk: Callable[[_Checked], None],
+                        result: IntakeResult) -> None:
+    try:
+        with transaction.atomic():
+            for chunk in checked:
+                store_chunk(chunk)
+            if result.rejected:
+                raise _RollBack
+    except IntegrityError as exc:
+        raise Conflict(_("Заказ с таким номером или трек-номером одновременно создан "
+                         "другим запросом; ничего не сохранено, повторите")) from exc
+    except _RollBack:
+        result.rolled_back = True
+        for item in result.results:
+            if item.ok:
+                item.ok, item.shipment_id, item.tracking_number, item.state = (
+                    False, None, None, "")
+        result.created = 0
+
+
+def _store_in_transaction(store_chunk: Callable[[_Checked], None], chunk: _Checked) -> None:
+    with transaction.atomic():
+        store_chunk(chunk)
+
+
+def _overlap(checked: Iterator[_Checked], store_chunk: Callable[[_Checked], None]) -> None:
+    """Stores chunk N (each in its own transaction) while chunk N+1 is read and validated.
+
+    Reading and validating is pure Python; storing mostly waits for the database (its COPY,
+    index upkeep, commit). A second thread stores, on this thread's connection (it is the
+    only thread using it meanwhile: validation makes no query), with this thread's
+    language; one chunk waits at most, so memory stays that of two chunks.
+    """
+    first = next(checked, None)
+    if first is None:
+        return
+    following = next(checked, None)
+    if following is None:  # a single chunk: nothing to overlap with
+        _store_in_transaction(store_chunk, first)
+        return
+    pending: queue.Queue[_Checked | None] = queue.Queue(maxsize=1)
+    failure: list[BaseException] = []
+    conn = connections[DEFAULT_DB_ALIAS]
+    language = translation.get_language()
+
+    def store_all() -> None:
+        connections[DEFAULT_DB_ALIAS] = conn
         try:
-            with transaction.atomic():
-                for chunk in _chunks(rows, chunk_size):
-                    run_chunk(chunk)
-                if result.rejected:
-                    raise _RollBack
-        except IntegrityError as exc:
-            raise Conflict(_("Заказ с таким номером или трек-номером одновременно создан "
-                             "другим запросом; ничего не сохранено, повторите")) from exc
-        except _RollBack:
-            result.rolled_back = True
-            for item in result.results:
-                if item.ok:
-                    item.ok, item.shipment_id, item.tracking_number, item.state = (
-                        False, None, None, "")
-            result.created = 0
-    else:
-        for chunk in _chunks(rows, chunk_size):
-            with transaction.atomic():
-                run_chunk(chunk)
+            with translation.override(language):
+                while (chunk := pending.get()) is not None:
+                    if failure:
+                        continue  # drain: the reading thread stops at its next chunk
+                    try:
+                        _store_in_transaction(store_chunk, chunk)
+                    except BaseException as exc:  # re-raised by the reading thread
+                        failure.append(exc)
+        finally:
+            del connections[DEFAULT_DB_ALIAS]
+
+    conn.inc_thread_sharing()
+    storer = threading.Thread(target=store_all, name="intake-store", daemon=True)
+    storer.start()
+    try:
+        for chunk in itertools.chain((first, following), checked):
+            if failure:
+                break
+            pending.put(chunk)
+    finally:
+        pending.put(None)
+        storer.join()
+        conn.dec_thread_sharing()
+    if failure:
+        raise failure[0]
 
 
 def shipments_create_many(*, actor: Actor, items: Sequence[Mapping[str, Any]],

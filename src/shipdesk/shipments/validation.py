@@ -92,10 +92,33 @@ def _text(value: Any) -> str:
 _MONEY_JUNK = re.compile(r"[\s\u00a0₽]|руб\.?|р\.")
 
 
+# Amounts and counts repeat a lot across the rows of a file (prices, quantities, weights):
+# what a value parsed to is kept (only when it parsed: messages depend on the language).
+_PARSED_CACHE_SIZE = 50_000
+_money_parsed: dict[tuple[type, Any], Decimal] = {}
+_int_parsed: dict[tuple[type, Any], int] = {}
+_CACHEABLE = frozenset({str, int, float})
+
+
 def parse_money(value: Any) -> tuple[Decimal | None, str | None]:
     """Rubles with at most two decimals (kopecks); "1 234,50" and 1234.5 are accepted."""
     if value is None or value == "":
         return None, None
+    if value.__class__ not in _CACHEABLE:
+        return _parse_money(value)
+    key = (value.__class__, value)
+    known = _money_parsed.get(key)
+    if known is not None:
+        return known, None
+    amount, error = _parse_money(value)
+    if amount is not None:
+        if len(_money_parsed) >= _PARSED_CACHE_SIZE:
+            _money_parsed.clear()
+        _money_parsed[key] = amount
+    return amount, error
+
+
+def _parse_money(value: Any) -> tuple[Decimal | None, str | None]:
     if isinstance(value, bool):
         return None, _("Ожидается сумма в рублях")
     if isinstance(value, float):
@@ -120,6 +143,24 @@ def parse_money(value: Any) -> tuple[Decimal | None, str | None]:
 def parse_int(value: Any, *, what: Any) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return None, None
+    if value.__class__ is int:
+        if 0 <= value <= 2_000_000_000:
+            return value, None
+    elif value.__class__ in _CACHEABLE:
+        key = (value.__class__, value)
+        known = _int_parsed.get(key)
+        if known is not None:
+            return known, None
+        number, error = _parse_int(value, what=what)
+        if number is not None:
+            if len(_int_parsed) >= _PARSED_CACHE_SIZE:
+                _int_parsed.clear()
+            _int_parsed[key] = number
+        return number, error
+    return _parse_int(value, what=what)
+
+
+def _parse_int(value: Any, *, what: Any) -> tuple[int | None, str | None]:
     if isinstance(value, bool):
         return None, _("%(what)s: ожидается целое число") % {"what": what}
     if isinstance(value, int):
@@ -378,7 +419,11 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     out: dict[str, Any] = {}
     get = data.get
     for name, max_len in STR_FIELDS.items():
-        value = _text(get(name))
+        value = get(name)
+        if value is None:  # most optional columns are absent
+            out[name] = ""
+            continue
+        value = _text(value)
         if len(value) > max_len:
             errors.append(FieldError((name,), _("Не длиннее %(n)s символов") % {"n": max_len}))
             value = value[:max_len]

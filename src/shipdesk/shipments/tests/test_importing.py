@@ -290,3 +290,87 @@ def test_cli_rejected_file_exits_nonzero(actor: Actor, tmp_path: Path,
 def test_export_prefixes_formula_like_text() -> None:
     assert [importing.safe_cell(v) for v in ("=1+2", "+7912", "-5", "@x", "ok", -5)] == [
         "'=1+2", "'+7912", "'-5", "'@x", "ok", -5]
+
+
+def test_upload_takes_header_and_row_count_without_loading_the_sheet(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[Path] = []
+    original = importing._open_workbook
+    monkeypatch.setattr(importing, "_open_workbook",
+                        lambda path, fmt: loads.append(path) or original(path, fmt))
+    job, _created = importing.import_job_create(
+        actor=actor, upload=ContentFile(xlsx([row(1), row(2), row(3)]), "o.xlsx"), run=False)
+    assert loads == []
+    assert job.total_rows == 3
+    assert job.mapping["1"] == "order_number" and job.mapping["7"] == "weight_g"
+    job = importing.import_job_run(job_id=job.pk)
+    assert (job.created_count, len(loads)) == (3, 1)
+
+
+def _workbook_bytes(fill: Any) -> bytes:
+    workbook = Workbook()
+    fill(workbook)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _rich_header(workbook: Any) -> None:
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+    from openpyxl.worksheet.pagebreak import Break
+
+    sheet = workbook.active
+    sheet.append([CellRichText(["Номер ", TextBlock(InlineFont(b=True), "заказа")]), 2024,
+                  "Вес & масса <г>", None, "Индекс"])
+    sheet.append(["A", 1, 2, None, "101000"])
+    sheet.append([])
+    sheet.append(["B", 1, 2, None, "101000"])
+    sheet.row_breaks.append(Break(id=2))  # a <rowBreaks> after the rows
+
+
+def _header_in_b3(workbook: Any) -> None:
+    sheet = workbook.active
+    sheet["B3"], sheet["C3"] = "Номер заказа", "Вес"
+    sheet["B4"], sheet["C4"] = "A", 100
+
+
+def _second_sheet_first(workbook: Any) -> None:
+    workbook.active.append(["не эта"])
+    orders = workbook.create_sheet("Заказы")
+    orders.append(["Номер заказа", "Вес"])
+    orders.append(["A", 1])
+    workbook.move_sheet("Заказы", offset=-1)
+
+
+@pytest.mark.parametrize(("fill", "loaded"), [
+    (_rich_header, False), (_second_sheet_first, False),
+    (_header_in_b3, True),  # an unusual shape: loaded whole, as the import will
+])
+def test_upload_outline_is_what_the_import_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 fill: Any, loaded: bool) -> None:
+    path = tmp_path / "o.xlsx"
+    path.write_bytes(_workbook_bytes(fill))
+    loads: list[Path] = []
+    original = importing._open_workbook
+    monkeypatch.setattr(importing, "_open_workbook",
+                        lambda path, fmt: loads.append(path) or original(path, fmt))
+    outline = importing.open_sheet(path, "o.xlsx", outline=True)
+    assert bool(loads) == loaded
+    full = importing.open_sheet(path, "o.xlsx")
+    assert (outline.headers, outline.total_rows) == (full.headers, full.total_rows)
+    assert [v for _n, v in outline.rows()] == [v for _n, v in full.rows()]
+
+
+def test_file_over_several_chunks(actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipdesk.shipments import services
+
+    monkeypatch.setattr(services, "INTAKE_CHUNK", 2)
+    rows = [row(n) for n in range(1, 6)]
+    rows[2] = row(3, weight=-5)
+    job = upload(actor, xlsx(rows))
+    assert (job.status, job.processed_rows, job.created_count, job.rejected_count) == (
+        "done", 5, 4, 1)
+    assert [(e["row"], e["column"]) for e in job.errors] == [(4, "H")]
+    assert set(Shipment.objects.values_list("order_number", flat=True)) == {
+        "F-1", "F-2", "F-4", "F-5"}

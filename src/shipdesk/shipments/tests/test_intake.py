@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from shipdesk.core.errors import InvalidTransition, NotFound, ValidationFailed
 from shipdesk.numbering.validation import validate_tracking_number
@@ -156,3 +157,62 @@ def test_viewer_cannot_create(org: Any, make_user: Any) -> None:
     viewer = actor_with_role(org, "viewer", make_user)
     with pytest.raises(Forbidden):
         services.shipment_create(actor=viewer, data=shipment_data())
+
+
+def test_many_chunks_stored_in_order_with_progress(actor: Actor) -> None:
+    # valid_rows over several chunks: a chunk is stored while the next one is validated
+    number_pool(actor)
+    services.shipment_create(actor=actor, data=shipment_data(order_number="OLD"))
+    items = [shipment_data(order_number=f"B{n}") for n in range(7)]
+    items[3] = shipment_data(order_number="B3", weight_g=-1)  # chunk 2: invalid
+    items[4] = shipment_data(order_number="B0")  # chunk 3: repeats chunk 1
+    items[5] = shipment_data(order_number="OLD")  # chunk 3: stored before
+    progress: list[tuple[int, int, int]] = []
+    result = services.shipments_intake(
+        actor=actor, rows=enumerate(items), chunk_size=2,
+        progress=lambda n, r: progress.append((n, r.created, r.rejected)))
+    assert [(r.ref, r.ok) for r in result.results] == [
+        (0, True), (1, True), (2, True), (3, False), (4, False), (5, False), (6, True)]
+    assert "повторяется (уже в позиции 0)" in result.results[4].errors[0].message
+    assert "уже есть в системе" in result.results[5].errors[0].message
+    assert progress == [(2, 2, 0), (4, 3, 1), (6, 3, 3), (7, 4, 3)]
+    stored = dict(Shipment.objects.values_list("order_number", "tracking_number"))
+    assert set(stored) == {"OLD", "B0", "B1", "B2", "B6"}
+    assert len(set(stored.values())) == 5 and None not in stored.values()
+    assert {r.tracking_number for r in result.results if r.ok} <= set(stored.values())
+
+
+def test_a_failure_while_storing_stops_the_intake(actor: Actor,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    stores: list[int] = []
+    original = services._store
+
+    def failing_second(actor: Actor, shipments: list[Any], senders: dict[int, Any]) -> None:
+        stores.append(len(shipments))
+        if len(stores) == 2:
+            raise RuntimeError("disk full")
+        original(actor, shipments, senders)
+
+    monkeypatch.setattr(services, "_store", failing_second)
+    items = [shipment_data(order_number=f"C{n}") for n in range(9)]
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.shipments_intake(actor=actor, rows=enumerate(items), chunk_size=2)
+    # the first chunk was committed, nothing after the failing one was tried
+    assert set(Shipment.objects.values_list("order_number", flat=True)) == {"C0", "C1"}
+    assert stores == [2, 2]
+
+
+def test_storing_speaks_the_callers_language(actor: Actor,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    languages: list[str | None] = []
+    original = services._store
+
+    def recording(actor: Actor, shipments: list[Any], senders: dict[int, Any]) -> None:
+        languages.append(translation.get_language())
+        original(actor, shipments, senders)
+
+    monkeypatch.setattr(services, "_store", recording)
+    items = [shipment_data(order_number=f"L{n}") for n in range(3)]
+    with translation.override("en"):
+        services.shipments_intake(actor=actor, rows=enumerate(items), chunk_size=1)
+    assert languages == ["en", "en", "en"]
