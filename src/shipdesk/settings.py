@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "shipdesk.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Views marked @public_route leave here through PUBLIC_ROUTE_MIDDLEWARE below.
+    "shipdesk.core.middleware.PublicRouteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +62,14 @@ MIDDLEWARE = [
     "shipdesk.tenancy.middleware.CurrentOrganizationMiddleware",
     "shipdesk.core.middleware.ServiceErrorMiddleware",
     "shipdesk.core.idempotency.IdempotencyMiddleware",
+]
+
+# The short chain of public pages (the recipient's tracking page, health checks): nothing
+# per-user (no session, login, organization, CSRF, messages). See PublicRouteMiddleware.
+PUBLIC_ROUTE_MIDDLEWARE = [
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "shipdesk.urls"
@@ -115,6 +125,11 @@ else:
     # Embedded: processes on one machine share a cache folder, no server needed.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(DATA_DIR / "cache")}}
+# Rendered public pages, per process: every hit is checked against the row versions it was
+# rendered from (tracking.views.public), so a process never serves a page older than the
+# database, and no network round trip is spent on a page that renders in a millisecond.
+CACHES["pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                   "LOCATION": "shipdesk-pages", "OPTIONS": {"MAX_ENTRIES": 5000}}
 
 # --- auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

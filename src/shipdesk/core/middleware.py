@@ -4,8 +4,13 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
+from django.utils.module_loading import import_string
 
 from shipdesk.core.errors import Forbidden, NotFound
 from shipdesk.core.logging import request_id_var
@@ -51,3 +56,45 @@ class ServiceErrorMiddleware:
         if isinstance(exception, Forbidden):
             return forbidden_page(request, exception)
         return None
+
+
+class PublicRouteMiddleware:
+    """Serves the views marked ``@public_route`` through a short chain of its own
+    (``settings.PUBLIC_ROUTE_MIDDLEWARE``: language, common, frame options) instead of the
+    rest of ``MIDDLEWARE``. A public page needs no session, login, organization, CSRF,
+    messages or idempotency: skipping them saves their work (a browser that also holds a
+    login cookie would otherwise load the session, the user and the organization from the
+    database) and keeps ``Vary: Cookie`` off a response every visitor shares.
+
+    The middleware before this one (request id, security headers, static files) still runs.
+    The short chain has no view/exception/template-response hooks, so the middleware listed
+    in it must work through ``__call__`` (or process_request/process_response) only."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        handler: Callable[[HttpRequest], HttpResponse] = convert_exception_to_response(
+            self._call_view)
+        for path in reversed(settings.PUBLIC_ROUTE_MIDDLEWARE):
+            factory = import_string(path)
+            for hook in ("process_view", "process_exception", "process_template_response"):
+                if hasattr(factory, hook):
+                    raise ImproperlyConfigured(
+                        f"{path} has {hook}, which the public-route chain does not run")
+            handler = convert_exception_to_response(factory(handler))
+        self.public_chain = handler
+
+    @staticmethod
+    def _call_view(request: HttpRequest) -> HttpResponse:
+        match = request.resolver_match
+        assert match is not None
+        return match.func(request, *match.args, **match.kwargs)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if not getattr(match.func, "public_route", False):
+            return self.get_response(request)
+        request.resolver_match = match
+        return self.public_chain(request)

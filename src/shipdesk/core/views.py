@@ -4,12 +4,16 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from shipdesk.core.views_support import public_route
 
+
+@public_route
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up (no dependency checked: a liveness probe)."""
     return JsonResponse({"status": "ok"})
 
 
+@public_route
 def readyz(request: HttpRequest) -> JsonResponse:
     """The database and the broker answer: this process can take traffic."""
     checks: dict[str, str] = {}

@@ -31,6 +31,14 @@ def actor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
+def public_route(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Marks a view that answers anyone the same way (the recipient's tracking page, health
+    checks): ``PublicRouteMiddleware`` serves it without the per-user middleware, so it has
+    no ``request.session``, ``request.user`` or ``request.actor`` and must not need them."""
+    view.public_route = True  # type: ignore[attr-defined]
+    return view
+
+
 def form_add_service_error(form: forms.BaseForm, exc: ServiceError) -> None:
     """Puts a service error's field errors beside the form fields they name (the first
     element of ``loc``); the rest, and the error's own message, above the form."""

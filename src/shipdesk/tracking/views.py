@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import http_date
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.core.errors import ServiceError
-from shipdesk.core.views_support import actor_required, service_action
+from shipdesk.core.views_support import actor_required, public_route, service_action
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import polling, selectors
 
-PUBLIC_MAX_AGE = 60  # seconds: the page is the same for everyone who has the link
+# seconds a process keeps a rendered recipient's page; it is only ever served while the
+# rows it was rendered from are unchanged, so this bounds memory and an office's address
+page_cache = caches["pages"]
+PUBLIC_PAGE_CACHE_SECONDS = 60
 
 
 @actor_required
@@ -53,22 +59,33 @@ def report(request: HttpRequest) -> HttpResponse:
         "report": selectors.daily_report(organization=actor.organization)})
 
 
+@public_route
 @require_GET
 def public(request: HttpRequest, token: str) -> HttpResponse:
-    """The recipient's page: no login, by the unguessable token; cacheable."""
+    """The recipient's page: no login, by the unguessable token. Served without the
+    per-user middleware; its rendering is cached per process under a key made of the rows'
+    versions, so a change of status is on the page at the very next request."""
     try:
-        page = selectors.public_page(token=token)
-    except ServiceError as exc:
-        raise Http404("not found") from exc
-    etag = '"' + hashlib.sha256(f"{token}:{page.state.updated_at.isoformat()}".encode()
-                                ).hexdigest()[:32] + '"'
-    if request.headers.get("If-None-Match") == etag:
-        response = HttpResponse(status=304)
-    else:
-        response = render(request, "tracking/public.html", {"page": page})
+        state = selectors.public_state(token=token)
+    except ServiceError:
+        response = render(request, "tracking/public_not_found.html", status=404)
+        response["X-Robots-Tag"] = "noindex"
+        return response
+    version = f"{token}|{state.version}|{translation.get_language()}"
+    etag = '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        key = f"tracking-public:{etag}"
+        body = page_cache.get(key)
+        if body is None:
+            body = render_to_string("tracking/public.html", {
+                "page": selectors.public_page(token=token, state=state)})
+            page_cache.set(key, body, PUBLIC_PAGE_CACHE_SECONDS)
+        response = HttpResponse(body)
     response["ETag"] = etag
-    response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
-    response["Last-Modified"] = http_date(page.state.updated_at.timestamp())
+    # Any cache may keep it, but must ask again (a 304 costs one query) before showing it:
+    # a recipient never sees a status older than the database's.
+    response["Cache-Control"] = "public, max-age=0, must-revalidate"
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response

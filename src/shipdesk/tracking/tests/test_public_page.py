@@ -1,0 +1,121 @@
+"""The recipient's public page: served without the per-user middleware, cached per process
+under the rows' versions, never older than the database."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from shipdesk.tracking.models import TrackingState
+from shipdesk.tracking.services import tracking_events_ingest
+from shipdesk.tracking.statuses import Status
+from shipdesk.tracking.tests.factories import event, shipment
+
+pytestmark = pytest.mark.django_db
+
+
+def _in_transit(org, **kw):
+    s = shipment(org, **kw)
+    n = s.tracking_number
+    tracking_events_ingest(events=[event(n, 0, Status.ACCEPTED, "1.1"),
+                                   event(n, 1, Status.IN_TRANSIT, "8.3", place="СЦ Новосибирск")],
+                           now=timezone.now())
+    return s, TrackingState.objects.get(shipment=s).public_token
+
+
+def test_status_change_is_on_the_page_at_the_next_request(client, org):
+    s, token = _in_transit(org)
+    first = client.get(f"/tracking/t/{token}/")
+    client.get(f"/tracking/t/{token}/")  # now certainly cached in this process
+    assert "Посылка в пути" in first.content.decode()
+
+    tracking_events_ingest(events=[event(s.tracking_number, 2, Status.DELIVERED, "2.1")],
+                           now=timezone.now() + timedelta(seconds=1))
+    after = client.get(f"/tracking/t/{token}/")
+    html = after.content.decode()
+    assert after.status_code == 200
+    assert "Посылка вручена" in html
+    assert after["ETag"] != first["ETag"]
+    # a browser or proxy holding the old page is told to take the new one
+    again = client.get(f"/tracking/t/{token}/", headers={"If-None-Match": first["ETag"]})
+    assert again.status_code == 200 and "Посылка вручена" in again.content.decode()
+
+
+def test_shop_edit_of_the_shipment_is_on_the_page_at_the_next_request(client, org):
+    s, token = _in_transit(org, cod_amount=Decimal("1499.90"))
+    assert "1499" in client.get(f"/tracking/t/{token}/").content.decode()
+    s.cod_amount = Decimal("2500.00")
+    s.save()
+    html = client.get(f"/tracking/t/{token}/").content.decode()
+    assert "2500" in html and "1499" not in html
+
+
+def test_unchanged_page_is_served_from_the_cache_with_one_query(client, org):
+    _s, token = _in_transit(org)
+    first = client.get(f"/tracking/t/{token}/")
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(f"/tracking/t/{token}/")
+    assert len(queries) == 1, [q["sql"][:80] for q in queries.captured_queries]
+    assert second.content == first.content and second["ETag"] == first["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        revalidated = client.get(f"/tracking/t/{token}/", headers={"If-None-Match": first["ETag"]})
+    assert revalidated.status_code == 304 and len(queries) == 1
+
+
+def test_caches_must_revalidate_before_showing_it(client, org):
+    _s, token = _in_transit(org)
+    r = client.get(f"/tracking/t/{token}/")
+    assert r["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert "Accept-Language" in r["Vary"]
+    assert r["X-Robots-Tag"] == "noindex" and r["Referrer-Policy"] == "no-referrer"
+
+
+def test_logged_in_visitor_gets_the_shared_page_without_session_work(web, client, org):
+    """A shop's operator who opens the link gets what the recipient gets: the session, the
+    user and the organization are not loaded, no cookie is set or varied on."""
+    _s, token = _in_transit(org)
+    anonymous = client.get(f"/tracking/t/{token}/")
+    with CaptureQueriesContext(connection) as queries:
+        r = web.get(f"/tracking/t/{token}/")
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert r.status_code == 200 and r.content == anonymous.content
+    assert "django_session" not in sql and "auth_user" not in sql
+    assert "Cookie" not in r.get("Vary", "") and not r.cookies
+    assert r["X-Frame-Options"] == "DENY" and r["X-Request-ID"]
+    assert r["Content-Language"] == "ru"
+
+
+def test_english_visitor_gets_the_english_page(client, org):
+    _s, token = _in_transit(org)
+    ru = client.get(f"/tracking/t/{token}/")
+    en = client.get(f"/tracking/t/{token}/", headers={"Accept-Language": "en"})
+    assert en["Content-Language"] == "en" and '<html lang="en">' in en.content.decode()
+    assert en["ETag"] != ru["ETag"]
+    assert '<html lang="ru">' in client.get(f"/tracking/t/{token}/").content.decode()
+
+
+def test_unknown_or_short_token_is_a_plain_404_for_the_recipient(client, org):
+    _in_transit(org)
+    for token in ("nope-nope-nope-nope-nope", "short"):
+        r = client.get(f"/tracking/t/{token}/")
+        assert r.status_code == 404
+        assert "Посылка не найдена" in r.content.decode()
+
+
+def test_other_pages_still_need_a_login(client, org):
+    s, _token = _in_transit(org)
+    r = client.get(f"/tracking/shipments/{s.pk}/")
+    assert r.status_code == 302 and "/login/" in r["Location"]
+
+
+def test_shop_logo_and_name_change_are_on_the_page_at_the_next_request(client, org):
+    _s, token = _in_transit(org)
+    assert "<img" not in client.get(f"/tracking/t/{token}/").content.decode()
+    org.name = "Ромашка и Ко"
+    org.logo.name = "logos/romashka.png"
+    org.save()
+    html = client.get(f"/tracking/t/{token}/").content.decode()
+    assert "Ромашка и Ко" in html and 'src="' in html and "logos/romashka.png" in html
