@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SMTP_PORT, SMS_PORT = 18750, 18751
+# BENCH_NOTIFICATIONS_PORT: the first of two free ports (SMTP server, SMS emulator)
+SMTP_PORT = int(os.environ.get("BENCH_NOTIFICATIONS_PORT", "18750"))
+SMS_PORT = SMTP_PORT + 1
 WORKERS = int(os.environ.get("BENCH_NOTIFICATIONS_WORKERS", "3"))
 # share of buyers with an e-mail (the rest get an SMS)
 EMAIL_SHARE = float(os.environ.get("BENCH_NOTIFICATIONS_EMAIL_SHARE", "0.5"))
