@@ -232,9 +232,11 @@ class PublicState:
 @dataclass(frozen=True)
 class PublicPage:
     state: PublicState
-    timeline: list[dict[str, Any]]
+    timeline: list[dict[str, str]]  # newest first: at (formatted), text, place
     status_text: str
     office: PickupOffice | None
+    storage_deadline: str  # formatted in the shop's zone, "" when none
+    expected_delivery: str
 
 
 # The page's one row, read on every request: plain SQL, because the ORM spent longer
@@ -292,19 +294,21 @@ def public_state(*, token: str) -> PublicState:
 
 def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
     """The recipient's page by its unguessable token: the state (unless given from
-    ``public_state``), the events, and the office when waiting at one: at most 3 queries."""
+    ``public_state``), the events, and the office when waiting at one: at most 3 queries,
+    plain SQL like the state's. Times are shown in the shop's zone, already formatted."""
     if state is None:
         state = public_state(token=token)
     try:
         tz = zoneinfo.ZoneInfo(state.shop_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = zoneinfo.ZoneInfo("Europe/Moscow")
-    events = list(TrackingEvent.objects.filter(shipment_id=state.shipment_id)
-                  .exclude(status="").order_by("-occurred_at", "-pk")
-                  .values_list("occurred_at", "status", "place", "office_index")[:50])
-    timeline = [{"at": timezone.localtime(at, tz),
-                 "text": STATUS_PLAIN.get(Status(st), ""), "place": place}
-                for at, st, place, _index in events]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT occurred_at, status, place, office_index FROM {_EVENTS} "  # noqa: S608
+                    "WHERE shipment_id = %s AND status <> '' "
+                    "ORDER BY occurred_at DESC, id DESC LIMIT 50", [state.shipment_id])
+        events = cur.fetchall()
+    timeline = [{"at": _local(at, tz, "%d.%m.%Y %H:%M"), "text": str(STATUS_PLAIN.get(Status(st), "")),
+                 "place": place} for at, st, place, _index in events]
     office = None
     if state.status == Status.ARRIVED_AT_PICKUP:
         # the office of the latest arrival event, else the pickup point chosen at ordering
@@ -312,14 +316,25 @@ def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
                      if st == Status.ARRIVED_AT_PICKUP and index), "") or (
             state.pickup_point_code)
         if code:
-            found = next(iter(PickupOffice.objects.filter(carrier_code=state.carrier_code,
-                                                          code=code)
-                              .values_list("name", "address", "work_hours")[:1]), None)
-            name, address, hours = found or ("", "", "")
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT name, address, work_hours FROM {_OFFICES} "  # noqa: S608
+                            "WHERE carrier_code = %s AND code = %s", [state.carrier_code, code])
+                name, address, hours = cur.fetchone() or ("", "", "")
             office = PickupOffice(code=code, name=name, address=address, work_hours=hours)
     status_text = str(STATUS_PLAIN.get(Status(state.status), "")) if state.status else (
         gettext("Посылка готовится к отправке"))
-    return PublicPage(state, timeline, status_text, office)
+    return PublicPage(state, timeline, status_text, office,
+                      storage_deadline=_local(state.storage_deadline, tz, "%d.%m.%Y"),
+                      expected_delivery=_local(state.expected_delivery, tz, "%d.%m.%Y"))
+
+
+_EVENTS = TrackingEvent._meta.db_table
+_OFFICES = PickupOffice._meta.db_table
+
+
+def _local(value: Any, tz: zoneinfo.ZoneInfo, fmt: str) -> str:
+    at = _aware(value)
+    return at.astimezone(tz).strftime(fmt) if at is not None else ""
 
 
 def webhook_endpoints(*, actor: Actor) -> QuerySet[WebhookEndpoint]:

@@ -119,3 +119,11 @@ def test_shop_logo_and_name_change_are_on_the_page_at_the_next_request(client, o
     org.save()
     html = client.get(f"/tracking/t/{token}/").content.decode()
     assert "Ромашка и Ко" in html and 'src="' in html and "logos/romashka.png" in html
+
+
+def test_times_are_in_the_shops_zone(client, org):
+    org.timezone = "Asia/Novosibirsk"  # UTC+7; the first event is at 09:00 UTC
+    org.save()
+    _s, token = _in_transit(org)
+    html = client.get(f"/tracking/t/{token}/").content.decode()
+    assert "02.11.2026 16:00" in html and "03.11.2026 16:00 · СЦ Новосибирск" in html
