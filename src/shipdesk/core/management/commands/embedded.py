@@ -29,14 +29,13 @@ def celery_queues() -> list[str]:
     return sorted(queues)
 
 
-def child_processes(*, host: str, port: int, web_workers: int = 2,
-                    threads: int = 4) -> list[tuple[str, list[str]]]:
+def child_processes(*, host: str, port: int, web_workers: int = 2) -> list[tuple[str, list[str]]]:
     py = sys.executable
     children: list[tuple[str, list[str]]] = [
-        ("web", [py, "-m", "gunicorn", "shipdesk.wsgi:application", "--bind", f"{host}:{port}",
-                 "--workers", str(web_workers), "--threads", str(threads), "--worker-class", "gthread",
-                 "--timeout", "120", "--graceful-timeout", "10", "--access-logfile", "-",
-                 "--no-control-socket"]),
+        # the same gunicorn settings as the scale-out web processes (see the README)
+        ("web", [py, "-m", "gunicorn", "shipdesk.wsgi:application",
+                 "--config", "python:shipdesk.core.gunicorn_conf", "--bind", f"{host}:{port}",
+                 "--workers", str(web_workers), "--access-logfile", "-"]),
         ("worker", [py, "-m", "celery", "-A", "shipdesk", "worker", "--pool", "threads",
                     "--concurrency", "4", "-Q", ",".join(celery_queues()), "--loglevel", "INFO",
                     "--without-gossip", "--without-mingle", "--hostname", "embedded@%h"]),
