@@ -138,6 +138,25 @@ LOST_FLAG = "lost"
 FLAGS = (STUCK, OVERDUE, STORAGE_ENDING, RETURNED_FLAG, LOST_FLAG)
 
 
+# Members bound to module names: reading an attribute of an enum class goes through a
+# descriptor, a measurable cost in the inner loop of the bulk path.
+_ACCEPTED = Status.ACCEPTED
+_ARRIVED_AT_PICKUP = Status.ARRIVED_AT_PICKUP
+_CANCELLED = Status.CANCELLED
+_CUSTOMS = Status.CUSTOMS
+_DELIVERED = Status.DELIVERED
+_DELIVERY_FAILED = Status.DELIVERY_FAILED
+_INFO_RECEIVED = Status.INFO_RECEIVED
+_IN_TRANSIT = Status.IN_TRANSIT
+_LOST = Status.LOST
+_OUT_FOR_DELIVERY = Status.OUT_FOR_DELIVERY
+_REFUSED = Status.REFUSED
+_RETURNED = Status.RETURNED
+_RETURNING = Status.RETURNING
+_SUB_STORAGE_EXPIRED = Substatus.STORAGE_EXPIRED
+_SUB_TO_SENDER = Substatus.TO_SENDER
+
+
 def _sort_key(e: EventFact) -> tuple[datetime, int, str, str, str, str]:
     rank = RANK[e.status] if e.status is not None else -1
     return (e.occurred_at, rank, e.raw_code, e.place, e.substatus, e.raw_text)
@@ -146,12 +165,15 @@ def _sort_key(e: EventFact) -> tuple[datetime, int, str, str, str, str]:
 def _dedupe(events: Sequence[EventFact]) -> list[EventFact]:
     chosen: dict[tuple[datetime, str, str], EventFact] = {}
     for e in events:
-        k = e.key()
+        k = (e[0], e[3], e[4])  # EventFact.key(), without the call
         seen = chosen.get(k)
         # keep one deterministic representative, whatever the input order
-        if seen is None or _sort_key(e) < _sort_key(seen):
+        if seen is None or (seen != e and _sort_key(e) < _sort_key(seen)):
             chosen[k] = e
     return sorted(chosen.values(), key=_sort_key)
+
+
+_FUTURE_TOLERANCE = timedelta(hours=1)
 
 
 def _skip(*_args: object) -> None:
@@ -177,6 +199,9 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
     last_forward_at: datetime | None = None  # last movement before arrival, for inference
 
     note: Callable[[Reason], None] = reasons.append if explain else _skip
+    latest = now + _FUTURE_TOLERANCE
+    shipped_floor = None if context.shipped_at is None else context.shipped_at - timedelta(days=1)
+    to_pickup_point = context.to_pickup_point
 
     def entry(e: EventFact, *, ignored: bool = False) -> None:
         if explain:
@@ -195,34 +220,34 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
             entry(e, ignored=True)
             note(Reason("unknown_code", None, e.occurred_at))
             continue
-        if context.shipped_at is not None and st is not Status.INFO_RECEIVED and (
-                e.occurred_at < context.shipped_at - timedelta(days=1)):
+        if shipped_floor is not None and st is not _INFO_RECEIVED and (
+                e.occurred_at < shipped_floor):
             entry(e, ignored=True)
             note(Reason("before_shipping", st, e.occurred_at))
             continue
-        if e.occurred_at > now + timedelta(hours=1):
+        if e.occurred_at > latest:
             entry(e, ignored=True)
             note(Reason("in_future", st, e.occurred_at))
             continue
         # "delivered" to the sender is a return
-        if st is Status.DELIVERED and e.substatus == Substatus.TO_SENDER:
-            st = Status.RETURNED
+        if st is _DELIVERED and e.substatus == _SUB_TO_SENDER:
+            st = _RETURNED
             note(Reason("delivered_to_sender", st, e.occurred_at))
         # the carrier forgot the acceptance
-        if accepted_at is None and (st is Status.ACCEPTED or st in _AFTER_ACCEPTANCE):
-            if st is not Status.ACCEPTED and st is not Status.LOST:
-                infer(Status.ACCEPTED, e.occurred_at, "inferred_accepted")
+        if accepted_at is None and (st is _ACCEPTED or st in _AFTER_ACCEPTANCE):
+            if st is not _ACCEPTED and st is not _LOST:
+                infer(_ACCEPTED, e.occurred_at, "inferred_accepted")
             accepted_at = e.occurred_at
         if st in _MOVEMENT or st in _RETURN_FLOW or st in FINAL_STATUSES:
             last_movement = e.occurred_at
 
         if status in FINAL_STATUSES:
-            if status is Status.DELIVERED and st is Status.RETURNED:
+            if status is _DELIVERED and st is _RETURNED:
                 note(Reason("returned_after_delivered", st, e.occurred_at))
-            elif status is Status.LOST and st is not Status.LOST:
+            elif status is _LOST and st is not _LOST:
                 note(Reason("found_after_lost", st, e.occurred_at))
-            elif status is Status.CANCELLED and st in _MOVEMENT | FINAL_STATUSES and (
-                    st is not Status.CANCELLED):
+            elif status is _CANCELLED and st in _MOVEMENT | FINAL_STATUSES and (
+                    st is not _CANCELLED):
                 note(Reason("moving_after_cancelled", st, e.occurred_at))
             else:
                 if st is not status:
@@ -233,33 +258,33 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
             # movement on the way back: still returning
             entry(e)
             note(Reason("moving_back", st, e.occurred_at))
-            status, substatus, status_at = Status.RETURNING, e.substatus or substatus, e.occurred_at
+            status, substatus, status_at = _RETURNING, e.substatus or substatus, e.occurred_at
             continue
-        elif status in _RETURN_FLOW and st is Status.DELIVERED:
-            st = Status.RETURNED
+        elif status in _RETURN_FLOW and st is _DELIVERED:
+            st = _RETURNED
             note(Reason("delivered_while_returning", st, e.occurred_at))
-        elif st is Status.INFO_RECEIVED and status is not None and (
-                status is not Status.INFO_RECEIVED):
+        elif st is _INFO_RECEIVED and status is not None and (
+                status is not _INFO_RECEIVED):
             entry(e, ignored=True)
             note(Reason("step_back", st, e.occurred_at, status))
             continue
 
         # arrival at the pickup point, told or proven
-        if context.to_pickup_point and arrived_at is None and status not in _RETURN_FLOW:
-            proves = (st is Status.ARRIVED_AT_PICKUP
-                      or (st in (Status.DELIVERED, Status.RETURNING, Status.RETURNED)
+        if to_pickup_point and arrived_at is None and status not in _RETURN_FLOW:
+            proves = (st is _ARRIVED_AT_PICKUP
+                      or (st in (_DELIVERED, _RETURNING, _RETURNED)
                           and e.substatus in _STORAGE_SUBSTATUSES)
-                      or (st is Status.DELIVERED and status is not None
-                          and status is not Status.OUT_FOR_DELIVERY)
-                      or (st is Status.RETURNING
-                          and e.substatus == Substatus.STORAGE_EXPIRED))
-            if proves and st is not Status.ARRIVED_AT_PICKUP:
+                      or (st is _DELIVERED and status is not None
+                          and status is not _OUT_FOR_DELIVERY)
+                      or (st is _RETURNING
+                          and e.substatus == _SUB_STORAGE_EXPIRED))
+            if proves and st is not _ARRIVED_AT_PICKUP:
                 at = _inferred_arrival(accepted_at, last_forward_at, e.occurred_at, context)
-                infer(Status.ARRIVED_AT_PICKUP, at, "inferred_arrival")
+                infer(_ARRIVED_AT_PICKUP, at, "inferred_arrival")
                 arrived_at, arrival_inferred = at, True
             elif proves:
                 arrived_at = e.occurred_at
-        if st in (Status.ACCEPTED, Status.IN_TRANSIT, Status.CUSTOMS):
+        if st in (_ACCEPTED, _IN_TRANSIT, _CUSTOMS):
             last_forward_at = e.occurred_at
 
         entry(e)
@@ -272,7 +297,7 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
             note(Reason("event", st, e.occurred_at))
 
     storage_deadline = None
-    if arrived_at is not None and status in (Status.ARRIVED_AT_PICKUP, Status.DELIVERY_FAILED):
+    if arrived_at is not None and status in (_ARRIVED_AT_PICKUP, _DELIVERY_FAILED):
         storage_deadline = _storage_deadline(arrived_at, context)
     expected = None
     if accepted_at is not None and status not in FINAL_STATUSES:
@@ -319,18 +344,18 @@ def _flags(status: Status | None, *, now: datetime, context: Context,
            last_movement: datetime | None, accepted_at: datetime | None,
            storage_deadline: datetime | None) -> frozenset[str]:
     flags: set[str] = set()
-    if status in (Status.RETURNING, Status.RETURNED, Status.REFUSED):
+    if status in (_RETURNING, _RETURNED, _REFUSED):
         flags.add(RETURNED_FLAG)
-    if status is Status.LOST:
+    if status is _LOST:
         flags.add(LOST_FLAG)
     if status is None or status in FINAL_STATUSES:
         return frozenset(flags)
-    waiting = status in (Status.ARRIVED_AT_PICKUP, Status.INFO_RECEIVED)
+    waiting = status in (_ARRIVED_AT_PICKUP, _INFO_RECEIVED)
     if not waiting and last_movement is not None and (
             now - last_movement >= timedelta(days=context.stuck_days)):
         flags.add(STUCK)
     if (accepted_at is not None and context.control_days is not None
-            and status not in (Status.ARRIVED_AT_PICKUP, Status.RETURNING, Status.REFUSED)
+            and status not in (_ARRIVED_AT_PICKUP, _RETURNING, _REFUSED)
             and now > accepted_at + timedelta(days=context.control_days)):
         flags.add(OVERDUE)
     if storage_deadline is not None and (
@@ -345,11 +370,11 @@ def next_poll_delay(verdict: Verdict, *, now: datetime) -> timedelta | None:
     st = verdict.status
     if st in FINAL_STATUSES:
         return None
-    if st is None or st is Status.INFO_RECEIVED:
+    if st is None or st is _INFO_RECEIVED:
         return timedelta(hours=12)
-    if st in (Status.OUT_FOR_DELIVERY, Status.DELIVERY_FAILED):
+    if st in (_OUT_FOR_DELIVERY, _DELIVERY_FAILED):
         return timedelta(hours=1)
-    if st is Status.ARRIVED_AT_PICKUP:
+    if st is _ARRIVED_AT_PICKUP:
         return timedelta(hours=4)
     if st in _RETURN_FLOW:
         return timedelta(hours=12)

@@ -10,8 +10,15 @@ class ShipmentStatusChange(TenantModel):
     shipment changes. Other domains (notifications, claims, webhooks out) read it in id
     order through ``tracking.selectors.status_changes_after`` and keep their own cursor."""
 
+    # Written in bulk by the ingest only, which resolves both ids itself: no database-level
+    # FK constraints (their deferred per-row checks weighed on every ingest commit); rows go
+    # with their shipment through the ORM's cascade. The shipment is the first column of
+    # the index below, so it needs no index of its own.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_constraint=False)
     shipment = models.ForeignKey("shipments.Shipment", on_delete=models.CASCADE,
-                                 related_name="status_changes")
+                                 related_name="status_changes", db_index=False,
+                                 db_constraint=False)
     previous_status = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=32)
     substatus = models.CharField(max_length=64, blank=True)
@@ -75,12 +82,20 @@ class RejectedEvent(models.Model):
 class TrackingState(TenantModel):
     """Per-shipment tracking state: the derived verdict, due polling, deadlines, exceptions."""
 
+    # Rewritten for every parcel on every ingest, so every index costs: the organization is
+    # served by the (organization, carrier, status) index, the token by its unique
+    # constraint (no pattern-ops twin: it is only looked up whole). No database-level FK
+    # constraints, as for the event store: only tracking writes these rows, with ids it
+    # resolved itself, and they go with their shipment through the ORM's cascade.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_index=False, db_constraint=False)
     shipment = models.OneToOneField("shipments.Shipment", on_delete=models.CASCADE,
-                                    primary_key=True, related_name="tracking_state")
-    public_token = models.CharField(max_length=43, unique=True)
-    carrier_code = models.CharField(max_length=32, blank=True, db_index=True)
+                                    primary_key=True, related_name="tracking_state",
+                                    db_constraint=False)
+    public_token = models.CharField(max_length=43)
+    carrier_code = models.CharField(max_length=32, blank=True)
     route = models.CharField(max_length=16, blank=True)  # "101-630": index prefixes
-    status = models.CharField(max_length=32, blank=True, db_index=True)
+    status = models.CharField(max_length=32, blank=True)
     substatus = models.CharField(max_length=64, blank=True)
     status_at = models.DateTimeField(null=True)
     final = models.BooleanField(default=False)
@@ -104,6 +119,8 @@ class TrackingState(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "carrier_code", "status"])]
+        constraints = [models.UniqueConstraint(fields=["public_token"],
+                                               name="tracking_state_public_token")]
 
 
 class TrackingRule(models.Model):

@@ -29,6 +29,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.json import Jsonb
 
 from shipdesk.carriers import base as carrier_base
 from shipdesk.core import crypto
@@ -103,6 +105,7 @@ class Rules:
         self.transit = {(r.carrier_code, r.route): r.mean_days for r in
                         RouteTransit.objects.filter(samples__gte=3)}
         self._cache: dict[tuple[int, str, str, str], tuple[int, int, int | None]] = {}
+        self._contexts: dict[tuple[Any, ...], engine.Context] = {}
 
     def for_(self, org_id: int, carrier: str, mail_type: str, route: str
              ) -> tuple[int, int, int | None]:
@@ -129,6 +132,15 @@ class Rules:
         return found
 
     def context(self, info: _ShipmentInfo) -> engine.Context:
+        # the bulk path asks for thousands of parcels sharing a handful of contexts
+        key = (info.organization_id, info.carrier_code, info.mail_type, info.route,
+               info.to_pickup_point, info.control_days)
+        hit = self._contexts.get(key)
+        if hit is None:
+            hit = self._contexts[key] = self._context(info)
+        return hit
+
+    def _context(self, info: _ShipmentInfo) -> engine.Context:
         storage, stuck, control = self.for_(info.organization_id, info.carrier_code,
                                             info.mail_type, info.route)
         return engine.Context(
@@ -142,6 +154,16 @@ def _route(sender_index: str | None, index: str | None) -> str:
     return f"{a}-{b}" if a and b else ""
 
 
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A read of the bulk path. On PostgreSQL timestamps go through psycopg's own C loader
+    (aware, in the session's UTC), many times faster than the Python one Django installs."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
     found: dict[str, _ShipmentInfo] = {}
     shipments, senders = Shipment._meta.db_table, "shipments_senderprofile"
@@ -151,14 +173,12 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
             where, params = "s.tracking_number = ANY(%s::text[])", [_text_array(part)]
         else:
             where, params = f"s.tracking_number IN ({', '.join(['%s'] * len(part))})", part
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT s.id, s.organization_id, s.tracking_number, s.carrier_code, "  # noqa: S608
-                "s.carrier_account_id, s.mail_category, s.service_code, p.\"index\", "
-                "s.\"index\", s.pickup_point_code, s.options, s.created_at, s.delivery_days_max "
-                f"FROM {shipments} s LEFT JOIN {senders} p ON p.id = s.sender_id WHERE {where}",
-                params)
-            rows = cur.fetchall()
+        rows = _fetch(
+            "SELECT s.id, s.organization_id, s.tracking_number, s.carrier_code, "  # noqa: S608
+            "s.carrier_account_id, s.mail_category, s.service_code, p.\"index\", "
+            "s.\"index\", s.pickup_point_code, s.options, s.created_at, s.delivery_days_max "
+            f"FROM {shipments} s LEFT JOIN {senders} p ON p.id = s.sender_id WHERE {where}",
+            params)
         for (sid, org_id, number, carrier, account, category, service, s_index, index, pp,
              options, created, days_max) in rows:
             if isinstance(options, str):
@@ -212,9 +232,13 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
     account_org = getattr(account, "organization_id", None)
     pg = connection.vendor == "postgresql"
     utc = zoneinfo.ZoneInfo("UTC")
+    latest = now + FUTURE_TOLERANCE
+    unknown = 0
+    # the hot loop of the ingest: one pass, locals only, a tuple per event
     for e in events:
-        info = infos.get(e.tracking_number)
-        if wanted is not None and e.tracking_number not in wanted:
+        number = e.tracking_number
+        info = infos.get(number)
+        if wanted is not None and number not in wanted:
             reject(e, "not_requested", account_org, _("номер не запрашивался"))
             continue
         if info is None:
@@ -223,33 +247,34 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
         if account_org is not None and info.organization_id != account_org:
             reject(e, "foreign_parcel", account_org, _("отправление другой организации"))
             continue
-        offset = e.occurred_at.utcoffset()
+        at = e.occurred_at
+        offset = at.utcoffset()
         if offset is None:
             reject(e, "naive_time", info.organization_id, _("время без часового пояса"))
             continue
-        if e.occurred_at > now + FUTURE_TOLERANCE:
+        if at > latest:
             reject(e, "future", info.organization_id, _("дата события в будущем"))
             continue
-        if e.occurred_at < info.created_at - BEFORE_CREATION_TOLERANCE:
+        if at < info.created_at - BEFORE_CREATION_TOLERANCE:
             reject(e, "before_creation", info.organization_id,
                    _("событие раньше создания отправления"))
             continue
-        place = (e.location or "")[:300]
-        key = (info.id, e.occurred_at, e.raw_code, place)
+        place = e.location[:300] if e.location else ""
+        code = e.raw_code[:32]
+        key = (info.id, at, code, place)
         if key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
-        status = e.status.value if e.status is not None else ""
-        if e.status is None:
-            result.unknown_codes += 1
-        rows.append((info.organization_id, info.id, e.tracking_number[:32],
-                     e.occurred_at if pg else e.occurred_at.astimezone(utc),
-                     int(offset.total_seconds() // 60),
-                     e.raw_code[:32], e.raw_text[:300], status, e.substatus[:64], place,
-                     e.office_index[:12], e.status is None, source,
-                     json.dumps(e.raw, ensure_ascii=False, default=str) if e.raw else "{}",
-                     now))
+        status = e.status
+        if status is None:
+            unknown += 1
+        rows.append((info.organization_id, info.id, number[:32],
+                     at if pg else at.astimezone(utc), int(offset.total_seconds()) // 60,
+                     code, e.raw_text[:300], status.value if status is not None else "",
+                     e.substatus[:64], place, e.office_index[:12], status is None, source,
+                     _raw_json(e.raw, pg), now))
+    result.unknown_codes += unknown
     if rejected:
         log.warning("tracking ingest: rejected %d events (%s)", len(rejected),
                     ", ".join(f"{k}={v}" for k, v in sorted(result.rejected.items())))
@@ -263,17 +288,19 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
         # Only shipments with stored events can have duplicates in the store: read their
         # history once, drop what is already there, and the rest goes in with a plain COPY.
         history = _load_history([i for i in ids if i in states and states[i][2] is not None])
-        known = {(sid, f.occurred_at, f.raw_code, f.place)
-                 for sid, facts in history.items() for f in facts}
-        new = [r for r in rows if (r[1], r[3], r[5], r[9]) not in known]
+        if history:
+            known = {(sid, f[0], f[3], f[4]) for sid, facts in history.items() for f in facts}
+            new = [r for r in rows if (r[1], r[3], r[5], r[9]) not in known]
+        else:
+            new = rows
         inserted = _insert_new_events(new)
         if inserted is None:  # another worker stored some of them meanwhile: the safe path
             inserted = _insert_events(new)
             history = _load_history(sorted(set(inserted)))
         else:
+            fact, status_of = engine.EventFact, _STATUS.get
             for r in new:
-                history[r[1]].append(engine.EventFact(_dt(r[3]), _STATUS.get(r[7]), r[8], r[5],
-                                                      r[9], r[6]))
+                history[r[1]].append(fact(r[3], status_of(r[7]), r[8], r[5], r[9], r[6]))
         result.stored += len(inserted)
         result.duplicates += len(rows) - len(inserted)
         affected = sorted(set(inserted))
@@ -284,19 +311,54 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
 
 
 def _insert_new_events(rows: list[tuple[Any, ...]]) -> list[int] | None:
-    """Rows known to be new go straight in (COPY on PostgreSQL); ``None`` when a
+    """Rows known to be new go straight in (binary COPY on PostgreSQL); ``None`` when a
     concurrent writer stored one of them first (nothing is written then)."""
     if connection.vendor != "postgresql" or not rows:
         return _insert_events(rows)
     try:
         with transaction.atomic(), connection.cursor() as cur:
-            names = ", ".join(_EVENT_COLUMNS)
-            with cur.cursor.copy(f"COPY tracking_trackingevent ({names}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
+            _copy_binary(cur, "tracking_trackingevent", list(_EVENT_COLUMNS), rows)
     except IntegrityError:
         return None
     return [r[1] for r in rows]
+
+
+_COPY_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _copy_binary(cur: Any, table: str, cols: list[str], rows: Iterable[Sequence[Any]], *,
+                 shaped_like: str = "") -> None:
+    """PostgreSQL: binary COPY of rows into ``table`` (or a temp table ``shaped_like`` a
+    real one): C dumpers for every column, about three times cheaper than the text format.
+    JSON values come wrapped (:func:`_jsonb`)."""
+    source = shaped_like or table
+    key = (source, tuple(cols))
+    oids = _COPY_TYPES.get(key)
+    if oids is None:
+        cur.execute("SELECT attname, atttypid FROM pg_attribute "
+                    "WHERE attrelid = %s::regclass AND attnum > 0", [source])
+        by_name = dict(cur.fetchall())
+        oids = _COPY_TYPES[key] = [by_name[c] for c in cols]
+    names = ", ".join(cols)
+    with cur.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(oids)
+        for r in rows:
+            copy.write_row(r)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+_EMPTY_JSONB = Jsonb("{}", dumps=_as_is)
+
+
+def _raw_json(raw: dict[str, Any], pg: bool) -> Any:
+    """The carrier's raw payload as JSON text; wrapped for a binary COPY on PostgreSQL."""
+    if not raw:
+        return _EMPTY_JSONB if pg else "{}"
+    text = json.dumps(raw, ensure_ascii=False, default=str)
+    return Jsonb(text, dumps=_as_is) if pg else text
 
 
 def _aware(dt: datetime) -> bool:
@@ -312,7 +374,7 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             _copy_into_temp(cur, "tracking_ev_in", "tracking_trackingevent",
-                            list(_EVENT_COLUMNS), rows)
+                            list(_EVENT_COLUMNS), rows, binary=True)
             head = f"INSERT INTO tracking_trackingevent ({cols})"
             cur.execute(f"{head} SELECT {cols} FROM tracking_ev_in {conflict} RETURNING shipment_id")  # noqa: S608
             return [r[0] for r in cur.fetchall()]
@@ -346,18 +408,17 @@ def _text_array(values: Sequence[str]) -> str:
 def _load_history(shipment_ids: list[int]) -> dict[int, list[engine.EventFact]]:
     history: dict[int, list[engine.EventFact]] = defaultdict(list)
     utc = zoneinfo.ZoneInfo("UTC")
+    fact, status_of = engine.EventFact, _STATUS.get
+    cols = "shipment_id, occurred_at, status, substatus, raw_code, place, raw_text"
     for i in range(0, len(shipment_ids), 5000):
         where, params = _ids_filter("shipment_id", shipment_ids[i:i + 5000])
-        with connection.cursor() as cur:
-            cols = "shipment_id, occurred_at, status, substatus, raw_code, place, raw_text"
-            sql = f"SELECT {cols} FROM tracking_trackingevent WHERE {where}"  # noqa: S608
-            cur.execute(sql, params)
-            for sid, at, st, sub, code, place, text in cur.fetchall():
-                if isinstance(at, str):  # SQLite through a raw cursor
-                    at = datetime.fromisoformat(at)
+        rows = _fetch(f"SELECT {cols} FROM tracking_trackingevent WHERE {where}", params)  # noqa: S608
+        for sid, at, st, sub, code, place, text in rows:
+            if isinstance(at, str):  # SQLite through a raw cursor
+                at = datetime.fromisoformat(at)
                 if at.tzinfo is None:
                     at = at.replace(tzinfo=utc)
-                history[sid].append(engine.EventFact(at, _STATUS.get(st), sub, code, place, text))
+            history[sid].append(fact(at, status_of(st), sub, code, place, text))
     return history
 
 
@@ -389,11 +450,10 @@ def _load_states(ids: list[int]) -> dict[int, tuple[str, str, datetime | None, b
     out: dict[int, tuple[str, str, datetime | None, bool]] = {}
     for i in range(0, len(ids), 5000):
         where, params = _ids_filter("shipment_id", ids[i:i + 5000])
-        with connection.cursor() as cur:
-            cur.execute("SELECT shipment_id, status, substatus, last_event_at, transit_recorded "
-                        "FROM tracking_trackingstate WHERE " + where, params)
-            for sid, st, sub, last, recorded in cur.fetchall():
-                out[sid] = (st, sub, _dt(last), bool(recorded))
+        for sid, st, sub, last, recorded in _fetch(
+                "SELECT shipment_id, status, substatus, last_event_at, transit_recorded "
+                "FROM tracking_trackingstate WHERE " + where, params):
+            out[sid] = (st, sub, _dt(last), bool(recorded))
     return out
 
 
@@ -413,10 +473,12 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     updates: list[TrackingUpdate] = []
     state_rows: list[tuple[Any, ...]] = []
     transit: dict[tuple[str, str], list[float]] = defaultdict(list)
+    derive, poll_delay, context = engine.derive, engine.next_poll_delay, rules.context
+    no_state = ("", "", None, False)
     for info in infos:
-        verdict = engine.derive(history.get(info.id, ()), now=now, context=rules.context(info),
-                                explain=False)
-        previous, previous_sub, _last, recorded = states.get(info.id, ("", "", None, False))
+        verdict = derive(history.get(info.id, ()), now=now, context=context(info), explain=False)
+        state = states.get(info.id)
+        previous, previous_sub, _last, recorded = state or no_state
         status = verdict.status.value if verdict.status is not None else ""
         if status and (status, verdict.substatus) != (previous, previous_sub):
             if status != previous:
@@ -430,13 +492,19 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
             if 0 <= days <= 120:
                 transit[(info.carrier_code, info.route)].append(days)
             recorded = True
-        delay = engine.next_poll_delay(verdict, now=now)
+        delay = poll_delay(verdict, now=now)
+        next_poll = None
+        if delay is not None:
+            next_poll = now + delay
+            window = windows.get(info.organization_id)
+            if window is not None:
+                next_poll = into_window(next_poll, window)
         flags = verdict.flags
+        # the token is written only when the state row is new (an existing one keeps its own)
         state_rows.append((
-            info.id, info.organization_id, secrets.token_urlsafe(24), now, 0,
+            info.id, info.organization_id, "" if state else secrets.token_urlsafe(24), now, 0,
             info.carrier_code, info.route, status, verdict.substatus, verdict.status_at,
-            verdict.final,
-            None if delay is None else into_window(now + delay, windows.get(info.organization_id)),
+            verdict.final, next_poll,
             verdict.last_event_at, verdict.last_movement_at, verdict.accepted_at,
             verdict.arrived_at_pickup_at, verdict.arrival_inferred, verdict.storage_deadline,
             verdict.expected_delivery, recorded, engine.STUCK in flags, engine.OVERDUE in flags,
@@ -456,12 +524,16 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
 
 
 def _copy_into_temp(cur: Any, temp: str, table: str, cols: list[str],
-                    rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL: COPY rows into a session temp table shaped like ``table``'s columns."""
+                    rows: Iterable[Sequence[Any]], *, binary: bool = False) -> None:
+    """PostgreSQL: COPY rows into a session temp table shaped like ``table``'s columns
+    (``binary``: see :func:`_copy_binary`)."""
     names = ", ".join(cols)
     create = f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS"
     cur.execute(f"{create} SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
     cur.execute(f"TRUNCATE {temp}")
+    if binary:
+        _copy_binary(cur, temp, cols, rows, shaped_like=table)
+        return
     with cur.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row(r)
@@ -474,7 +546,8 @@ def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
     upsert = f"ON CONFLICT (shipment_id) DO UPDATE SET {sets}"
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            _copy_into_temp(cur, "tracking_state_in", "tracking_trackingstate", cols, rows)
+            _copy_into_temp(cur, "tracking_state_in", "tracking_trackingstate", cols, rows,
+                            binary=True)
             cur.execute(f"INSERT INTO tracking_trackingstate ({names}) "  # noqa: S608
                         f"SELECT {names} FROM tracking_state_in ORDER BY shipment_id {upsert}")
             return
