@@ -15,11 +15,13 @@ would be a second SMS: "unknown", for a person. See doc.md.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import re
 import secrets
 import signal
+import threading
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -804,21 +806,37 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
         _save_results(attempting, _ATTEMPT_FIELDS)
     if not jobs:
         return stats
-    # each gateway's share of the batch goes out at the same time as the others', and its
-    # outcome is written as soon as it is back (the less is in flight, the less a crash hits)
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = {pool.submit(_send_group, job): job for job in jobs}
-        for future in as_completed(futures):
-            gw, items = futures[future]
-            by_key = {row.pk: row for row, _o in items}
-            finished = []
-            for res in future.result():
-                row = by_key[res.key]
-                _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
-                finished.append(row)
-            fault_point("after_gateway." + gw.name)
-            _save_results(finished)
+    # Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side
+    # (each up to its ``parallel`` requests at once), and every chunk's outcome is written as
+    # soon as it is back: a crash can only catch the chunks in flight.
+    per_gateway = []
+    for gw, items in jobs:
+        limit = threading.BoundedSemaphore(gw.parallel)
+        per_gateway.append([(gw, items[i:i + COMMIT_EVERY], limit)
+                            for i in range(0, len(items), COMMIT_EVERY)])
+    # round-robin over gateways, so that one big share does not hold the others back
+    chunks = [c for row in itertools.zip_longest(*per_gateway) for c in row if c is not None]
+    try:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), MAX_THREADS)) as pool:
+            futures = {pool.submit(_send_chunk, chunk): chunk for chunk in chunks}
+            for future in as_completed(futures):
+                gw, items, _limit = futures[future]
+                by_key = {row.pk: row for row, _o in items}
+                finished = []
+                for res in future.result():
+                    row = by_key[res.key]
+                    _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
+                    finished.append(row)
+                fault_point("after_gateway." + gw.name)
+                _save_results(finished)
+    finally:
+        for gw, _items in jobs:
+            gw.close()
     return stats
+
+
+COMMIT_EVERY = 100
+MAX_THREADS = 12
 
 
 def fault_point(name: str) -> None:
@@ -857,10 +875,11 @@ def _save_results(rows: list[Message], names: tuple[str, ...] | None = None) -> 
             cursor.executemany(sql, params[start:start + 1000])
 
 
-def _send_group(job: tuple[Any, list[tuple[Message, Outgoing]]]) -> list[SendResult]:
-    gw, items = job
+def _send_chunk(job: tuple[Any, list[tuple[Message, Outgoing]], Any]) -> list[SendResult]:
+    gw, items, limit = job
     try:
-        return gw.send_many([o for _r, o in items])
+        with limit:
+            return gw.send_many([o for _r, o in items])
     except GatewayError as exc:
         return [SendResult(o.key, False, error=str(exc), permanent=exc.permanent,
                            uncertain=exc.uncertain) for _r, o in items]
@@ -868,8 +887,6 @@ def _send_group(job: tuple[Any, list[tuple[Message, Outgoing]]]) -> list[SendRes
         log.exception("gateway %s failed", gw.name)
         return [SendResult(o.key, False, error=f"{gw.name}: {exc}", uncertain=True)
                 for _r, o in items]
-    finally:
-        gw.close()
 
 
 def _precheck(row: Message, suppressed: set[tuple[int, str, str]], facts: dict[int, Any],

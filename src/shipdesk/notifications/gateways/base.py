@@ -73,6 +73,7 @@ class Gateway:
     name = ""
     idempotent = False
     after_crash = UNKNOWN
+    parallel = 2  # chunks of one batch handed to this gateway at the same time
     batch_size = 100
     default_base_url = ""
 

@@ -52,6 +52,10 @@ class Email(Gateway):
                               timeout=int(c.get("timeout", 10)))
 
     @property
+    def parallel(self) -> int:  # type: ignore[override]  # one chunk = one SMTP connection
+        return int(self.config.get("connections", 4))
+
+    @property
     def from_email(self) -> str:
         return self.config.get("from_email") or settings.DEFAULT_FROM_EMAIL
 
