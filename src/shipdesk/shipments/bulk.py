@@ -48,16 +48,20 @@ def _converter(field: models.Field, *, copy: bool = False  # type: ignore[type-a
             from psycopg.types.json import Jsonb
 
             return lambda value: None if value is None else Jsonb(value)
-        memo: list[Any] = [object(), None]
+        memo: dict[int, tuple[Any, str]] = {}  # id -> (the object, kept alive; its text)
 
         def to_json(value: Any) -> Any:
             if value is None:
                 return None
             if not value and value.__class__ in (dict, list):
                 return "{}" if value.__class__ is dict else "[]"
-            if value is not memo[0]:
-                memo[0], memo[1] = value, json.dumps(value, cls=encoder)
-            return memo[1]
+            known = memo.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1]
+            text = json.dumps(value, cls=encoder)
+            if len(memo) < 10_000:
+                memo[id(value)] = (value, text)
+            return text
         return to_json
     if kind == "DateTimeField" and not postgres:
         last: list[Any] = [object(), None]  # the same "now" on every row: convert it once

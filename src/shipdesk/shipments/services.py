@@ -308,11 +308,9 @@ def _sender_party(sender: SenderProfile | None) -> Party:
 
 
 def parcel_request(shipment: Shipment, sender: SenderProfile | None,
-                   parties: dict[int, Party] | None = None, *,
-                   with_items: bool = True) -> ParcelRequest:
+                   parties: dict[int, Party] | None = None) -> ParcelRequest:
     """The carrier-interface view of a shipment (for rating and creating at the carrier).
-    ``parties`` caches the sender's side across a bulk call; ``with_items=False`` leaves
-    the items out (tariff tables price the parcel, not its contents)."""
+    ``parties`` caches the sender's side across a bulk call."""
     if parties is None:
         sender_party = _sender_party(sender)
     else:
@@ -323,7 +321,7 @@ def parcel_request(shipment: Shipment, sender: SenderProfile | None,
     items = tuple(Item(name=i.name, quantity=i.quantity, unit_price=i.unit_price,
                        weight_g=i.weight_g, article=i.article, vat_rate=i.vat_rate,
                        hs_code=i.hs_code, origin_country=i.origin_country)
-                  for i in getattr(shipment, "_pending_items", ())) if with_items else ()
+                  for i in getattr(shipment, "_pending_items", ()))
     return ParcelRequest(
         reference=shipment.order_number, service_code=shipment.service_code,
         sender=sender_party,
@@ -354,6 +352,28 @@ def _numbers_issue() -> Callable[..., list[str]] | None:
     return numbers_issue
 
 
+def _rating_request(shipment: Shipment, sender: SenderProfile | None,
+                    parties: dict[int, Party], recipients: dict[tuple[str, str], Party]
+                    ) -> ParcelRequest:
+    """What a tariff table prices: the parcel between two indexes. The recipient is only
+    their address's index and country (shared by the parcels going there); no items."""
+    key = sender.pk if sender is not None else 0
+    sender_party = parties.get(key)
+    if sender_party is None:
+        sender_party = parties[key] = _sender_party(sender)
+    where = (shipment.index or "", shipment.country)
+    recipient = recipients.get(where)
+    if recipient is None:
+        recipient = recipients[where] = Party(
+            name="", address=Address(index=where[0], country=where[1]))
+    return ParcelRequest(
+        reference="", service_code=shipment.service_code, sender=sender_party,
+        recipient=recipient, weight_g=shipment.weight_g or 0,
+        length_cm=shipment.length_cm or 0, width_cm=shipment.width_cm or 0,
+        height_cm=shipment.height_cm or 0, declared_value=shipment.declared_value,
+        cod_amount=shipment.cod_amount, options=shipment.options or {})
+
+
 def _rate(organization: Any, shipments: list[Shipment],
           senders: dict[int, SenderProfile]) -> None:
     """Prices the shipments in bulk with the organization's tariff tables, per carrier."""
@@ -364,8 +384,10 @@ def _rate(organization: Any, shipments: list[Shipment],
     for shipment in shipments:
         by_carrier[shipment.carrier_code].append(shipment)
     parties: dict[int, Party] = {}
+    recipients: dict[tuple[str, str], Party] = {}
+    breakdowns: dict[tuple[int, ...], list[dict[str, str]]] = {}
     for carrier_code, group in by_carrier.items():
-        requests = [parcel_request(s, senders.get(s.sender_id or 0), parties, with_items=False)
+        requests = [_rating_request(s, senders.get(s.sender_id or 0), parties, recipients)
                     for s in group]
         try:
             quotes = rate_many(organization=organization, requests=requests,
@@ -376,8 +398,14 @@ def _rate(organization: Any, shipments: list[Shipment],
             if quote is None:
                 continue
             shipment.shipping_cost = quote.total
-            shipment.rate_breakdown = [{"name": line.name, "amount": str(line.amount)}
-                                       for line in quote.lines]
+            # a table's lines are shared objects: one breakdown per combination of them,
+            # shared by the records (never mutated; written as JSON once per chunk)
+            key = tuple(map(id, quote.lines))
+            breakdown = breakdowns.get(key)
+            if breakdown is None:
+                breakdown = breakdowns[key] = [
+                    {"name": line.name, "amount": str(line.amount)} for line in quote.lines]
+            shipment.rate_breakdown = breakdown
             shipment.delivery_days_min = quote.days_min
             shipment.delivery_days_max = quote.days_max
 
@@ -414,11 +442,12 @@ class _NewShipment(Record):
 
 def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
                   source_ref: str, draft: bool) -> _NewShipment:
-    values = {f: cleaned[f] for f in _SHIPMENT_FIELDS}
-    values.update(organization_id=organization.pk, state=State.DRAFT if draft else State.READY,
-                  sender_id=cleaned["sender_id"], tracking_number=cleaned["tracking_number"],
-                  source=source, source_ref=source_ref)
-    shipment = _NewShipment(defaults_for(Shipment), values)
+    # the cleaned values are the model's attnames (plus "items", which no column reads)
+    shipment = _NewShipment(defaults_for(Shipment), cleaned)
+    shipment.organization_id = organization.pk
+    shipment.state = State.DRAFT if draft else State.READY
+    shipment.source = source
+    shipment.source_ref = source_ref
     item_defaults = defaults_for(ShipmentItem)
     shipment._pending_items = [Record(item_defaults, item) for item in cleaned["items"]]
     return shipment
@@ -440,14 +469,18 @@ def _store(actor: Actor, shipments: list[Any], senders: dict[int, SenderProfile]
     user_id = actor.user.pk if getattr(actor.user, "pk", None) else None
     api_key_id = actor.api_key.pk if actor.api_key else None
     reason = _("Создано")
+    data_of: dict[str, dict[str, str]] = {}  # one (never mutated) data object per source
     for shipment in shipments:
         for item in shipment._pending_items:
             item.shipment_id = shipment.id
             items.append(item)
+        data = data_of.get(shipment.source)
+        if data is None:
+            data = data_of[shipment.source] = {"source": shipment.source}
         events.append(Record(event_defaults, {
             "shipment_id": shipment.id, "from_state": "", "to_state": shipment.state,
             "user_id": user_id, "api_key_id": api_key_id, "reason": reason,
-            "data": {"source": shipment.source}, "created_at": now}))
+            "data": data, "created_at": now}))
     fast_insert(ShipmentItem, items)
     fast_insert(ShipmentEvent, events)
 
