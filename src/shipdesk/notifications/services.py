@@ -615,6 +615,7 @@ def _after_crash(gateway: str) -> str:
 
 
 RECOVER_ASK_LIMIT = 500
+ASK_GIVE_UP = dt.timedelta(days=1)
 
 
 def outbox_recover(*, now: dt.datetime, http: Any = None) -> int:
@@ -662,10 +663,18 @@ def _recover_by_asking(*, now: dt.datetime, gateways: list[str], http: Any) -> i
             finally:
                 gw.close()
         except GatewayError as exc:
-            # cannot tell now: asked again after a backoff, never sent blindly
+            # cannot tell now: asked again after a backoff, never sent blindly; after a day
+            # of no answer it is left to a person
             log.warning("cannot ask %s about interrupted messages: %s", gateway, exc)
-            Message.objects.filter(pk__in=[r.pk for r in items]).update(
-                lease_until=now + BACKOFF_BASE, error=str(exc)[:500])
+            ids = [r.pk for r in items]
+            if since < now - ASK_GIVE_UP:
+                Message.objects.filter(pk__in=ids).update(
+                    status=MessageStatus.UNKNOWN, due_at=None, lease_until=None,
+                    error=(_("Отправка прервана сбоем, шлюз сутки не отвечает, ушло ли "
+                             "сообщение; повтор не делаем: %s") % exc)[:500])
+            else:
+                Message.objects.filter(pk__in=ids).update(lease_until=now + BACKOFF_BASE,
+                                                          error=str(exc)[:500])
             continue
         with transaction.atomic():
             for r in items:

@@ -248,6 +248,23 @@ def test_interrupted_attempt_the_gateway_never_got_is_sent_after_asking(
     assert len(emu.messages) == 1 and emu.messages[0]["text"].startswith("Заказ A-")
 
 
+def test_a_gateway_that_cannot_be_asked_for_a_day_leaves_the_message_to_a_person(
+        org: Any, notif_settings: Any, smsc: Any, make_shipment: Any,
+        status_change: Any) -> None:
+    sms_channel(org, "smsc", smsc)
+    status_change(make_shipment(recipient_email=""), "accepted")
+    services.outbox_plan_from_feed(now=NOON)
+    Message.objects.update(status=MessageStatus.SENDING, lease_until=NOON, attempt_at=NOON,
+                           body="Заказ отправлен")
+    smsc.mode = "error"
+    services.outbox_send_due(now=NOON + dt.timedelta(hours=23))
+    assert Message.objects.get().status == MessageStatus.SENDING
+    services.outbox_send_due(now=NOON + dt.timedelta(hours=25))
+    row = Message.objects.get()
+    assert row.status == MessageStatus.UNKNOWN and "сутки" in row.error
+    assert smsc.messages == []
+
+
 def test_sms_aero_lookup_ignores_the_same_text_sent_before_this_attempt(
         org: Any, notif_settings: Any, smsaero: Any) -> None:
     from shipdesk.notifications.gateways import Outgoing, get_gateway
