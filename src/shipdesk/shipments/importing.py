@@ -511,11 +511,14 @@ def _open_csv(path: Path) -> Sheet:
                  _rows=rows)
 
 
-def open_sheet(path: Path, filename: str, *, outline: bool = False) -> Sheet:
+def open_sheet(path: Path, filename: str, *, outline: bool = False,
+               accepted: bool = False) -> Sheet:
     """Opens an upload after the safety checks; raises :class:`ImportRejected` with a
     clear message for anything that is not a readable, safe table within the limits.
     ``outline``: only the header and the row count are needed (an upload being accepted),
-    which an XLSX gives without loading its whole sheet."""
+    which an XLSX gives without loading its whole sheet. ``accepted``: the file (stored
+    under its hash) passed :func:`import_job_create`'s checks, so its sheet is not
+    searched for formulas again."""
     size = path.stat().st_size
     if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
         raise _reject(_("Файл больше %(max)d МБ") % {
@@ -527,7 +530,7 @@ def open_sheet(path: Path, filename: str, *, outline: bool = False) -> Sheet:
     fmt = detect_format(filename, head)
     if fmt == "zip":
         fmt = check_zip(path)
-        cells = formula_cells(path, fmt)
+        cells = [] if accepted else formula_cells(path, fmt)
         if cells:
             if cells[0][0] == 0:
                 raise _reject(_("В файле есть формулы: они не вычисляются. Скопируйте "
@@ -862,7 +865,7 @@ def import_job_run(*, job_id: int, actor: Actor | None = None,
 def _run_job(job: ImportJob, actor: Actor, path: Path,
              progress: Callable[[int, int], None] | None) -> ImportJob:
     try:
-        sheet = open_sheet(path, job.filename)
+        sheet = open_sheet(path, job.filename, accepted=True)
     except ImportRejected as exc:
         return _finish_failed(job, str(exc.detail), exc.errors)
     fields = map_headers(sheet.headers)
