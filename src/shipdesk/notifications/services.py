@@ -34,6 +34,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.notifications import rendering
@@ -227,6 +228,15 @@ _GATEWAY_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Gateway.SMSAERO: (("email", "api_key"), ("sign", "timeout", "concurrency")),
     Gateway.WEBHOOK: (("url", "secret"), ("timeout",)),
 }
+_CONFIG_LABELS: dict[str, Any] = {
+    "host": gettext_lazy("SMTP-сервер"), "port": gettext_lazy("Порт"),
+    "username": gettext_lazy("Логин"), "password": gettext_lazy("Пароль"),
+    "from_email": gettext_lazy("Адрес отправителя"), "use_ssl": "SSL", "api_id": "api_id",
+    "sender": gettext_lazy("Имя отправителя"), "login": gettext_lazy("Логин"),
+    "email": "E-mail", "api_key": "API key", "sign": gettext_lazy("Подпись"), "url": "URL",
+    "secret": gettext_lazy("Секрет подписи"), "base_url": gettext_lazy("Адрес песочницы"),
+    "timeout": gettext_lazy("Тайм-аут"),
+}
 _SENDER_NAME = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
 
 
@@ -240,7 +250,8 @@ def channel_config_errors(gateway: str, config: dict[str, Any]) -> list[FieldErr
     errors = []
 
     def bad(key: str, message: str) -> None:
-        errors.append(FieldError(("config", key), message))
+        label = str(_CONFIG_LABELS.get(key, key))
+        errors.append(FieldError(("config", key), f"{label}: {message[0].lower()}{message[1:]}"))
 
     for key in config:
         if key not in (*required, *optional, "base_url", "callback_url"):

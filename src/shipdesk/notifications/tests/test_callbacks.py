@@ -125,7 +125,7 @@ def test_gateway_settings_are_checked_field_by_field(
     with pytest.raises(ValidationFailed) as err:
         services.channel_config_save(actor=actor, gateway=gateway, config=config)
     problems = {e.loc: e.message for e in err.value.errors}
-    assert text in problems[("config", field)], problems
+    assert text.lower() in problems[("config", field)].lower(), problems
     assert not ChannelConfig.objects.filter(gateway=gateway).exists()
 
 
@@ -144,3 +144,12 @@ def test_test_send_reports_the_gateways_own_error(
                 "smsaero": "Your credentials are incorrect"}[gateway]
     assert expected in resp.content.decode()
     assert emu.messages == []
+
+
+def test_settings_page_names_the_field_that_is_wrong(web: Client, org: Any) -> None:
+    resp = web.post("/notifications/settings/", {
+        "action": "channel", "gateway": "smsaero", "cfg_email": "shop", "cfg_api_key": "",
+        "enabled": "on"}, follow=True)
+    text = resp.content.decode()
+    assert "E-mail: неверный e-mail" in text and "API key: обязательное поле" in text
+    assert not ChannelConfig.objects.filter(organization=org).exists()
