@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -72,8 +73,7 @@ class PublicRouteMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        handler: Callable[[HttpRequest], HttpResponse] = convert_exception_to_response(
-            self._call_view)
+        handler: Callable[[HttpRequest], Any] = convert_exception_to_response(self._call_view)
         for path in reversed(settings.PUBLIC_ROUTE_MIDDLEWARE):
             factory = import_string(path)
             for hook in ("process_view", "process_exception", "process_template_response"):
@@ -81,7 +81,7 @@ class PublicRouteMiddleware:
                     raise ImproperlyConfigured(
                         f"{path} has {hook}, which the public-route chain does not run")
             handler = convert_exception_to_response(factory(handler))
-        self.public_chain = handler
+        self.public_chain: Callable[[HttpRequest], HttpResponse] = handler
 
     @staticmethod
     def _call_view(request: HttpRequest) -> HttpResponse:
@@ -90,6 +90,8 @@ class PublicRouteMiddleware:
         return match.func(request, *match.args, **match.kwargs)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return self.get_response(request)  # anything that may write keeps CSRF and the rest
         try:
             match = resolve(request.path_info)
         except Resolver404:

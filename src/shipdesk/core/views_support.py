@@ -15,6 +15,7 @@ from django.shortcuts import render
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 
 T = TypeVar("T")
+V = TypeVar("V", bound=Callable[..., Any])
 
 
 def actor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -31,10 +32,12 @@ def actor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-def public_route(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def public_route(view: V) -> V:
     """Marks a view that answers anyone the same way (the recipient's tracking page, health
     checks): ``PublicRouteMiddleware`` serves it without the per-user middleware, so it has
-    no ``request.session``, ``request.user`` or ``request.actor`` and must not need them."""
+    no ``request.session``, ``request.user`` or ``request.actor`` and must not need them.
+    Only its GET and HEAD requests take that way (no CSRF check runs there), so it must
+    change nothing on them; any other method goes through the whole chain."""
     view.public_route = True  # type: ignore[attr-defined]
     return view
 

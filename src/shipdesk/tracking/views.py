@@ -6,12 +6,13 @@ import hashlib
 
 from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.views_support import actor_required, public_route, service_action
@@ -60,20 +61,20 @@ def report(request: HttpRequest) -> HttpResponse:
 
 
 @public_route
-@require_GET
-def public(request: HttpRequest, token: str) -> HttpResponse:
+@require_safe
+def public(request: HttpRequest, token: str) -> HttpResponseBase:
     """The recipient's page: no login, by the unguessable token. Served without the
     per-user middleware; its rendering is cached per process under a key made of the rows'
     versions, so a change of status is on the page at the very next request."""
     try:
         state = selectors.public_state(token=token)
     except ServiceError:
-        response = render(request, "tracking/public_not_found.html", status=404)
-        response["X-Robots-Tag"] = "noindex"
-        return response
+        missing = render(request, "tracking/public_not_found.html", status=404)
+        missing["X-Robots-Tag"] = "noindex"
+        return missing
     version = f"{token}|{state.version}|{translation.get_language()}"
     etag = '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
-    response = get_conditional_response(request, etag=etag)
+    response = get_conditional_response(request, etag=etag)  # 304 when the caller has it
     if response is None:
         key = f"tracking-public:{etag}"
         body = page_cache.get(key)

@@ -26,3 +26,10 @@ def test_middleware_with_view_hooks_cannot_be_put_in_the_public_chain():
             "django.middleware.csrf.CsrfViewMiddleware"]), \
             pytest.raises(ImproperlyConfigured, match="process_view"):
         PublicRouteMiddleware(lambda request: HttpResponse())
+
+
+def test_post_to_a_public_route_goes_through_csrf(db):
+    from django.test import Client
+
+    r = Client(enforce_csrf_checks=True).post("/healthz")
+    assert r.status_code == 403  # the CSRF check of the whole chain, not the public lane

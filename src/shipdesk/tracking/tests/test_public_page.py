@@ -127,3 +127,10 @@ def test_times_are_in_the_shops_zone(client, org):
     _s, token = _in_transit(org)
     html = client.get(f"/tracking/t/{token}/").content.decode()
     assert "02.11.2026 16:00" in html and "03.11.2026 16:00 · СЦ Новосибирск" in html
+
+
+def test_head_request_gets_the_headers_without_the_page(client, org):
+    _s, token = _in_transit(org)
+    r = client.head(f"/tracking/t/{token}/")
+    assert r.status_code == 200 and r["ETag"] and r.content == b""
+    assert client.post(f"/tracking/t/{token}/").status_code == 405
