@@ -43,3 +43,9 @@ def _schedule_sweep(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(float(settings.SHIPDESK_SWEEP_SECONDS),
                              sender.signature("shipdesk.core.tasks.sweep_due_work"),
                              name="sweep due work")
+    # Tracking's periodic chores: the first daily-report time of new organizations, and
+    # flags that depend on the clock alone (stuck, overdue, storage ending).
+    sender.add_periodic_task(3600.0, sender.signature("shipdesk.tracking.tasks.schedule_reports"),
+                             name="tracking: schedule first reports")
+    sender.add_periodic_task(86400.0, sender.signature("shipdesk.tracking.tasks.recheck"),
+                             name="tracking: recheck clock-driven flags")

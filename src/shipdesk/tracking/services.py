@@ -824,10 +824,7 @@ def tracking_daily_report_send(*, organization_id: int, now: datetime | None = N
     now = now or timezone.now()
     org = Organization.objects.get(pk=organization_id)
     settings_row, _created = TrackingSettings.objects.get_or_create(organization=org)
-    try:
-        tz = zoneinfo.ZoneInfo(org.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("Europe/Moscow")
+    tz = _org_zone(org)
     today = now.astimezone(tz).date()
     settings_row.next_report_at = _next_report_at(now, tz)
     if settings_row.last_report_on == today:
@@ -852,6 +849,32 @@ def tracking_daily_report_send(*, organization_id: int, now: datetime | None = N
     return sent
 
 
+def _org_zone(org: Organization) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(org.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+def tracking_reports_schedule(*, now: datetime | None = None) -> int:
+    """Gives every organization its tracking settings and the time of its first daily
+    report (the next 08:00 in the organization's own zone) where it has none yet, so the
+    first report goes out by itself, not only after someone opens the settings. Run
+    periodically; returns how many organizations got a first report time."""
+    now = now or timezone.now()
+    missing = Organization.objects.exclude(
+        pk__in=TrackingSettings.objects.values("organization_id"))
+    TrackingSettings.objects.bulk_create(
+        [TrackingSettings(organization=o) for o in missing.only("pk")],
+        ignore_conflicts=True, batch_size=2000)
+    rows = list(TrackingSettings.objects.filter(next_report_at=None)
+                .select_related("organization").only("pk", "organization__timezone"))
+    for row in rows:
+        row.next_report_at = _next_report_at(now, _org_zone(row.organization))
+    TrackingSettings.objects.bulk_update(rows, ["next_report_at"], batch_size=500)
+    return len(rows)
+
+
 def _next_report_at(now: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     local = now.astimezone(tz)
     at = local.replace(hour=8, minute=0, second=0, microsecond=0)
@@ -865,6 +888,8 @@ def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
                              report_emails: str | None = None) -> TrackingSettings:
     actor.require(Perm.MANAGE_SETTINGS)
     row, _created = TrackingSettings.objects.get_or_create(organization=actor.organization)
+    if row.next_report_at is None:
+        row.next_report_at = _next_report_at(timezone.now(), _org_zone(actor.organization))
     errors = []
     for name, value, top in (("poll_from_hour", poll_from_hour, 23),
                              ("poll_to_hour", poll_to_hour, 24)):
@@ -884,6 +909,7 @@ def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
 
 
 __all__ = ["FINAL_STATUSES", "IngestResult", "tracking_daily_report_send",
-           "tracking_events_ingest", "tracking_recheck", "tracking_settings_update",
+           "tracking_events_ingest", "tracking_recheck", "tracking_reports_schedule",
+           "tracking_settings_update",
            "webhook_deliveries_send", "webhook_delivery_replay", "webhook_endpoint_create",
            "webhook_endpoint_delete", "webhook_endpoint_update", "webhook_sign"]

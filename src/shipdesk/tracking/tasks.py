@@ -30,3 +30,8 @@ def discover() -> int:
 @shared_task(name="shipdesk.tracking.tasks.recheck", ignore_result=True)
 def recheck() -> int:
     return services.tracking_recheck()
+
+
+@shared_task(name="shipdesk.tracking.tasks.schedule_reports", ignore_result=True)
+def schedule_reports() -> int:
+    return services.tracking_reports_schedule()
