@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +375,27 @@ def test_file_over_several_chunks(actor: Actor, monkeypatch: pytest.MonkeyPatch)
     assert [(e["row"], e["column"]) for e in job.errors] == [(4, "H")]
     assert set(Shipment.objects.values_list("order_number", flat=True)) == {
         "F-1", "F-2", "F-4", "F-5"}
+
+
+def test_xls_is_read(actor: Actor) -> None:
+    # a real Excel 97-2003 file (see fixtures/README.md): numbers come as floats there
+    content = (Path(__file__).parent / "fixtures" / "orders.xls").read_bytes()
+    job = upload(actor, content, "orders.xls")
+    assert (job.status, job.total_rows, job.created_count, job.rejected_count) == (
+        "done", 3, 2, 1), (job.message, job.errors)
+    first = Shipment.objects.prefetch_related("items").get(order_number="XLS-1")
+    assert (first.recipient_surname, first.recipient_given_name, first.recipient_patronymic) == (
+        "Семёнова", "Алёна", "Юрьевна")
+    assert (first.recipient_phone, first.index, first.region, first.city, first.street) == (
+        "+79123456789", "644010", "Омская обл.", "г. Омск", "ул. Ленина")
+    assert (first.house, first.apartment, first.weight_g, first.comment) == (
+        "5", "12", 1200, "Позвонить за час")
+    assert (first.declared_value, first.cod_amount) == (Decimal("2500.50"), Decimal("2500.50"))
+    item = first.items.get()
+    assert (item.name, item.quantity, item.unit_price) == (
+        "Книга «Война и мир»", 2, Decimal("1250.25"))
+    second = Shipment.objects.get(order_number="XLS-2")
+    assert (second.recipient_surname, second.recipient_phone, second.index, second.house) == (
+        "Ёжиков", "+79031234567", "101000", "1")
+    assert {(e["row"], e["column"], e["header"]) for e in job.errors} == {
+        (4, "C", "Телефон"), (4, "J", "Вес, г")}
