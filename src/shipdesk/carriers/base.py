@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -168,6 +168,21 @@ class TrackResult:
 
 
 @dataclass(frozen=True)
+class TrackTicket:
+    """A batch tracking request the carrier answers later (Russian Post's ``getTicket``):
+    fetch the answer with :meth:`CarrierAdapter.track_fetch` not before ``first_fetch_after``,
+    then at most every ``fetch_interval``, until ``keep_for`` after the request. ``ticket`` is
+    empty when no number was worth asking (all in ``errors``)."""
+
+    ticket: str
+    numbers: tuple[str, ...]  # the numbers asked, as sent
+    first_fetch_after: timedelta
+    fetch_interval: timedelta
+    keep_for: timedelta
+    errors: dict[str, str] = field(default_factory=dict)  # refused before asking: number -> why
+
+
+@dataclass(frozen=True)
 class PickupPoint:
     code: str
     name: str
@@ -219,6 +234,13 @@ class RateLimited(CarrierError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, code="rate_limited", transient=True, status=429)
         self.retry_after = retry_after
+
+
+class TicketExpired(CarrierError):
+    """The carrier no longer keeps the answer to a tracking ticket: ask for the numbers again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="ticket_expired")
 
 
 class CarrierAdapter:
@@ -273,6 +295,30 @@ class CarrierAdapter:
 
     def track(self, tracking_numbers: list[str]) -> TrackResult:
         raise NotImplementedError
+
+    # Deferred batch tracking, for carriers that answer a batch later (tickets). The poller
+    # uses this pair instead of ``track`` when ``tracks_by_ticket()`` is true.
+    def tracks_by_ticket(self) -> bool:
+        return False
+
+    def track_request(self, tracking_numbers: list[str]) -> TrackTicket:
+        """Asks for up to ``track_batch_size`` numbers; the answer comes later."""
+        raise NotImplementedError
+
+    def track_fetch(self, ticket: str) -> TrackResult | None:
+        """The answer to a ticket, or ``None`` while it is not ready. Raises
+        :class:`TicketExpired` when the carrier no longer has it."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Releases the adapter's HTTP connections; the adapter is not used afterwards."""
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def subscribe_webhooks(self, url: str) -> None:
         """Asks the carrier to post events for this account to ``url``."""

@@ -1,6 +1,10 @@
 """Tracking: polling the carriers as due work. Each active shipment has a next-poll time
 (adapted to its state, moved into the organization's polling window); polls go out in each
-adapter's batch size within the account's daily quota, and the answers go to ingest."""
+adapter's batch size within the account's daily quota, and the answers go to ingest.
+
+Carriers that answer a batch later (Russian Post's tickets: ``tracks_by_ticket``) get the
+request now; the ticket is kept as a :class:`TrackingTicket`, due work of its own that fetches
+the answer when the carrier allows it and ingests it. Its shipments are held until then."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from shipdesk.shipments.models import Shipment
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 from shipdesk.tracking import engine
-from shipdesk.tracking.models import TrackingState
+from shipdesk.tracking.models import TrackingState, TrackingTicket
 from shipdesk.tracking.services import (
     _STATUS,
     IngestResult,
@@ -73,8 +77,8 @@ def _adapter_for(account: Any) -> carrier_base.CarrierAdapter:
     key = (account.pk, account.updated_at)
     adapter = _adapters.get(key)
     if adapter is None:
-        if len(_adapters) > 256:
-            _adapters.clear()
+        for old in [k for k in _adapters if k[0] == account.pk or len(_adapters) > 256]:
+            _adapters.pop(old).close()  # an edited account's old client, or too many kept
         adapter = _adapters[key] = registry.adapter_for_account(account)
     return adapter
 
@@ -102,26 +106,29 @@ class PollResult:
     events: int = 0
     failed: int = 0
     deferred: int = 0
+    tickets: int = 0  # tickets requested (their answers come later)
+    fetched: int = 0  # ticket answers fetched and ingested
     ingest: IngestResult = field(default_factory=IngestResult)
 
 
 def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -> PollResult:
     """Polls the carriers for these shipments, grouped by account, in each adapter's batch
-    size, within each account's daily quota; ingests what comes back. Numbers the
-    carrier failed on, or that the quota leaves out, are rescheduled."""
+    size, within each account's daily quota; ingests what comes back, or keeps the ticket
+    of a carrier that answers later. Numbers the carrier failed on, or that the quota leaves
+    out, are rescheduled."""
     now = now or timezone.now()
     from shipdesk.carriers.models import CarrierAccount
 
     out = PollResult()
-    rows = list(TrackingState.objects.filter(shipment_id__in=shipment_ids, final=False)
-                .values_list("shipment_id", "shipment__tracking_number",
-                             "shipment__carrier_account_id", "organization_id"))
+    rows = _poll_rows(shipment_ids)
+    due_at = {r[0]: _dt(r[3]) for r in rows}
     by_account: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for sid, number, account_id, _org in rows:
+    for sid, number, account_id, _due in rows:
         if number and account_id:
             by_account[account_id].append((sid, number))
     accounts = CarrierAccount.objects.in_bulk(list(by_account))
     retry: dict[int, datetime] = {}
+    held: dict[int, datetime] = {}  # in a pending ticket: not polled again until it expires
     for account_id, items in by_account.items():
         account = accounts.get(account_id)
         if account is None or not account.is_active:
@@ -134,6 +141,7 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
             out.deferred += 1
         items = items[:granted]
         adapter = _adapter_for(account)
+        by_ticket = adapter.tracks_by_ticket()
         size = max(1, adapter.track_batch_size)
         for i in range(0, len(items), size):
             part = items[i:i + size]
@@ -141,7 +149,10 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
             out.asked += len(numbers)
             out.calls += 1
             try:
-                answer = adapter.track(numbers)
+                if by_ticket:
+                    ticket = adapter.track_request(numbers)
+                else:
+                    answer = adapter.track(numbers)
             except carrier_base.RateLimited as exc:
                 wait = timedelta(seconds=exc.retry_after or 60)
                 for sid, _n in items[i:]:
@@ -154,6 +165,10 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
                     retry[sid] = now + timedelta(minutes=30 if exc.transient else 360)
                 out.failed += len(part)
                 continue
+            if by_ticket:
+                _ticket_keep(account, part, ticket, now=now, due_at=due_at, retry=retry, held=held,
+                             out=out)
+                continue
             res = tracking_events_ingest(events=list(answer.events), account=account,
                                          requested=numbers, now=now)
             out.events += len(answer.events)
@@ -162,8 +177,162 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
                 if number in answer.errors:
                     retry[sid] = now + timedelta(hours=6)
                     out.failed += 1
-    _finish_polls([r[0] for r in rows], retry, now=now)
+    _finish_polls([r[0] for r in rows if r[0] not in held], retry, now=now)
+    _hold(held, due_at)
     return out
+
+
+def _poll_rows(shipment_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """(shipment id, tracking number, carrier account id, next poll at) of the shipments
+    still tracked, in one query of arrays (not thousands of placeholders) on PostgreSQL."""
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(shipment_ids), 5000):
+        where, params = _ids_filter("t.shipment_id", shipment_ids[i:i + 5000])
+        with connection.cursor() as cur:
+            tables = f"{TrackingState._meta.db_table} t JOIN {Shipment._meta.db_table} s"
+            sql = ("SELECT t.shipment_id, s.tracking_number, s.carrier_account_id, "  # noqa: S608
+                   f"t.next_poll_at FROM {tables} ON s.id = t.shipment_id "
+                   f"WHERE t.final = %s AND {where}")
+            cur.execute(sql, [False, *params])
+            rows.extend(cur.fetchall())
+    return rows
+
+
+# A claimed shipment is not due again before the claim's lease runs out; a ticket whose first
+# fetch comes later than this before the lease's end holds its shipments explicitly.
+HOLD_MARGIN = timedelta(minutes=5)
+
+
+def _ticket_keep(account: Any, part: list[tuple[int, str]], ticket: carrier_base.TrackTicket, *,
+                 now: datetime, due_at: dict[int, datetime | None], retry: dict[int, datetime],
+                 held: dict[int, datetime], out: PollResult) -> None:
+    """Stores a requested ticket. Its shipments must not be polled again before the answer
+    is fetched: the claim's lease covers that when the first fetch comes well before it ends
+    (the usual case, so no extra write); otherwise they are held until the ticket expires."""
+    asked = [(sid, n) for sid, n in part if n not in ticket.errors]
+    for sid, n in part:
+        if n in ticket.errors:
+            retry[sid] = now + timedelta(hours=6)
+            out.failed += 1
+    if not ticket.ticket or not asked:
+        return
+    expires = now + ticket.keep_for
+    first_fetch = now + ticket.first_fetch_after
+    TrackingTicket.objects.create(
+        organization_id=account.organization_id, account=account, ticket=ticket.ticket,
+        shipment_ids=[sid for sid, _n in asked], numbers=[n for _s, n in asked],
+        requested_at=now, next_fetch_at=first_fetch,
+        fetch_interval=ticket.fetch_interval, expires_at=expires)
+    out.tickets += 1
+    for sid, _n in asked:
+        due = due_at.get(sid)
+        if due is None or due < first_fetch + HOLD_MARGIN:
+            held[sid] = expires
+        else:
+            held[sid] = due  # left as the claim set it
+
+
+def _hold(held: dict[int, datetime], due_at: dict[int, datetime | None] | None = None) -> None:
+    """Moves the next poll of shipments in a pending ticket to ``held[id]`` (skipping those
+    already there)."""
+    by_until: dict[datetime, list[int]] = defaultdict(list)
+    for sid, until in held.items():
+        if due_at is None or due_at.get(sid) != until:
+            by_until[until].append(sid)
+    for until, ids in by_until.items():
+        for i in range(0, len(ids), 5000):
+            where, params = _ids_filter("shipment_id", ids[i:i + 5000])
+            with connection.cursor() as cur:
+                cur.execute(f"UPDATE {TrackingState._meta.db_table} SET next_poll_at = %s "  # noqa: S608
+                            f"WHERE {where}", [until, *params])
+
+
+def tracking_tickets_fetch(*, ticket_ids: Sequence[int], now: datetime | None = None,
+                           ) -> PollResult:
+    """Fetches the answers of these tickets and ingests them, one ingest per account. A
+    ticket not ready yet is due again after its fetch interval; one the carrier no longer
+    keeps (or that stays unready until it would expire) gives its shipments back to polling."""
+    now = now or timezone.now()
+    out = PollResult()
+    tickets = list(TrackingTicket.objects.filter(pk__in=ticket_ids).select_related("account"))
+    by_account: dict[int, list[TrackingTicket]] = defaultdict(list)
+    for t in tickets:
+        by_account[t.account_id].append(t)
+    retry: dict[int, datetime] = {}
+    polled: list[int] = []
+    for group in by_account.values():
+        account = group[0].account
+        if not account.is_active:
+            _ticket_drop(group, retry, now + timedelta(hours=24), polled)
+            continue
+        adapter = _adapter_for(account)
+        events: list[carrier_base.TrackingEvent] = []
+        requested: list[str] = []
+        answered: list[TrackingTicket] = []
+        for n, t in enumerate(group):
+            out.calls += 1
+            try:
+                answer = adapter.track_fetch(t.ticket)
+            except carrier_base.RateLimited as exc:
+                wait = timedelta(seconds=exc.retry_after or 60)
+                for later in group[n:]:
+                    _ticket_later(later, now + max(wait, timedelta(seconds=1)), now, retry, polled)
+                break
+            except carrier_base.TicketExpired as exc:
+                log.warning("tracking ticket %s expired: %s", t.ticket, exc)
+                _ticket_drop([t], retry, now, polled)
+                continue
+            except carrier_base.CarrierError as exc:
+                log.warning("tracking ticket %s failed: %s", t.ticket, exc)
+                if exc.transient:
+                    _ticket_later(t, now + t.fetch_interval, now, retry, polled)
+                else:
+                    _ticket_drop([t], retry, now + timedelta(hours=6), polled)
+                continue
+            if answer is None:
+                _ticket_later(t, now + t.fetch_interval, now, retry, polled)
+                continue
+            events.extend(answer.events)
+            requested.extend(t.numbers)
+            answered.append(t)
+            for sid, number in zip(t.shipment_ids, t.numbers, strict=True):
+                if number in answer.errors:
+                    retry[sid] = now + timedelta(hours=6)
+                    out.failed += 1
+            polled.extend(t.shipment_ids)
+        if answered:
+            res = tracking_events_ingest(events=events, account=account, requested=requested,
+                                         now=now)
+            _merge(out.ingest, res)
+            out.events += len(events)
+            out.asked += len(requested)
+            out.fetched += len(answered)
+            TrackingTicket.objects.filter(pk__in=[t.pk for t in answered]).delete()
+    _finish_polls(polled, retry, now=now)
+    return out
+
+
+def _ticket_later(t: TrackingTicket, when: datetime, now: datetime,
+                  retry: dict[int, datetime], polled: list[int]) -> None:
+    """Not ready: due again at ``when``, unless the carrier will have dropped it by then.
+    The first time, its shipments are held until it expires (the claim's lease may not
+    last until the next fetch)."""
+    if when >= t.expires_at:
+        _ticket_drop([t], retry, now, polled)
+        return
+    TrackingTicket.objects.filter(pk=t.pk).update(next_fetch_at=when, fetches=t.fetches + 1)
+    if t.fetches == 0:
+        _hold(dict.fromkeys(t.shipment_ids, t.expires_at))
+
+
+def _ticket_drop(tickets: list[TrackingTicket], retry: dict[int, datetime], when: datetime,
+                 polled: list[int]) -> None:
+    """Gives the tickets' shipments back to polling at ``when`` and forgets the tickets."""
+    for t in tickets:
+        for sid in t.shipment_ids:
+            retry[sid] = when
+        polled.extend(t.shipment_ids)
+    TrackingTicket.objects.filter(pk__in=[t.pk for t in tickets]).delete()
 
 
 def _merge(into: IngestResult, res: IngestResult) -> None:

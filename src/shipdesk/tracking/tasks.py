@@ -12,6 +12,11 @@ def poll(ids: list[int]) -> int:
     return polling.tracking_poll(shipment_ids=ids).asked
 
 
+@shared_task(name="shipdesk.tracking.tasks.fetch_tickets", ignore_result=True)
+def fetch_tickets(ids: list[int]) -> int:
+    return polling.tracking_tickets_fetch(ticket_ids=ids).fetched
+
+
 @shared_task(name="shipdesk.tracking.tasks.webhooks_send", ignore_result=True)
 def webhooks_send(ids: list[int] | None) -> int:
     return services.webhook_deliveries_send(delivery_ids=ids)

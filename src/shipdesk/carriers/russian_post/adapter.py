@@ -5,8 +5,11 @@ Credentials (``CarrierAccount.credentials``): ``token`` (application token, «Ac
 ``tracking_login`` / ``tracking_password`` (tracking API access; default: login / password).
 Settings: ``index_from`` (acceptance office = a shipping point of the account), ``tracking_url``
 (default ``https://tracking.russianpost.ru``), ``tracking_mode`` (``batch`` — tickets, contract
-clients; ``single`` — one getOperationHistory per number, 100 a day), ``ticket_poll_interval``
-(seconds) and ``ticket_poll_attempts``.
+clients; ``single`` — one getOperationHistory per number, 100 a day). Batch tracking through
+the poller is deferred (``track_request`` / ``track_fetch``): ``ticket_first_fetch_after`` and
+``ticket_fetch_interval`` (seconds, default 900 each, the service's rule). The synchronous
+``track`` waits for the answer within the call: ``ticket_poll_interval`` (seconds) and
+``ticket_poll_attempts``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, cast
+from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 import zeep
@@ -45,8 +49,10 @@ from shipdesk.carriers.base import (
     ParcelRequest,
     RateLimited,
     RateQuote,
+    TicketExpired,
     TrackingEvent,
     TrackResult,
+    TrackTicket,
 )
 from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.statuses import map_operation, operation_name, raw_code
@@ -55,8 +61,11 @@ log = logging.getLogger(__name__)
 
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 MSK = timezone(timedelta(hours=3))
+MSK_OFFSET = timedelta(hours=3)
 PS_NS = "http://fclient.russianpost.org/postserver"
 FC_NS = "http://fclient.russianpost.org"
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+TICKET_KEPT = timedelta(hours=32)  # the service deletes a ticket's answer after this
 _STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 KOPECK = Decimal("0.01")
 
@@ -765,14 +774,27 @@ class Adapter(CarrierAdapter):
         return login, password
 
     def _soap(
-        self, wsdl: str, operation: str, *, fast: Callable[[Any], Any] | None = None, **kwargs: Any
+        self,
+        wsdl: str,
+        operation: str,
+        *,
+        fast: Callable[[Any], Any] | None = None,
+        raw_body: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Builds the request with zeep, posts it over ``self.http`` and parses the reply with zeep
-        (or with ``fast`` on the lxml root, for the large ticket answers; faults always go to zeep)."""
+        (or with ``fast`` on the lxml root, for the large ticket answers; faults always go to zeep).
+        ``raw_body``: the Body's content already written, for the large ticket requests."""
         client = _soap_client(wsdl)
         binding = client.service._binding
-        envelope = client.create_message(client.service, operation, **kwargs)
-        body = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
+        if raw_body is not None:
+            body = (
+                f'<?xml version="1.0" encoding="utf-8"?><soap-env:Envelope xmlns:soap-env="{SOAP11_NS}">'
+                f"<soap-env:Body>{raw_body}</soap-env:Body></soap-env:Envelope>"
+            ).encode()
+        else:
+            envelope = client.create_message(client.service, operation, **kwargs)
+            body = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
         if wsdl == "rtm34":
             headers = {"Content-Type": "application/soap+xml;charset=UTF-8"}
             url = f"{self.tracking_url}/rtm34"
@@ -927,26 +949,43 @@ class Adapter(CarrierAdapter):
         return events
 
     def request_ticket(self, numbers: list[str]) -> str:
-        """``getTicket`` for up to 3000 numbers; returns the ticket."""
+        """``getTicket`` for up to 3000 numbers; returns the ticket. The request is written
+        directly (one attribute per number): zeep's object mapping of 3000 items costs more
+        than the call itself."""
         if len(numbers) > self.track_batch_size:
             raise CarrierError(f"Не больше {self.track_batch_size} номеров в одном билете", code="too_many")
         login, password = self._tracking_auth()
-        file_type = _soap_client("fc").get_type("{http://fclient.russianpost.org}file")
-        reply = self._soap(
-            "fc",
-            "getTicket",
-            request=file_type(Item=[{"Barcode": n} for n in numbers]),
-            login=login,
-            password=password,
-            language="RUS",
+        items = "".join(f"<ns1:Item Barcode={quoteattr(n)}/>" for n in numbers)
+        body = (
+            f'<ns0:ticketRequest xmlns:ns0="{PS_NS}"><ns0:request xmlns:ns1="{FC_NS}">{items}'
+            f"</ns0:request><ns0:login>{escape(login)}</ns0:login>"
+            f"<ns0:password>{escape(password)}</ns0:password><ns0:language>RUS</ns0:language>"
+            "</ns0:ticketRequest>"
         )
-        if reply["error"] is not None:
-            raise self._fc_error(reply["error"])
-        return str(reply["value"])
+        return cast(str, self._soap("fc", "getTicket", fast=self._parse_ticket_value, raw_body=body))
+
+    @classmethod
+    def _parse_ticket_value(cls, root: Any) -> str:
+        reply = root.find(f".//{{{PS_NS}}}ticketResponse")
+        if reply is None:
+            raise CarrierError("Сервис отслеживания вернул ответ без ticketResponse", code="bad_response")
+        error = reply.find(f"{{{PS_NS}}}error")
+        if error is not None:
+            raise cls._fc_error(
+                {"ErrorTypeID": error.get("ErrorTypeID"), "ErrorName": error.get("ErrorName")}
+            )
+        value = (reply.findtext(f"{{{PS_NS}}}value") or "").strip()
+        if not value:
+            raise CarrierError(
+                "Сервис отслеживания не выдал номер билета", code="bad_response", transient=True
+            )
+        return value
 
     @staticmethod
     def _fc_error(error: Any) -> CarrierError:
         type_id, name = int(error["ErrorTypeID"] or 0), str(error["ErrorName"] or "")
+        if type_id == 17:
+            return TicketExpired(f"Сервис отслеживания больше не хранит ответ по билету: {name}")
         if type_id == 3:
             return AuthenticationFailed(f"Сервис отслеживания отклонил логин или пароль: {name}", code="3")
         return CarrierError(
@@ -970,8 +1009,9 @@ class Adapter(CarrierAdapter):
 
     @classmethod
     def parse_ticket_answer(cls, root: Any) -> TrackResult | None:
-        """The ``answerByTicketResponse`` (attributes only, up to 3000 items) read with lxml directly:
-        zeep's object mapping costs more than the network for answers this size."""
+        """The ``answerByTicketResponse`` (attributes only, up to 3000 items, ~18,000 operations)
+        read with lxml directly: zeep's object mapping costs more than the network for answers
+        this size. The few distinct operation codes are mapped once per answer."""
         answer = root.find(f".//{{{PS_NS}}}answerByTicketResponse")
         if answer is None:
             raise CarrierError(
@@ -986,13 +1026,17 @@ class Adapter(CarrierAdapter):
             )
         events: list[TrackingEvent] = []
         errors: dict[str, str] = {}
+        codes: dict[tuple[str | None, str | None], tuple[str, Any, str]] = {}
+        error_tag = f"{{{FC_NS}}}Error"
         for item in answer.iter(f"{{{FC_NS}}}Item"):
             number = item.get("Barcode") or ""
             for child in item:
-                attrs = dict(child.attrib)
-                if child.tag == f"{{{FC_NS}}}Error":
+                attrs = dict(child.items())
+                if child.tag == error_tag:
                     errors[number] = attrs.get("ErrorName") or f"Ошибка {attrs.get('ErrorTypeID')}"
                     continue
+                key = (attrs.get("OperTypeID"), attrs.get("OperCtgID"))
+                code = codes.get(key)
                 stamp = attrs.get("DateOper") or ""
                 try:  # dd.MM.yyyy HH:mm:ss, Moscow time
                     when = datetime(
@@ -1002,24 +1046,61 @@ class Adapter(CarrierAdapter):
                         int(stamp[11:13]),
                         int(stamp[14:16]),
                         int(stamp[17:19]),
-                        tzinfo=MSK,
-                    )
-                    oper_type, oper_attr = int(attrs.get("OperTypeID") or 0), int(attrs.get("OperCtgID") or 0)
+                        tzinfo=UTC,
+                    ) - MSK_OFFSET
+                    if code is None:
+                        code = codes[key] = cls._code(int(key[0] or 0), int(key[1] or 0))
                 except ValueError:
                     errors[number] = f"Неверная операция в ответе: {attrs}"
                     continue
+                raw, mapped, name = code
+                if mapped is None:
+                    log.warning("russian_post: unknown operation %s for %s", raw, number)
+                index = attrs.get("IndexOper") or ""
                 events.append(
-                    cls._event(
-                        number,
-                        when,
-                        oper_type,
-                        oper_attr,
-                        attrs.get("OperName") or "",
-                        attrs.get("IndexOper") or "",
+                    TrackingEvent(
+                        tracking_number=number,
+                        occurred_at=when,
+                        raw_code=raw,
+                        raw_text=attrs.get("OperName") or name,
+                        status=mapped[0] if mapped else None,
+                        substatus=mapped[1] if mapped else "",
+                        location=index,
+                        office_index=index,
                         raw=attrs,
                     )
                 )
         return TrackResult(events=tuple(events), errors=errors)
+
+    @staticmethod
+    def _code(t: int, a: int) -> tuple[str, Any, str]:
+        """An operation's raw code, our (status, substatus) or None, and its name."""
+        return raw_code(t, a), map_operation(t, a), operation_name(t, a)
+
+    def tracks_by_ticket(self) -> bool:
+        return self.settings.get("tracking_mode") != "single"
+
+    def track_request(self, tracking_numbers: list[str]) -> TrackTicket:
+        """``getTicket``: the answer may be fetched ``ticket_first_fetch_after`` seconds later
+        (the real service: not before 15 minutes, then at most every 15 minutes, kept 32 h)."""
+        valid: list[str] = []
+        errors: dict[str, str] = {}
+        for n in tracking_numbers:
+            if barcodes.is_valid(n):
+                valid.append(n.strip().upper())
+            else:
+                errors[n] = "Неверный формат номера Почты России (14 цифр или S10)"
+        return TrackTicket(
+            ticket=self.request_ticket(valid) if valid else "",
+            numbers=tuple(valid),
+            first_fetch_after=timedelta(seconds=float(self.settings.get("ticket_first_fetch_after", 900))),
+            fetch_interval=timedelta(seconds=float(self.settings.get("ticket_fetch_interval", 900))),
+            keep_for=TICKET_KEPT,
+            errors=errors,
+        )
+
+    def track_fetch(self, ticket: str) -> TrackResult | None:
+        return self.fetch_ticket(ticket)
 
     def track(self, tracking_numbers: list[str]) -> TrackResult:
         valid = [n.strip().upper() for n in tracking_numbers if barcodes.is_valid(n)]

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -153,7 +154,10 @@ class Config:
     daily_limit: int = 100_000  # Otpravka requests per day
     rate_per_second: int = 0  # 0: no per-second limit
     single_tracking_daily_limit: int = 100  # RTM34 per login per day
-    ticket_delay_seconds: float = 0.0  # on the emulator clock, before a ticket's answer is ready
+    # On the emulator clock, before a ticket's answer is ready: the real service's 15 minutes
+    # (the sandbox clock runs 360x, so 2.5 real seconds); tests and benchmarks set it short
+    # (``--ticket-delay``, ``POST /_emulator/config``).
+    ticket_delay_seconds: float = 900.0
     forbidden: tuple[str, ...] = ()  # path prefixes the token may not use (403 ACCESS_VIOLATION)
 
 
@@ -601,8 +605,19 @@ def fc_error(element: str, type_id: int, name: str) -> bytes:
     )
 
 
+@cache
+def _operation_attrs(t: int, a: int) -> str:
+    return f'OperTypeID="{t}" OperCtgID="{a}" OperName={quoteattr(operation_name(t, a))}'
+
+
+def _msk_stamp(when: datetime) -> str:
+    """dd.MM.yyyy HH:mm:ss in Moscow time (strftime costs more than the rest of an answer)."""
+    w = when.astimezone(UTC) + timedelta(hours=3)
+    return f"{w.day:02d}.{w.month:02d}.{w.year} {w.hour:02d}:{w.minute:02d}:{w.second:02d}"
+
+
 def fc_answer(state: State, barcodes_: list[str]) -> bytes:
-    prepared = state.clock().astimezone(MSK).strftime("%d.%m.%Y %H:%M:%S")
+    prepared = _msk_stamp(state.clock())
     parts = [
         f'<ns2:answerByTicketResponse xmlns:ns2="{PS_NS}" xmlns:ns3="{FC_NS}">'
         f'<ns2:value FileTypeID="2" FileNumber="1" DatePreparation="{prepared}">'
@@ -614,9 +629,7 @@ def fc_answer(state: State, barcodes_: list[str]) -> bytes:
             parts.append('<ns3:Error ErrorTypeID="12" ErrorName="Данные по отправлению отсутствуют"/>')
         for when, t, a, index in rows:
             parts.append(
-                f'<ns3:Operation OperTypeID="{t}" OperCtgID="{a}" '
-                f"OperName={quoteattr(operation_name(t, a))} "
-                f'DateOper="{when.astimezone(MSK).strftime("%d.%m.%Y %H:%M:%S")}" IndexOper="{index}"/>'
+                f'<ns3:Operation {_operation_attrs(t, a)} DateOper="{_msk_stamp(when)}" IndexOper="{index}"/>'
             )
         parts.append("</ns3:Item>")
     parts.append("</ns2:value></ns2:answerByTicketResponse>")
@@ -1245,8 +1258,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--speed", type=float, default=None, help="emulated seconds per real second")
+    parser.add_argument(
+        "--ticket-delay",
+        type=float,
+        default=Config.ticket_delay_seconds,
+        help="emulated seconds before a tracking ticket's answer is ready (default 900, as the real service)",
+    )
     args = parser.parse_args(argv)
-    server = serve(args.host, args.port, speed=args.speed)
+    config = Config(ticket_delay_seconds=args.ticket_delay)
+    server = serve(args.host, args.port, speed=args.speed, config=config)
     print(f"Russian Post emulator on {server.url} (token test-token, login test / test)", flush=True)
     try:
         while True:

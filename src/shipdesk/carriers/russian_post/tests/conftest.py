@@ -32,6 +32,8 @@ def free_port() -> int:
 
 
 def start_emulator(**config: Any) -> emulator.EmulatorServer:
+    """The emulator at real speed; tickets answer at once unless a test sets a delay."""
+    config.setdefault("ticket_delay_seconds", 0.0)
     for port in PORTS:
         try:
             return emulator.serve("127.0.0.1", port, config=emulator.Config(**config), speed=1.0)
