@@ -5,6 +5,7 @@ plain requests per second (the client's own overhead)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,8 +17,8 @@ import httpx
 
 from _setup import result, setup
 
-SANDBOX_PORT = 18260
-CDEK_PORT = 18261
+SANDBOX_PORT = int(os.environ.get("BENCH_SANDBOX_PORT", "18260"))
+CDEK_PORT = int(os.environ.get("BENCH_CDEK_PORT", "18261"))
 PARCELS = 2000
 CDEK_PARCELS = 200
 

@@ -285,6 +285,8 @@ def sandbox_accounts_connect(*, organization: Organization, host: str = "127.0.0
                 "name": _("%(name)s (песочница)") % {"name": adapter_cls.name},
                 "base_url": base_url,
                 "credentials": dict(credentials),
+                # e.g. tracking tickets answered on the emulator's faster clock
+                "settings": getattr(emulator, "sandbox_settings", dict)(),
             },
         )
         accounts.append(account)

@@ -40,6 +40,15 @@ from shipdesk.carriers.russian_post.statuses import ATTR_NAMES, TYPE_NAMES, oper
 DEFAULT_PORT = 18100
 # What embedded mode's sandbox account uses (carriers.services.sandbox_accounts_connect).
 SANDBOX_CREDENTIALS = {"token": "test-token", "login": "test", "password": "test"}
+
+
+def sandbox_settings() -> dict[str, float]:
+    """A sandbox account's settings: its tickets are fetched on the sandbox clock (the real
+    15 minutes, 2.5 real seconds at the default pace), not after 15 real minutes."""
+    pace = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
+    wait = Config.ticket_delay_seconds / pace
+    return {"ticket_first_fetch_after": wait, "ticket_fetch_interval": wait}
+
 MSK = timezone(timedelta(hours=3))
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 
