@@ -27,7 +27,9 @@ PARCELS = 2000
 RATE = int(os.environ.get("BENCH_TRACKING_PAGE_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_TRACKING_PAGE_SECONDS", "15"))
 PORT = int(os.environ.get("BENCH_TRACKING_PAGE_PORT", "18610"))
-WORKERS = int(os.environ.get("BENCH_TRACKING_PAGE_WORKERS", "2"))  # one per core here
+# gunicorn worker processes: as deployed (shipdesk.core.gunicorn_conf: one per core) unless set
+WORKERS = os.environ.get("BENCH_TRACKING_PAGE_WORKERS") or os.environ.get("WEB_CONCURRENCY") or str(
+    os.cpu_count() or 2)
 
 
 def main() -> None:
@@ -64,12 +66,11 @@ def main() -> None:
     connection.close()
 
     src = str(Path(__file__).resolve().parent.parent / "src")
-    # the gunicorn settings of the deployments (shipdesk.core.gunicorn_conf); the number of
-    # worker processes is the one thing sized to the machine
+    # the gunicorn settings of the deployments (shipdesk.core.gunicorn_conf)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "shipdesk.wsgi:application",
          "--config", "python:shipdesk.core.gunicorn_conf", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", str(WORKERS), "--log-level", "warning"],
+         "--workers", WORKERS, "--log-level", "warning"],
         env={**os.environ, "PYTHONPATH": src, "SHIPDESK_DEBUG": "false",
              "DATABASE_CONN_MAX_AGE": "600",  # scale-out setting: persistent connections
              "SHIPDESK_ALLOWED_HOSTS": "127.0.0.1,localhost"})
