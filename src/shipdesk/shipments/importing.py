@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError, ServiceError, ValidationFailed
-from shipdesk.shipments import services
+from shipdesk.shipments import services, validation
 from shipdesk.shipments.models import ImportJob, MailTypeLimit
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
@@ -152,17 +152,37 @@ for _column in COLUMNS:
         _SYNONYMS.setdefault(_norm_header(_name), _column.field)
 
 
-def map_headers(headers: Sequence[Any]) -> list[str | None]:
+# The optional sheet of items (several per shipment), one item a row, keyed by the order
+# number: its plain "Вес", "Цена", "Наименование" are the item's.
+ITEM_SHEET_TITLE = gettext_lazy("Вложения")
+ITEM_SHEET_NAMES = ("вложения", "товары", "items")
+_ITEM_SYNONYMS: dict[str, str] = {}
+for _column in COLUMNS:
+    if _column.field == "order_number" or _column.field.startswith("items."):
+        for _name in (_column.title, _column.field, _column.field.removeprefix("items."),
+                      *_column.synonyms):
+            _ITEM_SYNONYMS.setdefault(_norm_header(_name), _column.field)
+for _name, _field in (("вес", "items.weight_g"), ("вес, г", "items.weight_g"),
+                      ("масса", "items.weight_g"), ("weight", "items.weight_g"),
+                      ("цена, ₽", "items.unit_price"), ("стоимость", "items.unit_price"),
+                      ("товар", "items.name"), ("название", "items.name"),
+                      ("страна", "items.origin_country")):
+    _ITEM_SYNONYMS.setdefault(_norm_header(_name), _field)
+
+
+def map_headers(headers: Sequence[Any],
+                synonyms: dict[str, str] | None = None) -> list[str | None]:
     """The field of each column (None: not recognised), by synonyms, in any order. A field
     claimed by two columns goes to the first."""
+    synonyms = _SYNONYMS if synonyms is None else synonyms
     fields: list[str | None] = []
     used: set[str] = set()
     for header in headers:
         key = _norm_header(header)
-        found = _SYNONYMS.get(key)
+        found = synonyms.get(key)
         if found is None and key:
             # "Вес посылки (г)", "Телефон получателя*": a known name at the start
-            for synonym, candidate in _SYNONYMS.items():
+            for synonym, candidate in synonyms.items():
                 if len(synonym) >= 4 and key.startswith(synonym + " "):
                     found = candidate
                     break
@@ -196,6 +216,7 @@ class Sheet:
     total_rows: int
     _rows: Callable[[], Iterator[list[Any]]]
     header_row: int = 1  # the row number of the header in the file
+    name: str = ""  # the sheet's name in a workbook
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
         """``(row number as the user sees it in the file, values)``; empty rows skipped."""
@@ -305,12 +326,56 @@ def _open_workbook(path: Path, fmt: str) -> Sheet:
         if opened:
             yield from opened.pop()
             return
-        it = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
+        it = sheet.iter_rows()  # read again from the sheet already loaded
         next(it, None)
         yield from it
 
     return Sheet(format=fmt, headers=[_cell_text(h) for h in header],
-                 total_rows=max(height - 1, 0), _rows=rows, header_row=first_row)
+                 total_rows=max(height - 1, 0), _rows=rows, header_row=first_row,
+                 name=sheet.name)
+
+
+@dataclass
+class ItemSheet:
+    """A workbook's sheet of items: each row one item of the shipment its order number
+    names on the first sheet."""
+
+    name: str
+    headers: list[str]
+    fields: list[str | None]
+    rows: list[tuple[int, list[Any]]]
+
+
+def item_sheet(path: Path, fmt: str) -> ItemSheet | None:
+    """The workbook's sheet of items, if it has one: a sheet after the first named
+    «Вложения»/«Товары» or whose headers name an order number and an item."""
+    if fmt not in ("xlsx", "ods", "xls"):
+        return None
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        for index, sheet_name in enumerate(workbook.sheet_names[1:], start=1):
+            named = _norm_header(sheet_name) in ITEM_SHEET_NAMES
+            sheet = workbook.get_sheet_by_index(index)
+            iterator = sheet.iter_rows()
+            headers = [_cell_text(h) for h in next(iterator, [])]
+            fields = map_headers(headers, _ITEM_SYNONYMS)
+            if "order_number" in fields and "items.name" in fields:
+                first = (sheet.start[0] + 1 if sheet.start else 1) + 1
+                rows = [(n, values) for n, values in enumerate(iterator, start=first)
+                        if values.count(None) + values.count("") < len(values)]
+                if len(rows) > MAX_ROWS:
+                    raise _reject(_("На листе «%(sheet)s» %(n)d строк, а можно не больше "
+                                    "%(max)d") % {"sheet": sheet_name, "n": len(rows),
+                                                  "max": MAX_ROWS})
+                return ItemSheet(sheet_name, headers, fields, rows)
+            if named:
+                raise _reject(_("На листе «%(sheet)s» нужны колонки «Номер заказа» и "
+                                "«Товар»") % {"sheet": sheet_name})
+    except (CalamineError, ValueError, OSError) as exc:
+        raise _reject(_("Файл повреждён и не читается: %(err)s") % {"err": exc}) from exc
+    return None
 
 
 _ROW_TAG = re.compile(rb"<row[\s>]")
@@ -668,18 +733,36 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+ReportSheet = tuple[str, Sequence[str], Sequence[tuple[int, Sequence[Any]]],
+                    dict[int, list[tuple[int | None, str]]]]
+
+
 def error_report(headers: Sequence[str], rows: Sequence[tuple[int, Sequence[Any]]],
-                 errors: dict[int, list[tuple[int | None, str]]]) -> bytes:
+                 errors: dict[int, list[tuple[int | None, str]]],
+                 items: ReportSheet | None = None) -> bytes:
     """An XLSX of the rejected rows as they were given: each bad cell filled red with the
     message in a comment, all messages of the row in a last column, the row number of the
-    original file in the first."""
+    original file in the first. ``items``: the rejected rows of the sheet of items
+    ``(its name, headers, rows, errors)``, on a second sheet of the same shape."""
     from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    _report_sheet(workbook, _("Ошибки"), headers, rows, errors)
+    if items is not None:
+        _report_sheet(workbook, items[0][:31], *items[1:])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _report_sheet(workbook: Any, title: str, headers: Sequence[str],
+                  rows: Sequence[tuple[int, Sequence[Any]]],
+                  errors: dict[int, list[tuple[int | None, str]]]) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Ошибки"))
+    sheet = workbook.create_sheet(title)
     bold = Font(bold=True)
     red = PatternFill("solid", fgColor="FFC7CE")
     header_cells = []
@@ -705,9 +788,6 @@ def error_report(headers: Sequence[str], rows: Sequence[tuple[int, Sequence[Any]
             cells.append(cell)
         cells.append(WriteOnlyCell(sheet, value=safe_cell("; ".join(m for _c, m in row_errors))))
         sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def template_xlsx() -> bytes:
@@ -738,9 +818,15 @@ def template_xlsx() -> bytes:
         "declared_value": 2500, "cod_amount": 2500, "items.name": "Книга",
         "items.quantity": 1, "items.unit_price": 2500,
     }
+    several = {**{k: v for k, v in example.items() if not k.startswith("items.")},
+               "order_number": "A-1002", "weight_g": 900, "declared_value": 1500,
+               "cod_amount": 0}  # its items are on the sheet of items
     for index, column in enumerate(COLUMNS, start=1):
         if column.field in example:
             sheet.cell(row=2, column=index, value=example[column.field])
+        if column.field in several:
+            sheet.cell(row=3, column=index, value=several[column.field])
+    _template_items_sheet(workbook.create_sheet(str(ITEM_SHEET_TITLE)))
     codes = sorted({code for code in MailTypeLimit.objects.values_list("service_code",
                                                                        flat=True)})
     lists = {"service_code": ",".join(codes), "country": "RU,BY,KZ,AM,KG,UZ,CN,DE,US",
@@ -758,6 +844,33 @@ def template_xlsx() -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _template_items_sheet(sheet: Any) -> None:
+    """The template's optional sheet of items: several items of one order, a row each."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    columns = [_BY_FIELD["order_number"], *(c for c in COLUMNS if c.field.startswith("items."))]
+    notes = {"order_number": _("Номер заказа с листа «Отправления»: у заказа может быть "
+                               "несколько строк — по одной на вложение. Если вложения "
+                               "заказа указаны здесь, в его строке их можно не указывать")}
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.title)
+        cell.font = Font(bold=True)
+        if column.field in notes:
+            cell.comment = Comment(notes[column.field], "Shipdesk", width=300, height=120)
+        sheet.column_dimensions[column_letter(index - 1)].width = max(12, len(column.title) + 3)
+    for row, values in enumerate(({"order_number": "A-1002", "items.name": "Чашка",
+                                   "items.article": "CUP-1", "items.quantity": 2,
+                                   "items.unit_price": 500, "items.weight_g": 300},
+                                  {"order_number": "A-1002", "items.name": "Блюдце",
+                                   "items.quantity": 1, "items.unit_price": 500,
+                                   "items.weight_g": 200}), start=2):
+        for index, column in enumerate(columns, start=1):
+            if column.field in values:
+                sheet.cell(row=row, column=index, value=values[column.field])
+    sheet.freeze_panes = "A2"
 
 
 # --- jobs --------------------------------------------------------------------------------
@@ -866,6 +979,7 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
              progress: Callable[[int, int], None] | None) -> ImportJob:
     try:
         sheet = open_sheet(path, job.filename, accepted=True)
+        items = item_sheet(path, sheet.format)
     except ImportRejected as exc:
         return _finish_failed(job, str(exc.detail), exc.errors)
     fields = map_headers(sheet.headers)
@@ -876,12 +990,56 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
     flat_errors: list[dict[str, Any]] = []
     seen = 0
 
+    def flat(sheet_name: str, row: int, field: str, column: int | None, headers: list[str],
+             message: str) -> None:
+        if len(flat_errors) < ERROR_LIST_LIMIT:
+            flat_errors.append({
+                "sheet": sheet_name, "row": row, "field": field,
+                "column": column_letter(column) if column is not None else "",
+                "header": headers[column] if column is not None else "", "message": message})
+
+    # several items per shipment from the sheet of items: by order number, in sheet order
+    by_order: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    item_columns: dict[str, int] = {}
+    item_rejected: list[tuple[int, list[Any]]] = []
+    item_row_errors: dict[int, list[tuple[int | None, str]]] = {}
+    sources: dict[int, list[int | None]] = {}  # main row -> items' rows (None: its own)
+    item_values: dict[int, list[Any]] = {}
+    if items is not None:
+        item_values = dict(items.rows)
+        item_columns = {f: i for i, f in enumerate(items.fields) if f}
+        read_item = row_reader([f.removeprefix("items.") if f else None for f in items.fields])
+        for number, values in items.rows:
+            data = read_item(values)
+            order = _order_text(data.pop("order_number", None))
+            if order:
+                by_order.setdefault(order, []).append((number, data))
+            else:
+                _item_error(items, item_columns, number, values, "order_number",
+                            _("Укажите номер заказа"), item_rejected, item_row_errors, flat)
+        main_orders = {_order_text(data.get("order_number"))
+                       for data in (row_reader(fields)(v) for _n, v in sheet.rows())}
+        for order, entries in by_order.items():
+            if order not in main_orders:
+                for number, _data in entries:
+                    _item_error(items, item_columns, number, item_values.get(number, []),
+                                "order_number", _("Заказа %(order)s нет на листе «%(sheet)s»")
+                                % {"order": order, "sheet": sheet.name},
+                                item_rejected, item_row_errors, flat)
+
     read = row_reader(fields)
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in sheet.rows():
             pending[number] = values
-            yield number, read(values)
+            data = read(values)
+            if by_order:
+                extra = by_order.get(_order_text(data.get("order_number")))
+                if extra:  # the row's own item (if any) first, then the sheet's
+                    own = data.get("items", [])
+                    data["items"] = [*own, *(item for _n, item in extra)]
+                    sources[number] = [None] * len(own) + [n for n, _item in extra]
+            yield number, data
 
     def on_chunk(processed: int, result: services.IntakeResult) -> None:
         nonlocal seen
@@ -891,6 +1049,19 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                 rejected.append((item.ref, values))
                 for error in item.errors:
                     name = ".".join(str(p) for p in error.loc[2:] if not isinstance(p, int))
+                    message = str(error.message)
+                    from_sheet = sources.get(item.ref)
+                    if (items is not None and from_sheet and len(error.loc) > 3
+                            and error.loc[2] == "items" and isinstance(error.loc[3], int)
+                            and error.loc[3] < len(from_sheet)
+                            and from_sheet[error.loc[3]] is not None):
+                        number = from_sheet[error.loc[3]]
+                        _item_error(items, item_columns, number, item_values.get(number, []),
+                                    name, message, item_rejected, item_row_errors, flat)
+                        row_errors.setdefault(item.ref, []).append((None, _(
+                            "Лист «%(sheet)s», строка %(row)d: %(message)s") % {
+                            "sheet": items.name, "row": number, "message": message}))
+                        continue
                     column = columns_of.get(name)
                     if column is None and name.startswith("recipient_") and (
                             "recipient_name" in columns_of):
@@ -898,13 +1069,8 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                     if column is None and name in ("index", "city", "region", "street",
                                                    "house", "apartment"):
                         column = columns_of.get("address")
-                    row_errors.setdefault(item.ref, []).append((column, str(error.message)))
-                    if len(flat_errors) < ERROR_LIST_LIMIT:
-                        flat_errors.append({
-                            "row": item.ref, "field": name,
-                            "column": column_letter(column) if column is not None else "",
-                            "header": sheet.headers[column] if column is not None else "",
-                            "message": str(error.message)})
+                    row_errors.setdefault(item.ref, []).append((column, message))
+                    flat(sheet.name, item.ref, name, column, sheet.headers, message)
         seen = len(result.results)
         pending.clear()
         cache.set(PROGRESS_KEY.format(job.pk), processed, 3600)
@@ -913,19 +1079,31 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
         if progress is not None:
             progress(processed, job.total_rows)
 
-    result = services.shipments_intake(
-        actor=actor, rows=rows(), mode=job.mode, source="upload", source_key=job.file_hash,
-        loc_prefix=("row",), progress=on_chunk, chunk_size=services.INTAKE_CHUNK)
+    unknown_items = len(item_rejected)
+    if unknown_items and job.mode == ImportJob.Mode.ALL_OR_NOTHING:
+        result = services.IntakeResult(rolled_back=True)  # nothing is taken: say why first
+    else:
+        result = services.shipments_intake(
+            actor=actor, rows=rows(), mode=job.mode, source="upload",
+            source_key=job.file_hash, loc_prefix=("row",), progress=on_chunk,
+            chunk_size=services.INTAKE_CHUNK)
     job.processed_rows = seen
     job.created_count = result.created
     job.skipped_count = result.skipped
     job.rejected_count = result.rejected
     job.errors = flat_errors
-    if rejected:
-        report = error_report(sheet.headers, rejected, row_errors)
+    if rejected or item_rejected:
+        report = error_report(sheet.headers, rejected, row_errors, items=(
+            (items.name, items.headers, sorted(item_rejected), item_row_errors)
+            if items is not None and item_rejected else None))
         job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(report), save=False)
     job.status = ImportJob.Status.DONE
-    if result.rolled_back:
+    if result.rolled_back and unknown_items and not seen:
+        job.message = str(gettext_lazy(
+            "Ничего не загружено: в режиме «всё или ничего» на листе «%(sheet)s» есть "
+            "строки с ошибками (%(n)d)") % {"sheet": items.name if items else "",
+                                             "n": unknown_items})
+    elif result.rolled_back:
         job.message = str(gettext_lazy(
             "Ничего не загружено: в режиме «всё или ничего» есть строки с ошибками "
             "(%(n)d)") % {"n": result.rejected})
@@ -933,10 +1111,29 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
         job.message = _("Загружено %(c)d, пропущено как уже загруженные %(s)d, "
                         "отклонено %(r)d") % {"c": result.created, "s": result.skipped,
                                              "r": result.rejected}
+        if unknown_items:
+            job.message += "; " + _("строк вложений без заказа: %(n)d") % {"n": unknown_items}
     job.finished_at = timezone.now()
     job.save()
     cache.delete(PROGRESS_KEY.format(job.pk))
     return job
+
+
+def _order_text(value: Any) -> str:
+    """An order number as intake reads it (a number cell 1001.0 is "1001")."""
+    return validation.text(value)
+
+
+def _item_error(items: ItemSheet, columns: dict[str, int], number: int, values: list[Any],
+                field: str, message: str, rejected: list[tuple[int, list[Any]]],
+                errors: dict[int, list[tuple[int | None, str]]],
+                flat: Callable[[str, int, str, int | None, list[str], str], None]) -> None:
+    """An error on a row of the sheet of items, pointing at its cell."""
+    column = columns.get(field if field == "order_number" else f"items.{field.split('.')[-1]}")
+    if number not in errors:
+        rejected.append((number, values))
+    errors.setdefault(number, []).append((column, message))
+    flat(items.name, number, field, column, items.headers, message)
 
 
 def _finish_failed(job: ImportJob, message: str, errors: Sequence[FieldError]) -> ImportJob:

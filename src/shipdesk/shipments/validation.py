@@ -89,6 +89,12 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def text(value: Any) -> str:
+    """A cell or field as text the way validation reads it: trimmed, inner spaces
+    collapsed, a whole-number float without ".0"."""
+    return _text(value)
+
+
 _MONEY_JUNK = re.compile(r"[\s\u00a0₽]|руб\.?|р\.")
 
 

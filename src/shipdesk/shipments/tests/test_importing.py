@@ -235,7 +235,10 @@ def test_template_has_headers_dropdowns_and_notes(db: Any) -> None:
 
 def test_template_round_trip(actor: Actor) -> None:
     job = upload(actor, importing.template_xlsx(), "template.xlsx")
-    assert (job.created_count, job.rejected_count) == (1, 0), job.errors
+    assert (job.created_count, job.rejected_count) == (2, 0), job.errors
+    several = Shipment.objects.get(order_number="A-1002")
+    assert [(i.name, i.quantity) for i in several.items.order_by("position")] == [
+        ("Чашка", 2), ("Блюдце", 1)]
 
 
 def test_ods_is_read(actor: Actor) -> None:
@@ -399,3 +402,64 @@ def test_xls_is_read(actor: Actor) -> None:
         "Ёжиков", "+79031234567", "101000", "1")
     assert {(e["row"], e["column"], e["header"]) for e in job.errors} == {
         (4, "C", "Телефон"), (4, "J", "Вес, г")}
+
+
+def _with_items_sheet(main: list[list[Any]], items: list[list[Any]],
+                      title: str = "Товары",
+                      headers: tuple[str, ...] = ("Заказ", "Наименование", "Кол-во", "Цена",
+                                                  "Вес", "НДС")) -> bytes:
+    def fill(workbook: Any) -> None:
+        sheet = workbook.active
+        sheet.title = "Заказы"
+        sheet.append(HEADERS)
+        for values in main:
+            sheet.append(values)
+        sheet = workbook.create_sheet(title)
+        sheet.append(list(headers))
+        for values in items:
+            sheet.append(values)
+    return _workbook_bytes(fill)
+
+
+def test_several_items_per_shipment_from_the_sheet_of_items(actor: Actor) -> None:
+    content = _with_items_sheet([row(1), row(2), row(3)], [
+        ["F-1", "Чашка", 2, 150, 100, 20],
+        ["F-1", "Блюдце", 1, 100, 50, None],
+        ["F-2", "Ложка", 0, 10, 10, None],  # row 4: no quantity
+        ["F-9", "Вилка", 1, 10, 10, None],  # row 5: no such order
+    ])
+    job = upload(actor, content)
+    assert (job.created_count, job.rejected_count) == (2, 1), job.errors
+    assert "строк вложений без заказа: 1" in job.message
+    first = Shipment.objects.get(order_number="F-1")
+    assert [(i.name, i.quantity, i.unit_price, i.weight_g, i.vat_rate)
+            for i in first.items.order_by("position")] == [
+        ("Чашка", 2, Decimal("150.00"), 100, 20), ("Блюдце", 1, Decimal("100.00"), 50, None)]
+    assert not Shipment.objects.get(order_number="F-3").items.exists()
+    errors = {(e["sheet"], e["row"], e["column"]): e["message"] for e in job.errors}
+    assert errors[("Товары", 4, "C")] == "Количество должно быть больше 0"
+    assert errors[("Товары", 5, "A")] == "Заказа F-9 нет на листе «Заказы»"
+    report = load_workbook(io.BytesIO(job.error_report.read()))
+    assert report.sheetnames == ["Ошибки", "Товары"]
+    main_rows = list(report["Ошибки"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in main_rows] == [3]
+    assert main_rows[0][-1] == "Лист «Товары», строка 4: Количество должно быть больше 0"
+    item_rows = list(report["Товары"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1]) for r in item_rows] == [(4, "F-2"), (5, "F-9")]
+
+
+def test_items_of_an_unknown_order_stop_an_all_or_nothing_file(actor: Actor) -> None:
+    content = _with_items_sheet([row(1)], [["F-7", "Вилка", 1, 10, 10, None]])
+    job = upload(actor, content, mode="all_or_nothing")
+    assert (job.status, job.created_count) == ("done", 0)
+    assert "на листе «Товары» есть строки с ошибками (1)" in job.message
+    assert not Shipment.objects.exists()
+
+
+def test_sheet_named_for_items_without_its_columns_is_refused(actor: Actor) -> None:
+    content = _with_items_sheet([row(1)], [["F-1", "x"]], title="Вложения",
+                                headers=("Что-то", "Другое"))
+    job = upload(actor, content)
+    assert job.status == "failed"
+    assert job.message == "На листе «Вложения» нужны колонки «Номер заказа» и «Товар»"
+    assert not Shipment.objects.exists()
