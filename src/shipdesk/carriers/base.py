@@ -267,6 +267,7 @@ class CarrierAdapter:
         # breaker and request logging already wired (carriers.http); adapters only speak
         # their protocol over it.
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        self._owns_http = http is None
 
     def test_connection(self) -> None:
         """Raises :class:`CarrierError` explaining what is wrong, returns if all is well."""
@@ -311,8 +312,10 @@ class CarrierAdapter:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Releases the adapter's HTTP connections; the adapter is not used afterwards."""
-        self.http.close()
+        """Releases the HTTP connections of a client the adapter made itself. A client handed
+        in (the registry's per-process pool) stays open for the account's next adapter."""
+        if self._owns_http:
+            self.http.close()
 
     def __enter__(self) -> Self:
         return self

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
+import threading
 from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from shipdesk.carriers.base import CarrierAdapter
 
@@ -73,12 +77,34 @@ def emulator_module(code: str) -> ModuleType:
 
 
 def adapter_for_account(account: CarrierAccount) -> CarrierAdapter:
-    """The account's adapter with decrypted credentials and the resilient HTTP client."""
-    from shipdesk.carriers.http import client_for_account
-
+    """The account's adapter with decrypted credentials and the resilient HTTP client. The
+    client comes from a per-process pool (one per account, replaced and closed when the
+    account is edited), so building adapters often opens no new connections."""
     cls = adapter_class(account.carrier_code)
-    http = client_for_account(account, rate_per_second=float(getattr(cls, "rate_limit_per_second", 10.0)))
+    http = _client_for(account, float(getattr(cls, "rate_limit_per_second", 10.0)))
     raw: Any = account.credentials or {}
     credentials: dict[str, Any] = dict(raw)
     return cls(credentials=credentials, base_url=account.base_url,
                settings=dict(account.settings or {}), http=http)
+
+
+# account id -> ((updated_at, process id, default rate), client)
+_clients: dict[int, tuple[tuple[Any, int, float], httpx.Client]] = {}
+_clients_lock = threading.Lock()
+
+
+def _client_for(account: CarrierAccount, rate_per_second: float) -> httpx.Client:
+    from shipdesk.carriers.http import client_for_account
+
+    # The process id: a client inherited through fork() shares its sockets with the parent.
+    key = (account.updated_at, os.getpid(), rate_per_second)
+    with _clients_lock:
+        held = _clients.get(account.pk)
+        if held is not None and held[0] == key:
+            return held[1]
+        if held is not None and held[0][1] == key[1]:
+            held[1].close()  # the account changed: its old client goes
+        client = client_for_account(account, rate_per_second=rate_per_second)
+        _clients[account.pk] = (key, client)
+        return client
+

@@ -224,9 +224,11 @@ class Adapter(CarrierAdapter):
         ]
 
     def allot_numbers(self, count: int) -> list[NumberRange]:
-        data = self._json("POST", "/api/v1/numbers", json_body={"count": count})
+        """14-digit numbers, or S10 when the account's ``number_kind`` setting says ``s10``."""
+        kind = str(self.settings.get("number_kind") or "rp14")
+        data = self._json("POST", "/api/v1/numbers", json_body={"count": count, "kind": kind})
         return [
-            NumberRange(first=str(r["first"]), last=str(r["last"]), kind=str(r.get("kind", "sandbox")))
+            NumberRange(first=str(r["first"]), last=str(r["last"]), kind=str(r.get("kind", kind)))
             for r in protocol.expect_list(data.get("ranges"), "ranges")
         ]
 

@@ -20,10 +20,15 @@ from typing import Any
 from shipdesk.carriers import scenarios
 from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
 from shipdesk.carriers.labels import label_pdf
+from shipdesk.numbering.validation import rp14_compose, s10_compose
 
 DEFAULT_PORT = 18200
 API_KEY = "sandbox-demo-key"  # the key the sandbox accepts
 SANDBOX_CREDENTIALS = {"api_key": API_KEY}
+# The sandbox's own number ranges (/api/v1/numbers): real formats no real parcel can have.
+SANDBOX_INDEX = "999999"
+SANDBOX_S10 = ("ZZ", "RU")  # service indicator ZZ is not used by the post
+RP14_SERIALS = 100_000  # serials per 14-digit range code
 
 STEP_CODES = {
     "created": ("CREATED", "Данные о посылке получены"),
@@ -132,6 +137,7 @@ class SandboxEmulator(App):
         self.batches: dict[str, dict[str, Any]] = {}
         self.webhooks: list[str] = []
         self.next_number = 1
+        self.issued = {"rp14": 0, "s10": 0}  # numbers handed out by /api/v1/numbers, per kind
         self.number_lock = threading.Lock()
         self.rate_limit_per_second = 0  # 0: unlimited; tests set it
         self._window: tuple[int, int] = (0, 0)
@@ -201,6 +207,7 @@ class SandboxEmulator(App):
             return {
                 "now": self.clock.now().isoformat(),
                 "next_number": self.next_number,
+                "issued": dict(self.issued),
                 "webhooks": list(self.webhooks),
                 "batches": self.batches,
                 "parcels": [
@@ -226,6 +233,7 @@ class SandboxEmulator(App):
         with self.lock:
             self.clock.set(datetime.fromisoformat(data["now"]))
             self.next_number = int(data["next_number"])
+            self.issued.update({k: int(v) for k, v in (data.get("issued") or {}).items()})
             self.webhooks = list(data.get("webhooks") or [])
             self.batches = dict(data.get("batches") or {})
             for row in data.get("parcels") or []:
@@ -552,19 +560,39 @@ class SandboxEmulator(App):
         return json_response({"points": found})
 
     def numbers(self, request: Request) -> Response:
-        count = (request.json() or {}).get("count")
+        """Ranges of real-format numbers of the sandbox's own: 14-digit ones under the index
+        999999 (no post office has it) with range codes 01, 02... of 100,000 serials each,
+        or S10 ``ZZ…RU``; check digits as the post computes them."""
+        body = request.json() or {}
+        count, kind = body.get("count"), body.get("kind", "rp14")
         if not isinstance(count, int) or not 0 < count <= 10000:
             return self.error(422, "validation", "count: от 1 до 10000")
+        if kind not in ("rp14", "s10"):
+            return self.error(422, "validation", "kind: rp14 или s10")
         with self.number_lock:
-            first = self.next_number
-            self.next_number += count
-        return json_response(
-            {
-                "ranges": [
-                    {"first": f"SBX{first:09d}RU", "last": f"SBX{first + count - 1:09d}RU", "kind": "sandbox"}
-                ]
-            }
-        )
+            first = self.issued[kind]
+            if first + count > (99 * RP14_SERIALS if kind == "rp14" else 100_000_000):
+                return self.error(409, "exhausted", "номера песочницы закончились")
+            self.issued[kind] += count
+        ranges = []
+        while count:
+            if kind == "s10":
+                part = count
+                service, country = SANDBOX_S10
+                bounds = (
+                    s10_compose(service, first, country),
+                    s10_compose(service, first + part - 1, country),
+                )
+            else:  # a 14-digit range never crosses its range code
+                code, serial = f"{1 + first // RP14_SERIALS:02d}", first % RP14_SERIALS
+                part = min(count, RP14_SERIALS - serial)
+                bounds = (
+                    rp14_compose(SANDBOX_INDEX, code, serial),
+                    rp14_compose(SANDBOX_INDEX, code, serial + part - 1),
+                )
+            ranges.append({"first": bounds[0], "last": bounds[1], "kind": kind})
+            first, count = first + part, count - part
+        return json_response({"ranges": ranges})
 
     def payouts(self, request: Request) -> Response:
         out = io.StringIO()

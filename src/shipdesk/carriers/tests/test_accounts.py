@@ -301,3 +301,27 @@ def test_optional_credentials_may_be_left_empty_but_required_ones_may_not(actor:
         services.carrier_account_create(actor=actor, carrier_code="russian_post", name="Без токена",
                                         credentials={"login": "x", "password": "p"})
     assert [e.loc for e in refused.value.errors] == [("credentials", "token")]
+
+
+def test_numbers_from_the_sandbox_become_a_pool(actor: Any, account: CarrierAccount) -> None:
+    from shipdesk.numbering import services as numbering
+
+    [pool] = numbering.pools_request_from_carrier(actor=actor, carrier_account_id=account.pk,
+                                                  count=50)
+    assert (pool.kind, pool.prefix, pool.serial_last - pool.serial_first + 1) == ("rp14",
+                                                                                  "99999901", 50)
+    issued = numbering.numbers_issue(organization=account.organization, carrier_code="sandbox",
+                                     count=2)
+    assert issued[0].startswith("99999901") and len(issued[0]) == 14
+
+
+def test_adapters_of_one_account_share_a_client_until_the_account_changes(
+        account: CarrierAccount) -> None:
+    first = registry.adapter_for_account(account)
+    with registry.adapter_for_account(account) as second:
+        assert second.http is first.http
+    assert not first.http.is_closed  # a pooled client outlives the adapter
+    account.name = "Песочница 2"
+    account.save()
+    third = registry.adapter_for_account(account)
+    assert third.http is not first.http and first.http.is_closed

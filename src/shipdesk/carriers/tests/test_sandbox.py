@@ -14,6 +14,7 @@ from shipdesk.carriers.sandbox.adapter import Adapter
 from shipdesk.carriers.sandbox.emulator import API_KEY, STEP_CODES, SandboxEmulator
 from shipdesk.carriers.sandbox.statuses import STATUS_MAP
 from shipdesk.carriers.tests.helpers import control, fast_client, parcel, pdf_barcodes, pdf_text
+from shipdesk.numbering import validation
 from shipdesk.tracking.statuses import Status
 
 
@@ -147,8 +148,31 @@ def test_pickup_points_and_number_pool(adapter: Adapter) -> None:
     points = adapter.pickup_points(city="Москва")
     assert {p.code for p in points} == {"SBX-MSK-1", "SBX-MSK-2"}
     assert any(p.is_locker for p in points)
-    ranges = adapter.allot_numbers(100)
-    assert ranges[0].first.startswith("SBX") and ranges[0].first != ranges[0].last
+
+
+def test_number_ranges_are_real_14_digit_numbers_of_the_sandboxs_own(adapter: Adapter) -> None:
+    [first] = adapter.allot_numbers(100)
+    assert (first.kind, first.first, first.last) == ("rp14", "99999901000001", "99999901000995")
+    assert validation.validate_tracking_number(first.last) == first.last  # the post's check digit
+    [second] = adapter.allot_numbers(5)
+    assert second.first == "99999901001008"  # continues, never repeats
+
+
+def test_a_range_never_crosses_a_14_digit_range_code(adapter: Adapter, emulator: Running) -> None:
+    emulator.app.issued["rp14"] = 99_998
+    ranges = adapter.allot_numbers(5)
+    assert [(r.first[:8], r.first[8:13], r.last[8:13]) for r in ranges] == [
+        ("99999901", "99998", "99999"),
+        ("99999902", "00000", "00002"),
+    ]
+
+
+def test_s10_ranges_when_the_account_asks_for_them(emulator: Running) -> None:
+    adapter = Adapter(credentials={"api_key": API_KEY}, base_url=emulator.url, http=fast_client(),
+                      settings={"number_kind": "s10"})
+    [r] = adapter.allot_numbers(3)
+    assert (r.kind, r.first, r.last) == ("s10", "ZZ000000005RU", "ZZ000000028RU")
+    assert validation.validate_tracking_number(r.last) == r.last
 
 
 def test_payout_report_round_trip(adapter: Adapter, emulator: Running) -> None:
