@@ -21,10 +21,9 @@ import os
 import re
 import secrets
 import signal
-import threading
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -815,44 +814,59 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                 done.append(row)
             continue
         jobs.append((get_gateway(gateway, config, http=http), items))
-    # The attempt is on disk before any gateway sees it: what was rendered, and when it was
-    # handed over — recovery asks the gateway about exactly this (and a row with no attempt
-    # written was surely never handed over). Finished rows are written in the same go.
-    attempting = [row for _gw, items in jobs for row, _o in items]
-    for row in attempting:
-        row.attempt_at = now
+    # What was rendered is on disk before any gateway sees it (recovery asks a gateway about
+    # exactly this text); finished rows are written in the same go.
     with transaction.atomic():
         _save_results(done)
-        _save_results(attempting, _ATTEMPT_FIELDS)
+        _save_results([row for _gw, items in jobs for row, _o in items], _ATTEMPT_FIELDS)
     if not jobs:
         return stats
-    # Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side
-    # (each up to its ``parallel`` requests at once), and every chunk's outcome is written as
-    # soon as it is back: a crash can only catch the chunks in flight.
-    per_gateway = []
-    for gw, items in jobs:
-        limit = threading.BoundedSemaphore(gw.parallel)
-        per_gateway.append([(gw, items[i:i + COMMIT_EVERY], limit)
-                            for i in range(0, len(items), COMMIT_EVERY)])
+    _send_in_chunks(jobs, now, stats)
+    return stats
+
+
+def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now: dt.datetime,
+                    stats: SendStats) -> None:
+    """Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side,
+    each up to its ``parallel`` chunks at once. A chunk's ``attempt_at`` is written just
+    before it is handed over and its outcome as soon as it is back, all from this thread:
+    a crash catches only the chunks in flight, and a row with no ``attempt_at`` surely
+    never reached its gateway."""
+    per_gateway = [[(gw, items[i:i + COMMIT_EVERY]) for i in range(0, len(items), COMMIT_EVERY)]
+                   for gw, items in jobs]
     # round-robin over gateways, so that one big share does not hold the others back
-    chunks = [c for row in itertools.zip_longest(*per_gateway) for c in row if c is not None]
+    waiting = [c for row in itertools.zip_longest(*per_gateway) for c in row if c is not None]
+    busy: dict[int, int] = defaultdict(int)  # chunks in flight per gateway
+    in_flight: dict[Future[list[SendResult]], tuple[Any, list[tuple[Message, Outgoing]]]] = {}
     try:
-        with ThreadPoolExecutor(max_workers=min(len(chunks), MAX_THREADS)) as pool:
-            futures = {pool.submit(_send_chunk, chunk): chunk for chunk in chunks}
-            for future in as_completed(futures):
-                gw, items, _limit = futures[future]
-                by_key = {row.pk: row for row, _o in items}
-                finished = []
-                for res in future.result():
-                    row = by_key[res.key]
-                    _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
-                    finished.append(row)
-                fault_point("after_gateway." + gw.name)
-                _save_results(finished)
+        with ThreadPoolExecutor(max_workers=min(len(waiting), MAX_THREADS)) as pool:
+            while waiting or in_flight:
+                for chunk in [c for c in waiting]:
+                    gw, items = chunk
+                    if busy[id(gw)] >= gw.parallel or len(in_flight) >= MAX_THREADS:
+                        continue
+                    waiting.remove(chunk)
+                    Message.objects.filter(pk__in=[row.pk for row, _o in items]).update(
+                        attempt_at=now)
+                    for row, _o in items:
+                        row.attempt_at = now
+                    busy[id(gw)] += 1
+                    in_flight[pool.submit(_send_chunk, chunk)] = chunk
+                finished_futures, _rest = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished_futures:
+                    gw, items = in_flight.pop(future)
+                    busy[id(gw)] -= 1
+                    by_key = {row.pk: row for row, _o in items}
+                    finished = []
+                    for res in future.result():
+                        row = by_key[res.key]
+                        _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
+                        finished.append(row)
+                    fault_point("after_gateway." + gw.name)
+                    _save_results(finished)
     finally:
         for gw, _items in jobs:
             gw.close()
-    return stats
 
 
 COMMIT_EVERY = 100
@@ -875,7 +889,7 @@ def fault_point(name: str) -> None:
 
 
 _FAULT_HITS: dict[str, int] = {}
-_ATTEMPT_FIELDS = ("attempts", "subject", "body", "segments", "attempt_at")
+_ATTEMPT_FIELDS = ("attempts", "subject", "body", "segments")
 
 
 def _save_results(rows: list[Message], names: tuple[str, ...] | None = None) -> None:
@@ -895,11 +909,10 @@ def _save_results(rows: list[Message], names: tuple[str, ...] | None = None) -> 
             cursor.executemany(sql, params[start:start + 1000])
 
 
-def _send_chunk(job: tuple[Any, list[tuple[Message, Outgoing]], Any]) -> list[SendResult]:
-    gw, items, limit = job
+def _send_chunk(job: tuple[Any, list[tuple[Message, Outgoing]]]) -> list[SendResult]:
+    gw, items = job
     try:
-        with limit:
-            return gw.send_many([o for _r, o in items])
+        return gw.send_many([o for _r, o in items])
     except GatewayError as exc:
         return [SendResult(o.key, False, error=str(exc), permanent=exc.permanent,
                            uncertain=exc.uncertain) for _r, o in items]

@@ -53,7 +53,7 @@ class Email(Gateway):
 
     @property
     def parallel(self) -> int:  # type: ignore[override]  # one chunk = one SMTP connection
-        return int(self.config.get("connections", 4))
+        return max(1, int(self.config.get("connections", 4)))
 
     @property
     def from_email(self) -> str:

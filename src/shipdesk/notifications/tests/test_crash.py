@@ -43,7 +43,7 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _worker(*extra: str, fault: str = "") -> subprocess.Popen[bytes]:
+def _worker(*extra: str, fault: str = "", batch: int = BATCH) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONPATH": str(SRC),
            "DJANGO_SETTINGS_MODULE": "shipdesk.settings"}
     env.pop("SHIPDESK_FAULT_INJECT", None)
@@ -51,7 +51,7 @@ def _worker(*extra: str, fault: str = "") -> subprocess.Popen[bytes]:
         env["SHIPDESK_FAULT_INJECT"] = fault
     return subprocess.Popen(
         [sys.executable, "-m", "django", "notifications_send", "--until-empty", "--batch",
-         str(BATCH), "--no-plan", *extra], env=env, stdout=subprocess.PIPE,
+         str(batch), "--no-plan", *extra], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)
 
 
@@ -239,3 +239,33 @@ def test_two_workers_at_once_never_send_a_message_twice(
     phones = [m["phone"] for m in smsru.messages]
     assert len(mail_ids) == len(set(mail_ids)) == total // 2
     assert len(phones) == len(set(phones)) == total // 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sms_ru_messages_not_yet_handed_over_at_the_crash_are_sent_not_left_unknown(
+        org: Any, make_shipment: Any, status_change: Any, smsru: Any) -> None:
+    # one batch of 300 sms.ru messages = 3 chunks, 2 at a time: the worker dies when the
+    # first chunk is back; the third was never handed over and must simply go out later
+    services.settings_ensure(organization=org)
+    NotificationSettings.objects.filter(organization=org).update(
+        window_start=dt.time(0, 0), window_end=dt.time(23, 59, 59))
+    sms_channel(org, "smsru", smsru)
+    now = dt.datetime.now(dt.UTC)
+    for i in range(300):
+        status_change(make_shipment(recipient_email="", recipient_phone=f"+7903{i:07d}"),
+                      "accepted", at=now)
+    services.outbox_plan_from_feed(now=now)
+    worker = _worker(fault="after_gateway.smsru:1", batch=300)
+    _out, err = worker.communicate(timeout=120)
+    assert worker.returncode == -signal.SIGKILL, err.decode()
+    never_handed = set(Message.objects.filter(status=MessageStatus.SENDING,
+                                              attempt_at__isnull=True)
+                       .values_list("pk", flat=True))
+    assert len(never_handed) >= services.COMMIT_EVERY
+    _restart_after_lease()
+    got = collections.Counter(m["phone"] for m in smsru.messages)
+    assert len(got) == 300 and max(got.values()) == 1
+    rows = {r.pk: r for r in Message.objects.all()}
+    assert all(rows[pk].status == MessageStatus.SENT for pk in never_handed)
+    unknown = [r for r in rows.values() if r.status == MessageStatus.UNKNOWN]
+    assert 0 < len(unknown) <= 2 * services.COMMIT_EVERY
