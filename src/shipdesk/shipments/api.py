@@ -149,6 +149,8 @@ class ShipmentOut(Schema):
     declared_value: Decimal
     cod_amount: Decimal
     shipping_cost: Decimal | None
+    unrated_reason: str = Field(description="Почему стоимость не рассчитана (пусто, если "
+                                            "рассчитана или ещё черновик)")
     rate_breakdown: list[Any]
     delivery_days_min: int | None
     delivery_days_max: int | None
@@ -182,6 +184,7 @@ class ShipmentListOut(Schema):
     declared_value: Decimal
     cod_amount: Decimal
     shipping_cost: Decimal | None
+    unrated_reason: str
     tracking_number: str | None
     tracking_status: str
     created_at: datetime

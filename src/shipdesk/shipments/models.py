@@ -119,6 +119,8 @@ class Shipment(TenantModel):
     shipping_cost = models.DecimalField(_("стоимость доставки"), max_digits=12,
                                         decimal_places=2, null=True, blank=True)
     rate_breakdown = models.JSONField(default=list, blank=True)
+    # why a shipment that should be priced is not (no sender address, no tariff, ...)
+    unrated_reason = models.CharField(_("почему не рассчитана"), max_length=300, blank=True)
     delivery_days_min = models.PositiveSmallIntegerField(null=True, blank=True)
     delivery_days_max = models.PositiveSmallIntegerField(null=True, blank=True)
 

@@ -84,7 +84,7 @@ def shipment_page(*, actor: Actor, filters: Mapping[str, Any] | None = None,
 LIST_FIELDS = ("id", "order_number", "state", "carrier_code", "service_code",
                "recipient_surname", "recipient_given_name", "recipient_patronymic",
                "recipient_company", "recipient_phone", "city", "index", "weight_g",
-               "cod_amount", "declared_value", "shipping_cost", "tracking_number",
+               "cod_amount", "declared_value", "shipping_cost", "unrated_reason", "tracking_number",
                "tracking_status", "created_at", "organization_id")
 
 

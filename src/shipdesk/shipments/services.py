@@ -105,17 +105,79 @@ def shipments_apply_tracking(*, updates: Iterable[TrackingUpdate], chunk_size: i
     """Writes the derived tracking status onto shipments in bulk, and moves handed-over
     shipments to their final state when the status is a final outcome. Returns the number
     of shipments whose lifecycle state changed. Called by the tracking domain (system work:
-    no actor); idempotent."""
+    no actor); idempotent.
+
+    On PostgreSQL a chunk is one UPDATE that reads each shipment's state, applies the rule
+    (as a table of ``(state, status) -> new state``) and returns what moved: no model
+    instances, no separate read (the ingest of a million events writes here 200,000 times).
+    """
+    pg = connection.vendor == "postgresql"
+    apply = _apply_tracking_pg if pg else _apply_tracking_chunk
+    size = max(chunk_size, 10_000) if pg else chunk_size
     changed = 0
     batch: list[TrackingUpdate] = []
     for update in updates:
         batch.append(update)
-        if len(batch) >= chunk_size:
-            changed += _apply_tracking_chunk(batch)
+        if len(batch) >= size:
+            changed += apply(batch)
             batch = []
     if batch:
-        changed += _apply_tracking_chunk(batch)
+        changed += apply(batch)
     return changed
+
+
+def _state_after_tracking(state: str, status: str) -> str:
+    """The lifecycle state a shipment in ``state`` moves to when the carrier's real status
+    is ``status``."""
+    new_state = state
+    target = _STATE_FOR_STATUS.get(status)
+    if state in (State.NUMBERED, State.IN_BATCH) and status not in (
+        Status.INFO_RECEIVED, Status.CANCELLED):
+        new_state = State.HANDED_OVER  # the carrier has it, whatever we were told
+    if target and target != new_state and (
+        new_state in _HANDED_OVER_OR_LATER and target in TRANSITIONS[new_state]):
+        new_state = target
+    return new_state
+
+
+@transaction.atomic
+def _apply_tracking_pg(updates: list[TrackingUpdate]) -> int:
+    by_id = {u.shipment_id: u for u in updates}  # the last verdict of a shipment wins
+    updates = list(by_id.values())
+    statuses = sorted({u.status for u in updates})
+    rule = [(state, status, moved) for state in State.values for status in statuses
+            if (moved := _state_after_tracking(state, status)) != state]
+    meta = Shipment._meta
+    table = meta.db_table
+    state, status, substatus, status_at = (meta.get_field(f).column for f in _TRACKING_FIELDS)
+    sql = (  # names come from the model's metadata, values are parameters
+        f'UPDATE "{table}" AS s SET "{state}" = COALESCE(r.new_state, o."{state}"), '  # noqa: S608
+        f'"{status}" = v.status, "{substatus}" = v.substatus, "{status_at}" = v.status_at '
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) "
+        "AS v(id, status, substatus, status_at) "
+        f'JOIN "{table}" AS o ON o.id = v.id '  # the row as it was: the old state
+        "LEFT JOIN unnest(%s::text[], %s::text[], %s::text[]) AS r(state, status, new_state) "
+        f'ON r.state = o."{state}" AND r.status = v.status '
+        f'WHERE s.id = v.id AND (s."{state}", s."{status}", s."{substatus}", s."{status_at}") '
+        f'IS DISTINCT FROM (COALESCE(r.new_state, o."{state}"), v.status, v.substatus, '
+        f'v.status_at) RETURNING s.id, o."{state}", s."{state}", v.status'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [
+            "{" + ",".join([str(int(u.shipment_id)) for u in updates]) + "}",
+            _array_literal([u.status for u in updates]),
+            _array_literal([u.substatus for u in updates]),
+            _array_literal([None if u.status_at is None else u.status_at.isoformat()
+                            for u in updates]),
+            _array_literal([r[0] for r in rule]), _array_literal([r[1] for r in rule]),
+            _array_literal([r[2] for r in rule]),
+        ])
+        moved = [r for r in cursor.fetchall() if r[1] != r[2]]
+    reason = _("Статус перевозчика")
+    ShipmentEvent.objects.bulk_create([
+        ShipmentEvent(shipment_id=sid, from_state=old, to_state=new, reason=reason,
+                      data={"status": st}) for sid, old, new, st in moved], batch_size=2000)
+    return len(moved)
 
 
 @transaction.atomic
@@ -127,14 +189,7 @@ def _apply_tracking_chunk(updates: list[TrackingUpdate]) -> int:
     events: list[ShipmentEvent] = []
     for shipment in shipments:
         update = by_id[shipment.pk]
-        new_state = shipment.state
-        target = _STATE_FOR_STATUS.get(update.status)
-        if shipment.state in (State.NUMBERED, State.IN_BATCH) and update.status not in (
-            Status.INFO_RECEIVED, Status.CANCELLED):
-            new_state = State.HANDED_OVER  # the carrier has it, whatever we were told
-        if target and target != new_state and (
-            new_state in _HANDED_OVER_OR_LATER and target in TRANSITIONS[new_state]):
-            new_state = target
+        new_state = _state_after_tracking(shipment.state, update.status)
         if new_state != shipment.state:
             events.append(_event(shipment, new_state, None, _("Статус перевозчика"),
                                  status=update.status))
@@ -374,14 +429,29 @@ def _rating_request(shipment: Shipment, sender: SenderProfile | None,
         cod_amount=shipment.cod_amount, options=shipment.options or {})
 
 
+def _rate_many_explained() -> Callable[..., list[Any]] | None:
+    try:
+        from shipdesk.tariffs.services import rate_many_explained
+    except ImportError:
+        return None
+    return rate_many_explained
+
+
 def _rate(organization: Any, shipments: list[Shipment],
           senders: dict[int, SenderProfile]) -> None:
-    """Prices the shipments in bulk with the organization's tariff tables, per carrier."""
+    """Prices the shipments in bulk with the organization's tariff tables, per carrier
+    (from the shipment's sender address: the organization's default one when none was
+    named). A shipment that cannot be priced keeps the reason in ``unrated_reason``."""
     rate_many = _rate_many()
     if rate_many is None or not shipments:
         return
     by_carrier: dict[str, list[Shipment]] = defaultdict(list)
     for shipment in shipments:
+        if shipment.sender_id is None:
+            shipment.unrated_reason = str(_(
+                "Не рассчитана: у организации нет адреса отправителя — добавьте его в "
+                "настройках отправлений"))
+            continue
         by_carrier[shipment.carrier_code].append(shipment)
     parties: dict[int, Party] = {}
     recipients: dict[tuple[str, str], Party] = {}
@@ -392,11 +462,23 @@ def _rate(organization: Any, shipments: list[Shipment],
         try:
             quotes = rate_many(organization=organization, requests=requests,
                                carrier_code=carrier_code)
-        except ServiceError:
-            continue  # no tariff for this carrier: stays unrated, shown as such
+        except ServiceError as exc:
+            for shipment in group:
+                shipment.unrated_reason = str(exc.detail)[:300]
+            continue
+        unrated = [n for n, quote in enumerate(quotes) if quote is None]
+        if unrated:  # the reasons, for the few the table could not price
+            explain = _rate_many_explained()
+            reasons = explain(organization=organization,
+                              requests=[requests[n] for n in unrated],
+                              carrier_code=carrier_code) if explain else []
+            for n, reason in zip(unrated, reasons, strict=False):
+                group[n].unrated_reason = (str(reason) if isinstance(reason, str) else str(
+                    _("Тариф не рассчитан")))[:300]
         for shipment, quote in zip(group, quotes, strict=False):
             if quote is None:
                 continue
+            shipment.unrated_reason = ""
             shipment.shipping_cost = quote.total
             # a table's lines are shared objects: one breakdown per combination of them,
             # shared by the records (never mutated; written as JSON once per chunk)
@@ -820,6 +902,7 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     to_state = State.READY if data.get("ready", from_state == State.READY) else State.DRAFT
     shipment.state = to_state
     if to_state == State.READY:
+        shipment.shipping_cost, shipment.rate_breakdown, shipment.unrated_reason = None, [], ""
         senders = {s.pk: s for s in SenderProfile.objects.filter(
             organization=actor.organization, pk=shipment.sender_id or 0)}
         _rate(actor.organization, [shipment], senders)

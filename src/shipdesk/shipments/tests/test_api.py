@@ -123,3 +123,33 @@ def test_rated_when_a_sender_is_set(api: Client, actor: Any) -> None:
     assert body["sender_id"] and body["shipping_cost"] is not None
     assert body["rate_breakdown"] and all(isinstance(line["amount"], str)
                                           for line in body["rate_breakdown"])
+
+
+def test_unrated_without_any_sender_says_why(api: Client, actor: Any) -> None:
+    body = post(api, BASE, shipment_data()).json()
+    assert body["shipping_cost"] is None and body["sender_id"] is None
+    assert "нет адреса отправителя" in body["unrated_reason"]
+    listed = api.get(BASE).json()["results"][0]
+    assert listed["unrated_reason"] == body["unrated_reason"]
+
+
+def test_default_sender_rates_an_item_naming_none(api: Client, actor: Any) -> None:
+    from shipdesk.shipments.models import SenderProfile
+
+    SenderProfile.objects.create(organization=actor.organization, name="Другой", index="190000",
+                                 city="Санкт-Петербург")
+    default = SenderProfile.objects.create(organization=actor.organization, name="Склад",
+                                           index="101000", city="Москва", is_default=True)
+    body = post(api, BASE, shipment_data()).json()
+    assert body["sender_id"] == default.pk
+    assert body["shipping_cost"] is not None and body["unrated_reason"] == ""
+
+
+def test_unrated_by_the_table_says_why(api: Client, actor: Any) -> None:
+    from shipdesk.shipments.models import SenderProfile
+
+    SenderProfile.objects.create(organization=actor.organization, name="Склад", index="101000",
+                                 city="Москва", is_default=True)
+    body = post(api, BASE, shipment_data(weight_g=30_000)).json()  # limit 50 kg, table 20 kg
+    assert body["shipping_cost"] is None, body
+    assert body["unrated_reason"].startswith("Вес 30000 г больше предельного")

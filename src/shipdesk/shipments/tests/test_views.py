@@ -138,3 +138,11 @@ def test_form_pages_and_rate_panel(web: Client, actor: Actor) -> None:
     shipment.refresh_from_db()
     assert (shipment.weight_g, shipment.order_number) == (1500, "E-1")
     assert web.get(f"/shipments/{shipment.pk}/rates/").status_code == 200
+
+
+def test_list_and_detail_show_why_a_shipment_is_unrated(web: Client, actor: Actor) -> None:
+    shipment = services.shipment_create(actor=actor, data=shipment_data(order_number="U-1"))
+    assert shipment.shipping_cost is None
+    reason = "Не рассчитана: у организации нет адреса отправителя"
+    assert reason in web.get("/shipments/").content.decode()
+    assert reason in web.get(f"/shipments/{shipment.pk}/").content.decode()
