@@ -238,6 +238,36 @@ class _Retryable(Exception):
         self.error = error
 
 
+def _store_outside(values: dict[str, Any]) -> bool:
+    """Stores an exchange row on a short connection of its own (PostgreSQL), committed at once:
+    a caller that rolls back (a failed create) keeps the record of what the carrier was asked
+    and answered. False when it cannot stand alone — the account or organization it points at
+    is not committed yet (created in the caller's transaction) — or the database refuses."""
+    import psycopg
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    from shipdesk.carriers.models import CarrierExchange
+
+    now = timezone.now()
+    row = {**values, "created_at": now, "updated_at": now,
+           "request_headers": Jsonb(values["request_headers"]),
+           "response_headers": Jsonb(values["response_headers"])}
+    columns = ", ".join(row)
+    sql = (f"INSERT INTO {CarrierExchange._meta.db_table} ({columns}) "  # noqa: S608
+           f"VALUES ({', '.join(f'%({k})s' for k in row)})")
+    params = {k: v for k, v in connection.get_connection_params().items()
+              if k not in ("cursor_factory", "context")}
+    try:
+        with psycopg.connect(**params, connect_timeout=5) as own:
+            own.execute("SET synchronous_commit TO OFF")
+            own.execute(sql, row)
+    except psycopg.Error as exc:  # e.g. its account is still only in the caller's transaction
+        log.debug("carrier exchange kept in the caller's transaction: %s", exc)
+        return False
+    return True
+
+
 class ResilientTransport(httpx.BaseTransport):
     """Wraps a real transport with rate limit, retries, circuit breaker and logging."""
 
@@ -287,30 +317,36 @@ class ResilientTransport(httpx.BaseTransport):
 
         from shipdesk.carriers.models import CarrierExchange
 
+        values: dict[str, Any] = {
+            "organization_id": self.organization_id,
+            "account_id": getattr(self.account, "pk", None),
+            "shipment_id": current_shipment_id.get(),
+            "method": request.method,
+            "url": mask_url(str(request.url), self.secrets)[:1000],
+            "status": status,
+            "duration_ms": duration,
+            "attempt": attempt,
+            "request_headers": mask_headers(dict(request.headers)),
+            "request_body": _body_for_log(request.content, request.headers.get("content-type", ""),
+                                          self.secrets),
+            "response_headers": mask_headers(dict(response.headers)) if response is not None else {},
+            "response_body": _body_for_log(content or b"", response.headers.get("content-type", "")
+                                           if response is not None else "", self.secrets),
+            "error": error[:500],
+        }
         outer = connection.in_atomic_block  # the caller's transaction: its durability is not ours
+        if outer and connection.vendor == "postgresql" and _store_outside(values):
+            return
+        # Autocommit, SQLite (one writer: a second connection would wait for the caller's
+        # transaction), or a row that cannot stand alone yet: in the caller's transaction, so
+        # it goes if the caller rolls back (the log line above stays).
         try:
             with transaction.atomic():  # a savepoint inside the caller's: a failed log row breaks nothing
                 if connection.vendor == "postgresql" and not outer:
                     # A support log row need not wait for the WAL flush (business rows do).
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                CarrierExchange.objects.create(
-                    organization_id=self.organization_id,
-                    account=self.account,
-                    shipment_id=current_shipment_id.get(),
-                    method=request.method,
-                    url=mask_url(str(request.url), self.secrets)[:1000],
-                    status=status,
-                    duration_ms=duration,
-                    attempt=attempt,
-                    request_headers=mask_headers(dict(request.headers)),
-                    request_body=_body_for_log(request.content, request.headers.get("content-type", ""),
-                                               self.secrets),
-                    response_headers=mask_headers(dict(response.headers)) if response is not None else {},
-                    response_body=_body_for_log(content or b"", response.headers.get("content-type", "")
-                                                if response is not None else "", self.secrets),
-                    error=error[:500],
-                )
+                CarrierExchange.objects.create(**values)
         except Exception:  # logging must never break the call itself
             log.exception("could not store a carrier exchange")
 

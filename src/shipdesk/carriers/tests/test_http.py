@@ -153,3 +153,42 @@ def test_exchanges_are_logged_with_secrets_masked(org: Any, server: Any) -> None
     assert "super-secret-token" not in everything and "pw-123456" not in everything
     assert "Иван" in row.request_body
     assert row.request_headers["authorization"] == "***"
+
+
+class _Refused(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_call_keeps_its_exchange_on_postgresql_only_in_the_log_on_sqlite(
+        server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from django.db import connection, transaction
+
+    from shipdesk.carriers.http import client_for_account
+    from shipdesk.tenancy.models import Organization
+
+    org = Organization.objects.create(name="Ромашка")
+    account = CarrierAccount.objects.create(organization=org, carrier_code="sandbox", name="t",
+                                            base_url=server.url, credentials={})
+    client = client_for_account(account)
+    caplog.set_level("INFO", logger="shipdesk.carriers.http")
+    with pytest.raises(_Refused), transaction.atomic():  # e.g. a create that fails after the call
+        client.post(f"{server.url}/thing", json={"order": "A-1"})
+        raise _Refused
+    rows = CarrierExchange.objects.filter(account=account)
+    if connection.vendor == "postgresql":  # written on a connection of its own
+        assert [(r.method, r.status, '"A-1"' in r.request_body) for r in rows] == [
+            ("POST", 200, True)]
+    else:  # one writer: the row went with the rollback, the log line stays
+        assert not rows.exists()
+    assert "carrier POST" in caplog.text and "-> 200" in caplog.text
+
+
+def test_an_exchange_of_an_account_created_in_the_same_transaction_is_still_logged(
+        org: Any, server: Any) -> None:
+    account = CarrierAccount.objects.create(organization=org, carrier_code="sandbox", name="t",
+                                            base_url=server.url, credentials={})
+    from shipdesk.carriers.http import client_for_account
+
+    client_for_account(account).get(f"{server.url}/thing")
+    assert CarrierExchange.objects.filter(account=account, method="GET").count() == 1
