@@ -49,3 +49,6 @@ def _schedule_sweep(sender: Celery, **kwargs: object) -> None:
                              name="tracking: schedule first reports")
     sender.add_periodic_task(86400.0, sender.signature("shipdesk.tracking.tasks.recheck"),
                              name="tracking: recheck clock-driven flags")
+    sender.add_periodic_task(86400.0,
+                             sender.signature("shipdesk.tracking.tasks.sync_pickup_offices"),
+                             name="tracking: load carriers' pickup points")

@@ -42,6 +42,7 @@ from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
 from shipdesk.tracking import engine
 from shipdesk.tracking.models import (
+    PickupOffice,
     RejectedEvent,
     RouteTransit,
     ShipmentStatusChange,
@@ -154,6 +155,13 @@ def _route(sender_index: str | None, index: str | None) -> str:
     return f"{a}-{b}" if a and b else ""
 
 
+def _mail_type(service_code: str | None, category: str | None) -> str:
+    """The mail type the carrier rules are keyed by: the service's type ("ONLINE_PARCEL" of
+    "ONLINE_PARCEL/WITH_DECLARED_VALUE"), not the category (ordinary, with declared value)
+    that every type shares."""
+    return (service_code or "").partition("/")[0].upper() or (category or "")
+
+
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """A read of the bulk path. On PostgreSQL timestamps go through psycopg's own C loader
     (aware, in the session's UTC), many times faster than the Python one Django installs."""
@@ -185,7 +193,7 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
                 options = json.loads(options or "{}")
             to_door = bool((options or {}).get("courier_delivery"))
             found[number] = _ShipmentInfo(
-                sid, org_id, number, carrier, account, category or service,
+                sid, org_id, number, carrier, account, _mail_type(service, category),
                 _route(s_index, index), bool(pp) or not to_door, _dt(created), days_max)
     return found
 
@@ -632,6 +640,58 @@ def tracking_recheck(*, now: datetime | None = None, limit: int = 20_000) -> int
     return result.shipments
 
 
+# --------------------------------------------------------------------------- pickup offices
+
+def tracking_pickup_offices_sync(*, account_ids: Sequence[int] | None = None) -> int:
+    """Loads the carriers' pickup points (address, hours) into :class:`PickupOffice`, for
+    the recipient's page: one upsert per carrier, points already known are refreshed. The
+    points are the carrier's, not an account's, so each carrier is asked once, through its
+    first active account that answers (these, or all). Returns how many points were
+    written; a carrier that fails is logged and left as it was."""
+    from shipdesk.carriers import registry  # the carriers domain's factory
+    from shipdesk.carriers.models import CarrierAccount
+
+    accounts = CarrierAccount.objects.filter(is_active=True).order_by("carrier_code", "pk")
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=list(account_ids))
+    done: set[str] = set()
+    written = 0
+    for account in accounts:
+        if account.carrier_code in done:
+            continue
+        try:
+            adapter = registry.adapter_for_account(account)
+            if carrier_base.Capability.PICKUP_POINTS not in adapter.capabilities:
+                done.add(account.carrier_code)
+                continue
+            points = adapter.pickup_points()
+        except (carrier_base.CarrierError, NotImplementedError) as exc:
+            log.warning("pickup points of %s (account %s) not loaded: %s",
+                        account.carrier_code, account.pk, exc)
+            continue
+        done.add(account.carrier_code)
+        written += _pickup_offices_upsert(account.carrier_code, points)
+    return written
+
+
+def _pickup_offices_upsert(carrier_code: str, points: Sequence[carrier_base.PickupPoint]) -> int:
+    offices = {p.code[:64]: PickupOffice(
+        carrier_code=carrier_code, code=p.code[:64], name=p.name[:200],
+        address=_one_line(p.address)[:500], work_hours=p.work_hours[:300]) for p in points}
+    PickupOffice.objects.bulk_create(
+        list(offices.values()), update_conflicts=True, unique_fields=["carrier_code", "code"],
+        update_fields=["name", "address", "work_hours"], batch_size=2000)
+    return len(offices)
+
+
+def _one_line(address: carrier_base.Address) -> str:
+    if address.raw:
+        return address.raw
+    parts = (address.index, address.region, address.city, address.street, address.house,
+             address.building)
+    return ", ".join(p for p in parts if p)
+
+
 # --------------------------------------------------------------------------- webhooks out
 
 WEBHOOK_EVENT = "shipment.status_changed"
@@ -817,6 +877,14 @@ def webhook_delivery_replay(*, actor: Actor, delivery_id: int) -> WebhookDeliver
 
 # --------------------------------------------------------------------------- daily report
 
+def tracking_daily_reports_send(*, settings_ids: Sequence[int]) -> int:
+    """The due-work entry: ``settings_ids`` are :class:`TrackingSettings` rows come due (one
+    per organization); sends each organization's report; returns how many went out."""
+    orgs = TrackingSettings.objects.filter(pk__in=list(settings_ids)).values_list(
+        "organization_id", flat=True)
+    return sum(tracking_daily_report_send(organization_id=org) for org in orgs)
+
+
 def tracking_daily_report_send(*, organization_id: int, now: datetime | None = None) -> bool:
     """E-mails the day's tracking report to the shop (once a day); True when sent."""
     from shipdesk.tracking.selectors import daily_report
@@ -909,7 +977,9 @@ def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
 
 
 __all__ = ["FINAL_STATUSES", "IngestResult", "tracking_daily_report_send",
-           "tracking_events_ingest", "tracking_recheck", "tracking_reports_schedule",
+           "tracking_daily_reports_send",
+           "tracking_events_ingest", "tracking_pickup_offices_sync", "tracking_recheck",
+           "tracking_reports_schedule",
            "tracking_settings_update",
            "webhook_deliveries_send", "webhook_delivery_replay", "webhook_endpoint_create",
            "webhook_endpoint_delete", "webhook_endpoint_update", "webhook_sign"]

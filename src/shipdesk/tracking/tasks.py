@@ -24,7 +24,8 @@ def webhooks_send(ids: list[int] | None) -> int:
 
 @shared_task(name="shipdesk.tracking.tasks.daily_report", ignore_result=True)
 def daily_report(ids: list[int]) -> int:
-    return sum(services.tracking_daily_report_send(organization_id=i) for i in ids)
+    # ids of TrackingSettings rows (the due-work model), not of organizations
+    return services.tracking_daily_reports_send(settings_ids=ids)
 
 
 @shared_task(name="shipdesk.tracking.tasks.discover", ignore_result=True)
@@ -40,3 +41,8 @@ def recheck() -> int:
 @shared_task(name="shipdesk.tracking.tasks.schedule_reports", ignore_result=True)
 def schedule_reports() -> int:
     return services.tracking_reports_schedule()
+
+
+@shared_task(name="shipdesk.tracking.tasks.sync_pickup_offices", ignore_result=True)
+def sync_pickup_offices() -> int:
+    return services.tracking_pickup_offices_sync()

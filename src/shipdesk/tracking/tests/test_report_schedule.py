@@ -37,12 +37,16 @@ def test_settings_saved_by_the_shop_come_with_a_report_time(actor):
 
 def test_first_report_goes_out_by_itself(make_org, django_capture_on_commit_callbacks):
     org = make_org("Ромашка", email="shop@romashka.example")
+    for n in range(3):  # settings rows ahead of it: their ids and the organizations' differ
+        TrackingSettings.objects.create(organization=make_org(f"Другой магазин {n}"))
     tracking_reports_schedule()
-    due = TrackingSettings.objects.get(organization=org).next_report_at
-    with django_capture_on_commit_callbacks(execute=True):
-        dispatched = duework.sweep(now=due + timedelta(minutes=1),
-                                   names=["tracking.daily_report"])
-    assert dispatched["tracking.daily_report"] == 1
-    assert [m.to for m in mail.outbox] == [["shop@romashka.example"]]
     row = TrackingSettings.objects.get(organization=org)
-    assert row.last_report_on is not None and row.next_report_at is not None  # and the next
+    assert row.pk != org.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatched = duework.sweep(now=row.next_report_at + timedelta(minutes=1),
+                                   names=["tracking.daily_report"])
+    assert dispatched["tracking.daily_report"] == 4
+    # the others have no address to send to; the shop gets exactly its own report
+    assert [m.to for m in mail.outbox] == [["shop@romashka.example"]]
+    row.refresh_from_db()
+    assert row.last_report_on is not None and row.next_report_at is not None
