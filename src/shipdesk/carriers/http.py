@@ -65,6 +65,12 @@ current_shipment_id: contextvars.ContextVar[int | None] = contextvars.ContextVar
     "carrier_shipment_id", default=None)
 
 
+# Set by a caller that asks carriers from worker threads (rate shopping): the exchanges are
+# collected here instead of written from those threads, and the caller stores them.
+pending_exchanges: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
+    "carrier_pending_exchanges", default=None)
+
+
 @contextlib.contextmanager
 def for_shipment(shipment_id: int | None) -> Iterator[None]:
     """Requests made inside are logged against this shipment."""
@@ -334,6 +340,10 @@ class ResilientTransport(httpx.BaseTransport):
                                            if response is not None else "", self.secrets),
             "error": error[:500],
         }
+        pending = pending_exchanges.get()
+        if pending is not None:
+            pending.append(values)
+            return
         outer = connection.in_atomic_block  # the caller's transaction: its durability is not ours
         if outer and connection.vendor == "postgresql" and _store_outside(values):
             return

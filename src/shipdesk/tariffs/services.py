@@ -3,18 +3,21 @@ carrier accounts (the carrier's own rating API where it has one, the table other
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shipdesk.carriers import http as carrier_http
 from shipdesk.carriers.base import Capability, CarrierError, ParcelRequest, RateQuote
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.tariffs.engine import TariffDataError, TariffTable
@@ -173,44 +176,104 @@ def _sort_key(prefer: str) -> Any:
     return key
 
 
-def _adapter_quotes(account: Any, request: ParcelRequest) -> tuple[list[RateQuote] | None, str]:
-    """The carrier API's quotes, ``(None, "")`` when the account has no rating API, or
-    ``(None, error)`` when the API failed."""
+# Rate shopping asks the carriers' rating APIs all at once; whoever has not answered by
+# then is shown as "no answer" (with the table's price when there is a table).
+RATE_SHOP_DEADLINE_SECONDS = 8.0
+RATE_SHOP_THREADS = 8
+
+
+def _rating_adapter(account: Any) -> Any | None:
+    """The account's adapter when it rates through the carrier's API (no network here)."""
     try:
         from shipdesk.carriers import registry
     except ImportError:
-        return None, ""
+        return None
     try:
         cls = registry.adapter_class(account.carrier_code)
     except LookupError:
-        return None, ""
+        return None
     if Capability.RATE not in cls.capabilities or (account.settings or {}).get("rate_by_table"):
-        return None, ""
+        return None
+    return registry.adapter_for_account(account)
+
+
+def _ask(adapter: Any, account: Any, request: ParcelRequest) -> tuple[list[RateQuote] | None, str]:
+    """One carrier API's quotes, or ``(None, error)``; runs in the pool's threads (which
+    write nothing to the database: the exchanges are collected for the caller)."""
     try:
-        return registry.adapter_for_account(account).rate(request), ""
+        return adapter.rate(request), ""
     except CarrierError as exc:
         log.warning("rating through %s (account %s) failed: %s", account.carrier_code,
                     account.pk, exc)
         return None, str(exc) or exc.__class__.__name__
     except NotImplementedError:
         return None, ""
+    except Exception as exc:  # a broken adapter is one carrier without an answer, not a 500
+        log.exception("rating through %s (account %s) broke", account.carrier_code, account.pk)
+        return None, exc.__class__.__name__
+    finally:
+        connections.close_all()  # this thread's own, if the adapter opened one
+
+
+def _api_quotes(accounts: list[Any], request: ParcelRequest
+                ) -> dict[int, tuple[list[RateQuote] | None, str]]:
+    """Every account's API answer, asked concurrently within the deadline: ``(quotes, "")``,
+    ``(None, error)``; accounts without a rating API are left out."""
+    adapters = {a.pk: (a, adapter) for a in accounts if (adapter := _rating_adapter(a))}
+    if not adapters:
+        return {}
+    exchanges: list[dict[str, Any]] = []
+    token = carrier_http.pending_exchanges.set(exchanges)
+    try:  # each task runs in its own copy of this context: the exchanges come back here
+        contexts = {account_id: contextvars.copy_context() for account_id in adapters}
+    finally:
+        carrier_http.pending_exchanges.reset(token)
+    pool = ThreadPoolExecutor(max_workers=min(RATE_SHOP_THREADS, len(adapters)),
+                              thread_name_prefix="rate-shop")
+    try:
+        futures = {pool.submit(contexts[account_id].run, _ask, adapter, account, request):
+                   account_id for account_id, (account, adapter) in adapters.items()}
+        done, _pending = wait(futures, timeout=RATE_SHOP_DEADLINE_SECONDS)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a slow carrier is not waited for
+    _store_exchanges(list(exchanges))  # a late carrier's exchange stays in the log file only
+    answers: dict[int, tuple[list[RateQuote] | None, str]] = {
+        account_id: (None, _("нет ответа за %(s)s с") % {"s": f"{RATE_SHOP_DEADLINE_SECONDS:g}"})
+        for account_id in adapters}
+    for future in done:
+        answers[futures[future]] = future.result()
+    return answers
+
+
+def _store_exchanges(exchanges: list[dict[str, Any]]) -> None:
+    if not exchanges:
+        return
+    from shipdesk.carriers.models import CarrierExchange
+
+    try:
+        with transaction.atomic():
+            CarrierExchange.objects.bulk_create(CarrierExchange(**v) for v in exchanges)
+    except Exception:  # the exchange log must never break rate shopping
+        log.exception("could not store the rate shopping's carrier exchanges")
 
 
 def rate_shop(*, actor: Actor, request: ParcelRequest) -> list[Offer]:
     """Offers from every active carrier account of the organization, best first by the
     organization's rule; the best one has ``chosen=True``. Accounts that cannot quote are
-    listed last with the reason."""
+    listed last with the reason. The carriers' rating APIs are asked concurrently, within
+    ``RATE_SHOP_DEADLINE_SECONDS`` in all."""
     actor.require(Perm.VIEW)
     from shipdesk.carriers.models import CarrierAccount
 
     prefer = rating_rule_get(organization=actor.organization)
     offers: list[Offer] = []
-    accounts = CarrierAccount.objects.filter(organization=actor.organization,
-                                             is_active=True).order_by("name", "id")
+    accounts = list(CarrierAccount.objects.filter(organization=actor.organization,
+                                                  is_active=True).order_by("name", "id"))
+    answers = _api_quotes(accounts, request)
     for account in accounts:
         common: dict[str, Any] = {"account_id": account.pk, "account_name": account.name,
                                   "carrier_code": account.carrier_code}
-        quotes, api_error = _adapter_quotes(account, request)
+        quotes, api_error = answers.get(account.pk, (None, ""))
         if quotes is not None:
             offers.extend(Offer(source="api", quote=q, **common) for q in quotes)
             if quotes:
@@ -220,8 +283,9 @@ def rate_shop(*, actor: Actor, request: ParcelRequest) -> list[Offer]:
         note = (_("API перевозчика не ответил (%(error)s), цена по тарифной таблице") % {
             "error": api_error}) if api_error else ""
         if table is None:
-            offers.append(Offer(source="table", quote=None, note=note, error=api_error or _(
-                "Нет тарифной таблицы и API расчёта для этого перевозчика"), **common))
+            offers.append(Offer(source="table", quote=None, note=note, error=(_(
+                "API перевозчика не ответил: %(error)s") % {"error": api_error}) if api_error
+                else _("Нет тарифной таблицы и API расчёта для этого перевозчика"), **common))
             continue
         if request.service_code:
             result = table.rate(request)

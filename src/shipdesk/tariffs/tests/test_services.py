@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from shipdesk.carriers.base import Address, ParcelRequest, Party
+from shipdesk.carriers.base import Address, CarrierError, ParcelRequest, Party, RateQuote
 from shipdesk.carriers.models import CarrierAccount
 from shipdesk.core.errors import Forbidden, ValidationFailed
 from shipdesk.tariffs import services
@@ -222,3 +223,62 @@ def test_rate_shop_uses_the_russian_post_tariff_api(actor: Any, russian_post_url
     assert offers[0].chosen
     assert offers[0].quote is not None and offers[0].quote.total > 0
     assert offers[0].quote.service_code == "POSTAL_PARCEL"
+    # asked from a worker thread, the exchange is still in the organization's log
+    from shipdesk.carriers.models import CarrierExchange
+
+    logged = CarrierExchange.objects.filter(organization=actor.organization)
+    assert logged.exists() and all(e.status == 200 for e in logged)
+
+
+class _FakeRatingAdapter:
+    """Stands in for a carrier's adapter: answers (after meeting the others at a barrier,
+    which only works when they are asked at the same time), blocks, or fails."""
+
+    def __init__(self, behaviour: str, barrier: threading.Barrier, release: threading.Event,
+                 total: str) -> None:
+        self.behaviour, self.barrier, self.release, self.total = (
+            behaviour, barrier, release, total)
+
+    def rate(self, request: ParcelRequest) -> list[RateQuote]:
+        if self.behaviour == "slow":
+            self.release.wait(30)
+            return []
+        if self.behaviour == "fails":
+            raise CarrierError("503 Service Unavailable")
+        self.barrier.wait(5)  # raises BrokenBarrierError if the others are not asked too
+        return [RateQuote(service_code="standard", service_name="Стандарт",
+                          total=Decimal(self.total), days_min=2, days_max=4)]
+
+
+@pytest.fixture
+def fake_carriers(actor: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    from shipdesk.carriers import registry
+
+    barrier, release = threading.Barrier(2), threading.Event()
+    behaviour = {"Быстрый А": ("answers", "300.00"), "Быстрый Б": ("answers", "250.00"),
+                 "Медленный": ("slow", ""), "Сломанный": ("fails", "")}
+    for name in behaviour:
+        CarrierAccount.objects.create(organization=actor.organization, carrier_code="sandbox",
+                                      name=name, base_url="http://127.0.0.1:9",
+                                      credentials={"api_key": "x"})
+    monkeypatch.setattr(registry, "adapter_for_account", lambda account: _FakeRatingAdapter(
+        behaviour[account.name][0], barrier, release, behaviour[account.name][1]))
+    monkeypatch.setattr(services, "tariff_table_current", lambda **kw: None)
+    monkeypatch.setattr(services, "RATE_SHOP_DEADLINE_SECONDS", 1.0)
+    yield {"release": release}
+    release.set()
+
+
+def test_rate_shop_asks_carriers_concurrently_and_shows_who_did_not_answer(
+        actor: Any, fake_carriers: dict[str, Any]) -> None:
+    offers = services.rate_shop(actor=actor, request=parcel(service="standard"))
+    by_name = {o.account_name: o for o in offers}
+    # both fast carriers met at the barrier: they were asked at the same time
+    assert by_name["Быстрый Б"].quote.total == Decimal("250.00")  # type: ignore[union-attr]
+    assert by_name["Быстрый А"].quote.total == Decimal("300.00")  # type: ignore[union-attr]
+    assert offers[0].account_name == "Быстрый Б" and offers[0].chosen
+    assert by_name["Медленный"].quote is None
+    assert by_name["Медленный"].error == "API перевозчика не ответил: нет ответа за 1 с"
+    assert by_name["Сломанный"].quote is None
+    assert "503 Service Unavailable" in by_name["Сломанный"].error
+    assert [o.quote is None for o in offers] == [False, False, True, True]
