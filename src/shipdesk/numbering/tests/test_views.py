@@ -56,8 +56,7 @@ def test_toggle_another_organizations_pool_does_nothing(web: Any, other_org: Any
 
 
 def test_request_numbers_from_the_sandbox_carrier_page(web: Any, org: Any) -> None:
-    """The sandbox emulator allots numbers in its own format: the page says so plainly and
-    stores nothing."""
+    """The sandbox emulator allots real-format numbers of its own: they become a pool."""
     from shipdesk.carriers.emulation import start
     from shipdesk.carriers.models import CarrierAccount
     from shipdesk.carriers.sandbox.emulator import API_KEY, SandboxEmulator
@@ -72,7 +71,9 @@ def test_request_numbers_from_the_sandbox_carrier_page(web: Any, org: Any) -> No
         assert f'<option value="{account.pk}">Песочница</option>' in page
         response = web.post("/numbering/from-carrier/", {"account_id": account.pk, "count": 10},
                             follow=True)
-        assert "в формате «sandbox»" in response.content.decode()
-        assert not NumberPool.objects.exists()
+        pool = NumberPool.objects.get()
+        assert (pool.kind, pool.prefix, pool.serial_last - pool.serial_first) == ("rp14",
+                                                                                  "99999901", 9)
+        assert response.status_code == 200 and "99999901" in response.content.decode()
     finally:
         running.stop()
