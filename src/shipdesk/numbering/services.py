@@ -147,11 +147,44 @@ def numbers_issue_manual(*, actor: Actor, carrier_code: str, count: int) -> list
 
 
 def _warn_low(pool: NumberPool, left: int) -> None:
+    """Once per crossing of the pool's low threshold (``low_since`` marks it; a refill clears
+    it): an audit row, a log line and an e-mail to the organization's owners."""
     audit(system_actor(pool.organization), "numbering.pool_low", pool,
           carrier_code=pool.carrier_code, remaining=left, threshold=pool.low_threshold)
     pool_id, carrier = pool.pk, pool.carrier_code
-    transaction.on_commit(lambda: log.warning(
-        "tracking numbers of %s run low (pool %s): %d left", carrier, pool_id, left))
+
+    def after_commit() -> None:
+        from shipdesk.numbering.tasks import pool_low_notify_task
+
+        log.warning("tracking numbers of %s run low (pool %s): %d left", carrier, pool_id, left)
+        pool_low_notify_task.delay(pool_id, left)
+
+    transaction.on_commit(after_commit)
+
+
+def pool_low_notify(*, pool_id: int, left: int) -> int:
+    """E-mails the organization's owners that the carrier's tracking numbers run low.
+    Returns the number of recipients."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    from shipdesk.tenancy.models import Role
+    from shipdesk.tenancy.selectors import membership_list
+
+    pool = NumberPool.objects.select_related("organization").filter(pk=pool_id).first()
+    if pool is None:
+        return 0
+    owners = sorted({m.user.email for m in membership_list(actor=system_actor(pool.organization))
+                     if m.role == Role.OWNER and m.user.email and m.user.is_active})
+    if not owners:
+        return 0
+    context = {"pool": pool, "organization": pool.organization, "left": left,
+               "url": settings.PUBLIC_URL + reverse("numbering:pools")}
+    subject = render_to_string("numbering/email/pool_low_subject.txt", context).strip()
+    send_mail(subject, render_to_string("numbering/email/pool_low.txt", context), None, owners)
+    return len(owners)
 
 
 # --- configuring pools -------------------------------------------------------------------

@@ -343,3 +343,30 @@ def test_a_crash_before_commit_consumes_nothing(actor: Any) -> None:
     assert pool.issued == 0
     assert services.numbers_issue(organization=actor.organization, carrier_code="russian_post",
                                   count=1) == [rp14_compose("800847", "40", 0)]
+
+
+def test_owners_get_one_mail_per_crossing_of_the_low_threshold(
+        actor: Any, owner: Any, smtp_server: Any, django_capture_on_commit_callbacks: Any) -> None:
+    make_pool(actor, first=0, last=99, low_threshold=20)
+
+    def issue(count: int) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.numbers_issue(organization=actor.organization,
+                                   carrier_code="russian_post", count=count)
+
+    issue(79)
+    assert smtp_server.messages == []
+    issue(1)  # 20 left: crosses the threshold
+    issue(5)  # still low: no second mail
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["To"] == owner.email
+    assert "russian_post" in message["Subject"] and "осталось 20" in message["Subject"]
+    assert "/numbering/" in smtp_server.body()
+    # refilled above the threshold (15 + 10 left): the next crossing is news again
+    make_pool(actor, code="41", first=0, last=9, low_threshold=20)
+    issue(1)
+    assert len(smtp_server.messages) == 1
+    issue(4)
+    assert len(smtp_server.messages) == 2
+    assert "осталось 20" in smtp_server.messages[1]["Subject"]
