@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import ssl
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -81,7 +83,8 @@ class Gateway:
         self.config = config
         self.base_url = (config.get("base_url") or self.default_base_url).rstrip("/")
         self.http = http or httpx.Client(timeout=httpx.Timeout(float(config.get("timeout", 10)),
-                                                               connect=5.0))
+                                                               connect=5.0),
+                                         verify=_tls_context())
 
     def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
         raise NotImplementedError
@@ -102,6 +105,13 @@ class Gateway:
 
     def close(self) -> None:
         self.http.close()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle costs ~50 ms, and a gateway
+    object (with its HTTP client) is made for every batch."""
+    return ssl.create_default_context()
 
 
 def post_with_retry(http: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
