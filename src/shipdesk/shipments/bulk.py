@@ -35,8 +35,7 @@ def defaults_for(model: type[models.Model]) -> dict[str, Any]:
             for field in model._meta.concrete_fields}
 
 
-def _converter(field: models.Field, *, copy: bool = False  # type: ignore[type-arg]
-               ) -> Callable[[Any], Any] | None:
+def _converter(field: models.Field, *, copy: bool = False) -> Callable[[Any], Any] | None:
     """How a value of ``field`` goes to the driver (None: as it is). ``copy``: for
     :func:`fast_insert`'s COPY/executemany, where JSON goes as its text (the server parses
     it), the same text for the same object or an empty one (an intake's rows share them)."""

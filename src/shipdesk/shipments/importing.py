@@ -363,8 +363,9 @@ def item_sheet(path: Path, fmt: str) -> ItemSheet | None:
             fields = map_headers(headers, _ITEM_SYNONYMS)
             if "order_number" in fields and "items.name" in fields:
                 first = (sheet.start[0] + 1 if sheet.start else 1) + 1
-                rows = [(n, values) for n, values in enumerate(iterator, start=first)
-                        if values.count(None) + values.count("") < len(values)]
+                rows: list[tuple[int, list[Any]]] = [
+                    (n, values) for n, values in enumerate(iterator, start=first)
+                    if any(v not in (None, "") for v in values)]
                 if len(rows) > MAX_ROWS:
                     raise _reject(_("На листе «%(sheet)s» %(n)d строк, а можно не больше "
                                     "%(max)d") % {"sheet": sheet_name, "n": len(rows),
@@ -487,9 +488,9 @@ def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
             ref = _CELL_REF.search(attributes)
             if ref is None:
                 return None
-            kind = _CELL_TYPE.search(attributes)
+            typed = _CELL_TYPE.search(attributes)
             cells.append((_column_number(ref.group(1)),
-                          kind.group(1).decode() if kind else "n", body))
+                          typed.group(1).decode() if typed else "n", body))
         indexes = set()
         for _column, kind, body in cells:
             if kind == "s" and (value := _CELL_VALUE.search(body)):
@@ -1051,11 +1052,11 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                     name = ".".join(str(p) for p in error.loc[2:] if not isinstance(p, int))
                     message = str(error.message)
                     from_sheet = sources.get(item.ref)
-                    if (items is not None and from_sheet and len(error.loc) > 3
-                            and error.loc[2] == "items" and isinstance(error.loc[3], int)
-                            and error.loc[3] < len(from_sheet)
-                            and from_sheet[error.loc[3]] is not None):
-                        number = from_sheet[error.loc[3]]
+                    position = error.loc[3] if len(error.loc) > 3 else None
+                    number = (from_sheet[position] if from_sheet and isinstance(position, int)
+                              and error.loc[2] == "items" and position < len(from_sheet)
+                              else None)
+                    if items is not None and number is not None:
                         _item_error(items, item_columns, number, item_values.get(number, []),
                                     name, message, item_rejected, item_row_errors, flat)
                         row_errors.setdefault(item.ref, []).append((None, _(

@@ -173,10 +173,10 @@ def _apply_tracking_pg(updates: list[TrackingUpdate]) -> int:
             _array_literal([r[2] for r in rule]),
         ])
         moved = [r for r in cursor.fetchall() if r[1] != r[2]]
-    reason = _("Статус перевозчика")
-    ShipmentEvent.objects.bulk_create([
+    reason, now = _("Статус перевозчика"), timezone.now()
+    fast_insert(ShipmentEvent, [
         ShipmentEvent(shipment_id=sid, from_state=old, to_state=new, reason=reason,
-                      data={"status": st}) for sid, old, new, st in moved], batch_size=2000)
+                      data={"status": st}, created_at=now) for sid, old, new, st in moved])
     return len(moved)
 
 
@@ -526,10 +526,8 @@ def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
                   source_ref: str, draft: bool) -> _NewShipment:
     # the cleaned values are the model's attnames (plus "items", which no column reads)
     shipment = _NewShipment(defaults_for(Shipment), cleaned)
-    shipment.organization_id = organization.pk
-    shipment.state = State.DRAFT if draft else State.READY
-    shipment.source = source
-    shipment.source_ref = source_ref
+    shipment.__dict__.update(organization_id=organization.pk, source=source,
+                             state=State.DRAFT if draft else State.READY, source_ref=source_ref)
     item_defaults = defaults_for(ShipmentItem)
     shipment._pending_items = [Record(item_defaults, item) for item in cleaned["items"]]
     return shipment
