@@ -431,14 +431,19 @@ def _ensure_short_links(rows: list[Message]) -> None:
         ignore_conflicts=True, batch_size=1000)
 
 
-def unsubscribe_by_code(*, code: str) -> tuple[Organization, str, str]:
+def short_link_get(*, code: str) -> ShortLink:
     """The short SMS unsubscribe link. Unknown (mistyped, made up) code → NotFound."""
-    from shipdesk.tenancy.services import system_actor
-
     link = ShortLink.objects.select_related("organization").filter(code=code).first() \
         if 8 <= len(code) <= 16 else None
     if link is None:
         raise NotFound(_("Ссылка для отписки не найдена"))
+    return link
+
+
+def unsubscribe_by_code(*, code: str) -> tuple[Organization, str, str]:
+    from shipdesk.tenancy.services import system_actor
+
+    link = short_link_get(code=code)
     Suppression.objects.get_or_create(organization=link.organization, channel=link.channel,
                                       address=link.address, defaults={"source": "link"})
     audit(system_actor(link.organization), "notifications.unsubscribe", None,

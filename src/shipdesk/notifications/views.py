@@ -176,12 +176,23 @@ def delivery_callback(request: HttpRequest, gateway: str, token: str) -> HttpRes
 
 @csrf_exempt  # opened from an SMS, without our cookie
 def short_unsubscribe(request: HttpRequest, code: str) -> HttpResponse:
+    """GET asks, POST unsubscribes: messengers fetch links in SMS for previews, and a
+    preview must not switch anybody off."""
     try:
+        if request.method != "POST":
+            link = services.short_link_get(code=code)
+            return render(request, "notifications/unsubscribe_confirm.html", {
+                "shop": link.organization.name, "address": _masked(link.address)})
         org, channel, address = services.unsubscribe_by_code(code=code)
     except NotFound:
         return render(request, "notifications/unsubscribe_invalid.html", status=404)
     return render(request, "notifications/unsubscribed.html",
                   {"shop": org.name, "address": address, "channel": Channel(channel).label})
+
+
+def _masked(phone: str) -> str:
+    """+7 900 ***-**-67: enough for the owner to recognise, little for anybody else."""
+    return f"+{phone[:1]} {phone[1:4]} ***-**-{phone[-2:]}" if len(phone) >= 6 else phone
 
 
 @csrf_exempt  # RFC 8058 one-click POST comes from the mail client, without our cookie

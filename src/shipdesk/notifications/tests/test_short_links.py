@@ -61,12 +61,17 @@ def test_sms_link_switches_the_recipient_off_and_made_up_codes_are_refused(
     assert ShortLink.objects.get(code=code).address == "79007654321"
     # a neighbouring or mangled code is not somebody else's link
     for bad in (code[:-1] + ("A" if code[-1] != "A" else "B"), code[:-3], "x" * 40):
-        page = Client().get(f"/u/{bad}")
-        assert page.status_code == 404
-        assert "Ссылка для отписки повреждена" in page.content.decode()
+        for page in (Client().get(f"/u/{bad}"), Client().post(f"/u/{bad}")):
+            assert page.status_code == 404
+            assert "Ссылка для отписки повреждена" in page.content.decode()
     assert not Suppression.objects.exists()
+    # opening the link (or a messenger's preview of it) only asks
     page = Client().get(path)
     assert page.status_code == 200 and "Ромашка" in page.content.decode()
+    assert "+7 900 ***-**-21" in page.content.decode()
+    assert not Suppression.objects.exists()
+    page = Client().post(path)
+    assert page.status_code == 200 and "Вы отписались" in page.content.decode()
     assert Suppression.objects.filter(organization=org, channel="sms",
                                       address="79007654321", source="link").exists()
     # from the next message on
