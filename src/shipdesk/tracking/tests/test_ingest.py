@@ -106,6 +106,15 @@ def test_time_zone_of_the_carrier_is_kept(org):
     assert row.utc_offset_minutes == 420 and row.occurred_at == e.occurred_at
 
 
+def test_carriers_raw_payload_is_kept_beside_the_event(org):
+    s = shipment(org)
+    e = event(s.tracking_number, 1, Status.ACCEPTED)
+    raw = {"OperTypeID": "1", "OperationAddress": {"Description": "Москва\t\"Главпочтамт\""},
+           "Mass": 1250}
+    tracking_events_ingest(events=[e.__class__(**{**e.__dict__, "raw": raw})], now=NOW)
+    assert TrackingEvent.objects.get(shipment=s).raw == raw
+
+
 def test_return_flow_closes_as_returned(org):
     s = shipment(org)
     n = s.tracking_number
