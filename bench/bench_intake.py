@@ -3,6 +3,7 @@ stored shipments. Prints rows/s (target >= 10,000) and peak RSS (<= 1024 MiB) on
 and the same figures on SQLite.
 
     .venv/bin/python bench/bench_intake.py            # PostgreSQL (if it answers) + SQLite
+    BENCH_DATABASE_URL=postgres://.../db_of_mine .venv/bin/python bench/bench_intake.py
     BENCH_ROWS=20000 .venv/bin/python bench/bench_intake.py
 """
 
@@ -21,7 +22,8 @@ sys.path.insert(0, str(HERE))
 import _setup  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
-PG_URL = os.environ.get("BENCH_INTAKE_PG", "postgres://postgres@127.0.0.1:5432/sd_shipments_bench")
+PG_URL = (os.environ.get("BENCH_INTAKE_PG") or os.environ.get("BENCH_DATABASE_URL")
+          or "postgres://postgres@127.0.0.1:5432/sd_shipments_bench")
 HEADERS = ["Номер заказа", "Вид отправления", "ФИО получателя", "Телефон", "Индекс", "Регион",
            "Населённый пункт", "Улица", "Дом", "Квартира", "Вес, г", "Объявленная ценность, ₽",
            "Наложенный платёж, ₽", "Товар", "Количество", "Цена за единицу, ₽", "Комментарий"]
