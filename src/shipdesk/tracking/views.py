@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +24,14 @@ from shipdesk.tracking import polling, selectors
 # rows it was rendered from are unchanged, so this bounds memory and an office's address
 page_cache = caches["pages"]
 PUBLIC_PAGE_CACHE_SECONDS = 60
+# The pickup office's name, address and hours are not in the rows' version (which office is
+# shown follows from the events): the ETag also changes every this many seconds, so that a
+# browser's copy shows an office's new hours within the hour. The status is never late.
+PUBLIC_ETAG_PERIOD = 3600
+
+
+def _etag_period() -> int:
+    return int(time.time()) // PUBLIC_ETAG_PERIOD
 
 
 @actor_required
@@ -72,7 +81,7 @@ def public(request: HttpRequest, token: str) -> HttpResponseBase:
         missing = render(request, "tracking/public_not_found.html", status=404)
         missing["X-Robots-Tag"] = "noindex"
         return missing
-    version = f"{token}|{state.version}|{translation.get_language()}"
+    version = f"{token}|{state.version}|{translation.get_language()}|{_etag_period()}"
     etag = '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
     response = get_conditional_response(request, etag=etag)  # 304 when the caller has it
     if response is None:

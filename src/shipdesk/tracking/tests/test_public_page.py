@@ -134,3 +134,24 @@ def test_head_request_gets_the_headers_without_the_page(client, org):
     r = client.head(f"/tracking/t/{token}/")
     assert r.status_code == 200 and r["ETag"] and r.content == b""
     assert client.post(f"/tracking/t/{token}/").status_code == 405
+
+
+def test_new_office_hours_reach_a_browsers_copy_within_the_hour(client, org, monkeypatch):
+    from shipdesk.tracking import views
+    from shipdesk.tracking.models import PickupOffice
+
+    s = shipment(org)
+    n = s.tracking_number
+    PickupOffice.objects.create(carrier_code="fake", code="630099", address="ул. Ленина, 1",
+                                work_hours="пн–пт 8:00–20:00")
+    tracking_events_ingest(events=[event(n, 0, Status.ACCEPTED, "1.1"),
+                                   event(n, 1, Status.ARRIVED_AT_PICKUP, "8.2", index="630099")],
+                           now=timezone.now())
+    token = TrackingState.objects.get(shipment=s).public_token
+    first = client.get(f"/tracking/t/{token}/")
+    assert "пн–пт 8:00–20:00" in first.content.decode()
+    PickupOffice.objects.filter(code="630099").update(work_hours="ежедневно 9:00–21:00")
+    monkeypatch.setattr(views, "_etag_period", lambda: 10**9)  # the next hour
+    views.page_cache.clear()  # as after the process cache's 60 s
+    r = client.get(f"/tracking/t/{token}/", headers={"If-None-Match": first["ETag"]})
+    assert r.status_code == 200 and "ежедневно 9:00–21:00" in r.content.decode()
