@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
     of a carrier that answers later. Numbers the carrier failed on, or that the quota leaves
     out, are rescheduled."""
     now = now or timezone.now()
+    started = time.monotonic()
     from shipdesk.carriers.models import CarrierAccount
 
     out = PollResult()
@@ -166,8 +168,11 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
                 out.failed += len(part)
                 continue
             if by_ticket:
-                _ticket_keep(account, part, ticket, now=now, due_at=due_at, retry=retry, held=held,
-                             out=out)
+                # The carrier counts its wait from when it issued the ticket, not from when
+                # this task started (rate limits and earlier calls may lie between).
+                issued = now + timedelta(seconds=time.monotonic() - started)
+                _ticket_keep(account, part, ticket, now=issued, due_at=due_at, retry=retry,
+                             held=held, out=out)
                 continue
             res = tracking_events_ingest(events=list(answer.events), account=account,
                                          requested=numbers, now=now)
