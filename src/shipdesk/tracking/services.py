@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.core.mail import EmailMultiAlternatives
@@ -200,7 +200,7 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
                 to_door = bool((options or {}).get("courier_delivery"))
             found[number] = _ShipmentInfo(
                 sid, org_id, number, carrier, account, _mail_type(service, category),
-                _route(s_index, index), bool(pp) or not to_door, _dt(created), days_max)
+                _route(s_index, index), bool(pp) or not to_door, cast(datetime, _dt(created)), days_max)
     return found
 
 
@@ -399,7 +399,7 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
             head = f"INSERT INTO tracking_trackingevent ({cols})"
             cur.execute(f"{head} SELECT {cols} FROM tracking_ev_in {conflict} RETURNING shipment_id")  # noqa: S608
             return [r[0] for r in cur.fetchall()]
-        out = []
+        out: list[int] = []
         width = len(_EVENT_COLUMNS)
         step = max(1, 30_000 // width)
         for i in range(0, len(rows), step):
