@@ -362,8 +362,8 @@ def _finish_polls(ids: list[int], retry: dict[int, datetime], *, now: datetime) 
     for i in range(0, len(ids), 5000):
         where, params = _ids_filter("shipment_id", ids[i:i + 5000])
         with connection.cursor() as cur:
-            cols = "shipment_id, organization_id, status, final, next_poll_at, expected_delivery"
-            sql = f"SELECT {cols} FROM tracking_trackingstate WHERE {where}"  # noqa: S608
+            wanted = "shipment_id, organization_id, status, final, next_poll_at, expected_delivery"
+            sql = f"SELECT {wanted} FROM tracking_trackingstate WHERE {where}"  # noqa: S608
             cur.execute(sql, params)
             rows.extend(cur.fetchall())
     windows = _poll_windows({r[1] for r in rows})
