@@ -159,7 +159,7 @@ class _Refused(Exception):
     pass
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps seeded rows for later tests
+@pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_call_keeps_its_exchange_on_postgresql_only_in_the_log_on_sqlite(
         server: Any, caplog: pytest.LogCaptureFixture) -> None:
     from django.db import connection, transaction
