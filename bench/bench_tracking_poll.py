@@ -8,8 +8,8 @@ numbers/s from the first request to the last ingested answer. Target >= 2,000 nu
 The emulator runs in its own process (``BENCH_TRACKING_EMULATOR_PORT``, default 18600) with
 its ticket delay set short (2 s instead of the real 15 minutes; the account's first fetch
 after 2 s, then every 0.5 s). Worker processes, one per core as a scale-out deployment would
-run on this machine, each loop as a Celery worker fed by the sweep would: claim due ticket
-fetches (2 at a time), else due polls (claims of 3,000), until nothing is left. The account's
+run on this machine, each loop as a Celery worker fed by the sweep would: in turn, a claim of
+due polls (3,000) and one of due ticket fetches (2 tickets), until nothing is left. The account's
 rate limit (requests per second to the carrier, shared by the workers) is 5/s: ~70 SOAP calls
 for 100,000 numbers; the busiest second seen in the exchange log is printed beside the figure.
 ``BENCH_PROFILE=/path/prefix`` writes each worker's cProfile stats to ``prefix.<n>``.
@@ -88,14 +88,14 @@ def main() -> None:
             profile = cProfile.Profile() if PROFILE else None
             if profile:
                 profile.enable()
-            while True:
-                ids = duework.claim_due(fetches, now=timezone.now(), limit=fetches.chunk_size)
-                if ids:
-                    tracking_tickets_fetch(ticket_ids=ids)
-                    continue
-                ids = duework.claim_due(polls, now=timezone.now(), limit=polls.chunk_size)
-                if ids:
-                    tracking_poll(shipment_ids=ids)
+            while True:  # both kinds of task in turn, as a queue the sweep feeds both would
+                polled = duework.claim_due(polls, now=timezone.now(), limit=polls.chunk_size)
+                if polled:
+                    tracking_poll(shipment_ids=polled)
+                fetched = duework.claim_due(fetches, now=timezone.now(), limit=fetches.chunk_size)
+                if fetched:
+                    tracking_tickets_fetch(ticket_ids=fetched)
+                if polled or fetched:
                     continue
                 if not TrackingTicket.objects.exists():
                     break
