@@ -694,10 +694,10 @@ def row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[s
     item_columns = [(i, name[6:]) for i, name in enumerate(fields)
                     if name and name.startswith("items.")]
 
-    def read(values: Sequence[Any]) -> dict[str, Any]:
+    def pick(values: Sequence[Any], columns: list[tuple[int, str]]) -> dict[str, Any]:
         width = len(values)
         data: dict[str, Any] = {}
-        for i, name in plain:
+        for i, name in columns:
             if i < width:
                 value = values[i]
                 if value.__class__ is str:
@@ -705,18 +705,12 @@ def row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[s
                         data[name] = value.strip()
                 elif value is not None and value != "":
                     data[name] = _cell_value(value)
-        if item_columns:
-            item: dict[str, Any] = {}
-            for i, name in item_columns:
-                if i < width:
-                    value = values[i]
-                    if value.__class__ is str:
-                        if value:
-                            item[name] = value.strip()
-                    elif value is not None and value != "":
-                        item[name] = _cell_value(value)
-            if item:
-                data["items"] = [item]
+        return data
+
+    def read(values: Sequence[Any]) -> dict[str, Any]:
+        data = pick(values, plain)
+        if item_columns and (item := pick(values, item_columns)):
+            data["items"] = [item]
         return data
     return read
 

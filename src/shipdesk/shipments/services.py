@@ -182,9 +182,10 @@ def _apply_tracking_pg(updates: list[TrackingUpdate]) -> int:
 
 @transaction.atomic
 def _apply_tracking_chunk(updates: list[TrackingUpdate]) -> int:
+    """The same rule off PostgreSQL (SQLite, embedded mode): read, decide, ``bulk_update``
+    in small batches (its CASE WHEN per field grows with the square of a batch)."""
     by_id = {u.shipment_id: u for u in updates}
-    shipments = list(Shipment.objects.filter(pk__in=by_id).only(
-        "id", "state", "tracking_status", "tracking_substatus", "tracking_status_at"))
+    shipments = list(Shipment.objects.filter(pk__in=by_id).only("id", *_TRACKING_FIELDS))
     to_save: list[Shipment] = []
     events: list[ShipmentEvent] = []
     for shipment in shipments:
@@ -202,45 +203,12 @@ def _apply_tracking_chunk(updates: list[TrackingUpdate]) -> int:
         shipment.tracking_substatus = update.substatus
         shipment.tracking_status_at = update.status_at
         to_save.append(shipment)
-    _save_tracking(to_save)
+    Shipment.objects.bulk_update(to_save, _TRACKING_FIELDS, batch_size=200)
     ShipmentEvent.objects.bulk_create(events)
     return len(events)
 
 
 _TRACKING_FIELDS = ("state", "tracking_status", "tracking_substatus", "tracking_status_at")
-
-
-def _save_tracking(shipments: list[Shipment]) -> None:
-    """Writes the tracking fields of many shipments at once.
-
-    On PostgreSQL: one UPDATE joined to unnested arrays, linear in the chunk, where
-    ``bulk_update``'s CASE WHEN per field grows with the square of it (it was most of the
-    tracking ingest time). The arrays go as literals: psycopg dumps a Python list element by
-    element in Python, which cost more than the UPDATE. Elsewhere ``bulk_update`` in small
-    batches.
-    """
-    if not shipments:
-        return
-    if connection.vendor != "postgresql":
-        Shipment.objects.bulk_update(shipments, _TRACKING_FIELDS, batch_size=200)
-        return
-    meta = Shipment._meta
-    state, status, substatus, status_at = (meta.get_field(f).column for f in _TRACKING_FIELDS)
-    sql = (  # names come from the model's metadata, values are parameters
-        f'UPDATE "{meta.db_table}" AS s SET "{state}" = v.state, "{status}" = v.status, '  # noqa: S608
-        f'"{substatus}" = v.substatus, "{status_at}" = v.status_at '
-        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
-        "AS v(id, state, status, substatus, status_at) WHERE s.id = v.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [
-            "{" + ",".join([str(int(s.pk)) for s in shipments]) + "}",
-            _array_literal([s.state for s in shipments]),
-            _array_literal([s.tracking_status for s in shipments]),
-            _array_literal([s.tracking_substatus for s in shipments]),
-            _array_literal([None if s.tracking_status_at is None
-                            else s.tracking_status_at.isoformat() for s in shipments]),
-        ])
 
 
 def _array_literal(values: Sequence[str | None]) -> str:
