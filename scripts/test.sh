@@ -15,6 +15,7 @@ mkdir -p "$TEST_OUTPUT_DIR"
 
 echo "== lint =="
 .venv/bin/ruff check src bench
+.venv/bin/mypy src
 
 echo "== tests on SQLite =="
 SQLITE_DIR=$(mktemp -d)

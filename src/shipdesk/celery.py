@@ -36,19 +36,30 @@ def _django_logging(**_kwargs: Any) -> None:
     logging.config.dictConfig(settings.LOGGING)
 
 
-@app.on_after_finalize.connect
-def _schedule_sweep(sender: Celery, **kwargs: object) -> None:
+# Each app owns its schedules: an AppConfig may declare ``periodic_tasks``, a sequence of
+# (entry name, every, task name) where ``every`` is seconds or the name of a Django setting
+# holding seconds. Beat collects them all here when the app is finalized.
+
+
+def periodic_entries() -> list[tuple[str, float, str]]:
+    """Every app's declared beat entries as (name, seconds, task name), in app order."""
+    from django.apps import apps
     from django.conf import settings
 
-    sender.add_periodic_task(float(settings.SHIPDESK_SWEEP_SECONDS),
-                             sender.signature("shipdesk.core.tasks.sweep_due_work"),
-                             name="sweep due work")
-    # Tracking's periodic chores: the first daily-report time of new organizations, and
-    # flags that depend on the clock alone (stuck, overdue, storage ending).
-    sender.add_periodic_task(3600.0, sender.signature("shipdesk.tracking.tasks.schedule_reports"),
-                             name="tracking: schedule first reports")
-    sender.add_periodic_task(86400.0, sender.signature("shipdesk.tracking.tasks.recheck"),
-                             name="tracking: recheck clock-driven flags")
-    sender.add_periodic_task(86400.0,
-                             sender.signature("shipdesk.tracking.tasks.sync_pickup_offices"),
-                             name="tracking: load carriers' pickup points")
+    entries: list[tuple[str, float, str]] = []
+    for config in apps.get_app_configs():
+        for name, every, task in getattr(config, "periodic_tasks", ()):
+            seconds = float(getattr(settings, every) if isinstance(every, str) else every)
+            if seconds <= 0:
+                raise ValueError(f"{config.label}: periodic task {name!r} every {seconds} s")
+            entries.append((name, seconds, task))
+    names = [e[0] for e in entries]
+    if len(names) != len(set(names)):  # beat keys entries by name: one would vanish
+        raise ValueError(f"periodic task names are not unique: {sorted(names)}")
+    return entries
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
+    for name, seconds, task in periodic_entries():
+        sender.add_periodic_task(seconds, sender.signature(task), name=name)

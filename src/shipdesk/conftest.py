@@ -1,8 +1,10 @@
-"""Fixtures shared by every domain's tests: organizations, users, actors, API clients."""
+"""Fixtures shared by every domain's tests: organizations, users, actors, API clients, a
+headless browser."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +14,26 @@ from shipdesk.tenancy import services as tenancy
 from shipdesk.tenancy.models import Membership, Organization, Role
 
 _seq = itertools.count(1)
+# Debian's Chromium (``make install-test-system`` installs it), driven by Playwright
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``) for tests of pages as users see them."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs an event loop in this thread; the tests' ORM calls are synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -177,6 +177,8 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("SHIPDESK_MAX_BODY_BYTES", 20 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SHIPDESK_MAX_UPLOAD_BYTES = env.get_int("SHIPDESK_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# spreadsheets with at least this many rows are read and checked in a child process
+SHIPDESK_IMPORT_READ_IN_CHILD_ROWS = env.get_int("SHIPDESK_IMPORT_READ_IN_CHILD_ROWS", 5_000)
 
 # --- e-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"

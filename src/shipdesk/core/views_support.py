@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
@@ -18,11 +19,11 @@ T = TypeVar("T")
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def actor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def actor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Logged in and a member of an organization: ``request.actor`` is set."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if getattr(request, "actor", None) is None:

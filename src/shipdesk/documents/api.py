@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Router
 
 from shipdesk.core.errors import FieldError, ValidationFailed
+from shipdesk.core.typing import ApiRequest
 from shipdesk.documents import selectors, services
 from shipdesk.documents.models import Batch, GeneratedDocument
 from shipdesk.documents.schemas import (
@@ -52,7 +53,7 @@ def _document_out(doc: GeneratedDocument) -> DocumentOut:
 
 
 @router.get("/batches", response=list[BatchOut])
-def batch_list(request: HttpRequest, state: str | None = None, limit: int = 100,
+def batch_list(request: ApiRequest, state: str | None = None, limit: int = 100,
                before_id: int | None = None):
     qs = selectors.batch_list(actor=request.auth, state=state)
     if before_id:
@@ -61,75 +62,75 @@ def batch_list(request: HttpRequest, state: str | None = None, limit: int = 100,
 
 
 @router.post("/batches", response={201: list[BatchOut]})
-def batch_create(request: HttpRequest, payload: BatchCreateIn):
+def batch_create(request: ApiRequest, payload: BatchCreateIn):
     batches = services.batch_create(actor=request.auth, shipment_ids=payload.shipment_ids,
                                     shipping_date=payload.shipping_date)
     return 201, [_batch_out(b) for b in batches]
 
 
 @router.post("/batches/auto-group", response=list[BatchOut])
-def batch_auto_group(request: HttpRequest, payload: AutoGroupIn):
+def batch_auto_group(request: ApiRequest, payload: AutoGroupIn):
     batches = services.batch_auto_group(actor=request.auth, shipping_date=payload.shipping_date)
     return [_batch_out(b) for b in batches]
 
 
 @router.get("/batches/{batch_id}", response=BatchOut)
-def batch_get(request: HttpRequest, batch_id: int):
+def batch_get(request: ApiRequest, batch_id: int):
     return _batch_out(selectors.batch_get(actor=request.auth, batch_id=batch_id))
 
 
 @router.post("/batches/{batch_id}/add", response=list[BatchOut])
-def batch_add(request: HttpRequest, batch_id: int, payload: ShipmentIdsIn):
+def batch_add(request: ApiRequest, batch_id: int, payload: ShipmentIdsIn):
     batches = services.batch_add(actor=request.auth, batch_id=batch_id,
                                  shipment_ids=payload.shipment_ids)
     return [_batch_out(b) for b in batches]
 
 
 @router.post("/batches/{batch_id}/remove", response=BatchOut)
-def batch_remove(request: HttpRequest, batch_id: int, payload: ShipmentIdsIn):
+def batch_remove(request: ApiRequest, batch_id: int, payload: ShipmentIdsIn):
     return _batch_out(services.batch_remove(actor=request.auth, batch_id=batch_id,
                                             shipment_ids=payload.shipment_ids))
 
 
 @router.post("/batches/{batch_id}/move", response=BatchOut)
-def batch_move(request: HttpRequest, batch_id: int, payload: MoveIn):
+def batch_move(request: ApiRequest, batch_id: int, payload: MoveIn):
     return _batch_out(services.batch_move(actor=request.auth, batch_id=batch_id,
                                           to_batch_id=payload.to_batch_id,
                                           shipment_ids=payload.shipment_ids))
 
 
 @router.delete("/batches/{batch_id}", response={204: None})
-def batch_delete(request: HttpRequest, batch_id: int):
+def batch_delete(request: ApiRequest, batch_id: int):
     services.batch_delete(actor=request.auth, batch_id=batch_id)
     return 204, None
 
 
 @router.post("/batches/{batch_id}/close", response=BatchOut)
-def batch_close(request: HttpRequest, batch_id: int):
+def batch_close(request: ApiRequest, batch_id: int):
     return _batch_out(services.batch_close(actor=request.auth, batch_id=batch_id))
 
 
 @router.post("/batches/{batch_id}/documents", response={202: DocumentOut, 200: DocumentOut})
-def document_request(request: HttpRequest, batch_id: int, payload: DocumentIn):
+def document_request(request: ApiRequest, batch_id: int, payload: DocumentIn):
     doc = services.document_request(actor=request.auth, batch_id=batch_id, kind=payload.kind)
     doc.refresh_from_db()
     return (200 if doc.status == "done" else 202), _document_out(doc)
 
 
 @router.get("/documents/{document_id}", response=DocumentOut)
-def document_status(request: HttpRequest, document_id: int):
+def document_status(request: ApiRequest, document_id: int):
     return _document_out(selectors.document_get(actor=request.auth, document_id=document_id))
 
 
 @router.get("/documents/{document_id}/download", url_name="document_download")
-def document_download(request: HttpRequest, document_id: int):
+def document_download(request: ApiRequest, document_id: int):
     handle, filename, content_type = services.document_open(actor=request.auth,
                                                             document_id=document_id)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
 
 
 @router.post("/certificates", response={201: CertificateOut})
-def certificate_upload(request: HttpRequest, payload: CertificateIn):
+def certificate_upload(request: ApiRequest, payload: CertificateIn):
     try:
         data = base64.b64decode(payload.pkcs12_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -140,5 +141,5 @@ def certificate_upload(request: HttpRequest, payload: CertificateIn):
 
 
 @router.post("/certificates/demo", response={201: CertificateOut})
-def certificate_demo(request: HttpRequest):
+def certificate_demo(request: ApiRequest):
     return 201, services.certificate_create_demo(actor=request.auth)

@@ -4,13 +4,14 @@ progress, each document). Thin: rules are in services/selectors."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
 from shipdesk.documents import selectors, services
 from shipdesk.documents.models import BatchState, DocumentKind, GeneratedDocument
@@ -18,7 +19,7 @@ from shipdesk.tenancy.permissions import Perm
 
 
 @actor_required
-def batch_list(request: HttpRequest) -> HttpResponse:
+def batch_list(request: ActorRequest) -> HttpResponse:
     state = request.GET.get("state") or None
     batches = selectors.batch_list(actor=request.actor, state=state)[:200]
     return render(request, "documents/batches.html", {
@@ -28,7 +29,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def batch_auto_group(request: HttpRequest) -> HttpResponse:
+def batch_auto_group(request: ActorRequest) -> HttpResponse:
     try:
         batches = services.batch_auto_group(actor=request.actor)
     except ServiceError as exc:
@@ -42,7 +43,7 @@ def batch_auto_group(request: HttpRequest) -> HttpResponse:
     return redirect("documents:batches")
 
 
-def _batch_or_404(request: HttpRequest, batch_id: int):
+def _batch_or_404(request: ActorRequest, batch_id: int):
     try:
         return selectors.batch_get(actor=request.actor, batch_id=batch_id)
     except NotFound as exc:
@@ -50,7 +51,7 @@ def _batch_or_404(request: HttpRequest, batch_id: int):
 
 
 @actor_required
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_detail(request: ActorRequest, batch_id: int) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
     documents = {d.kind: d for d in GeneratedDocument.objects.filter(batch=batch)}
     kinds = [(value, label, documents.get(value)) for value, label in DocumentKind.choices]
@@ -63,7 +64,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def batch_close(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_close(request: ActorRequest, batch_id: int) -> HttpResponse:
     _batch_or_404(request, batch_id)
     try:
         batch = services.batch_close(actor=request.actor, batch_id=batch_id)
@@ -76,7 +77,7 @@ def batch_close(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def batch_remove(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_remove(request: ActorRequest, batch_id: int) -> HttpResponse:
     _batch_or_404(request, batch_id)
     ids = [int(x) for x in request.POST.getlist("shipment_id") if x.isdigit()]
     try:
@@ -88,7 +89,7 @@ def batch_remove(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def document_request(request: HttpRequest, batch_id: int) -> HttpResponse:
+def document_request(request: ActorRequest, batch_id: int) -> HttpResponse:
     _batch_or_404(request, batch_id)
     kind = request.POST.get("kind", DocumentKind.BATCH_PRINT)
     try:
@@ -106,7 +107,7 @@ def document_request(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @actor_required
-def document_status(request: HttpRequest, document_id: int) -> HttpResponse:
+def document_status(request: ActorRequest, document_id: int) -> HttpResponse:
     try:
         doc = selectors.document_get(actor=request.actor, document_id=document_id)
     except NotFound as exc:
@@ -115,7 +116,7 @@ def document_status(request: HttpRequest, document_id: int) -> HttpResponse:
 
 
 @actor_required
-def document_download(request: HttpRequest, document_id: int) -> HttpResponseBase:
+def document_download(request: ActorRequest, document_id: int) -> HttpResponseBase:
     try:
         handle, filename, content_type = services.document_open(actor=request.actor,
                                                                 document_id=document_id)
@@ -129,7 +130,7 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponseBas
 
 
 @actor_required
-def certificates(request: HttpRequest) -> HttpResponse:
+def certificates(request: ActorRequest) -> HttpResponse:
     """The organization's signing certificate for the electronic registry: upload a
     PKCS#12 (.p12/.pfx) with its password, or make a demonstration one."""
     error = ""

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import zoneinfo
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from shipdesk.core.models import TimestampedModel
 from shipdesk.tenancy import validators
+
+
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
+    """An organization's time zone by its stored name; Moscow when the name is not a zone."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("Europe/Moscow")
 
 
 class Organization(TimestampedModel):
@@ -34,6 +44,10 @@ class Organization(TimestampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zone_named(self.timezone)
 
 
 class Role(models.TextChoices):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,27 +13,14 @@ from shipdesk.tenancy.models import Role
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PASSWORD = "Brauzer-Test-2024"
 
 
 @pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright runs an event loop in this thread; our ORM calls here are synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
+def browser_page(chromium: Any) -> Any:
+    page = chromium.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")  # a phone
+    page.set_default_timeout(15_000)
+    return page
 
 
 def _counts_on_page(page: Any) -> dict[str, str]:
