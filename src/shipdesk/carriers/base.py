@@ -26,6 +26,7 @@ class Capability(enum.StrEnum):
     LABELS = "labels"
     BATCHES = "batches"  # groups parcels into a hand-over batch on the carrier's side
     TRACK = "track"
+    TRACK_SINGLE = "track_single"  # one number answered within the call (besides batches)
     WEBHOOKS = "webhooks"
     PAYOUT_REPORTS = "payout_reports"
     PICKUP_POINTS = "pickup_points"
@@ -159,6 +160,10 @@ class TrackingEvent:
     location: str = ""
     office_index: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # The carrier's own last day of free storage at the pickup point, when its payload
+    # says it (CDEK's "keep_free_until", Russian Post's "N days of storage left"): tracking
+    # prefers it to the storage period it would count itself.
+    storage_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,11 @@ class CarrierAdapter:
 
     def track_request(self, tracking_numbers: list[str]) -> TrackTicket:
         """Asks for up to ``track_batch_size`` numbers; the answer comes later."""
+        raise NotImplementedError
+
+    def track_single(self, number: str) -> list[TrackingEvent]:
+        """One number's whole history within the call (``Capability.TRACK_SINGLE``): a
+        manual "refresh now" of a carrier whose batches are answered later uses it."""
         raise NotImplementedError
 
     def track_fetch(self, ticket: str) -> TrackResult | None:

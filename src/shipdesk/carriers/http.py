@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import fcntl
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pybreaker
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -155,33 +158,72 @@ def _secret_values(credentials: Mapping[str, Any]) -> list[str]:
 # --- rate limiting -----------------------------------------------------------------------
 
 class RateLimiter:
-    """A fixed one-second window per key in the shared Django cache."""
+    """At most ``per_second`` calls per key in ANY one-second interval, across processes.
+
+    A sliding log of the last n reserved start times (n = the whole calls per second, at
+    least 1; a fractional rate such as 0.5/s means 1 call per 2 s): a call may start when
+    the n-th latest reserved one started a window ago. A caller reserves its start time
+    atomically and sleeps until then, so waiters leave in order, one by one, instead of all
+    waking at a window's edge, and a fixed-window count at the carrier (the usual way they
+    count) never sees more than the limit. Times are whole microseconds: float sums would
+    drift a call into the previous window. Atomic in a Lua script on Redis; elsewhere
+    (embedded mode: one machine) under a file lock in the data folder.
+    """
+
+    _SCRIPT = """
+local n, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local start = tonumber(ARGV[1])
+if redis.call('LLEN', KEYS[1]) >= n then
+  local oldest = tonumber(redis.call('LINDEX', KEYS[1], -n))
+  if oldest + window > start then start = oldest + window end
+end
+if start - tonumber(ARGV[1]) > tonumber(ARGV[4]) then return start end
+redis.call('RPUSH', KEYS[1], start)
+redis.call('LTRIM', KEYS[1], -n, -1)
+redis.call('PEXPIRE', KEYS[1], math.floor((start - tonumber(ARGV[1]) + window) / 1000) + 1000)
+return -start
+"""
+    _redis_script: Any = None
 
     def __init__(self, key: str, per_second: float, *, max_wait: float = 30.0) -> None:
-        self.key = key
+        self.key = f"carrier-rl:{key}"
         self.per_second = per_second
         self.max_wait = max_wait
+        self.calls = max(1, int(per_second)) if per_second > 0 else 0
+        self.window_us = math.ceil(self.calls * 1_000_000 / per_second) if per_second > 0 else 0
 
     def acquire(self) -> None:
-        if self.per_second <= 0:
+        if self.calls == 0:
             return
-        deadline = time.monotonic() + self.max_wait
-        limit = max(1, int(self.per_second))
-        while True:
-            window = int(time.time())
-            key = f"carrier-rl:{self.key}:{window}"
-            cache.add(key, 0, timeout=5)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=5)
-                used = 1
-            if used <= limit:
-                return
-            if time.monotonic() >= deadline:
-                raise RateLimited("Превышен лимит запросов к перевозчику для этого договора",
-                                  retry_after=1.0)
-            time.sleep(max(0.01, window + 1 - time.time()))
+        now = round(time.time() * 1_000_000)
+        start, reserved = self._reserve(now, round(self.max_wait * 1_000_000))
+        if not reserved:
+            raise RateLimited("Превышен лимит запросов к перевозчику для этого договора",
+                              retry_after=(start - now) / 1_000_000)
+        if start > now:
+            time.sleep((start - now) / 1_000_000)
+
+    def _reserve(self, now: int, max_wait: int) -> tuple[int, bool]:
+        """Reserves the earliest start allowed (µs); (start, False) when it is too far."""
+        if settings.REDIS_URL:
+            if RateLimiter._redis_script is None:
+                client = redis.Redis.from_url(settings.REDIS_URL)
+                RateLimiter._redis_script = client.register_script(self._SCRIPT)
+            answer = int(RateLimiter._redis_script(
+                keys=[cache.make_key(self.key)],
+                args=[now, self.calls, self.window_us, max_wait]))
+            return abs(answer), answer < 0
+        with open(settings.DATA_DIR / "carrier-rate-limit.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            starts: list[int] = cache.get(self.key) or []
+            start = now
+            if len(starts) >= self.calls:
+                start = max(start, starts[-self.calls] + self.window_us)
+            if start - now > max_wait:
+                return start, False
+            cache.set(self.key, [*starts, start][-self.calls:],
+                      timeout=(start - now + self.window_us) // 1_000_000 + 1)
+            return start, True
 
 
 # --- circuit breaker ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hashlib
 
 H = 1.0  # hours
 D = 24.0
+STORAGE_DAYS = 7  # free storage at the pickup point: "not_picked_up" runs out after it
 
 SCENARIOS: dict[str, list[tuple[float, str]]] = {
     # the usual: accepted, moved, waits at the pickup point, collected
@@ -18,7 +19,7 @@ SCENARIOS: dict[str, list[tuple[float, str]]] = {
                 (54 * H, "out_for_delivery"), (58 * H, "delivered")],
     # arrived and not picked up: storage expires, it goes back
     "not_picked_up": [(0, "created"), (4 * H, "accepted"), (12 * H, "in_transit"),
-                      (30 * H, "arrived"), (30 * H + 7 * D, "storage_expired"),
+                      (30 * H, "arrived"), (30 * H + STORAGE_DAYS * D, "storage_expired"),
                       (31 * H + 7 * D, "returning"), (30 * H + 12 * D, "returned")],
     # lost in sorting: in transit, then nothing, then declared lost
     "lost": [(0, "created"), (4 * H, "accepted"), (12 * H, "in_transit"), (20 * D, "lost")],

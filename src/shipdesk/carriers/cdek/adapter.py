@@ -4,8 +4,10 @@ registries. Money is decimal roubles on both sides; weight grams; sizes centimet
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
 import re
 import time
 from datetime import date, datetime
@@ -35,6 +37,7 @@ from shipdesk.carriers.base import (
 )
 from shipdesk.carriers.cdek.statuses import LEGACY_CODES, status_of
 
+log = logging.getLogger(__name__)
 FIELD_RE = re.compile(r"\[([\w.\[\]]+)\]")
 PRINT_POLL_ATTEMPTS = 10
 PRINT_POLL_DELAY = 0.3
@@ -79,6 +82,19 @@ def _django_cache() -> Any:
 
         return cache
     except Exception:  # Django absent or not set up: keep tokens in the process
+        return None
+
+
+def parse_keep_free_until(value: Any) -> date | None:
+    """The order's ``keep_free_until`` (free storage until: a date, or a date and time in
+    the pickup point's zone) as the last day of free storage; ``None`` when absent. A value
+    we cannot read is logged and left out: the statuses beside it still count."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        log.warning("cdek: unreadable keep_free_until %r", value)
         return None
 
 
@@ -509,7 +525,12 @@ class Adapter(CarrierAdapter):
                     raw=raw,
                 )
             )
-        return sorted(events, key=lambda e: e.occurred_at)
+        events.sort(key=lambda e: e.occurred_at)
+        until = None if is_return else parse_keep_free_until(entity.get("keep_free_until"))
+        if until is not None and events:
+            # an order-level fact, as of the order's latest status: it goes with that event
+            events[-1] = dataclasses.replace(events[-1], storage_until=until)
+        return events
 
     def track(self, tracking_numbers: list[str]) -> TrackResult:
         events: list[TrackingEvent] = []

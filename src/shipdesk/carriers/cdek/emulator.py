@@ -15,7 +15,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -126,6 +126,24 @@ OFFICES: list[dict[str, Any]] = [
         "hours": "Пн-Сб 10:00-20:00",
     },
 ]
+
+
+MSK = timezone(timedelta(hours=3))
+
+
+def keep_free_until(order: Order, now: datetime) -> str | None:
+    """``keep_free_until`` of an order that reached its pickup point: the last day before
+    the scenarios' storage runs out (7 days after arrival), a date in the point's calendar
+    (Moscow here); ``None`` before arrival and for return orders."""
+    if order.is_return:
+        return None
+    hours = (now - order.created_at).total_seconds() / 3600
+    steps = scenarios.steps_until(order.scenario, hours)
+    arrived = next((at for at, step in steps if step == "arrived"), None)
+    if arrived is None:
+        return None
+    last = order.created_at + timedelta(hours=arrived) + timedelta(days=scenarios.STORAGE_DAYS - 1)
+    return last.astimezone(MSK).date().isoformat()
 
 
 def cdek_time(moment: datetime) -> str:
@@ -433,6 +451,7 @@ class CdekEmulator(App):
             "packages": body.get("packages") or [{"number": "1", "weight": 1000}],
             "services": body.get("services") or [],
             "statuses": list(reversed(statuses)),  # newest first, as the API lists them
+            "keep_free_until": keep_free_until(order, self.clock.now()),
         }
         entity = {k: v for k, v in entity.items() if v is not None}
         codes = [s["code"] for s in statuses]

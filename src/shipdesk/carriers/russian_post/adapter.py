@@ -55,7 +55,13 @@ from shipdesk.carriers.base import (
     TrackTicket,
 )
 from shipdesk.carriers.russian_post import barcodes
-from shipdesk.carriers.russian_post.statuses import map_operation, operation_name, raw_code
+from shipdesk.carriers.russian_post.statuses import (
+    DAYS_LEFT,
+    map_operation,
+    operation_name,
+    raw_code,
+    storage_until,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +221,7 @@ class Adapter(CarrierAdapter):
             Capability.LABELS,
             Capability.BATCHES,
             Capability.TRACK,
+            Capability.TRACK_SINGLE,
             Capability.NORMALIZE_ADDRESS,
         }
     )
@@ -881,6 +888,7 @@ class Adapter(CarrierAdapter):
             location=location or index,
             office_index=index,
             raw=raw or {},
+            storage_until=storage_until(t, a, when.date()),  # the office's own calendar day
         )
 
     def track_single(self, number: str) -> list[TrackingEvent]:
@@ -1026,7 +1034,7 @@ class Adapter(CarrierAdapter):
             )
         events: list[TrackingEvent] = []
         errors: dict[str, str] = {}
-        codes: dict[tuple[str | None, str | None], tuple[str, Any, str]] = {}
+        codes: dict[tuple[str | None, str | None], tuple[str, Any, str, int | None]] = {}
         error_tag = f"{{{FC_NS}}}Error"
         for item in answer.iter(f"{{{FC_NS}}}Item"):
             number = item.get("Barcode") or ""
@@ -1053,7 +1061,7 @@ class Adapter(CarrierAdapter):
                 except ValueError:
                     errors[number] = f"Неверная операция в ответе: {attrs}"
                     continue
-                raw, mapped, name = code
+                raw, mapped, name, left = code
                 if mapped is None:
                     log.warning("russian_post: unknown operation %s for %s", raw, number)
                 index = attrs.get("IndexOper") or ""
@@ -1068,14 +1076,18 @@ class Adapter(CarrierAdapter):
                         location=index,
                         office_index=index,
                         raw=attrs,
+                        # "N days left" counted from the operation's own (Moscow) date
+                        storage_until=None if left is None else (
+                            (when + MSK_OFFSET).date() + timedelta(days=left)),
                     )
                 )
         return TrackResult(events=tuple(events), errors=errors)
 
     @staticmethod
-    def _code(t: int, a: int) -> tuple[str, Any, str]:
-        """An operation's raw code, our (status, substatus) or None, and its name."""
-        return raw_code(t, a), map_operation(t, a), operation_name(t, a)
+    def _code(t: int, a: int) -> tuple[str, Any, str, int | None]:
+        """An operation's raw code, our (status, substatus) or None, its name and the days
+        of storage it says are left (None: it says nothing of storage)."""
+        return raw_code(t, a), map_operation(t, a), operation_name(t, a), DAYS_LEFT.get((t, a))
 
     def tracks_by_ticket(self) -> bool:
         return self.settings.get("tracking_mode") != "single"

@@ -7,6 +7,8 @@ not in the table maps to ``None``: flagged by the caller, never guessed as "in t
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from shipdesk.tracking.statuses import Status
 
 S = Status
@@ -165,8 +167,12 @@ _put([(8, 23), (8, 37), (8, 38)], S.ARRIVED_AT_PICKUP, "storage_extension", per_
 _put([(8, 24)], S.ARRIVED_AT_PICKUP, "notice_sent")
 _put([(8, 25)], S.ARRIVED_AT_PICKUP, "notice_delivered")
 _put([(8, 10)], S.ARRIVED_AT_PICKUP, "storage_expiring")
-for _a, _days in ((27, 25), (28, 5), (33, 23), (35, 10), (42, 1), (43, 2)):
-    _put([(8, _a)], S.ARRIVED_AT_PICKUP, f"storage_expiring_{_days}d")
+# "Storage expiring (N days left)": the only storage date tracking gives (the period set on
+# the order, Otpravka's shelf-life-days, is not in the tracking answer).
+DAYS_LEFT: dict[tuple[int, int], int] = {(8, 27): 25, (8, 28): 5, (8, 33): 23, (8, 35): 10,
+                                         (8, 42): 1, (8, 43): 2}
+for (_t, _a), _days in DAYS_LEFT.items():
+    _put([(_t, _a)], S.ARRIVED_AT_PICKUP, f"storage_expiring_{_days}d")
 _put([(8, 15), (8, 18)], S.OUT_FOR_DELIVERY, "out_for_delivery", per_attr=True)
 _put([(8, 22)], S.OUT_FOR_DELIVERY, "awaiting_courier")
 _put([(8, 12)], S.DELIVERY_FAILED, "removed_from_locker")
@@ -235,6 +241,13 @@ KNOWN_CODES: frozenset[tuple[int, int]] = frozenset(_MAP)
 def map_operation(oper_type: int, oper_attr: int | None) -> tuple[Status, str] | None:
     """Our status and sub-status for a Russian Post operation, ``None`` when unknown."""
     return _MAP.get((oper_type, oper_attr or 0))
+
+
+def storage_until(oper_type: int, oper_attr: int | None, local_day: date) -> date | None:
+    """The last day of free storage an operation tells ("N days left" on ``local_day``, the
+    operation's own date at the office), ``None`` when it tells none."""
+    left = DAYS_LEFT.get((oper_type, oper_attr or 0))
+    return local_day + timedelta(days=left) if left is not None else None
 
 
 def raw_code(oper_type: int, oper_attr: int | None) -> str:

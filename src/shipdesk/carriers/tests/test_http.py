@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
 
+from shipdesk.carriers import http as carrier_http
 from shipdesk.carriers.base import CarrierError, RateLimited
 from shipdesk.carriers.emulation import App, Request, Response, json_response, start
 from shipdesk.carriers.http import RateLimiter, build_client, mask_text
@@ -111,14 +113,67 @@ def test_slow_answer_beyond_timeout_is_a_timeout_error(server: Any) -> None:
     assert caught.value.code == "timeout"
 
 
-def test_rate_limiter_refuses_beyond_the_window_budget() -> None:
-    while time.time() % 1 > 0.5:  # start early in a one-second window
-        time.sleep(0.05)
-    limiter = RateLimiter(f"rl-{time.time()}", 2, max_wait=0)
-    limiter.acquire()
-    limiter.acquire()
-    with pytest.raises(RateLimited):
+class _Clock:
+    """The limiter's clock, moved only by its own sleeps (the tests then check times, not
+    the machine's speed)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _starts(monkeypatch: Any, per_second: float, calls: int, **options: Any) -> list[float]:
+    clock = _Clock()
+    monkeypatch.setattr(carrier_http, "time", clock)
+    limiter = RateLimiter(f"rl-{next(_keys)}-{time.time()}", per_second, **options)
+    started = []
+    for _ in range(calls):
         limiter.acquire()
+        started.append(clock.now)
+    return started
+
+
+def _most_in_any_second(starts: list[float]) -> int:
+    return max(sum(1 for t in starts if s <= t < s + 1) for s in starts)
+
+
+def test_rate_limiter_lets_the_limit_go_at_once_and_never_more_in_any_second(monkeypatch):
+    starts = _starts(monkeypatch, 3, 10)
+    assert starts[:3] == [starts[0]] * 3  # a burst up to the limit is not held back
+    assert _most_in_any_second(starts) == 3  # sliding: no second holds a 4th call
+    # ... and a carrier counting per whole second sees 3, 3, 3, 1
+    assert sorted(Counter(int(t - starts[0]) for t in starts).values()) == [1, 3, 3, 3]
+
+
+def test_a_fractional_rate_spaces_calls_by_its_period(monkeypatch):
+    starts = _starts(monkeypatch, 0.5, 3)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [2.0, 2.0]
+
+
+def test_rate_limiter_refuses_a_wait_beyond_its_budget_and_says_how_long(monkeypatch):
+    monkeypatch.setattr(carrier_http, "time", _Clock())
+    limiter = RateLimiter(f"rl-{next(_keys)}-{time.time()}", 2, max_wait=0.5)
+    limiter.acquire()
+    limiter.acquire()
+    with pytest.raises(RateLimited) as refused:
+        RateLimiter(limiter.key.removeprefix("carrier-rl:"), 2, max_wait=0.5).acquire()
+    assert refused.value.retry_after == pytest.approx(1.0)
+
+
+def test_processes_share_one_limit(monkeypatch):
+    """Two limiters on one key (as two worker processes would hold) share the budget."""
+    monkeypatch.setattr(carrier_http, "time", _Clock())
+    key = f"rl-{next(_keys)}-{time.time()}"
+    first, second = RateLimiter(key, 2, max_wait=0), RateLimiter(key, 2, max_wait=0)
+    first.acquire()
+    second.acquire()
+    with pytest.raises(RateLimited):
+        first.acquire()
 
 
 def test_secrets_are_masked() -> None:

@@ -75,7 +75,7 @@ def test_fixed_options(rp: TariffTable) -> None:
     ({"service": "LETTER"}, "не тарифицируется"),
     ({"to": "999999"}, "не найден в таблице зон"),
     ({"to": "64401"}, "не найден"),
-    ({"weight": 20001}, "больше предельного"),
+    ({"weight": 50001}, "больше предельного"),
     ({"service": "PARCEL_CLASS_1", "weight": 2501}, "больше предельного"),
     ({"weight": 0}, "больше нуля"),
     ({"options": {"mail_category": "SIMPLE"}}, "недоступна"),
