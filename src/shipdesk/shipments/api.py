@@ -6,11 +6,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import CursorPagination, paginate
 
+from shipdesk.core.typing import ApiRequest
 from shipdesk.shipments import importing, selectors, services
 from shipdesk.shipments.models import Shipment
 
@@ -272,14 +273,14 @@ class ImportJobOut(Schema):
 
 
 @router.post("/", response={201: ShipmentDetailOut}, summary="Создать отправление")
-def create_shipment(request: HttpRequest, payload: ShipmentIn) -> Status[Shipment]:
+def create_shipment(request: ApiRequest, payload: ShipmentIn) -> Status[Shipment]:
     data = payload.dict(exclude={"draft"})
     return Status(201, services.shipment_create(actor=request.auth, data=data,
                                                 draft=payload.draft))
 
 
 @router.post("/bulk", response=BulkOut, summary="Создать много отправлений (до 10 000)")
-def create_shipments(request: HttpRequest, payload: BulkIn) -> HttpResponse:
+def create_shipments(request: ApiRequest, payload: BulkIn) -> HttpResponse:
     result = services.shipments_create_many(actor=request.auth, items=payload.items,
                                             mode=payload.mode, draft=payload.draft)
     # Up to 10,000 results: serialised directly (the shape is BulkOut's, as documented);
@@ -297,18 +298,18 @@ def create_shipments(request: HttpRequest, payload: BulkIn) -> HttpResponse:
 
 @router.get("/", response=list[ShipmentListOut], summary="Список отправлений")
 @paginate(CursorPagination, ordering=("-id",), page_size=50, max_page_size=500)
-def list_shipments(request: HttpRequest, filters: Query[ListFilters]) -> Any:
+def list_shipments(request: ApiRequest, filters: Query[ListFilters]) -> Any:
     return selectors.shipment_list(actor=request.auth, filters=filters.dict())
 
 
 @router.get("/imports/{job_id}", response=ImportJobOut, summary="Ход загрузки файла")
-def get_import(request: HttpRequest, job_id: int) -> Any:
+def get_import(request: ApiRequest, job_id: int) -> Any:
     return selectors.import_job_get(actor=request.auth, job_id=job_id)
 
 
 @router.post("/imports", response={202: ImportJobOut, 200: ImportJobOut},
              summary="Загрузить файл XLSX/XLS/ODS/CSV")
-def upload_import(request: HttpRequest, file: File[UploadedFile],
+def upload_import(request: ApiRequest, file: File[UploadedFile],
                   mode: Form[Literal["valid_rows", "all_or_nothing"]] = "valid_rows"
                   ) -> Status[Any]:
     job, created = importing.import_job_create(actor=request.auth, upload=file, mode=mode)
@@ -316,25 +317,25 @@ def upload_import(request: HttpRequest, file: File[UploadedFile],
 
 
 @router.get("/{shipment_id}", response=ShipmentDetailOut, summary="Отправление")
-def get_shipment(request: HttpRequest, shipment_id: int) -> Shipment:
+def get_shipment(request: ApiRequest, shipment_id: int) -> Shipment:
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
 @router.patch("/{shipment_id}", response=ShipmentDetailOut,
               summary="Изменить (пока черновик или проверено)")
-def update_shipment(request: HttpRequest, shipment_id: int, payload: ShipmentPatch) -> Shipment:
+def update_shipment(request: ApiRequest, shipment_id: int, payload: ShipmentPatch) -> Shipment:
     data = payload.dict(exclude_unset=True)
     services.shipment_update(actor=request.auth, shipment_id=shipment_id, data=data)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
 @router.post("/{shipment_id}/cancel", response=ShipmentDetailOut, summary="Отменить")
-def cancel_shipment(request: HttpRequest, shipment_id: int, payload: CancelIn) -> Shipment:
+def cancel_shipment(request: ApiRequest, shipment_id: int, payload: CancelIn) -> Shipment:
     services.shipment_cancel(actor=request.auth, shipment_id=shipment_id,
                              reason=payload.reason)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
 @router.get("/{shipment_id}/history", response=list[EventOut], summary="История")
-def shipment_history(request: HttpRequest, shipment_id: int) -> Any:
+def shipment_history(request: ApiRequest, shipment_id: int) -> Any:
     return selectors.shipment_history(actor=request.auth, shipment_id=shipment_id)

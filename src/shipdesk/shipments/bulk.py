@@ -18,6 +18,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from shipdesk.core import pgcopy
+
 
 class Record:
     """A row to insert: the model's defaults, then the given values, as attributes."""
@@ -38,7 +40,8 @@ def defaults_for(model: type[models.Model]) -> dict[str, Any]:
 def _converter(field: models.Field, *, copy: bool = False) -> Callable[[Any], Any] | None:
     """How a value of ``field`` goes to the driver (None: as it is). ``copy``: for
     :func:`fast_insert`'s COPY/executemany, where JSON goes as its text (the server parses
-    it), the same text for the same object or an empty one (an intake's rows share them)."""
+    it; on PostgreSQL in binary ``jsonb`` form: a version byte, then the text), the same
+    text for the same object or an empty one (an intake's rows share them)."""
     kind = field.get_internal_type()
     postgres = connection.vendor == "postgresql"
     if kind == "JSONField":
@@ -47,17 +50,19 @@ def _converter(field: models.Field, *, copy: bool = False) -> Callable[[Any], An
             from psycopg.types.json import Jsonb
 
             return lambda value: None if value is None else Jsonb(value)
-        memo: dict[int, tuple[Any, str]] = {}  # id -> (the object, kept alive; its text)
+        memo: dict[int, tuple[Any, Any]] = {}  # id -> (the object, kept alive; its form)
+        form: Callable[[str], Any] = pgcopy.jsonb if postgres else str
+        empty = {dict: form("{}"), list: form("[]")}
 
         def to_json(value: Any) -> Any:
             if value is None:
                 return None
-            if not value and value.__class__ in (dict, list):
-                return "{}" if value.__class__ is dict else "[]"
+            if not value and value.__class__ in empty:
+                return empty[value.__class__]
             known = memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1]
-            text = json.dumps(value, cls=encoder)
+            text = form(json.dumps(value, cls=encoder))
             if len(memo) < 10_000:
                 memo[id(value)] = (value, text)
             return text
@@ -123,13 +128,10 @@ def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
                 row[i] = convert(row[i])
             rows[n] = row
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            pgcopy.copy_rows(cursor, model._meta.db_table, [str(f.column) for f in fields], rows)
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
@@ -148,8 +150,8 @@ def _small_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
             params.append(value if c is None else c(value))
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    pk = connection.ops.quote_name(str(model._meta.pk.column))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(objs))} "  # noqa: S608
                        f"RETURNING {pk}", params)

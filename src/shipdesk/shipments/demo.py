@@ -54,7 +54,7 @@ def demo_shipments_create(*, organization: Any, count: int = 300, seed: int = 7)
         })
     result = services.shipments_create_many(actor=actor, items=items, source="demo",
                                             draft=False)
-    ids = [r.shipment_id for r in result.results if r.ok]
+    ids = [r.shipment_id for r in result.results if r.ok and r.shipment_id is not None]
     # spread them over the lifecycle
     numbered = list(Shipment.objects.filter(pk__in=ids, state=State.NUMBERED)
                     .values_list("pk", flat=True))

@@ -10,16 +10,17 @@ encrypted (password-protected) workbook, a file over the size or row limit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
+import logging
 import re
 import shutil
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -39,6 +40,8 @@ from shipdesk.shipments.models import ImportJob, MailTypeLimit
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
 
+log = logging.getLogger(__name__)
+
 MAX_ROWS = getattr(settings, "SHIPDESK_IMPORT_MAX_ROWS", 100_000)
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_RATIO = 200  # a sheet's XML compresses 10-40 times; bombs do 1000 times and more
@@ -46,6 +49,9 @@ MAX_ZIP_MEMBERS = 10_000
 MAX_COLUMNS = 200
 PROGRESS_KEY = "shipments:import-progress:{}"
 ERROR_LIST_LIMIT = 5_000  # rows' errors kept on the job; the report has them all
+# From this many rows a file is read and validated by a child process while this one
+# stores (two cores at work); below, starting it costs more than it brings.
+READ_IN_CHILD_ROWS = settings.SHIPDESK_IMPORT_READ_IN_CHILD_ROWS
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -273,9 +279,14 @@ def check_zip(path: Path) -> str:
 _FORMULA_XLSX = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*>\s*<f[ >/]')
 
 
-def formula_cells(path: Path, fmt: str, limit: int = 50) -> list[tuple[int, str]]:
-    """Cells holding formulas as ``(row, column letter)`` (for ODS, ``(0, "")`` when any).
-    Formulas are never evaluated; a file with them is refused with the cells named."""
+FORMULA_LIMIT = 50  # formula cells named in a refusal
+
+
+def formula_cells(path: Path, fmt: str, limit: int = FORMULA_LIMIT,
+                  sheet: str | None = None) -> list[tuple[int, str]]:
+    """Cells holding formulas as ``(row, column letter)`` (for ODS, ``(0, "")`` when any,
+    on any sheet) on the workbook's sheet named ``sheet`` (the first when None). Formulas
+    are never evaluated; a file with them is refused with the cells named."""
     found: list[tuple[int, str]] = []
     with zipfile.ZipFile(path) as archive:
         if fmt == "ods":
@@ -286,23 +297,34 @@ def formula_cells(path: Path, fmt: str, limit: int = 50) -> list[tuple[int, str]
                         return [(0, "")]
                     tail = block[-32:]
             return []
-        for name in archive.namelist():
-            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
-                continue
-            with archive.open(name) as stream:
-                tail = b""
-                while block := stream.read(4 * 2**20):
-                    data = tail + block
-                    if b"<f" in data:
-                        for match in _FORMULA_XLSX.finditer(data):
-                            cell = (int(match.group(2)), match.group(1).decode())
-                            if cell not in found:
-                                found.append(cell)
-                            if len(found) >= limit:
-                                return found
-                    tail = data[-256:]
-            break  # the first sheet only: it is the one read
+        members = _sheet_members(archive) or {  # unreadable relationships: the first part
+            "": next((n for n in archive.namelist()
+                      if n.startswith("xl/worksheets/") and n.endswith(".xml")), "")}
+        member = (next(iter(members.values()), None) if sheet is None
+                  else members.get(sheet))
+        if member is None or member not in archive.NameToInfo:
+            return found
+        with archive.open(member) as stream:
+            tail = b""
+            while block := stream.read(4 * 2**20):
+                data = tail + block
+                if _add_formulas(data, found, limit):
+                    return found
+                tail = data[-256:]
     return found
+
+
+def _add_formulas(data: bytes, found: list[tuple[int, str]], limit: int) -> bool:
+    """Adds the cells of ``data`` (a piece of a sheet's XML) holding formulas to ``found``,
+    up to ``limit`` of them; whether the limit is reached."""
+    if b"<f" in data:
+        for match in _FORMULA_XLSX.finditer(data):
+            if len(found) >= limit:
+                return True
+            cell = (int(match.group(2)), match.group(1).decode())
+            if cell not in found:
+                found.append(cell)
+    return len(found) >= limit
 
 
 def _open_workbook(path: Path, fmt: str) -> Sheet:
@@ -353,6 +375,7 @@ def item_sheet(path: Path, fmt: str) -> ItemSheet | None:
         return None
     from python_calamine import CalamineError, CalamineWorkbook
 
+    sheet_name = ""
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         for index, sheet_name in enumerate(workbook.sheet_names[1:], start=1):
@@ -375,8 +398,29 @@ def item_sheet(path: Path, fmt: str) -> ItemSheet | None:
                 raise _reject(_("На листе «%(sheet)s» нужны колонки «Номер заказа» и "
                                 "«Товар»") % {"sheet": sheet_name})
     except (CalamineError, ValueError, OSError) as exc:
+        if sheet_name:
+            raise _reject(_("Лист «%(sheet)s» повреждён и не читается: %(err)s") % {
+                "sheet": sheet_name, "err": exc}) from exc
         raise _reject(_("Файл повреждён и не читается: %(err)s") % {"err": exc}) from exc
     return None
+
+
+def check_item_sheet(path: Path, fmt: str) -> None:
+    """Refuses an upload whose sheet of items the import could not read (its columns, its
+    size, a damaged part) or that holds formulas, naming the sheet and the cells: found
+    now, not when the job runs."""
+    items = item_sheet(path, fmt)
+    if items is None or fmt != "xlsx":
+        return  # an ODS's formulas on any sheet are refused by open_sheet
+    cells = formula_cells(path, fmt, sheet=items.name)
+    if cells:
+        raise _reject(
+            _("На листе «%(sheet)s» есть формулы (%(cells)s): они не вычисляются. Вставьте "
+              "значения вместо формул") % {
+                "sheet": items.name, "cells": ", ".join(f"{c}{r}" for r, c in cells[:10])},
+            [FieldError(("row", row, column), _(
+                "Лист «%(sheet)s», ячейка %(cell)s: формула, вставьте значение") % {
+                "sheet": items.name, "cell": f"{column}{row}"}) for row, column in cells])
 
 
 _ROW_TAG = re.compile(rb"<row[\s>]")
@@ -397,24 +441,25 @@ def _column_number(letters: bytes) -> int:
     return number - 1
 
 
-def _first_sheet_member(archive: zipfile.ZipFile) -> str | None:
-    """The XML of the workbook's first sheet, as its relationships name it."""
+def _sheet_members(archive: zipfile.ZipFile) -> dict[str, str]:
+    """The XML member of each sheet of an XLSX by the sheet's name, in the workbook's
+    order, as its relationships name them (empty when they cannot be read)."""
     import xml.etree.ElementTree as ET  # expat >= 2.4 refuses entity bombs
 
     try:
         workbook = ET.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314
         rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))  # noqa: S314
     except (KeyError, ET.ParseError):
-        return None
-    sheet = workbook.find(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")
-    if sheet is None:
-        return None
-    rel_id = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
-    for rel in rels:
-        if rel.get("Id") == rel_id:
-            target = rel.get("Target", "")
-            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    return None
+        return {}
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
+    members: dict[str, str] = {}
+    for sheet in workbook.iterfind(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet"):
+        rel_id = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+        target = targets.get(rel_id)
+        if target:
+            members[sheet.get("name", "")] = (target.lstrip("/") if target.startswith("/")
+                                              else f"xl/{target}")
+    return members
 
 
 def _shared_strings(archive: zipfile.ZipFile, wanted: set[int]) -> dict[int, str] | None:
@@ -446,12 +491,16 @@ def _shared_strings(archive: zipfile.ZipFile, wanted: set[int]) -> dict[int, str
     return found if len(found) == len(wanted) else None
 
 
-def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
-    """The header and the number of data rows of an XLSX's first sheet, read from its XML
-    without loading the sheet (the import itself loads it once, later). ``None`` when the
-    sheet is not shaped as usual: the caller then loads it."""
+def _xlsx_outline(path: Path, *, count_rows: bool = True,
+                  formulas: list[tuple[int, str]] | None = None
+                  ) -> tuple[list[str], int, str] | None:
+    """The header, the number of data rows (0 unless ``count_rows``: read only up to the
+    header then) and the name of an XLSX's first sheet, read from its XML without loading
+    the sheet (the import itself loads it once, later). ``None`` when the sheet is not
+    shaped as usual: the caller then loads it. ``formulas`` (with ``count_rows``): gets
+    the cells holding formulas, as :func:`formula_cells` finds them, in the same reading."""
     with zipfile.ZipFile(path) as archive:
-        member = _first_sheet_member(archive)
+        name, member = next(iter(_sheet_members(archive).items()), ("", None))
         if member is None:
             return None
         first_row: bytes | None = None
@@ -462,6 +511,8 @@ def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
             with archive.open(member) as stream:
                 while block := stream.read(4 * 2**20):
                     data = tail + block
+                    if formulas is not None:
+                        _add_formulas(data, formulas, FORMULA_LIMIT)
                     if start_column is None and (dimension := _DIMENSION.search(data)):
                         start_column = _column_number(dimension.group(1))
                     if first_row is None and (opening := _ROW_TAG.search(data)):
@@ -472,6 +523,8 @@ def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
                             first_row = data[opening.start():end]
                             number = _ROW_NUMBER.match(first_row)
                             first_number = int(number.group(1)) if number else 0
+                            if not count_rows:
+                                break
                     cut = data.rfind(b"<row ")  # not <rowBreaks>
                     if cut >= 0 and (number := _ROW_NUMBER.match(data, cut)):
                         last_number = int(number.group(1))
@@ -513,7 +566,7 @@ def _xlsx_outline(path: Path) -> tuple[list[str], int] | None:
     if not texts or min(texts) != 0:
         return None
     headers = [_cell_text(_number_or_text(texts.get(c, ""))) for c in range(max(texts) + 1)]
-    return headers, max(last_number - first_number, 0)
+    return headers, max(last_number - first_number, 0), name
 
 
 def _number_or_text(text: str) -> Any:
@@ -578,13 +631,14 @@ def _open_csv(path: Path) -> Sheet:
 
 
 def open_sheet(path: Path, filename: str, *, outline: bool = False,
-               accepted: bool = False) -> Sheet:
+               accepted: bool = False, rows_known: int | None = None) -> Sheet:
     """Opens an upload after the safety checks; raises :class:`ImportRejected` with a
     clear message for anything that is not a readable, safe table within the limits.
     ``outline``: only the header and the row count are needed (an upload being accepted),
     which an XLSX gives without loading its whole sheet. ``accepted``: the file (stored
     under its hash) passed :func:`import_job_create`'s checks, so its sheet is not
-    searched for formulas again."""
+    searched for formulas again. ``rows_known``: its number of data rows, counted then (an
+    XLSX outline then reads no further than the header)."""
     size = path.stat().st_size
     if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
         raise _reject(_("Файл больше %(max)d МБ") % {
@@ -596,7 +650,21 @@ def open_sheet(path: Path, filename: str, *, outline: bool = False,
     fmt = detect_format(filename, head)
     if fmt == "zip":
         fmt = check_zip(path)
-        cells = [] if accepted else formula_cells(path, fmt)
+        known = None
+        formulas: list[tuple[int, str]] | None = None
+        if outline and fmt == "xlsx":
+            # one reading of the sheet's XML gives the outline and the formulas
+            formulas = None if accepted or rows_known is not None else []
+            try:
+                known = _xlsx_outline(path, count_rows=rows_known is None, formulas=formulas)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError):
+                known = None  # a damaged part: loading it whole says what is wrong
+        if accepted:
+            cells = []
+        elif known is not None and formulas is not None:
+            cells = formulas
+        else:
+            cells = formula_cells(path, fmt)
         if cells:
             if cells[0][0] == 0:
                 raise _reject(_("В файле есть формулы: они не вычисляются. Скопируйте "
@@ -607,16 +675,11 @@ def open_sheet(path: Path, filename: str, *, outline: bool = False,
                 [FieldError(("row", row, column), _("Формула в ячейке %(cell)s: вставьте "
                                                      "значение") % {"cell": f"{column}{row}"})
                  for row, column in cells])
-        known = None
-        if outline and fmt == "xlsx":
-            try:
-                known = _xlsx_outline(path)
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError):
-                known = None  # a damaged part: loading it whole says what is wrong
         if known is not None:
-            headers, total = known
+            headers, total, name = known
+            total = total if rows_known is None else rows_known
             sheet = Sheet(format=fmt, headers=headers, total_rows=total,
-                          _rows=lambda: _open_workbook(path, fmt)._rows())
+                          _rows=lambda: _open_workbook(path, fmt)._rows(), name=name)
         else:
             sheet = _open_workbook(path, fmt)
     elif fmt == "xls":
@@ -904,6 +967,8 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
     try:
         with local_file(job.file) as path:
             info = preview(open_sheet(path, filename, outline=True), sample_rows=0)
+            if not info.missing:
+                check_item_sheet(path, info.format)
     except ImportRejected:
         job.file.delete(save=False)
         raise
@@ -923,7 +988,7 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
     return job, True
 
 
-@contextmanager
+@contextlib.contextmanager
 def local_file(fieldfile: Any) -> Iterator[Path]:
     """A path to the stored upload: the file itself on local storage, a temporary copy on
     object storage (S3), removed afterwards."""
@@ -968,19 +1033,32 @@ def import_job_run(*, job_id: int, actor: Actor | None = None,
             return _run_job(job, actor, path, progress)
     except ServiceError as exc:  # e.g. a concurrent import took the same order numbers
         return _finish_failed(job, str(exc.detail), exc.errors)
+    except Exception:
+        # Not the file's fault (the reader process died, the database went away): the user
+        # sees the job stopped instead of a progress bar that never moves. The task's retry
+        # runs it again for a transient error, resuming after the rows already stored.
+        log.exception("import job %s stopped", job.pk)
+        with contextlib.suppress(Exception):  # the database may be what failed
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+                message=_("Загрузка прервана из-за внутренней ошибки. Запустите её снова: "
+                          "уже сохранённые строки не повторятся"))
+        raise
 
 
 def _run_job(job: ImportJob, actor: Actor, path: Path,
              progress: Callable[[int, int], None] | None) -> ImportJob:
     try:
-        sheet = open_sheet(path, job.filename, accepted=True)
+        # an XLSX's sheet is loaded where its rows are read (the child process of a big file)
+        sheet = open_sheet(path, job.filename, outline=True, accepted=True,
+                           rows_known=job.total_rows)
         items = item_sheet(path, sheet.format)
     except ImportRejected as exc:
         return _finish_failed(job, str(exc.detail), exc.errors)
     fields = map_headers(sheet.headers)
     columns_of: dict[str, int] = {f: i for i, f in enumerate(fields) if f}
-    pending: dict[int, list[Any]] = {}
-    rejected: list[tuple[int, list[Any]]] = []
+    pending: dict[int, list[Any]] = {}  # the rows read and not yet checked, as given
+    rejected: list[tuple[int, list[Any] | None]] = []  # None: not kept, read again
     row_errors: dict[int, list[tuple[int | None, str]]] = {}
     flat_errors: list[dict[str, Any]] = []
     seen = 0
@@ -1036,16 +1114,27 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                     sources[number] = [None] * len(own) + [n for n, _item in extra]
             yield number, data
 
-    def on_chunk(processed: int, result: services.IntakeResult) -> None:
+    def chunk_extra(refs: list[int], bad: set[int]
+                    ) -> dict[int, tuple[list[Any], list[int | None] | None]]:
+        """The rows of a chunk that failed the checks, as given, and where their items came
+        from, for the report (taken where the rows are read: they go with the chunk). A row
+        refused later (its order already stored) is read again for the report."""
+        for ref in refs:
+            if ref not in bad:
+                pending.pop(ref, None)
+                sources.pop(ref, None)
+        return {ref: (pending.pop(ref, []), sources.pop(ref, None)) for ref in bad}
+
+    def on_chunk(processed: int, result: services.IntakeResult,
+                 extra: dict[int, tuple[list[Any], list[int | None] | None]]) -> None:
         nonlocal seen
         for item in result.results[seen:]:
-            values = pending.pop(item.ref, [])
             if item.errors:
+                values, from_sheet = extra.get(item.ref) or (None, None)
                 rejected.append((item.ref, values))
                 for error in item.errors:
                     name = ".".join(str(p) for p in error.loc[2:] if not isinstance(p, int))
                     message = str(error.message)
-                    from_sheet = sources.get(item.ref)
                     position = error.loc[3] if len(error.loc) > 3 else None
                     number = (from_sheet[position] if from_sheet and isinstance(position, int)
                               and error.loc[2] == "items" and position < len(from_sheet)
@@ -1067,7 +1156,6 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                     row_errors.setdefault(item.ref, []).append((column, message))
                     flat(sheet.name, item.ref, name, column, sheet.headers, message)
         seen = len(result.results)
-        pending.clear()
         cache.set(PROGRESS_KEY.format(job.pk), processed, 3600)
         if job.mode == ImportJob.Mode.VALID_ROWS:
             ImportJob.objects.filter(pk=job.pk).update(processed_rows=processed)
@@ -1081,14 +1169,21 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
         result = services.shipments_intake(
             actor=actor, rows=rows(), mode=job.mode, source="upload",
             source_key=job.file_hash, loc_prefix=("row",), progress=on_chunk,
-            chunk_size=services.INTAKE_CHUNK)
+            chunk_extra=chunk_extra, chunk_size=services.INTAKE_CHUNK,
+            read_in_child=(sheet.total_rows >= READ_IN_CHILD_ROWS
+                           and services.read_in_child_possible()))
     job.processed_rows = seen
     job.created_count = result.created
     job.skipped_count = result.skipped
     job.rejected_count = result.rejected
     job.errors = flat_errors
-    if rejected or item_rejected:
-        report = error_report(sheet.headers, rejected, row_errors, items=(
+    unread = {ref for ref, values in rejected if values is None}
+    # refused when stored (their order already there): their cells read again for the report
+    again = {n: values for n, values in sheet.rows() if n in unread} if unread else {}
+    report_rows = [(ref, again.get(ref, []) if values is None else values)
+                   for ref, values in rejected]
+    if report_rows or item_rejected:
+        report = error_report(sheet.headers, report_rows, row_errors, items=(
             (items.name, items.headers, sorted(item_rejected), item_row_errors)
             if items is not None and item_rejected else None))
         job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(report), save=False)

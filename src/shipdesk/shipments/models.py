@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.backends.ddl_references import Statement, Table
 from django.utils.translation import gettext_lazy as _
 
 from shipdesk.core.models import TenantModel
@@ -63,6 +65,31 @@ class SenderProfile(TenantModel):
         verbose_name = _("адрес отправителя")
 
 
+class PrefixSearchIndex(models.Index):
+    """An index for a case-insensitive prefix search (``istartswith``) on the last of its
+    fields, after the others, in the form each database can use for it: Django's
+    ``istartswith`` is ``UPPER(col::text) LIKE UPPER(%s)`` on PostgreSQL, served by
+    ``UPPER(col) text_pattern_ops`` whatever the collation; on SQLite it is ``col LIKE %s``,
+    served by ``col COLLATE NOCASE``. Made from the model's state, so SQLite's table
+    rebuilds (which recreate the indexes the state lists) keep it."""
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "",
+                   **kwargs: Any) -> Statement:
+        quote = schema_editor.quote_name
+        *leading, last = (quote(model._meta.get_field(name).column)
+                          for name, _order in self.fields_orders)
+        vendor = schema_editor.connection.vendor
+        if vendor == "postgresql":
+            prefix = f"UPPER({last}::text) text_pattern_ops"
+        elif vendor == "sqlite":
+            prefix = f"{last} COLLATE NOCASE"
+        else:
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        return Statement("CREATE INDEX %(name)s ON %(table)s (%(columns)s)",
+                         name=quote(self.name), table=Table(model._meta.db_table, quote),
+                         columns=", ".join([*leading, prefix]))
+
+
 class Shipment(TenantModel):
     # Every index is paid for on each of the 100,000 rows of an import: single-column
     # indexes that the organization-first indexes below already serve (organization,
@@ -78,7 +105,8 @@ class Shipment(TenantModel):
                                related_name="shipments", verbose_name=_("отправитель"))
     carrier_code = models.CharField(_("перевозчик"), max_length=32, blank=True)
     carrier_account = models.ForeignKey("carriers.CarrierAccount", on_delete=models.PROTECT,
-                                        null=True, blank=True, related_name="+")
+                                        null=True, blank=True, related_name="+",
+                                        db_index=False)  # partial index below
     service_code = models.CharField(_("вид отправления / тариф"), max_length=64, blank=True)
     mail_category = models.CharField(_("категория"), max_length=64, blank=True)
 
@@ -151,9 +179,18 @@ class Shipment(TenantModel):
             # keyset paging of the list (id < last seen), whole and by state
             models.Index(fields=["organization", "-id"], name="shipment_org_id_desc"),
             models.Index(fields=["organization", "state", "-id"], name="shipment_org_state_id"),
-            # the list's phone filter and search, the notifications report by status
+            # the list's phone filter and search
             models.Index(fields=["organization", "recipient_phone"], name="shipment_org_phone"),
-            models.Index(fields=["organization", "tracking_status"], name="shipment_org_status"),
+            # set only once a carrier account takes the parcel: imported rows (all NULL)
+            # pay no index entry for it
+            models.Index(fields=["carrier_account"], name="shipment_carrier_account",
+                         condition=models.Q(carrier_account__isnull=False)),
+            # the search box's surname prefix (istartswith)
+            PrefixSearchIndex(fields=["organization", "recipient_surname"],
+                              name="shipment_org_surname_prefix"),
+            # No index holds tracking_status/_substatus/_status_at: tracking rewrites them on
+            # every status change, and with no index on them (and free room on the page, see
+            # migration 0007's fillfactor) PostgreSQL makes those updates HOT, touching no index.
         ]
 
     def __str__(self) -> str:
@@ -189,15 +226,24 @@ class ShipmentEvent(models.Model):
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                             related_name="+")
+                             related_name="+", db_index=False)
     api_key = models.ForeignKey("tenancy.ApiKey", on_delete=models.SET_NULL, null=True,
-                                related_name="+")
+                                related_name="+", db_index=False)
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        # An import's "created" events have neither a user nor a key (the system runs
+        # it): partial indexes give those rows no entries (deleting a user or a key still
+        # finds its events by index).
+        indexes = [
+            models.Index(fields=["user"], name="shipmentevent_user",
+                         condition=models.Q(user__isnull=False)),
+            models.Index(fields=["api_key"], name="shipmentevent_api_key",
+                         condition=models.Q(api_key__isnull=False)),
+        ]
 
 
 class MailTypeLimit(models.Model):

@@ -8,9 +8,9 @@ import io
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import ValidationFailed
@@ -60,7 +60,8 @@ def _clean(field_name: str, value: Any) -> Any:
     if field_name in ("index", "parent_index", "old_index"):
         text = text.split(".")[0]
         return text.zfill(6) if text.isdigit() and len(text) <= 6 else text[:6]
-    max_len = PostalOffice._meta.get_field(field_name).max_length or 200
+    max_len = cast("models.Field[Any, Any]",
+                   PostalOffice._meta.get_field(field_name)).max_length or 200
     return text[:max_len]
 
 

@@ -1,11 +1,12 @@
 """Which region a Russian postal index belongs to: the first three digits of an index name
-the region (a public, stable, small table). Individual offices are known only once Russian
-Post's directory is loaded (``shipdesk import-postal-index``)."""
+the region (a public, stable, small table), and its time zone. Individual offices are known
+only once Russian Post's directory is loaded (``shipdesk import-postal-index``)."""
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
 # region name -> (keys that recognise the region in free text, 3-digit prefixes)
 _REGIONS: dict[str, tuple[tuple[str, ...], tuple[int | tuple[int, int], ...]]] = {
@@ -136,3 +137,50 @@ def region_matches(index_region: str, given: str) -> bool:
     named = [name for name, pattern in _KEYS.items() if pattern.search(text)]
     # Text naming some other region contradicts; text naming none of them does not.
     return not named
+
+
+DEFAULT_TZ = "Europe/Moscow"
+# (first prefix, last prefix, zone): everything not listed is on Moscow time
+_RANGES: tuple[tuple[int, int, str], ...] = (
+    (236, 238, "Europe/Kaliningrad"),
+    (400, 404, "Europe/Volgograd"),
+    (410, 413, "Europe/Saratov"),
+    (414, 416, "Europe/Astrakhan"),
+    (426, 427, "Europe/Samara"),
+    (432, 433, "Europe/Ulyanovsk"),
+    (443, 446, "Europe/Samara"),
+    (450, 457, "Asia/Yekaterinburg"),
+    (460, 462, "Asia/Yekaterinburg"),
+    (614, 629, "Asia/Yekaterinburg"),
+    (640, 641, "Asia/Yekaterinburg"),
+    (644, 646, "Asia/Omsk"),
+    (630, 633, "Asia/Novosibirsk"),
+    (634, 636, "Asia/Tomsk"),
+    (649, 649, "Asia/Barnaul"),
+    (650, 654, "Asia/Novokuznetsk"),
+    (655, 655, "Asia/Krasnoyarsk"),
+    (656, 659, "Asia/Barnaul"),
+    (660, 663, "Asia/Krasnoyarsk"),
+    (664, 666, "Asia/Irkutsk"),
+    (667, 668, "Asia/Krasnoyarsk"),
+    (670, 671, "Asia/Irkutsk"),
+    (672, 674, "Asia/Chita"),
+    (675, 678, "Asia/Yakutsk"),
+    (679, 682, "Asia/Vladivostok"),
+    (683, 684, "Asia/Kamchatka"),
+    (685, 686, "Asia/Magadan"),
+    (689, 689, "Asia/Anadyr"),
+    (690, 692, "Asia/Vladivostok"),
+    (693, 694, "Asia/Sakhalin"),
+)
+
+
+@cache
+def zone_for_index(index: str) -> ZoneInfo:
+    """The time zone of a 6-digit Russian postal index (Moscow when unknown)."""
+    if len(index) >= 3 and index[:3].isdigit():
+        prefix = int(index[:3])
+        for first, last, zone in _RANGES:
+            if first <= prefix <= last:
+                return ZoneInfo(zone)
+    return ZoneInfo(DEFAULT_TZ)

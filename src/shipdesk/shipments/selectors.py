@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +45,7 @@ def shipment_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> 
         phone, _error = parse_phone(f["recipient_phone"])
         qs = qs.filter(recipient_phone=phone or str(f["recipient_phone"]).strip())
     if "q" in f:
-        qs = qs.filter(_search(str(f["q"]).strip()))
+        qs = _search(qs, str(f["q"]).strip())
     return qs.order_by("-id")
 
 
@@ -56,16 +57,30 @@ def _start_of(day: date | datetime | str) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _search(text: str) -> Q:
+def _search(qs: QuerySet[Shipment], text: str) -> QuerySet[Shipment]:
     """A search box: exact order / tracking number / phone, or the recipient's surname
-    prefix — each an indexed lookup, no full scan of a big table."""
-    condition = Q(order_number=text) | Q(tracking_number=text.replace(" ", "").upper())
+    prefix — each an indexed lookup, no full scan of a big table. PostgreSQL combines the
+    indexes of an OR itself (BitmapOr); SQLite does not, so there each lookup is its own
+    indexed subquery."""
+    lookups = [Q(order_number=text), Q(tracking_number=text.replace(" ", "").upper())]
     phone, error = parse_phone(text)
     if phone and not error:
-        condition |= Q(recipient_phone=phone)
+        lookups.append(Q(recipient_phone=phone))
     if not any(c.isdigit() for c in text):
-        condition |= Q(recipient_surname__istartswith=text)
-    return condition
+        if connection.vendor == "sqlite":
+            # SQLite's LIKE ignores the case of Latin letters only: a Cyrillic surname is
+            # found as names are written (Title, UPPER, lower), whatever case is typed
+            lookups += [Q(recipient_surname__istartswith=variant) for variant in dict.fromkeys(
+                (text, text.capitalize(), text.upper(), text.lower()))]
+        else:
+            lookups.append(Q(recipient_surname__istartswith=text))
+    if connection.vendor != "sqlite":
+        condition = lookups[0]
+        for lookup in lookups[1:]:
+            condition |= lookup
+        return qs.filter(condition)
+    first, *rest = (qs.filter(lookup).values("pk") for lookup in lookups)
+    return qs.filter(pk__in=first.union(*rest, all=True))
 
 
 def shipment_page(*, actor: Actor, filters: Mapping[str, Any] | None = None,
@@ -98,8 +113,33 @@ def shipment_get(*, actor: Actor, shipment_id: int) -> Shipment:
 
 
 def shipment_history(*, actor: Actor, shipment_id: int) -> list[ShipmentEvent]:
+    """The shipment's events, oldest first. A shipment made by an upload has no stored
+    "created" event (its import job is that record): one is shown from the job."""
     shipment = shipment_get(actor=actor, shipment_id=shipment_id)
-    return list(shipment.events.select_related("user", "api_key").order_by("created_at", "pk"))
+    events = list(shipment.events.select_related("user", "api_key")
+                  .order_by("created_at", "pk"))
+    if shipment.source == "upload" and not (events and events[0].from_state == ""):
+        events.insert(0, _created_by_upload(shipment, events))
+    return events
+
+
+def _created_by_upload(shipment: Shipment, events: list[ShipmentEvent]) -> ShipmentEvent:
+    """The "created" event of an uploaded shipment, from its import job (not stored)."""
+    file_hash, _sep, row = shipment.source_ref.rpartition(":")
+    job = (ImportJob.objects.filter(organization_id=shipment.organization_id,
+                                    file_hash=file_hash)
+           .select_related("created_by").order_by("id").first() if file_hash else None)
+    data: dict[str, Any] = {"source": shipment.source}
+    if job is not None:
+        data.update(import_job=job.pk, file=job.filename, row=int(row) if row.isdigit() else row)
+        reason = _("Создано загрузкой файла «%(file)s», строка %(row)s") % {
+            "file": job.filename, "row": row}
+    else:
+        reason = _("Создано загрузкой файла")
+    return ShipmentEvent(shipment=shipment, from_state="",
+                         to_state=events[0].from_state if events else shipment.state,
+                         user=job.created_by if job is not None else None, reason=reason,
+                         data=data, created_at=shipment.created_at)
 
 
 def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:

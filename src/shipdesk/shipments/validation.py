@@ -136,7 +136,9 @@ def _parse_money(value: Any) -> tuple[Decimal | None, str | None]:
         return None, _("«%(value)s» — не сумма в рублях") % {"value": value}
     if not amount.is_finite():
         return None, _("«%(value)s» — не сумма в рублях") % {"value": value}
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+    exponent = amount.as_tuple().exponent  # an int: finite amounts only reach here
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(
+            Decimal("0.01")):
         return None, _("Сумма %(value)s: не больше двух знаков после запятой (копейки)") % {
             "value": value}
     if amount < 0:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.core.errors import FieldError, ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.shipments import importing, selectors, services
 from shipdesk.shipments.models import ImportJob, State
@@ -34,12 +35,12 @@ FORM_FIELDS = (
 FILTER_KEYS = ("state", "carrier", "q", "created_from", "created_to")
 
 
-def _filters(request: HttpRequest) -> dict[str, Any]:
+def _filters(request: ActorRequest) -> dict[str, Any]:
     return {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
 
 
 @actor_required
-def shipment_list(request: HttpRequest) -> HttpResponse:
+def shipment_list(request: ActorRequest) -> HttpResponse:
     filters = _filters(request)
     after = request.GET.get("after", "")
     try:
@@ -59,7 +60,7 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
 
 @actor_required
 @require_POST
-def shipment_bulk_action(request: HttpRequest) -> HttpResponse:
+def shipment_bulk_action(request: ActorRequest) -> HttpResponse:
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
     if request.POST.get("action") == "cancel" and ids:
         try:
@@ -72,7 +73,7 @@ def shipment_bulk_action(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
+def shipment_detail(request: ActorRequest, shipment_id: int) -> HttpResponse:
     shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
     return render(request, "shipments/detail.html", {
         "s": shipment, "items": list(shipment.items.all()),
@@ -84,14 +85,14 @@ def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def shipment_cancel(request: HttpRequest, shipment_id: int) -> HttpResponse:
+def shipment_cancel(request: ActorRequest, shipment_id: int) -> HttpResponse:
     service_action(request, lambda: services.shipment_cancel(
         actor=request.actor, shipment_id=shipment_id, reason=request.POST.get("reason", "")),
         success=_("Отправление отменено"))
     return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
 
 
-def _form_data(request: HttpRequest) -> dict[str, Any]:
+def _form_data(request: ActorRequest) -> dict[str, Any]:
     data: dict[str, Any] = {name: request.POST.get(name, "") for name, _label in FORM_FIELDS}
     item_name = request.POST.get("item_name", "").strip()
     if item_name:
@@ -113,7 +114,7 @@ def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
     return out
 
 
-def _form_context(request: HttpRequest, data: dict[str, Any], errors: list[FieldError],
+def _form_context(request: ActorRequest, data: dict[str, Any], errors: list[FieldError],
                   **extra: Any) -> dict[str, Any]:
     by_field = _errors_by_field(errors)
     return {
@@ -129,7 +130,7 @@ def _form_context(request: HttpRequest, data: dict[str, Any], errors: list[Field
 
 
 @actor_required
-def shipment_form(request: HttpRequest, shipment_id: int | None = None) -> HttpResponse:
+def shipment_form(request: ActorRequest, shipment_id: int | None = None) -> HttpResponse:
     shipment = (selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
                 if shipment_id else None)
     errors: list[FieldError] = []
@@ -159,7 +160,7 @@ def shipment_form(request: HttpRequest, shipment_id: int | None = None) -> HttpR
 
 @actor_required
 @require_POST
-def shipment_validate(request: HttpRequest) -> HttpResponse:
+def shipment_validate(request: ActorRequest) -> HttpResponse:
     """Live validation for the form (htmx): the same checks as saving, nothing stored."""
     data = _form_data(request)
     ctx = services.validation_context(organization=request.actor.organization)
@@ -174,7 +175,7 @@ def shipment_validate(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def shipment_rates(request: HttpRequest, shipment_id: int) -> HttpResponse:
+def shipment_rates(request: ActorRequest, shipment_id: int) -> HttpResponse:
     """The rate comparison panel: every connected carrier's price and days for the parcel."""
     shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
     quotes: list[Any] = []
@@ -196,12 +197,13 @@ def shipment_rates(request: HttpRequest, shipment_id: int) -> HttpResponse:
 # --- uploads ----------------------------------------------------------------------------
 
 @actor_required
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: ActorRequest) -> HttpResponse:
     errors: list[str] = []
-    if request.method == "POST" and request.FILES.get("file"):
+    upload = request.FILES.get("file")
+    if request.method == "POST" and upload:
         try:
             job, created = importing.import_job_create(
-                actor=request.actor, upload=request.FILES["file"],
+                actor=request.actor, upload=upload,
                 mode=request.POST.get("mode", "valid_rows"), run=False)
         except ServiceError as exc:
             errors = [str(exc.detail)] + [str(e.message) for e in exc.errors[1:20]]
@@ -218,14 +220,14 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _job_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
+def _job_context(request: ActorRequest, job: ImportJob) -> dict[str, Any]:
     processed, total = importing.import_job_progress(job)
     return {"job": job, "processed": processed, "total": total,
             "percent": min(100, int(processed * 100 / total)) if total else 0}
 
 
 @actor_required
-def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
+def import_job(request: ActorRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
     context = _job_context(request, job)
     if job.status == ImportJob.Status.PENDING:
@@ -240,7 +242,7 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
+def import_start(request: ActorRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
     if job.status == ImportJob.Status.PENDING:
         mode = request.POST.get("mode", job.mode)
@@ -254,13 +256,13 @@ def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @actor_required
 @require_GET
-def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+def import_progress(request: ActorRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
     return render(request, "shipments/_progress.html", _job_context(request, job))
 
 
 @actor_required
-def import_error_report(request: HttpRequest, job_id: int) -> HttpResponse:
+def import_error_report(request: ActorRequest, job_id: int) -> FileResponse:
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
     if not job.error_report:
         raise Http404
@@ -269,7 +271,7 @@ def import_error_report(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @actor_required
-def import_template(request: HttpRequest) -> HttpResponse:
+def import_template(request: ActorRequest) -> HttpResponse:
     response = HttpResponse(
         importing.template_xlsx(),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

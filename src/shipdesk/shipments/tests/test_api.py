@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from shipdesk.shipments.tests.factories import shipment_data
@@ -150,6 +152,23 @@ def test_unrated_by_the_table_says_why(api: Client, actor: Any) -> None:
 
     SenderProfile.objects.create(organization=actor.organization, name="Склад", index="101000",
                                  city="Москва", is_default=True)
-    body = post(api, BASE, shipment_data(weight_g=30_000)).json()  # limit 50 kg, table 20 kg
+    body = post(api, BASE, shipment_data(service_code="BANDEROL", weight_g=1000)).json()
     assert body["shipping_cost"] is None, body
-    assert body["unrated_reason"].startswith("Вес 30000 г больше предельного")
+    assert body["unrated_reason"].startswith("Вид отправления «BANDEROL» не тарифицируется")
+
+
+@pytest.mark.parametrize("weight_g", [20_500, 50_000])
+def test_a_heavy_parcel_within_the_limit_is_priced(api: Client, actor: Any,
+                                                    weight_g: int) -> None:
+    """The mail type takes parcels up to 50 kg: the shipped table prices all of them,
+    a step price for every further 500 g."""
+    from shipdesk.shipments.models import SenderProfile
+
+    SenderProfile.objects.create(organization=actor.organization, name="Склад", index="101000",
+                                 city="Москва", is_default=True)
+    lighter = post(api, BASE, shipment_data(weight_g=weight_g - 500)).json()
+    body = post(api, BASE, shipment_data(weight_g=weight_g)).json()
+    assert body["unrated_reason"] == "" and body["shipping_cost"] is not None, body
+    assert Decimal(body["shipping_cost"]) > Decimal(lighter["shipping_cost"])
+    over = post(api, BASE, shipment_data(weight_g=50_001))
+    assert over.status_code == 422 and "weight_g" in str(over.json())

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from openpyxl import Workbook, load_workbook
 
 from shipdesk.core.errors import ValidationFailed
-from shipdesk.shipments import importing
+from shipdesk.shipments import importing, services
 from shipdesk.shipments.models import ImportJob, Shipment
 from shipdesk.tenancy.services import Actor
 
@@ -47,6 +47,22 @@ def upload(actor: Actor, content: bytes, name: str = "orders.xlsx",
     job, _created = importing.import_job_create(actor=actor, upload=ContentFile(content, name),
                                                 mode=mode, run=False)
     return importing.import_job_run(job_id=job.pk)
+
+
+def test_history_of_an_uploaded_shipment_starts_with_its_upload(actor: Actor) -> None:
+    from shipdesk.shipments import selectors, services
+
+    job = upload(actor, xlsx([row(1), row(2)]))
+    shipment = Shipment.objects.get(order_number="F-2")
+    services.shipment_cancel(actor=actor, shipment_id=shipment.pk, reason="передумал")
+    history = selectors.shipment_history(actor=actor, shipment_id=shipment.pk)
+    assert [(e.from_state, e.to_state) for e in history] == [
+        ("", "ready"), ("ready", "cancelled")]
+    created = history[0]
+    assert created.reason == "Создано загрузкой файла «orders.xlsx», строка 3"
+    assert created.user == actor.user and created.created_at == shipment.created_at
+    assert created.data == {"source": "upload", "import_job": job.pk, "file": "orders.xlsx",
+                            "row": 3}
 
 
 def test_xlsx_with_synonym_headers_in_any_order(actor: Actor) -> None:
@@ -99,6 +115,19 @@ def test_bad_rows_reported_by_row_and_column_with_a_report(actor: Actor) -> None
     assert Shipment.objects.count() == 1
 
 
+@pytest.mark.parametrize("read_in_child", [False, True])
+def test_rows_whose_orders_are_already_stored_are_reported_as_given(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch, read_in_child: bool) -> None:
+    monkeypatch.setattr(importing, "READ_IN_CHILD_ROWS", 1 if read_in_child else 10**9)
+    upload(actor, xlsx([row(1)]))
+    job = upload(actor, xlsx([row(7), row(1, city="Тверь"), row(8, weight=-1)]))
+    assert (job.created_count, job.rejected_count) == (1, 2)
+    report = load_workbook(io.BytesIO(job.error_report.read())).active
+    values = [[c.value for c in r] for r in report.iter_rows(min_row=2)]
+    assert [(v[0], v[2], v[5]) for v in values] == [(3, "F-1", "Тверь"), (4, "F-8", "Москва")]
+    assert "уже есть в системе" in values[0][-1]
+
+
 def test_all_or_nothing_file(actor: Actor) -> None:
     job = upload(actor, xlsx([row(1), row(2, weight=-1)]), mode="all_or_nothing")
     assert (job.created_count, job.rejected_count) == (0, 1)
@@ -129,6 +158,29 @@ def test_interrupted_job_runs_again_and_skips_stored_rows(actor: Actor) -> None:
     job = importing.import_job_run(job_id=job.pk)
     assert (job.created_count, job.skipped_count, job.rejected_count) == (3, 2, 0)
     assert Shipment.objects.count() == 5
+
+
+def test_a_job_stopped_by_an_internal_error_says_so_and_runs_again(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = xlsx([row(n) for n in range(1, 4)])
+    job, _ = importing.import_job_create(actor=actor, upload=ContentFile(content, "x.xlsx"),
+                                         run=False)
+
+    def reader_died(*args: Any, **kwargs: Any) -> None:
+        raise services.IntakeReaderFailed("the reading process ended with exit code -9")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(importing, "_run_job", reader_died)
+        with pytest.raises(services.IntakeReaderFailed):  # for the task to log and retry
+            importing.import_job_run(job_id=job.pk)
+    stopped = ImportJob.objects.get(pk=job.pk)
+    # not left "running" forever: the page shows it stopped, and why
+    assert stopped.status == ImportJob.Status.FAILED and stopped.finished_at is not None
+    assert "внутренней ошибки" in stopped.message
+    assert Shipment.objects.count() == 0
+    # run again (the task's retry, or the user), it imports the file
+    again = importing.import_job_run(job_id=job.pk)
+    assert again.status == ImportJob.Status.DONE and Shipment.objects.count() == 3
 
 
 def test_csv_utf8_bom_comma(actor: Actor) -> None:
@@ -421,7 +473,11 @@ def _with_items_sheet(main: list[list[Any]], items: list[list[Any]],
     return _workbook_bytes(fill)
 
 
-def test_several_items_per_shipment_from_the_sheet_of_items(actor: Actor) -> None:
+@pytest.mark.parametrize("read_in_child", [False, True])
+def test_several_items_per_shipment_from_the_sheet_of_items(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch, read_in_child: bool) -> None:
+    # a big file is read and validated by a child process: the same outcome, same report
+    monkeypatch.setattr(importing, "READ_IN_CHILD_ROWS", 1 if read_in_child else 10**9)
     content = _with_items_sheet([row(1), row(2), row(3)], [
         ["F-1", "Чашка", 2, 150, 100, 20],
         ["F-1", "Блюдце", 1, 100, 50, None],
@@ -456,10 +512,47 @@ def test_items_of_an_unknown_order_stop_an_all_or_nothing_file(actor: Actor) -> 
     assert not Shipment.objects.exists()
 
 
-def test_sheet_named_for_items_without_its_columns_is_refused(actor: Actor) -> None:
+def test_sheet_named_for_items_without_its_columns_is_refused_at_upload(
+        actor: Actor) -> None:
     content = _with_items_sheet([row(1)], [["F-1", "x"]], title="Вложения",
                                 headers=("Что-то", "Другое"))
-    job = upload(actor, content)
-    assert job.status == "failed"
-    assert job.message == "На листе «Вложения» нужны колонки «Номер заказа» и «Товар»"
-    assert not Shipment.objects.exists()
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(content, "o.xlsx"),
+                                    run=False)
+    assert str(info.value.detail) == (
+        "На листе «Вложения» нужны колонки «Номер заказа» и «Товар»")
+    assert not ImportJob.objects.exists() and not Shipment.objects.exists()
+
+
+def test_too_long_sheet_of_items_is_refused_at_upload(actor: Actor,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importing, "MAX_ROWS", 3)
+    content = _with_items_sheet([row(1)], [["F-1", f"Товар {n}", 1, 10, 10, None]
+                                           for n in range(4)])
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(content, "o.xlsx"),
+                                    run=False)
+    assert "На листе «Товары» 4 строк" in str(info.value.detail)
+    assert not ImportJob.objects.exists()
+
+
+def test_formulas_on_the_sheet_of_items_refused_and_named(actor: Actor) -> None:
+    content = _with_items_sheet([row(1)], [["F-1", "Чашка", 2, 150, 100, 20],
+                                           ["F-1", "Блюдце", "=1+1", 100, 50, None]])
+    with pytest.raises(ValidationFailed) as info:
+        importing.import_job_create(actor=actor, upload=ContentFile(content, "o.xlsx"),
+                                    run=False)
+    assert "На листе «Товары» есть формулы (C3)" in str(info.value.detail)
+    assert [(e.loc, e.message) for e in info.value.errors] == [
+        (("row", 3, "C"), "Лист «Товары», ячейка C3: формула, вставьте значение")]
+    assert not ImportJob.objects.exists()
+
+
+def test_formulas_on_a_sheet_not_read_do_not_refuse(actor: Actor) -> None:
+    def fill(workbook: Any) -> None:
+        sheet = workbook.active
+        sheet.append(HEADERS)
+        sheet.append(row(1))
+        workbook.create_sheet("Итоги").append(["Всего", "=1+1"])
+    job = upload(actor, _workbook_bytes(fill))
+    assert (job.status, job.created_count) == ("done", 1)

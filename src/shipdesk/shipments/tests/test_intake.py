@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -87,6 +90,7 @@ def test_bulk_runs_a_fixed_number_of_queries_per_chunk(actor: Actor) -> None:
         return len([q for q in captured.captured_queries
                     if not q["sql"].startswith("INSERT")])
 
+    queries_for(30)  # once per process: the COPY's column types (PostgreSQL)
     assert queries_for(100) == queries_for(300)
 
 
@@ -170,7 +174,7 @@ def test_many_chunks_stored_in_order_with_progress(actor: Actor) -> None:
     progress: list[tuple[int, int, int]] = []
     result = services.shipments_intake(
         actor=actor, rows=enumerate(items), chunk_size=2,
-        progress=lambda n, r: progress.append((n, r.created, r.rejected)))
+        progress=lambda n, r, _extra: progress.append((n, r.created, r.rejected)))
     assert [(r.ref, r.ok) for r in result.results] == [
         (0, True), (1, True), (2, True), (3, False), (4, False), (5, False), (6, True)]
     assert "повторяется (уже в позиции 0)" in result.results[4].errors[0].message
@@ -187,11 +191,11 @@ def test_a_failure_while_storing_stops_the_intake(actor: Actor,
     stores: list[int] = []
     original = services._store
 
-    def failing_second(actor: Actor, shipments: list[Any], senders: dict[int, Any]) -> None:
+    def failing_second(actor: Actor, shipments: list[Any]) -> None:
         stores.append(len(shipments))
         if len(stores) == 2:
             raise RuntimeError("disk full")
-        original(actor, shipments, senders)
+        original(actor, shipments)
 
     monkeypatch.setattr(services, "_store", failing_second)
     items = [shipment_data(order_number=f"C{n}") for n in range(9)]
@@ -207,12 +211,100 @@ def test_storing_speaks_the_callers_language(actor: Actor,
     languages: list[str | None] = []
     original = services._store
 
-    def recording(actor: Actor, shipments: list[Any], senders: dict[int, Any]) -> None:
+    def recording(actor: Actor, shipments: list[Any]) -> None:
         languages.append(translation.get_language())
-        original(actor, shipments, senders)
+        original(actor, shipments)
 
     monkeypatch.setattr(services, "_store", recording)
     items = [shipment_data(order_number=f"L{n}") for n in range(3)]
     with translation.override("en"):
         services.shipments_intake(actor=actor, rows=enumerate(items), chunk_size=1)
     assert languages == ["en", "en", "en"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_valid_rows_are_stored_chunk_by_chunk_on_a_connection_of_their_own(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside any transaction, a second thread stores each chunk on its own connection
+    while the next is validated: every row lands, the caller's connection stays free."""
+    from django.db import connections
+
+    number_pool(actor)
+    used: list[tuple[int, bool]] = []
+    store = services._store
+
+    def spying_store(*args: Any, **kwargs: Any) -> None:
+        used.append((id(connections["default"]), connections["default"].in_atomic_block))
+        store(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_store", spying_store)
+    rows = [(n, shipment_data(order_number=f"C-{n}")) for n in range(7)]
+    rows.insert(3, (99, shipment_data(order_number="C-bad", weight_g=-1)))
+    result = services.shipments_intake(actor=actor, rows=rows, chunk_size=2)
+    assert (result.created, result.rejected) == (7, 1)
+    assert [r.ref for r in result.results if r.errors] == [99]
+    assert Shipment.objects.filter(order_number__startswith="C-").count() == 7
+    assert len(used) == 4 and all(in_transaction for _c, in_transaction in used)
+    assert {conn for conn, _t in used} == {used[0][0]} != {id(connections["default"])}
+    assert Shipment.objects.filter(state=State.NUMBERED).count() == 7  # caller's connection
+
+
+def test_a_failure_of_the_reading_child_is_raised_with_its_cause(actor: Actor) -> None:
+    def rows() -> Any:
+        yield 0, shipment_data(order_number="R-1")
+        raise LookupError("the sheet ends abruptly")
+
+    with pytest.raises(services.IntakeReaderFailed, match="the sheet ends abruptly"):
+        services.shipments_intake(actor=actor, rows=rows(), chunk_size=1, read_in_child=True)
+
+
+def _in_a_daemonic_process(work: Any) -> Any:
+    """Runs ``work`` in a daemonic process, as a Celery prefork worker runs a task; its
+    result, or the repr of what it raised."""
+    context = multiprocessing.get_context("fork")
+    out = context.SimpleQueue()
+
+    def run() -> None:
+        try:
+            out.put(work())
+        except BaseException as exc:
+            out.put(repr(exc))
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+    process.join(60)
+    return out.get()
+
+
+def test_the_reading_child_starts_from_a_daemonic_worker_process() -> None:
+    # multiprocessing forbids a daemonic process children: a prefork worker must still read
+    # a big file in a child, not fail the import
+    assert _in_a_daemonic_process(
+        lambda: list(services._checked_in_child(iter(["chunk 1", "chunk 2"])))
+    ) == ["chunk 1", "chunk 2"]
+
+
+def test_a_reading_child_killed_midway_fails_the_intake_with_a_reason() -> None:
+    def chunks() -> Any:
+        yield "chunk 1"
+        os.kill(os.getpid(), signal.SIGKILL)  # in the child: as the OOM killer would
+        yield "chunk 2"
+
+    got: list[Any] = []
+    with pytest.raises(services.IntakeReaderFailed, match="ended unexpectedly"):
+        for chunk in services._checked_in_child(chunks()):
+            got.append(chunk)
+    assert got == ["chunk 1"]
+
+
+def test_rows_read_in_a_child_are_stored_as_in_process(actor: Actor) -> None:
+    number_pool(actor)
+    items = [shipment_data(order_number=f"K-{n}") for n in range(5)]
+    items[2]["weight_g"] = "много"
+    result = services.shipments_intake(actor=actor, rows=enumerate(items), chunk_size=2,
+                                       read_in_child=True,
+                                       chunk_extra=lambda refs, bad: {"refs": refs})
+    assert (result.created, result.rejected) == (4, 1)
+    assert result.results[2].errors[0].loc == ("items", 2, "weight_g")
+    assert sorted(Shipment.objects.values_list("order_number", flat=True)) == [
+        "K-0", "K-1", "K-3", "K-4"]

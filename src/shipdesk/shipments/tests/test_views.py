@@ -30,6 +30,31 @@ def test_list_pages_by_keyset_and_filters(web: Client, actor: Actor) -> None:
     assert "W-007" in html and "W-008" not in html
 
 
+def test_search_by_surname_prefix_order_and_phone(web: Client, actor: Actor,
+                                                  other_org: Any) -> None:
+    services.shipments_create_many(actor=actor, items=[
+        shipment_data(order_number="S-1", recipient_name="Smirnov Ivan"),
+        shipment_data(order_number="S-2", recipient_name="Иванова Анна"),
+        shipment_data(order_number="S-3", recipient_name="Петров Пётр",
+                      recipient_phone="+7 903 111-22-33"),
+        shipment_data(order_number="S-4", recipient_name="ЛЕБЕДЕВА ОЛЬГА")])
+    services.shipment_create(actor=system_actor(other_org), data=shipment_data(
+        order_number="ALIEN", recipient_name="Smith John"))
+
+    def found(q: str) -> set[str]:
+        html = web.get("/shipments/", {"q": q}).content.decode()
+        return {n for n in ("S-1", "S-2", "S-3", "S-4", "ALIEN") if n in html}
+
+    assert found("smi") == {"S-1"}  # any case; never another organization's
+    assert found("Иван") == {"S-2"}
+    # Cyrillic in any case, on PostgreSQL and on SQLite (whose LIKE folds Latin only)
+    assert found("иван") == found("ИВАН") == {"S-2"}
+    assert found("лебед") == found("Лебед") == {"S-4"}
+    assert found("S-3") == {"S-3"}
+    assert found("8 903 111 22 33") == {"S-3"}
+    assert found("Сидор") == set()
+
+
 def test_list_shows_only_own_organization(web: Client, actor: Actor, other_org: Any) -> None:
     services.shipment_create(actor=system_actor(other_org), data=shipment_data(order_number="ALIEN"))
     assert "ALIEN" not in web.get("/shipments/").content.decode()
