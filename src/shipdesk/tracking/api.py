@@ -55,10 +55,20 @@ class TrackingOut(Schema):
 
 
 class RefreshOut(Schema):
+    # updated | unchanged: the carrier answered now; requested | pending: asked by ticket, the
+    # answer is fetched and applied on its own at ``answer_expected_at``; failed | deferred:
+    # asked again at ``next_poll_at``; final: the carrier is not asked any more.
+    outcome: str
+    message: str  # what to tell the user, in the request's language
+    carrier: str
     asked: int
     events: int
     stored: int
-    status: str
+    status: str  # the shipment's status now ("" before any event)
+    ticket: str | None
+    answer_expected_at: datetime | None
+    next_poll_at: datetime | None
+    error: str
 
 
 class EndpointIn(Schema):
@@ -129,12 +139,15 @@ def shipment_tracking(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
 
 @router.post("/shipments/{shipment_id}/refresh/", response=RefreshOut)
 def shipment_refresh(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
-    """"Refresh now": polls the carrier for this shipment at once."""
+    """"Refresh now": asks the carrier for this shipment at once, and says what came of it
+    (a carrier that answers by ticket answers later: the ticket and when it is due)."""
     actor = request.auth  # type: ignore[attr-defined]
-    result = polling.tracking_refresh(actor=actor, shipment_id=shipment_id)
-    summary = selectors.shipment_tracking_summary(shipment_ids=[shipment_id]).get(shipment_id)
-    return {"asked": result.asked, "events": result.events, "stored": result.ingest.stored,
-            "status": summary.status if summary else ""}
+    r = polling.tracking_refresh(actor=actor, shipment_id=shipment_id)
+    return {"outcome": r.outcome.value, "message": r.message, "carrier": r.carrier,
+            "asked": r.asked, "events": r.events, "stored": r.stored,
+            "status": r.status.value if r.status else "", "ticket": r.ticket or None,
+            "answer_expected_at": r.answer_expected_at, "next_poll_at": r.next_poll_at,
+            "error": r.error}
 
 
 @router.get("/webhooks/", response=list[EndpointOut])

@@ -10,14 +10,23 @@ class TrackingConfig(AppConfig):
     tenant_walker_exempt = {
         "tracking:public": "the recipient's public page, reached by an unguessable token",
     }
+    # Beat entries (collected by shipdesk.celery); polls, tickets, webhooks and reports are
+    # due work handed out by core's sweep. Clock-only chores: start tracking numbered
+    # shipments, first daily-report times of new organizations, flags that depend on the
+    # clock alone (stuck, overdue, storage ending), carriers' pickup points.
+    periodic_tasks = (
+        ("tracking: start tracking new numbers", 600.0, "shipdesk.tracking.tasks.discover"),
+        ("tracking: schedule first reports", 3600.0, "shipdesk.tracking.tasks.schedule_reports"),
+        ("tracking: recheck clock-driven flags", 86400.0, "shipdesk.tracking.tasks.recheck"),
+        ("tracking: load carriers' pickup points", 86400.0,
+         "shipdesk.tracking.tasks.sync_pickup_offices"),
+    )
 
     def ready(self) -> None:
-        from datetime import timedelta
-
         from django.db.models import Q
 
         from shipdesk.core import duework
-        from shipdesk.tracking import tasks
+        from shipdesk.tracking import polling, tasks
         from shipdesk.tracking.models import (
             TrackingSettings,
             TrackingState,
@@ -25,12 +34,19 @@ class TrackingConfig(AppConfig):
             WebhookDelivery,
         )
 
-        # The lease outlasts a Russian Post ticket's 15 minutes before its first fetch, so a
-        # requested ticket needs no extra write to keep its shipments from being polled again.
+        # Polls are claimed with a lease per kind of carrier (polling's leases): long enough
+        # for a ticket's first fetch, or minutes for carriers that answer within the call.
+        def tickets() -> Q:
+            return Q(carrier_code__in=sorted(polling.ticket_carrier_codes()))
+
         duework.register(duework.DueWork(
-            name="tracking.poll", model=TrackingState, due_field="next_poll_at",
+            name="tracking.poll.ticket", model=TrackingState, due_field="next_poll_at",
             task=tasks.poll, chunk_size=3000, max_per_sweep=200_000,
-            lease=timedelta(minutes=30), extra_filter=lambda: Q(final=False)))
+            lease=polling.TICKET_POLL_LEASE, extra_filter=lambda: Q(final=False) & tickets()))
+        duework.register(duework.DueWork(
+            name="tracking.poll.sync", model=TrackingState, due_field="next_poll_at",
+            task=tasks.poll, chunk_size=3000, max_per_sweep=200_000,
+            lease=polling.SYNC_POLL_LEASE, extra_filter=lambda: Q(final=False) & ~tickets()))
         # Tickets a carrier answers later: a few per task, each answer is thousands of events.
         duework.register(duework.DueWork(
             name="tracking.tickets", model=TrackingTicket, due_field="next_fetch_at",

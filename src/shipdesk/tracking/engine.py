@@ -19,14 +19,17 @@ code, so the input order never matters):
 * "delivered" with the sub-status ``to_sender`` is a return, not a delivery;
 * statuses the carrier forgot are inferred and marked so: "accepted" when the parcel is
   seen moving without an acceptance, "arrived at the pickup point" when a later event
-  (storage expiring/expired, a pickup-point delivery) proves it did.
+  (storage expiring/expired, a pickup-point delivery) proves it did;
+* the storage deadline is the carrier's own date when it gave one (the latest event that
+  carries it wins: an extension moves it), else our rule counted from the arrival.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 from django.utils.translation import gettext as _
@@ -70,9 +73,13 @@ class EventFact(NamedTuple):
     raw_code: str = ""
     place: str = ""
     raw_text: str = ""
+    storage_until: date | None = None  # the carrier's last day of free storage
 
     def key(self) -> tuple[datetime, str, str]:
         return (self.occurred_at, self.raw_code, self.place)
+
+
+_MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Context:
     transit_days: float | None = None  # expected days from acceptance to arrival
     control_days: int | None = None  # the carrier's control term (days from acceptance)
     shipped_at: datetime | None = None  # when we handed it over; earlier events are suspect
+    zone: tzinfo = _MOSCOW  # the pickup office's calendar (delivery region's zone, else the shop's)
 
 
 @dataclass(frozen=True)
@@ -157,12 +165,19 @@ _SUB_STORAGE_EXPIRED = Substatus.STORAGE_EXPIRED
 _SUB_TO_SENDER = Substatus.TO_SENDER
 
 
-def _sort_key(e: EventFact) -> tuple[datetime, int, str, str, str, str]:
+_NO_DATE = date.min
+
+
+def _sort_key(e: EventFact) -> tuple[datetime, int, str, str, str, str, date]:
     rank = RANK[e.status] if e.status is not None else -1
-    return (e.occurred_at, rank, e.raw_code, e.place, e.substatus, e.raw_text)
+    return (e.occurred_at, rank, e.raw_code, e.place, e.substatus, e.raw_text,
+            e.storage_until or _NO_DATE)
 
 
 def _dedupe(events: Sequence[EventFact]) -> list[EventFact]:
+    # the usual history has no two events with one key (the store dedupes them): just sort
+    if len({(e[0], e[3], e[4]) for e in events}) == len(events):
+        return sorted(events, key=_sort_key)
     chosen: dict[tuple[datetime, str, str], EventFact] = {}
     for e in events:
         k = (e[0], e[3], e[4])  # EventFact.key(), without the call
@@ -197,6 +212,7 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
     arrival_inferred = False
     last_movement: datetime | None = None
     last_forward_at: datetime | None = None  # last movement before arrival, for inference
+    carrier_until: date | None = None  # the carrier's storage date, latest told
 
     note: Callable[[Reason], None] = reasons.append if explain else _skip
     latest = now + _FUTURE_TOLERANCE
@@ -215,6 +231,8 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
 
     for e in history:
         st = e.status
+        if e.storage_until is not None and e.occurred_at <= latest:
+            carrier_until = e.storage_until
         if st is None:
             unknown.append(e.raw_code)
             entry(e, ignored=True)
@@ -297,8 +315,12 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
             note(Reason("event", st, e.occurred_at))
 
     storage_deadline = None
-    if arrived_at is not None and status in (_ARRIVED_AT_PICKUP, _DELIVERY_FAILED):
-        storage_deadline = _storage_deadline(arrived_at, context)
+    if status in (_ARRIVED_AT_PICKUP, _DELIVERY_FAILED):
+        if carrier_until is not None:
+            # the end of the carrier's last day (a calendar date, no zone of its own)
+            storage_deadline = datetime.combine(carrier_until, time.max, tzinfo=context.zone)
+        elif arrived_at is not None:
+            storage_deadline = _storage_deadline(arrived_at, context)
     expected = None
     if accepted_at is not None and status not in FINAL_STATUSES:
         days = context.transit_days if context.transit_days is not None else context.control_days
@@ -335,9 +357,11 @@ def _inferred_arrival(accepted_at: datetime | None, last_forward_at: datetime | 
 
 
 def _storage_deadline(arrived_at: datetime, context: Context) -> datetime:
-    # Counted from the next day after arrival (domain.md §8.2): end of the last day.
-    start = arrived_at.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return start + timedelta(days=context.storage_days)
+    # Counted from the day after arrival (domain.md §8.2), on the shop's calendar like a
+    # date the carrier gives: the deadline is the end of the last free day (shown as that
+    # day, not as midnight of the next one).
+    last_day = arrived_at.astimezone(context.zone).date() + timedelta(days=context.storage_days)
+    return datetime.combine(last_day, time.max, tzinfo=context.zone)
 
 
 def _flags(status: Status | None, *, now: datetime, context: Context,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from shipdesk.core.models import TenantModel
 
@@ -57,6 +58,9 @@ class TrackingEvent(TenantModel):
     unknown_code = models.BooleanField(default=False)
     source = models.CharField(max_length=16, blank=True)  # poll / webhook / import
     raw = models.JSONField(default=dict, blank=True)
+    # the carrier's own last day of free storage at the pickup point, when it tells one
+    # (CDEK's keep_free_until, Russian Post's "N days left" reminders)
+    storage_until = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(
@@ -92,6 +96,8 @@ class TrackingState(TenantModel):
     shipment = models.OneToOneField("shipments.Shipment", on_delete=models.CASCADE,
                                     primary_key=True, related_name="tracking_state",
                                     db_constraint=False)
+    # nothing looks states up by creation time: no index to keep up on every new state
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     public_token = models.CharField(max_length=43)
     carrier_code = models.CharField(max_length=32, blank=True)
     route = models.CharField(max_length=16, blank=True)  # "101-630": index prefixes

@@ -8,18 +8,21 @@ the answer when the carrier allows it and ingests it. Its shipments are held unt
 
 from __future__ import annotations
 
+import enum
+import functools
 import logging
 import secrets
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers import base as carrier_base
@@ -39,6 +42,7 @@ from shipdesk.tracking.services import (
     into_window,
     tracking_events_ingest,
 )
+from shipdesk.tracking.statuses import STATUS_LABELS, Status
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,8 @@ class PollResult:
     tickets: int = 0  # tickets requested (their answers come later)
     fetched: int = 0  # ticket answers fetched and ingested
     ingest: IngestResult = field(default_factory=IngestResult)
+    errors: dict[str, str] = field(default_factory=dict)  # number -> why it failed
+    requested: list[tuple[str, datetime]] = field(default_factory=list)  # (ticket, first fetch)
 
 
 def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -> PollResult:
@@ -163,8 +169,9 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
                 break
             except carrier_base.CarrierError as exc:
                 log.warning("tracking poll failed for account %s: %s", account_id, exc)
-                for sid, _n in part:
+                for sid, n in part:
                     retry[sid] = now + timedelta(minutes=30 if exc.transient else 360)
+                    out.errors[n] = str(exc)
                 out.failed += len(part)
                 continue
             if by_ticket:
@@ -181,6 +188,7 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
             for sid, number in part:
                 if number in answer.errors:
                     retry[sid] = now + timedelta(hours=6)
+                    out.errors[number] = answer.errors[number]
                     out.failed += 1
     _finish_polls([r[0] for r in rows if r[0] not in held], retry, now=now)
     _hold(held, due_at)
@@ -207,6 +215,26 @@ def _poll_rows(shipment_ids: Sequence[int]) -> list[tuple[Any, ...]]:
 # fetch comes later than this before the lease's end holds its shipments explicitly.
 HOLD_MARGIN = timedelta(minutes=5)
 
+# The poll's claim leases (due work "tracking.poll.ticket" / "tracking.poll.sync"): a crashed
+# worker's polls are taken again when the lease runs out. A ticket carrier's lease outlasts
+# the wait before a ticket's first fetch (Russian Post: 15 minutes) plus HOLD_MARGIN, so a
+# requested ticket needs no extra write to keep its shipments from being polled again; a
+# carrier that answers within the call needs only the task's own run.
+TICKET_POLL_LEASE = timedelta(minutes=30)
+SYNC_POLL_LEASE = timedelta(minutes=5)
+
+
+@functools.cache
+def ticket_carrier_codes() -> frozenset[str]:
+    """Carriers whose adapter declares deferred tracking (overrides ``tracks_by_ticket``).
+    A fact of the adapter class: an account set to answer at once (Russian Post's single
+    mode) keeps the long lease, so its crashed polls are only retaken later, never twice."""
+    from shipdesk.carriers import registry
+
+    base = carrier_base.CarrierAdapter.tracks_by_ticket
+    return frozenset(code for code in registry.all_codes()
+                     if registry.adapter_class(code).tracks_by_ticket is not base)
+
 
 def _ticket_keep(account: Any, part: list[tuple[int, str]], ticket: carrier_base.TrackTicket, *,
                  now: datetime, due_at: dict[int, datetime | None], retry: dict[int, datetime],
@@ -218,6 +246,7 @@ def _ticket_keep(account: Any, part: list[tuple[int, str]], ticket: carrier_base
     for sid, n in part:
         if n in ticket.errors:
             retry[sid] = now + timedelta(hours=6)
+            out.errors[n] = ticket.errors[n]
             out.failed += 1
     if not ticket.ticket or not asked:
         return
@@ -229,6 +258,7 @@ def _ticket_keep(account: Any, part: list[tuple[int, str]], ticket: carrier_base
         requested_at=now, next_fetch_at=first_fetch,
         fetch_interval=ticket.fetch_interval, expires_at=expires)
     out.tickets += 1
+    out.requested.append((ticket.ticket, first_fetch))
     for sid, _n in asked:
         due = due_at.get(sid)
         if due is None or due < first_fetch + HOLD_MARGIN:
@@ -303,6 +333,7 @@ def tracking_tickets_fetch(*, ticket_ids: Sequence[int], now: datetime | None = 
             for sid, number in zip(t.shipment_ids, t.numbers, strict=True):
                 if number in answer.errors:
                     retry[sid] = now + timedelta(hours=6)
+                    out.errors[number] = answer.errors[number]
                     out.failed += 1
             polled.extend(t.shipment_ids)
         if answered:
@@ -396,16 +427,157 @@ def _finish_polls(ids: list[int], retry: dict[int, datetime], *, now: datetime) 
                             [(at, nxt, sid) for sid, at, nxt in out])
 
 
-def tracking_refresh(*, actor: Actor, shipment_id: int) -> PollResult:
-    """"Refresh now" for one shipment: polls its carrier at once."""
+class RefreshOutcome(enum.StrEnum):
+    UPDATED = "updated"  # the carrier answered with new events
+    UNCHANGED = "unchanged"  # the carrier answered, nothing new
+    REQUESTED = "requested"  # asked by ticket: the answer comes later, on its own
+    PENDING = "pending"  # a ticket with this shipment is already waiting for its answer
+    FAILED = "failed"  # the carrier refused or has no data for the number
+    DEFERRED = "deferred"  # the account's rate limit or daily quota: asked again later
+    FINAL = "final"  # the status is final: the carrier is not asked any more
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What "refresh now" did, told the same way on the page and in the API."""
+
+    outcome: RefreshOutcome
+    carrier: str  # the carrier's name
+    status: Status | None  # the shipment's status after it
+    asked: int = 0
+    events: int = 0
+    stored: int = 0
+    ticket: str = ""  # the ticket the answer will come by (requested / pending)
+    answer_expected_at: datetime | None = None  # when that answer is fetched
+    next_poll_at: datetime | None = None  # failed / deferred: when it is asked again
+    error: str = ""  # failed: the carrier's words
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome not in (RefreshOutcome.FAILED, RefreshOutcome.DEFERRED)
+
+    @property
+    def message(self) -> str:
+        status = str(STATUS_LABELS[self.status]) if self.status else _("нет данных")
+        o = RefreshOutcome
+        if self.outcome == o.UPDATED:
+            return _("Статус обновлён: %(status)s") % {"status": status}
+        if self.outcome == o.UNCHANGED:
+            return _("Перевозчик ответил: новых событий нет, статус — %(status)s") % {
+                "status": status}
+        if self.outcome == o.REQUESTED:
+            return _("Запрос отправлен перевозчику (%(carrier)s): ответ придёт около %(time)s, "
+                     "статус обновится сам") % {"carrier": self.carrier,
+                                                "time": _when(self.answer_expected_at)}
+        if self.outcome == o.PENDING:
+            return _("Запрос уже отправлен перевозчику (%(carrier)s): ответ придёт около "
+                     "%(time)s, статус обновится сам") % {
+                "carrier": self.carrier, "time": _when(self.answer_expected_at)}
+        if self.outcome == o.FAILED:
+            return _("Перевозчик (%(carrier)s) не дал данных: %(error)s. Спросим снова около "
+                     "%(time)s") % {"carrier": self.carrier, "error": self.error,
+                                    "time": _when(self.next_poll_at)}
+        if self.outcome == o.DEFERRED:
+            return _("Лимит запросов к перевозчику (%(carrier)s) исчерпан: спросим около "
+                     "%(time)s") % {"carrier": self.carrier, "time": _when(self.next_poll_at)}
+        return _("Статус окончательный (%(status)s): перевозчика больше не опрашиваем") % {
+            "status": status}
+
+
+def _when(at: datetime | None) -> str:
+    """A time in the site's zone: "16:45" today, "24.11.2026 00:05" another day."""
+    if at is None:
+        return "—"
+    local = timezone.localtime(at)
+    today = timezone.localtime().date() == local.date()
+    return date_format(local, "H:i" if today else "d.m.Y H:i")
+
+
+def tracking_refresh(*, actor: Actor, shipment_id: int, now: datetime | None = None) -> Refresh:
+    """"Refresh now" for one shipment: asks its carrier at once. A carrier that answers
+    later (tickets) gets the request, and the answer is fetched and applied on its own; the
+    result says which happened and when the answer is due."""
     actor.require(Perm.VIEW)
-    shipment = Shipment.objects.filter(organization=actor.organization, pk=shipment_id).first()
+    shipment = Shipment.objects.filter(organization=actor.organization, pk=shipment_id).select_related(
+        "carrier_account").first()
     if shipment is None:
         raise NotFound(_("Отправление не найдено"))
     if not shipment.tracking_number:
         raise ValidationFailed(_("У отправления нет трек-номера"), errors=[
             FieldError(("shipment_id",), _("нет трек-номера"))])
-    tracking_watch(shipment_ids=[shipment.pk])
-    return tracking_poll(shipment_ids=[shipment.pk])
+    account = shipment.carrier_account
+    if account is None or not account.is_active:
+        raise ValidationFailed(_("У отправления нет действующего договора с перевозчиком"),
+                               errors=[FieldError(("shipment_id",),
+                                                  _("нет действующего договора с перевозчиком"))])
+    now = now or timezone.now()
+    tracking_watch(shipment_ids=[shipment.pk], now=now)
+    adapter = _adapter_for(account)
+    state = TrackingState.objects.get(shipment_id=shipment.pk)
+    if state.final:
+        return Refresh(outcome=RefreshOutcome.FINAL, carrier=adapter.name,
+                       status=_STATUS.get(state.status))
+    result = None
+    if adapter.tracks_by_ticket():
+        result = _refresh_at_once(adapter, account, shipment, now)
+        if result is None:
+            pending = _pending_ticket(account.pk, shipment.pk)
+            if pending is not None:
+                return Refresh(outcome=RefreshOutcome.PENDING, carrier=adapter.name,
+                               status=_STATUS.get(state.status), ticket=pending[0],
+                               answer_expected_at=pending[1])
+    if result is None:
+        result = tracking_poll(shipment_ids=[shipment.pk], now=now)
+    state.refresh_from_db(fields=["status", "next_poll_at"])
+    out = Refresh(outcome=RefreshOutcome.UPDATED if result.ingest.stored
+                  else RefreshOutcome.UNCHANGED, carrier=adapter.name,
+                  status=_STATUS.get(state.status), asked=result.asked, events=result.events,
+                  stored=result.ingest.stored)
+    if result.requested:
+        ticket, first_fetch = result.requested[0]
+        return replace(out, outcome=RefreshOutcome.REQUESTED, ticket=ticket,
+                       answer_expected_at=first_fetch)
+    if result.deferred:
+        return replace(out, outcome=RefreshOutcome.DEFERRED, next_poll_at=state.next_poll_at)
+    if result.failed:
+        return replace(out, outcome=RefreshOutcome.FAILED, next_poll_at=state.next_poll_at,
+                       error=result.errors.get(shipment.tracking_number, ""))
+    return out
 
 
+def _refresh_at_once(adapter: carrier_base.CarrierAdapter, account: Any, shipment: Shipment,
+                     now: datetime) -> PollResult | None:
+    """A ticket carrier whose adapter also answers for one number within the call (Russian
+    Post's getOperationHistory, ``Capability.TRACK_SINGLE``) answers a manual refresh at once, within
+    the account's daily quota. ``None``: it cannot (no such method, quota spent, refused —
+    e.g. the single-access daily limit), so the number goes by ticket."""
+    number = shipment.tracking_number
+    if (carrier_base.Capability.TRACK_SINGLE not in adapter.capabilities or not number
+            or not _take_quota(account, 1, now)):
+        return None
+    try:
+        events = adapter.track_single(number)
+    except carrier_base.CarrierError as exc:
+        log.info("tracking %s at once refused, asking by ticket: %s", number, exc)
+        return None
+    out = PollResult(asked=1, calls=1, events=len(events))
+    _merge(out.ingest, tracking_events_ingest(events=events, account=account,
+                                              requested=[number], now=now))
+    _finish_polls([shipment.pk], {}, now=now)
+    return out
+
+
+def _pending_ticket(account_id: int, shipment_id: int) -> tuple[str, datetime | None] | None:
+    """The ticket already asked for this shipment and its next fetch, if one is waiting."""
+    rows = TrackingTicket.objects.filter(account_id=account_id).order_by("next_fetch_at")
+    for ticket, next_fetch, ids in rows.values_list("ticket", "next_fetch_at", "shipment_ids"):
+        if shipment_id in ids:
+            return ticket, next_fetch
+    return None
+
+
+def tracking_pending_ticket(*, actor: Actor, shipment_id: int) -> tuple[str, datetime | None] | None:
+    """For the timeline page: the ticket this shipment waits for, and when it is fetched."""
+    account_id = Shipment.objects.filter(organization=actor.organization, pk=shipment_id
+                                         ).values_list("carrier_account_id", flat=True).first()
+    return _pending_ticket(account_id, shipment_id) if account_id else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,8 @@ from django.utils.translation import gettext
 
 from shipdesk.core.errors import NotFound
 from shipdesk.shipments.models import Shipment
-from shipdesk.tenancy.models import Organization
+from shipdesk.shipments.regions import zone_for_index
+from shipdesk.tenancy.models import Organization, zone_named
 from shipdesk.tenancy.services import Actor
 from shipdesk.tracking import engine
 from shipdesk.tracking.models import (
@@ -113,7 +114,8 @@ def shipment_events(*, actor: Actor, shipment_id: int) -> QuerySet[TrackingEvent
 
 def _facts(events: Sequence[Any]) -> list[engine.EventFact]:
     return [engine.EventFact(e.occurred_at, Status(e.status) if e.status else None,
-                             e.substatus, e.raw_code, e.place, e.raw_text) for e in events]
+                             e.substatus, e.raw_code, e.place, e.raw_text, e.storage_until)
+            for e in events]
 
 
 @dataclass
@@ -143,20 +145,13 @@ def shipment_timeline(*, actor: Actor, shipment_id: int, now: datetime | None = 
     events = list(TrackingEvent.objects.filter(shipment=shipment).order_by("occurred_at", "pk"))
     verdict = engine.derive(_facts(events), now=now or timezone.now(),
                             context=_context_for(shipment, state))
-    tz = _tz(actor.organization)
+    tz = actor.organization.zone
     rows = [{"at": timezone.localtime(t.at, tz), "status": t.status,
              "label": STATUS_LABELS.get(t.status, "") if t.status else "",
              "substatus": t.substatus, "raw_code": t.raw_code, "raw_text": t.raw_text,
              "place": t.place, "inferred": t.inferred, "ignored": t.ignored}
             for t in verdict.timeline]
     return Timeline(shipment, state, verdict, engine.explain(verdict, tz=tz), rows)
-
-
-def _tz(org: Organization) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(org.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("Europe/Moscow")
 
 
 def dashboard(*, actor: Actor) -> dict[str, Any]:
@@ -201,7 +196,7 @@ def daily_report(*, organization: Organization, now: datetime | None = None) -> 
                .order_by("-is_stuck", "status_at")[:1000])
     counts = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
     changed = ShipmentStatusChange.objects.filter(
-        organization=organization, created_at__gte=now - timezone.timedelta(days=1)).count()
+        organization=organization, created_at__gte=now - timedelta(days=1)).count()
     return DailyReport(organization, now, [s for s in exc if s.is_stuck],
                        [s for s in exc if not s.is_stuck], changed,
                        {str(STATUS_LABELS.get(Status(k), k)) if k else "—": v
@@ -226,6 +221,7 @@ class PublicState:
     shop_name: str
     shop_logo_url: str
     shop_timezone: str
+    recipient_index: str
     version: str  # changes whenever anything above (or the event history) changes
 
 
@@ -235,7 +231,7 @@ class PublicPage:
     timeline: list[dict[str, str]]  # newest first: at (formatted), text, place
     status_text: str
     office: PickupOffice | None
-    storage_deadline: str  # formatted in the shop's zone, "" when none
+    storage_deadline: str  # formatted in the recipient's zone, "" when none
     expected_delivery: str
 
 
@@ -246,7 +242,7 @@ class PublicPage:
 _PUBLIC_SQL = """
 SELECT s.shipment_id, s.carrier_code, s.status, s.final, s.storage_deadline,
        s.expected_delivery, sh.order_number, sh.tracking_number, sh.pickup_point_code,
-       sh.cod_amount, o.name, o.logo, o."timezone",
+       sh.cod_amount, o.name, o.logo, o."timezone", sh."index",
        s.substatus, s.status_at, s.last_event_at, s.updated_at, sh.updated_at, o.updated_at
 FROM {state} s
 JOIN {shipment} sh ON sh.id = s.shipment_id
@@ -279,7 +275,7 @@ def public_state(*, token: str) -> PublicState:
         raise NotFound("Нет такой посылки")
     (shipment_id, carrier_code, status, final, storage_deadline, expected_delivery,
      order_number, tracking_number, pickup_point_code, cod_amount, name, logo, tz_name,
-     *_versions) = row
+     recipient_index, *_versions) = row
     return PublicState(
         shipment_id=shipment_id, carrier_code=carrier_code, status=status, final=bool(final),
         storage_deadline=_aware(storage_deadline), expected_delivery=_aware(expected_delivery),
@@ -289,7 +285,7 @@ def public_state(*, token: str) -> PublicState:
         cod_amount=Decimal(str(cod_amount)).quantize(Decimal("0.01")),
         shop_name=name,
         shop_logo_url=Organization._meta.get_field("logo").storage.url(logo) if logo else "",
-        shop_timezone=tz_name, version="|".join(str(v) for v in row))
+        shop_timezone=tz_name, recipient_index=recipient_index or "", version="|".join(str(v) for v in row))
 
 
 def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
@@ -298,10 +294,9 @@ def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
     plain SQL like the state's. Times are shown in the shop's zone, already formatted."""
     if state is None:
         state = public_state(token=token)
-    try:
-        tz = zoneinfo.ZoneInfo(state.shop_timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("Europe/Moscow")
+    # The recipient reads times, and the office's storage deadline, on their own clock.
+    tz = zone_for_index(state.recipient_index) if state.recipient_index else zone_named(
+        state.shop_timezone)
     with connection.cursor() as cur:
         cur.execute(f"SELECT occurred_at, status, place, office_index FROM {_EVENTS} "  # noqa: S608
                     "WHERE shipment_id = %s AND status <> '' "

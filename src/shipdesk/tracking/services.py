@@ -17,28 +17,29 @@ import secrets
 import uuid
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import httpx
+import psycopg
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg import postgres, pq
-from psycopg.adapt import Dumper
 from psycopg.types.datetime import TimestamptzLoader
 
 from shipdesk.carriers import base as carrier_base
-from shipdesk.core import crypto
+from shipdesk.core import crypto, pgcopy
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.memory import collector_paused
 from shipdesk.shipments.models import Shipment
+from shipdesk.shipments.regions import zone_for_index
 from shipdesk.shipments.services import TrackingUpdate, shipments_apply_tracking
-from shipdesk.tenancy.models import Organization
+from shipdesk.tenancy.models import Organization, zone_named
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
 from shipdesk.tracking import engine
@@ -62,7 +63,8 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 BEFORE_CREATION_TOLERANCE = timedelta(days=2)
 _EVENT_COLUMNS = ("organization_id", "shipment_id", "tracking_number", "occurred_at",
                   "utc_offset_minutes", "raw_code", "raw_text", "status", "substatus", "place",
-                  "office_index", "unknown_code", "source", "raw", "created_at")
+                  "office_index", "unknown_code", "source", "raw", "created_at",
+                  "storage_until")
 
 
 @dataclass
@@ -91,6 +93,8 @@ class _ShipmentInfo:
     to_pickup_point: bool
     created_at: datetime
     control_days: int | None
+    # the delivery region's zone: a pickup office keeps its storage calendar in it
+    zone: zoneinfo.ZoneInfo | None
 
 
 # --------------------------------------------------------------------------- rules
@@ -100,12 +104,16 @@ class Rules:
     loaded once per ingest call."""
 
     def __init__(self, org_ids: Iterable[int] = ()) -> None:
+        org_ids = list(org_ids)
         self.rows = list(TrackingRule.objects.filter(
-            Q(organization=None) | Q(organization_id__in=list(org_ids))).values(
+            Q(organization=None) | Q(organization_id__in=org_ids)).values(
             "organization_id", "carrier_code", "mail_type", "route", "storage_days",
             "stuck_days", "control_days"))
-        self.transit = {(r.carrier_code, r.route): r.mean_days for r in
-                        RouteTransit.objects.filter(samples__gte=3)}
+        self.transit = {(carrier, route): mean for carrier, route, mean in
+                        RouteTransit.objects.filter(samples__gte=3).values_list(
+                            "carrier_code", "route", "mean_days")}
+        self.zones = dict(Organization.objects.filter(pk__in=org_ids).values_list(
+            "pk", "timezone"))
         self._cache: dict[tuple[int, str, str, str], tuple[int, int, int | None]] = {}
         self._contexts: dict[tuple[Any, ...], engine.Context] = {}
 
@@ -136,7 +144,7 @@ class Rules:
     def context(self, info: _ShipmentInfo) -> engine.Context:
         # the bulk path asks for thousands of parcels sharing a handful of contexts
         key = (info.organization_id, info.carrier_code, info.mail_type, info.route,
-               info.to_pickup_point, info.control_days)
+               info.to_pickup_point, info.control_days, info.zone)
         hit = self._contexts.get(key)
         if hit is None:
             hit = self._contexts[key] = self._context(info)
@@ -148,7 +156,8 @@ class Rules:
         return engine.Context(
             to_pickup_point=info.to_pickup_point, storage_days=storage, stuck_days=stuck,
             transit_days=self.transit.get((info.carrier_code, info.route)),
-            control_days=info.control_days if info.control_days is not None else control)
+            control_days=info.control_days if info.control_days is not None else control,
+            zone=info.zone or zone_named(self.zones.get(info.organization_id, "")))
 
 
 def _route(sender_index: str | None, index: str | None) -> str:
@@ -176,6 +185,9 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
     found: dict[str, _ShipmentInfo] = {}
     to_door_of: dict[str, bool] = {}  # options as stored: the same few texts over and over
+    # mail types and routes: a few hundred distinct values among thousands of parcels
+    mail_type_of: dict[tuple[str | None, str | None], str] = {}
+    route_of: dict[tuple[str | None, str | None], str] = {}
     shipments, senders = Shipment._meta.db_table, "shipments_senderprofile"
     for i in range(0, len(numbers), 5000):
         part = list(numbers[i:i + 5000])
@@ -198,9 +210,16 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
                     to_door = to_door_of[options] = bool((loaded or {}).get("courier_delivery"))
             else:
                 to_door = bool((options or {}).get("courier_delivery"))
+            mail_type = mail_type_of.get((service, category))
+            if mail_type is None:
+                mail_type = mail_type_of[(service, category)] = _mail_type(service, category)
+            route = route_of.get((s_index, index))
+            if route is None:
+                route = route_of[(s_index, index)] = _route(s_index, index)
             found[number] = _ShipmentInfo(
-                sid, org_id, number, carrier, account, _mail_type(service, category),
-                _route(s_index, index), bool(pp) or not to_door, cast(datetime, _dt(created)), days_max)
+                sid, org_id, number, carrier, account, mail_type, route,
+                bool(pp) or not to_door, cast(datetime, _dt(created)), days_max,
+                zone_for_index(index[:3]) if index else None)
     return found
 
 
@@ -220,9 +239,10 @@ def tracking_events_ingest(*, events: list[carrier_base.TrackingEvent], account:
     now = now or timezone.now()
     result = IngestResult(received=len(events))
     wanted = set(requested) if requested is not None else None
-    for i in range(0, len(events), INGEST_CHUNK):
-        _ingest_chunk(events[i:i + INGEST_CHUNK], account=account, wanted=wanted,
-                      source=source, now=now, result=result)
+    with collector_paused():
+        for i in range(0, len(events), INGEST_CHUNK):
+            _ingest_chunk(events[i:i + INGEST_CHUNK], account=account, wanted=wanted,
+                          source=source, now=now, result=result)
     return result
 
 
@@ -248,6 +268,9 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
     utc = zoneinfo.ZoneInfo("UTC")
     latest = now + FUTURE_TOLERANCE
     unknown = 0
+    encode = _RAW_JSON
+    raw_value = pgcopy.jsonb if pg else str  # as the COPY takes it / as SQLite's JSON text
+    minutes_of: dict[timedelta, int] = {}  # an answer's events share a zone or two
     # the hot loop of the ingest: one pass, locals only, a tuple per event
     for e in events:
         number = e.tracking_number
@@ -283,11 +306,15 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
         status = e.status
         if status is None:
             unknown += 1
+        minutes = minutes_of.get(offset)
+        if minutes is None:
+            minutes = minutes_of[offset] = int(offset.total_seconds()) // 60
+        raw = e.raw
         rows.append((info.organization_id, info.id, number[:32],
-                     at if pg else at.astimezone(utc), int(offset.total_seconds()) // 60,
-                     code, e.raw_text[:300], status.value if status is not None else "",
+                     at if pg else at.astimezone(utc), minutes,
+                     code, e.raw_text[:300], "" if status is None else str(status),
                      e.substatus[:64], place, e.office_index[:12], status is None, source,
-                     _raw_json(e.raw), now))
+                     raw_value(encode(raw) if raw else "{}"), now, e.storage_until))
     result.unknown_codes += unknown
     if rejected:
         log.warning("tracking ingest: rejected %d events (%s)", len(rejected),
@@ -302,26 +329,50 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
         # Only shipments with stored events can have duplicates in the store: read their
         # history once, drop what is already there, and the rest goes in with a plain COPY.
         history = _load_history([i for i in ids if i in states and states[i][2] is not None])
+        redated: set[int] = set()
         if history:
-            known = {(sid, f[0], f[3], f[4]) for sid, facts in history.items() for f in facts}
+            known = {(sid, f[0], f[3], f[4]): f[6] for sid, facts in history.items()
+                     for f in facts}
             new = [r for r in rows if (r[1], r[3], r[5], r[9]) not in known]
+            # A repeated event that tells another storage date (CDEK moves keep_free_until
+            # when the storage is extended, with no new status): the date is the news.
+            moved = [r for r in rows if r[15] is not None
+                     and known.get((r[1], r[3], r[5], r[9]), r[15]) != r[15]]
+            if moved:
+                redated = _storage_dates_update(moved, history)
         else:
             new = rows
         inserted = _insert_new_events(new)
         if inserted is None:  # another worker stored some of them meanwhile: the safe path
             inserted = _insert_events(new)
-            history = _load_history(sorted(set(inserted)))
+            history = _load_history(sorted(set(inserted) | redated))
         else:
             fact, status_of = engine.EventFact, _STATUS.get
             for r in new:
-                history[r[1]].append(fact(r[3], status_of(r[7]), r[8], r[5], r[9], r[6]))
+                history[r[1]].append(fact(r[3], status_of(r[7]), r[8], r[5], r[9], r[6], r[15]))
         result.stored += len(inserted)
         result.duplicates += len(rows) - len(inserted)
-        affected = sorted(set(inserted))
+        affected = sorted(set(inserted) | redated)
         if affected:
             by_id = {i.id: i for i in infos.values()}
             _rederive([by_id[s] for s in affected], now=now, result=result, history=history,
                       states=states)
+
+
+def _storage_dates_update(rows: list[tuple[Any, ...]],
+                          history: dict[int, list[engine.EventFact]]) -> set[int]:
+    """Stored events that the carrier now tells with another storage date take that date,
+    in the store and in ``history``; the shipments whose verdict must be derived again."""
+    with connection.cursor() as cur:  # the key's values as the insert wrote them
+        cur.executemany("UPDATE tracking_trackingevent SET storage_until = %s WHERE "
+                        "shipment_id = %s AND occurred_at = %s AND raw_code = %s AND place = %s",
+                        [(r[15], r[1], r[3], r[5], r[9]) for r in rows])
+    for r in rows:
+        facts = history[r[1]]
+        for n, f in enumerate(facts):
+            if (f.occurred_at, f.raw_code, f.place) == (r[3], r[5], r[9]):
+                facts[n] = f._replace(storage_until=r[15])
+    return {r[1] for r in rows}
 
 
 def _insert_new_events(rows: list[tuple[Any, ...]]) -> list[int] | None:
@@ -331,55 +382,26 @@ def _insert_new_events(rows: list[tuple[Any, ...]]) -> list[int] | None:
         return _insert_events(rows)
     try:
         with transaction.atomic(), connection.cursor() as cur:
-            _copy_binary(cur, "tracking_trackingevent", list(_EVENT_COLUMNS), rows)
-    except IntegrityError:
+            pgcopy.copy_rows(cur, "tracking_trackingevent", list(_EVENT_COLUMNS), rows)
+    except (IntegrityError, psycopg.errors.UniqueViolation):  # COPY runs on psycopg's own cursor
         return None
     return [r[1] for r in rows]
 
 
-_COPY_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+def _raw_encoder() -> Callable[[dict[str, Any]], str]:
+    """JSON text of a carrier's raw payload (compact, non-ASCII kept, anything else as
+    text), with one C encoder for every event: ``JSONEncoder.encode`` builds a new one on
+    each call, a third of its cost for payloads this small. Payloads are parsed JSON or XML,
+    never circular, so the circular-reference check is left out."""
+    fallback = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return fallback.encode
+    encode = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda raw: "".join(encode(raw, 0))
 
 
-def _copy_binary(cur: Any, table: str, cols: list[str], rows: Iterable[Sequence[Any]], *,
-                 shaped_like: str = "") -> None:
-    """PostgreSQL: binary COPY of rows into ``table`` (or a temp table ``shaped_like`` a
-    real one): C dumpers for every column, about three times cheaper than the text format.
-    JSON columns take JSON text."""
-    source = shaped_like or table
-    key = (source, tuple(cols))
-    oids = _COPY_TYPES.get(key)
-    if oids is None:
-        cur.execute("SELECT attname, atttypid FROM pg_attribute "
-                    "WHERE attrelid = %s::regclass AND attnum > 0", [source])
-        by_name = dict(cur.fetchall())
-        oids = _COPY_TYPES[key] = [by_name[c] for c in cols]
-    names = ", ".join(cols)
-    if _JsonbTextDumper.oid in oids:
-        cur.cursor.adapters.register_dumper(None, _JsonbTextDumper)  # by type oid, in COPY
-    with cur.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(oids)
-        for r in rows:
-            copy.write_row(r)
-
-
-class _JsonbTextDumper(Dumper):
-    """Binary ``jsonb`` from JSON text already made: the format's version byte, then the
-    text (psycopg's own jsonb dumper would encode the text again, as a JSON string)."""
-
-    format = pq.Format.BINARY
-    oid = postgres.types["jsonb"].oid
-
-    def dump(self, obj: Any) -> bytes:
-        return b"\x01" + obj.encode()
-
-
-# one encoder for every event: ``json.dumps`` with options builds a new one per call
-_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
-
-
-def _raw_json(raw: dict[str, Any]) -> str:
-    """The carrier's raw payload as JSON text."""
-    return _RAW_ENCODER.encode(raw) if raw else "{}"
+_RAW_JSON = _raw_encoder()
 
 
 def _aware(dt: datetime) -> bool:
@@ -427,19 +449,23 @@ def _text_array(values: Sequence[str]) -> str:
 
 
 def _load_history(shipment_ids: list[int]) -> dict[int, list[engine.EventFact]]:
+    """The stored events of these shipments as the bulk derivation needs them: without
+    the carrier's text, which only the timeline shows (it never changes a verdict)."""
     history: dict[int, list[engine.EventFact]] = defaultdict(list)
     utc = zoneinfo.ZoneInfo("UTC")
     fact, status_of = engine.EventFact, _STATUS.get
-    cols = "shipment_id, occurred_at, status, substatus, raw_code, place, raw_text"
+    cols = "shipment_id, occurred_at, status, substatus, raw_code, place, storage_until"
     for i in range(0, len(shipment_ids), 5000):
         where, params = _ids_filter("shipment_id", shipment_ids[i:i + 5000])
         rows = _fetch(f"SELECT {cols} FROM tracking_trackingevent WHERE {where}", params)  # noqa: S608
-        for sid, at, st, sub, code, place, text in rows:
+        for sid, at, st, sub, code, place, until in rows:
             if isinstance(at, str):  # SQLite through a raw cursor
                 at = datetime.fromisoformat(at)
                 if at.tzinfo is None:
                     at = at.replace(tzinfo=utc)
-            history[sid].append(fact(at, status_of(st), sub, code, place, text))
+                if until is not None:
+                    until = date.fromisoformat(until)
+            history[sid].append(fact(at, status_of(st), sub, code, place, "", until))
     return history
 
 
@@ -552,13 +578,13 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
 def _copy_into_temp(cur: Any, temp: str, table: str, cols: list[str],
                     rows: Iterable[Sequence[Any]], *, binary: bool = False) -> None:
     """PostgreSQL: COPY rows into a session temp table shaped like ``table``'s columns
-    (``binary``: see :func:`_copy_binary`)."""
+    (``binary``: see :func:`shipdesk.core.pgcopy.copy_rows`)."""
     names = ", ".join(cols)
     create = f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS"
     cur.execute(f"{create} SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
     cur.execute(f"TRUNCATE {temp}")
     if binary:
-        _copy_binary(cur, temp, cols, rows, shaped_like=table)
+        pgcopy.copy_rows(cur, temp, cols, rows, shaped_like=table)
         return
     with cur.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
         for r in rows:
@@ -590,7 +616,7 @@ def _insert_changes(rows: list[tuple[Any, ...]], *, returning: bool = True
     with connection.cursor() as cur:
         if connection.vendor == "postgresql" and not returning:
             rows = sorted(rows, key=lambda r: (r[5], r[1]))  # changed_at, shipment
-            _copy_binary(cur, "tracking_shipmentstatuschange", _CHANGE_COLUMNS, rows)
+            pgcopy.copy_rows(cur, "tracking_shipmentstatuschange", _CHANGE_COLUMNS, rows)
             return []
         if connection.vendor == "postgresql":
             _copy_into_temp(cur, "tracking_change_in", "tracking_shipmentstatuschange",
@@ -633,11 +659,7 @@ def into_window(at: datetime, window: tuple[int, int, str] | None) -> datetime:
     if window is None:
         return at
     start, end, tzname = window
-    try:
-        tz = zoneinfo.ZoneInfo(tzname)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("Europe/Moscow")
-    local = at.astimezone(tz)
+    local = at.astimezone(zone_named(tzname))
 
     def inside(h: int) -> bool:
         return start <= h < end if start < end else (h >= start or h < end)
@@ -916,7 +938,7 @@ def tracking_daily_report_send(*, organization_id: int, now: datetime | None = N
     now = now or timezone.now()
     org = Organization.objects.get(pk=organization_id)
     settings_row, _created = TrackingSettings.objects.get_or_create(organization=org)
-    tz = _org_zone(org)
+    tz = org.zone
     today = now.astimezone(tz).date()
     settings_row.next_report_at = _next_report_at(now, tz)
     if settings_row.last_report_on == today:
@@ -941,13 +963,6 @@ def tracking_daily_report_send(*, organization_id: int, now: datetime | None = N
     return sent
 
 
-def _org_zone(org: Organization) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(org.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("Europe/Moscow")
-
-
 def tracking_reports_schedule(*, now: datetime | None = None) -> int:
     """Gives every organization its tracking settings and the time of its first daily
     report (the next 08:00 in the organization's own zone) where it has none yet, so the
@@ -962,7 +977,7 @@ def tracking_reports_schedule(*, now: datetime | None = None) -> int:
     rows = list(TrackingSettings.objects.filter(next_report_at=None)
                 .select_related("organization").only("pk", "organization__timezone"))
     for row in rows:
-        row.next_report_at = _next_report_at(now, _org_zone(row.organization))
+        row.next_report_at = _next_report_at(now, row.organization.zone)
     TrackingSettings.objects.bulk_update(rows, ["next_report_at"], batch_size=500)
     return len(rows)
 
@@ -981,7 +996,7 @@ def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
     actor.require(Perm.MANAGE_SETTINGS)
     row, _created = TrackingSettings.objects.get_or_create(organization=actor.organization)
     if row.next_report_at is None:
-        row.next_report_at = _next_report_at(timezone.now(), _org_zone(actor.organization))
+        row.next_report_at = _next_report_at(timezone.now(), actor.organization.zone)
     errors = []
     for name, value, top in (("poll_from_hour", poll_from_hour, 23),
                              ("poll_to_hour", poll_to_hour, 24)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+from django.contrib import messages
 from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -12,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.cache import get_conditional_response
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from shipdesk.core.errors import ServiceError
@@ -49,15 +49,21 @@ def timeline(request: HttpRequest, shipment_id: int) -> HttpResponse:
         tl = selectors.shipment_timeline(actor=actor, shipment_id=shipment_id)
     except ServiceError as exc:
         raise Http404(str(exc)) from exc
-    return render(request, "tracking/timeline.html", {"tl": tl})
+    pending = polling.tracking_pending_ticket(actor=actor, shipment_id=shipment_id)
+    return render(request, "tracking/timeline.html", {
+        "tl": tl, "pending_ticket": pending[0] if pending else "",
+        "answer_expected_at": pending[1] if pending else None})
 
 
 @actor_required
 @require_POST
 def refresh(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    service_action(request, lambda: polling.tracking_refresh(
+    result = service_action(request, lambda: polling.tracking_refresh(
         actor=request.actor,  # type: ignore[attr-defined]
-        shipment_id=shipment_id), success=_("Статус обновлён"))
+        shipment_id=shipment_id))
+    if result is not None:  # what really happened: a ticket's answer comes later
+        messages.add_message(request, messages.SUCCESS if result.ok else messages.WARNING,
+                             result.message)
     return redirect("tracking:timeline", shipment_id=shipment_id)
 
 

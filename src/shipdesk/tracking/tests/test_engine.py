@@ -1,7 +1,7 @@
 """The status engine: pure, so tested without a database."""
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -105,7 +105,9 @@ def test_storage_deadline_and_flags():
     arrived = T0 + timedelta(days=2)
     v = derive([ev(0, Status.ACCEPTED), ev(2, Status.ARRIVED_AT_PICKUP)],
                now=arrived + timedelta(days=29), context=Context(storage_days=30))
-    assert v.storage_deadline == datetime(2026, 11, 4, tzinfo=UTC) + timedelta(days=30)
+    # arrived on the 3rd (Moscow): 30 free days from the 4th, the last one the 3rd of December
+    assert v.storage_deadline == datetime.combine(date(2026, 12, 3), time.max,
+                                                  tzinfo=Context().zone)
     assert engine.STORAGE_ENDING in v.flags and engine.STUCK not in v.flags
 
 

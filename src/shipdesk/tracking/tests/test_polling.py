@@ -125,10 +125,10 @@ def test_sweep_claims_due_polls(org, account, fake, monkeypatch):
     monkeypatch.setattr("shipdesk.tracking.tasks.poll.delay", lambda ids: sent.append(ids))
     with __import__("django.test", fromlist=["TestCase"]).TestCase.captureOnCommitCallbacks(
             execute=True):
-        counts = duework.sweep(now=NOW, names=["tracking.poll"])
-    assert counts == {"tracking.poll": 3} and sorted(sent[0]) == sorted(s.pk for s in ships)
+        counts = duework.sweep(now=NOW, names=["tracking.poll.sync"])
+    assert counts == {"tracking.poll.sync": 3} and sorted(sent[0]) == sorted(s.pk for s in ships)
     # claimed: not due again within the lease
-    assert duework.sweep(now=NOW, names=["tracking.poll"]) == {"tracking.poll": 0}
+    assert duework.sweep(now=NOW, names=["tracking.poll.sync"]) == {"tracking.poll.sync": 0}
 
 
 def test_polling_window_at_night():

@@ -1,6 +1,7 @@
 """The recipient's public page: served without the per-user middleware, cached per process
 under the rows' versions, never older than the database."""
 
+import zoneinfo
 from datetime import timedelta
 from decimal import Decimal
 
@@ -155,3 +156,21 @@ def test_new_office_hours_reach_a_browsers_copy_within_the_hour(client, org, mon
     views.page_cache.clear()  # as after the process cache's 60 s
     r = client.get(f"/tracking/t/{token}/", headers={"If-None-Match": first["ETag"]})
     assert r.status_code == 200 and "ежедневно 9:00–21:00" in r.content.decode()
+
+
+def test_a_far_east_recipient_reads_the_storage_deadline_on_the_offices_calendar(client, org):
+    # A Moscow shop, a recipient in Vladivostok (UTC+10): the parcel arrives at 16:00 UTC,
+    # 19:00 in Moscow but already 02:00 of the next day at the office, which counts its
+    # 15 free days from the day after that.
+    s = shipment(org, carrier="russian_post", service_code="EMS", index="690000")
+    n = s.tracking_number
+    arrived = timezone.now().replace(hour=16, minute=0, second=0, microsecond=0) - timedelta(
+        days=2)
+    tracking_events_ingest(events=[event(n, -1, Status.ACCEPTED, "1.1", base=arrived),
+                                   event(n, 0, Status.ARRIVED_AT_PICKUP, "8.2", base=arrived)],
+                           now=timezone.now())
+    token = TrackingState.objects.get(shipment=s).public_token
+    office_day = arrived.astimezone(zoneinfo.ZoneInfo("Asia/Vladivostok")).date()
+    html = client.get(f"/tracking/t/{token}/").content.decode()
+    assert f"{office_day + timedelta(days=15):%d.%m.%Y}" in html
+    assert f"{office_day + timedelta(days=14):%d.%m.%Y}" not in html
