@@ -1,3 +1,6 @@
+import sys
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +22,15 @@ class NotificationsConfig(AppConfig):
         "notifications:callback": "gateway callback: {gateway} is a name, {token} an "
                                   "unguessable per-account secret; tested in test_callbacks",
     }
+
+    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+        """The sms.ru emulator, the demo shop's SMS gateway under ``make run``."""
+        return [("sms-emulator", [sys.executable, "-m", "shipdesk.cli", "emulate_sms", "smsru"])]
+
+    def load_demo(self, organization: Any) -> None:
+        from shipdesk.notifications.services import demo_channels_connect
+
+        demo_channels_connect(organization=organization)
 
     def ready(self) -> None:
         from django.db.models import Q

@@ -76,7 +76,7 @@ def parcel_facts(shipments: list[Any]) -> dict[int, ParcelFacts]:
 
 def _local_date(value: Any, index: str) -> dt.date | None:
     if isinstance(value, dt.datetime):
-        from shipdesk.notifications.regions import zone_for_index
+        from shipdesk.shipments.regions import zone_for_index
 
         return value.astimezone(zone_for_index(index or "")).date()
     return value

@@ -56,7 +56,8 @@ from shipdesk.notifications.models import (
     Suppression,
     Template,
 )
-from shipdesk.notifications.regions import next_in_window, zone_for_index
+from shipdesk.notifications.regions import next_in_window
+from shipdesk.shipments.regions import zone_for_index
 from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
@@ -327,6 +328,18 @@ def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
     return obj
 
 
+def demo_channels_connect(*, organization: Organization) -> ChannelConfig:
+    """The demo shop of ``make run`` sends its SMS to the sms.ru emulator started beside it
+    (``shipdesk emulate_sms smsru``), so its buyers' messages can be watched going out."""
+    from shipdesk.notifications.gateways.emulators import SANDBOX_PORTS
+    from shipdesk.tenancy.services import system_actor
+
+    return channel_config_save(
+        actor=system_actor(organization), gateway=Gateway.SMSRU,
+        config={"api_id": "test-api-id",
+                "base_url": f"http://127.0.0.1:{SANDBOX_PORTS[Gateway.SMSRU]}"})
+
+
 def channel_test_send(*, actor: Actor, gateway: str, to: str) -> str:
     """Checks the gateway and sends one test message; returns what happened, in words."""
     actor.require(Perm.MANAGE_SETTINGS)
@@ -451,20 +464,27 @@ def unsubscribe_by_code(*, code: str) -> tuple[Organization, str, str]:
     return link.organization, link.channel, link.address
 
 
-def unsubscribe_by_token(*, token: str) -> tuple[Organization, str, str]:
-    """The one-click unsubscribe. Raises ``signing.BadSignature`` on a tampered link."""
+def unsubscribe_target(*, token: str) -> tuple[Organization, str, str]:
+    """Whom a signed unsubscribe link is for, changing nothing. Raises
+    ``signing.BadSignature`` on a tampered link, NotFound when the shop is gone."""
     from shipdesk.notifications.links import unsubscribe_parse
-    from shipdesk.tenancy.services import system_actor
 
     target = unsubscribe_parse(token)
     org = Organization.objects.filter(pk=target.organization_id).first()
     if org is None:
         raise NotFound(_("Магазин не найден"))
-    Suppression.objects.get_or_create(organization=org, channel=target.channel,
-                                      address=target.address, defaults={"source": "link"})
-    audit(system_actor(org), "notifications.unsubscribe", None, channel=target.channel,
-          source="link")
     return org, target.channel, target.address
+
+
+def unsubscribe_by_token(*, token: str) -> tuple[Organization, str, str]:
+    """The one-click unsubscribe. Raises ``signing.BadSignature`` on a tampered link."""
+    from shipdesk.tenancy.services import system_actor
+
+    org, channel, address = unsubscribe_target(token=token)
+    Suppression.objects.get_or_create(organization=org, channel=channel, address=address,
+                                      defaults={"source": "link"})
+    audit(system_actor(org), "notifications.unsubscribe", None, channel=channel, source="link")
+    return org, channel, address
 
 
 # --- planning: the status-change feed → outbox rows ----------------------------------------
@@ -743,12 +763,12 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                         http: Any = None) -> SendStats:
     stats = stats or SendStats()
     rows = list(Message.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
-                .select_related("shipment", "organization")
-                .only(*_MESSAGE_FIELDS, *(f"shipment__{f}" for f in _SHIPMENT_FIELDS),
-                      *(f"organization__{f}" for f in ("name", "phone"))))
+                .select_related("shipment")
+                .only(*_MESSAGE_FIELDS, *(f"shipment__{f}" for f in _SHIPMENT_FIELDS)))
     if not rows:
         return stats
     org_ids = {r.organization_id for r in rows}
+    organizations = Organization.objects.only("name", "phone").in_bulk(org_ids)
     plans = _org_plans(org_ids)
     suppressed = set(Suppression.objects.filter(
         organization_id__in=org_ids, address__in={r.recipient for r in rows})
@@ -776,7 +796,8 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
             continue
         subject, body = templates.get((row.organization_id, row.rule, row.channel)) or \
             DEFAULT_TEMPLATES[(row.rule, row.channel)]
-        ctx = message_context(shipment=row.shipment, organization=row.organization,
+        ctx = message_context(shipment=row.shipment,
+                              organization=organizations[row.organization_id],
                               facts=facts[row.shipment_id], channel=row.channel,
                               address=row.recipient, shop_phone=plan.settings.shop_phone,
                               review_url=plan.settings.review_url)
@@ -819,11 +840,7 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                 done.append(row)
             continue
         jobs.append((get_gateway(gateway, config, http=http), items))
-    # What was rendered is on disk before any gateway sees it (recovery asks a gateway about
-    # exactly this text); finished rows are written in the same go.
-    with transaction.atomic():
-        _save_results(done)
-        _save_results([row for _gw, items in jobs for row, _o in items], _ATTEMPT_FIELDS)
+    _save_results(done)
     if not jobs:
         return stats
     _send_in_chunks(jobs, now, stats)
@@ -833,8 +850,10 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
 def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now: dt.datetime,
                     stats: SendStats) -> None:
     """Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side,
-    each up to its ``parallel`` chunks at once. A chunk's ``attempt_at`` is written just
-    before it is handed over and its outcome as soon as it is back, all from this thread:
+    each up to its ``parallel`` chunks at once. A chunk's attempt (rendered text and
+    ``attempt_at``, one UPDATE) is written just before it is handed over — recovery asks a
+    gateway about exactly this text — and its outcome as soon as it is back, all from this
+    thread:
     a crash catches only the chunks in flight, and a row with no ``attempt_at`` surely
     never reached its gateway."""
     per_gateway = [[(gw, items[i:i + COMMIT_EVERY]) for i in range(0, len(items), COMMIT_EVERY)]
@@ -851,10 +870,9 @@ def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now:
                     if busy[id(gw)] >= gw.parallel or len(in_flight) >= MAX_THREADS:
                         continue
                     waiting.remove(chunk)
-                    Message.objects.filter(pk__in=[row.pk for row, _o in items]).update(
-                        attempt_at=now)
                     for row, _o in items:
                         row.attempt_at = now
+                    _save_results([row for row, _o in items], _ATTEMPT_FIELDS)
                     busy[id(gw)] += 1
                     in_flight[pool.submit(_send_chunk, chunk)] = chunk
                 finished_futures, _rest = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -868,7 +886,7 @@ def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now:
                         _apply_result(row, res, now, after_crash=gw.after_crash, stats=stats)
                         finished.append(row)
                     fault_point("after_gateway." + gw.name)
-                    _save_results(finished)
+                    _save_results(finished, _OUTCOME_FIELDS)
     finally:
         for gw, _items in jobs:
             gw.close()
@@ -894,19 +912,37 @@ def fault_point(name: str) -> None:
 
 
 _FAULT_HITS: dict[str, int] = {}
-_ATTEMPT_FIELDS = ("attempts", "subject", "body", "segments")
+# written just before a chunk is handed over (the text recovery asks a gateway about), and
+# when the gateway has answered
+_ATTEMPT_FIELDS = ("attempts", "subject", "body", "segments", "attempt_at")
+_OUTCOME_FIELDS = ("status", "due_at", "lease_until", "provider_id", "cost", "error", "sent_at")
 
 
-def _save_results(rows: list[Message], names: tuple[str, ...] | None = None) -> None:
-    """Writes the outcome of a batch: one parameterised UPDATE per row, sent with
-    ``executemany`` (pipelined by psycopg 3), far cheaper than ``bulk_update``'s CASE."""
+def _save_results(rows: list[Message], names: tuple[str, ...] = _RESULT_FIELDS) -> None:
+    """Writes some fields of many rows, each row its own values: on PostgreSQL one UPDATE
+    joined to the values as arrays (``unnest``), elsewhere one parameterised UPDATE per
+    row sent with ``executemany``; both far cheaper than ``bulk_update``'s CASE."""
     if not rows:
         return
-    fields: list[Any] = [Message._meta.get_field(name) for name in names or _RESULT_FIELDS]
+    fields: list[Any] = [Message._meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
-    # only our own table and column names go into the text; every value is a parameter
+    table = qn(Message._meta.db_table)
+    # only our own table and column names and types go into the text; values are parameters
+    if connection.vendor == "postgresql":
+        columns = ", ".join(qn(f.column) for f in fields)
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
+        sql = (f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) "  # noqa: S608
+               f"AS v(id, {columns}) WHERE {table}.id = v.id")
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 1000):
+                part = rows[start:start + 1000]
+                # psycopg adapts str, int, Decimal, datetime and None as PostgreSQL wants
+                cursor.execute(sql, [[row.pk for row in part]]
+                               + [[getattr(row, f.attname) for row in part] for f in fields])
+        return
     assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-    sql = "UPDATE " + qn(Message._meta.db_table) + " SET " + assignments + " WHERE id = %s"  # noqa: S608
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
     params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
               + [row.pk] for row in rows]
     with transaction.atomic(), connection.cursor() as cursor:

@@ -197,7 +197,16 @@ def _masked(phone: str) -> str:
 
 @csrf_exempt  # RFC 8058 one-click POST comes from the mail client, without our cookie
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The signed link in every e-mail. Mail security scanners open every link of a message,
+    so a GET changes nothing: its page posts itself back at once (the buyer's one click is
+    enough; a fetch that runs no script does nothing), with a button when scripts are off.
+    A POST unsubscribes — the page's, or a mail client's RFC 8058 one-click
+    (``List-Unsubscribe=One-Click``), which carries no CSRF token."""
     try:
+        if request.method != "POST":
+            org, channel, address = services.unsubscribe_target(token=token)
+            return render(request, "notifications/unsubscribe_email.html",
+                          {"shop": org.name, "address": address})
         org, channel, address = services.unsubscribe_by_token(token=token)
     except signing.BadSignature:
         return render(request, "notifications/unsubscribe_invalid.html", status=400)

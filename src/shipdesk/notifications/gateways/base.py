@@ -19,7 +19,6 @@ class Outgoing:
     text: str
     attempt_id: str
     subject: str = ""
-    html: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
 

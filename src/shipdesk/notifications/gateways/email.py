@@ -1,4 +1,4 @@
-"""E-mail over SMTP through Django's mail API: one connection for a whole batch.
+"""E-mail over SMTP (the connection from Django's mail API): one connection for many messages.
 
 SMTP cannot be asked afterwards whether it took a message. Every attempt of one outbox row
 carries the same ``Message-ID`` (derived from the row, see :func:`message_id`), so a message
@@ -7,17 +7,78 @@ SMTP level, one message per Message-ID in the mailbox (RFC 5322 §3.6.4)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from email.quoprimime import body_encode
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.message import sanitize_address
 
 from shipdesk.notifications.gateways.base import RESEND, Gateway, GatewayError, Outgoing, SendResult
+
+
+def _header(value: str) -> str:
+    """A header value: ASCII as it is, anything else as RFC 2047 encoded words (UTF-8,
+    base64), each at most 75 characters and never splitting a character; line breaks in
+    the value become spaces (a rendered subject must not add headers)."""
+    value = " ".join(value.splitlines())
+    if value.isascii():
+        return value
+    words: list[str] = []
+    part, size = "", 0
+    for ch in value:
+        n = len(ch.encode())
+        if size + n > 45:  # 45 bytes → 60 base64 characters + 12 of "=?utf-8?b?" "?="
+            words.append(part)
+            part, size = "", 0
+        part += ch
+        size += n
+    words.append(part)
+    return "\r\n ".join("=?utf-8?b?" + base64.b64encode(w.encode()).decode() + "?="
+                         for w in words)
+
+
+def message_bytes(m: Outgoing, from_header: str, to: str, mid: str, date: str) -> bytes:
+    """The message as it goes over the wire: plain text in UTF-8 (8bit, or quoted-printable
+    when a line is longer than SMTP allows). Built directly, since the ``email`` package's
+    parsing and folding of every header cost more than the rest of the send."""
+    body = m.text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(len(line.encode()) > 998 for line in body.split("\n")):
+        # quoprimime works on characters below 256: the UTF-8 bytes, one character each
+        encoding = "quoted-printable"
+        payload = body_encode(body.encode().decode("latin-1"), eol="\r\n")
+    else:
+        encoding, payload = "8bit", body.replace("\n", "\r\n")
+    head = [f"Subject: {_header(m.subject)}", f"From: {from_header}", f"To: {to}",
+            f"Date: {date}", f"Message-ID: {mid}",
+            *(f"{name}: {_header(value)}" for name, value in m.headers.items()),
+            "MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
+            f"Content-Transfer-Encoding: {encoding}"]
+    return ("\r\n".join(head) + "\r\n\r\n" + payload).encode()
+
+
+def _transaction(smtp: smtplib.SMTP, sender: str, to: str, data: bytes) -> None:
+    """One mail transaction (MAIL, RCPT, DATA) for addresses already checked, raising what
+    ``smtplib.SMTP.sendmail`` raises (without its re-parsing of both addresses)."""
+    code, resp = smtp.docmd("MAIL", f"FROM:<{sender}>")
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, resp, sender)
+    code, resp = smtp.docmd("RCPT", f"TO:<{to}>")
+    if code not in (250, 251):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused({to: (code, resp)})
+    code, resp = smtp.data(data)
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, resp)
 
 
 def message_id(m: Outgoing, from_email: str) -> str:
@@ -74,20 +135,34 @@ class Email(Gateway):
         conn = self._connection()
         try:
             conn.open()
+            smtp = getattr(conn, "connection", None)
+            if isinstance(smtp, smtplib.SMTP):
+                smtp.ehlo_or_helo_if_needed()
         except (OSError, smtplib.SMTPException) as exc:
             return [SendResult(m.key, False, error=f"SMTP недоступен: {exc}") for m in messages]
+        # what is the same for every message of the connection is worked out once
+        from_header = sanitize_address(self.from_email, "utf-8")
+        envelope_from = parseaddr(from_header)[1]
+        date = formatdate(localtime=True)
+
+        def send(m: Outgoing, mid: str) -> None:
+            if not isinstance(smtp, smtplib.SMTP):  # the installation's console/file backend
+                conn.send_messages([EmailMessage(m.subject, m.text, self.from_email, [m.to],
+                                                 headers={"Message-ID": mid, **m.headers})])
+                return
+            to = m.to if m.to.isascii() else sanitize_address(m.to, "utf-8")
+            _transaction(smtp, envelope_from, to, message_bytes(m, from_header, to, mid, date))
+
         results: list[SendResult] = []
         try:
             for i, m in enumerate(messages):
                 mid = message_id(m, self.from_email)
-                msg = EmailMultiAlternatives(m.subject, m.text, self.from_email, [m.to],
-                                             connection=conn, headers={"Message-ID": mid,
-                                                                       **m.headers})
-                if m.html:
-                    msg.attach_alternative(m.html, "text/html")
                 try:
-                    conn.send_messages([msg])
+                    send(m, mid)
                     results.append(SendResult(m.key, True, provider_id=mid[1:-1][:64]))
+                except ValueError as exc:  # an address Django's mail cannot encode
+                    results.append(SendResult(m.key, False, error=f"адрес отклонён: {exc}",
+                                              permanent=True))
                 except smtplib.SMTPRecipientsRefused as exc:
                     results.append(SendResult(m.key, False, error=f"адрес отклонён: {exc}",
                                               permanent=True))

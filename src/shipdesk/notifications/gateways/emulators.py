@@ -323,3 +323,26 @@ class WebhookReceiver(_Server):
             with self.lock:
                 self.by_id[key] = msg
         return h._reply(200, {"ok": True})
+
+
+# The SMS gateways' emulators as sandboxes (``shipdesk emulate_sms``, ``make run``): each
+# with its port and the settings a shop enters to use it.
+SANDBOX_PORTS = {"smsru": 18300, "smsc": 18301, "smsaero": 18302}
+
+
+def sandbox(gateway: str, port: int | None = None) -> tuple[_Server, dict[str, str]]:
+    """A started emulator of ``gateway`` and the channel settings that reach it."""
+    port = SANDBOX_PORTS[gateway] if port is None else port
+    server: _Server
+    if gateway == "smsru":
+        server = SmsRuEmulator(port)
+        config = {"api_id": server.api_id}
+    elif gateway == "smsc":
+        server = SmscEmulator(port)
+        config = {"login": server.login, "password": server.password}
+    elif gateway == "smsaero":
+        server = SmsAeroEmulator(port)
+        config = {"email": server.email, "api_key": server.api_key}
+    else:
+        raise KeyError(gateway)
+    return server.start(), {**config, "base_url": server.base_url}

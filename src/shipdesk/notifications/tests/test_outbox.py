@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from shipdesk.notifications import services
+from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message, MessageStatus, Rule, Suppression
 from shipdesk.notifications.tests.conftest import NOON, sms_channel
 
@@ -163,7 +163,7 @@ def test_email_refused_by_server_fails_once_with_reason(
 
 
 def test_gateway_error_is_retried_with_backoff_then_reported(
-        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+        actor: Any, org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
         status_change: Any) -> None:
     sms_channel(org, "smsru", smsru)
     smsru.mode = "error"
@@ -183,6 +183,12 @@ def test_gateway_error_is_retried_with_backoff_then_reported(
     assert row.status == MessageStatus.FAILED
     assert row.attempts == services.MAX_ATTEMPTS and "220" in row.error
     assert smsru.messages == []
+    # reported: counted as failed in the report, and never tried again
+    [line] = selectors.notifications_report(actor=actor)["by_rule"]
+    assert (line["rule"], line["channel"], line["failed"], line["sent"]) == ("accepted", "sms",
+                                                                            1, 0)
+    services.outbox_send_due(now=now + dt.timedelta(days=1))
+    assert Message.objects.get().attempts == services.MAX_ATTEMPTS
 
 
 def test_hanging_sms_ru_times_out_and_is_not_repeated(
@@ -308,8 +314,9 @@ def test_message_due_at_night_goes_in_the_morning_local_time(
     assert len(inbox.messages) == 1
 
 
-def test_reminders_every_n_days_until_pickup(
-        org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
+@pytest.mark.parametrize("end", ["delivered", "returning"])
+def test_reminders_every_n_days_until_pickup_or_return(
+        end: str, org: Any, notif_settings: Any, smsru: Any, make_shipment: Any,
         status_change: Any) -> None:
     sms_channel(org, "smsru", smsru)
     Rule.objects.filter(organization=org, kind="reminder").update(interval_days=4,
@@ -322,7 +329,7 @@ def test_reminders_every_n_days_until_pickup(
         (k, NOON + dt.timedelta(days=4 * k)) for k in (1, 2, 3)]
     services.outbox_send_due(now=NOON + dt.timedelta(days=4))
     assert [m["text"][:11] for m in smsru.messages] == ["Заказ A-000", "Напоминаем:"]
-    status_change(shipment, "delivered", at=NOON + dt.timedelta(days=5))
+    status_change(shipment, end, at=NOON + dt.timedelta(days=5))
     services.outbox_plan_from_feed(now=NOON + dt.timedelta(days=5))
     services.outbox_send_due(now=NOON + dt.timedelta(days=12))
     second = Message.objects.get(rule="reminder", occurrence=2)
@@ -362,7 +369,7 @@ def test_unsubscribe_link_switches_recipient_off_from_the_next_message(
     link = re.search(r"Отписаться от уведомлений: (\S+)", inbox.text_of(inbox.messages[0]))
     assert link is not None
     path = httpx.URL(link.group(1)).path
-    page = Client().get(path)
+    page = Client().post(path)  # what the link's page posts (test_unsubscribe.py: browser)
     assert page.status_code == 200
     assert "anna@example.test" in page.content.decode() and "Ромашка" in page.content.decode()
     assert Suppression.objects.filter(organization=org, address="anna@example.test").exists()
@@ -470,3 +477,32 @@ def test_pickup_facts_come_from_tracking_and_reminders_stop_after_storage_deadli
     assert len(smsru.messages) == 2
     late = Message.objects.get(rule="reminder", occurrence=2)
     assert late.status == MessageStatus.SKIPPED and "Срок хранения истёк 30.11.2026" in late.error
+
+
+def test_email_headers_cannot_be_injected_and_long_lines_survive(
+        org: Any, notif_settings: Any, email_channel: Any, inbox: Any,
+        make_shipment: Any, status_change: Any) -> None:
+    from shipdesk.notifications.models import Template
+
+    long_line = "Очень длинная строка без переносов, " * 40  # > 998 bytes: SMTP's line limit
+    Template.objects.create(
+        organization=org, rule="accepted", channel="email",
+        subject="Заказ {{ order_number }} — «{{ shop_name }}» уже в пути к вам, следите за ним"
+                "\nBcc: thief@evil.test",
+        body="Здравствуйте!\n" + long_line + "\n.\nКонец")
+    shipment = make_shipment(recipient_email="anna@example.test")
+    status_change(shipment, "accepted")
+    _plan_and_send()
+    [mail] = inbox.messages
+    [envelope] = inbox.envelopes
+    assert envelope.rcpt_tos == ["anna@example.test"]
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == (f"Заказ {shipment.order_number} — «Ромашка» уже в пути к вам, "
+                               "следите за ним Bcc: thief@evil.test")
+    assert all(len(line) <= 998 for line in envelope.original_content.split(b"\r\n"))
+    # the long line made the body quoted-printable: 7-bit on the wire
+    assert mail["Content-Transfer-Encoding"] == "quoted-printable"
+    assert envelope.original_content.isascii()
+    sent = Message.objects.get()
+    assert inbox.text_of(mail).replace("\r\n", "\n").rstrip("\n") == sent.body
+    assert sent.body == "Здравствуйте!\n" + long_line + "\n.\nКонец"
