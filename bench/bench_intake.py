@@ -1,6 +1,6 @@
 """Spreadsheet intake end to end: a 100,000-row XLSX becomes validated, rated, numbered and
 stored shipments. Prints rows/s (target >= 10,000) and peak RSS (<= 1024 MiB) on PostgreSQL,
-and the same figures on SQLite.
+and the same figures on SQLite as information (INFO lines: the target is PostgreSQL's).
 
     .venv/bin/python bench/bench_intake.py            # PostgreSQL (if it answers) + SQLite
     BENCH_DATABASE_URL=postgres://.../db_of_mine .venv/bin/python bench/bench_intake.py
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -75,26 +76,41 @@ def run(vendor_url: str | None, path: Path) -> None:
         pool_create(actor=actor, carrier_code="russian_post",
                     first_number=rp14_compose("800997", "02", 0),
                     last_number=rp14_compose("800997", "02", 99999))
-    started, cpu = time.perf_counter(), time.process_time()
+    from shipdesk.celery import app
+
+    app.loader.import_default_modules()  # what a Celery worker has loaded before any job
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
     with path.open("rb") as stream:
         job, _created = importing.import_job_create(actor=actor,
                                                     upload=File(stream, name=path.name),
                                                     run=False)
     job = importing.import_job_run(job_id=job.pk)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    children = _children_cpu() - children
     stored = Shipment.objects.filter(organization=org)
     numbered = stored.filter(state=State.NUMBERED).count()
     rated = stored.exclude(shipping_cost=None).count()
     print(f"{vendor}: {job.created_count} stored ({numbered} numbered, {rated} rated), "
-          f"{job.rejected_count} rejected in {elapsed:.2f} s (this process's CPU: {cpu:.2f} s; "
-          f"load average {os.getloadavg()[0]:.1f})", flush=True)
+          f"{job.rejected_count} rejected in {elapsed:.2f} s (CPU: this process {cpu:.2f} s, "
+          f"its reader child {children:.2f} s; load average {os.getloadavg()[0]:.1f})",
+          flush=True)
     if job.rejected_count:
         print("first errors:", job.errors[:3], flush=True)
-    name = "intake_xlsx_rows_per_s" + ("" if vendor == "postgresql" else f"_{vendor}")
-    _setup.result(name, job.created_count / elapsed, "rows/s", ">=", 10000,
-                  f"{ROWS} rows")
-    _setup.result(name.replace("rows_per_s", "peak_rss"), _setup.peak_rss_mib(), "MiB", "<=",
-                  1024)
+    # the reader child's peak added to this process's: an upper bound (pages they share
+    # after the fork are counted twice)
+    rss = _setup.peak_rss_mib() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rate = job.created_count / elapsed
+    if vendor == "postgresql":  # the target is PostgreSQL's; SQLite's figure is reported
+        _setup.result("intake_xlsx_rows_per_s", rate, "rows/s", ">=", 10000, f"{ROWS} rows")
+        _setup.result("intake_xlsx_peak_rss", rss, "MiB", "<=", 1024)
+    else:
+        print(f"INFO intake_xlsx_rows_per_s_{vendor} {rate:.6g} rows/s {ROWS} rows", flush=True)
+        print(f"INFO intake_xlsx_peak_rss_{vendor} {rss:.6g} MiB", flush=True)
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def main() -> None:

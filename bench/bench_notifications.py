@@ -95,13 +95,33 @@ def worker() -> None:
     from shipdesk.notifications import services
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # BENCH_NOTIFICATIONS_PROFILE=<file>: cProfile of this worker's run, written per pid
+    profile_to = os.environ.get("BENCH_NOTIFICATIONS_PROFILE")
+    profiler = None
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     sent = 0
     while True:
         stats = services.outbox_send_due(limit=BATCH)
         sent += stats.sent
         if not stats.claimed:
             break
-    print(json.dumps({"sent": sent}), flush=True)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_to}.{os.getpid()}")
+    from django.db import connection
+
+    backend_cpu = None  # this worker's PostgreSQL backend, when it runs on this machine
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        if Path(f"/proc/{backend}/stat").exists():
+            backend_cpu = _cpu_seconds(backend)
+    print(json.dumps({"sent": sent, "backend_cpu": backend_cpu}), flush=True)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -189,7 +209,10 @@ def main(n: int) -> None:
         for w in workers:
             out, _err = w.communicate()
             assert w.returncode == 0, f"worker failed ({w.returncode})"
-            sent += json.loads(out.strip().splitlines()[-1])["sent"]
+            report = json.loads(out.strip().splitlines()[-1])
+            sent += report["sent"]
+            if report["backend_cpu"] is not None:
+                cpu["database backends"] = cpu.get("database backends", 0) + report["backend_cpu"]
         elapsed = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu["workers"] = (after.ru_utime + after.ru_stime
@@ -208,7 +231,8 @@ def main(n: int) -> None:
         c=__import__("django.db.models", fromlist=["Count"]).Count("id")))
     print(f"# sent={sent} e-mails received={len(mail_ids)} SMS received={len(texts)} "
           f"duplicates={duplicates} statuses={statuses} in {elapsed:.1f} s", flush=True)
-    # CPU spent per message by each part (the database server not included): on a machine
+    # CPU spent per message by each part (the database: the workers' own backends, when the
+    # server runs on this machine; autovacuum and WAL writer not included): on a machine
     # shared with other work the wall-clock rate says little, this says what it costs
     print("# CPU ms per message: " + ", ".join(f"{k} {1000 * v / n:.3f}" for k, v in cpu.items())
           + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)

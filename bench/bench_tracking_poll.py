@@ -77,11 +77,17 @@ def main() -> None:
             year=2020))
         tracking_watch(shipment_ids=list(Shipment.objects.values_list("id", flat=True)),
                        now=timezone.now() - timedelta(seconds=1))
+        if vendor == "postgresql":
+            # Statistics, as a live table has them (autovacuum would take a minute): the poll
+            # claim filters by carrier (each kind has its own lease), and without them the
+            # planner sorts every due row instead of walking the next_poll_at index.
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE")
         # A worker imports its code once at start, before any task: so do these, before the fork.
         registry.adapter_class("russian_post")
         import shipdesk.carriers.http  # noqa: F401
         connection.close()
-        polls = duework.registered()["tracking.poll"]
+        polls = duework.registered()["tracking.poll.ticket"]  # Russian Post: tickets
         fetches = duework.registered()["tracking.tickets"]
 
         def worker(n: int) -> None:

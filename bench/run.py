@@ -4,7 +4,12 @@ A benchmark is a script ``bench/bench_*.py`` that prints one line per measured f
 
     RESULT <name> <value> <unit> target <op> <target> [note...]
 
-with ``<op>`` one of ``>=`` or ``<=``. This runner runs each script in its own process
+with ``<op>`` one of ``>=`` or ``<=``, and any informational figure (one with no target of
+its own, e.g. the same measure on another database) as
+
+    INFO <name> <value> <unit> [note...]
+
+shown in the table with the result "info". This runner runs each script in its own process
 (so one's memory does not weigh on the next), collects those lines and prints the table.
 ``make bench`` runs it; ``python bench/run.py NAME...`` runs only the named ones.
 """
@@ -44,6 +49,9 @@ def main(argv: list[str]) -> int:
                 ok = float(value) >= float(target) if op == ">=" else float(value) <= float(target)
                 rows.append((name, f"{value} {unit}", f"{op} {target}", "ok" if ok else "MISSED",
                              " ".join(parts[7:])))
+            elif len(parts) >= 4 and parts[0] == "INFO":
+                rows.append((parts[1], f"{parts[2]} {parts[3]}", "", "info",
+                             " ".join(parts[4:])))
         print(f"    ({time.monotonic() - started:.1f} s)", flush=True)
     print()
     print(f"{'benchmark':48} {'figure':>22} {'target':>14}  result")
