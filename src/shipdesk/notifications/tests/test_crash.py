@@ -264,8 +264,15 @@ def test_sms_ru_messages_not_yet_handed_over_at_the_crash_are_sent_not_left_unkn
     assert len(never_handed) >= services.COMMIT_EVERY
     _restart_after_lease()
     got = collections.Counter(m["phone"] for m in smsru.messages)
-    assert len(got) == 300 and max(got.values()) == 1
+    assert max(got.values()) == 1  # nothing twice
     rows = {r.pk: r for r in Message.objects.all()}
     assert all(rows[pk].status == MessageStatus.SENT for pk in never_handed)
     unknown = [r for r in rows.values() if r.status == MessageStatus.UNKNOWN]
     assert 0 < len(unknown) <= 2 * services.COMMIT_EVERY
+    # Whether the second chunk reached the gateway before the kill is a race. Either way no
+    # message is lost silently: every one is on the gateway or is marked "unknown" for staff.
+    def phone(row: Message) -> str:
+        return row.recipient.lstrip("+")
+    assert all(phone(r) in got for r in rows.values() if r.status == MessageStatus.SENT)
+    assert all(r.status == MessageStatus.UNKNOWN for r in rows.values() if phone(r) not in got)
+    assert len(got) >= 300 - len(unknown)
