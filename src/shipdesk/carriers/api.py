@@ -11,7 +11,7 @@ from ninja import Field, Router, Schema
 from shipdesk.carriers import registry, selectors, services
 from shipdesk.carriers.base import CarrierError
 from shipdesk.core.errors import Conflict, NotFound
-from shipdesk.tenancy.services import Actor
+from shipdesk.core.typing import ApiRequest
 
 router = Router(tags=["carriers"])
 
@@ -95,55 +95,50 @@ class WebhookOut(Schema):
     accepted: int
 
 
-def _actor(request: HttpRequest) -> Actor:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
-    return actor
-
-
-def _out(request: HttpRequest, account: Any) -> dict[str, Any]:
+def _out(request: ApiRequest, account: Any) -> dict[str, Any]:
     data = selectors.carrier_account_public(account)
     data["webhook_url"] = request.build_absolute_uri(f"/api/v1/carriers/webhooks/{account.webhook_token}")
     return data
 
 
 @router.get("/carriers", response=list[CarrierOut], summary="Доступные перевозчики")
-def carriers(request: HttpRequest) -> Any:
+def carriers(request: ApiRequest) -> Any:
     return selectors.carrier_choices()
 
 
 @router.get("/accounts", response=list[AccountOut], summary="Договоры с перевозчиками")
-def account_list(request: HttpRequest) -> Any:
-    return [_out(request, a) for a in selectors.carrier_account_list(actor=_actor(request))]
+def account_list(request: ApiRequest) -> Any:
+    return [_out(request, a) for a in selectors.carrier_account_list(actor=request.auth)]
 
 
 @router.post("/accounts", response={201: AccountOut}, summary="Подключить договор")
-def account_create(request: HttpRequest, payload: AccountIn) -> Any:
-    account = services.carrier_account_create(actor=_actor(request), **payload.dict())
+def account_create(request: ApiRequest, payload: AccountIn) -> Any:
+    account = services.carrier_account_create(actor=request.auth, **payload.dict())
     return 201, _out(request, account)
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def account_get(request: HttpRequest, account_id: int) -> Any:
-    return _out(request, selectors.carrier_account_get(actor=_actor(request), account_id=account_id))
+def account_get(request: ApiRequest, account_id: int) -> Any:
+    return _out(request, selectors.carrier_account_get(actor=request.auth, account_id=account_id))
 
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
-def account_update(request: HttpRequest, account_id: int, payload: AccountPatch) -> Any:
+def account_update(request: ApiRequest, account_id: int, payload: AccountPatch) -> Any:
     account = services.carrier_account_update(
-        actor=_actor(request), account_id=account_id, **payload.dict(exclude_unset=True)
+        actor=request.auth, account_id=account_id, **payload.dict(exclude_unset=True)
     )
     return _out(request, account)
 
 
 @router.delete("/accounts/{account_id}", response={204: None})
-def account_delete(request: HttpRequest, account_id: int) -> Any:
-    services.carrier_account_delete(actor=_actor(request), account_id=account_id)
+def account_delete(request: ApiRequest, account_id: int) -> Any:
+    services.carrier_account_delete(actor=request.auth, account_id=account_id)
     return 204, None
 
 
 @router.post("/accounts/{account_id}/test", response=CheckOut, summary="Проверить соединение")
-def account_test(request: HttpRequest, account_id: int) -> Any:
-    return services.carrier_account_test(actor=_actor(request), account_id=account_id)
+def account_test(request: ApiRequest, account_id: int) -> Any:
+    return services.carrier_account_test(actor=request.auth, account_id=account_id)
 
 
 @router.get(
@@ -151,8 +146,8 @@ def account_test(request: HttpRequest, account_id: int) -> Any:
     response=list[PickupPointOut],
     summary="Пункты выдачи и постаматы перевозчика",
 )
-def pickup_points(request: HttpRequest, account_id: int, city: str = "", index: str = "") -> Any:
-    account = selectors.carrier_account_get(actor=_actor(request), account_id=account_id)
+def pickup_points(request: ApiRequest, account_id: int, city: str = "", index: str = "") -> Any:
+    account = selectors.carrier_account_get(actor=request.auth, account_id=account_id)
     adapter = registry.adapter_for_account(account)
     try:
         points = adapter.pickup_points(city=city, index=index)
@@ -178,11 +173,11 @@ def pickup_points(request: HttpRequest, account_id: int, city: str = "", index: 
 
 @router.get("/exchanges", response=list[ExchangeOut], summary="Журнал обмена с перевозчиками")
 def exchanges(
-    request: HttpRequest, account_id: int | None = None, shipment_id: int | None = None, limit: int = 100
+    request: ApiRequest, account_id: int | None = None, shipment_id: int | None = None, limit: int = 100
 ) -> Any:
     return list(
         selectors.carrier_exchange_list(
-            actor=_actor(request),
+            actor=request.auth,
             account_id=account_id,
             shipment_id=shipment_id,
             limit=min(max(limit, 1), 500),

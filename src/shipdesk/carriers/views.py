@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from shipdesk.carriers import registry, selectors, services
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
 from shipdesk.tenancy.permissions import Perm
 
@@ -65,8 +66,8 @@ def _adapter_cls(code: str) -> Any:
 
 
 @actor_required
-def account_list(request: HttpRequest) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def account_list(request: ActorRequest) -> HttpResponse:
+    actor = request.actor
     accounts = [selectors.carrier_account_public(a) for a in selectors.carrier_account_list(actor=actor)]
     return render(
         request,
@@ -80,8 +81,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def account_create(request: HttpRequest, carrier_code: str) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def account_create(request: ActorRequest, carrier_code: str) -> HttpResponse:
+    actor = request.actor
     adapter_cls = _adapter_cls(carrier_code)
     form = AccountForm(
         request.POST or None,
@@ -113,8 +114,8 @@ def account_create(request: HttpRequest, carrier_code: str) -> HttpResponse:
 
 
 @actor_required
-def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def account_detail(request: ActorRequest, account_id: int) -> HttpResponse:
+    actor = request.actor
     try:
         account = selectors.carrier_account_get(actor=actor, account_id=account_id)
     except NotFound:
@@ -163,20 +164,20 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def account_test(request: HttpRequest, account_id: int) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def account_test(request: ActorRequest, account_id: int) -> HttpResponse:
+    actor = request.actor
     try:
         check = services.carrier_account_test(actor=actor, account_id=account_id)
     except NotFound:
         raise Http404 from None
     except ServiceError as exc:
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:
             return render(
                 request, "carriers/_check.html", {"check": {"ok": False, "message": str(exc.detail)}}
             )
         message_service_error(request, exc)
         return redirect("carriers:account", account_id=account_id)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "carriers/_check.html", {"check": check})
     (messages.success if check.ok else messages.error)(request, check.message)
     return redirect("carriers:account", account_id=account_id)
@@ -184,8 +185,8 @@ def account_test(request: HttpRequest, account_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def account_delete(request: HttpRequest, account_id: int) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def account_delete(request: ActorRequest, account_id: int) -> HttpResponse:
+    actor = request.actor
     try:
         services.carrier_account_delete(actor=actor, account_id=account_id)
     except NotFound:
@@ -198,8 +199,8 @@ def account_delete(request: HttpRequest, account_id: int) -> HttpResponse:
 
 
 @actor_required
-def exchange_list(request: HttpRequest) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def exchange_list(request: ActorRequest) -> HttpResponse:
+    actor = request.actor
 
     def number(name: str) -> int | None:
         value = request.GET.get(name, "")
@@ -216,9 +217,9 @@ def exchange_list(request: HttpRequest) -> HttpResponse:
 
 
 @actor_required
-def exchange_detail(request: HttpRequest, exchange_id: int) -> HttpResponse:
+def exchange_detail(request: ActorRequest, exchange_id: int) -> HttpResponse:
     try:
-        row = selectors.carrier_exchange_get(actor=request.actor, exchange_id=exchange_id)  # type: ignore[attr-defined]
+        row = selectors.carrier_exchange_get(actor=request.actor, exchange_id=exchange_id)
     except NotFound:
         raise Http404 from None
     return render(request, "carriers/exchange.html", {"row": row})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from shipdesk.core.typing import ApiRequest
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import polling, selectors, services
 
@@ -116,9 +116,9 @@ def _endpoint_out(e: Any) -> dict[str, Any]:
 
 
 @router.get("/shipments/{shipment_id}/", response=TrackingOut)
-def shipment_tracking(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
+def shipment_tracking(request: ApiRequest, shipment_id: int) -> dict[str, Any]:
     """Events of a shipment, its derived status and why."""
-    actor = request.auth  # type: ignore[attr-defined]
+    actor = request.auth
     actor.require(Perm.VIEW)
     tl = selectors.shipment_timeline(actor=actor, shipment_id=shipment_id)
     events = selectors.shipment_events(actor=actor, shipment_id=shipment_id)
@@ -138,10 +138,10 @@ def shipment_tracking(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
 
 
 @router.post("/shipments/{shipment_id}/refresh/", response=RefreshOut)
-def shipment_refresh(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
+def shipment_refresh(request: ApiRequest, shipment_id: int) -> dict[str, Any]:
     """"Refresh now": asks the carrier for this shipment at once, and says what came of it
     (a carrier that answers by ticket answers later: the ticket and when it is due)."""
-    actor = request.auth  # type: ignore[attr-defined]
+    actor = request.auth
     r = polling.tracking_refresh(actor=actor, shipment_id=shipment_id)
     return {"outcome": r.outcome.value, "message": r.message, "carrier": r.carrier,
             "asked": r.asked, "events": r.events, "stored": r.stored,
@@ -151,47 +151,47 @@ def shipment_refresh(request: HttpRequest, shipment_id: int) -> dict[str, Any]:
 
 
 @router.get("/webhooks/", response=list[EndpointOut])
-def endpoints_list(request: HttpRequest) -> list[dict[str, Any]]:
-    actor = request.auth  # type: ignore[attr-defined]
+def endpoints_list(request: ApiRequest) -> list[dict[str, Any]]:
+    actor = request.auth
     actor.require(Perm.VIEW)
     return [_endpoint_out(e) for e in selectors.webhook_endpoints(actor=actor)]
 
 
 @router.post("/webhooks/", response={201: EndpointCreatedOut})
-def endpoint_create(request: HttpRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
-    actor = request.auth  # type: ignore[attr-defined]
+def endpoint_create(request: ApiRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
+    actor = request.auth
     endpoint, secret = services.webhook_endpoint_create(
         actor=actor, url=payload.url, description=payload.description)
     return Status(201, {**_endpoint_out(endpoint), "secret": secret})
 
 
 @router.patch("/webhooks/{endpoint_id}/", response=EndpointOut)
-def endpoint_update(request: HttpRequest, endpoint_id: int, payload: EndpointPatch
+def endpoint_update(request: ApiRequest, endpoint_id: int, payload: EndpointPatch
                     ) -> dict[str, Any]:
-    actor = request.auth  # type: ignore[attr-defined]
+    actor = request.auth
     endpoint = services.webhook_endpoint_update(
         actor=actor, endpoint_id=endpoint_id, **payload.dict(exclude_unset=True))
     return _endpoint_out(endpoint)
 
 
 @router.delete("/webhooks/{endpoint_id}/", response={204: None})
-def endpoint_delete(request: HttpRequest, endpoint_id: int) -> Status[None]:
-    actor = request.auth  # type: ignore[attr-defined]
+def endpoint_delete(request: ApiRequest, endpoint_id: int) -> Status[None]:
+    actor = request.auth
     services.webhook_endpoint_delete(actor=actor, endpoint_id=endpoint_id)
     return Status(204, None)
 
 
 @router.get("/deliveries/", response=list[DeliveryOut])
-def deliveries_list(request: HttpRequest, endpoint_id: int | None = None
+def deliveries_list(request: ApiRequest, endpoint_id: int | None = None
                     ) -> list[Any]:
-    actor = request.auth  # type: ignore[attr-defined]
+    actor = request.auth
     actor.require(Perm.VIEW)
     return list(selectors.webhook_deliveries(actor=actor, endpoint_id=endpoint_id))
 
 
 @router.post("/deliveries/{delivery_id}/replay/", response=DeliveryOut)
-def delivery_replay(request: HttpRequest, delivery_id: int) -> Any:
-    actor = request.auth  # type: ignore[attr-defined]
+def delivery_replay(request: ApiRequest, delivery_id: int) -> Any:
+    actor = request.auth
     d = services.webhook_delivery_replay(actor=actor, delivery_id=delivery_id)
     d.refresh_from_db()
     return d

@@ -16,6 +16,7 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST, require_safe
 
 from shipdesk.core.errors import ServiceError
+from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, public_route, service_action
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import polling, selectors
@@ -35,15 +36,15 @@ def _etag_period() -> int:
 
 
 @actor_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    request.actor.require(Perm.VIEW)  # type: ignore[attr-defined]
+def dashboard(request: ActorRequest) -> HttpResponse:
+    request.actor.require(Perm.VIEW)
     return render(request, "tracking/dashboard.html",
-                  selectors.dashboard(actor=request.actor))  # type: ignore[attr-defined]
+                  selectors.dashboard(actor=request.actor))
 
 
 @actor_required
-def timeline(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def timeline(request: ActorRequest, shipment_id: int) -> HttpResponse:
+    actor = request.actor
     actor.require(Perm.VIEW)
     try:
         tl = selectors.shipment_timeline(actor=actor, shipment_id=shipment_id)
@@ -57,9 +58,9 @@ def timeline(request: HttpRequest, shipment_id: int) -> HttpResponse:
 
 @actor_required
 @require_POST
-def refresh(request: HttpRequest, shipment_id: int) -> HttpResponse:
+def refresh(request: ActorRequest, shipment_id: int) -> HttpResponse:
     result = service_action(request, lambda: polling.tracking_refresh(
-        actor=request.actor,  # type: ignore[attr-defined]
+        actor=request.actor,
         shipment_id=shipment_id))
     if result is not None:  # what really happened: a ticket's answer comes later
         messages.add_message(request, messages.SUCCESS if result.ok else messages.WARNING,
@@ -68,8 +69,8 @@ def refresh(request: HttpRequest, shipment_id: int) -> HttpResponse:
 
 
 @actor_required
-def report(request: HttpRequest) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def report(request: ActorRequest) -> HttpResponse:
+    actor = request.actor
     actor.require(Perm.VIEW)
     return render(request, "tracking/report.html", {
         "report": selectors.daily_report(organization=actor.organization)})
