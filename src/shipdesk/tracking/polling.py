@@ -8,6 +8,7 @@ the answer when the carrier allows it and ingests it. Its shipments are held unt
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import logging
@@ -91,17 +92,28 @@ def _adapter_for(account: Any) -> carrier_base.CarrierAdapter:
 QUOTA_SETTING = "daily_track_quota"  # CarrierAccount.settings key: numbers per day
 
 
+def _quota_key(account: Any, now: datetime) -> str:
+    return f"tracking:quota:{account.pk}:{now.date().isoformat()}"
+
+
 def _take_quota(account: Any, wanted: int, now: datetime) -> int:
     quota = (account.settings or {}).get(QUOTA_SETTING)
     if not quota:
         return wanted
-    key = f"tracking:quota:{account.pk}:{now.date().isoformat()}"
+    key = _quota_key(account, now)
     cache.add(key, 0, timeout=2 * 86400)
     used = cache.incr(key, wanted)
     granted = max(0, min(wanted, int(quota) - (used - wanted)))
     if granted < wanted:
         cache.decr(key, wanted - granted)
     return granted
+
+
+def _give_back_quota(account: Any, count: int, now: datetime) -> None:
+    """Returns numbers taken from the day's quota that the carrier never tracked."""
+    if (account.settings or {}).get(QUOTA_SETTING):
+        with contextlib.suppress(ValueError):  # the day's key is gone: nothing to give back
+            cache.decr(_quota_key(account, now), count)
 
 
 @dataclass
@@ -558,6 +570,8 @@ def _refresh_at_once(adapter: carrier_base.CarrierAdapter, account: Any, shipmen
     try:
         events = adapter.track_single(number)
     except carrier_base.CarrierError as exc:
+        # the number goes by ticket, which takes its own share: this one was never tracked
+        _give_back_quota(account, 1, now)
         log.info("tracking %s at once refused, asking by ticket: %s", number, exc)
         return None
     out = PollResult(asked=1, calls=1, events=len(events))

@@ -87,6 +87,17 @@ def test_russian_post_by_ticket_says_the_request_was_sent_and_when_the_answer_co
     assert TrackingState.objects.get(shipment=s).status != ""
 
 
+def test_a_refused_single_call_does_not_spend_the_quota_the_ticket_needs(api, org, rp):
+    spend_single_calls(api, org, rp)  # the carrier now refuses single-number calls
+    s = rp_shipment(org, rp, n=3, daily_track_quota=1)  # our quota: one number a day
+    body = api.post(url(s)).json()
+    assert body["outcome"] == "requested", body  # the one number went by ticket
+    assert s.pk in TrackingTicket.objects.get().shipment_ids
+    other = shipment(org, account=s.carrier_account, carrier="russian_post",
+                     number=barcodes.rp14_make("8008474000004"))
+    assert api.post(url(other)).json()["outcome"] == "deferred"  # and the day's quota is spent
+
+
 def test_russian_post_single_number_method_answers_a_manual_refresh_at_once(api, org, rp):
     s = rp_shipment(org, rp, n=2)
     body = api.post(url(s)).json()
