@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -65,28 +64,17 @@ def main() -> None:
     assert len(tokens) == PARCELS
     connection.close()
 
-    src = str(Path(__file__).resolve().parent.parent / "src")
-    # the gunicorn settings of the deployments (shipdesk.core.gunicorn_conf)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shipdesk.wsgi:application",
-         "--config", "python:shipdesk.core.gunicorn_conf", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", WORKERS, "--log-level", "warning"],
-        env={**os.environ, "PYTHONPATH": src, "SHIPDESK_DEBUG": "false",
-             "DATABASE_CONN_MAX_AGE": "600",  # scale-out setting: persistent connections
-             "SHIPDESK_ALLOWED_HOSTS": "127.0.0.1,localhost"})
+    server = _setup.start_gunicorn(PORT, WORKERS)
     try:
-        _setup.wait_for_port(PORT)
-        deadline = time.monotonic() + 120  # workers import the app after the port opens
-        while asyncio.run(_load(PORT, [f"/tracking/t/{tokens[0]}/"], rate=1))[1] != [200]:
-            assert time.monotonic() < deadline, "the app does not answer"
-            time.sleep(0.5)
+        _setup.wait_until_answers(PORT, f"/tracking/t/{tokens[0]}/")
         # warm-up, many at once so that every worker process has imported and connected
-        warm = asyncio.run(_load(PORT, [f"/tracking/t/{t}/" for t in tokens[:200]], rate=400))
+        warm = asyncio.run(_setup.open_loop(PORT, [f"/tracking/t/{t}/" for t in tokens[:200]],
+                                            rate=400))
         assert all(s == 200 for s in warm[1]), f"warm-up answers: {set(warm[1])}"
         rnd = random.Random(3)
         plan = [f"/tracking/t/{rnd.choice(tokens)}/" for _ in range(RATE * SECONDS)]
         started = time.perf_counter()
-        latencies, statuses = asyncio.run(_load(PORT, plan, rate=RATE))
+        latencies, statuses = asyncio.run(_setup.open_loop(PORT, plan, rate=RATE))
         elapsed = time.perf_counter() - started
         total = len(plan)
         ok = sum(1 for s in statuses if s == 200)
@@ -101,60 +89,6 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-async def _load(port: int, paths: list[str], *, rate: float) -> tuple[list[float], list[int]]:
-    """Open loop in one asyncio thread: request i is due at start + i/rate whatever happened
-    to the others, and its latency runs from that due time to the last byte of the answer
-    (a late start, a new connection, a retry, all count). Idle keep-alive connections are
-    reused, new ones opened when all are busy."""
-    loop = asyncio.get_running_loop()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    latencies = [0.0] * len(paths)
-    statuses = [0] * len(paths)
-
-    async def fetch(path: str) -> int:
-        for attempt in range(2):
-            reused = bool(idle)
-            reader, writer = idle.pop() if reused else await asyncio.open_connection(
-                "127.0.0.1", port)
-            try:
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-            except (OSError, asyncio.IncompleteReadError):
-                writer.close()
-                if reused and attempt == 0:
-                    continue  # the server had closed this idle connection: a new one
-                return 0
-            lines = head.decode("latin-1").split("\r\n")
-            headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
-            await reader.readexactly(int(headers.get("content-length", "0")))
-            if headers.get("connection") == "close":
-                writer.close()
-            else:
-                idle.append((reader, writer))
-            return int(lines[0].split()[1])
-        return 0
-
-    async def one(i: int, due: float) -> None:
-        try:
-            statuses[i] = await asyncio.wait_for(fetch(paths[i]), 10)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-            statuses[i] = 0
-        latencies[i] = time.perf_counter() - due
-
-    t0 = time.perf_counter() + 0.2
-    tasks = []
-    for i in range(len(paths)):
-        due = t0 + i / rate
-        wait = due - time.perf_counter()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        tasks.append(loop.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    for _reader, writer in idle:
-        writer.close()
-    return latencies, statuses
 
 
 if __name__ == "__main__":
