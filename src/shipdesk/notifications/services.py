@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import phonenumbers
+import psycopg
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -932,9 +933,14 @@ def _save_results(rows: list[Message], names: tuple[str, ...] = _RESULT_FIELDS) 
         columns = ", ".join(qn(f.column) for f in fields)
         arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
         assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
-        sql = (f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) "  # noqa: S608
+        arrays = arrays.replace("%s", "%b")
+        sql = (f"UPDATE {table} SET {assignments} FROM unnest(%b::bigint[], {arrays}) "  # noqa: S608
                f"AS v(id, {columns}) WHERE {table}.id = v.id")
-        with connection.cursor() as cursor:
+        connection.ensure_connection()
+        # A plain psycopg cursor binds on the server, each array in binary: Django's cursor
+        # binds on the client, quoting and escaping every body text in Python (a tenth of a
+        # sending worker's time).
+        with psycopg.Cursor(connection.connection) as cursor:
             for start in range(0, len(rows), 1000):
                 part = rows[start:start + 1000]
                 # psycopg adapts str, int, Decimal, datetime and None as PostgreSQL wants
