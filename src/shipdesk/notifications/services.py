@@ -931,9 +931,8 @@ def _save_results(rows: list[Message], names: tuple[str, ...] = _RESULT_FIELDS) 
     # only our own table and column names and types go into the text; values are parameters
     if connection.vendor == "postgresql":
         columns = ", ".join(qn(f.column) for f in fields)
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
         assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
-        arrays = arrays.replace("%s", "%b")
         sql = (f"UPDATE {table} SET {assignments} FROM unnest(%b::bigint[], {arrays}) "  # noqa: S608
                f"AS v(id, {columns}) WHERE {table}.id = v.id")
         connection.ensure_connection()
