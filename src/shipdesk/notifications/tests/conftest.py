@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from shipdesk.notifications import services
 from shipdesk.notifications.gateways.emulators import (
     SmsAeroEmulator,
     SmscEmulator,
@@ -121,6 +122,12 @@ def notif_settings(org: Any) -> NotificationSettings:
 def email_channel(org: Any, inbox: _Inbox, smtp_server: tuple[_Inbox, int]) -> ChannelConfig:
     return ChannelConfig.objects.create(organization=org, gateway="smtp", config={
         "host": "127.0.0.1", "port": smtp_server[1], "from_email": "shop@romashka.test"})
+
+
+def plan_and_send(now: dt.datetime = NOON) -> services.SendStats:
+    """Plans messages from the status feed and sends what is due, both at ``now``."""
+    services.outbox_plan_from_feed(now=now)
+    return services.outbox_send_due(now=now)
 
 
 def sms_channel(org: Any, gateway: str, emu: Any, **extra: Any) -> ChannelConfig:

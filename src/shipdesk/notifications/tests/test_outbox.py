@@ -11,14 +11,9 @@ from django.test import Client
 
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message, MessageStatus, Rule, Suppression
-from shipdesk.notifications.tests.conftest import NOON, sms_channel
+from shipdesk.notifications.tests.conftest import NOON, plan_and_send, sms_channel
 
 pytestmark = pytest.mark.django_db
-
-
-def _plan_and_send(now: dt.datetime = NOON) -> services.SendStats:
-    services.outbox_plan_from_feed(now=now)
-    return services.outbox_send_due(now=now)
 
 
 def tracking_state(shipment: Any, status: str, token: str, **fields: Any) -> Any:
@@ -35,7 +30,7 @@ def test_accepted_parcel_email_arrives_on_the_smtp_server_with_its_text(
     shipment = make_shipment(recipient_email="anna@example.test")
     tracking_state(shipment, "accepted", token="tok-anna")
     status_change(shipment, "accepted")
-    stats = _plan_and_send()
+    stats = plan_and_send()
     assert stats.sent == 1
     [mail] = inbox.messages
     assert mail["To"] == "anna@example.test"
@@ -58,21 +53,22 @@ def test_duplicate_events_and_repeated_runs_send_one_message(
     shipment = make_shipment()
     status_change(shipment, "accepted")
     status_change(shipment, "accepted")  # the same event delivered twice
-    _plan_and_send()
+    plan_and_send()
     services.outbox_plan(changes=list(shipment.status_changes.all()), now=NOON)  # replayed
-    _plan_and_send()
+    plan_and_send()
     services.outbox_send_due(now=NOON + dt.timedelta(hours=1))
     assert len(inbox.messages) == 1
     assert Message.objects.count() == 1
 
 
-def test_no_email_falls_back_to_sms_on_sms_ru(
-        org: Any, notif_settings: Any, email_channel: Any, smsru: Any, inbox: Any,
+@pytest.mark.parametrize("email", ["", "anna at example.test"])  # none, or not an address
+def test_no_usable_email_falls_back_to_sms_on_sms_ru(
+        email: str, org: Any, notif_settings: Any, email_channel: Any, smsru: Any, inbox: Any,
         make_shipment: Any, status_change: Any) -> None:
     sms_channel(org, "smsru", smsru)
-    shipment = make_shipment(recipient_email="")
+    shipment = make_shipment(recipient_email=email)
     status_change(shipment, "accepted")
-    assert _plan_and_send().sent == 1
+    assert plan_and_send().sent == 1
     assert inbox.messages == []
     [sms] = smsru.messages
     assert sms["phone"] == "79001234567"
@@ -90,7 +86,7 @@ def test_arrived_sms_on_each_gateway_then_delivery_report(
     sms_channel(org, gateway, emu)
     shipment = make_shipment(pickup_point_code="125009")
     status_change(shipment, "arrived_at_pickup")
-    stats = _plan_and_send()
+    stats = plan_and_send()
     assert stats.sent == 1, Message.objects.values_list("status", "error")
     [sms] = emu.messages
     assert sms["phone"] == "79001234567"
@@ -111,7 +107,7 @@ def test_undelivered_report_is_recorded(org: Any, notif_settings: Any, smsru: An
     sms_channel(org, "smsru", smsru)
     smsru.delivery = "failed"
     status_change(make_shipment(recipient_email=""), "accepted")
-    _plan_and_send()
+    plan_and_send()
     services.outbox_poll_delivery(now=NOON)
     row = Message.objects.get()
     assert row.status == MessageStatus.UNDELIVERED and "неверный номер" in row.error
@@ -131,7 +127,7 @@ def test_webhook_channel_posts_signed_json(org: Any, notif_settings: Any,
     Rule.objects.filter(organization=org, kind="accepted").update(channels=["webhook"])
     shipment = make_shipment()
     status_change(shipment, "accepted")
-    assert _plan_and_send().sent == 1
+    assert plan_and_send().sent == 1
     [msg] = webhook_receiver.messages
     assert shipment.order_number in msg["text"]
     expected = hmac.new(b"s3", msg["raw"], hashlib.sha256).hexdigest()
@@ -143,7 +139,7 @@ def test_invalid_phone_is_skipped_with_reason_and_never_retried(
         status_change: Any) -> None:
     sms_channel(org, "smsru", smsru)
     status_change(make_shipment(recipient_email="", recipient_phone="12345"), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     assert row.status == MessageStatus.SKIPPED
     assert "неверный телефон «12345»" in row.error
@@ -156,7 +152,7 @@ def test_email_refused_by_server_fails_once_with_reason(
         org: Any, notif_settings: Any, email_channel: Any, inbox: Any, make_shipment: Any,
         status_change: Any) -> None:
     status_change(make_shipment(recipient_email="nobody@rejected.test"), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     assert row.status == MessageStatus.FAILED and "отклонён" in row.error
     assert row.due_at is None
@@ -198,7 +194,7 @@ def test_hanging_sms_ru_times_out_and_is_not_repeated(
     sms_channel(org, "smsru", smsru, timeout=0.5)
     smsru.mode, smsru.hang_seconds = "hang", 2
     status_change(make_shipment(recipient_email=""), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     assert row.status == MessageStatus.UNKNOWN
     assert "не ответил" in row.error
@@ -217,7 +213,7 @@ def test_hanging_gateway_is_asked_later_and_the_message_counts_once(
     sms_channel(org, gateway, emu, timeout=0.5)
     emu.mode, emu.hang_seconds = "hang", 1.0
     status_change(make_shipment(recipient_email=""), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     # no answer: neither sent nor refused — held for recovery to ask the gateway
     assert row.status == MessageStatus.SENDING and "не ответил" in row.error
@@ -344,7 +340,7 @@ def test_returning_parcel_notifies_shop_staff(
     notif_settings.save()
     shipment = make_shipment()
     status_change(shipment, "returning")
-    _plan_and_send()
+    plan_and_send()
     [mail] = inbox.messages
     assert mail["To"] == "staff@romashka.test"
     assert f"Возврат: заказ {shipment.order_number}" == mail["Subject"]
@@ -356,7 +352,7 @@ def test_disabled_rule_sends_nothing(org: Any, notif_settings: Any, email_channe
                                      status_change: Any) -> None:
     Rule.objects.filter(organization=org, kind="accepted").update(enabled=False)
     status_change(make_shipment(), "accepted")
-    _plan_and_send()
+    plan_and_send()
     assert inbox.messages == [] and Message.objects.count() == 0
 
 
@@ -365,7 +361,7 @@ def test_unsubscribe_link_switches_recipient_off_from_the_next_message(
         status_change: Any) -> None:
     shipment = make_shipment(recipient_email="anna@example.test")
     status_change(shipment, "accepted")
-    _plan_and_send()
+    plan_and_send()
     link = re.search(r"Отписаться от уведомлений: (\S+)", inbox.text_of(inbox.messages[0]))
     assert link is not None
     path = httpx.URL(link.group(1)).path
@@ -375,7 +371,7 @@ def test_unsubscribe_link_switches_recipient_off_from_the_next_message(
     assert Suppression.objects.filter(organization=org, address="anna@example.test").exists()
     status_change(shipment, "arrived_at_pickup")
     Rule.objects.filter(organization=org, kind="arrived").update(channels=["email"])
-    _plan_and_send()
+    plan_and_send()
     assert len(inbox.messages) == 1
     row = Message.objects.get(rule="arrived")
     assert row.status == MessageStatus.SKIPPED and "отписался" in row.error
@@ -404,7 +400,7 @@ def test_staff_can_switch_a_recipient_off_through_the_api(
     listed = api.get("/api/v1/notifications/suppressions/").json()
     assert [(s["address"], s["source"]) for s in listed] == [("79001234567", "staff")]
     status_change(make_shipment(recipient_email=""), "accepted")
-    _plan_and_send()
+    plan_and_send()
     assert smsru.messages == []
     assert Message.objects.get().status == MessageStatus.SKIPPED
 
@@ -417,7 +413,7 @@ def test_template_edit_is_used_for_the_next_message(
                            body="{{ shop_name|upper }}: заказ {{ order_number }} в пути")
     shipment = make_shipment(recipient_email="")
     status_change(shipment, "accepted")
-    _plan_and_send()
+    plan_and_send()
     assert smsc.messages[0]["text"] == f"РОМАШКА: заказ {shipment.order_number} в пути"
 
 
@@ -425,7 +421,7 @@ def test_outbox_api_is_scoped_to_the_organization(
         api: Any, other_api: Any, org: Any, notif_settings: Any, email_channel: Any,
         inbox: Any, make_shipment: Any, status_change: Any) -> None:
     status_change(make_shipment(), "accepted")
-    _plan_and_send()
+    plan_and_send()
     mine = api.get("/api/v1/notifications/outbox/").json()
     assert len(mine["items"]) == 1 and mine["items"][0]["status"] == "sent"
     assert other_api.get("/api/v1/notifications/outbox/").json()["items"] == []
@@ -469,7 +465,7 @@ def test_pickup_facts_come_from_tracking_and_reminders_stop_after_storage_deadli
                    storage_deadline=dt.datetime(2026, 11, 29, 21, 30, tzinfo=dt.UTC),
                    arrived_at_pickup_at=NOON)
     status_change(shipment, "arrived_at_pickup")
-    _plan_and_send()
+    plan_and_send()
     [sms] = smsru.messages
     assert " до 30.11.2026: " in sms["text"] and " К оплате 2 490 ₽." in sms["text"]
     services.outbox_send_due(now=NOON + dt.timedelta(days=5))
@@ -492,7 +488,7 @@ def test_email_headers_cannot_be_injected_and_long_lines_survive(
         body="Здравствуйте!\n" + long_line + "\n.\nКонец")
     shipment = make_shipment(recipient_email="anna@example.test")
     status_change(shipment, "accepted")
-    _plan_and_send()
+    plan_and_send()
     [mail] = inbox.messages
     [envelope] = inbox.envelopes
     assert envelope.rcpt_tos == ["anna@example.test"]

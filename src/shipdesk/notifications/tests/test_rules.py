@@ -24,14 +24,9 @@ from shipdesk.notifications.models import (
     Suppression,
     Template,
 )
-from shipdesk.notifications.tests.conftest import NOON, sms_channel
+from shipdesk.notifications.tests.conftest import NOON, plan_and_send, sms_channel
 
 pytestmark = pytest.mark.django_db
-
-
-def _plan_and_send(now: dt.datetime = NOON) -> services.SendStats:
-    services.outbox_plan_from_feed(now=now)
-    return services.outbox_send_due(now=now)
 
 
 def test_delivered_parcel_gets_thanks_with_the_review_link(
@@ -41,7 +36,7 @@ def test_delivered_parcel_gets_thanks_with_the_review_link(
         review_url="https://romashka.test/otzyv")
     shipment = make_shipment(recipient_email="anna@example.test")
     status_change(shipment, "delivered")
-    assert _plan_and_send().sent == 1
+    assert plan_and_send().sent == 1
     [mail] = inbox.messages
     assert mail["Subject"] == "Спасибо за покупку!"
     text = inbox.text_of(mail)
@@ -55,7 +50,7 @@ def test_invalid_email_is_skipped_with_its_reason_and_never_retried(
     Rule.objects.filter(organization=org, kind="accepted").update(channels=["email"],
                                                                  fallback=False)
     status_change(make_shipment(recipient_email="anna@@example"), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     assert row.status == MessageStatus.SKIPPED and row.due_at is None
     assert row.error == "неверный e-mail «anna@@example»"
@@ -65,19 +60,6 @@ def test_invalid_email_is_skipped_with_its_reason_and_never_retried(
     # the reason is on the outbox page
     assert "неверный e-mail «anna@@example»" in web.get("/notifications/?status=skipped") \
         .content.decode()
-
-
-def test_invalid_email_falls_back_to_sms(
-        org: Any, notif_settings: Any, email_channel: Any, inbox: Any, smsru: Any,
-        make_shipment: Any, status_change: Any) -> None:
-    sms_channel(org, "smsru", smsru)
-    shipment = make_shipment(recipient_email="anna at example.test")
-    status_change(shipment, "accepted")
-    assert _plan_and_send().sent == 1
-    assert inbox.messages == []
-    [sms] = smsru.messages
-    assert sms["phone"] == "79001234567"
-    assert Message.objects.get().channel == "sms"
 
 
 def test_sms_over_the_shops_part_limit_is_not_sent(
@@ -90,7 +72,7 @@ def test_sms_over_the_shops_part_limit_is_not_sent(
     NotificationSettings.objects.filter(organization=org).update(sms_segment_warn=2,
                                                                  sms_segment_limit=3)
     status_change(make_shipment(recipient_email=""), "accepted")
-    _plan_and_send()
+    plan_and_send()
     row = Message.objects.get()
     assert row.status == MessageStatus.FAILED and row.due_at is None
     assert row.segments == 7
@@ -112,7 +94,7 @@ def test_unsubscribing_from_one_shop_leaves_the_other_shops_messages(
     theirs = make_shipment(organization=other_org, recipient_email="anna@example.test")
     status_change(ours, "accepted")
     status_change(theirs, "accepted")
-    _plan_and_send()
+    plan_and_send()
     [mail] = inbox.messages
     assert f"Заказ {theirs.order_number} отправлен" == mail["Subject"]
     skipped = Message.objects.get(shipment=ours)
@@ -133,7 +115,7 @@ def test_hanging_smtp_server_is_retried_later_as_the_same_message(
 
     inbox.before_data = hang
     status_change(make_shipment(recipient_email="anna@example.test"), "accepted")
-    stats = _plan_and_send()
+    stats = plan_and_send()
     assert (stats.sent, stats.retry) == (0, 1)
     row = Message.objects.get()
     # no answer: it may have arrived, so it is neither sent nor failed; tried again later
@@ -172,7 +154,7 @@ def test_arrived_email_shows_the_office_address_hours_deadline_and_amount(
         status="arrived_at_pickup", carrier_code="russian_post", arrived_at_pickup_at=NOON,
         storage_deadline=dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC))
     status_change(shipment, "arrived_at_pickup")
-    _plan_and_send()
+    plan_and_send()
     [mail] = inbox.messages
     assert mail["Subject"] == f"Заказ {shipment.order_number} ждёт вас в пункте выдачи"
     text = inbox.text_of(mail)
