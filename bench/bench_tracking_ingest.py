@@ -61,10 +61,11 @@ def _make_shipments(org: object, sender: object, t0: datetime) -> None:
             organization=org, order_number=f"B{i}", state=State.HANDED_OVER,
             carrier_code="russian_post", sender=sender, index=f"{rnd.randint(100, 690)}000",
             tracking_number=f"8{i:013d}") for i in range(SHIPMENTS)], batch_size=5000)
+        Shipment.objects.update(created_at=t0 - timedelta(days=1))
     else:
         # every column copied from the template row, the per-parcel ones computed
         own = {"order_number": "'B' || g", "tracking_number": "'8' || lpad(g::text, 13, '0')",
-               "index": "(100 + (g * 7919) %% 591)::text || '000'"}
+               "index": "(100 + (g * 7919) %% 591)::text || '000'", "created_at": "%s"}
         cols = [f.column for f in Shipment._meta.concrete_fields if not f.primary_key]
         names = ", ".join(f'"{c}"' for c in cols)
         values = ", ".join(own.get(c, f't."{c}"') for c in cols)
@@ -72,14 +73,11 @@ def _make_shipments(org: object, sender: object, t0: datetime) -> None:
             cur.execute(f'INSERT INTO "{Shipment._meta.db_table}" ({names}) '
                         f"SELECT {values} FROM \"{Shipment._meta.db_table}\" t, "
                         "generate_series(0, %s) g WHERE t.id = %s",
-                        [SHIPMENTS - 1, template.pk])
-    template.delete()
-    Shipment.objects.update(created_at=t0 - timedelta(days=1))
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            # the update above left a dead version of every row: clear them now, not with
-            # an autovacuum in the middle of the timed ingest
+                        [t0 - timedelta(days=1), SHIPMENTS - 1, template.pk])
+            # as an autovacuum would by the time the parcels are on their way: statistics
+            # for the planner, the visibility map
             cur.execute("VACUUM ANALYZE")
+    template.delete()
 
 
 def _backend_cpu(pid: int | None) -> float:

@@ -436,9 +436,17 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> list[int]:
 
 def _ids_filter(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
     """``column IN ids`` as SQL: one array literal on PostgreSQL (dumping a Python list as
-    an array parameter costs more than the query), placeholders on SQLite."""
+    an array parameter costs more than the query), placeholders on SQLite.
+
+    On PostgreSQL the ids' bounds go beside the array: a table that has grown since its
+    last ANALYZE (tracking tables fill by the million between autovacuum runs) has no
+    statistics, and the planner then takes thousands of ids for most of the table and
+    scans all of it; the range tells it the lookup is narrow, so it reads the index."""
+    if not ids:
+        return "FALSE", []
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(str(int(i)) for i in ids) + "}"]
+        return (f"{column} = ANY(%s::bigint[]) AND {column} BETWEEN %s AND %s",
+                ["{" + ",".join(str(int(i)) for i in ids) + "}", min(ids), max(ids)])
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
