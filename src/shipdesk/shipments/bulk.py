@@ -104,19 +104,32 @@ def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return list(range(top + 1, top + 1 + count))
 
 
+def ids_reserve(model: type[models.Model], objs: Sequence[Any]) -> None:
+    """Gives ``objs`` their primary keys ahead of :func:`fast_insert`. On PostgreSQL the
+    ids come from the table's sequence, outside any transaction's reach, so they can be
+    taken early (while the chunk before is being stored); on SQLite only inside the write
+    transaction that inserts them, so there this is :func:`fast_insert`'s part."""
+    if connection.vendor != "postgresql" or len(objs) <= SMALL:
+        return
+    pk_attname = model._meta.pk.attname
+    for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
+        setattr(obj, pk_attname, pk)
+
+
 def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     """Inserts ``objs`` (records or unsaved instances of ``model``, every concrete field's
-    attname set) and sets their pk. Runs inside a transaction. No signals, no ``pre_save``
-    (auto_now): set such fields first."""
+    attname set) and sets their pk, unless :func:`ids_reserve` gave them theirs. Runs inside
+    a transaction. No signals, no ``pre_save`` (auto_now): set such fields first."""
     if not objs:
         return
     assert connection.in_atomic_block, "fast_insert needs a transaction"
-    pk_attname = model._meta.pk.attname
     if len(objs) <= SMALL:
         _small_insert(model, objs)
         return
-    for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
-        setattr(obj, pk_attname, pk)
+    pk_attname = model._meta.pk.attname
+    if getattr(objs[0], pk_attname) is None:
+        for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
+            setattr(obj, pk_attname, pk)
     fields = list(model._meta.concrete_fields)
     row_of = attrgetter(*(f.attname for f in fields))  # one C call per row for all fields
     converted = [(i, c) for i, c in enumerate(_converter(f, copy=True) for f in fields) if c]

@@ -153,8 +153,9 @@ class Shipment(TenantModel):
     delivery_days_max = models.PositiveSmallIntegerField(null=True, blank=True)
 
     # numbering and the carrier's side
-    tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True, blank=True,
-                                       unique=True)
+    # unique through Meta's constraint: a field's unique=True would also give PostgreSQL a
+    # second, pattern-matching index that no lookup uses (numbers are searched exactly)
+    tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True, blank=True)
     carrier_order_id = models.CharField(max_length=64, blank=True)
 
     # written by the tracking domain (through shipments services)
@@ -172,10 +173,12 @@ class Shipment(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "order_number"],
                                     name="shipment_order_number_per_org"),
+            models.UniqueConstraint(fields=["tracking_number"], name="shipment_tracking_number"),
         ]
+        # Every index is paid on each of a big upload's rows: only those a query uses.
         indexes = [
+            # the list's date filter (and statistics by day)
             models.Index(fields=["organization", "-created_at", "-id"]),
-            models.Index(fields=["organization", "state", "-created_at"]),
             # keyset paging of the list (id < last seen), whole and by state
             models.Index(fields=["organization", "-id"], name="shipment_org_id_desc"),
             models.Index(fields=["organization", "state", "-id"], name="shipment_org_state_id"),

@@ -42,7 +42,7 @@ from shipdesk.core.errors import (
 )
 from shipdesk.core.memory import collector_paused
 from shipdesk.shipments import validation
-from shipdesk.shipments.bulk import Record, defaults_for, fast_insert
+from shipdesk.shipments.bulk import Record, defaults_for, fast_insert, ids_reserve
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -234,7 +234,7 @@ def _array_literal(values: Sequence[str | None]) -> str:
 
 # --- intake: validate → rate → number → store, in bulk --------------------------------
 
-INTAKE_CHUNK = 2000
+INTAKE_CHUNK = 4000
 MAX_ITEMS_PER_CALL = 10_000
 UPDATABLE_FIELDS = (
     "carrier_code", "service_code", "mail_category", "recipient_surname",
@@ -558,7 +558,11 @@ def _store(actor: Actor, shipments: list[Any]) -> None:
 
 def _existing(sql: str, first: Any, values: list[str]) -> list[tuple[Any, ...]]:
     """One query for a whole chunk's values, passed as ONE parameter (an array on
-    PostgreSQL, JSON on SQLite): no per-value SQL compilation, no parameter limit."""
+    PostgreSQL, JSON on SQLite): no per-value SQL compilation, no parameter limit.
+
+    Not a lookup per value (a LATERAL probe): on a table still filling up, with no
+    statistics, the planner cannot tell the unique index from the organization's other
+    ones and may probe through the wrong one, reading the whole organization per value."""
     if not values:
         return []
     if connection.vendor == "postgresql":
@@ -693,6 +697,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                                            draft=draft))
             created_items.append(item)
         _rate(organization, [s for s in shipments if s.state != State.DRAFT], senders)
+        # off the storing thread's path: the ids (PostgreSQL's sequences allow it)
+        ids_reserve(Shipment, shipments)
+        ids_reserve(ShipmentItem, [i for s in shipments for i in s._pending_items])
         return checked
 
     def store_chunk(checked: _Checked) -> None:
