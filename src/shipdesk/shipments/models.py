@@ -154,8 +154,10 @@ class Shipment(TenantModel):
 
     # numbering and the carrier's side
     # unique through Meta's constraint: a field's unique=True would also give PostgreSQL a
-    # second, pattern-matching index that no lookup uses (numbers are searched exactly)
-    tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True, blank=True)
+    # second, pattern-matching index that no lookup uses (numbers are searched exactly).
+    # NULL, not "": the many shipments not yet numbered must not clash in it.
+    tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True,  # noqa: DJ001
+                                       blank=True)
     carrier_order_id = models.CharField(max_length=64, blank=True)
 
     # written by the tracking domain (through shipments services)

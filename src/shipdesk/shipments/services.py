@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -58,6 +58,8 @@ from shipdesk.shipments.validation import ValidationContext, validate_shipment
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 from shipdesk.tracking.statuses import Status
+
+M = TypeVar("M", bound=models.Model)
 
 # How the carrier's real status moves the back-office lifecycle (final outcomes only).
 _STATE_FOR_STATUS: dict[str, str] = {
@@ -265,6 +267,7 @@ class ItemResult:
     state: str = ""
     skipped: bool = False
     errors: list[FieldError] = field(default_factory=list)
+    stored: Any = None  # the row as stored, when the caller asked to keep it
 
 
 @dataclass
@@ -593,7 +596,7 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                      chunk_size: int = INTAKE_CHUNK,
                      progress: Callable[[int, IntakeResult, Any], None] | None = None,
                      chunk_extra: Callable[[list[int], set[int]], Any] | None = None,
-                     read_in_child: bool = False,
+                     read_in_child: bool = False, keep_stored: bool = False,
                      ctx: ValidationContext | None = None) -> IntakeResult:
     """The one intake pipeline behind the API, spreadsheets and the UI.
 
@@ -613,6 +616,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     with the refs of its rows and of those that failed the checks; what it returns goes
     with the chunk to ``progress(processed, result, extra)``. ``read_in_child``:
     reading ``rows`` and validating run in a child process (see :func:`_checked_in_child`).
+    ``keep_stored``: each result keeps the row as stored (``stored``), for a caller that
+    answers with it rather than reading it back.
     """
     actor.require(Perm.MANAGE_SHIPMENTS)
     if mode not in Mode.__members__.values():
@@ -728,6 +733,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 item.shipment_id = shipment.id
                 item.tracking_number = shipment.tracking_number
                 item.state = shipment.state
+                if keep_stored:
+                    item.stored = shipment
         result.results.extend(checked.items)
         for item in checked.items:
             if item.errors:
@@ -955,13 +962,32 @@ def shipment_create(*, actor: Actor, data: Mapping[str, Any], source: str = "api
     """Creates one shipment, validated, rated and numbered (or a DRAFT, validated only);
     raises :class:`ValidationFailed` naming every bad field."""
     result = shipments_intake(actor=actor, rows=[(0, data)], mode=Mode.ALL_OR_NOTHING,
-                              source=source, loc_prefix=(), draft=draft)
+                              source=source, loc_prefix=(), draft=draft, keep_stored=True)
     item = result.results[0]
     if item.errors:
         raise ValidationFailed(_("Отправление не прошло проверку"),
                                errors=[FieldError(e.loc[1:], e.message, e.code)
                                        for e in item.errors])
-    return Shipment.objects.prefetch_related("items").get(pk=cast(int, item.shipment_id))
+    return _as_stored(item.stored)
+
+
+def _as_stored(record: Any) -> Shipment:
+    """The shipment (with its items) just inserted from ``record``, as a model instance:
+    what reading it back would give, without the two queries."""
+    shipment = _instance(Shipment, record)
+    items = [_instance(ShipmentItem, i) for i in record._pending_items]
+    for i in items:
+        i.shipment = shipment
+    related = shipment.items.all()  # filled as prefetch_related("items") fills it
+    vars(related).update(_result_cache=items, _prefetch_done=True)
+    vars(shipment)["_prefetched_objects_cache"] = {"items": related}
+    return shipment
+
+
+def _instance(model: type[M], record: Any) -> M:
+    obj = model(**{f.attname: getattr(record, f.attname) for f in model._meta.concrete_fields})
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
+    return obj
 
 
 def _shipment_data(shipment: Shipment) -> dict[str, Any]:

@@ -27,6 +27,27 @@ def test_create_returns_money_as_strings(api: Client) -> None:
     assert body["address_as_given"].startswith("644010")
 
 
+def test_create_answers_what_a_later_read_shows(api: Client, actor: Any) -> None:
+    """The create answers from the rows it stored, not by reading them back: the answer
+    must be exactly what the shipment's page in the API shows afterwards."""
+    from shipdesk.shipments.models import SenderProfile
+    from shipdesk.shipments.tests.factories import number_pool
+
+    SenderProfile.objects.create(organization=actor.organization, name="Склад",
+                                 index="101000", city="Москва", is_default=True)
+    number_pool(actor)
+    created = post(api, BASE, shipment_data(
+        order_number="SAME-1", comment="хрупкое", items=[
+            {"name": "Книга", "article": "B-1", "quantity": 2, "unit_price": "990.5",
+             "weight_g": 300},
+            {"name": "Закладка", "quantity": 1, "unit_price": "10"}]))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["state"] == "numbered" and body["tracking_number"]
+    assert body["shipping_cost"] is not None and len(body["items"]) == 2
+    assert body == api.get(f"{BASE}{body['id']}").json()
+
+
 def test_create_bad_input_is_problem_json_pointing_at_fields(api: Client) -> None:
     response = post(api, BASE, shipment_data(weight_g=-1, cod_amount="10.005"))
     assert response.status_code == 422
