@@ -94,9 +94,14 @@ class Shipment(TenantModel):
     # Every index is paid for on each of the 100,000 rows of an import: single-column
     # indexes that the organization-first indexes below already serve (organization,
     # created_at, state, carrier) or low-cardinality ones no query uses are left out.
+    # No database-level FK constraint to the organization either, as for tracking's tables:
+    # its per-row check was a sixth of an import's insert cost, every row takes its
+    # organization from the actor in the services, and rows go with their organization
+    # through the ORM's cascade. (The sender's and the items' constraints stay: those ids
+    # can be deleted under a running import.)
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.CASCADE, related_name="+",
-        verbose_name=_("организация"), db_index=False)
+        verbose_name=_("организация"), db_index=False, db_constraint=False)
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     order_number = models.CharField(_("номер заказа"), max_length=64)
     state = models.CharField(_("состояние"), max_length=20, choices=State.choices,
