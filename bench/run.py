@@ -12,6 +12,10 @@ its own, e.g. the same measure on another database) as
 shown in the table with the result "info". This runner runs each script in its own process
 (so one's memory does not weigh on the next), collects those lines and prints the table.
 ``make bench`` runs it; ``python bench/run.py NAME...`` runs only the named ones.
+
+Before each script a fixed pure-Python loop is timed (the "CPU probe", best of three): on a
+shared machine the same code runs a third slower at times, and a figure is only comparable
+with another taken at a like probe. Each row of the table carries the probe of its run.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def cpu_probe_ms() -> float:
+    """Milliseconds for a fixed loop of Python arithmetic, the best of three runs."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def main(argv: list[str]) -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if argv:
@@ -32,7 +46,8 @@ def main(argv: list[str]) -> int:
     rows: list[tuple[str, str, str, str, str]] = []
     failed = False
     for script in scripts:
-        print(f"--- {script.stem}", flush=True)
+        probe = f"cpu probe {cpu_probe_ms():.0f} ms"
+        print(f"--- {script.stem} ({probe})", flush=True)
         started = time.monotonic()
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")},
@@ -48,10 +63,10 @@ def main(argv: list[str]) -> int:
                 name, value, unit, op, target = parts[1], parts[2], parts[3], parts[5], parts[6]
                 ok = float(value) >= float(target) if op == ">=" else float(value) <= float(target)
                 rows.append((name, f"{value} {unit}", f"{op} {target}", "ok" if ok else "MISSED",
-                             " ".join(parts[7:])))
+                             " ".join([*parts[7:], f"({probe})"])))
             elif len(parts) >= 4 and parts[0] == "INFO":
                 rows.append((parts[1], f"{parts[2]} {parts[3]}", "", "info",
-                             " ".join(parts[4:])))
+                             " ".join([*parts[4:], f"({probe})"])))
         print(f"    ({time.monotonic() - started:.1f} s)", flush=True)
     print()
     print(f"{'benchmark':48} {'figure':>22} {'target':>14}  result")
