@@ -97,8 +97,8 @@ class Shipment(TenantModel):
     # No database-level FK constraint to the organization either, as for tracking's tables:
     # its per-row check was a sixth of an import's insert cost, every row takes its
     # organization from the actor in the services, and rows go with their organization
-    # through the ORM's cascade. (The sender's and the items' constraints stay: those ids
-    # can be deleted under a running import.)
+    # through the ORM's cascade. (The sender's constraint stays: a sender profile can be
+    # deleted under a running import.)
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.CASCADE, related_name="+",
         verbose_name=_("организация"), db_index=False, db_constraint=False)
@@ -214,7 +214,12 @@ class Shipment(TenantModel):
 
 
 class ShipmentItem(models.Model):
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="items")
+    # No database-level FK constraint: its check locked each new shipment's row again at
+    # commit (a sixth of an import's storing). Items are only written by the shipments
+    # services, in the transaction that writes (or locks) their shipment, and go with it
+    # through the ORM's cascade.
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="items",
+                                 db_constraint=False)
     position = models.PositiveSmallIntegerField(default=0)
     name = models.CharField(_("наименование"), max_length=500)
     article = models.CharField(_("артикул"), max_length=100, blank=True)
