@@ -11,6 +11,7 @@ so what is stored is what ``bulk_create`` would store.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import cache
 from operator import attrgetter
@@ -104,21 +105,34 @@ def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return list(range(top + 1, top + 1 + count))
 
 
-def ids_reserve(model: type[models.Model], objs: Sequence[Any]) -> None:
-    """Gives ``objs`` their primary keys ahead of :func:`fast_insert`. On PostgreSQL the
-    ids come from the table's sequence, outside any transaction's reach, so they can be
-    taken early (while the chunk before is being stored); on SQLite only inside the write
-    transaction that inserts them, so there this is :func:`fast_insert`'s part."""
-    if connection.vendor != "postgresql" or len(objs) <= SMALL:
-        return
-    pk_attname = model._meta.pk.attname
-    for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
-        setattr(obj, pk_attname, pk)
+class IdReserve:
+    """Primary keys of ``model`` taken from its sequence ahead of the inserts that use them,
+    so that taking them is off the storing path: before a big intake (while its sheet is
+    being loaded) and while the chunk before is stored. PostgreSQL only: its sequences
+    stand outside any transaction. On SQLite the ids come from the table's high-water mark
+    inside the write transaction that inserts them, so there :func:`fast_insert` takes
+    them. Ids taken and never used leave gaps, as a rolled-back insert does."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self.ids: deque[int] = deque()
+
+    def fill(self, count: int) -> None:
+        if connection.vendor == "postgresql" and count > 0:
+            self.ids.extend(_reserve_ids(self.model, count))
+
+    def assign(self, objs: Sequence[Any]) -> None:
+        if connection.vendor != "postgresql" or len(objs) <= SMALL:
+            return
+        self.fill(len(objs) - len(self.ids))
+        pk_attname, take = self.model._meta.pk.attname, self.ids.popleft
+        for obj in objs:
+            setattr(obj, pk_attname, take())
 
 
 def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     """Inserts ``objs`` (records or unsaved instances of ``model``, every concrete field's
-    attname set) and sets their pk, unless :func:`ids_reserve` gave them theirs. Runs inside
+    attname set) and sets their pk, unless an :class:`IdReserve` gave them theirs. Runs inside
     a transaction. No signals, no ``pre_save`` (auto_now): set such fields first."""
     if not objs:
         return

@@ -1171,7 +1171,8 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
             source_key=job.file_hash, loc_prefix=("row",), progress=on_chunk,
             chunk_extra=chunk_extra, chunk_size=services.INTAKE_CHUNK,
             read_in_child=(sheet.total_rows >= READ_IN_CHILD_ROWS
-                           and services.read_in_child_possible()))
+                           and services.read_in_child_possible()),
+            expected_rows=sheet.total_rows)
     job.processed_rows = seen
     job.created_count = result.created
     job.skipped_count = result.skipped

@@ -42,7 +42,7 @@ from shipdesk.core.errors import (
 )
 from shipdesk.core.memory import collector_paused
 from shipdesk.shipments import validation
-from shipdesk.shipments.bulk import Record, defaults_for, fast_insert, ids_reserve
+from shipdesk.shipments.bulk import IdReserve, Record, defaults_for, fast_insert
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -596,7 +596,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                      chunk_size: int = INTAKE_CHUNK,
                      progress: Callable[[int, IntakeResult, Any], None] | None = None,
                      chunk_extra: Callable[[list[int], set[int]], Any] | None = None,
-                     read_in_child: bool = False, keep_stored: bool = False,
+                     read_in_child: bool = False, expected_rows: int = 0,
+                     keep_stored: bool = False,
                      ctx: ValidationContext | None = None) -> IntakeResult:
     """The one intake pipeline behind the API, spreadsheets and the UI.
 
@@ -615,7 +616,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     ``chunk_extra(refs, rejected)`` runs where a chunk is read and checked, right after it,
     with the refs of its rows and of those that failed the checks; what it returns goes
     with the chunk to ``progress(processed, result, extra)``. ``read_in_child``:
-    reading ``rows`` and validating run in a child process (see :func:`_checked_in_child`).
+    reading ``rows`` and validating run in a child process (see :func:`_checked_in_child`);
+    while it starts (loading the sheet), this process takes the ids of the
+    ``expected_rows`` shipments (and as many items) from the sequences.
     ``keep_stored``: each result keeps the row as stored (``stored``), for a caller that
     answers with it rather than reading it back.
     """
@@ -633,6 +636,7 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     processed = 0
     all_or_nothing = mode == Mode.ALL_OR_NOTHING
     ref_prefix = f"{source_key}:" if source_key else ""
+    shipment_ids, item_ids = IdReserve(Shipment), IdReserve(ShipmentItem)
 
     def check_chunk(chunk: list[tuple[int, Mapping[str, Any]]]) -> _Checked:
         """Validation and the duplicates within the input: no database access."""
@@ -702,9 +706,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                                            draft=draft))
             created_items.append(item)
         _rate(organization, [s for s in shipments if s.state != State.DRAFT], senders)
-        # off the storing thread's path: the ids (PostgreSQL's sequences allow it)
-        ids_reserve(Shipment, shipments)
-        ids_reserve(ShipmentItem, [i for s in shipments for i in s._pending_items])
+        shipment_ids.assign(shipments)  # the ids, off the storing thread's path
+        item_ids.assign([i for s in shipments for i in s._pending_items])
         return checked
 
     def store_chunk(checked: _Checked) -> None:
@@ -756,7 +759,10 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
 
     checked: Generator[_Checked] = (check(chunk) for chunk in _chunks(rows, chunk_size))
     if read_in_child:
-        checked = _checked_in_child(checked)
+        def meanwhile() -> None:
+            shipment_ids.fill(expected_rows)
+            item_ids.fill(expected_rows)
+        checked = _checked_in_child(checked, meanwhile=meanwhile)
     prepared = (prepare_chunk(chunk) for chunk in checked)
     with collector_paused():
         try:
@@ -813,8 +819,10 @@ def read_in_child_possible() -> bool:
     return hasattr(os, "fork")
 
 
-def _checked_in_child(checked: Iterator[_Checked]) -> Generator[_Checked]:
-    """The chunks of ``checked``, produced by a forked child process.
+def _checked_in_child(checked: Iterator[_Checked], *, meanwhile: Callable[[], None] | None = None
+                      ) -> Generator[_Checked]:
+    """The chunks of ``checked``, produced by a forked child process; ``meanwhile`` runs in
+    this process while the child starts (its first chunk takes the longest: the sheet).
 
     Reading a sheet and validating its rows is pure Python (no query) and costs about as
     much as storing them; in one process both share one interpreter lock, so a big file
@@ -842,6 +850,8 @@ def _checked_in_child(checked: Iterator[_Checked]) -> Generator[_Checked]:
             os._exit(code)
     sender.close()
     try:
+        if meanwhile is not None:
+            meanwhile()
         while True:
             try:
                 data = receiver.recv_bytes()

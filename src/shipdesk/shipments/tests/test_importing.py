@@ -504,6 +504,24 @@ def test_several_items_per_shipment_from_the_sheet_of_items(
     assert [(r[0], r[1]) for r in item_rows] == [(4, "F-2"), (5, "F-9")]
 
 
+def test_a_file_of_several_chunks_read_in_a_child_keeps_each_item_with_its_shipment(
+        actor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ids are taken ahead (for as many items as rows, while the child loads the sheet, then
+    # more as chunks need them): with two items per order the reserve runs short mid-file
+    from shipdesk.shipments import services
+
+    monkeypatch.setattr(importing, "READ_IN_CHILD_ROWS", 1)
+    monkeypatch.setattr(services, "INTAKE_CHUNK", 25)
+    orders = range(1, 81)
+    content = _with_items_sheet([row(n) for n in orders], [
+        [f"F-{n}", f"{kind} {n}", 1, 10, 10, None] for n in orders for kind in ("Чашка", "Блюдце")])
+    job = upload(actor, content)
+    assert (job.created_count, job.rejected_count) == (80, 0), job.errors
+    stored = {s.order_number: sorted(i.name for i in s.items.all())
+              for s in Shipment.objects.prefetch_related("items")}
+    assert stored == {f"F-{n}": [f"Блюдце {n}", f"Чашка {n}"] for n in orders}
+
+
 def test_items_of_an_unknown_order_stop_an_all_or_nothing_file(actor: Actor) -> None:
     content = _with_items_sheet([row(1)], [["F-7", "Вилка", 1, 10, 10, None]])
     job = upload(actor, content, mode="all_or_nothing")
