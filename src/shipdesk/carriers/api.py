@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from shipdesk.carriers import registry, selectors, services
 from shipdesk.carriers.base import CarrierError
@@ -114,7 +114,7 @@ def account_list(request: ApiRequest) -> Any:
 @router.post("/accounts", response={201: AccountOut}, summary="Подключить договор")
 def account_create(request: ApiRequest, payload: AccountIn) -> Any:
     account = services.carrier_account_create(actor=request.auth, **payload.dict())
-    return 201, _out(request, account)
+    return Status(201, _out(request, account))
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
@@ -133,7 +133,7 @@ def account_update(request: ApiRequest, account_id: int, payload: AccountPatch) 
 @router.delete("/accounts/{account_id}", response={204: None})
 def account_delete(request: ApiRequest, account_id: int) -> Any:
     services.carrier_account_delete(actor=request.auth, account_id=account_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/accounts/{account_id}/test", response=CheckOut, summary="Проверить соединение")

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from shipdesk.core.typing import ApiRequest
 from shipdesk.notifications import selectors, services
@@ -170,7 +170,7 @@ def list_channels(request: ApiRequest) -> Any:
 def save_channel(request: ApiRequest, payload: ChannelIn) -> Any:
     obj = services.channel_config_save(actor=request.auth, gateway=payload.gateway,
                                        config=payload.config, enabled=payload.enabled)
-    return 201, _channel_out(obj)
+    return Status(201, _channel_out(obj))
 
 
 @router.post("/channels/{gateway}/test/", response=dict[str, str])
@@ -187,7 +187,7 @@ def list_templates(request: ApiRequest) -> Any:
 
 @router.post("/templates/", response={201: TemplateOut})
 def save_template(request: ApiRequest, payload: TemplateIn) -> Any:
-    return 201, services.template_save(actor=request.auth, **payload.dict())
+    return Status(201, services.template_save(actor=request.auth, **payload.dict()))
 
 
 @router.post("/templates/preview/", response=PreviewOut)
@@ -205,8 +205,8 @@ class SuppressionOut(Schema):
 
 @router.post("/suppressions/", response={201: SuppressionOut})
 def add_suppression(request: ApiRequest, payload: SuppressionIn) -> Any:
-    return 201, services.suppression_add(actor=request.auth, channel=payload.channel,
-                                         address=payload.address)
+    return Status(201, services.suppression_add(actor=request.auth, channel=payload.channel,
+                                                address=payload.address))
 
 
 @router.get("/suppressions/", response=list[SuppressionOut])
@@ -218,7 +218,7 @@ def list_suppressions(request: ApiRequest, q: str = "") -> Any:
 @router.delete("/suppressions/{suppression_id}/", response={204: None})
 def remove_suppression(request: ApiRequest, suppression_id: int) -> Any:
     services.suppression_remove(actor=request.auth, suppression_id=suppression_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/outbox/", response=OutboxPage)

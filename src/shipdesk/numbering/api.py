@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ninja import Router
+from ninja import Router, Status
 
 from shipdesk.core.errors import NotFound
 from shipdesk.core.typing import ApiRequest
@@ -47,14 +47,14 @@ def warnings(request: ApiRequest):
 
 @router.post("/pools", response={201: PoolOut})
 def pool_create(request: ApiRequest, payload: PoolIn):
-    return 201, _out(services.pool_create(actor=request.auth, **payload.dict()))
+    return Status(201, _out(services.pool_create(actor=request.auth, **payload.dict())))
 
 
 @router.post("/pools/from-carrier", response={201: list[PoolOut]})
 def pool_request_from_carrier(request: ApiRequest, payload: PoolRequestIn):
     pools = services.pools_request_from_carrier(
         actor=request.auth, carrier_account_id=payload.carrier_account_id, count=payload.count)
-    return 201, [_out(p) for p in pools]
+    return Status(201, [_out(p) for p in pools])
 
 
 @router.get("/pools/{pool_id}", response=PoolOut)
@@ -74,7 +74,7 @@ def pool_update(request: ApiRequest, pool_id: int, payload: PoolPatch):
 @router.delete("/pools/{pool_id}", response={204: None})
 def pool_delete(request: ApiRequest, pool_id: int):
     services.pool_delete(actor=request.auth, pool_id=pool_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/issue", response={201: IssueOut})
@@ -83,7 +83,7 @@ def numbers_issue(request: ApiRequest, payload: IssueIn):
     own labels): they are consumed for good once returned."""
     numbers = services.numbers_issue_manual(actor=request.auth, carrier_code=payload.carrier_code,
                                             count=payload.count)
-    return 201, IssueOut(carrier_code=payload.carrier_code, numbers=numbers)
+    return Status(201, IssueOut(carrier_code=payload.carrier_code, numbers=numbers))
 
 
 @router.get("/validate", response=ValidateOut)
