@@ -9,7 +9,7 @@ import binascii
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.core.typing import ApiRequest
@@ -65,7 +65,7 @@ def batch_list(request: ApiRequest, state: str | None = None, limit: int = 100,
 def batch_create(request: ApiRequest, payload: BatchCreateIn):
     batches = services.batch_create(actor=request.auth, shipment_ids=payload.shipment_ids,
                                     shipping_date=payload.shipping_date)
-    return 201, [_batch_out(b) for b in batches]
+    return Status(201, [_batch_out(b) for b in batches])
 
 
 @router.post("/batches/auto-group", response=list[BatchOut])
@@ -102,7 +102,7 @@ def batch_move(request: ApiRequest, batch_id: int, payload: MoveIn):
 @router.delete("/batches/{batch_id}", response={204: None})
 def batch_delete(request: ApiRequest, batch_id: int):
     services.batch_delete(actor=request.auth, batch_id=batch_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/batches/{batch_id}/close", response=BatchOut)
@@ -114,7 +114,7 @@ def batch_close(request: ApiRequest, batch_id: int):
 def document_request(request: ApiRequest, batch_id: int, payload: DocumentIn):
     doc = services.document_request(actor=request.auth, batch_id=batch_id, kind=payload.kind)
     doc.refresh_from_db()
-    return (200 if doc.status == "done" else 202), _document_out(doc)
+    return Status(200 if doc.status == "done" else 202, _document_out(doc))
 
 
 @router.get("/documents/{document_id}", response=DocumentOut)
@@ -136,10 +136,10 @@ def certificate_upload(request: ApiRequest, payload: CertificateIn):
     except (binascii.Error, ValueError) as exc:
         raise ValidationFailed(_("Файл сертификата должен быть в base64"), errors=[
             FieldError(loc=("pkcs12_base64",), message=_("Неверный base64"))]) from exc
-    return 201, services.certificate_upload(actor=request.auth, name=payload.name,
-                                            pkcs12_data=data, password=payload.password)
+    return Status(201, services.certificate_upload(actor=request.auth, name=payload.name,
+                                                   pkcs12_data=data, password=payload.password))
 
 
 @router.post("/certificates/demo", response={201: CertificateOut})
 def certificate_demo(request: ApiRequest):
-    return 201, services.certificate_create_demo(actor=request.auth)
+    return Status(201, services.certificate_create_demo(actor=request.auth))
