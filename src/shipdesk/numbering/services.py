@@ -1,7 +1,8 @@
 """Tracking-number pools: configuring ranges and issuing numbers from them.
 
 ``numbers_issue`` is the one way a number leaves a pool. It locks the organization's
-pool rows for the carrier (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE
+pool rows for the carrier (``SELECT … FOR UPDATE`` on PostgreSQL, or, when the oldest pool
+holds all the numbers asked for, the one ``UPDATE`` that advances it; SQLite's IMMEDIATE
 transactions already serialise writers) and advances each pool's counter inside the
 caller's transaction: if the caller rolls back, the counter does too and no shipment
 holds those numbers; once it commits, the numbers are consumed for good, even if the
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,10 +70,10 @@ def _s10_many(service: str, country: str, start: int, count: int) -> list[str]:
     return out
 
 
-def _numbers(pool: NumberPool, start: int, count: int) -> list[str]:
-    if pool.kind == NumberKind.RP14:
-        return _rp14_many(pool.prefix, start, count)
-    return _s10_many(pool.prefix, pool.country, start, count)
+def _numbers(kind: str, prefix: str, country: str, start: int, count: int) -> list[str]:
+    if kind == NumberKind.RP14:
+        return _rp14_many(prefix, start, count)
+    return _s10_many(prefix, country, start, count)
 
 
 # --- issuing -----------------------------------------------------------------------------
@@ -90,6 +91,9 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
     if count > MAX_ISSUE:
         raise ValidationFailed(_("За один раз можно выдать не больше %(max)d номеров") % {
             "max": MAX_ISSUE}, errors=[FieldError(("count",), _("Слишком много номеров"))])
+    issued = _issue_from_oldest_pool(organization, carrier_code, count)
+    if issued is not None:
+        return issued
     with transaction.atomic():
         pools = list(
             NumberPool.objects.select_for_update()
@@ -115,7 +119,7 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
             take = min(need, pool.remaining)
             if take <= 0:
                 continue
-            numbers.extend(_numbers(pool, pool.next_serial, take))
+            numbers.extend(_numbers(pool.kind, pool.prefix, pool.country, pool.next_serial, take))
             pool.next_serial += take
             need -= take
             touched.append(pool)
@@ -131,6 +135,40 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
                 _warn_low(pool, left)
             pool.save(update_fields=fields)
     return numbers
+
+
+def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count: int
+                           ) -> list[str] | None:
+    """The usual case in one statement (a single create's numbering was four round trips):
+    the oldest usable pool holds all ``count`` numbers, its counter moves on under its row
+    lock. ``None`` when it does not hold them, or there is none: :func:`numbers_issue`'s
+    general path then spans pools, or says why it cannot."""
+    table = NumberPool._meta.db_table
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: one writer
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_serial = next_serial + %s, updated_at = %s "  # noqa: S608
+            f"WHERE id = (SELECT id FROM {table} WHERE organization_id = %s "
+            "AND carrier_code = %s AND is_active AND next_serial <= serial_last "
+            f"ORDER BY created_at, id LIMIT 1{lock}) AND serial_last - next_serial + 1 >= %s "
+            "RETURNING id, kind, prefix, country, next_serial, serial_last, low_since, "
+            "low_threshold",
+            [count, timezone.now(), organization.pk, carrier_code, count])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pool_id, kind, prefix, country, next_serial, serial_last, low_since, threshold = row
+    start = next_serial - count
+    if low_since is None and serial_last - next_serial + 1 <= threshold:
+        # low for this range: low for the carrier only when the later ranges are too
+        pool = NumberPool.objects.get(pk=pool_id)
+        left = sum(max(p.remaining, 0) for p in NumberPool.objects.filter(
+            organization=organization, carrier_code=carrier_code, is_active=True))
+        if left <= pool.low_threshold:
+            pool.low_since = timezone.now()
+            pool.save(update_fields=["low_since", "updated_at"])
+            _warn_low(pool, left)
+    return _numbers(kind, prefix, country, start, count)
 
 
 def numbers_issue_manual(*, actor: Actor, carrier_code: str, count: int) -> list[str]:
