@@ -200,7 +200,7 @@ class Shipment(TenantModel):
                               name="shipment_org_surname_prefix"),
             # No index holds tracking_status/_substatus/_status_at: tracking rewrites them on
             # every status change, and with no index on them (and free room on the page, see
-            # migration 0007's fillfactor) PostgreSQL makes those updates HOT, touching no index.
+            # migration 0009's fillfactor) PostgreSQL makes those updates HOT, touching no index.
         ]
 
     def __str__(self) -> str:
