@@ -130,30 +130,43 @@ class IdReserve:
             setattr(obj, pk_attname, take())
 
 
-def fast_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
+def insert_rows(model: type[models.Model], objs: Sequence[Any]) -> list[list[Any]]:
+    """The rows :func:`fast_insert` writes for ``objs`` (pks set), values converted as the
+    ORM converts them: built ahead of the insert they can be, off the storing path, and a
+    value that changes before it is set at its :func:`column_position`."""
+    fields = model._meta.concrete_fields
+    row_of = attrgetter(*(f.attname for f in fields))  # one C call per row for all fields
+    converted = [(i, c) for i, c in enumerate(_converter(f, copy=True) for f in fields) if c]
+    rows = [list(row_of(obj)) for obj in objs]
+    for row in rows:
+        for i, convert in converted:
+            row[i] = convert(row[i])
+    return rows
+
+
+def column_position(model: type[models.Model], attname: str) -> int:
+    return [f.attname for f in model._meta.concrete_fields].index(attname)
+
+
+def fast_insert(model: type[models.Model], objs: Sequence[Any],
+                rows: list[list[Any]] | None = None) -> None:
     """Inserts ``objs`` (records or unsaved instances of ``model``, every concrete field's
-    attname set) and sets their pk, unless an :class:`IdReserve` gave them theirs. Runs inside
-    a transaction. No signals, no ``pre_save`` (auto_now): set such fields first."""
+    attname set) and sets their pk, unless an :class:`IdReserve` gave them theirs; ``rows``:
+    their :func:`insert_rows`, built ahead. Runs inside a transaction. No signals, no
+    ``pre_save`` (auto_now): set such fields first."""
     if not objs:
         return
     assert connection.in_atomic_block, "fast_insert needs a transaction"
     if len(objs) <= SMALL:
         _small_insert(model, objs)
         return
-    pk_attname = model._meta.pk.attname
-    if getattr(objs[0], pk_attname) is None:
-        for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
-            setattr(obj, pk_attname, pk)
+    if rows is None:
+        pk_attname = model._meta.pk.attname
+        if getattr(objs[0], pk_attname) is None:
+            for obj, pk in zip(objs, _reserve_ids(model, len(objs)), strict=True):
+                setattr(obj, pk_attname, pk)
+        rows = insert_rows(model, objs)
     fields = list(model._meta.concrete_fields)
-    row_of = attrgetter(*(f.attname for f in fields))  # one C call per row for all fields
-    converted = [(i, c) for i, c in enumerate(_converter(f, copy=True) for f in fields) if c]
-    rows: list[Any] = [row_of(obj) for obj in objs]
-    if converted:
-        for n, row in enumerate(rows):
-            row = list(row)
-            for i, convert in converted:
-                row[i] = convert(row[i])
-            rows[n] = row
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     with connection.cursor() as cursor:

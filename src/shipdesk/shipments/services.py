@@ -42,7 +42,14 @@ from shipdesk.core.errors import (
 )
 from shipdesk.core.memory import collector_paused
 from shipdesk.shipments import validation
-from shipdesk.shipments.bulk import IdReserve, Record, defaults_for, fast_insert
+from shipdesk.shipments.bulk import (
+    IdReserve,
+    Record,
+    column_position,
+    defaults_for,
+    fast_insert,
+    insert_rows,
+)
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -519,27 +526,37 @@ def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
     return shipment
 
 
+# where numbering changes a row built ahead
+_NUMBERED_COLUMNS = (column_position(Shipment, "tracking_number"), column_position(Shipment, "state"))
+
 # An uploaded file's shipments get no "created" event each: their import job already
 # records who uploaded which file when, and their history shows it in its place (see
 # selectors.shipment_history): 100,000 rows fewer to write and index per file.
 SOURCES_WITHOUT_CREATED_EVENT = frozenset({"upload"})
 
 
-def _store(actor: Actor, shipments: list[Any]) -> None:
+def _store(actor: Actor, shipments: list[Any], rows: list[list[Any]] | None = None,
+           item_rows: list[list[Any]] | None = None) -> None:
     """Numbers and inserts one chunk of rated shipments: a fixed number of queries whatever
-    its size."""
+    its size. ``rows``/``item_rows``: their rows built ahead (:func:`insert_rows`, with
+    their ids and times), which numbering patches."""
     organization = actor.organization
     _number(organization, [s for s in shipments if s.state != State.DRAFT])
     now = timezone.now()
-    for shipment in shipments:
-        shipment.created_at = shipment.updated_at = now
-    fast_insert(Shipment, shipments)
+    if rows is None:
+        for shipment in shipments:
+            shipment.created_at = shipment.updated_at = now
+    else:
+        number_at, state_at = _NUMBERED_COLUMNS
+        for row, shipment in zip(rows, shipments, strict=True):
+            row[number_at], row[state_at] = shipment.tracking_number, shipment.state
+    fast_insert(Shipment, shipments, rows)
     items: list[Record] = []
     for shipment in shipments:
         for item in shipment._pending_items:
             item.shipment_id = shipment.id
             items.append(item)
-    fast_insert(ShipmentItem, items)
+    fast_insert(ShipmentItem, items, item_rows)
     event_defaults = defaults_for(ShipmentEvent)
     user_id = actor.user.pk if getattr(actor.user, "pk", None) else None
     api_key_id = actor.api_key.pk if actor.api_key else None
@@ -706,8 +723,19 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                                            draft=draft))
             created_items.append(item)
         _rate(organization, [s for s in shipments if s.state != State.DRAFT], senders)
-        shipment_ids.assign(shipments)  # the ids, off the storing thread's path
-        item_ids.assign([i for s in shipments for i in s._pending_items])
+        # the ids and the rows to insert, off the storing thread's path where the ids can be
+        # taken ahead: storing then only numbers and patches the numbered rows
+        items = [i for s in shipments for i in s._pending_items]
+        shipment_ids.assign(shipments)
+        item_ids.assign(items)
+        if shipments and shipments[0].id is not None and (not items or items[0].id is not None):
+            now = timezone.now()
+            for shipment in shipments:
+                shipment.created_at = shipment.updated_at = now
+                for item in shipment._pending_items:
+                    item.shipment_id = shipment.id
+            checked.rows = insert_rows(Shipment, shipments)
+            checked.item_rows = insert_rows(ShipmentItem, items) if items else None
         return checked
 
     def store_chunk(checked: _Checked) -> None:
@@ -717,12 +745,13 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         failed = any(i.errors for i, _c in staged) or len(staged) != checked.size
         done = False
         if shipments and all_or_nothing and not (failed or result.rejected):
-            _store(actor, shipments)  # a clash aborts the one transaction: _run
+            # a clash aborts the one transaction: _run
+            _store(actor, shipments, checked.rows, checked.item_rows)
             done = True
         elif shipments and not all_or_nothing:
             try:
                 with transaction.atomic():
-                    _store(actor, shipments)
+                    _store(actor, shipments, checked.rows, checked.item_rows)
                 done = True
             except IntegrityError:
                 # a concurrent intake stored the same order or tracking number meanwhile
@@ -787,6 +816,9 @@ class _Checked:
     # once prepared: the shipments to store (rated) and the rows they come from
     shipments: list[Any] = field(default_factory=list)
     created: list[ItemResult] = field(default_factory=list)
+    # their rows and their items', built ahead where the ids were taken ahead (PostgreSQL)
+    rows: list[list[Any]] | None = None
+    item_rows: list[list[Any]] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as plain tuples and dicts (pickle's C code), not a slotted dataclass per

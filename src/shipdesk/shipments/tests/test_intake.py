@@ -191,11 +191,11 @@ def test_a_failure_while_storing_stops_the_intake(actor: Actor,
     stores: list[int] = []
     original = services._store
 
-    def failing_second(actor: Actor, shipments: list[Any]) -> None:
+    def failing_second(actor: Actor, shipments: list[Any], *rows: Any) -> None:
         stores.append(len(shipments))
         if len(stores) == 2:
             raise RuntimeError("disk full")
-        original(actor, shipments)
+        original(actor, shipments, *rows)
 
     monkeypatch.setattr(services, "_store", failing_second)
     items = [shipment_data(order_number=f"C{n}") for n in range(9)]
@@ -211,9 +211,9 @@ def test_storing_speaks_the_callers_language(actor: Actor,
     languages: list[str | None] = []
     original = services._store
 
-    def recording(actor: Actor, shipments: list[Any]) -> None:
+    def recording(actor: Actor, shipments: list[Any], *rows: Any) -> None:
         languages.append(translation.get_language())
-        original(actor, shipments)
+        original(actor, shipments, *rows)
 
     monkeypatch.setattr(services, "_store", recording)
     items = [shipment_data(order_number=f"L{n}") for n in range(3)]
