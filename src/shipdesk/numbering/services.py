@@ -129,12 +129,20 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
         in_use = touched[-1]
         for pool in touched:
             fields = ["next_serial", "updated_at"]
-            if pool is in_use and pool.low_since is None and left <= pool.low_threshold:
-                pool.low_since = timezone.now()
+            if pool is in_use and _flag_low(pool, left):
                 fields.append("low_since")
-                _warn_low(pool, left)
             pool.save(update_fields=fields)
     return numbers
+
+
+def _flag_low(pool: NumberPool, left: int) -> bool:
+    """Marks ``pool`` low (and warns, once per crossing) when the carrier's ``left`` numbers
+    are at its threshold; whether it did (``low_since`` then wants saving)."""
+    if pool.low_since is not None or left > pool.low_threshold:
+        return False
+    pool.low_since = timezone.now()
+    _warn_low(pool, left)
+    return True
 
 
 def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count: int
@@ -161,13 +169,11 @@ def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count
     start = next_serial - count
     if low_since is None and serial_last - next_serial + 1 <= threshold:
         # low for this range: low for the carrier only when the later ranges are too
-        pool = NumberPool.objects.get(pk=pool_id)
-        left = sum(max(p.remaining, 0) for p in NumberPool.objects.filter(
-            organization=organization, carrier_code=carrier_code, is_active=True))
-        if left <= pool.low_threshold:
-            pool.low_since = timezone.now()
+        pools = list(NumberPool.objects.filter(organization=organization,
+                                               carrier_code=carrier_code, is_active=True))
+        pool = next(p for p in pools if p.pk == pool_id)
+        if _flag_low(pool, sum(max(p.remaining, 0) for p in pools)):
             pool.save(update_fields=["low_since", "updated_at"])
-            _warn_low(pool, left)
     return _numbers(kind, prefix, country, start, count)
 
 
