@@ -43,6 +43,16 @@ EDITABLE_STATES = frozenset({State.DRAFT, State.READY})
 FINAL_STATES = frozenset({State.DELIVERED, State.RETURNED, State.LOST, State.CANCELLED})
 
 
+class Registration(models.TextChoices):
+    """The shipment's standing at its carrier (beside the back-office ``State``)."""
+
+    NONE = "", _("Не передавалось")  # no carrier account, a draft, or not yet due
+    PENDING = "pending", _("Передаётся перевозчику")
+    REGISTERED = "registered", _("Зарегистрировано у перевозчика")
+    REJECTED = "rejected", _("Отклонено перевозчиком")
+    CANCELLED = "cancelled", _("Отменено у перевозчика")
+
+
 class SenderProfile(TenantModel):
     """A warehouse / return address of the organization."""
 
@@ -59,10 +69,66 @@ class SenderProfile(TenantModel):
     house = models.CharField(_("дом"), max_length=50, blank=True)
     building = models.CharField(_("корпус/строение"), max_length=50, blank=True)
     apartment = models.CharField(_("квартира/офис"), max_length=50, blank=True)
+    # the post office (index) or courier point the parcels are handed over at; empty: the
+    # sender's own index
+    drop_off_point = models.CharField(_("место сдачи"), max_length=64, blank=True)
     is_default = models.BooleanField(_("по умолчанию"), default=False)
 
     class Meta:
         verbose_name = _("адрес отправителя")
+        verbose_name_plural = _("адреса отправителей")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryRule(TenantModel):
+    """One of the organization's rules choosing the carrier for a shipment that names none:
+    the first active rule (by position) whose conditions all hold gives the carrier account
+    and, when set, the service. An empty condition holds for every parcel."""
+
+    class Delivery(models.TextChoices):
+        ANY = "", _("любая")
+        PICKUP = "pickup", _("в пункт выдачи")
+        DOOR = "door", _("до двери / в отделение")
+
+    class Cod(models.TextChoices):
+        ANY = "", _("любой")
+        WITH = "with", _("с наложенным платежом")
+        WITHOUT = "without", _("без наложенного платежа")
+
+    class Destination(models.TextChoices):
+        ANY = "", _("любое")
+        DOMESTIC = "domestic", _("по России")
+        INTERNATIONAL = "international", _("за рубеж")
+
+    name = models.CharField(_("название"), max_length=200)
+    position = models.PositiveIntegerField(_("порядок"), default=0)
+    is_active = models.BooleanField(_("действует"), default=True)
+    # conditions
+    index_prefixes = models.CharField(
+        _("индексы получателя начинаются с"), max_length=500, blank=True,
+        help_text=_("через запятую, напр. 101,102,190 — Москва и Петербург"))
+    min_weight_g = models.PositiveIntegerField(_("вес от, г"), null=True, blank=True)
+    max_weight_g = models.PositiveIntegerField(_("вес до, г"), null=True, blank=True)
+    cod = models.CharField(_("наложенный платёж"), max_length=10, choices=Cod.choices,
+                           blank=True, default=Cod.ANY)
+    delivery = models.CharField(_("доставка"), max_length=10, choices=Delivery.choices,
+                                blank=True, default=Delivery.ANY)
+    destination = models.CharField(_("направление"), max_length=16, choices=Destination.choices,
+                                   blank=True, default=Destination.ANY)
+    # the choice
+    carrier_account = models.ForeignKey("carriers.CarrierAccount", on_delete=models.CASCADE,
+                                        related_name="+", verbose_name=_("договор"))
+    service_code = models.CharField(_("вид отправления / тариф"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("правило выбора перевозчика")
+        verbose_name_plural = _("правила выбора перевозчика")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class PrefixSearchIndex(models.Index):
@@ -164,6 +230,13 @@ class Shipment(TenantModel):
     tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True,  # noqa: DJ001
                                        blank=True)
     carrier_order_id = models.CharField(max_length=64, blank=True)
+    # registration with the carrier (due work: ``register_due_at`` is when to send it next)
+    registration = models.CharField(_("у перевозчика"), max_length=12,
+                                    choices=Registration.choices, blank=True,
+                                    default=Registration.NONE)
+    registration_error = models.CharField(_("ответ перевозчика"), max_length=1000, blank=True)
+    registration_attempts = models.PositiveSmallIntegerField(default=0)
+    register_due_at = models.DateTimeField(null=True, blank=True)
 
     # written by the tracking domain (through shipments services)
     tracking_status = models.CharField(_("статус доставки"), max_length=32, blank=True)
@@ -195,6 +268,9 @@ class Shipment(TenantModel):
             # pay no index entry for it
             models.Index(fields=["carrier_account"], name="shipment_carrier_account",
                          condition=models.Q(carrier_account__isnull=False)),
+            # the registration sweep's due rows only
+            models.Index(fields=["register_due_at"], name="shipment_register_due",
+                         condition=models.Q(register_due_at__isnull=False)),
             # the search box's surname prefix (istartswith)
             PrefixSearchIndex(fields=["organization", "recipient_surname"],
                               name="shipment_org_surname_prefix"),
