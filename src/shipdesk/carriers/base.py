@@ -262,6 +262,12 @@ class CarrierAdapter:
     # Keys of ``credential_fields`` an account may leave empty.
     optional_credentials: ClassVar[frozenset[str]] = frozenset()
     default_base_url: ClassVar[str] = ""
+    # Parcels per ``create_parcels`` call the carrier takes (the registration splits by it).
+    create_batch_size: ClassVar[int] = 500
+    # The carrier gives a parcel its number only when it enters a batch on the carrier's side
+    # (Russian Post's Otpravka): the registration then also makes that batch, dated by the
+    # drop-off day, so the number is known before the label is printed.
+    numbers_at_batch: ClassVar[bool] = False
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,
                  settings: dict[str, Any] | None = None, http: httpx.Client | None = None) -> None:
@@ -285,6 +291,18 @@ class CarrierAdapter:
         raise NotImplementedError
 
     def cancel_parcels(self, carrier_ids: list[str]) -> list[ItemError]:
+        raise NotImplementedError
+
+    def registration_check(self, carrier_ids: list[str]) -> CreateResult:
+        """For carriers that create asynchronously (CDEK answers 202, then validates): the
+        parcels created by now with their numbers, and the ones the carrier refused (by
+        ``reference`` = carrier id). Ids in neither are still being processed."""
+        raise NotImplementedError
+
+    def find_parcels(self, references: list[str]) -> list[CreatedParcel]:
+        """The parcels already created at the carrier for our references (the shop's order
+        numbers): asked before re-sending a create whose answer was lost, so that a parcel is
+        never registered twice."""
         raise NotImplementedError
 
     def create_batch(self, carrier_ids: list[str], *, shipping_date: date) -> BatchResult:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers import registry
+from shipdesk.carriers.base import Capability
 from shipdesk.carriers.models import CarrierAccount, CarrierExchange
 from shipdesk.core.errors import NotFound
 from shipdesk.tenancy.services import Actor
@@ -90,3 +92,30 @@ def carrier_exchange_get(*, actor: Actor, exchange_id: int) -> CarrierExchange:
     if row is None:
         raise NotFound(_("Запись не найдена"))
     return row
+
+
+@dataclass(frozen=True)
+class AccountChoice:
+    """An active account as the shipments' intake sees it (no secrets)."""
+
+    id: int
+    name: str
+    carrier_code: str
+    is_sandbox: bool
+    registers: bool  # the carrier creates parcels through its API (registration applies)
+
+
+def active_accounts(*, organization_id: int) -> list[AccountChoice]:
+    """The organization's active carrier accounts, real ones before sandboxes, oldest first
+    (so the first of a carrier is the one its code alone means)."""
+    out = []
+    for account in (CarrierAccount.objects.filter(organization_id=organization_id, is_active=True)
+                    .order_by("is_sandbox", "created_at", "id")):
+        try:
+            capabilities = registry.adapter_class(account.carrier_code).capabilities
+        except registry.UnknownCarrier:
+            continue
+        out.append(AccountChoice(id=account.pk, name=account.name,
+                                 carrier_code=account.carrier_code, is_sandbox=account.is_sandbox,
+                                 registers=Capability.CREATE in capabilities))
+    return out

@@ -87,7 +87,9 @@ def drop_off_point_of(shipment: Shipment) -> str:
     point = (shipment.options or {}).get("drop_off_point")
     if point:
         return str(point)
-    return shipment.sender.index if shipment.sender else ""
+    if shipment.sender is None:
+        return ""
+    return shipment.sender.drop_off_point or shipment.sender.index
 
 
 def _key(shipment: Shipment) -> GroupKey:
@@ -360,6 +362,23 @@ def _close_at_carrier(adapter: CarrierAdapter, batch: Batch, shipments: list[Shi
                for s in shipments if not s.carrier_order_id]
     if missing:
         raise ValidationFailed(_("Не все отправления партии созданы у перевозчика"), errors=missing)
+    made = [s.carrier_batch_id for s in shipments if s.carrier_batch_id]
+    if made:
+        # the parcels entered the carrier's batches at registration (where they got their
+        # numbers): the hand-over checks those in
+        if len(made) != len(shipments):
+            raise ValidationFailed(_("Часть отправлений партии ещё не в партии перевозчика"),
+                                   errors=[FieldError(loc=("shipments", s.order_number),
+                                                      code="not_batched", message=_(
+                                                          "Отправление ещё не зарегистрировано "
+                                                          "полностью")) for s in shipments
+                                           if not s.carrier_batch_id])
+        names = ",".join(dict.fromkeys(n for joined in made for n in joined.split(",") if n))
+        try:
+            adapter.close_batch(names)
+        except CarrierError as exc:
+            raise Conflict(_("Перевозчик отказал: %(msg)s") % {"msg": str(exc)}) from exc
+        return names[:64]
     try:
         result = adapter.create_batch([s.carrier_order_id for s in shipments],
                                       shipping_date=batch.shipping_date)

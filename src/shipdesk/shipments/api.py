@@ -12,7 +12,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import CursorPagination, paginate
 
 from shipdesk.core.typing import ApiRequest
-from shipdesk.shipments import importing, selectors, services
+from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import Shipment
 
 router = Router(tags=["shipments"])
@@ -36,7 +36,10 @@ class ShipmentIn(Schema):
     """One shipment. Money is rubles as a string or number with at most two decimals."""
 
     order_number: str = Field(..., description="номер заказа магазина, уникален")
-    carrier_code: str = ""
+    carrier_code: str = Field("", description="перевозчик; пусто: по правилам организации")
+    carrier_account_id: int | str | None = Field(
+        None, description="договор с перевозчиком (id или название); пусто: договор "
+                          "перевозчика по умолчанию или по правилам выбора")
     service_code: str = Field("", description="вид отправления, напр. POSTAL_PARCEL")
     mail_category: str = ""
     sender_id: int | None = None
@@ -73,6 +76,7 @@ class ShipmentIn(Schema):
 
 class ShipmentPatch(Schema):
     carrier_code: str | None = None
+    carrier_account_id: int | str | None = None
     service_code: str | None = None
     mail_category: str | None = None
     sender_id: int | None = None
@@ -122,6 +126,12 @@ class ShipmentOut(Schema):
     order_number: str
     state: str
     carrier_code: str
+    carrier_account_id: int | None
+    registration: str = Field(description="у перевозчика: pending (передаётся), registered, "
+                                          "rejected (см. registration_error), cancelled")
+    registration_error: str = Field(description="ответ перевозчика, если он отклонил "
+                                                "отправление или недоступен")
+    carrier_order_id: str
     service_code: str
     mail_category: str
     sender_id: int | None
@@ -176,6 +186,7 @@ class ShipmentListOut(Schema):
     order_number: str
     state: str
     carrier_code: str
+    registration: str
     service_code: str
     recipient_name: str
     recipient_phone: str
@@ -333,6 +344,13 @@ def update_shipment(request: ApiRequest, shipment_id: int, payload: ShipmentPatc
 def cancel_shipment(request: ApiRequest, shipment_id: int, payload: CancelIn) -> Shipment:
     services.shipment_cancel(actor=request.auth, shipment_id=shipment_id,
                              reason=payload.reason)
+    return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
+
+
+@router.post("/{shipment_id}/register", response=ShipmentDetailOut,
+             summary="Передать перевозчику (снова, после исправления)")
+def register_shipment(request: ApiRequest, shipment_id: int) -> Shipment:
+    registration.shipment_register(actor=request.auth, shipment_id=shipment_id)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 

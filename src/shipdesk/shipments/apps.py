@@ -11,6 +11,20 @@ class ShipmentsConfig(AppConfig):
     nav_items = [(10, "shipments:list", _("Отправления")),
                  (11, "shipments:import", _("Загрузка файла"))]
 
+    def ready(self) -> None:
+        from django.db.models import Q
+
+        from shipdesk.core import duework
+        from shipdesk.shipments import registration, tasks
+        from shipdesk.shipments.models import Registration, Shipment
+
+        # registrations whose dispatched message was lost, read-backs of asynchronous
+        # carriers and retries after a carrier was down
+        duework.register(duework.DueWork(
+            name="shipments.register", model=Shipment, due_field="register_due_at",
+            task=tasks.register_task, chunk_size=1000, lease=registration.REGISTRATION_LEASE,
+            extra_filter=lambda: Q(registration=Registration.PENDING)))
+
     def load_demo(self, organization: Any) -> None:
         """A sender profile and a few hundred shipments in various states."""
         from shipdesk.shipments.demo import demo_shipments_create

@@ -236,6 +236,8 @@ class Shipment(TenantModel):
                                     default=Registration.NONE)
     registration_error = models.CharField(_("ответ перевозчика"), max_length=1000, blank=True)
     registration_attempts = models.PositiveSmallIntegerField(default=0)
+    # the carrier's batch the parcel entered at registration (carriers that number there)
+    carrier_batch_id = models.CharField(max_length=200, blank=True)
     register_due_at = models.DateTimeField(null=True, blank=True)
 
     # written by the tracking domain (through shipments services)

@@ -106,7 +106,7 @@ LIST_FIELDS = ("id", "order_number", "state", "carrier_code", "service_code",
 def shipment_get(*, actor: Actor, shipment_id: int) -> Shipment:
     actor.require(Perm.VIEW)
     shipment = (Shipment.objects.filter(organization=actor.organization, pk=shipment_id)
-                .select_related("sender").prefetch_related("items").first())
+                .select_related("sender", "carrier_account").prefetch_related("items").first())
     if shipment is None:
         raise NotFound(_("Отправление не найдено"))
     return shipment

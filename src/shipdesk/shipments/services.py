@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers.base import Address, Item, ParcelRequest, Party
+from shipdesk.carriers.selectors import active_accounts
 from shipdesk.core.errors import (
     Conflict,
     FieldError,
@@ -55,11 +56,17 @@ from shipdesk.shipments.models import (
     TRANSITIONS,
     MailTypeLimit,
     PostalOffice,
+    Registration,
     SenderProfile,
     Shipment,
     ShipmentEvent,
     ShipmentItem,
     State,
+)
+from shipdesk.shipments.registration import (
+    registration_claimed_until,
+    registration_dispatch,
+    shipment_cancel_at_carrier,
 )
 from shipdesk.shipments.validation import ValidationContext, validate_shipment
 from shipdesk.tenancy.permissions import Perm
@@ -246,7 +253,7 @@ def _array_literal(values: Sequence[str | None]) -> str:
 INTAKE_CHUNK = 4000
 MAX_ITEMS_PER_CALL = 10_000
 UPDATABLE_FIELDS = (
-    "carrier_code", "service_code", "mail_category", "recipient_surname",
+    "carrier_code", "carrier_account_id", "service_code", "mail_category", "recipient_surname",
     "recipient_given_name", "recipient_patronymic", "recipient_company", "recipient_phone",
     "recipient_email", "country", "index", "region", "district", "city", "street", "house",
     "building", "apartment", "pickup_point_code", "address_as_given", "weight_g", "length_cm",
@@ -321,11 +328,19 @@ def validation_context(*, organization: Any,
     if senders is None:
         senders = _senders(organization)
     ids = [s.pk for s in sorted(senders, key=lambda s: (not s.is_default, s.pk))]
+    accounts = active_accounts(organization_id=organization.pk)
+    default_accounts: dict[str, int] = {}
+    for account in accounts:
+        default_accounts.setdefault(account.carrier_code, account.id)
     return ValidationContext(
         limits=limits, limited_carriers=frozenset(c for c, _s in limits),
         offices=offices, sender_ids=frozenset(ids),
         default_sender_id=ids[0] if ids else None,
         tracking_validator=_tracking_validator(),
+        accounts={a.id: a.carrier_code for a in accounts},
+        accounts_by_name={a.name.lower(): a.id for a in accounts},
+        default_accounts=default_accounts,
+        registering_accounts=frozenset(a.id for a in accounts if a.registers),
     )
 
 
@@ -492,7 +507,8 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
     for shipment in shipments:
         if shipment.tracking_number:
             shipment.state = State.NUMBERED
-        else:
+        elif shipment.registration != Registration.PENDING:
+            # a parcel its carrier registers gets the carrier's number from the registration
             by_carrier[shipment.carrier_code].append(shipment)
     if numbers_issue is None:
         return
@@ -516,11 +532,16 @@ class _NewShipment(Record):
 
 
 def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
-                  source_ref: str, draft: bool) -> _NewShipment:
+                  source_ref: str, draft: bool, registers: bool) -> _NewShipment:
     # the cleaned values are the model's attnames (plus "items", which no column reads)
     shipment = _NewShipment(defaults_for(Shipment), cleaned)
     shipment.__dict__.update(organization_id=organization.pk, source=source,
                              state=State.DRAFT if draft else State.READY, source_ref=source_ref)
+    if registers and not draft:
+        # claimed for the task dispatched when the chunk is stored (the sweep takes it after
+        # the lease if that message is lost)
+        shipment.__dict__.update(registration=Registration.PENDING,
+                                 register_due_at=registration_claimed_until())
     item_defaults = defaults_for(ShipmentItem)
     shipment._pending_items = [Record(item_defaults, item) for item in cleaned["items"]]
     return shipment
@@ -718,9 +739,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                     "Трек-номер %(n)s уже присвоен другому отправлению") % {
                     "n": cleaned["tracking_number"]}))
                 continue
-            shipments.append(_new_shipment(organization, cleaned, source=source,
-                                           source_ref=f"{ref_prefix}{item.ref}"[:100],
-                                           draft=draft))
+            shipments.append(_new_shipment(
+                organization, cleaned, source=source, source_ref=f"{ref_prefix}{item.ref}"[:100],
+                draft=draft, registers=cleaned["carrier_account_id"] in ctx.registering_accounts))
             created_items.append(item)
         _rate(organization, [s for s in shipments if s.state != State.DRAFT], senders)
         # the ids and the rows to insert, off the storing thread's path where the ids can be
@@ -760,6 +781,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                         "Заказ %(order)s одновременно создан другим запросом; повторите")
                         % {"order": item.order_number}, "conflict"))
         if done:
+            registration_dispatch([s.id for s in shipments
+                                   if s.registration == Registration.PENDING])
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
                 item.shipment_id = shipment.id
@@ -1055,10 +1078,16 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     if shipment.state not in EDITABLE_STATES:
         raise InvalidTransition(_("Отправление в состоянии «%(state)s» менять нельзя") % {
             "state": State(shipment.state).label})
+    if shipment.carrier_order_id and shipment.registration in (Registration.PENDING,
+                                                               Registration.REGISTERED):
+        raise InvalidTransition(_("Отправление уже передано перевозчику: чтобы изменить, "
+                                  "отмените его и создайте заново"))
     merged = _shipment_data(shipment)
     if "address" in data and not any(k in data for k in validation.ADDRESS_FIELDS):
         for key in (*validation.ADDRESS_FIELDS, "index"):
             merged[key] = ""
+    if "carrier_code" in data and not ({"carrier_account_id", "carrier_account"} & data.keys()):
+        merged["carrier_account_id"] = None  # another carrier: its default account
     merged.update({k: v for k, v in data.items() if k != "order_number"})
     ctx = validation_context(organization=actor.organization)
     cleaned, errors = validate_shipment(merged, ctx)
@@ -1079,6 +1108,10 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     from_state = shipment.state
     to_state = State.READY if data.get("ready", from_state == State.READY) else State.DRAFT
     shipment.state = to_state
+    registers = to_state == State.READY and shipment.carrier_account_id in ctx.registering_accounts
+    shipment.registration = Registration.PENDING if registers else Registration.NONE
+    shipment.register_due_at = registration_claimed_until() if registers else None
+    shipment.registration_error = ""
     if to_state == State.READY:
         shipment.shipping_cost, shipment.rate_breakdown, shipment.unrated_reason = None, [], ""
         senders = {s.pk: s for s in SenderProfile.objects.filter(
@@ -1092,12 +1125,31 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
         shipment=shipment, from_state=from_state, to_state=shipment.state,
         user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,
         reason=_("Изменено"), data={"fields": changed})
+    if registers:
+        registration_dispatch([shipment.pk])
     return shipment
 
 
+def shipments_cancel(*, actor: Actor, shipment_ids: Sequence[int], reason: str = "") -> int:
+    """Cancels each shipment (at its carrier first), all or none."""
+    with transaction.atomic():
+        for shipment_id in dict.fromkeys(shipment_ids):
+            shipment_cancel(actor=actor, shipment_id=shipment_id, reason=reason)
+    return len(set(shipment_ids))
+
+
+@transaction.atomic
 def shipment_cancel(*, actor: Actor, shipment_id: int, reason: str = "") -> Shipment:
-    """Cancels a shipment not yet handed over. Its tracking number stays on it (the column
-    is unique), so the number is never issued to another parcel."""
+    """Cancels a shipment not yet handed over, at its carrier first when it was registered
+    there. Its tracking number stays on it (the column is unique), so the number is never
+    issued to another parcel."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    shipment = (Shipment.objects.select_for_update().select_related("carrier_account")
+                .filter(organization=actor.organization, pk=shipment_id).first())
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    if State.CANCELLED in TRANSITIONS[shipment.state]:
+        shipment_cancel_at_carrier(shipment=shipment)
     return shipments_transition(actor=actor, shipment_ids=[shipment_id],
                                 to_state=State.CANCELLED,
                                 reason=reason or _("Отменено"))[0]

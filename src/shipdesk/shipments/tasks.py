@@ -12,3 +12,11 @@ def import_job_run_task(job_id: int) -> None:
     from shipdesk.shipments.importing import import_job_run
 
     import_job_run(job_id=job_id)
+
+
+@shipdesk_task
+def register_task(ids: list[int]) -> int:
+    """Sends these shipments to their carriers (those still waiting to be sent)."""
+    from shipdesk.shipments.registration import shipments_register
+
+    return shipments_register(shipment_ids=ids).registered

@@ -72,6 +72,16 @@ class ValidationContext:
     sender_ids: frozenset[int] = frozenset()
     default_sender_id: int | None = None
     tracking_validator: Callable[[str], str] | None = None
+    # the organization's active carrier accounts: id -> carrier code; by lower-cased name;
+    # the one a carrier code alone means (its oldest real account, else its sandbox)
+    accounts: dict[int, str] = field(default_factory=dict)
+    accounts_by_name: dict[str, int] = field(default_factory=dict)
+    default_accounts: dict[str, int] = field(default_factory=dict)
+    # accounts whose carrier registers parcels through its API (their shipments are sent)
+    registering_accounts: frozenset[int] = frozenset()
+    # the organization's delivery rules for a shipment that names no carrier:
+    # (index, weight_g, cod, pickup, international) -> (account id, service code) or None
+    route: Callable[..., tuple[int, str] | None] | None = None
 
 
 # --- scalar parsers: each returns (value, error message or None) -----------------------
@@ -418,6 +428,52 @@ def _validate_items(raw_items: Any, *, international: bool, errors: list[FieldEr
     return cleaned
 
 
+def _choose_carrier(data: Mapping[str, Any], out: dict[str, Any], ctx: ValidationContext,
+                    errors: list[FieldError]) -> None:
+    """The carrier account and carrier of the shipment: the account named (by id, or by its
+    name in a spreadsheet), else the carrier's default account for a carrier code, else the
+    organization's first matching delivery rule, else Russian Post as before."""
+    out["carrier_account_id"] = None
+    named = data.get("carrier_account_id")
+    if named in (None, ""):
+        named = data.get("carrier_account")
+    code = out["carrier_code"].lower()
+    if named not in (None, ""):
+        account_id = ctx.accounts_by_name.get(_text(named).lower())
+        if account_id is None:
+            number, error = parse_int(named, what=_("Договор"))
+            account_id = number if not error else None
+        if account_id is None or account_id not in ctx.accounts:
+            errors.append(FieldError(("carrier_account_id",), _(
+                "Договора «%(v)s» нет среди действующих договоров организации") % {
+                "v": _text(named)}))
+        else:
+            account_code = ctx.accounts[account_id]
+            if code and code != account_code:
+                errors.append(FieldError(("carrier_code",), _(
+                    "Договор «%(v)s» — с другим перевозчиком (%(code)s)") % {
+                    "v": _text(named), "code": account_code}))
+            out["carrier_account_id"], code = account_id, account_code
+    elif code:
+        out["carrier_account_id"] = ctx.default_accounts.get(code)
+    elif ctx.route is not None:
+        weight, _error = parse_int(data.get("weight_g"), what=WEIGHT)
+        cod, _error = parse_money(data.get("cod_amount"))
+        country = (_text(data.get("country")) or "RU").upper()
+        chosen = ctx.route(index=_text(data.get("index")).replace(" ", ""), weight_g=weight,
+                           cod=bool(cod), pickup=bool(_text(data.get("pickup_point_code"))),
+                           international=country not in ("RU", "РФ", "РОССИЯ", "RUS", "643"))
+        if chosen is not None:
+            out["carrier_account_id"], service = chosen
+            code = ctx.accounts[chosen[0]]
+            if service and not out["service_code"]:
+                out["service_code"] = service
+    if not code:
+        code = DEFAULT_CARRIER
+        out["carrier_account_id"] = ctx.default_accounts.get(code)
+    out["carrier_code"] = code
+
+
 def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
                       require_order_number: bool = True
                       ) -> tuple[dict[str, Any], list[FieldError]]:
@@ -439,10 +495,11 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
 
     if require_order_number and not out["order_number"]:
         errors.append(FieldError(("order_number",), _("Укажите номер заказа")))
-    out["carrier_code"] = (out["carrier_code"] or DEFAULT_CARRIER).lower()
+    _choose_carrier(data, out, ctx, errors)
     if not out["service_code"] and out["carrier_code"] == DEFAULT_CARRIER:
         out["service_code"] = DEFAULT_SERVICE
-    out["service_code"] = out["service_code"].upper()
+    if out["carrier_code"] in ctx.limited_carriers or out["carrier_code"] == DEFAULT_CARRIER:
+        out["service_code"] = out["service_code"].upper()  # its mail types' codes
     limit = ctx.limits.get((out["carrier_code"], out["service_code"]))
     if limit is None and out["carrier_code"] in ctx.limited_carriers:
         errors.append(FieldError(("service_code",), _(

@@ -11,15 +11,17 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from shipdesk.carriers.selectors import active_accounts
 from shipdesk.core.errors import FieldError, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, service_action
-from shipdesk.shipments import importing, selectors, services
-from shipdesk.shipments.models import ImportJob, State
+from shipdesk.shipments import importing, registration, selectors, services
+from shipdesk.shipments.models import ImportJob, Registration, State
 from shipdesk.shipments.validation import validate_shipment
 
 FORM_FIELDS = (
-    ("order_number", _("Номер заказа")), ("service_code", _("Вид отправления")),
+    ("order_number", _("Номер заказа")), ("carrier_account_id", _("Договор с перевозчиком")),
+    ("service_code", _("Вид отправления / тариф")),
     ("recipient_surname", _("Фамилия")), ("recipient_given_name", _("Имя")),
     ("recipient_patronymic", _("Отчество")), ("recipient_company", _("Организация")),
     ("recipient_phone", _("Телефон")), ("recipient_email", _("E-mail")),
@@ -64,8 +66,8 @@ def shipment_bulk_action(request: ActorRequest) -> HttpResponse:
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
     if request.POST.get("action") == "cancel" and ids:
         try:
-            services.shipments_transition(actor=request.actor, shipment_ids=ids,
-                                          to_state=State.CANCELLED, reason=_("Отменено списком"))
+            services.shipments_cancel(actor=request.actor, shipment_ids=ids,
+                                      reason=_("Отменено списком"))
             messages.success(request, _("Отменено: %(n)d") % {"n": len(ids)})
         except ServiceError as exc:
             messages.error(request, str(exc.detail))
@@ -80,7 +82,31 @@ def shipment_detail(request: ActorRequest, shipment_id: int) -> HttpResponse:
         "events": selectors.shipment_history(actor=request.actor, shipment_id=shipment_id),
         "editable": shipment.state in (State.DRAFT, State.READY),
         "cancellable": State.CANCELLED in services.TRANSITIONS[shipment.state],
+        "can_register": (shipment.state == State.READY and shipment.carrier_account_id
+                         and shipment.registration in (Registration.NONE, Registration.REJECTED)),
     })
+
+
+@actor_required
+@require_POST
+def shipment_register(request: ActorRequest, shipment_id: int) -> HttpResponse:
+    service_action(request, lambda: registration.shipment_register(
+        actor=request.actor, shipment_id=shipment_id),
+        success=_("Отправление передаётся перевозчику"))
+    return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
+
+
+@actor_required
+@require_POST
+def shipment_choose_offer(request: ActorRequest, shipment_id: int) -> HttpResponse:
+    """Applies an offer of the rate comparison: its carrier account and service."""
+    service_action(request, lambda: services.shipment_update(
+        actor=request.actor, shipment_id=shipment_id,
+        data={"carrier_account_id": request.POST.get("account_id", ""),
+              "carrier_code": "", "service_code": request.POST.get("service_code", ""),
+              "ready": True}),
+        success=_("Перевозчик выбран"))
+    return HttpResponseRedirect(reverse("shipments:detail", args=[shipment_id]))
 
 
 @actor_required
@@ -125,6 +151,7 @@ def _form_context(request: ActorRequest, data: dict[str, Any], errors: list[Fiel
                          if k not in dict(FORM_FIELDS) and not k.startswith("item_")],
         "service_codes": sorted({c for _car, c in services.validation_context(
             organization=request.actor.organization).limits}),
+        "accounts": active_accounts(organization_id=request.actor.organization.pk),
         **extra,
     }
 
@@ -191,7 +218,9 @@ def shipment_rates(request: ActorRequest, shipment_id: int) -> HttpResponse:
                                     request=services.parcel_request(shipment, sender)))
         except ServiceError as exc:
             error = str(exc.detail)
-    return render(request, "shipments/_rates.html", {"quotes": quotes, "error": error})
+    return render(request, "shipments/_rates.html", {
+        "quotes": quotes, "error": error, "s": shipment,
+        "choosable": shipment.state in (State.DRAFT, State.READY)})
 
 
 # --- uploads ----------------------------------------------------------------------------

@@ -439,18 +439,73 @@ class Adapter(CarrierAdapter):
             order_uuid = str(entity.get("uuid", ""))
             if not order_uuid:
                 raise CarrierError("СДЭК не вернул идентификатор заказа", code="bad_response")
-            number = ""
-            try:  # creation is asynchronous: the number is usually there at once, else later
-                info = self.order_info(order_uuid)
-                number = str(info.get("entity", {}).get("cdek_number") or "")
-            except CarrierError:
-                pass
-            created.append(
-                CreatedParcel(
-                    reference=parcel.reference, carrier_id=order_uuid, tracking_number=number, raw=data
-                )
-            )
+            # Creation is asynchronous (HTTP 202): CDEK validates the order afterwards. Read it
+            # back once at once; an order still being processed is read back later
+            # (``registration_check``), one refused is an error and never counts as created.
+            try:
+                outcome = self._creation_outcome(parcel.reference, order_uuid,
+                                                 self.order_info(order_uuid))
+            except CarrierError as exc:
+                if exc.transient:
+                    raise
+                outcome = CreatedParcel(reference=parcel.reference, carrier_id=order_uuid, raw=data)
+            (created if isinstance(outcome, CreatedParcel) else errors).append(outcome)  # type: ignore[arg-type]
         return CreateResult(created=tuple(created), errors=tuple(errors))
+
+    @classmethod
+    def _creation_outcome(cls, reference: str, order_uuid: str, info: dict[str, Any]
+                          ) -> CreatedParcel | ItemError:
+        """What CDEK's ``GET /orders/{uuid}`` says of the order's creation: created (with its
+        number once SUCCESSFUL), refused (INVALID, with CDEK's messages) or still processed
+        (created without a number yet)."""
+        requests = [r for r in info.get("requests") or [] if isinstance(r, dict)]
+        create = next((r for r in requests if r.get("type") == "CREATE"), requests[0] if requests else {})
+        state = str(create.get("state") or "")
+        if state == "INVALID":
+            problems = [e for e in create.get("errors") or [] if isinstance(e, dict)] or cls._errors(info)
+            message = "; ".join(str(e.get("message") or e.get("code") or "") for e in problems)
+            match = FIELD_RE.search(message)
+            return ItemError(reference=reference, message=message or "СДЭК отклонил заказ",
+                             code=str(problems[0].get("code", "")) if problems else "invalid",
+                             field=match.group(1) if match else "")
+        entity = info.get("entity") if isinstance(info.get("entity"), dict) else {}
+        number = str((entity or {}).get("cdek_number") or "") if state == "SUCCESSFUL" else ""
+        return CreatedParcel(reference=reference, carrier_id=order_uuid, tracking_number=number, raw=info)
+
+    def registration_check(self, carrier_ids: list[str]) -> CreateResult:
+        created: list[CreatedParcel] = []
+        errors: list[ItemError] = []
+        for order_uuid in carrier_ids:
+            try:
+                info = self.order_info(order_uuid)
+            except CarrierError as exc:
+                if exc.transient:
+                    raise
+                errors.append(ItemError(reference=order_uuid, message=str(exc), code=exc.code))
+                continue
+            outcome = self._creation_outcome(order_uuid, order_uuid, info)
+            if isinstance(outcome, ItemError):
+                errors.append(outcome)
+            elif outcome.tracking_number:
+                created.append(outcome)
+        return CreateResult(created=tuple(created), errors=tuple(errors))
+
+    def find_parcels(self, references: list[str]) -> list[CreatedParcel]:
+        """``GET /orders?im_number=``: the orders CDEK already holds for our order numbers."""
+        found = []
+        for reference in references:
+            try:
+                info = protocol.expect_dict(self._json("GET", "/orders", params={"im_number": reference}),
+                                            "order")
+            except CarrierError as exc:
+                if exc.transient:
+                    raise
+                continue  # not found
+            entity = info.get("entity") if isinstance(info.get("entity"), dict) else None
+            if entity and entity.get("uuid"):
+                found.append(CreatedParcel(reference=reference, carrier_id=str(entity["uuid"]),
+                                           tracking_number=str(entity.get("cdek_number") or ""), raw=info))
+        return found
 
     def order_info(self, order_uuid: str) -> dict[str, Any]:
         result: dict[str, Any] = protocol.expect_dict(self._json("GET", f"/orders/{order_uuid}"), "order")

@@ -226,6 +226,8 @@ class Adapter(CarrierAdapter):
         }
     )
     track_batch_size: ClassVar[int] = 3000
+    # Otpravka gives an order its barcode (ШПИ) when the order enters a batch
+    numbers_at_batch: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://otpravka-api.pochta.ru"
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (
         ("token", "Токен приложения (AccessToken) из настроек Отправки", True),
@@ -542,6 +544,10 @@ class Adapter(CarrierAdapter):
             created.extend(result.created)
             errors.extend(result.errors)
         return CreateResult(created=tuple(created), errors=tuple(errors))
+
+    def find_parcels(self, references: list[str]) -> list[CreatedParcel]:
+        return [parcel for reference in references for parcel in self.find_orders(reference)
+                if parcel.reference == reference]
 
     def find_orders(self, reference: str) -> list[CreatedParcel]:
         """``GET /1.0/backlog/search?query=<order-num>``: the orders already created for a shop

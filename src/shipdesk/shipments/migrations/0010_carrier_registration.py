@@ -47,6 +47,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='shipment',
+            name='carrier_batch_id',
+            field=models.CharField(blank=True, max_length=200),
+        ),
+        migrations.AddField(
+            model_name='shipment',
             name='register_due_at',
             field=models.DateTimeField(blank=True, null=True),
         ),

@@ -1,0 +1,216 @@
+"""Registration with the carrier: a shipment created through the API is sent to its carrier's
+emulator, gets the carrier's number, is tracked, can be refused, fixed and sent again,
+survives a carrier that is down without being registered twice, and is cancelled at the
+carrier. Checked from the emulator's side as well as ours."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from shipdesk.carriers import services as carriers
+from shipdesk.carriers.cdek.adapter import Adapter as CdekAdapter
+from shipdesk.carriers.cdek.emulator import CdekEmulator
+from shipdesk.carriers.emulation import Running, start
+from shipdesk.carriers.pickpoint.adapter import Adapter as PickpointAdapter
+from shipdesk.carriers.pickpoint.emulator import PickpointEmulator
+from shipdesk.carriers.russian_post.emulator import SANDBOX_CREDENTIALS as RP_CREDENTIALS
+from shipdesk.carriers.russian_post.tests.conftest import start_emulator
+from shipdesk.carriers.sandbox.emulator import SANDBOX_CREDENTIALS as SANDBOX_CREDENTIALS
+from shipdesk.carriers.sandbox.emulator import SandboxEmulator
+from shipdesk.documents import services as documents
+from shipdesk.shipments import registration
+from shipdesk.shipments.models import Registration, SenderProfile, Shipment, State
+from shipdesk.shipments.tests.factories import shipment_data
+from shipdesk.tracking.models import TrackingState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sender(actor: Any) -> SenderProfile:
+    return SenderProfile.objects.create(
+        organization=actor.organization, name="Склад", company="ООО Ромашка",
+        phone="+74951234567", index="101000", region="Москва", city="Москва",
+        street="ул. Мясницкая", house="1", is_default=True)
+
+
+@pytest.fixture
+def app_emulators() -> Iterator[dict[str, Running]]:
+    CdekAdapter.tokens._local.clear()
+    PickpointAdapter._sessions.clear()
+    running = {"cdek": start(CdekEmulator()), "pickpoint": start(PickpointEmulator()),
+               "sandbox": start(SandboxEmulator())}
+    yield running
+    for emulator in running.values():
+        emulator.stop()
+
+
+@pytest.fixture
+def rp_server() -> Iterator[Any]:
+    server = start_emulator()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _account(actor: Any, code: str, url: str, credentials: dict[str, str], **settings: Any) -> Any:
+    return carriers.carrier_account_create(
+        actor=actor, carrier_code=code, name=f"{code} test", base_url=url,
+        credentials=credentials, settings={"backoff_base": 0.01, **settings})
+
+
+def _create(api: Any, **data: Any) -> dict[str, Any]:
+    response = api.post("/api/v1/shipments/", data=json.dumps(shipment_data(**data)),
+                        content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _stored(order_number: str) -> Shipment:
+    return Shipment.objects.get(order_number=order_number)
+
+
+def test_sandbox_shipment_is_registered_numbered_and_tracked(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["sandbox"]
+    account = _account(actor, "sandbox", emulator.url, dict(SANDBOX_CREDENTIALS))
+    created = _create(api, carrier_code="sandbox", service_code="standard", order_number="SB-1")
+    shipment = _stored("SB-1")
+    assert shipment.carrier_account_id == account.pk
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    assert shipment.state == State.NUMBERED
+    held = emulator.app.by_number[shipment.tracking_number]  # type: ignore[attr-defined]
+    assert held.reference == "SB-1"
+    assert "Ленина" in held.recipient["address"] and "12" in held.recipient["address"]
+    assert TrackingState.objects.filter(shipment=shipment).exists()
+    # what the API answers afterwards shows it too
+    again = api.get(f"/api/v1/shipments/{created['id']}").json()
+    assert again["registration"] == "registered"
+    assert again["tracking_number"] == shipment.tracking_number
+
+
+def test_cdek_pickup_parcel_gets_the_cdek_number_and_the_emulator_holds_the_address(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["cdek"]
+    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
+                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    _create(api, carrier_code="cdek", service_code="136", order_number="CD-1",
+            pickup_point_code="OMS3")
+    shipment = _stored("CD-1")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    order = next(o for o in emulator.app.orders.values() if o.number == "CD-1")  # type: ignore[attr-defined]
+    assert shipment.tracking_number == order.cdek_number
+    assert shipment.carrier_order_id == order.uuid
+    assert order.body["delivery_point"] == "OMS3"
+    assert order.body["tariff_code"] == 136
+
+
+def test_a_refused_order_shows_the_carriers_words_and_is_sent_again_after_a_fix(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["cdek"]
+    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
+                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    created = _create(api, carrier_code="cdek", service_code="136", order_number="CD-2",
+                      pickup_point_code="NOWHERE")
+    shipment = _stored("CD-2")
+    assert shipment.registration == Registration.REJECTED
+    assert "NOWHERE" in shipment.registration_error  # CDEK's own message names the point
+    assert shipment.state == State.READY and not shipment.tracking_number
+    assert not any(o.number == "CD-2" for o in emulator.app.orders.values())  # type: ignore[attr-defined]
+    page = api.get(f"/api/v1/shipments/{created['id']}").json()
+    assert page["registration"] == "rejected"
+    assert "NOWHERE" in page["registration_error"]
+
+    fixed = api.patch(f"/api/v1/shipments/{created['id']}", data=json.dumps(
+        {"pickup_point_code": "OMS3", "ready": True}), content_type="application/json")
+    assert fixed.status_code == 200, fixed.content
+    shipment.refresh_from_db()
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    assert shipment.registration_error == ""
+    assert [o.number for o in emulator.app.orders.values()].count("CD-2") == 1  # type: ignore[attr-defined]
+
+
+def test_a_lost_answer_is_looked_up_before_sending_again(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["cdek"]
+    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
+                                                    "client_secret": "shipdesk-cdek-sandbox-secret"},
+             timeout=0.5, max_attempts=1)
+    CdekAdapter.tokens._local.clear()
+    httpx.post(f"{emulator.url}/v2/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": "shipdesk-cdek-sandbox",
+        "client_secret": "shipdesk-cdek-sandbox-secret"})
+    # the order is created at CDEK but its answer comes after our timeout
+    httpx.post(f"{emulator.url}/__emulator__/fail", json={"mode": "slow", "count": 1,
+                                                           "seconds": 1.5})
+    _create(api, carrier_code="cdek", service_code="136", order_number="CD-3",
+            pickup_point_code="OMS3")
+    shipment = _stored("CD-3")
+    assert shipment.registration == Registration.PENDING
+    assert "повторим" in shipment.registration_error
+    assert shipment.register_due_at is not None
+
+    outcome = registration.shipments_register(shipment_ids=[shipment.pk])
+    shipment.refresh_from_db()
+    assert outcome.registered == 1
+    assert shipment.registration == Registration.REGISTERED
+    orders = [o for o in emulator.app.orders.values() if o.number == "CD-3"]  # type: ignore[attr-defined]
+    assert len(orders) == 1  # found by our order number, not created twice
+    assert shipment.tracking_number == orders[0].cdek_number
+
+
+def test_pickpoint_parcel_gets_its_invoice_number(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["pickpoint"]
+    from shipdesk.carriers.pickpoint.emulator import SANDBOX_CREDENTIALS as PP
+
+    _account(actor, "pickpoint", f"{emulator.url}/api", dict(PP))
+    _create(api, carrier_code="pickpoint", service_code="STD", order_number="PP-1",
+            pickup_point_code="5501-003")
+    shipment = _stored("PP-1")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    assert shipment.tracking_number in emulator.app.sendings  # type: ignore[attr-defined]
+
+
+def test_russian_post_registration_makes_the_batch_and_the_hand_over_checks_it_in(
+        actor: Any, api: Any, sender: SenderProfile, rp_server: Any) -> None:
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    _create(api, order_number="RP-1", street="ул. Ленина", house="5", apartment="12")
+    shipment = _stored("RP-1")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    order = rp_server.state.orders[int(shipment.carrier_order_id)]
+    assert order["barcode"] == shipment.tracking_number
+    assert order["order-num"] == "RP-1"
+    assert order.get("street-to") and order.get("house-to") == "5"
+    assert shipment.carrier_batch_id
+    assert shipment.state == State.NUMBERED
+
+    batch = documents.batch_create(actor=actor, shipment_ids=[shipment.pk])[0]
+    closed = documents.batch_close(actor=actor, batch_id=batch.pk)
+    assert closed.carrier_batch_id == shipment.carrier_batch_id
+    carrier_batch = rp_server.state.batches[shipment.carrier_batch_id]
+    assert carrier_batch["batch-status"] == "FROZEN"  # checked in: F103 sent to the office
+    shipment.refresh_from_db()
+    assert shipment.state == State.HANDED_OVER
+
+
+def test_cancelling_cancels_at_the_carrier(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["cdek"]
+    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
+                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    created = _create(api, carrier_code="cdek", service_code="136", order_number="CD-4",
+                      pickup_point_code="OMS3")
+    response = api.post(f"/api/v1/shipments/{created['id']}/cancel", data="{}",
+                        content_type="application/json")
+    assert response.status_code == 200, response.content
+    shipment = _stored("CD-4")
+    assert shipment.state == State.CANCELLED
+    assert shipment.registration == Registration.CANCELLED
+    order = next(o for o in emulator.app.orders.values() if o.number == "CD-4")  # type: ignore[attr-defined]
+    assert order.removed_at is not None
