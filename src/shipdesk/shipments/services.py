@@ -1144,7 +1144,7 @@ def shipment_cancel(*, actor: Actor, shipment_id: int, reason: str = "") -> Ship
     there. Its tracking number stays on it (the column is unique), so the number is never
     issued to another parcel."""
     actor.require(Perm.MANAGE_SHIPMENTS)
-    shipment = (Shipment.objects.select_for_update().select_related("carrier_account")
+    shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("carrier_account")
                 .filter(organization=actor.organization, pk=shipment_id).first())
     if shipment is None:
         raise NotFound(_("Отправление не найдено"))
