@@ -33,14 +33,23 @@ def _start(canvas: Canvas, size: tuple[float, float], recorder: LayoutRecorder |
 
 
 def _party_block(canvas: Canvas, box: Box, title: str, party: PartyData,
-                 recorder: LayoutRecorder | None, *, with_phone: bool = True) -> None:
+                 recorder: LayoutRecorder | None, *, with_phone: bool = True,
+                 with_country: bool = False) -> None:
+    """``with_country``: the country line ("GERMANY DE") under the address, as customs
+    forms have it. An address abroad already holds its postcode where the country puts it."""
+    from shipdesk.documents.rules import country_line, is_foreign
+
     draw_block(canvas, box, recorder)
     inner = box.inset(4)
     caption(canvas, title, inner.x, inner.top - 7)
     lines = [party.name]
     if party.company and party.company != party.name:
         lines.append(party.company)
-    lines.append(", ".join(p for p in (party.index, party.address, party.country) if p))
+    # abroad the postcode is usually within the address already ("10117 Berlin")
+    index = "" if is_foreign(party.country) and party.index in party.address else party.index
+    lines.append(", ".join(p for p in (index, party.address) if p))
+    if with_country and party.country:
+        lines.append(country_line(party.country))
     if with_phone and party.phone:
         lines.append(f"Тел.: {party.phone}")
     draw_fitted(canvas, "\n".join(lines), Box(box.name + ".text", inner.x, inner.y, inner.w,
@@ -122,9 +131,11 @@ def draw_customs(canvas: Canvas, data: CustomsData, recorder: LayoutRecorder | N
     party_h = 50 if cn22 else 70
     half = (inner_w - 6) / 2
     _party_block(canvas, Box("sender", margin, y - party_h, half, party_h),
-                 "Отправитель / From", data.sender, recorder, with_phone=not cn22)
+                 "Отправитель / From", data.sender, recorder, with_phone=not cn22,
+                 with_country=True)
     _party_block(canvas, Box("recipient", margin + half + 6, y - party_h, half, party_h),
-                 "Получатель / To", data.recipient, recorder, with_phone=not cn22)
+                 "Получатель / To", data.recipient, recorder, with_phone=not cn22,
+                 with_country=True)
     y -= party_h + 4
 
     category = Box("category", margin, y - 44, inner_w, 44)
