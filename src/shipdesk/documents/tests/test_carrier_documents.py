@@ -233,6 +233,44 @@ def test_pickpoint_label_in_our_layout_prints_the_pickup_point_and_its_address(
     save_png(rasterise(pdf, dpi=150, pages=[0])[0], f.output_dir() / "label-pickpoint.png")
 
 
+def test_registered_pickpoint_parcels_get_pickpoints_makelabel_form(
+        actor: Actor, org: Any, sp: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from shipdesk.carriers.base import Party
+    from shipdesk.carriers.pickpoint.adapter import Adapter as PickpointAdapter
+    from shipdesk.carriers.pickpoint.emulator import IKN, LOGIN, PASSWORD, PickpointEmulator
+
+    running = start(PickpointEmulator())
+    try:
+        PickpointAdapter._sessions.clear()
+        account = CarrierAccount.objects.create(
+            organization=org, carrier_code="pickpoint", name="PickPoint",
+            base_url=f"{running.url}/api",
+            credentials={"login": LOGIN, "password": PASSWORD, "ikn": IKN})
+        base = parcel("PP-1")
+        created = adapter_for_account(account).create_parcels([parcel(
+            f"PP-{n}", service_code="", comment="scenario:delivered",
+            recipient=Party(name=base.recipient.name, phone=base.recipient.phone,
+                            pickup_point="7701-001")) for n in range(2)])
+        assert not created.errors, created.errors
+        ships = [f.shipment(org, sender_profile=sp, carrier_code="pickpoint",
+                            carrier_account=account, service_code="", mail_category="",
+                            tracking=c.tracking_number, carrier_order_id=c.carrier_id,
+                            pickup_point_code="7701-001") for c in created.created]
+        batch = services.batch_create(actor=actor, shipment_ids=[s.pk for s in ships],
+                                      shipping_date=DAY)[0]
+        doc = _request(actor, batch.pk, "labels_a4", django_capture_on_commit_callbacks)
+    finally:
+        running.stop()
+    assert doc.status == DocumentStatus.DONE, doc.error
+    pdf = _content(actor, doc)
+    texts = [_flat(t) for t in page_texts(pdf)]
+    assert len(texts) == 2
+    for s, text in zip(ships, texts, strict=True):
+        assert text.startswith("PickPoint") and f"Отправление: {s.tracking_number}" in text
+        assert "Постамат: 7701-001" in text and "Ф7п" not in text
+    assert [fmt for fmt, _t in _linear(pdf)] == ["Code128", "Code128"]
+
+
 # --- international -------------------------------------------------------------------------
 
 def _to_berlin(org: Any, sp: Any, **kw: Any) -> Shipment:
