@@ -204,6 +204,22 @@ def test_the_batch_page_offers_the_carriers_documents(
     assert "Список ф.103" not in page and "112ЭП" not in page and "ф.107" not in page
 
 
+def test_the_api_names_the_carriers_documents_and_refuses_russian_post_forms(
+        api: Client, actor: Actor, org: Any, sp: Any) -> None:
+    import json
+
+    s = f.shipment(org, sender_profile=sp, carrier_code="cdek", service_code="136",
+                   tracking="1234567890")
+    batch = services.batch_create(actor=actor, shipment_ids=[s.pk], shipping_date=DAY)[0]
+    out = api.get(f"/api/v1/documents/batches/{batch.pk}").json()
+    assert out["document_kinds"] == ["labels_thermal", "labels_a4", "batch_print",
+                                     "handover_act"]
+    r = api.post(f"/api/v1/documents/batches/{batch.pk}/documents",
+                 data=json.dumps({"kind": "f103_pdf"}), content_type="application/json")
+    assert r.status_code == 422
+    assert "СДЭК" in r.json()["detail"] and "Акт приёма-передачи" in r.json()["detail"]
+
+
 # --- PickPoint in our layout ---------------------------------------------------------------
 
 def test_pickpoint_label_in_our_layout_prints_the_pickup_point_and_its_address(
