@@ -557,6 +557,24 @@ def _carrier_labels(batch: Batch) -> tuple[bytes, set[int]] | None:
     return _merge_pdfs(parts), {pk for pk, _order in orders}
 
 
+def _carrier_registry(batch: Batch) -> bytes:
+    """The carrier's own registry of a batch handed over through it (``carrier_batch_id``,
+    ``Capability.BATCHES``: PickPoint's ``getreestr``), to go with our act; b"" when none."""
+    if not batch.carrier_batch_id or batch.carrier_account is None:
+        return b""
+    adapter = _adapter_for(batch.carrier_account)
+    if Capability.BATCHES not in adapter.capabilities:
+        return b""
+    try:
+        return adapter.batch_documents(batch.carrier_batch_id).content
+    except NotImplementedError:
+        return b""
+    except CarrierError as exc:
+        raise Conflict(_("%(carrier)s не выдал реестр партии %(n)s: %(error)s")
+                       % {"carrier": adapter.name, "n": batch.display_number,
+                          "error": str(exc)}) from exc
+
+
 def _merge_pdfs(parts: Sequence[bytes], out: Any = None) -> bytes:
     """The pages of ``parts`` in order, as one PDF (written to ``out`` when given)."""
     from pypdf import PdfWriter
@@ -640,7 +658,12 @@ def _render(doc: GeneratedDocument, out: Any) -> None:
         _render_labels(batch, out, "thermal" if kind == DocumentKind.LABELS_THERMAL else "a4",
                        progress, workers)
     elif kind == DocumentKind.HANDOVER_ACT:
-        act.render_act_pdf(selectors.act_data(batch), out)
+        ours = act.render_act_pdf(selectors.act_data(batch))
+        theirs = _carrier_registry(batch)
+        if theirs:
+            _merge_pdfs([ours, theirs], out)
+        else:
+            out.write(ours)
     elif kind == DocumentKind.F103_PDF:
         registry.render_registry_pdf(selectors.registry_data(batch), out)
     elif kind == DocumentKind.F103_XLSX:

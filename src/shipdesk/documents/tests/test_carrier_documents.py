@@ -249,7 +249,7 @@ def test_pickpoint_label_in_our_layout_prints_the_pickup_point_and_its_address(
     save_png(rasterise(pdf, dpi=150, pages=[0])[0], f.output_dir() / "label-pickpoint.png")
 
 
-def test_registered_pickpoint_parcels_get_pickpoints_makelabel_form(
+def test_registered_pickpoint_parcels_get_pickpoints_labels_and_registry(
         actor: Actor, org: Any, sp: Any, django_capture_on_commit_callbacks: Any) -> None:
     from shipdesk.carriers.base import Party
     from shipdesk.carriers.pickpoint.adapter import Adapter as PickpointAdapter
@@ -275,6 +275,10 @@ def test_registered_pickpoint_parcels_get_pickpoints_makelabel_form(
         batch = services.batch_create(actor=actor, shipment_ids=[s.pk for s in ships],
                                       shipping_date=DAY)[0]
         doc = _request(actor, batch.pk, "labels_a4", django_capture_on_commit_callbacks)
+        # handed over through PickPoint: its own registry goes with our act
+        closed = services.batch_close(actor=actor, batch_id=batch.pk)
+        assert closed.carrier_batch_id
+        act = _request(actor, batch.pk, "handover_act", django_capture_on_commit_callbacks)
     finally:
         running.stop()
     assert doc.status == DocumentStatus.DONE, doc.error
@@ -285,6 +289,12 @@ def test_registered_pickpoint_parcels_get_pickpoints_makelabel_form(
         assert text.startswith("PickPoint") and f"Отправление: {s.tracking_number}" in text
         assert "Постамат: 7701-001" in text and "Ф7п" not in text
     assert [fmt for fmt, _t in _linear(pdf)] == ["Code128", "Code128"]
+
+    assert act.status == DocumentStatus.DONE, act.error
+    ours, theirs = (_flat(t) for t in page_texts(_content(actor, act)))
+    assert "АКТ ПРИЁМА-ПЕРЕДАЧИ" in ours and f"Реестр перевозчика: {closed.carrier_batch_id}" in ours
+    assert "PickPoint: реестр передачи" in theirs
+    assert all(s.tracking_number in ours and s.tracking_number in theirs for s in ships)
 
 
 # --- international -------------------------------------------------------------------------
