@@ -248,6 +248,33 @@ def test_pickpoint_label_in_our_layout_prints_the_pickup_point_and_its_address(
     assert _linear(pdf) == [("Code128", "20000000000014"), ("Code128", "20000000000021")]
     save_png(rasterise(pdf, dpi=150, pages=[0])[0], f.output_dir() / "label-pickpoint.png")
 
+    printed = _request(actor, batch.pk, "batch_print", django_capture_on_commit_callbacks)
+    assert printed.status == DocumentStatus.DONE, printed.error
+    pages = [_flat(t) for t in page_texts(_content(actor, printed))]
+    assert len(pages) == 2  # the act, then one A4 sheet of our labels
+    assert pages[0].startswith("АКТ ПРИЁМА-ПЕРЕДАЧИ") and "Перевозчик: PickPoint" in pages[0]
+    assert "Ф7п" not in pages[1] and "7801-035" in pages[1] and "7801-999" in pages[1]
+    assert "ф. 112ЭП" not in " ".join(pages)
+
+
+def test_a_long_act_runs_over_pages_with_totals_and_signatures_inside_them() -> None:
+    from shipdesk.documents.rendering.act import render_act_pdf
+    from shipdesk.documents.rendering.data import ActData, ActRow, PartyData
+    from shipdesk.documents.rendering.layout import LayoutRecorder
+    from shipdesk.documents.tests.pdfcheck import assert_layout_sane
+
+    rows = tuple(ActRow(n, f"10{n:08d}", f"ORD-{n}", "Константинопольская Александра " * (n % 3 + 1),
+                        f"MSK{n} Москва", 1 + n % 2, 1000 + n, Decimal("100.00"), Decimal("50.50"))
+                 for n in range(1, 81))
+    recorder = LayoutRecorder()
+    pdf = render_act_pdf(ActData("7/2026", DAY, PartyData("ООО «Ромашка»", "г. Москва"), "СДЭК",
+                                 "MSK5", rows), recorder=recorder)
+    texts = [_flat(t) for t in page_texts(pdf)]
+    assert len(texts) >= 3 and all(f"10{n:08d}" in " ".join(texts) for n in range(1, 81))
+    assert "Всего отправлений: 80" in texts[-1] and "Всего мест: 120" in texts[-1]
+    assert "Наложенный платёж, всего: 4 040,00 руб." in texts[-1]
+    assert_layout_sane(recorder)
+
 
 def test_registered_pickpoint_parcels_get_pickpoints_labels_and_registry(
         actor: Actor, org: Any, sp: Any, django_capture_on_commit_callbacks: Any) -> None:
