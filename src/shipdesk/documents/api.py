@@ -39,7 +39,8 @@ def _batch_out(batch: Batch) -> BatchOut:
         drop_off_point=batch.drop_off_point, state=batch.state,
         carrier_batch_id=batch.carrier_batch_id, closed_at=batch.closed_at,
         parcel_count=batch.entries.count() if count is None else count,
-        created_at=batch.created_at)
+        created_at=batch.created_at,
+        document_kinds=[kind for kind, _name in services.batch_document_kinds(batch)])
 
 
 def _document_out(doc: GeneratedDocument) -> DocumentOut:

@@ -70,6 +70,7 @@ class DocumentKind(models.TextChoices):
     COD_TRANSFER = "f112ep", _("Бланки наложенного платежа ф.112ЭП")
     INVENTORY = "f107", _("Описи вложения ф.107")
     BATCH_PRINT = "batch_print", _("Печать партии (всё одним файлом)")
+    HANDOVER_ACT = "handover_act", _("Акт приёма-передачи (PDF)")
 
 
 class DocumentStatus(models.TextChoices):

@@ -20,6 +20,9 @@ class BatchOut(Schema):
     closed_at: datetime | None
     parcel_count: int
     created_at: datetime
+    # the documents this batch's carrier uses (POST /batches/{id}/documents "kind")
+    document_kinds: list[str] = Field(default_factory=list,
+                                      examples=[["labels_a4", "handover_act", "batch_print"]])
 
 
 class BatchCreateIn(Schema):

@@ -13,6 +13,7 @@ and only the documents worker ever renders.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import tempfile
 from collections import defaultdict
@@ -32,7 +33,7 @@ from shipdesk.carriers.base import Capability, CarrierAdapter, CarrierError
 from shipdesk.carriers.models import CarrierAccount
 from shipdesk.core import crypto
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ServiceError, ValidationFailed
-from shipdesk.documents import selectors
+from shipdesk.documents import rules, selectors
 from shipdesk.documents.models import (
     Batch,
     BatchEntry,
@@ -475,6 +476,7 @@ _FILES: dict[str, tuple[str, str]] = {
     DocumentKind.COD_TRANSFER: ("f112ep.pdf", "application/pdf"),
     DocumentKind.INVENTORY: ("f107.pdf", "application/pdf"),
     DocumentKind.BATCH_PRINT: ("batch.pdf", "application/pdf"),
+    DocumentKind.HANDOVER_ACT: ("act.pdf", "application/pdf"),
 }
 
 
@@ -500,6 +502,7 @@ def document_request(*, actor: Actor, batch_id: int, kind: str) -> GeneratedDocu
         raise NotFound(_("Партия не найдена"))
     if not batch.entries.exists():
         raise ValidationFailed(_("Партия %(n)s пуста") % {"n": batch.display_number})
+    _check_kind_applies(batch, kind)
     doc, _created = GeneratedDocument.objects.select_for_update().get_or_create(
         batch=batch, kind=kind, defaults={"organization": actor.organization})
     if doc.frozen and doc.status == DocumentStatus.DONE:
@@ -523,6 +526,136 @@ def document_request(*, actor: Actor, batch_id: int, kind: str) -> GeneratedDocu
     return doc
 
 
+def batch_document_kinds(batch: Batch) -> list[tuple[str, str]]:
+    """(kind, name) of the documents this batch's carrier uses (``rules.document_kinds``)."""
+    kinds = rules.document_kinds(batch.carrier_code)
+    return [(value, str(label)) for value, label in DocumentKind.choices if value in kinds]
+
+
+def _check_kind_applies(batch: Batch, kind: str) -> None:
+    """Russian Post's forms (F103, F112EP, F107, CN22/CN23) are never made for another
+    carrier's batch, nor a hand-over act for Russian Post's."""
+    allowed = batch_document_kinds(batch)
+    if kind in dict(allowed):
+        return
+    carrier = selectors.carrier_display_name(batch.carrier_code) or _("без перевозчика")
+    raise ValidationFailed(
+        _("«%(kind)s» не составляется для партии %(n)s перевозчика «%(carrier)s». "
+          "Для неё: %(allowed)s") % {"kind": DocumentKind(kind).label,
+                                     "n": batch.display_number, "carrier": carrier,
+                                     "allowed": "; ".join(name for _v, name in allowed)},
+        errors=[FieldError(loc=("kind",), code="not_for_carrier",
+                           message=_("Этот документ — не для этого перевозчика"))])
+
+
+# How many orders one print request of a carrier asks for (CDEK prints up to 100).
+CARRIER_PRINT_CHUNK = 100
+
+
+def _carrier_labels(batch: Batch) -> tuple[bytes, set[int]] | None:
+    """The carrier's own label print form of the batch's registered parcels, when its form
+    set prints through the carrier and its adapter can (``Capability.LABELS``): the PDF and
+    the ids of the shipments it covers. ``None`` when ours are drawn for all."""
+    orders = selectors.carrier_label_orders(batch)
+    if not orders or batch.carrier_account is None:
+        return None
+    adapter = _adapter_for(batch.carrier_account)
+    if Capability.LABELS not in adapter.capabilities:
+        return None
+    ids = [order for _pk, order in orders]
+    parts: list[bytes] = []
+    try:
+        for start in range(0, len(ids), CARRIER_PRINT_CHUNK):
+            parts.append(adapter.labels(ids[start:start + CARRIER_PRINT_CHUNK]).content)
+    except NotImplementedError:
+        return None
+    except CarrierError as exc:
+        raise Conflict(_("%(carrier)s не выдал ярлыки для партии %(n)s: %(error)s")
+                       % {"carrier": adapter.name, "n": batch.display_number,
+                          "error": str(exc)}) from exc
+    return _merge_pdfs(parts), {pk for pk, _order in orders}
+
+
+def _carrier_registry(batch: Batch) -> bytes:
+    """The carrier's own registry of a batch handed over through it (``carrier_batch_id``,
+    ``Capability.BATCHES``: PickPoint's ``getreestr``), to go with our act; b"" when none."""
+    if not batch.carrier_batch_id or batch.carrier_account is None:
+        return b""
+    adapter = _adapter_for(batch.carrier_account)
+    if Capability.BATCHES not in adapter.capabilities:
+        return b""
+    try:
+        return adapter.batch_documents(batch.carrier_batch_id).content
+    except NotImplementedError:
+        return b""
+    except CarrierError as exc:
+        raise Conflict(_("%(carrier)s не выдал реестр партии %(n)s: %(error)s")
+                       % {"carrier": adapter.name, "n": batch.display_number,
+                          "error": str(exc)}) from exc
+
+
+def _merge_pdfs(parts: Sequence[bytes], out: Any = None) -> bytes:
+    """The pages of ``parts`` in order, as one PDF (written to ``out`` when given)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(io.BytesIO(part))
+    target = out if out is not None else io.BytesIO()
+    writer.write(target)
+    writer.close()
+    return target.getvalue() if out is None else b""
+
+
+def _our_labels(batch: Batch, skip: set[int], layout: str,
+                progress: Callable[[int], None] | None = None, workers: int = 1) -> bytes:
+    """Our labels of the parcels the carrier does not print (b"" when there are none)."""
+    from shipdesk.documents.rendering import labels
+
+    buffer = io.BytesIO()
+    count = labels.render_labels(selectors.iter_label_data(batch, skip=skip), buffer,
+                                 layout=layout, progress=progress, workers=workers)
+    return buffer.getvalue() if count else b""
+
+
+def _render_labels(batch: Batch, out: Any, layout: str, progress: Callable[[int], None],
+                   workers: int) -> None:
+    from shipdesk.documents.rendering import labels
+
+    carrier = _carrier_labels(batch)
+    if carrier is None:
+        labels.render_labels(selectors.iter_label_data(batch), out, layout=layout,
+                             progress=progress, workers=workers)
+        return
+    pdf, covered = carrier
+    ours = _our_labels(batch, covered, layout, progress, workers)
+    _merge_pdfs([p for p in (pdf, ours) if p], out)
+
+
+def _render_batch_print(batch: Batch, out: Any, progress: Callable[[int], None],
+                        workers: int) -> None:
+    """One PDF in the operator's order. With the carrier's own labels: the act (or F103),
+    the carrier's labels, ours for the parcels it did not print, then the forms."""
+    from shipdesk.documents.rendering import bundle
+    from shipdesk.documents.rendering.data import BatchPrintData
+
+    carrier = _carrier_labels(batch) if rules.forms_for(batch.carrier_code).carrier_labels \
+        else None
+    if carrier is None:
+        bundle.render_batch(selectors.batch_print_data(batch), out, progress=progress,
+                            workers=workers)
+        return
+    pdf, covered = carrier
+    data = selectors.batch_print_data(batch, skip_labels=covered)
+    head, tail = io.BytesIO(), io.BytesIO()
+    bundle.render_batch(BatchPrintData(registry=data.registry, labels=(), act=data.act), head)
+    parts = [head.getvalue(), pdf, _our_labels(batch, covered, "a4", progress, workers)]
+    if any(f.customs or f.cod_transfer or f.inventory for f in data.forms):
+        bundle.render_batch(BatchPrintData(registry=None, labels=(), forms=data.forms), tail)
+        parts.append(tail.getvalue())
+    _merge_pdfs([p for p in parts if p], out)
+
+
 def _set_progress(doc_id: int, total: int) -> Callable[[int], None]:
     def progress(done: int) -> None:
         GeneratedDocument.objects.filter(pk=doc_id).update(
@@ -531,18 +664,25 @@ def _set_progress(doc_id: int, total: int) -> Callable[[int], None]:
 
 
 def _render(doc: GeneratedDocument, out: Any) -> None:
-    from shipdesk.documents.rendering import bundle, labels, registry
+    from shipdesk.documents.rendering import act, registry
     from shipdesk.documents.signing import CertificateInvalid, inspect_pkcs12, sign_pdf
 
     batch = doc.batch
     kind = doc.kind
+    _check_kind_applies(batch, kind)
     count = batch.entries.count()
     progress = _set_progress(doc.pk, count)
     workers = 2 if count >= PARALLEL_LABELS_FROM else 1
     if kind in (DocumentKind.LABELS_THERMAL, DocumentKind.LABELS_A4):
-        labels.render_labels(selectors.iter_label_data(batch), out,
-                             layout="thermal" if kind == DocumentKind.LABELS_THERMAL else "a4",
-                             progress=progress, workers=workers)
+        _render_labels(batch, out, "thermal" if kind == DocumentKind.LABELS_THERMAL else "a4",
+                       progress, workers)
+    elif kind == DocumentKind.HANDOVER_ACT:
+        ours = act.render_act_pdf(selectors.act_data(batch))
+        theirs = _carrier_registry(batch)
+        if theirs:
+            _merge_pdfs([ours, theirs], out)
+        else:
+            out.write(ours)
     elif kind == DocumentKind.F103_PDF:
         registry.render_registry_pdf(selectors.registry_data(batch), out)
     elif kind == DocumentKind.F103_XLSX:
@@ -560,8 +700,7 @@ def _render(doc: GeneratedDocument, out: Any) -> None:
                            password=crypto.decrypt(cert.password_encrypted),
                            reason=_("Список ф.103 № %(n)s") % {"n": batch.display_number}))
     elif kind == DocumentKind.BATCH_PRINT:
-        data = selectors.batch_print_data(batch)
-        bundle.render_batch(data, out, progress=progress, workers=workers)
+        _render_batch_print(batch, out, progress, workers)
     else:
         _render_forms(batch, kind, out)
 

@@ -54,7 +54,8 @@ def _batch_or_404(request: ActorRequest, batch_id: int):
 def batch_detail(request: ActorRequest, batch_id: int) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
     documents = {d.kind: d for d in GeneratedDocument.objects.filter(batch=batch)}
-    kinds = [(value, label, documents.get(value)) for value, label in DocumentKind.choices]
+    kinds = [(value, label, documents.get(value))
+             for value, label in services.batch_document_kinds(batch)]
     return render(request, "documents/batch.html", {
         "batch": batch, "shipments": selectors.batch_shipments(batch)[:1000],
         "count": batch.entries.count(), "kinds": kinds,

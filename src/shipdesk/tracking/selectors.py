@@ -62,6 +62,14 @@ def _offices(carrier_and_codes: set[tuple[str, str]]) -> dict[tuple[str, str], P
     return {(o.carrier_code, o.code): o for o in PickupOffice.objects.filter(q)}
 
 
+def pickup_office_addresses(*, carrier_and_codes: set[tuple[str, str]]
+                            ) -> dict[tuple[str, str], str]:
+    """(carrier code, point code) -> the point's one-line address, for the points known in
+    the loaded directory (documents print it on labels). One query."""
+    return {key: office.address or office.name
+            for key, office in _offices(carrier_and_codes).items()}
+
+
 def shipment_tracking_summary(*, shipment_ids: Sequence[int]) -> dict[int, Summary]:
     """Tracking summary per shipment id (shipments without tracking are absent). Two or
     three queries whatever the number of ids."""

@@ -41,8 +41,11 @@ def human_text(tracking_number: str) -> str:
     return n
 
 
-def linear_barcode(tracking_number: str, *, bar_height: float, bar_width: float) -> I2of5 | Code128:
-    if symbology(tracking_number) == "I2of5":
+def linear_barcode(tracking_number: str, *, bar_height: float, bar_width: float,
+                   kind: str = "") -> I2of5 | Code128:
+    """``kind``: "I2of5" or "Code128"; "" = by the number's format (:func:`symbology`).
+    A courier service's 14-digit number is Code 128, not Russian Post's ITF."""
+    if (kind or symbology(tracking_number)) == "I2of5":
         # The 14th digit is the number's own check digit: no extra I2of5 checksum.
         return I2of5(tracking_number, barHeight=bar_height, barWidth=bar_width, ratio=3.0,
                      checksum=0, bearers=0, quiet=0)
@@ -50,11 +53,11 @@ def linear_barcode(tracking_number: str, *, bar_height: float, bar_width: float)
 
 
 def draw_linear(canvas: Canvas, tracking_number: str, x: float, y: float, width: float,
-                height: float) -> tuple[float, float]:
+                height: float, kind: str = "") -> tuple[float, float]:
     """Draws the bars centred in the box, as wide as fits with a quiet zone of 10 modules
     each side (module 0.6–2 pt); returns the (x, width) of the bars. One barcode object per
     label: it is built with a 1-pt module and stretched horizontally."""
-    bars = linear_barcode(tracking_number, bar_height=height, bar_width=1.0)
+    bars = linear_barcode(tracking_number, bar_height=height, bar_width=1.0, kind=kind)
     module = min(width / (bars.width + 2 * QUIET_MODULES), 2.0)
     if module < 0.6:
         raise ValueError(f"barcode box too narrow for {tracking_number}")

@@ -38,6 +38,9 @@ class LabelData:
     style: str = "post"
     pickup_point: str = ""
     city: str = ""
+    pickup_point_address: str = ""  # from the pickup-point directory, when loaded
+    destination: str = ""  # abroad: the country line, e.g. "GERMANY DE"
+    symbology: str = ""  # "I2of5" / "Code128"; "" = by the number's format
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,49 @@ class RegistryData:
 
 
 @dataclass(frozen=True)
+class ActRow:
+    position: int
+    tracking_number: str
+    order_number: str
+    recipient: str
+    destination: str  # the pickup point code, else the city
+    packages: int
+    weight_g: int
+    declared_value: Decimal
+    cod_amount: Decimal
+
+
+@dataclass(frozen=True)
+class ActData:
+    """A courier service's hand-over act (акт приёма-передачи): the parcels the sender
+    hands to the carrier together, signed by both."""
+
+    number: str
+    date: date
+    sender: PartyData
+    carrier_name: str
+    drop_off_point: str
+    rows: tuple[ActRow, ...]
+    carrier_batch_id: str = ""
+
+    @property
+    def total_packages(self) -> int:
+        return sum(r.packages for r in self.rows)
+
+    @property
+    def total_weight_g(self) -> int:
+        return sum(r.weight_g for r in self.rows)
+
+    @property
+    def total_declared_value(self) -> Decimal:
+        return sum((r.declared_value for r in self.rows), Decimal("0"))
+
+    @property
+    def total_cod(self) -> Decimal:
+        return sum((r.cod_amount for r in self.rows), Decimal("0"))
+
+
+@dataclass(frozen=True)
 class CustomsItemData:
     description: str
     quantity: int
@@ -101,10 +147,16 @@ class CustomsData:
     sender: PartyData
     recipient: PartyData
     items: tuple[CustomsItemData, ...]
-    category: str = "Продажа товаров / Sale of goods"
+    category: str = "sale_of_goods"  # a key of ``rules.CUSTOMS_CATEGORIES``
     currency: str = "RUB"
     gross_weight_g: int = 0
     date: date | None = None
+    explanation: str = ""  # what "other" is (or anything about the category)
+    comments: str = ""
+    postage: Decimal = Decimal("0")  # postage / fees, in ``currency``
+    invoice_number: str = ""
+    licence_number: str = ""
+    certificate_number: str = ""
 
     @property
     def total_value(self) -> Decimal:
@@ -162,6 +214,7 @@ class ParcelForms:
 
 @dataclass(frozen=True)
 class BatchPrintData:
-    registry: RegistryData
+    registry: RegistryData | None
     labels: Iterable[LabelData]  # may be a one-pass generator (read in chunks)
     forms: tuple[ParcelForms, ...] = ()
+    act: ActData | None = None  # a courier service's hand-over act instead of the F103

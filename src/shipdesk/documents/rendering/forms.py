@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from reportlab.lib.pagesizes import A4, A6
+from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
@@ -33,14 +33,23 @@ def _start(canvas: Canvas, size: tuple[float, float], recorder: LayoutRecorder |
 
 
 def _party_block(canvas: Canvas, box: Box, title: str, party: PartyData,
-                 recorder: LayoutRecorder | None, *, with_phone: bool = True) -> None:
+                 recorder: LayoutRecorder | None, *, with_phone: bool = True,
+                 with_country: bool = False) -> None:
+    """``with_country``: the country line ("GERMANY DE") under the address, as customs
+    forms have it. An address abroad already holds its postcode where the country puts it."""
+    from shipdesk.documents.rules import country_line, is_foreign
+
     draw_block(canvas, box, recorder)
     inner = box.inset(4)
     caption(canvas, title, inner.x, inner.top - 7)
     lines = [party.name]
     if party.company and party.company != party.name:
         lines.append(party.company)
-    lines.append(", ".join(p for p in (party.index, party.address, party.country) if p))
+    # abroad the postcode is usually within the address already ("10117 Berlin")
+    index = "" if is_foreign(party.country) and party.index in party.address else party.index
+    lines.append(", ".join(p for p in (index, party.address) if p))
+    if with_country and party.country:
+        lines.append(country_line(party.country))
     if with_phone and party.phone:
         lines.append(f"Тел.: {party.phone}")
     draw_fitted(canvas, "\n".join(lines), Box(box.name + ".text", inner.x, inner.y, inner.w,
@@ -74,60 +83,132 @@ def _table(canvas: Canvas, box: Box, columns: list[tuple[str, float, bool]],
     return y
 
 
+def _checkbox(canvas: Canvas, x: float, y: float, label: str, checked: bool) -> None:
+    """A ticked or empty box with its label; a tick is an "X" so it reads back as text."""
+    canvas.rect(x, y - 1, 7, 7, stroke=1, fill=0)
+    if checked:
+        canvas.setFont(BOLD, 7)
+        canvas.drawString(x + 1.3, y + 0.2, "X")
+    canvas.setFont(REGULAR, 7)
+    canvas.drawString(x + 10, y, label)
+
+
 def draw_customs(canvas: Canvas, data: CustomsData, recorder: LayoutRecorder | None = None
                  ) -> None:
-    size = A6 if data.form == "CN22" else A4
+    """CN22 (A5) or CN23 (A4) with the UPU form's fields: the item's barcode, sender and
+    addressee, category of item (ticked), per line description, quantity, net weight, value
+    and currency, HS tariff number and country of origin; total gross weight, total value,
+    postage/fees, attached invoice/licence/certificate numbers, comments, the declaration
+    text with the date and the sender's signature line."""
+    from shipdesk.documents.rules import CUSTOMS_CATEGORIES, CUSTOMS_DECLARATION_TEXT
+
+    cn22 = data.form == "CN22"
+    size = A5 if cn22 else A4
     _start(canvas, size, recorder)
     width, height = size
-    margin = 6 * mm if data.form == "CN22" else _M
+    margin = 8 * mm if cn22 else _M
     inner_w = width - 2 * margin
     top = height - margin
-    head = Box("header", margin, top - 30, inner_w, 30)
+    head = Box("header", margin, top - 56, inner_w, 56)
     draw_block(canvas, head, recorder, border=False)
-    canvas.setFont(BOLD, 12)
-    canvas.drawString(margin, top - 12, data.form)
-    canvas.setFont(REGULAR, 7)
-    canvas.drawString(margin + 40, top - 9, "ТАМОЖЕННАЯ ДЕКЛАРАЦИЯ / CUSTOMS DECLARATION")
-    canvas.drawString(margin + 40, top - 18, f"Отправление / Item: {data.tracking_number}")
-    canvas.drawString(margin, top - 28, f"Категория / Category: {data.category}")
-    y = head.y - 4
-    party_h = 46 if data.form == "CN22" else 70
-    if data.form == "CN23":
-        half = (inner_w - 6) / 2
-        _party_block(canvas, Box("sender", margin, y - party_h, half, party_h),
-                     "Отправитель / From", data.sender, recorder)
-        _party_block(canvas, Box("recipient", margin + half + 6, y - party_h, half, party_h),
-                     "Получатель / To", data.recipient, recorder)
-        y -= party_h + 6
-    else:
-        _party_block(canvas, Box("sender", margin, y - party_h, inner_w, party_h),
-                     "Отправитель / From", data.sender, recorder, with_phone=False)
-        y -= party_h + 4
-        _party_block(canvas, Box("recipient", margin, y - party_h, inner_w, party_h),
-                     "Получатель / To", data.recipient, recorder, with_phone=False)
-        y -= party_h + 4
-    scale = inner_w / 100
-    columns = [("Описание / Description", 36 * scale, False), ("Кол. / Qty", 9 * scale, True),
-               ("Вес нетто, кг / Net kg", 14 * scale, True),
-               (f"Стоимость / Value, {data.currency}", 15 * scale, True),
-               ("Код ТН ВЭД / HS", 15 * scale, False), ("Страна / Origin", 11 * scale, False)]
-    rows = [[i.description, str(i.quantity), kg(i.weight_g), money(i.value), i.hs_code,
-             i.origin_country] for i in data.items]
-    y = _table(canvas, Box("items", margin, 0, inner_w, y), columns, rows, recorder,
-               row_h=12 if data.form == "CN22" else 14)
-    totals = Box("totals", margin, y - 30, inner_w, 26)
-    draw_block(canvas, totals, recorder, border=False)
+    canvas.setFont(BOLD, 14)
+    canvas.drawString(margin, top - 14, data.form)
+    canvas.setFont(BOLD, 7.5)
+    canvas.drawString(margin, top - 27, "ТАМОЖЕННАЯ ДЕКЛАРАЦИЯ")
+    canvas.drawString(margin, top - 36, "CUSTOMS DECLARATION")
+    canvas.setFont(REGULAR, 6.5)
+    canvas.drawString(margin, top - 46, "Может вскрываться в служебном порядке / "
+                                        "May be opened officially")
+    canvas.drawString(margin, top - 54, f"Отправление / Item: {data.tracking_number}")
+    bar_w = inner_w * 0.5
+    bar_box = Box("header.barcode", head.right - bar_w, head.y + 10, bar_w, head.h - 10)
+    draw_linear(canvas, data.tracking_number, bar_box.x, bar_box.y, bar_box.w, bar_box.h,
+                "Code128")
     canvas.setFont(BOLD, 8)
-    canvas.drawString(margin, totals.top - 9,
+    canvas.drawCentredString(bar_box.x + bar_box.w / 2, head.y + 1,
+                             human_text(data.tracking_number))
+    y = head.y - 4
+    party_h = 50 if cn22 else 70
+    half = (inner_w - 6) / 2
+    _party_block(canvas, Box("sender", margin, y - party_h, half, party_h),
+                 "Отправитель / From", data.sender, recorder, with_phone=not cn22,
+                 with_country=True)
+    _party_block(canvas, Box("recipient", margin + half + 6, y - party_h, half, party_h),
+                 "Получатель / To", data.recipient, recorder, with_phone=not cn22,
+                 with_country=True)
+    y -= party_h + 4
+
+    category = Box("category", margin, y - 44, inner_w, 44)
+    draw_block(canvas, category, recorder)
+    caption(canvas, "Категория отправления / Category of item", category.x + 4,
+            category.top - 9)
+    col_w = (inner_w - 8) / 2
+    for n, (key, label) in enumerate(CUSTOMS_CATEGORIES.items()):
+        cx = category.x + 4 + (n % 2) * col_w
+        cy = category.top - 19 - (n // 2) * 9
+        _checkbox(canvas, cx, cy, label, key == data.category)
+    y = category.y - 2
+    if data.explanation:
+        explain = Box("explanation", margin, y - 14, inner_w, 12)
+        draw_block(canvas, explain, recorder, border=False)
+        draw_fitted(canvas, f"Пояснение / Explanation: {data.explanation}", explain,
+                    max_size=7, min_size=4.5)
+        y = explain.y - 2
+    y -= 2
+
+    scale = inner_w / 100
+    columns = [("Подробное описание содержимого / Detailed description of contents",
+                31 * scale, False),
+               ("Кол. / Qty", 7 * scale, True),
+               ("Вес нетто, кг / Net weight, kg", 12 * scale, True),
+               ("Стоимость / Value", 17 * scale, True),
+               ("Код ТН ВЭД / HS tariff number", 17 * scale, False),
+               ("Страна происхождения / Country of origin", 16 * scale, False)]
+    rows = [[i.description, str(i.quantity), kg(i.weight_g), f"{money(i.value)} {data.currency}",
+             i.hs_code, i.origin_country] for i in data.items]
+    y = _table(canvas, Box("items", margin, 0, inner_w, y), columns, rows, recorder,
+               row_h=12 if cn22 else 14)
+
+    totals = Box("totals", margin, y - 32, inner_w, 30)
+    draw_block(canvas, totals, recorder)
+    canvas.setFont(BOLD, 7.5)
+    canvas.drawString(margin + 4, totals.top - 10,
                       f"Общий вес брутто / Total gross weight: {kg(data.gross_weight_g)} кг")
-    canvas.drawString(margin, totals.top - 20, f"Общая стоимость / Total value: "
+    canvas.drawString(margin + 4, totals.top - 20, "Общая стоимость / Total value: "
                       f"{money(data.total_value)} {data.currency}")
-    sign = Box("signature", margin, totals.y - 24, inner_w, 20)
+    canvas.setFont(REGULAR, 7.5)
+    canvas.drawString(margin + inner_w * 0.58, totals.top - 10,
+                      "Почтовый сбор / Postage/Fees:")
+    canvas.drawString(margin + inner_w * 0.58, totals.top - 20,
+                      f"{money(data.postage)} {data.currency}")
+
+    docs = Box("attached", margin, totals.y - 40, inner_w, 38)
+    draw_block(canvas, docs, recorder)
+    caption(canvas, "Прилагаемые документы / Attached documents", docs.x + 4, docs.top - 9)
+    third = (inner_w - 8) / 3
+    for n, (label, number) in enumerate((("Счёт / Invoice", data.invoice_number),
+                                         ("Лицензия / Licence", data.licence_number),
+                                         ("Сертификат / Certificate", data.certificate_number))):
+        _checkbox(canvas, docs.x + 4 + n * third, docs.top - 19, label, bool(number))
+        canvas.setFont(REGULAR, 7)
+        canvas.drawString(docs.x + 14 + n * third, docs.top - 29, f"№ {number or '—'}")
+    y = docs.y - 2
+    if data.comments:
+        comments = Box("comments", margin, y - 22, inner_w, 20)
+        draw_block(canvas, comments, recorder, border=False)
+        draw_fitted(canvas, f"Примечания / Comments: {data.comments}", comments,
+                    max_size=7, min_size=4.5)
+        y = comments.y - 2
+
+    sign = Box("declaration", margin, y - 62, inner_w, 60)
     draw_block(canvas, sign, recorder, border=False)
-    canvas.setFont(REGULAR, 7)
+    draw_fitted(canvas, CUSTOMS_DECLARATION_TEXT,
+                Box("declaration.text", sign.x, sign.y + 14, sign.w, sign.h - 14),
+                max_size=6.5, min_size=4.5)
+    canvas.setFont(REGULAR, 7.5)
     date = f"{data.date:%d.%m.%Y}" if data.date else "__________"
-    canvas.drawString(margin, sign.top - 10,
-                      f"Дата / Date: {date}   Подпись отправителя / Sender's signature: ________")
+    canvas.drawString(margin, sign.y + 2, f"Дата / Date: {date}     Подпись отправителя / "
+                                         "Sender's signature: ______________________")
     canvas.showPage()
 
 

@@ -131,11 +131,13 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
     canvas.setFont(BOLD, 9)
     canvas.drawRightString(header.right, header.y + 2, label.form_code)
 
+    # abroad, the last line of the address is the country (UPU): "GERMANY DE"
+    recipient_lines = "\n".join(p for p in (label.recipient.address, label.destination) if p)
     try:
         _party(canvas, boxes["sender"], label.sender.name, label.sender.address,
                label.sender.index, label.sender.phone, "sender")
         _party(canvas, boxes["recipient"], label.recipient.name,
-               label.recipient.address, label.recipient.index, label.recipient.phone,
+               recipient_lines, label.recipient.index, label.recipient.phone,
                "recipient")
     except TextDoesNotFit as exc:
         raise TextDoesNotFit(f"{label.tracking_number}: {exc.block}", exc.text) from exc
@@ -143,9 +145,17 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
     index_box = boxes["index"].inset(_PAD)
     if label.style == "courier":
         big = label.pickup_point or label.city or label.recipient.index or "—"
-        draw_fitted(canvas, big, Box("index.text", index_box.x, index_box.y, index_box.w,
-                                     index_box.h - 9), font=BOLD, max_size=28, min_size=8,
+        text_h = index_box.h - 9
+        address = label.pickup_point_address if label.pickup_point else ""
+        big_h = text_h * 0.5 if address else text_h
+        draw_fitted(canvas, big, Box("index.text", index_box.x, index_box.top - 9 - big_h,
+                                     index_box.w, big_h), font=BOLD, max_size=28, min_size=8,
                     block=f"{label.tracking_number}: index")
+        if address:
+            draw_fitted(canvas, address, Box("index.address", index_box.x, index_box.y,
+                                             index_box.w, text_h - big_h),
+                        max_size=8, min_size=4.5,
+                        block=f"{label.tracking_number}: pickup point address")
     else:
         digits = label.recipient.index or "—"
         size = min(index_box.h - 10, index_box.w / (0.62 * max(len(digits), 6)))
@@ -172,11 +182,12 @@ def draw_label(canvas: Canvas, label: LabelData, frame: Box,
     bar = boxes["barcode"].inset(_PAD)
     text_h = 12
     bar_x, bar_w = draw_linear(canvas, label.tracking_number, bar.x, bar.y + text_h, bar.w,
-                               bar.h - text_h)
+                               bar.h - text_h, label.symbology)
     if recorder is not None:
         recorder.add(Box("barcode.bars", bar_x, bar.y + text_h, bar_w, bar.h - text_h))
     canvas.setFont(BOLD, 10)
-    canvas.drawCentredString(bar.x + bar.w / 2, bar.y + 1.5, human_text(label.tracking_number))
+    shown = human_text(label.tracking_number) if label.style == "post" else label.tracking_number
+    canvas.drawCentredString(bar.x + bar.w / 2, bar.y + 1.5, shown)
 
 
 def _frames(layout: str) -> tuple[tuple[float, float], list[Box]]:
