@@ -11,6 +11,15 @@ class ShipmentsConfig(AppConfig):
     nav_items = [(10, "shipments:list", _("Отправления")),
                  (11, "shipments:import", _("Загрузка файла"))]
 
+    @property
+    def periodic_tasks(self) -> tuple[tuple[str, float, str], ...]:
+        """Beat entries: in embedded mode (the demo), the demo's autopilot."""
+        from shipdesk import env
+
+        if not env.EMBEDDED:
+            return ()
+        return (("shipments: demo autopilot", 60.0, "shipdesk.shipments.tasks.demo_autopilot_task"),)
+
     def ready(self) -> None:
         from django.db.models import Q
 

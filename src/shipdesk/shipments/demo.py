@@ -3,12 +3,19 @@ states, made through the same intake pipeline as real ones."""
 
 from __future__ import annotations
 
+import logging
 import random
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
+
+from shipdesk.core.errors import ServiceError
 from shipdesk.shipments import services
-from shipdesk.shipments.models import SenderProfile, Shipment, State
+from shipdesk.shipments.models import Registration, SenderProfile, Shipment, State
 from shipdesk.tenancy.services import system_actor
+
+log = logging.getLogger(__name__)
 
 _SURNAMES = ("Иванов", "Петрова", "Смирнов", "Кузнецова", "Попов", "Соколова", "Лебедев",
              "Новикова", "Морозов", "Волкова")
@@ -21,8 +28,39 @@ _STREETS = ("ул. Ленина", "пр-кт Мира", "ул. Гагарина"
 _SERVICES = ("POSTAL_PARCEL", "ONLINE_PARCEL", "EMS", "PARCEL_CLASS_1")
 
 
+# Parcels of the couriers go to their pickup points in these cities (the emulators' points).
+_PICKUP_POINTS = {"cdek": {"101000": "MSK5", "190000": "SPB12", "644010": "OMS3"},
+                  "pickpoint": {"101000": "7701-001", "190000": "7801-035", "644010": "5501-003"}}
+_CARRIERS = (("russian_post", 0.5), ("cdek", 0.2), ("pickpoint", 0.15), ("sandbox", 0.15))
+# The demo's autopilot hands over registered parcels this long after they were created,
+# except those whose order number ends in these digits: the operator's to try.
+AUTOPILOT_AFTER = timedelta(minutes=2)
+LEFT_FOR_THE_OPERATOR = ("0", "5")
+
+
+def _carrier_fields(rng: random.Random, index: str) -> dict[str, Any]:
+    roll, total = rng.random(), 0.0
+    carrier = "russian_post"
+    for code, share in _CARRIERS:
+        total += share
+        if roll < total:
+            carrier = code
+            break
+    if carrier in _PICKUP_POINTS:
+        if index not in _PICKUP_POINTS[carrier]:
+            return {"carrier_code": "russian_post", "service_code": rng.choice(_SERVICES)}
+        return {"carrier_code": carrier, "service_code": "136" if carrier == "cdek" else "STD",
+                "pickup_point_code": _PICKUP_POINTS[carrier][index]}
+    if carrier == "sandbox":
+        return {"carrier_code": "sandbox", "service_code": rng.choice(("standard", "express"))}
+    return {"carrier_code": "russian_post", "service_code": rng.choice(_SERVICES)}
+
+
 def demo_shipments_create(*, organization: Any, count: int = 300, seed: int = 7) -> int:
-    """Idempotent: an organization that already has shipments gets none."""
+    """Idempotent: an organization that already has shipments gets none. The shipments go
+    to the organization's sandbox carriers (connected by the carriers' demo hook before this
+    one): the sweep registers them once the emulators run, the autopilot hands most of them
+    over and the emulators move them on, so the demo shows the whole journey."""
     if Shipment.objects.filter(organization=organization).exists():
         return 0
     rng = random.Random(seed)
@@ -44,38 +82,49 @@ def demo_shipments_create(*, organization: Any, count: int = 300, seed: int = 7)
         weight = rng.choice((300, 800, 1200, 2100, 4500))
         value = rng.choice((0, 990, 2500, 4990))
         items.append({
-            "order_number": f"DEMO-{n + 1:05d}", "service_code": rng.choice(_SERVICES),
+            "order_number": f"DEMO-{n + 1:05d}", **_carrier_fields(rng, index),
             "recipient_surname": rng.choice(_SURNAMES), "recipient_given_name": rng.choice(_NAMES),
             "recipient_phone": f"+79{rng.randrange(10**9):09d}", "index": index,
+            "recipient_email": f"demo{n + 1}@example.test",
             "region": region, "city": city, "street": rng.choice(_STREETS),
             "house": str(rng.randrange(1, 120)), "apartment": str(rng.randrange(1, 300)),
             "weight_g": weight if weight <= 2000 else 1900, "declared_value": value,
             "cod_amount": value if rng.random() < 0.4 else 0,
         })
+    # registered by the sweep once the emulators are up, not while the demo is loaded
     result = services.shipments_create_many(actor=actor, items=items, source="demo",
-                                            draft=False)
+                                            draft=False, dispatch_registration=False)
     ids = [r.shipment_id for r in result.results if r.ok and r.shipment_id is not None]
-    # spread them over the lifecycle
-    numbered = list(Shipment.objects.filter(pk__in=ids, state=State.NUMBERED)
-                    .values_list("pk", flat=True))
-    plan = ((State.HANDED_OVER, 0.5), (State.DELIVERED, 0.4), (State.RETURNED, 0.1))
-    remaining = numbered[len(numbered) // 3:]
-    for state, share in plan:
-        take, remaining = remaining[: int(len(remaining) * share) or 1], remaining
-        if not take:
-            continue
-        if state != State.HANDED_OVER:
-            services.shipments_transition(actor=actor, shipment_ids=take,
-                                          to_state=State.HANDED_OVER, reason="демо")
-        services.shipments_transition(actor=actor, shipment_ids=take, to_state=state,
-                                      reason="демо")
-        remaining = [i for i in remaining if i not in set(take)]
-    waiting = list(Shipment.objects.filter(pk__in=ids, state__in=(State.READY, State.NUMBERED))
-                   .order_by("pk").values_list("pk", flat=True)[:5])
-    if waiting:
-        services.shipments_transition(actor=actor, shipment_ids=waiting,
-                                      to_state=State.CANCELLED, reason="демо")
     drafts = services.shipments_create_many(
         actor=actor, items=[{**item, "order_number": f"DRAFT-{n + 1:03d}"}
                             for n, item in enumerate(items[:10])], source="demo", draft=True)
     return len(ids) + drafts.created
+
+
+def demo_autopilot(*, now: datetime | None = None) -> int:
+    """Embedded mode's demo: hands over the demo parcels registered a while ago (one batch
+    per carrier, mail type and drop-off point), leaving some for the operator to hand over
+    by hand. Returns how many it handed over."""
+    from shipdesk.documents.services import batch_close, batch_create
+
+    now = now or timezone.now()
+    rows = list(Shipment.objects.filter(
+        source="demo", state=State.NUMBERED, registration=Registration.REGISTERED,
+        created_at__lte=now - AUTOPILOT_AFTER, batch_entry__isnull=True)
+        .select_related("organization").order_by("organization_id", "pk"))
+    groups: dict[tuple[Any, ...], list[Shipment]] = {}
+    for s in rows:
+        if s.order_number.endswith(LEFT_FOR_THE_OPERATOR):
+            continue
+        groups.setdefault((s.organization_id, s.carrier_account_id, s.service_code,
+                           s.mail_category), []).append(s)
+    handed = 0
+    for members in groups.values():
+        actor = system_actor(members[0].organization)
+        try:
+            for batch in batch_create(actor=actor, shipment_ids=[s.pk for s in members]):
+                batch_close(actor=actor, batch_id=batch.pk)
+                handed += batch.entries.count()
+        except ServiceError as exc:  # a carrier down: the next run tries again
+            log.warning("demo autopilot: %s", exc.detail)
+    return handed

@@ -532,16 +532,18 @@ class _NewShipment(Record):
 
 
 def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
-                  source_ref: str, draft: bool, registers: bool) -> _NewShipment:
+                  source_ref: str, draft: bool, registers: bool, dispatch: bool
+                  ) -> _NewShipment:
     # the cleaned values are the model's attnames (plus "items", which no column reads)
     shipment = _NewShipment(defaults_for(Shipment), cleaned)
     shipment.__dict__.update(organization_id=organization.pk, source=source,
                              state=State.DRAFT if draft else State.READY, source_ref=source_ref)
     if registers and not draft:
         # claimed for the task dispatched when the chunk is stored (the sweep takes it after
-        # the lease if that message is lost)
+        # the lease if that message is lost), or due now for the sweep
         shipment.__dict__.update(registration=Registration.PENDING,
-                                 register_due_at=registration_claimed_until())
+                                 register_due_at=registration_claimed_until() if dispatch
+                                 else timezone.now())
     item_defaults = defaults_for(ShipmentItem)
     shipment._pending_items = [Record(item_defaults, item) for item in cleaned["items"]]
     return shipment
@@ -635,7 +637,7 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                      progress: Callable[[int, IntakeResult, Any], None] | None = None,
                      chunk_extra: Callable[[list[int], set[int]], Any] | None = None,
                      read_in_child: bool = False, expected_rows: int = 0,
-                     keep_stored: bool = False,
+                     keep_stored: bool = False, dispatch_registration: bool = True,
                      ctx: ValidationContext | None = None) -> IntakeResult:
     """The one intake pipeline behind the API, spreadsheets and the UI.
 
@@ -658,7 +660,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     while it starts (loading the sheet), this process takes the ids of the
     ``expected_rows`` shipments (and as many items) from the sequences.
     ``keep_stored``: each result keeps the row as stored (``stored``), for a caller that
-    answers with it rather than reading it back.
+    answers with it rather than reading it back. Shipments whose carrier account registers
+    parcels are sent to the carrier by a task dispatched as each chunk commits; with
+    ``dispatch_registration=False`` they are only made due, for the sweep.
     """
     actor.require(Perm.MANAGE_SHIPMENTS)
     if mode not in Mode.__members__.values():
@@ -741,7 +745,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 continue
             shipments.append(_new_shipment(
                 organization, cleaned, source=source, source_ref=f"{ref_prefix}{item.ref}"[:100],
-                draft=draft, registers=cleaned["carrier_account_id"] in ctx.registering_accounts))
+                draft=draft, registers=cleaned["carrier_account_id"] in ctx.registering_accounts,
+                dispatch=dispatch_registration))
             created_items.append(item)
         _rate(organization, [s for s in shipments if s.state != State.DRAFT], senders)
         # the ids and the rows to insert, off the storing thread's path where the ids can be
@@ -780,9 +785,10 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                     item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
                         "Заказ %(order)s одновременно создан другим запросом; повторите")
                         % {"order": item.order_number}, "conflict"))
-        if done:
+        if done and dispatch_registration:
             registration_dispatch([s.id for s in shipments
                                    if s.registration == Registration.PENDING])
+        if done:
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
                 item.shipment_id = shipment.id
@@ -1013,13 +1019,14 @@ def _overlap(checked: Iterator[_Checked], store_chunk: Callable[[_Checked], None
 
 def shipments_create_many(*, actor: Actor, items: Sequence[Mapping[str, Any]],
                           mode: str = Mode.VALID_ROWS, source: str = "api",
-                          draft: bool = False) -> IntakeResult:
+                          draft: bool = False, dispatch_registration: bool = True
+                          ) -> IntakeResult:
     """Creates up to 10,000 shipments in one call, with a result per item."""
     if len(items) > MAX_ITEMS_PER_CALL:
         raise ValidationFailed(_("Не больше %(n)s отправлений за один вызов") % {
             "n": MAX_ITEMS_PER_CALL}, errors=[FieldError(("items",), _("Слишком много"))])
     return shipments_intake(actor=actor, rows=enumerate(items), mode=mode, source=source,
-                            draft=draft)
+                            draft=draft, dispatch_registration=dispatch_registration)
 
 
 def shipment_create(*, actor: Actor, data: Mapping[str, Any], source: str = "api",

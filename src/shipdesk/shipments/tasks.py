@@ -20,3 +20,11 @@ def register_task(ids: list[int]) -> int:
     from shipdesk.shipments.registration import shipments_register
 
     return shipments_register(shipment_ids=ids).registered
+
+
+@shipdesk_task
+def demo_autopilot_task() -> int:
+    """Embedded mode's demo only: hands over the registered demo parcels."""
+    from shipdesk.shipments.demo import demo_autopilot
+
+    return demo_autopilot()

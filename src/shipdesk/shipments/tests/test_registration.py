@@ -214,3 +214,39 @@ def test_cancelling_cancels_at_the_carrier(
     assert shipment.registration == Registration.CANCELLED
     order = next(o for o in emulator.app.orders.values() if o.number == "CD-4")  # type: ignore[attr-defined]
     assert order.removed_at is not None
+
+
+def test_the_demo_registers_through_the_sandboxes_and_the_autopilot_hands_over(
+        actor: Any, app_emulators: dict[str, Running], rp_server: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipdesk.carriers.cdek.emulator import SANDBOX_CREDENTIALS as CDEK
+    from shipdesk.carriers.pickpoint.emulator import SANDBOX_CREDENTIALS as PP
+    from shipdesk.core import duework
+    from shipdesk.shipments.demo import LEFT_FOR_THE_OPERATOR, demo_autopilot, demo_shipments_create
+
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", dict(CDEK))
+    _account(actor, "pickpoint", f"{app_emulators['pickpoint'].url}/api", dict(PP))
+    _account(actor, "sandbox", app_emulators["sandbox"].url, dict(SANDBOX_CREDENTIALS))
+    demo_shipments_create(organization=actor.organization, count=40)
+    demo = Shipment.objects.filter(source="demo", state=State.READY)
+    assert demo.count() == 40
+    assert demo.filter(registration=Registration.PENDING).count() == 40  # nothing sent yet
+    assert {c for c in demo.values_list("carrier_code", flat=True)} >= {"russian_post", "cdek"}
+
+    duework.sweep(names=["shipments.register"])  # as the beat does once the emulators run
+    numbered = Shipment.objects.filter(source="demo", state=State.NUMBERED,
+                                       registration=Registration.REGISTERED)
+    assert numbered.count() == 40, list(Shipment.objects.filter(source="demo").exclude(
+        registration=Registration.REGISTERED).values_list("order_number", "registration_error"))
+
+    assert demo_autopilot(now=timezone.now()) == 0  # not before they had a while
+    handed = demo_autopilot(now=timezone.now() + timedelta(minutes=3))
+    over = Shipment.objects.filter(source="demo", state=State.HANDED_OVER)
+    assert handed == over.count() > 0
+    left = Shipment.objects.filter(source="demo", state=State.NUMBERED)
+    assert all(s.order_number.endswith(LEFT_FOR_THE_OPERATOR) for s in left)
+    assert not any(s.order_number.endswith(LEFT_FOR_THE_OPERATOR) for s in over)
