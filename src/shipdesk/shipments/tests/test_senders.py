@@ -85,7 +85,7 @@ def test_first_sender_is_default_and_exactly_one_default_stays(actor: Actor) -> 
     assert defaults(actor) == ["Второй"]
     third = senders.sender_create(actor=actor, is_default=True, **sender_values(name="Третий"))
     assert third.is_default and defaults(actor) == ["Третий"]
-    assert [s.name for s in senders.sender_list(actor=actor)][0] == "Третий"
+    assert [s.name for s in senders.sender_list(actor=actor)] == ["Третий", "Второй", "Первый"]
 
 
 def test_default_is_per_organization(actor: Actor, other_org: Any) -> None:
