@@ -109,7 +109,7 @@ def sender_set_default(request: ApiRequest, sender_profile_id: int) -> Any:
 
 # --- delivery rules ------------------------------------------------------------------------
 
-class RuleIn(Schema):
+class DeliveryRuleIn(Schema):
     name: str
     is_active: bool = True
     index_prefixes: str | list[str] = Field(
@@ -124,7 +124,7 @@ class RuleIn(Schema):
     position: int | None = Field(None, ge=1, description="место в списке (1 — первое); пусто: в конец")
 
 
-class RulePatch(Schema):
+class DeliveryRulePatch(Schema):
     name: str | None = None
     is_active: bool | None = None
     index_prefixes: str | list[str] | None = None
@@ -137,11 +137,11 @@ class RulePatch(Schema):
     service_code: str | None = None
 
 
-class MoveIn(Schema):
+class DeliveryRuleMoveIn(Schema):
     position: int = Field(..., ge=1, description="новое место в списке (1 — первое)")
 
 
-class RuleOut(Schema):
+class DeliveryRuleOut(Schema):
     id: int
     position: int
     name: str
@@ -171,25 +171,25 @@ def _rule_out(rule: DeliveryRule, names: dict[tuple[str, str], str] | None = Non
     }
 
 
-@router.get("/delivery-rules/", response=list[RuleOut], summary="Правила выбора перевозчика")
+@router.get("/delivery-rules/", response=list[DeliveryRuleOut], summary="Правила выбора перевозчика")
 def rule_list(request: ApiRequest) -> Any:
     names = rules.service_names()
     return [_rule_out(r, names) for r in rules.delivery_rule_list(actor=request.auth)]
 
 
-@router.post("/delivery-rules/", response={201: RuleOut}, summary="Добавить правило")
-def rule_create(request: ApiRequest, payload: RuleIn) -> Any:
+@router.post("/delivery-rules/", response={201: DeliveryRuleOut}, summary="Добавить правило")
+def rule_create(request: ApiRequest, payload: DeliveryRuleIn) -> Any:
     rule = rules.delivery_rule_create(actor=request.auth, **payload.dict())
     return Status(201, _rule_out(rules.delivery_rule_get(actor=request.auth, rule_id=rule.pk)))
 
 
-@router.get("/delivery-rules/{delivery_rule_id}", response=RuleOut, summary="Правило")
+@router.get("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Правило")
 def rule_get(request: ApiRequest, delivery_rule_id: int) -> Any:
     return _rule_out(rules.delivery_rule_get(actor=request.auth, rule_id=delivery_rule_id))
 
 
-@router.patch("/delivery-rules/{delivery_rule_id}", response=RuleOut, summary="Изменить правило")
-def rule_update(request: ApiRequest, delivery_rule_id: int, payload: RulePatch) -> Any:
+@router.patch("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Изменить правило")
+def rule_update(request: ApiRequest, delivery_rule_id: int, payload: DeliveryRulePatch) -> Any:
     changes = payload.dict(exclude_unset=True)
     # null clears a weight bound; for the other fields it means "unchanged"
     changes = {k: v for k, v in changes.items() if v is not None or k.endswith("_weight_g")}
@@ -204,9 +204,9 @@ def rule_delete(request: ApiRequest, delivery_rule_id: int) -> Any:
     return Status(204, None)
 
 
-@router.post("/delivery-rules/{delivery_rule_id}/move", response=list[RuleOut],
+@router.post("/delivery-rules/{delivery_rule_id}/move", response=list[DeliveryRuleOut],
              summary="Переставить правило; ответ — все правила по порядку")
-def rule_move(request: ApiRequest, delivery_rule_id: int, payload: MoveIn) -> Any:
+def rule_move(request: ApiRequest, delivery_rule_id: int, payload: DeliveryRuleMoveIn) -> Any:
     rules.delivery_rule_move(actor=request.auth, rule_id=delivery_rule_id,
                              position=payload.position)
     names = rules.service_names()
