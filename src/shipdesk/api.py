@@ -101,6 +101,10 @@ def _register_routers() -> None:
     from shipdesk.tenancy.api import router as tenancy_router
 
     api.add_router("/", tenancy_router)
+    # before the shipments router, whose /{shipment_id} would take "senders" for an id
+    from shipdesk.shipments.settings_api import router as shipment_settings_router
+
+    api.add_router("/shipments/", shipment_settings_router)
     for domain in ("carriers", "shipments", "numbering", "tariffs", "documents", "tracking",
                    "notifications"):
         module = __import__(f"shipdesk.{domain}.api", fromlist=["router"])

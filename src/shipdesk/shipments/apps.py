@@ -9,7 +9,9 @@ class ShipmentsConfig(AppConfig):
     label = "shipments"
     verbose_name = _("Отправления")
     nav_items = [(10, "shipments:list", _("Отправления")),
-                 (11, "shipments:import", _("Загрузка файла"))]
+                 (11, "shipments:import", _("Загрузка файла")),
+                 (61, "shipments:senders", _("Отправители")),
+                 (62, "shipments:delivery_rules", _("Правила выбора перевозчика"))]
 
     @property
     def periodic_tasks(self) -> tuple[tuple[str, float, str], ...]:

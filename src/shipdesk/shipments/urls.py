@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shipdesk.shipments import views
+from shipdesk.shipments import settings_views, views
 
 app_name = "shipments"
 urlpatterns = [
@@ -20,4 +20,20 @@ urlpatterns = [
     path("import/<int:job_id>/start/", views.import_start, name="import_start"),
     path("import/<int:job_id>/progress/", views.import_progress, name="import_progress"),
     path("import/<int:job_id>/errors.xlsx", views.import_error_report, name="import_errors"),
+    # senders and delivery rules (settings_views.py)
+    path("senders/", settings_views.sender_list, name="senders"),
+    path("senders/new/", settings_views.sender_form, name="sender_create"),
+    path("senders/<int:sender_profile_id>/", settings_views.sender_form, name="sender_edit"),
+    path("senders/<int:sender_profile_id>/delete/", settings_views.sender_delete,
+         name="sender_delete"),
+    path("senders/<int:sender_profile_id>/default/", settings_views.sender_default,
+         name="sender_default"),
+    path("delivery-rules/", settings_views.rule_list, name="delivery_rules"),
+    path("delivery-rules/new/", settings_views.rule_form, name="delivery_rule_create"),
+    path("delivery-rules/<int:delivery_rule_id>/", settings_views.rule_form,
+         name="delivery_rule_edit"),
+    path("delivery-rules/<int:delivery_rule_id>/delete/", settings_views.rule_delete,
+         name="delivery_rule_delete"),
+    path("delivery-rules/<int:delivery_rule_id>/move/", settings_views.rule_move,
+         name="delivery_rule_move"),
 ]
