@@ -51,6 +51,7 @@ from shipdesk.shipments.bulk import (
     fast_insert,
     insert_rows,
 )
+from shipdesk.shipments.delivery_rules import choose_rule, delivery_rules_for
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -332,6 +333,13 @@ def validation_context(*, organization: Any,
     default_accounts: dict[str, int] = {}
     for account in accounts:
         default_accounts.setdefault(account.carrier_code, account.id)
+    rules = [r for r in delivery_rules_for(organization)
+             if r.carrier_account_id in {a.id for a in accounts}]
+
+    def route(**facts: Any) -> tuple[int, str] | None:
+        rule = choose_rule(rules, **facts)
+        return None if rule is None else (rule.carrier_account_id, rule.service_code)
+
     return ValidationContext(
         limits=limits, limited_carriers=frozenset(c for c, _s in limits),
         offices=offices, sender_ids=frozenset(ids),
@@ -341,6 +349,7 @@ def validation_context(*, organization: Any,
         accounts_by_name={a.name.lower(): a.id for a in accounts},
         default_accounts=default_accounts,
         registering_accounts=frozenset(a.id for a in accounts if a.registers),
+        route=route if rules else None,
     )
 
 

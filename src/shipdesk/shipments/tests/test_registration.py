@@ -250,3 +250,23 @@ def test_the_demo_registers_through_the_sandboxes_and_the_autopilot_hands_over(
     left = Shipment.objects.filter(source="demo", state=State.NUMBERED)
     assert all(s.order_number.endswith(LEFT_FOR_THE_OPERATOR) for s in left)
     assert not any(s.order_number.endswith(LEFT_FOR_THE_OPERATOR) for s in over)
+
+
+def test_a_delivery_rule_chooses_the_carrier_of_a_shipment_that_names_none(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running],
+        rp_server: Any) -> None:
+    from shipdesk.shipments.delivery_rules import delivery_rule_create
+
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    cdek = _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", {
+        "client_id": "shipdesk-cdek-sandbox", "client_secret": "shipdesk-cdek-sandbox-secret"})
+    delivery_rule_create(actor=actor, name="Омск в пункт выдачи", index_prefixes="644",
+                         delivery="pickup", carrier_account_id=cdek.pk, service_code="136")
+    _create(api, order_number="R-1", service_code="", pickup_point_code="OMS3")
+    _create(api, order_number="R-2", service_code="")  # to the door: no rule, Russian Post
+    chosen, default = _stored("R-1"), _stored("R-2")
+    assert (chosen.carrier_code, chosen.carrier_account_id, chosen.service_code) == (
+        "cdek", cdek.pk, "136")
+    assert chosen.registration == Registration.REGISTERED, chosen.registration_error
+    assert default.carrier_code == "russian_post" and default.service_code == "POSTAL_PARCEL"
+    assert default.registration == Registration.REGISTERED, default.registration_error
