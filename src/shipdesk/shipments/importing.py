@@ -82,7 +82,13 @@ COLUMNS: tuple[Column, ...] = (
                                             "order_number", "order-num", "id заказа"),
            "Уникальный номер заказа магазина. Повтор — ошибка", required=True),
     Column("carrier_code", "Перевозчик", ("служба доставки", "carrier", "carrier_code"),
-           "Код перевозчика; пусто — Почта России (russian_post)"),
+           "Код перевозчика (russian_post, cdek, pickpoint); пусто — по правилам выбора "
+           "перевозчика, иначе Почта России"),
+    Column("carrier_account", "Договор", ("договор с перевозчиком", "аккаунт перевозчика",
+                                          "carrier account", "carrier_account",
+                                          "carrier_account_id"),
+           "Название договора с перевозчиком (как в «Перевозчиках»); пусто — договор "
+           "перевозчика по умолчанию"),
     Column("service_code", "Вид отправления", ("тип отправления", "тариф", "mail type",
                                                "mail-type", "service", "service_code"),
            "Из списка, например POSTAL_PARCEL, ONLINE_PARCEL, EMS"),

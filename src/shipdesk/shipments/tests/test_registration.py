@@ -270,3 +270,24 @@ def test_a_delivery_rule_chooses_the_carrier_of_a_shipment_that_names_none(
     assert chosen.registration == Registration.REGISTERED, chosen.registration_error
     assert default.carrier_code == "russian_post" and default.service_code == "POSTAL_PARCEL"
     assert default.registration == Registration.REGISTERED, default.registration_error
+
+
+def test_an_uploaded_file_names_the_carrier_account_by_its_name(
+        actor: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    from shipdesk.shipments.tests.test_importing import upload, xlsx
+
+    account = _account(actor, "sandbox", app_emulators["sandbox"].url, dict(SANDBOX_CREDENTIALS))
+    headers = ["№ заказа", "Договор", "Вид отправления", "ФИО", "Телефон", "Индекс", "Город",
+               "Улица", "Дом", "Вес (г)"]
+    rows = [[f"U-{n}", "SANDBOX TEST", "standard", "Петрова Анна", "89120000001", "101000",
+             "Москва", "ул. Мясницкая", "1", 500] for n in range(3)]
+    rows.append(["U-9", "Нет такого", "standard", "Петрова Анна", "89120000001", "101000",
+                 "Москва", "ул. Мясницкая", "1", 500])
+    job = upload(actor, xlsx(rows, headers))
+    assert job.created_count == 3 and job.rejected_count == 1
+    assert "Нет такого" in json.dumps(job.errors, ensure_ascii=False)
+    stored = Shipment.objects.filter(order_number__startswith="U-")
+    assert {s.carrier_account_id for s in stored} == {account.pk}
+    assert {s.registration for s in stored} == {Registration.REGISTERED}
+    assert all(s.tracking_number in app_emulators["sandbox"].app.by_number  # type: ignore[attr-defined]
+               for s in stored)
