@@ -100,7 +100,8 @@ LIST_FIELDS = ("id", "order_number", "state", "carrier_code", "service_code",
                "recipient_surname", "recipient_given_name", "recipient_patronymic",
                "recipient_company", "recipient_phone", "city", "index", "weight_g",
                "cod_amount", "declared_value", "shipping_cost", "unrated_reason", "tracking_number",
-               "tracking_status", "created_at", "organization_id")
+               "tracking_status", "created_at", "organization_id", "registration",
+               "registration_error")
 
 
 def shipment_get(*, actor: Actor, shipment_id: int) -> Shipment:
