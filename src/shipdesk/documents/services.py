@@ -19,6 +19,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -352,8 +353,32 @@ def batch_close(*, actor: Actor, batch_id: int) -> Batch:
         # Documents made from the data as it was handed over stay as they are.
         GeneratedDocument.objects.filter(batch=batch, status=DocumentStatus.DONE).update(
             frozen=True)
+        transaction.on_commit(partial(_poll_after_hand_over, [s.pk for s in shipments]))
         audit(actor, "batch.close", batch, carrier_batch_id=carrier_batch_id)
     return batch
+
+
+# The carrier's first events (acceptance) are asked for this long after the hand-over.
+FIRST_POLL_AFTER_HAND_OVER = timedelta(minutes=30)
+
+
+def _poll_after_hand_over(shipment_ids: list[int]) -> None:
+    try:
+        from shipdesk.tracking.polling import tracking_poll_soon
+    except ImportError:  # the tracking domain not installed
+        return
+    tracking_poll_soon(shipment_ids=shipment_ids,
+                       at=timezone.now() + FIRST_POLL_AFTER_HAND_OVER)
+
+
+def _checked_in_already(batch: Batch) -> set[str]:
+    """The carrier batches an earlier hand-over of this account checked in (one carrier
+    batch may hold the parcels of several of our batches)."""
+    joined = (Batch.objects.filter(organization_id=batch.organization_id,
+                                   carrier_account_id=batch.carrier_account_id,
+                                   state=BatchState.CLOSED)
+              .exclude(carrier_batch_id="").values_list("carrier_batch_id", flat=True))
+    return {name for value in joined for name in value.split(",") if name}
 
 
 def _close_at_carrier(adapter: CarrierAdapter, batch: Batch, shipments: list[Shipment]) -> str:
@@ -375,8 +400,10 @@ def _close_at_carrier(adapter: CarrierAdapter, batch: Batch, shipments: list[Shi
                                                           "полностью")) for s in shipments
                                            if not s.carrier_batch_id])
         names = ",".join(dict.fromkeys(n for joined in made for n in joined.split(",") if n))
+        done = _checked_in_already(batch)
         try:
-            adapter.close_batch(names)
+            if any(name not in done for name in names.split(",")):
+                adapter.close_batch(",".join(n for n in names.split(",") if n not in done))
         except CarrierError as exc:
             raise Conflict(_("Перевозчик отказал: %(msg)s") % {"msg": str(exc)}) from exc
         return names[:64]

@@ -127,4 +127,18 @@ def demo_autopilot(*, now: datetime | None = None) -> int:
                 handed += batch.entries.count()
         except ServiceError as exc:  # a carrier down: the next run tries again
             log.warning("demo autopilot: %s", exc.detail)
+    _ask_the_carriers(now)
     return handed
+
+
+def _ask_the_carriers(now: datetime) -> None:
+    """The sandboxes move a parcel on every few minutes: the demo's parcels on their way are
+    asked about every run instead of every few hours."""
+    try:
+        from shipdesk.tracking.polling import tracking_poll_soon
+    except ImportError:
+        return
+    moving = list(Shipment.objects.filter(source="demo", state=State.HANDED_OVER)
+                  .values_list("pk", flat=True))
+    if moving:
+        tracking_poll_soon(shipment_ids=moving, at=now)

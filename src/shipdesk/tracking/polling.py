@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -62,6 +63,15 @@ def tracking_watch(*, shipment_ids: Sequence[int], now: datetime | None = None) 
               for sid, org, carrier in rows]
     TrackingState.objects.bulk_create(states, ignore_conflicts=True, batch_size=2000)
     return len(states)
+
+
+def tracking_poll_soon(*, shipment_ids: Sequence[int], at: datetime) -> int:
+    """Brings the next poll of these shipments forward to ``at`` (never later than it was):
+    when they are handed over, the carrier's first events come soon. Shipments not tracked
+    yet start being tracked."""
+    tracking_watch(shipment_ids=shipment_ids, now=at)
+    return TrackingState.objects.filter(shipment_id__in=list(shipment_ids), final=False).filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__gt=at)).update(next_poll_at=at)
 
 
 def tracking_discover(*, limit: int = 50_000) -> int:

@@ -291,3 +291,20 @@ def test_an_uploaded_file_names_the_carrier_account_by_its_name(
     assert {s.registration for s in stored} == {Registration.REGISTERED}
     assert all(s.tracking_number in app_emulators["sandbox"].app.by_number  # type: ignore[attr-defined]
                for s in stored)
+
+
+def test_our_batches_sharing_a_carrier_batch_are_each_handed_over(
+        actor: Any, api: Any, sender: SenderProfile, rp_server: Any) -> None:
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    for n, service in enumerate(("POSTAL_PARCEL", "ONLINE_PARCEL")):
+        _create(api, order_number=f"RPB-{n}", service_code=service, cod_amount="0")
+    registration.shipments_register(shipment_ids=list(Shipment.objects.values_list("pk", flat=True)))
+    batches = documents.batch_auto_group(actor=actor)
+    assert len(batches) == 2  # one per mail type on our side
+    for batch in batches:
+        documents.batch_close(actor=actor, batch_id=batch.pk)
+    assert set(Shipment.objects.values_list("state", flat=True)) == {State.HANDED_OVER}
+    assert {b["batch-status"] for b in rp_server.state.batches.values()} == {"FROZEN"}
+    # and the carrier's first events are asked for soon after the hand-over
+    polls = TrackingState.objects.values_list("next_poll_at", flat=True)
+    assert len(polls) == 2 and all(p is not None for p in polls)
