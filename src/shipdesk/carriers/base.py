@@ -93,7 +93,9 @@ class ParcelRequest:
 @dataclass(frozen=True)
 class ChargeLine:
     name: str
-    amount: Decimal  # rubles, VAT included
+    # Rubles. A quote's lines add up to its total exactly: VAT is either inside each line
+    # or a line of its own, never both; see ``shipdesk.carriers.charges``.
+    amount: Decimal
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import protocol
+from shipdesk.carriers import charges, protocol
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -104,11 +104,13 @@ class Adapter(CarrierAdapter):
         )
         quotes = []
         for row in protocol.expect_list(data.get("rates"), "rates"):
+            total = _decimal(row["total"])
             quotes.append(
                 RateQuote(
                     service_code=str(row["service_code"]),
                     service_name=str(row["name"]),
-                    total=_decimal(row["total"]),
+                    total=total,
+                    lines=charges.lines_adding_up((), total),  # the sandbox gives one price
                     days_min=row.get("days_min"),
                     days_max=row.get("days_max"),
                     raw=row,
