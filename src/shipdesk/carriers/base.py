@@ -276,6 +276,24 @@ class CarrierAdapter:
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self._owns_http = http is None
 
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """The carrier's tracking number cleaned up (spaces and dashes dropped, letters
+        upper-cased), or ``ValueError`` with a Russian message naming the problem. The
+        default takes any number of up to 32 letters and digits; a carrier with a format
+        of its own (check digits, a fixed length) overrides it. The core calls it through
+        ``shipdesk.numbering.validation.validate_tracking_number``."""
+        cleaned = "".join(number.split()).replace("-", "").upper()
+        if not cleaned:
+            raise ValueError("Трек-номер не указан")
+        if len(cleaned) > 32:
+            raise ValueError(f"Трек-номер длиннее 32 знаков ({len(cleaned)}): проверьте, "
+                             "не вставлено ли что-то лишнее")
+        if not (cleaned.isascii() and cleaned.isalnum()):
+            raise ValueError(f"Трек-номер «{number.strip()}» должен состоять из латинских "
+                             "букв и цифр")
+        return cleaned
+
     def test_connection(self) -> None:
         """Raises :class:`CarrierError` explaining what is wrong, returns if all is well."""
         raise NotImplementedError

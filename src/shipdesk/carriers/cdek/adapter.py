@@ -169,6 +169,20 @@ class Adapter(CarrierAdapter):
         }
     )
     track_batch_size: ClassVar[int] = 1  # CDEK answers one order per request
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """CDEK's order number (``cdek_number``): digits only, 8 to 12 of them (10 today)."""
+        cleaned = "".join(number.split()).replace("-", "")
+        if not cleaned:
+            raise ValueError("Трек-номер не указан")
+        if not (cleaned.isascii() and cleaned.isdigit()):
+            raise ValueError(f"Номер заказа СДЭК состоит только из цифр, а в «{number.strip()}» "
+                             "есть другие знаки")
+        if not 8 <= len(cleaned) <= 12:
+            raise ValueError(f"Неверная длина номера заказа СДЭК: {len(cleaned)} цифр, а номер "
+                             "СДЭК состоит из 8–12 цифр (обычно 10)")
+        return cleaned
     rate_limit_per_second: ClassVar[float] = 5.0
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (
         ("client_id", "Идентификатор клиента (Account)", False),

@@ -63,6 +63,7 @@ from shipdesk.carriers.russian_post.statuses import (
     raw_code,
     storage_until,
 )
+from shipdesk.numbering.validation import validate_postal_number
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,12 @@ class Adapter(CarrierAdapter):
     )
     # Tracking falls back to the Otpravka login when the separate tracking pair is not given.
     optional_credentials: ClassVar[frozenset[str]] = frozenset({"tracking_login", "tracking_password"})
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """A domestic 14-digit ШПИ or an international S10 identifier, check digit verified
+        (the messages name the format: «номер Почты России состоит из 14 цифр» …)."""
+        return validate_postal_number(number)
 
     # -- transport -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
