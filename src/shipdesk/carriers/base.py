@@ -30,7 +30,10 @@ class Capability(enum.StrEnum):
     WEBHOOKS = "webhooks"
     PAYOUT_REPORTS = "payout_reports"
     PICKUP_POINTS = "pickup_points"
-    NUMBER_POOL = "number_pool"  # hands out ranges of tracking numbers
+    # Parcels carry numbers from the sender's own ranges (pools), issued before registration;
+    # a carrier without it gives each parcel its number when it is registered. Whether the
+    # ranges themselves can be asked for through the API: ``allot_numbers`` is implemented.
+    NUMBER_POOL = "number_pool"
     NORMALIZE_ADDRESS = "normalize_address"
 
 

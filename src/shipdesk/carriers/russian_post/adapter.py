@@ -225,6 +225,7 @@ class Adapter(CarrierAdapter):
             Capability.TRACK,
             Capability.TRACK_SINGLE,
             Capability.NORMALIZE_ADDRESS,
+            Capability.NUMBER_POOL,  # ШПИ and S10 ranges allotted to the sender by contract
         }
     )
     track_batch_size: ClassVar[int] = 3000
