@@ -195,6 +195,7 @@ class TariffTable:
                                          f"options.{key}.percent_of_ground"))
         self._labels: dict[str | None, tuple[str, str, str, str]] = {}
         self._lines: dict[tuple[str, int], tuple[ChargeLine, int, int]] = {}
+        self._vat_lines: dict[tuple[str, int], ChargeLine] = {}
 
     def labels(self) -> tuple[str, str, str, str]:
         """The fixed line names in the active language, looked up once per language."""
@@ -229,13 +230,13 @@ class TariffTable:
 
     def _vat_line(self, name: str, vat: int) -> ChargeLine:
         """The VAT line of a quote whose prices exclude VAT (shared like the other lines)."""
-        key = ("\x00" + name, vat)
-        found = self._lines.get(key)
+        key = (name, vat)
+        found = self._vat_lines.get(key)
         if found is None:
-            found = (ChargeLine(name, _rub(vat)), vat, 0)
-            if len(self._lines) < 500_000:
-                self._lines[key] = found
-        return found[0]
+            found = ChargeLine(name, _rub(vat))
+            if len(self._vat_lines) < 100_000:
+                self._vat_lines[key] = found
+        return found
 
     # --- rating -------------------------------------------------------------------------
     def zone(self, from_index: str, to_index: str) -> int:
@@ -348,7 +349,8 @@ class TariffTable:
                         total += gross
                         vat += tax
         if vat and not self.prices_include_vat:
-            lines.append(self._vat_line(labels[3], vat))
+            vat_line = self._vat_lines.get((labels[3], vat))
+            lines.append(vat_line if vat_line is not None else self._vat_line(labels[3], vat))
         days = service.days[zone]
         return RateQuote(
             service_code=service.code, service_name=service.name, total=_rub(total),
