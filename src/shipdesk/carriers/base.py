@@ -30,7 +30,10 @@ class Capability(enum.StrEnum):
     WEBHOOKS = "webhooks"
     PAYOUT_REPORTS = "payout_reports"
     PICKUP_POINTS = "pickup_points"
-    NUMBER_POOL = "number_pool"  # hands out ranges of tracking numbers
+    # Parcels carry numbers from the sender's own ranges (pools), issued before registration;
+    # a carrier without it gives each parcel its number when it is registered. Whether the
+    # ranges themselves can be asked for through the API: ``allot_numbers`` is implemented.
+    NUMBER_POOL = "number_pool"
     NORMALIZE_ADDRESS = "normalize_address"
 
 
@@ -93,7 +96,9 @@ class ParcelRequest:
 @dataclass(frozen=True)
 class ChargeLine:
     name: str
-    amount: Decimal  # rubles, VAT included
+    # Rubles. A quote's lines add up to its total exactly: VAT is either inside each line
+    # or a line of its own, never both; see ``shipdesk.carriers.charges``.
+    amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,24 @@ class CarrierAdapter:
         # their protocol over it.
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self._owns_http = http is None
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """The carrier's tracking number cleaned up (spaces and dashes dropped, letters
+        upper-cased), or ``ValueError`` with a Russian message naming the problem. The
+        default takes any number of up to 32 letters and digits; a carrier with a format
+        of its own (check digits, a fixed length) overrides it. The core calls it through
+        ``shipdesk.numbering.validation.validate_tracking_number``."""
+        cleaned = "".join(number.split()).replace("-", "").upper()
+        if not cleaned:
+            raise ValueError("Трек-номер не указан")
+        if len(cleaned) > 32:
+            raise ValueError(f"Трек-номер длиннее 32 знаков ({len(cleaned)}): проверьте, "
+                             "не вставлено ли что-то лишнее")
+        if not (cleaned.isascii() and cleaned.isalnum()):
+            raise ValueError(f"Трек-номер «{number.strip()}» должен состоять из латинских "
+                             "букв и цифр")
+        return cleaned
 
     def test_connection(self) -> None:
         """Raises :class:`CarrierError` explaining what is wrong, returns if all is well."""

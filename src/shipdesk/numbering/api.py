@@ -82,11 +82,15 @@ def numbers_issue(request: ApiRequest, payload: IssueIn):
     """Issues numbers for parcels registered elsewhere (e.g. a shop system that prints its
     own labels): they are consumed for good once returned."""
     numbers = services.numbers_issue_manual(actor=request.auth, carrier_code=payload.carrier_code,
-                                            count=payload.count)
+                                            count=payload.count,
+                                            international=payload.international,
+                                            service_code=payload.service_code)
     return Status(201, IssueOut(carrier_code=payload.carrier_code, numbers=numbers))
 
 
 @router.get("/validate", response=ValidateOut)
-def number_validate(request: ApiRequest, number: str):
+def number_validate(request: ApiRequest, number: str, carrier_code: str = ""):
+    """Checks a number by its carrier's own format (``carrier_code``; without it, a Russian
+    Post 14-digit number or an S10 identifier)."""
     request.auth.require(Perm.VIEW)
-    return ValidateOut(**services.number_check(value=number))
+    return ValidateOut(**services.number_check(value=number, carrier_code=carrier_code))

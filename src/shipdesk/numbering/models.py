@@ -70,6 +70,13 @@ class NumberPool(TenantModel):
         return self.next_serial - self.serial_first
 
     @property
+    def series(self) -> str:
+        """Pools of one carrier and series stand in for one another: for S10 the first
+        letter of the service indicator (E EMS, C parcels, R registered letter post…),
+        empty for 14-digit pools."""
+        return self.prefix[:1] if self.kind == NumberKind.S10 else ""
+
+    @property
     def is_low(self) -> bool:
         return self.remaining <= self.low_threshold
 

@@ -45,6 +45,9 @@ class PoolRequestIn(Schema):
 class IssueIn(Schema):
     carrier_code: str = Field(..., max_length=32)
     count: int = Field(..., gt=0, le=10_000)
+    international: bool = Field(False, description="S10 номера для международных отправлений")
+    service_code: str = Field("", max_length=64,
+                              description="Вид отправления: по нему выбирается код услуги S10")
 
 
 class IssueOut(Schema):
@@ -55,11 +58,14 @@ class IssueOut(Schema):
 class ValidateOut(Schema):
     valid: bool
     number: str
-    kind: str | None
+    kind: str | None = Field(None, description="rp14, s10 или null (собственный номер перевозчика)")
+    carrier_code: str = ""
     error: str
 
 
 class LowOut(Schema):
     carrier_code: str
+    kind: str = Field("", description="rp14 или s10")
+    series: str = Field("", description="для S10: первая буква кода услуги (E, C, R…)")
     remaining: int
     threshold: int

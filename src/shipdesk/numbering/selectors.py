@@ -28,19 +28,20 @@ def pools_low(*, actor: Actor) -> QuerySet[NumberPool]:
 
 
 def carriers_low(*, actor: Actor) -> list[dict[str, Any]]:
-    """Carriers whose active pools together have no more numbers left than the warning
-    threshold of the pool in use (the first with numbers left; the last one when all are
-    used up)."""
-    by_carrier: dict[str, list[NumberPool]] = {}
+    """Carriers' series of numbers (14-digit; S10 per first letter of the service
+    indicator: pools of one series stand in for one another) whose active pools together
+    have no more numbers left than the warning threshold of the pool in use (the first
+    with numbers left; the last one when all are used up)."""
+    by_series: dict[tuple[str, str, str], list[NumberPool]] = {}
     for pool in pool_list(actor=actor).filter(is_active=True):
-        by_carrier.setdefault(pool.carrier_code, []).append(pool)
+        by_series.setdefault((pool.carrier_code, pool.kind, pool.series), []).append(pool)
     out = []
-    for carrier, pools in by_carrier.items():
+    for (carrier, kind, series), pools in by_series.items():
         remaining = sum(max(p.remaining, 0) for p in pools)
         in_use = next((p for p in pools if p.remaining > 0), pools[-1])
         if remaining <= in_use.low_threshold:
-            out.append({"carrier_code": carrier, "remaining": remaining,
-                        "threshold": in_use.low_threshold})
+            out.append({"carrier_code": carrier, "kind": kind, "series": series,
+                        "remaining": remaining, "threshold": in_use.low_threshold})
     return out
 
 
@@ -51,14 +52,29 @@ def remaining_by_carrier(*, actor: Actor) -> dict[str, int]:
     return totals
 
 
+def carrier_choices() -> list[tuple[str, str]]:
+    """(code, name) of every carrier Shipdesk has an adapter for, for the number check."""
+    try:
+        from shipdesk.carriers import registry
+    except ImportError:
+        return []
+    out = []
+    for code in registry.all_codes():
+        try:
+            out.append((code, str(registry.adapter_class(code).name)))
+        except LookupError:
+            continue
+    return out
+
+
 def accounts_allotting_numbers(*, actor: Actor) -> list[Any]:
     """The organization's active carrier accounts whose adapter hands out number ranges."""
     try:
         from shipdesk.carriers import registry
         from shipdesk.carriers import selectors as carrier_selectors
-        from shipdesk.carriers.base import Capability
     except ImportError:
         return []
+
     found = []
     for account in carrier_selectors.carrier_account_list(actor=actor):
         if not account.is_active:
@@ -67,6 +83,19 @@ def accounts_allotting_numbers(*, actor: Actor) -> list[Any]:
             cls = registry.adapter_class(account.carrier_code)
         except LookupError:
             continue
-        if Capability.NUMBER_POOL in cls.capabilities:
+        if allots_numbers(cls):
             found.append(account)
     return found
+
+
+def allots_numbers(adapter: Any) -> bool:
+    """Whether an adapter (class) hands out ranges through the carrier's API: it numbers
+    from pools (``Capability.NUMBER_POOL``) and implements ``allot_numbers``. Russian Post
+    numbers from pools, but its ranges are allotted by contract, outside the API."""
+    from shipdesk.carriers.base import Capability, CarrierAdapter
+
+    if Capability.NUMBER_POOL not in adapter.capabilities:
+        return False
+    method = getattr(adapter, "allot_numbers", None)
+    return method is not None and getattr(method, "__func__", method) is not (
+        CarrierAdapter.allot_numbers)

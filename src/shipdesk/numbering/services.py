@@ -12,20 +12,25 @@ shipment is later cancelled.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from shipdesk.numbering import selectors
 from shipdesk.numbering.models import NumberKind, NumberPool, PoolSource
 from shipdesk.numbering.validation import (
+    S10_SERVICE_LETTERS,
     S10_WEIGHTS,
     normalize,
     rp14_compose,
+    s10_service_letters,
     tracking_number_kind,
+    validate_postal_number,
     validate_tracking_number,
 )
 from shipdesk.tenancy.models import Organization
@@ -78,11 +83,79 @@ def _numbers(kind: str, prefix: str, country: str, start: int, count: int) -> li
 
 # --- issuing -----------------------------------------------------------------------------
 
-def numbers_issue(*, organization: Organization, carrier_code: str, count: int) -> list[str]:
-    """``count`` new tracking numbers for the organization's parcels with the carrier.
+class NumbersFromCarrier(Conflict):
+    """The carrier numbers each parcel itself when it is registered (CDEK's order number,
+    PickPoint's invoice number): its adapter lacks ``Capability.NUMBER_POOL``, so there is
+    nothing to issue from the sender's pools. A :class:`Conflict`, so that callers treating
+    "no number now" as not an error need no change; catch it first to tell it apart."""
 
-    Takes them from the organization's active pools for that carrier, oldest first, all or
-    none: raises :class:`Conflict` when there is no active pool or not enough numbers left.
+    code = "numbers_from_carrier"
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Which of the carrier's pools fit a parcel: their format, and for S10 the first
+    letters of the service indicator (``None``: any)."""
+
+    kind: str
+    letters: frozenset[str] | None = None
+
+    def filter(self) -> Q:
+        q = Q(kind=self.kind)
+        if self.letters:
+            letters = Q()
+            for letter in sorted(self.letters):
+                letters |= Q(prefix__startswith=letter)
+            q &= letters
+        return q
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The same as a WHERE fragment and its parameters."""
+        if not self.letters:
+            return "kind = %s", [self.kind]
+        marks = ", ".join(["%s"] * len(self.letters))
+        return f"kind = %s AND substr(prefix, 1, 1) IN ({marks})", [self.kind, *sorted(self.letters)]
+
+
+def _series(kind: str, prefix: str) -> tuple[str, str]:
+    """Pools that stand in for one another: the same format and, for S10, the same first
+    letter of the service indicator. "Numbers run low" is judged per series."""
+    return (kind, prefix[:1] if kind == NumberKind.S10 else "")
+
+
+def numbers_from_pools(carrier_code: str) -> bool:
+    """Whether the carrier's parcels carry numbers from the sender's pools: its adapter has
+    ``Capability.NUMBER_POOL`` (asked through the carriers registry). A carrier Shipdesk has
+    no adapter for is numbered from whatever pools the organization set up for it."""
+    try:
+        from shipdesk.carriers import registry
+        from shipdesk.carriers.base import Capability
+    except ImportError:
+        return True
+    try:
+        adapter = registry.adapter_class(carrier_code)
+    except LookupError:
+        return True
+    return Capability.NUMBER_POOL in adapter.capabilities
+
+
+def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
+                  international: bool = False, service_code: str = "") -> list[str]:
+    """``count`` new tracking numbers for the organization's parcels with the carrier, all
+    of one destination kind and mail type.
+
+    * A carrier that numbers parcels itself at registration (no ``Capability.NUMBER_POOL``:
+      CDEK, PickPoint) raises :class:`NumbersFromCarrier` (a :class:`Conflict`): nothing is
+      issued, the parcel gets the carrier's number when it is registered.
+    * Domestic parcels (``international=False``) get 14-digit numbers from the ``rp14``
+      pools; international ones S10 identifiers from the ``s10`` pools whose service
+      indicator fits the mail type ``service_code`` (:func:`s10_service_letters`: EMS → E…,
+      parcels → C…, e-commerce → H…, registered letter post → R…, with declared value
+      V…; any S10 pool when the code does not tell).
+    * Numbers come from the fitting active pools oldest first, all or none. :class:`Conflict`
+      when there is no fitting pool (the message says what there is instead and what to
+      add: «Нет пула номеров S10 для международных отправлений …») or not enough numbers.
+
     Call it inside the transaction that stores the parcels: the counter advance commits or
     rolls back with them.
     """
@@ -91,22 +164,30 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
     if count > MAX_ISSUE:
         raise ValidationFailed(_("За один раз можно выдать не больше %(max)d номеров") % {
             "max": MAX_ISSUE}, errors=[FieldError(("count",), _("Слишком много номеров"))])
-    issued = _issue_from_oldest_pool(organization, carrier_code, count)
+    if not numbers_from_pools(carrier_code):
+        raise NumbersFromCarrier(_("Перевозчик «%(carrier)s» присваивает номер сам, когда "
+                                   "отправление регистрируется у него: пулы номеров для него "
+                                   "не используются") % {"carrier": carrier_code})
+    fit = (_Fit(NumberKind.S10, s10_service_letters(service_code)) if international
+           else _Fit(NumberKind.RP14))
+    issued = _issue_from_oldest_pool(organization, carrier_code, count, fit)
     if issued is not None:
         return issued
     with transaction.atomic():
         pools = list(
             NumberPool.objects.select_for_update()
-            .filter(organization=organization, carrier_code=carrier_code, is_active=True,
-                    next_serial__lte=F("serial_last"))
+            .filter(fit.filter(), organization=organization, carrier_code=carrier_code,
+                    is_active=True, next_serial__lte=F("serial_last"))
             .order_by("created_at", "id"))
-        if not pools and not NumberPool.objects.filter(
-                organization=organization, carrier_code=carrier_code, is_active=True).exists():
-            raise Conflict(_("Нет активного пула трек-номеров для перевозчика «%(carrier)s»: "
-                             "добавьте диапазон номеров в разделе «Трек-номера»") % {
-                                 "carrier": carrier_code})
+        if not pools:
+            _no_fitting_pool(organization, carrier_code, fit, service_code)
         available = sum(max(p.remaining, 0) for p in pools)
         if available < count:
+            if fit.kind == NumberKind.S10:
+                raise Conflict(_("Пул номеров S10 для международных отправлений перевозчика "
+                                 "«%(carrier)s» исчерпан: нужно %(count)d, осталось %(left)d. "
+                                 "Добавьте новый диапазон номеров") % {
+                                     "carrier": carrier_code, "count": count, "left": available})
             raise Conflict(_("Пул трек-номеров перевозчика «%(carrier)s» исчерпан: нужно "
                              "%(count)d, осталось %(left)d. Добавьте новый диапазон номеров") % {
                                  "carrier": carrier_code, "count": count, "left": available})
@@ -123,16 +204,61 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int) 
             pool.next_serial += take
             need -= take
             touched.append(pool)
-        # Low means the carrier's numbers run low, not one range: a range that ends while
-        # the next one is full is no news. Judged by the pool now in use, once per pool.
-        left = available - count
+        # Low means the carrier's numbers of that series run low, not one range: a range
+        # that ends while the next one is full is no news. Judged by the pool now in use,
+        # once per pool.
         in_use = touched[-1]
+        series = _series(in_use.kind, in_use.prefix)
+        left = sum(max(p.remaining, 0) for p in pools if _series(p.kind, p.prefix) == series)
         for pool in touched:
             fields = ["next_serial", "updated_at"]
             if pool is in_use and _flag_low(pool, left):
                 fields.append("low_since")
             pool.save(update_fields=fields)
     return numbers
+
+
+def _letters_text(letters: frozenset[str]) -> str:
+    return ", ".join(f"{letter}… ({S10_SERVICE_LETTERS.get(letter, '')})"
+                     for letter in sorted(letters))
+
+
+def _no_fitting_pool(organization: Organization, carrier_code: str, fit: _Fit,
+                     service_code: str) -> None:
+    """Raises the :class:`Conflict` that says why no pool fits (none at all, only pools of
+    the other format, only S10 pools of other services), unless a fitting active pool
+    exists (then it is used up, which the caller reports)."""
+    active = NumberPool.objects.filter(organization=organization, carrier_code=carrier_code,
+                                       is_active=True)
+    if active.filter(fit.filter()).exists():
+        return
+    have = set(active.values_list("kind", "prefix"))
+    kinds = {kind for kind, _prefix in have}
+    if fit.kind == NumberKind.S10:
+        if NumberKind.S10 not in kinds:
+            raise Conflict(_("Нет пула номеров S10 для международных отправлений перевозчика "
+                             "«%(carrier)s»%(only)s. Добавьте диапазон международных номеров "
+                             "(вида RA123456785RU) в разделе «Трек-номера» или запросите его "
+                             "у перевозчика") % {
+                                 "carrier": carrier_code,
+                                 "only": _(": есть только 14-значные номера для внутренних "
+                                           "отправлений") if kinds else ""})
+        letters = fit.letters or frozenset()
+        others = sorted({prefix for kind, prefix in have if kind == NumberKind.S10})
+        raise Conflict(_("Нет пула номеров S10 для международных отправлений перевозчика "
+                         "«%(carrier)s» с кодом услуги %(want)s для вида «%(service)s»: есть "
+                         "только %(have)s. Добавьте диапазон с подходящим кодом услуги в "
+                         "разделе «Трек-номера»") % {
+                             "carrier": carrier_code, "want": _letters_text(letters),
+                             "service": service_code, "have": ", ".join(others)})
+    if NumberKind.S10 in kinds:
+        raise Conflict(_("Нет пула 14-значных номеров для внутренних отправлений перевозчика "
+                         "«%(carrier)s»: есть только международные номера S10. Добавьте "
+                         "диапазон 14-значных номеров в разделе «Трек-номера»") % {
+                             "carrier": carrier_code})
+    raise Conflict(_("Нет активного пула трек-номеров для перевозчика «%(carrier)s»: "
+                     "добавьте диапазон номеров в разделе «Трек-номера»") % {
+                         "carrier": carrier_code})
 
 
 def _flag_low(pool: NumberPool, left: int) -> bool:
@@ -145,31 +271,33 @@ def _flag_low(pool: NumberPool, left: int) -> bool:
     return True
 
 
-def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count: int
-                           ) -> list[str] | None:
+def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count: int,
+                            fit: _Fit) -> list[str] | None:
     """The usual case in one statement (a single create's numbering was four round trips):
-    the oldest usable pool holds all ``count`` numbers, its counter moves on under its row
-    lock. ``None`` when it does not hold them, or there is none: :func:`numbers_issue`'s
+    the oldest usable fitting pool holds all ``count`` numbers, its counter moves on under
+    its row lock. ``None`` when it does not hold them, or there is none: :func:`numbers_issue`'s
     general path then spans pools, or says why it cannot."""
     table = NumberPool._meta.db_table
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: one writer
+    fits, fit_params = fit.sql()
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET next_serial = next_serial + %s, updated_at = %s "  # noqa: S608
             f"WHERE id = (SELECT id FROM {table} WHERE organization_id = %s "
-            "AND carrier_code = %s AND is_active AND next_serial <= serial_last "
+            f"AND carrier_code = %s AND is_active AND {fits} AND next_serial <= serial_last "
             f"ORDER BY created_at, id LIMIT 1{lock}) AND serial_last - next_serial + 1 >= %s "
             "RETURNING id, kind, prefix, country, next_serial, serial_last, low_since, "
             "low_threshold",
-            [count, timezone.now(), organization.pk, carrier_code, count])
+            [count, timezone.now(), organization.pk, carrier_code, *fit_params, count])
         row = cursor.fetchone()
     if row is None:
         return None
     pool_id, kind, prefix, country, next_serial, serial_last, low_since, threshold = row
     start = next_serial - count
     if low_since is None and serial_last - next_serial + 1 <= threshold:
-        # low for this range: low for the carrier only when the later ranges are too
-        pools = list(NumberPool.objects.filter(organization=organization,
+        # low for this range: low for the carrier only when the later ranges of its series are
+        series = _Fit(kind, frozenset(prefix[:1]) if kind == NumberKind.S10 else None)
+        pools = list(NumberPool.objects.filter(series.filter(), organization=organization,
                                                carrier_code=carrier_code, is_active=True))
         pool = next(p for p in pools if p.pk == pool_id)
         if _flag_low(pool, sum(max(p.remaining, 0) for p in pools)):
@@ -177,16 +305,21 @@ def _issue_from_oldest_pool(organization: Organization, carrier_code: str, count
     return _numbers(kind, prefix, country, start, count)
 
 
-def numbers_issue_manual(*, actor: Actor, carrier_code: str, count: int) -> list[str]:
+def numbers_issue_manual(*, actor: Actor, carrier_code: str, count: int,
+                         international: bool = False, service_code: str = "") -> list[str]:
     """Numbers handed out through the API for parcels registered outside Shipdesk: consumed
-    for good, and written to the audit log (count, first and last) so they can be traced."""
+    for good, and written to the audit log (count, first and last) so they can be traced.
+    Pools are chosen as :func:`numbers_issue` chooses them."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     with transaction.atomic():
         numbers = numbers_issue(organization=actor.organization, carrier_code=carrier_code,
-                                count=count)
+                                count=count, international=international,
+                                service_code=service_code)
         if numbers:
             audit(actor, "numbering.issued", None, carrier_code=carrier_code, count=len(numbers),
-                  first=numbers[0], last=numbers[-1])
+                  first=numbers[0], last=numbers[-1],
+                  **({"international": True, "service_code": service_code} if international
+                     else {}))
     return numbers
 
 
@@ -236,7 +369,7 @@ def pool_low_notify(*, pool_id: int, left: int) -> int:
 def _parse_bound(value: str, loc: str) -> tuple[str, str, str, int]:
     """(kind, prefix, country, serial) of a valid full number, or ValidationFailed."""
     try:
-        number = validate_tracking_number(value)
+        number = validate_postal_number(value)
     except ValueError as exc:
         raise ValidationFailed(str(exc), errors=[FieldError((loc,), str(exc))]) from exc
     if len(number) == 14:
@@ -342,7 +475,7 @@ def pools_request_from_carrier(*, actor: Actor, carrier_account_id: int,
     """Asks the carrier (through its adapter's ``allot_numbers``) for ranges of numbers
     and stores each as a pool."""
     actor.require(Perm.MANAGE_SETTINGS)
-    from shipdesk.carriers.base import Capability, CarrierError
+    from shipdesk.carriers.base import CarrierError
     from shipdesk.carriers.models import CarrierAccount
 
     account = CarrierAccount.objects.filter(organization=actor.organization,
@@ -357,11 +490,15 @@ def pools_request_from_carrier(*, actor: Actor, carrier_account_id: int,
     except ImportError as exc:
         raise Conflict(_("Получение номеров от перевозчика пока недоступно")) from exc
     adapter = adapter_for_account(account)
-    if Capability.NUMBER_POOL not in adapter.capabilities:
-        raise Conflict(_("Перевозчик «%(name)s» не выдаёт диапазоны номеров: задайте диапазон "
-                         "вручную") % {"name": account.name})
+    refused = Conflict(_("Перевозчик «%(name)s» не выдаёт диапазоны номеров через API: "
+                         "задайте диапазон, выделенный по договору, вручную") % {
+                             "name": account.name})
+    if not selectors.allots_numbers(adapter):
+        raise refused
     try:
         ranges = adapter.allot_numbers(count)
+    except NotImplementedError as exc:
+        raise refused from exc
     except CarrierError as exc:
         raise Conflict(_("Перевозчик не выдал номера: %(error)s") % {"error": exc}) from exc
     unsupported = sorted({r.kind for r in ranges} - set(NumberKind.values))
@@ -378,14 +515,17 @@ def pools_request_from_carrier(*, actor: Actor, carrier_account_id: int,
                 for r in ranges]
 
 
-def number_check(*, value: str) -> dict[str, Any]:
-    """What a typed-in number is: normalised form and kind, or the problem with it."""
+def number_check(*, value: str, carrier_code: str = "") -> dict[str, Any]:
+    """What a typed-in number is, by the carrier's own format (postal formats when no
+    carrier is given): normalised form and kind (``rp14``, ``s10`` or ``None`` for a
+    carrier's own number), or the problem with it."""
     try:
-        number = validate_tracking_number(value)
+        number = validate_tracking_number(value, carrier_code=carrier_code)
     except ValueError as exc:
         return {"valid": False, "number": normalize(value), "kind": tracking_number_kind(value),
-                "error": str(exc)}
-    return {"valid": True, "number": number, "kind": tracking_number_kind(number), "error": ""}
+                "carrier_code": carrier_code, "error": str(exc)}
+    return {"valid": True, "number": number, "kind": tracking_number_kind(number),
+            "carrier_code": carrier_code, "error": ""}
 
 
 def demo_pools_create(*, organization: Organization) -> list[NumberPool]:

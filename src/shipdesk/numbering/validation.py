@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 Kind = Literal["rp14", "s10"]
 
@@ -98,8 +99,33 @@ def tracking_number_kind(value: str) -> Kind | None:
     return None
 
 
-def validate_tracking_number(value: str) -> str:
-    """The normalised number, or ``ValueError`` with a Russian message naming the problem."""
+def validate_tracking_number(value: str, *, carrier_code: str = "") -> str:
+    """The normalised number, or ``ValueError`` with a Russian message naming the problem,
+    by the format of the carrier's own numbers: its adapter's ``validate_number`` (found
+    through the carriers registry, never by name). Without a carrier, or for a carrier
+    Shipdesk has no adapter for, the postal formats: a Russian Post 14-digit number or an
+    S10 identifier, check digit verified (:func:`validate_postal_number`)."""
+    if carrier_code:
+        adapter = _adapter_class(carrier_code)
+        if adapter is not None:
+            return adapter.validate_number(value)
+    return validate_postal_number(value)
+
+
+def _adapter_class(carrier_code: str) -> Any:
+    try:
+        from shipdesk.carriers import registry
+    except ImportError:  # the carriers domain not installed: postal formats only
+        return None
+    try:
+        return registry.adapter_class(carrier_code)
+    except LookupError:
+        return None
+
+
+def validate_postal_number(value: str) -> str:
+    """A Russian Post domestic 14-digit number or a UPU S10 identifier, normalised, with its
+    check digit verified; else ``ValueError`` with a Russian message naming the problem."""
     number = normalize(value)
     if not number:
         raise ValueError(_("Трек-номер не указан"))
@@ -132,3 +158,36 @@ def validate_tracking_number(value: str) -> str:
         return number
     raise ValueError(_("Трек-номер «%(value)s» не похож ни на номер Почты России (14 цифр), "
                        "ни на международный номер S10 (AA123456785RU)") % {"value": value})
+
+
+# --- S10 service indicators by mail type --------------------------------------------------
+
+# First letters of S10 service indicators (UPU S10; shared/domain.md §3.2) and what they
+# mark, for messages.
+S10_SERVICE_LETTERS: dict[str, Any] = {
+    "E": gettext_lazy("EMS"),
+    "C": gettext_lazy("посылки"),
+    "H": gettext_lazy("посылки электронной торговли"),
+    "R": gettext_lazy("заказные письма, бандероли и мелкие пакеты"),
+    "V": gettext_lazy("письма и бандероли с объявленной ценностью"),
+    "L": gettext_lazy("отслеживаемые письма"),
+    "U": gettext_lazy("прочие письма со штрихкодом"),
+}
+_LETTER_POST = ("LETTER", "BANDEROL", "SMALL_PACKET", "PRINTED", "POSTCARD")
+
+
+def s10_service_letters(service_code: str) -> frozenset[str] | None:
+    """The S10 service-indicator letters an international item of this mail type may carry
+    (``EMS…`` → E, ``ECOM…`` → H, ``…PARCEL…`` → C, letter post → R, or V with a declared
+    value), from the service code (a mail type, optionally ``/category``); ``None`` when
+    the code does not tell (any S10 range will do)."""
+    mail_type, _sep, category = (service_code or "").upper().partition("/")
+    if "EMS" in mail_type:
+        return frozenset("E")
+    if "ECOM" in mail_type:
+        return frozenset("H")
+    if "PARCEL" in mail_type:
+        return frozenset("C")
+    if any(word in mail_type for word in _LETTER_POST):
+        return frozenset("V") if "DECLARED_VALUE" in category else frozenset("R")
+    return None

@@ -21,6 +21,7 @@ def _context(request: ActorRequest, **extra: Any) -> dict[str, Any]:
         "low": selectors.carriers_low(actor=request.actor),
         "remaining": selectors.remaining_by_carrier(actor=request.actor),
         "accounts": selectors.accounts_allotting_numbers(actor=request.actor),
+        "carriers": selectors.carrier_choices(),
         "form": {},
         **extra,
     }
@@ -30,7 +31,8 @@ def _context(request: ActorRequest, **extra: Any) -> dict[str, Any]:
 def pool_list(request: ActorRequest) -> HttpResponse:
     check = None
     if "number" in request.GET:
-        check = services.number_check(value=request.GET["number"])
+        check = services.number_check(value=request.GET["number"],
+                                      carrier_code=request.GET.get("carrier_code", ""))
     return render(request, "numbering/pools.html", _context(request, check=check))
 
 

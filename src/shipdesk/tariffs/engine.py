@@ -13,8 +13,10 @@ Table format ``shipdesk-tariff/1``::
                        base: {zone: rubles}, per_step: {zone: rubles}, days: {zone: [min, max]}}}
     declared_value_percent, cod: {percent, min}, options: {key: {name, amount | percent_of_ground}}
 
-Amounts in the table are without VAT unless ``prices_include_vat``; each line of a quote
-is shown with VAT included (as ``ChargeLine`` says), the VAT itself in ``raw["vat"]``.
+Amounts in the table are without VAT unless ``prices_include_vat``. A quote's lines add up
+to its total exactly: each line shows its amount as the table states it and, when VAT is
+added on top, the VAT of all lines (each rounded half up) is a line of its own («НДС 20 %»);
+when the prices include VAT there is no VAT line. ``raw["vat"]`` holds the VAT either way.
 """
 
 from __future__ import annotations
@@ -191,22 +193,26 @@ class TariffTable:
                 amount=_kop(raw.get("amount", "0"), f"options.{key}.amount"),
                 percent_of_ground_bp=_bp(raw.get("percent_of_ground", "0"),
                                          f"options.{key}.percent_of_ground"))
-        self._labels: dict[str | None, tuple[str, str, str]] = {}
+        self._labels: dict[str | None, tuple[str, str, str, str]] = {}
         self._lines: dict[tuple[str, int], tuple[ChargeLine, int, int]] = {}
+        self._vat_lines: dict[tuple[str, int], ChargeLine] = {}
 
-    def labels(self) -> tuple[str, str, str]:
+    def labels(self) -> tuple[str, str, str, str]:
         """The fixed line names in the active language, looked up once per language."""
         language = get_language()
         labels = self._labels.get(language)
         if labels is None:
-            labels = (_("Пересылка"), _("Объявленная ценность"), _("Наложенный платёж"))
+            rate = f"{Decimal(self.vat_bp).scaleb(-2).normalize():f}"
+            labels = (_("Пересылка"), _("Объявленная ценность"), _("Наложенный платёж"),
+                      _("НДС %(rate)s %%") % {"rate": rate})
             self._labels[language] = labels
         return labels
 
     def _line(self, name: str, net: int) -> tuple[ChargeLine, int, int]:
-        """The line for a net amount (as the table states it): ``(line with VAT, gross
-        kopecks, VAT kopecks)``. Lines are immutable and repeat a lot (same zone, step,
-        option), so they are made once and shared."""
+        """The line for an amount as the table states it: ``(line as shown, gross kopecks,
+        VAT kopecks)``; shown as stated (VAT on top goes to the VAT line). Lines are
+        immutable and repeat a lot (same zone, step, option), so they are made once and
+        shared."""
         key = (name, net)
         found = self._lines.get(key)
         if found is None:
@@ -217,9 +223,19 @@ class TariffTable:
             else:
                 vat = (net * vat_bp + 5000) // 10000
                 gross = net + vat
-            found = (ChargeLine(name, _rub(gross)), gross, vat)
+            found = (ChargeLine(name, _rub(net)), gross, vat)
             if len(self._lines) < 500_000:
                 self._lines[key] = found
+        return found
+
+    def _vat_line(self, name: str, vat: int) -> ChargeLine:
+        """The VAT line of a quote whose prices exclude VAT (shared like the other lines)."""
+        key = (name, vat)
+        found = self._vat_lines.get(key)
+        if found is None:
+            found = ChargeLine(name, _rub(vat))
+            if len(self._vat_lines) < 100_000:
+                self._vat_lines[key] = found
         return found
 
     # --- rating -------------------------------------------------------------------------
@@ -283,7 +299,7 @@ class TariffTable:
         return out
 
     def _rate(self, service: _Service, zone: int, parcel: ParcelRequest,
-              labels: tuple[str, str, str]) -> RateQuote | str:
+              labels: tuple[str, str, str, str]) -> RateQuote | str:
         weight = parcel.weight_g
         if weight <= 0:
             return _("Вес должен быть больше нуля")
@@ -306,16 +322,19 @@ class TariffTable:
         first, total, vat = line(labels[0], ground)
         lines = [first]
         if declared and self.declared_bp:
-            item, gross, tax = line(labels[1], (declared * self.declared_bp + 5000) // 10000)
-            lines.append(item)
-            total += gross
-            vat += tax
+            fee = (declared * self.declared_bp + 5000) // 10000
+            if fee:  # a fee that rounds to nothing is no line
+                item, gross, tax = line(labels[1], fee)
+                lines.append(item)
+                total += gross
+                vat += tax
         if cod and (self.cod_bp or self.cod_min):
             fee = max((cod * self.cod_bp + 5000) // 10000, self.cod_min)
-            item, gross, tax = line(labels[2], fee)
-            lines.append(item)
-            total += gross
-            vat += tax
+            if fee:
+                item, gross, tax = line(labels[2], fee)
+                lines.append(item)
+                total += gross
+                vat += tax
         if options:
             for key in OPTION_KEYS:
                 if options.get(key):
@@ -329,6 +348,9 @@ class TariffTable:
                         lines.append(item)
                         total += gross
                         vat += tax
+        if vat and not self.prices_include_vat:
+            vat_line = self._vat_lines.get((labels[3], vat))
+            lines.append(vat_line if vat_line is not None else self._vat_line(labels[3], vat))
         days = service.days[zone]
         return RateQuote(
             service_code=service.code, service_name=service.name, total=_rub(total),

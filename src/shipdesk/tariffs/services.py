@@ -4,6 +4,7 @@ carrier accounts (the carrier's own rating API where it has one, the table other
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -17,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shipdesk.carriers import charges
 from shipdesk.carriers import http as carrier_http
 from shipdesk.carriers.base import Capability, CarrierError, ParcelRequest, RateQuote
 from shipdesk.core.errors import FieldError, ValidationFailed
@@ -197,6 +199,15 @@ def _rating_adapter(account: Any) -> Any | None:
     return registry.adapter_for_account(account)
 
 
+def quote_adding_up(quote: RateQuote) -> RateQuote:
+    """The quote with lines that add up to its total: a carrier's own answer whose items do
+    not (or that has none) gets an explicit difference line (or one line with the whole
+    price). The adapters already build their lines so; this keeps a new one honest too."""
+    if quote.lines and charges.adds_up(quote.lines, quote.total):
+        return quote
+    return dataclasses.replace(quote, lines=charges.lines_adding_up(quote.lines, quote.total))
+
+
 def _ask(adapter: Any, account: Any, request: ParcelRequest) -> tuple[list[RateQuote] | None, str]:
     """One carrier API's quotes, or ``(None, error)``; runs in the pool's threads (which
     write nothing to the database: the exchanges are collected for the caller)."""
@@ -275,6 +286,7 @@ def rate_shop(*, actor: Actor, request: ParcelRequest) -> list[Offer]:
                                   "carrier_code": account.carrier_code}
         quotes, api_error = answers.get(account.pk, (None, ""))
         if quotes is not None:
+            quotes = [quote_adding_up(q) for q in quotes]
             offers.extend(Offer(source="api", quote=q, **common) for q in quotes)
             if quotes:
                 continue

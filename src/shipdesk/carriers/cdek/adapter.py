@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import protocol
+from shipdesk.carriers import charges, protocol
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -122,6 +122,37 @@ def _money(value: Any) -> Decimal:
         raise CarrierError(f"СДЭК: непонятная сумма {value!r}", code="bad_response") from exc
 
 
+# Names of CDEK's additional services in a price breakdown (CDEK answers with their codes).
+SERVICE_NAMES: dict[str, str] = {
+    "INSURANCE": "Страхование",
+    "CASH_ON_DELIVERY": "Комиссия за наложенный платёж",
+    "DELIV_WEEKEND": "Доставка в выходной",
+    "TAKE_SENDER": "Забор у отправителя",
+    "DELIV_RECEIVER": "Доставка до получателя",
+    "TRYING_ON": "Примерка",
+    "PART_DELIV": "Частичная доставка",
+    "INSPECTION_CARGO": "Осмотр вложения",
+    "REVERSE": "Реверс",
+    "DANGER_CARGO": "Опасный груз",
+    "PACKAGE_1": "Упаковка",
+    "SMS": "SMS-уведомление",
+    "CALL": "Прозвон",
+    "ADULT_GOODS": "Товары 18+",
+    "AGENT_COMMISSION": "Агентское вознаграждение",
+}
+
+
+def _lines(delivery: Decimal, services: list[Any], total: Decimal) -> tuple[ChargeLine, ...]:
+    lines = [ChargeLine(name="Доставка", amount=delivery)]
+    for service in services:
+        if not isinstance(service, dict):
+            continue
+        code = str(service.get("code") or "")
+        lines.append(ChargeLine(name=SERVICE_NAMES.get(code, code),
+                                amount=_money(service.get("total_sum", service.get("sum", 0)))))
+    return charges.lines_adding_up(lines, total)
+
+
 class Adapter(CarrierAdapter):
     code: ClassVar[str] = "cdek"
     name: ClassVar[str] = "СДЭК"
@@ -138,6 +169,20 @@ class Adapter(CarrierAdapter):
         }
     )
     track_batch_size: ClassVar[int] = 1  # CDEK answers one order per request
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """CDEK's order number (``cdek_number``): digits only, 8 to 12 of them (10 today)."""
+        cleaned = "".join(number.split()).replace("-", "")
+        if not cleaned:
+            raise ValueError("Трек-номер не указан")
+        if not (cleaned.isascii() and cleaned.isdigit()):
+            raise ValueError(f"Номер заказа СДЭК состоит только из цифр, а в «{number.strip()}» "
+                             "есть другие знаки")
+        if not 8 <= len(cleaned) <= 12:
+            raise ValueError(f"Неверная длина номера заказа СДЭК: {len(cleaned)} цифр, а номер "
+                             "СДЭК состоит из 8–12 цифр (обычно 10)")
+        return cleaned
     rate_limit_per_second: ClassVar[float] = 5.0
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (
         ("client_id", "Идентификатор клиента (Account)", False),
@@ -311,6 +356,7 @@ class Adapter(CarrierAdapter):
                 service_code=str(row["tariff_code"]),
                 service_name=str(row.get("tariff_name", "")),
                 total=_money(row["delivery_sum"]),
+                lines=_lines(_money(row["delivery_sum"]), [], _money(row["delivery_sum"])),
                 days_min=row.get("period_min"),
                 days_max=row.get("period_max"),
                 raw=row,
@@ -320,16 +366,16 @@ class Adapter(CarrierAdapter):
 
     @staticmethod
     def quote_from_tariff(service_code: str, data: dict[str, Any]) -> RateQuote:
-        lines = [ChargeLine(name="Доставка", amount=_money(data["delivery_sum"]))]
-        lines += [
-            ChargeLine(name=str(s.get("code")), amount=_money(s.get("total_sum", s.get("sum", 0))))
-            for s in data.get("services") or []
-        ]
+        """The quote of a ``/calculator/tariff`` answer: delivery and each service as lines
+        (CDEK's amounts include VAT), closed to ``total_sum`` by an explicit line when CDEK's
+        total differs from their sum (a discount, its rounding)."""
+        delivery = _money(data["delivery_sum"])
+        total = _money(data.get("total_sum", data["delivery_sum"]))
         return RateQuote(
             service_code=service_code,
             service_name=f"Тариф {service_code}",
-            total=_money(data.get("total_sum", data["delivery_sum"])),
-            lines=tuple(lines),
+            total=total,
+            lines=_lines(delivery, data.get("services") or [], total),
             days_min=data.get("period_min"),
             days_max=data.get("period_max"),
             raw=data,

@@ -63,6 +63,21 @@ class Adapter(CarrierAdapter):
     default_base_url: ClassVar[str] = "https://e-solution.pickpoint.ru/api"
     _sessions: ClassVar[dict[str, str]] = {}  # per process; a session lives for hours
 
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """PickPoint's invoice number (``InvoiceNumber``, 11 digits) or the sending's barcode
+        (12 digits): digits only, 10 to 12 of them."""
+        cleaned = "".join(number.split()).replace("-", "")
+        if not cleaned:
+            raise ValueError("Трек-номер не указан")
+        if not (cleaned.isascii() and cleaned.isdigit()):
+            raise ValueError(f"Номер отправления PickPoint состоит только из цифр, а в "
+                             f"«{number.strip()}» есть другие знаки")
+        if not 10 <= len(cleaned) <= 12:
+            raise ValueError(f"Неверная длина номера отправления PickPoint: {len(cleaned)} цифр, "
+                             "а номер PickPoint состоит из 10–12 цифр (обычно 11)")
+        return cleaned
+
     @property
     def _session_key(self) -> str:
         creds = self.credentials

@@ -34,6 +34,7 @@ import zeep.exceptions
 import zeep.helpers
 from lxml import etree
 
+from shipdesk.carriers import charges
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -62,6 +63,7 @@ from shipdesk.carriers.russian_post.statuses import (
     raw_code,
     storage_until,
 )
+from shipdesk.numbering.validation import validate_postal_number
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,7 @@ class Adapter(CarrierAdapter):
             Capability.TRACK,
             Capability.TRACK_SINGLE,
             Capability.NORMALIZE_ADDRESS,
+            Capability.NUMBER_POOL,  # ШПИ and S10 ranges allotted to the sender by contract
         }
     )
     track_batch_size: ClassVar[int] = 3000
@@ -238,6 +241,12 @@ class Adapter(CarrierAdapter):
     )
     # Tracking falls back to the Otpravka login when the separate tracking pair is not given.
     optional_credentials: ClassVar[frozenset[str]] = frozenset({"tracking_login", "tracking_password"})
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """A domestic 14-digit ШПИ or an international S10 identifier, check digit verified
+        (the messages name the format: «номер Почты России состоит из 14 цифр» …)."""
+        return validate_postal_number(number)
 
     # -- transport -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -619,24 +628,29 @@ class Adapter(CarrierAdapter):
 
     @staticmethod
     def parse_tariff(service_code: str, data: Any) -> RateQuote:
+        """The quote of a ``/1.0/tariff`` answer. Otpravka gives each part without VAT
+        (``rate``) beside its VAT, and the charge as ``total-rate`` + ``total-vat``: the lines
+        are the parts without VAT, a line for what the parts and ``total-rate`` differ by (the
+        published sample itemises a fragile mark its total leaves out), and the VAT on a line
+        of its own, so that they add up to the total."""
         if not isinstance(data, dict) or "total-rate" not in data:
             raise CarrierError("Почта России вернула неожиданный ответ тарификатора", code="bad_response")
-        lines = []
+        parts = []
         for key, name in CHARGE_NAMES.items():
             part = data.get(key)
-            if isinstance(part, dict) and (part.get("rate") or part.get("vat")):
-                lines.append(
-                    ChargeLine(
-                        name=name, amount=rubles(int(part.get("rate") or 0) + int(part.get("vat") or 0))
-                    )
-                )
+            if isinstance(part, dict) and part.get("rate"):
+                parts.append(ChargeLine(name=name, amount=rubles(part.get("rate"))))
+        net, vat = rubles(data.get("total-rate")), rubles(data.get("total-vat"))
+        lines = charges.lines_adding_up(parts, net) if net else ()
+        if vat:
+            lines = (*lines, ChargeLine(name=charges.vat_name(net, vat), amount=vat))
         days = data.get("delivery-time") or {}
         mail_type = service_code.partition("/")[0]
         return RateQuote(
             service_code=service_code,
             service_name=SERVICE_NAMES.get(mail_type, mail_type),
-            total=rubles(int(data.get("total-rate") or 0) + int(data.get("total-vat") or 0)),
-            lines=tuple(lines),
+            total=net + vat,
+            lines=lines,
             days_min=days.get("min-days"),
             days_max=days.get("max-days"),
             raw=data,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import protocol
+from shipdesk.carriers import charges, protocol
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -32,8 +33,10 @@ from shipdesk.carriers.base import (
     TrackResult,
 )
 from shipdesk.carriers.sandbox.statuses import status_of
+from shipdesk.numbering.validation import validate_postal_number
 
 PAYOUT_MARK = b"# SHIPDESK SANDBOX PAYOUT REPORT"
+SANDBOX_NUMBER = re.compile(r"SBX\d{9}RU")
 
 
 class Adapter(CarrierAdapter):
@@ -43,6 +46,18 @@ class Adapter(CarrierAdapter):
     track_batch_size: ClassVar[int] = 500
     credential_fields: ClassVar[tuple[tuple[str, str, bool], ...]] = (("api_key", "Ключ API", True),)
     default_base_url: ClassVar[str] = "http://127.0.0.1:18200"
+
+    @classmethod
+    def validate_number(cls, number: str) -> str:
+        """The sandbox's own numbers (``SBX000000001RU``: SBX, 9 digits, RU) or the postal
+        formats its number ranges use (14 digits or S10, check digit verified)."""
+        cleaned = "".join(number.split()).replace("-", "").upper()
+        if cleaned.startswith("SBX"):
+            if not SANDBOX_NUMBER.fullmatch(cleaned):
+                raise ValueError(f"Номер песочницы «{number.strip()}» должен иметь вид "
+                                 "SBX000000001RU: SBX, 9 цифр, RU")
+            return cleaned
+        return validate_postal_number(number)
 
     # --- plumbing ------------------------------------------------------------------------
     def _call(
@@ -104,11 +119,13 @@ class Adapter(CarrierAdapter):
         )
         quotes = []
         for row in protocol.expect_list(data.get("rates"), "rates"):
+            total = _decimal(row["total"])
             quotes.append(
                 RateQuote(
                     service_code=str(row["service_code"]),
                     service_name=str(row["name"]),
-                    total=_decimal(row["total"]),
+                    total=total,
+                    lines=charges.lines_adding_up((), total),  # the sandbox gives one price
                     days_min=row.get("days_min"),
                     days_max=row.get("days_max"),
                     raw=row,

@@ -37,7 +37,8 @@ def test_create_list_issue_and_see_remaining(api: Any) -> None:
     low = api.get("/api/v1/numbering/pools?low=true").json()
     assert [p["id"] for p in low] == [pool["id"]]
     assert api.get("/api/v1/numbering/warnings").json() == [
-        {"carrier_code": "russian_post", "remaining": 9, "threshold": 10}]
+        {"carrier_code": "russian_post", "kind": "rp14", "series": "", "remaining": 9,
+         "threshold": 10}]
 
 
 def test_exhausted_pool_is_a_409_problem(api: Any) -> None:
@@ -59,10 +60,52 @@ def test_bad_bound_points_at_the_field(api: Any) -> None:
 
 def test_validate_endpoint(api: Any) -> None:
     ok = api.get("/api/v1/numbering/validate", {"number": "ee 123 456 785 us"}).json()
-    assert ok == {"valid": True, "number": "EE123456785US", "kind": "s10", "error": ""}
+    assert ok == {"valid": True, "number": "EE123456785US", "kind": "s10", "carrier_code": "",
+                  "error": ""}
     bad = api.get("/api/v1/numbering/validate", {"number": "10944022440322"}).json()
     assert bad["valid"] is False
     assert "должна быть 1" in bad["error"]
+
+
+def test_validate_endpoint_by_the_carriers_format(api: Any) -> None:
+    cdek = api.get("/api/v1/numbering/validate",
+                   {"number": "1106000001", "carrier_code": "cdek"}).json()
+    assert cdek == {"valid": True, "number": "1106000001", "kind": None, "carrier_code": "cdek",
+                    "error": ""}
+    as_post = api.get("/api/v1/numbering/validate", {"number": "1106000001"}).json()
+    assert as_post["valid"] is False and "14" in as_post["error"]
+    wrong = api.get("/api/v1/numbering/validate",
+                    {"number": "11060000010001", "carrier_code": "cdek"}).json()
+    assert wrong["valid"] is False and "СДЭК" in wrong["error"]
+
+
+def test_issue_endpoint_gives_s10_numbers_for_international_parcels(api: Any) -> None:
+    from shipdesk.numbering.validation import s10_compose
+
+    _create(api)
+    created = api.post("/api/v1/numbering/pools", {
+        "carrier_code": "russian_post", "first_number": s10_compose("CA", 0, "RU"),
+        "last_number": s10_compose("CA", 99, "RU")}, content_type="application/json")
+    assert created.status_code == 201, created.content
+    issued = api.post("/api/v1/numbering/issue", {
+        "carrier_code": "russian_post", "count": 2, "international": True,
+        "service_code": "PARCEL_INTERNATIONAL"}, content_type="application/json")
+    assert issued.status_code == 201, issued.content
+    assert issued.json()["numbers"] == [s10_compose("CA", 0, "RU"), s10_compose("CA", 1, "RU")]
+    ems = api.post("/api/v1/numbering/issue", {
+        "carrier_code": "russian_post", "count": 1, "international": True,
+        "service_code": "EMS_INTERNATIONAL"}, content_type="application/json")
+    assert ems.status_code == 409
+    assert "Нет пула номеров S10 для международных отправлений" in ems.json()["detail"]
+    assert "E…" in ems.json()["detail"]
+
+
+def test_issue_endpoint_refuses_a_carrier_that_numbers_its_parcels(api: Any) -> None:
+    response = api.post("/api/v1/numbering/issue", {"carrier_code": "cdek", "count": 1},
+                        content_type="application/json")
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:shipdesk:problem:numbers_from_carrier"
+    assert "присваивает номер сам" in response.json()["detail"]
 
 
 def test_other_organization_gets_404_and_cannot_touch(api: Any, other_api: Any) -> None:

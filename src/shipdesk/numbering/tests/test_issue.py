@@ -32,11 +32,12 @@ def test_issues_consecutive_valid_numbers(actor: Any) -> None:
 
 
 def test_s10_pool_issues_s10_numbers(actor: Any) -> None:
-    services.pool_create(actor=actor, carrier_code="russian_post_intl",
+    services.pool_create(actor=actor, carrier_code="russian_post",
                          first_number=s10_compose("RA", 1000, "RU"),
                          last_number=s10_compose("RA", 1999, "RU"))
     numbers = services.numbers_issue(organization=actor.organization,
-                                     carrier_code="russian_post_intl", count=3)
+                                     carrier_code="russian_post", count=3, international=True,
+                                     service_code="SMALL_PACKET")
     assert numbers == [s10_compose("RA", s, "RU") for s in (1000, 1001, 1002)]
 
 
@@ -52,7 +53,7 @@ def test_spills_over_into_the_next_pool_and_never_repeats(actor: Any) -> None:
 
 def test_no_pool_is_a_conflict_in_russian(actor: Any) -> None:
     with pytest.raises(Conflict, match="Нет активного пула трек-номеров"):
-        services.numbers_issue(organization=actor.organization, carrier_code="cdek", count=1)
+        services.numbers_issue(organization=actor.organization, carrier_code="sandbox", count=1)
 
 
 def test_another_organizations_pool_is_not_used(actor: Any, other_org: Any) -> None:
@@ -295,7 +296,8 @@ def test_no_warning_while_the_next_range_is_full(actor: Any) -> None:
     assert selectors.carriers_low(actor=actor) == []
     services.numbers_issue(organization=actor.organization, carrier_code="russian_post", count=80)
     assert selectors.carriers_low(actor=actor) == [
-        {"carrier_code": "russian_post", "remaining": 20, "threshold": 20}]
+        {"carrier_code": "russian_post", "kind": "rp14", "series": "", "remaining": 20,
+         "threshold": 20}]
     entry = AuditEntry.objects.get(organization=actor.organization, action="numbering.pool_low")
     assert entry.data["remaining"] == 20
 

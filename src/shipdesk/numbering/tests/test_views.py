@@ -44,6 +44,19 @@ def test_check_a_typed_number(web: Any) -> None:
     assert "должна быть 1" in bad
 
 
+def test_check_a_typed_number_by_its_carriers_format(web: Any) -> None:
+    page = web.get("/numbering/").content.decode()
+    assert '<option value="cdek">СДЭК</option>' in page
+    good = web.get("/numbering/", {"number": "1106000001", "carrier_code": "cdek"})
+    text = good.content.decode()
+    assert "✔ <code>1106000001</code> — номер в формате перевозчика" in text
+    assert '<option value="cdek" selected>СДЭК</option>' in text
+    as_post = web.get("/numbering/", {"number": "1106000001"}).content.decode()
+    assert "номер Почты России состоит из 14" in as_post
+    bad = web.get("/numbering/", {"number": "11060", "carrier_code": "cdek"}).content.decode()
+    assert "Неверная длина номера заказа СДЭК: 5 цифр" in bad
+
+
 def test_toggle_another_organizations_pool_does_nothing(web: Any, other_org: Any) -> None:
     from shipdesk.tenancy.services import system_actor
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from shipdesk.carriers.models import CarrierAccount
@@ -24,7 +25,9 @@ def test_rate_endpoint_returns_offers_with_breakdown(api: Any, org: Any) -> None
     assert offer["chosen"] is True
     assert offer["total"] == "452.81"
     assert offer["vat"] == "75.47"
-    assert [line["name"] for line in offer["lines"]] == ["Пересылка", "Осторожно / хрупкое"]
+    assert [(line["name"], line["amount"]) for line in offer["lines"]] == [
+        ("Пересылка", "306.58"), ("Осторожно / хрупкое", "70.76"), ("НДС 20 %", "75.47")]
+    assert sum(Decimal(line["amount"]) for line in offer["lines"]) == Decimal(offer["total"])
 
 
 def test_bad_index_is_a_422_on_the_field(api: Any) -> None:

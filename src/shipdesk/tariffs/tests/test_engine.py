@@ -31,12 +31,15 @@ def rp() -> TariffTable:
 
 
 def test_russian_post_sample_from_otpravka(rp: TariffTable) -> None:
-    """Otpravka's sample: parcel 1000 g 109440 -> 644015, ground 306.58 + VAT 61.32."""
+    """Otpravka's sample: parcel 1000 g 109440 -> 644015, ground 306.58 + VAT 61.32. The
+    table's prices exclude VAT: lines as the table states them, the VAT a line of its own."""
     quote = rp.rate(parcel(options={"fragile": True}))
     assert not isinstance(quote, str)
-    assert quote.lines[0].name == "Пересылка"
-    assert quote.lines[0].amount == Decimal("367.90")
-    assert quote.lines[1].amount == Decimal("84.91")  # 70.76 + VAT 14.15 (sample: 70.75)
+    assert [(line.name, line.amount) for line in quote.lines] == [
+        ("Пересылка", Decimal("306.58")),
+        ("Осторожно / хрупкое", Decimal("70.76")),  # sample: 70.75
+        ("НДС 20 %", Decimal("75.47")),  # 61.32 + 14.15
+    ]
     assert quote.total == Decimal("452.81")
     assert quote.raw["vat"] == Decimal("75.47")
     assert (quote.days_min, quote.days_max) == (1, 3)
@@ -53,8 +56,10 @@ def test_declared_value_and_cod_fees(rp: TariffTable) -> None:
     quote = rp.rate(parcel(declared_value=Decimal("1000.00"), cod_amount=Decimal("1000.00")))
     assert not isinstance(quote, str)
     names = {line.name: line.amount for line in quote.lines}
-    assert names["Объявленная ценность"] == Decimal("48.00")  # 4% = 40.00 + VAT
-    assert names["Наложенный платёж"] == Decimal("36.00")  # max(2% = 20.00, min 30) + VAT
+    assert names["Объявленная ценность"] == Decimal("40.00")  # 4%, VAT on its own line
+    assert names["Наложенный платёж"] == Decimal("30.00")  # max(2% = 20.00, min 30)
+    assert names["НДС 20 %"] == Decimal("61.32") + Decimal("8.00") + Decimal("6.00")
+    assert quote.total == Decimal("451.90")
     assert quote.raw["category"] == "WITH_DECLARED_VALUE_AND_CASH_ON_DELIVERY"
     assert quote.total == sum(line.amount for line in quote.lines)
 
@@ -68,7 +73,8 @@ def test_percent_fee_rounds_half_up_to_kopecks(rp: TariffTable) -> None:
 def test_fixed_options(rp: TariffTable) -> None:
     quote = rp.rate(parcel(options={"sms_notice": True, "inventory": True}))
     assert not isinstance(quote, str)
-    assert [line.amount for line in quote.lines[1:]] == [Decimal("25.20"), Decimal("96.00")]
+    assert [line.amount for line in quote.lines[1:]] == [
+        Decimal("21.00"), Decimal("80.00"), Decimal("61.32") + Decimal("4.20") + Decimal("16.00")]
 
 
 @pytest.mark.parametrize(("kw", "reason"), [

@@ -81,11 +81,13 @@ def test_rate_end_to_end(adapter: Adapter) -> None:
     # emulator tariff: 16500 + 2·4500 ground, 4 % of 100000 insurance, 30 % fragile; VAT 20 % of the total
     assert quote.total == Decimal("371.50") + Decimal("74.30")  # 25500 + 4000 + 7650 kopecks, + 20 %
     assert quote.days_min == 2 and quote.days_max == 5
-    assert {line.name for line in quote.lines} == {
-        "Пересылка",
-        "Плата за объявленную ценность",
-        "Отметка «Осторожно»",
-    }
+    assert [(line.name, line.amount) for line in quote.lines] == [
+        ("Пересылка", Decimal("255.00")),
+        ("Плата за объявленную ценность", Decimal("40.00")),
+        ("Отметка «Осторожно»", Decimal("76.50")),
+        ("НДС 20 %", Decimal("74.30")),  # the total's VAT (the parts' own VAT omit insurance's)
+    ]
+    assert sum(line.amount for line in quote.lines) == quote.total
 
 
 def test_rate_from_an_office_not_in_the_contract_is_refused(server: EmulatorServer, admin: Admin) -> None:

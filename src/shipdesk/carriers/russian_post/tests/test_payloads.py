@@ -88,10 +88,15 @@ def test_published_tariff_sample_parses_to_rubles_with_vat() -> None:
     assert len(quotes) == 1
     quote = quotes[0]
     assert quote.total == Decimal("367.90")  # 30658 + 6132 kopecks
-    assert {line.name: line.amount for line in quote.lines} == {
-        "Пересылка": Decimal("367.90"),
-        "Отметка «Осторожно»": Decimal("84.90"),
-    }
+    # parts without VAT; the sample itemises a fragile mark its total-rate leaves out, so an
+    # explicit line closes the gap; the VAT on its own line: they add up to the total
+    assert [(line.name, line.amount) for line in quote.lines] == [
+        ("Пересылка", Decimal("306.58")),
+        ("Отметка «Осторожно»", Decimal("70.75")),
+        ("Поправка до итога перевозчика", Decimal("-70.75")),
+        ("НДС 20 %", Decimal("61.32")),
+    ]
+    assert sum(line.amount for line in quote.lines) == quote.total
     assert (quote.days_min, quote.days_max) == (1, 3)
     assert quote.service_name == "Посылка нестандартная"
 
