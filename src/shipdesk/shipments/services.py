@@ -357,7 +357,7 @@ def _senders(organization: Any) -> list[SenderProfile]:
     return list(SenderProfile.objects.filter(organization=organization))
 
 
-def _tracking_validator() -> Callable[[str], str] | None:
+def _tracking_validator() -> Callable[..., str] | None:
     try:
         from shipdesk.numbering.validation import validate_tracking_number
     except ImportError:  # the numbering domain not installed: accept numbers as typed
@@ -512,20 +512,25 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
     """Issues tracking numbers per carrier for the shipments that have none. No pool (or not
     enough) for a carrier: they stay READY without a number, which is not an error."""
     numbers_issue = _numbers_issue()
-    by_carrier: dict[str, list[Shipment]] = defaultdict(list)
+    # per carrier, destination (14-digit numbers at home, S10 abroad) and mail type (the
+    # S10 service letter)
+    by_kind: dict[tuple[str, bool, str], list[Shipment]] = defaultdict(list)
     for shipment in shipments:
         if shipment.tracking_number:
             shipment.state = State.NUMBERED
         elif shipment.registration != Registration.PENDING:
             # a parcel its carrier registers gets the carrier's number from the registration
-            by_carrier[shipment.carrier_code].append(shipment)
+            international = shipment.country != "RU"
+            by_kind[(shipment.carrier_code, international,
+                     shipment.service_code if international else "")].append(shipment)
     if numbers_issue is None:
         return
-    for carrier_code, group in by_carrier.items():
+    for (carrier_code, international, service_code), group in by_kind.items():
         try:
             numbers = numbers_issue(organization=organization, carrier_code=carrier_code,
-                                    count=len(group))
-        except Conflict:
+                                    count=len(group), international=international,
+                                    service_code=service_code)
+        except Conflict:  # no pool (of that kind), exhausted, or the carrier numbers them
             continue
         for shipment, number in zip(group, numbers, strict=True):
             shipment.tracking_number = number

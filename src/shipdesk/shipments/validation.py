@@ -71,7 +71,8 @@ class ValidationContext:
     offices: frozenset[str] | None = None
     sender_ids: frozenset[int] = frozenset()
     default_sender_id: int | None = None
-    tracking_validator: Callable[[str], str] | None = None
+    # (number, carrier_code=...) -> the cleaned number, or ValueError in the user's words
+    tracking_validator: Callable[..., str] | None = None
     # the organization's active carrier accounts: id -> carrier code; by lower-cased name;
     # the one a carrier code alone means (its oldest real account, else its sandbox)
     accounts: dict[int, str] = field(default_factory=dict)
@@ -668,7 +669,8 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
             out["tracking_number"] = tracking.replace(" ", "").upper()
         else:
             try:
-                out["tracking_number"] = ctx.tracking_validator(tracking)
+                out["tracking_number"] = ctx.tracking_validator(
+                    tracking, carrier_code=out["carrier_code"])
             except ValueError as exc:
                 errors.append(FieldError(("tracking_number",), str(exc)))
     return out, errors

@@ -282,7 +282,8 @@ def test_template_has_headers_dropdowns_and_notes(db: Any) -> None:
     assert "POSTAL_PARCEL" in validations[f"{service_column}2"].formula1
     assert sheet["A1"].comment is not None
     # the template, filled as it comes, is itself importable
-    assert importing.map_headers(headers)[:3] == ["order_number", "carrier_code", "service_code"]
+    assert importing.map_headers(headers)[:4] == ["order_number", "carrier_code", "carrier_account",
+                                                  "service_code"]
 
 
 def test_template_round_trip(actor: Actor) -> None:
