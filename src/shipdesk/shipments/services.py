@@ -275,6 +275,8 @@ class ItemResult:
     skipped: bool = False
     errors: list[FieldError] = field(default_factory=list)
     stored: Any = None  # the row as stored, when the caller asked to keep it
+    # what the operator should check although the row was taken (an unsplit address)
+    warnings: list[FieldError] = field(default_factory=list)
 
 
 @dataclass
@@ -664,9 +666,10 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 items.append(ItemResult(ref=ref, order_number="", errors=[FieldError(
                     (*loc_prefix, ref), _("Отправление описывается объектом"))]))
                 continue
-            cleaned, errors = validate_shipment(data, ctx)
+            warnings: list[FieldError] = []
+            cleaned, errors = validate_shipment(data, ctx, warnings=warnings)
             order = cleaned["order_number"]
-            item = ItemResult(ref=ref, order_number=order)
+            item = ItemResult(ref=ref, order_number=order, warnings=warnings)
             if order:
                 if order in seen_orders:
                     errors.append(FieldError(("order_number",), _(
