@@ -25,8 +25,8 @@ in the form Russian Post prints.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # --- type words, as data: the word as written (lower case, no dot) → the abbreviation ------
 # Russian Post prints (the FIAS short names). Also used by normalisation.
@@ -114,9 +114,8 @@ ADDRESS_PARTS = ("index", "region", "district", "city", "street", "house", "buil
                  "apartment")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedAddress:
-    index: str = ""
+class ParsedAddress(NamedTuple):  # a tuple: made for every line of a file, cheaply
+    postcode: str = ""  # the index (a tuple has its own .index)
     region: str = ""
     district: str = ""
     city: str = ""
@@ -129,7 +128,9 @@ class ParsedAddress:
     unplaced: tuple[str, ...] = ()  # what was read over, as written
 
     def parts(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in ADDRESS_PARTS}
+        """The parts by the names of the shipment's fields ("index" for the postcode)."""
+        return {"index": self.postcode, **{name: getattr(self, name)
+                                           for name in ADDRESS_PARTS[1:]}}
 
 
 # What one comma-separated piece of a line holds, in order: (tag, kind, text). A piece
@@ -300,8 +301,8 @@ def _parse(line: str, known: frozenset[str]) -> ParsedAddress:
     house_run = -1  # runs[house_run] stands right before the house
     house_at = 1 << 30  # the position of the house number
     position = 0
-    for piece in line.replace(";", ",").split(","):
-        for tag, kind, text in _piece(piece.strip()):
+    for piece in (line.replace(";", ",") if ";" in line else line).split(","):
+        for tag, kind, text in _piece(piece):  # " ул. Ленина" recurs with its space too
             position += 1
             if tag == _RUN:
                 runs.append((kind, text, position))
@@ -336,7 +337,7 @@ def _parse(line: str, known: frozenset[str]) -> ParsedAddress:
             extra = [f"корп. {glued.group(2)}"] if glued.group(2) else []
             extra += [f"стр. {glued.group(3)}"] if glued.group(3) else []
             building[:0] = extra
-    parts: dict[str, str] = {"index": found.get("index", ""), "house": house,
+    parts: dict[str, str] = {"postcode": found.get("index", ""), "house": house,
                              "building": " ".join(building),
                              "apartment": found.get("apartment", "")}
     bare: list[tuple[str, int, bool]] = []  # (text, position, right before the house)

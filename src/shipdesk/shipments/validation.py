@@ -9,6 +9,7 @@ the database (mail-type limits, the office directory, sender profiles) is loaded
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ STR_FIELDS: dict[str, int] = {
 }
 ADDRESS_FIELDS = ("region", "district", "city", "street", "house", "building", "apartment")
 _AREA_FIELDS = ("region", "district", "city", "street")
+# which of those a row gives on its own → the parser's ``known`` (made once, not per row)
+_KNOWN = {flags: frozenset(f for f, given in zip(_AREA_FIELDS, flags, strict=True) if given)
+          for flags in itertools.product((False, True), repeat=len(_AREA_FIELDS))}
 
 
 @dataclass(frozen=True)
@@ -430,7 +434,9 @@ def _split_address(line: str, given: dict[str, str], index: str, country: str,
     if country != "RU":  # a foreign address is kept as written
         given["street"] = given["street"] or line
         return index
-    parsed = parse_address(line, frozenset(k for k in _AREA_FIELDS if given[k]))
+    parsed = parse_address(line, _KNOWN[
+        bool(given["region"]), bool(given["district"]), bool(given["city"]),
+        bool(given["street"])])
     if parsed.split:
         for name in ADDRESS_FIELDS:
             if not given[name]:
@@ -443,7 +449,7 @@ def _split_address(line: str, given: dict[str, str], index: str, country: str,
         for name in ("region", "district", "city"):
             given[name] = given[name] or getattr(parsed, name)
         given["street"] = given["street"] or line
-    return index or parsed.index
+    return index or parsed.postcode
 
 
 def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
