@@ -1059,9 +1059,10 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
         raise InvalidTransition(_("Отправление в состоянии «%(state)s» менять нельзя") % {
             "state": State(shipment.state).label})
     merged = _shipment_data(shipment)
-    if "address" in data and not any(k in data for k in validation.ADDRESS_FIELDS):
+    if data.get("address"):  # a new one-line address: the parts not sent come from it
         for key in (*validation.ADDRESS_FIELDS, "index"):
-            merged[key] = ""
+            if key not in data:
+                merged[key] = ""
     merged.update({k: v for k, v in data.items() if k != "order_number"})
     ctx = validation_context(organization=actor.organization)
     cleaned, errors = validate_shipment(merged, ctx)

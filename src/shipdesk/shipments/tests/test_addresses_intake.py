@@ -91,6 +91,22 @@ def test_api_answers_with_a_warning_for_an_address_it_could_not_split(api: Clien
         ["address_not_split"], []]
 
 
+def test_api_update_with_a_new_one_line_address_replaces_the_parts_not_sent(
+        api: Client) -> None:
+    created = post(api, "/api/v1/shipments/", shipment_data(order_number="A-5")).json()
+    assert (created["street"], created["house"], created["apartment"]) == (
+        "ул. Ленина", "5", "12")
+    response = api.patch(f"/api/v1/shipments/{created['id']}", json.dumps({
+        "city": "Омск", "address": "644010, ул. Мира, д. 7, корп. 1"}),
+        content_type="application/json")
+    assert response.status_code == 200, response.content
+    updated = response.json()
+    assert (updated["index"], updated["city"], updated["street"], updated["house"],
+            updated["building"], updated["apartment"]) == (
+        "644010", "Омск", "ул. Мира", "7", "корп. 1", "")
+    assert updated["address_as_given"] == "644010, ул. Мира, д. 7, корп. 1"
+
+
 def test_form_live_validation_splits_an_address_typed_into_the_street(web: Client) -> None:
     html = web.post("/shipments/validate/", {
         "recipient_surname": "Иванов", "recipient_phone": "89123456789", "index": "644010",
