@@ -73,6 +73,7 @@ DISTRICT_TYPES: dict[str, str] = {
 # the words after which a number is the house, the building, the flat ...
 _NUMBER_MARKERS: dict[str, str] = {
     "дом": "house", "д": "house", "вл": "house", "влд": "house", "владение": "house",
+    "участок": "house", "уч": "house",
     "корпус": "corpus", "корп": "corpus", "кор": "corpus", "к": "corpus",
     "строение": "structure", "стр": "structure", "с": "structure",
     "литера": "letter", "литер": "letter", "лит": "letter",
@@ -95,6 +96,11 @@ for _kind, _types in (("region", REGION_TYPES), ("district", DISTRICT_TYPES),
         if " " not in _word:
             _AREA_KIND[_word] = _kind  # later tables win: "г" is a place, "улус" a place
 _AREA_KIND["улус"] = "district"
+# a part of town that holds streets or houses itself: kept with the street
+# ("мкр. Сходня, ул. Мичурина"; Otpravka's location-to)
+for _word in ("микрорайон", "мкр", "мкрн", "мк-н", "квартал", "кв-л", "территория", "тер",
+              "снт", "днт"):
+    _AREA_KIND[_word] = "location"
 # type words written after the name far more often than before it
 _POSTFIX_FIRST = frozenset({"область", "обл", "край", "ао", "район", "р-н", "р-он", "улус",
                             "округ", "кожуун"})  # "Намский улус" (after a name) far more often than a village
@@ -276,8 +282,9 @@ def _piece(piece: str) -> tuple[Item, ...]:
             items.append((_INDEX, "", text))
             continue
         if (next_group == _WORD and len(next_low) > 1 and next_low not in _AREA_KIND
-                and next_low not in _NUMBER_MARKERS) or ("-" in text and _ORDINAL.fullmatch(text)):
-            # part of a name: "6-я линия", "ул. 8 Марта", "им. 50-летия Октября"
+                and next_low not in _NUMBER_MARKERS) or ("-" in text and _ORDINAL.fullmatch(
+                text)) or (not words and _AREA_KIND.get(next_low) in ("street", "location")):
+            # part of a name: "6-я линия", "ул. 8 Марта", "им. 50-летия Октября", "7 мкр"
             if not words:
                 kind, worded = "", False
             words.append(text)
@@ -294,6 +301,7 @@ def _piece(piece: str) -> tuple[Item, ...]:
 @lru_cache(maxsize=100_000)
 def _parse(line: str, known: frozenset[str]) -> ParsedAddress:
     runs: list[tuple[str, str, int]] = []  # (kind or "" bare, text, position)
+    locations: list[str] = []  # "мкр. Сходня": written before the street
     found: dict[str, str] = {}
     building: list[str] = []
     unplaced: list[str] = []
@@ -305,7 +313,10 @@ def _parse(line: str, known: frozenset[str]) -> ParsedAddress:
         for tag, kind, text in _piece(piece):  # " ул. Ленина" recurs with its space too
             position += 1
             if tag == _RUN:
-                runs.append((kind, text, position))
+                if kind == "location":
+                    locations.append(text)
+                else:
+                    runs.append((kind, text, position))
             elif tag in (_NUM, _HOUSE):
                 if "house" not in found:
                     found["house"] = text
@@ -357,9 +368,19 @@ def _parse(line: str, known: frozenset[str]) -> ParsedAddress:
                     parts["city"] = text
                 else:
                     unplaced.append(text)
+            _with_locations(parts, locations)
             return ParsedAddress(**parts, split=not unplaced, unplaced=tuple(unplaced))
         _place_bare(bare, house_at, parts, known, unplaced)
+    _with_locations(parts, locations)
     return ParsedAddress(**parts, split=True, unplaced=tuple(unplaced))
+
+
+def _with_locations(parts: dict[str, str], locations: list[str]) -> None:
+    """A micro-district or a gardening partnership goes before the street ("мкр. Сходня,
+    ул. Мичурина") or is the street where there is none ("мкр. Юбилейный, д. 5")."""
+    if locations:
+        street = parts.get("street", "")
+        parts["street"] = ", ".join([*locations, street] if street else locations)
 
 
 def _place_bare(bare: list[tuple[str, int, bool]], house_at: int, parts: dict[str, str],

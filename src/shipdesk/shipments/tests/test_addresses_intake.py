@@ -148,3 +148,15 @@ def test_cdek_location_is_the_whole_street_address_on_one_line() -> None:
     foreign = CdekAdapter._location(Address(country="DE", city="Berlin",
                                             street="Hauptstraße", house="5"))
     assert foreign["address"] == "Berlin, Hauptstraße, 5"
+
+
+def test_russian_post_building_and_flat_fields() -> None:
+    from shipdesk.carriers.russian_post.adapter import building_fields, room_fields
+
+    assert building_fields("корп. 2 стр. 1 лит. А") == [
+        ("corpus-to", "2"), ("building-to", "1"), ("letter-to", "А")]
+    assert building_fields("2") == [("corpus-to", "2")]
+    assert room_fields("12") == [("room-to", "12")]
+    assert room_fields("оф. 3") == [("office-to", "3")]
+    assert room_fields("пом. 5Н") == [("room-to", "5Н")]
+    assert room_fields("") == []
