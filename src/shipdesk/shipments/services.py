@@ -275,8 +275,9 @@ class ItemResult:
     skipped: bool = False
     errors: list[FieldError] = field(default_factory=list)
     stored: Any = None  # the row as stored, when the caller asked to keep it
-    # what the operator should check although the row was taken (an unsplit address)
-    warnings: list[FieldError] = field(default_factory=list)
+    # what the operator should check although the row was taken (an unsplit address);
+    # a tuple, the empty one shared: most of a big file's rows have none
+    warnings: tuple[FieldError, ...] = ()
 
 
 @dataclass
@@ -669,7 +670,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
             warnings: list[FieldError] = []
             cleaned, errors = validate_shipment(data, ctx, warnings=warnings)
             order = cleaned["order_number"]
-            item = ItemResult(ref=ref, order_number=order, warnings=warnings)
+            item = ItemResult(ref=ref, order_number=order,
+                              warnings=tuple(warnings) if warnings else ())
             if order:
                 if order in seen_orders:
                     errors.append(FieldError(("order_number",), _(
