@@ -14,6 +14,7 @@ from ninja.pagination import CursorPagination, paginate
 from shipdesk.core.typing import ApiRequest
 from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import Shipment
+from shipdesk.shipments.validation import shipment_warnings
 
 router = Router(tags=["shipments"])
 
@@ -121,6 +122,12 @@ class ItemOut(Schema):
     origin_country: str
 
 
+class WarningOut(Schema):
+    loc: list[str | int]
+    message: str
+    code: str
+
+
 class ShipmentOut(Schema):
     id: int
     order_number: str
@@ -171,6 +178,12 @@ class ShipmentOut(Schema):
     comment: str
     created_at: datetime
     updated_at: datetime
+    warnings: list[WarningOut] = Field(description="Что проверить, хотя отправление принято "
+                                                   "(например, адрес не разобран на улицу и дом)")
+
+    @staticmethod
+    def resolve_warnings(obj: Shipment) -> list[dict[str, Any]]:
+        return [w.as_dict() for w in shipment_warnings(obj)]
 
 
 class ShipmentDetailOut(ShipmentOut):
@@ -224,6 +237,7 @@ class BulkItemOut(Schema):
     state: str
     tracking_number: str | None
     errors: list[ErrorOut]
+    warnings: list[ErrorOut]
 
 
 class BulkOut(Schema):
@@ -302,7 +316,8 @@ def create_shipments(request: ApiRequest, payload: BulkIn) -> HttpResponse:
         "results": [{"index": r.ref, "ok": r.ok, "id": r.shipment_id,
                      "order_number": r.order_number, "state": r.state,
                      "tracking_number": r.tracking_number,
-                     "errors": [e.as_dict() for e in r.errors]} for r in result.results],
+                     "errors": [e.as_dict() for e in r.errors],
+                     "warnings": [w.as_dict() for w in r.warnings]} for r in result.results],
     }
     return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json")
 

@@ -283,6 +283,9 @@ class ItemResult:
     skipped: bool = False
     errors: list[FieldError] = field(default_factory=list)
     stored: Any = None  # the row as stored, when the caller asked to keep it
+    # what the operator should check although the row was taken (an unsplit address);
+    # a tuple, the empty one shared: most of a big file's rows have none
+    warnings: tuple[FieldError, ...] = ()
 
 
 @dataclass
@@ -703,9 +706,11 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 items.append(ItemResult(ref=ref, order_number="", errors=[FieldError(
                     (*loc_prefix, ref), _("Отправление описывается объектом"))]))
                 continue
-            cleaned, errors = validate_shipment(data, ctx)
+            warnings: list[FieldError] = []
+            cleaned, errors = validate_shipment(data, ctx, warnings=warnings)
             order = cleaned["order_number"]
-            item = ItemResult(ref=ref, order_number=order)
+            item = ItemResult(ref=ref, order_number=order,
+                              warnings=tuple(warnings) if warnings else ())
             if order:
                 if order in seen_orders:
                     errors.append(FieldError(("order_number",), _(
@@ -1104,9 +1109,10 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
         raise InvalidTransition(_("Отправление уже передано перевозчику: чтобы изменить, "
                                   "отмените его и создайте заново"))
     merged = _shipment_data(shipment)
-    if "address" in data and not any(k in data for k in validation.ADDRESS_FIELDS):
+    if data.get("address"):  # a new one-line address: the parts not sent come from it
         for key in (*validation.ADDRESS_FIELDS, "index"):
-            merged[key] = ""
+            if key not in data:
+                merged[key] = ""
     if "carrier_code" in data and not ({"carrier_account_id", "carrier_account"} & data.keys()):
         merged["carrier_account_id"] = None  # another carrier: its default account
     merged.update({k: v for k, v in data.items() if k != "order_number"})

@@ -9,6 +9,7 @@ the database (mail-type limits, the office directory, sender profiles) is loaded
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError
+from shipdesk.shipments.addresses import (
+    DISTRICT_TYPES,
+    PLACE_TYPES,
+    REGION_TYPES,
+    STREET_TYPES,
+    parse_address,
+)
 from shipdesk.shipments.regions import region_for_index, region_matches
 
 WEIGHT = gettext_lazy("Вес")
@@ -42,6 +50,10 @@ STR_FIELDS: dict[str, int] = {
     "pickup_point_code": 64, "comment": 500,
 }
 ADDRESS_FIELDS = ("region", "district", "city", "street", "house", "building", "apartment")
+_AREA_FIELDS = ("region", "district", "city", "street")
+# which of those a row gives on its own → the parser's ``known`` (made once, not per row)
+_KNOWN = {flags: frozenset(f for f, given in zip(_AREA_FIELDS, flags, strict=True) if given)
+          for flags in itertools.product((False, True), repeat=len(_AREA_FIELDS))}
 
 
 @dataclass(frozen=True)
@@ -230,34 +242,29 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # --- address normalisation ------------------------------------------------------------
 
-# Type words → the abbreviation Russian Post prints. Matched as whole words, any case,
-# with or without the dot.
-_STREET_TYPES = {
-    "улица": "ул.", "ул": "ул.", "проспект": "пр-кт", "пр-т": "пр-кт", "пр-кт": "пр-кт",
-    "просп": "пр-кт", "переулок": "пер.", "пер": "пер.", "бульвар": "б-р", "б-р": "б-р",
-    "шоссе": "ш.", "ш": "ш.", "набережная": "наб.", "наб": "наб.", "площадь": "пл.",
-    "пл": "пл.", "проезд": "проезд", "пр-д": "проезд", "микрорайон": "мкр.", "мкр": "мкр.",
-    "тупик": "туп.", "туп": "туп.", "аллея": "аллея", "квартал": "кв-л", "кв-л": "кв-л",
-}
-_PLACE_TYPES = {
-    "город": "г.", "г": "г.", "поселок": "п.", "посёлок": "п.", "п": "п.", "пос": "п.",
-    "село": "с.", "с": "с.", "деревня": "д.", "дер": "д.", "станица": "ст-ца",
-    "ст-ца": "ст-ца", "пгт": "пгт", "рабочий поселок": "рп", "рп": "рп", "хутор": "х.",
-    "х": "х.", "аул": "аул",
-}
-_REGION_TYPES = {
-    "область": "обл.", "обл": "обл.", "республика": "Респ.", "респ": "Респ.",
-    "край": "край", "автономный округ": "АО", "ао": "АО", "г": "г.", "город": "г.",
-}
-_DISTRICT_TYPES = {"район": "р-н", "р-н": "р-н", "р-он": "р-н", "округ": "округ"}
+# Type words → the abbreviation Russian Post prints (the tables are addresses.py's).
+# Matched as whole words, any case, with or without the dot.
+_STREET_TYPES = STREET_TYPES
+_PLACE_TYPES = PLACE_TYPES
+_REGION_TYPES = REGION_TYPES
+_DISTRICT_TYPES = DISTRICT_TYPES
 _PREFIXES = {
     "house": re.compile(r"^(?:дом|д)\.?\s*(?=\w)", re.IGNORECASE),
     "apartment": re.compile(r"^(?:квартира|кв)\.?\s*(?=\w)", re.IGNORECASE),
 }
 _BUILDING = re.compile(r"^(?:корпус|корп|кор|к)\.?\s*(?=\d)", re.IGNORECASE)
 _STRUCTURE = re.compile(r"^(?:строение|стр|с)\.?\s*(?=\d)", re.IGNORECASE)
-_OFFICE = re.compile(r"^(?:офис|оф)\.?\s*(?=\w)", re.IGNORECASE)
-_SMALL_WORDS = frozenset({"на", "де", "ла", "и", "в", "под"})
+# Words that stay lower-case inside a name when a name typed all in one case is given
+# capitals ("наб. реки Мойки", "ул. им. 50-летия Октября", "Ростов-на-Дону"), and
+# abbreviations that are written in capitals.
+_SMALL_WORDS = frozenset({
+    "на", "де", "ла", "ле", "и", "в", "во", "под", "при", "у", "за", "над", "от", "до", "по",
+    "о", "об", "из", "со", "фон", "ван", "да", "дель",
+    "реки", "р", "канала", "канал", "им", "имени", "летия", "лет", "года", "съезда", "км",
+    "острова", "остров", "пруда", "озера", "станции", "совхоза", "колхоза", "завода"})
+_CAPITAL_WORDS = frozenset({"жк", "гск", "тц", "снт", "днт", "днп", "тсн", "кп", "пмк",
+                            "вч", "в/ч", "ссср", "рф", "ао", "нии"})
+_ROMAN = re.compile(r"[ivxl]+", re.IGNORECASE)
 
 
 def _type_pattern(types: Mapping[str, str]) -> re.Pattern[str]:
@@ -274,20 +281,35 @@ _TYPE_PATTERNS = {
 }
 
 
+def _capitalised(part: str) -> str:
+    for i, char in enumerate(part):
+        if char.isalpha():
+            return part[:i] + char.upper() + part[i + 1:]
+    return part
+
+
 def _recase(word: str) -> str:
-    letters = [c for c in word if c.isalpha()]
-    if len(letters) < 2 or not (word.isupper() or word.islower()):
-        return word  # mixed case was typed on purpose ("ЖК ПарКleve"): keep it
-    if word.lower() in _SMALL_WORDS:
-        return word.lower()
-    parts = word.lower().split("-")
-    return "-".join(p if p in _SMALL_WORDS else p[:1].upper() + p[1:] for p in parts)
+    """A word of a name typed all in one case ("ЛЕНИНА", "мойки"), as names are written:
+    a proper name capitalised, small words and descriptors lower-case, abbreviations and
+    Roman numerals in capitals."""
+    low = word.lower()
+    bare = low.rstrip(".")
+    if bare in _SMALL_WORDS:
+        return low
+    if bare in _CAPITAL_WORDS or (len(bare) > 1 and _ROMAN.fullmatch(bare)):
+        return word.upper()
+    if sum(c.isalpha() for c in word) < 2:
+        return word
+    return "-".join(p if p.rstrip(".") in _SMALL_WORDS else _capitalised(p)
+                    for p in low.split("-"))
 
 
 @lru_cache(maxsize=200_000)  # cities, regions, streets and house numbers repeat a lot
 def normalize_address_part(kind: str, value: str) -> str:
     """One address part in the form Russian Post prints: spaces collapsed, type words
-    abbreviated ("улица" → "ул."), names capitalised when typed all in one case."""
+    abbreviated ("улица" → "ул."). Words are kept as typed when the part was typed in mixed
+    case ("наб. реки Мойки"); a part typed all in one case ("УЛ ЛЕНИНА", "наб. реки мойки")
+    gets capitals on its proper names only (:func:`_recase`)."""
     text = " ".join(value.replace("\u00a0", " ").split()).strip(" ,;")
     if not text:
         return ""
@@ -298,13 +320,16 @@ def normalize_address_part(kind: str, value: str) -> str:
         return _STRUCTURE.sub("стр. ", text, count=1)
     if kind in _TYPE_PATTERNS:
         pattern, types = _TYPE_PATTERNS[kind]
+        one_case = text.islower() or text.isupper()
         text = pattern.sub(lambda m: "\x00" + types[m.group(1).lower()] + "\x00", text)
         words = []
         for token in re.split(r"(\x00[^\x00]*\x00)", text):
             if token.startswith("\x00"):
                 words.append(token.strip("\x00"))
-            else:
+            elif one_case:
                 words.extend(_recase(w) for w in token.split())
+            else:
+                words.extend(token.split())
         return " ".join(w for w in words if w).replace(" ,", ",")
     return text
 
@@ -313,45 +338,23 @@ def normalize_address(parts: Mapping[str, str]) -> dict[str, str]:
     return {k: normalize_address_part(k, parts.get(k, "") or "") for k in ADDRESS_FIELDS}
 
 
-_RAW_INDEX = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+def address_warnings(values: Mapping[str, Any]) -> list[FieldError]:
+    """What the operator should look at in an address that passed validation (warnings,
+    not errors): a street without a house number, which is how an address that could not
+    be split into street, house and flat is kept. ``values``: a shipment's cleaned values
+    or its stored fields (see :func:`shipment_warnings`)."""
+    if (values.get("street") and not values.get("house") and not values.get(
+            "pickup_point_code") and (values.get("country") or "RU") == "RU"):
+        return [FieldError(("street",), _(
+            "Адрес не разобран на улицу, дом и квартиру (нет номера дома): он сохранён как "
+            "указан. Проверьте адрес"), "address_not_split")]
+    return []
 
 
-def split_raw_address(raw: str) -> dict[str, str]:
-    """A best-effort split of a one-line address "index, region, city, street, house, apt"
-    into parts, by the type words present. What cannot be placed stays unplaced."""
-    parts: dict[str, str] = {}
-    rest: list[str] = []
-    for chunk in (c.strip() for c in raw.split(",")):
-        if not chunk:
-            continue
-        low = chunk.lower()
-        if _RAW_INDEX.fullmatch(chunk):
-            parts["index"] = chunk
-        elif _PREFIXES["apartment"].match(low) or _OFFICE.match(low):
-            parts["apartment"] = chunk
-        elif _PREFIXES["house"].match(low) and re.search(r"\d", chunk):
-            parts["house"] = chunk
-        elif _BUILDING.match(low) or _STRUCTURE.match(low):
-            parts["building"] = chunk
-        elif "region" not in parts and _TYPE_PATTERNS["region"][0].search(chunk) and not (
-            re.match(r"^г\.?\s", low)):
-            parts["region"] = chunk
-        elif "district" not in parts and _TYPE_PATTERNS["district"][0].search(chunk):
-            parts["district"] = chunk
-        elif "street" not in parts and _TYPE_PATTERNS["street"][0].search(chunk):
-            parts["street"] = chunk
-        elif "city" not in parts and _TYPE_PATTERNS["city"][0].search(chunk):
-            parts["city"] = chunk
-        elif re.fullmatch(r"\d+\w?(/\d+)?", chunk) and "house" not in parts:
-            parts["house"] = chunk
-        else:
-            rest.append(chunk)
-    for chunk in rest:  # "Москва, Тверская, 1": a bare name is a city first, then a street
-        for kind in ("city", "street"):
-            if kind not in parts:
-                parts[kind] = chunk
-                break
-    return parts
+def shipment_warnings(shipment: Any) -> list[FieldError]:
+    """The warnings of a stored shipment (the detail page, the API's answers)."""
+    return address_warnings({name: getattr(shipment, name, "") for name in (
+        "street", "house", "pickup_point_code", "country")})
 
 
 def limit_from_row(row: Any) -> Limit:
@@ -475,11 +478,45 @@ def _choose_carrier(data: Mapping[str, Any], out: dict[str, Any], ctx: Validatio
     out["carrier_code"] = code
 
 
+def _split_address(line: str, given: dict[str, str], index: str, country: str,
+                   warnings: list[FieldError] | None) -> str:
+    """A one-line address (the API's ``address``, a spreadsheet's «Адрес» column, or a whole
+    address typed into the street) split into ``given``'s empty parts: the parts given on
+    their own win. A line that cannot be split is kept whole as the street. Returns the
+    index (the one given, or the line's)."""
+    if not line and given["street"] and not given["house"]:
+        line, given["street"] = given["street"], ""  # "ул. Ленина, д. 5, кв. 12" as the street
+    if not line:
+        return index
+    if country != "RU":  # a foreign address is kept as written
+        given["street"] = given["street"] or line
+        return index
+    parsed = parse_address(line, _KNOWN[
+        bool(given["region"]), bool(given["district"]), bool(given["city"]),
+        bool(given["street"])])
+    if parsed.split:
+        for name in ADDRESS_FIELDS:
+            if not given[name]:
+                given[name] = getattr(parsed, name)
+        if parsed.unplaced and warnings is not None:
+            warnings.append(FieldError(("address",), _(
+                "Часть адреса не разобрана: «%(rest)s». Проверьте адрес") % {
+                "rest": ", ".join(parsed.unplaced)}, "address_unplaced"))
+    else:
+        for name in ("region", "district", "city"):
+            given[name] = given[name] or getattr(parsed, name)
+        given["street"] = given["street"] or line
+    return index or parsed.postcode
+
+
 def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
-                      require_order_number: bool = True
+                      require_order_number: bool = True,
+                      warnings: list[FieldError] | None = None
                       ) -> tuple[dict[str, Any], list[FieldError]]:
     """Returns the cleaned model values (``items`` a list of item dicts,
-    ``sender_id``, ``tracking_number``) and the errors, each pointing at its field."""
+    ``sender_id``, ``tracking_number``) and the errors, each pointing at its field.
+    ``warnings``, when given, receives what the operator should check although the
+    shipment is valid (an address that could not be split)."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
     get = data.get
@@ -539,13 +576,11 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     raw_address = _text(data.get("address"))
     given = {k: out[k] for k in ADDRESS_FIELDS}
     index = _text(data.get("index")).replace(" ", "")
-    if raw_address and not any(given.values()):
-        split = split_raw_address(raw_address)
-        index = index or split.pop("index", "")
-        given = {k: split.get(k, "") for k in ADDRESS_FIELDS}
     as_given = raw_address or ", ".join(v for v in (index, *given.values()) if v)
     out["address_as_given"] = as_given[:500]
-    out.update(normalize_address(given))
+    index = _split_address(raw_address, given, index, country, warnings)
+    for name, value in normalize_address(given).items():
+        out[name] = value[:STR_FIELDS[name]]
     if country == "RU":
         if index and not (len(index) == 6 and index.isdecimal()):  # as \d{6}, cheaper
             errors.append(FieldError(("index",), _(
@@ -572,6 +607,8 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     out["index"] = index
     if not out["city"] and not out["pickup_point_code"]:
         errors.append(FieldError(("city",), _("Укажите населённый пункт")))
+    if warnings is not None:
+        warnings.extend(address_warnings(out))
 
     # parcel
     weight, error = parse_int(data.get("weight_g"), what=WEIGHT)

@@ -17,7 +17,7 @@ from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import ImportJob, Registration, State
-from shipdesk.shipments.validation import validate_shipment
+from shipdesk.shipments.validation import shipment_warnings, validate_shipment
 
 FORM_FIELDS = (
     ("order_number", _("Номер заказа")), ("carrier_account_id", _("Договор с перевозчиком")),
@@ -79,6 +79,7 @@ def shipment_detail(request: ActorRequest, shipment_id: int) -> HttpResponse:
     shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
     return render(request, "shipments/detail.html", {
         "s": shipment, "items": list(shipment.items.all()),
+        "warnings": shipment_warnings(shipment),
         "events": selectors.shipment_history(actor=request.actor, shipment_id=shipment_id),
         "editable": shipment.state in (State.DRAFT, State.READY),
         "cancellable": State.CANCELLED in services.TRANSITIONS[shipment.state],
@@ -191,10 +192,12 @@ def shipment_validate(request: ActorRequest) -> HttpResponse:
     """Live validation for the form (htmx): the same checks as saving, nothing stored."""
     data = _form_data(request)
     ctx = services.validation_context(organization=request.actor.organization)
+    warnings: list[FieldError] = []
     cleaned, errors = validate_shipment(data, ctx,
-                                        require_order_number="order_number" in request.POST)
+                                        require_order_number="order_number" in request.POST,
+                                        warnings=warnings)
     return render(request, "shipments/_validation.html", {
-        "errors": errors, "cleaned": cleaned,
+        "errors": errors, "warnings": warnings, "cleaned": cleaned,
         "normalized": ", ".join(v for v in (cleaned["index"], cleaned["region"],
                                             cleaned["city"], cleaned["street"],
                                             cleaned["house"], cleaned["apartment"]) if v),

@@ -305,14 +305,18 @@ class Adapter(CarrierAdapter):
             loc["postal_code"] = address.index
         if address.city:
             loc["city"] = address.city
+        # the whole street address on one line: street, house, building and flat (the
+        # Russian «д.» / «кв.» only for a Russian address, «кв.» only before a bare number)
+        russian = (address.country or "RU").upper() == "RU"
+        flat = address.apartment
         line = address.raw or ", ".join(
             x
             for x in (
                 address.city,
                 address.street,
-                address.house and f"д. {address.house}",
+                address.house and (f"д. {address.house}" if russian else address.house),
                 address.building,
-                address.apartment and f"кв. {address.apartment}",
+                flat and (f"кв. {flat}" if russian and flat[:1].isdigit() else flat),
             )
             if x
         )

@@ -204,6 +204,42 @@ def rubles(kop: Any) -> Decimal:
     return (Decimal(int(kop or 0)) / 100).quantize(KOPECK)
 
 
+# Our one «корпус/строение» field and one «квартира/офис» field, as Otpravka's own fields.
+_BUILDING_WORDS = {
+    "корп": "corpus-to", "корпус": "corpus-to", "кор": "corpus-to", "к": "corpus-to",
+    "стр": "building-to", "строение": "building-to", "с": "building-to",
+    "лит": "letter-to", "литера": "letter-to", "литер": "letter-to",
+}
+_ROOM_WORDS = {
+    "кв": "room-to", "квартира": "room-to", "пом": "room-to", "помещение": "room-to",
+    "комн": "room-to", "комната": "room-to", "оф": "office-to", "офис": "office-to",
+}
+
+
+def building_fields(building: str) -> list[tuple[str, str]]:
+    """«корп. 2 стр. 1 лит. А» → corpus-to 2, building-to 1 (строение), letter-to А; a value
+    without a word before it («2») is the corpus."""
+    fields: list[tuple[str, str]] = []
+    key = ""
+    for word in building.replace(".", ". ").split():
+        low = word.lower().rstrip(".,")
+        if low in _BUILDING_WORDS:
+            key = _BUILDING_WORDS[low]
+            continue
+        fields.append((key or "corpus-to", word.strip(",")))
+        key = ""
+    return fields
+
+
+def room_fields(apartment: str) -> list[tuple[str, str]]:
+    """«12» and «кв. 12» → room-to 12; «оф. 3» → office-to 3."""
+    first, _space, rest = apartment.replace(".", ". ").partition(" ")
+    key = _ROOM_WORDS.get(first.lower().rstrip("."))
+    if key and rest.strip():
+        return [(key, rest.strip())]
+    return [("room-to", apartment)] if apartment else []
+
+
 @cache
 def _soap_client(name: str) -> zeep.Client:
     """A parsed WSDL shipped with the package, used to build and parse messages (no I/O of its own)."""
@@ -436,8 +472,8 @@ class Adapter(CarrierAdapter):
             ("place-to", to.city),
             ("street-to", to.street),
             ("house-to", to.house),
-            ("building-to", to.building),
-            ("room-to", to.apartment),
+            *building_fields(to.building),
+            *room_fields(to.apartment),
         ):
             if value:
                 order[key] = value

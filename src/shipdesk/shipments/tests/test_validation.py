@@ -16,7 +16,6 @@ from shipdesk.shipments.validation import (
     normalize_address_part,
     parse_money,
     parse_phone,
-    split_raw_address,
     validate_shipment,
 )
 
@@ -70,9 +69,6 @@ def test_address_part_normalisation(kind: str, given: str, expected: str) -> Non
 
 
 def test_raw_address_is_split_and_kept_as_given() -> None:
-    parts = split_raw_address("101000, г. Москва, ул. Мясницкая, д. 1, кв. 5")
-    assert parts == {"index": "101000", "city": "г. Москва", "street": "ул. Мясницкая",
-                     "house": "д. 1", "apartment": "кв. 5"}
     data = shipment_data(address="101000, г. Москва, ул. Мясницкая, д. 1, кв. 5", index="",
                          region="", city="", street="", house="", apartment="")
     cleaned, errors = validate_shipment(data, ctx())
