@@ -579,6 +579,61 @@ def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int
     return out
 
 
+# statuses that show the carrier has the parcel and it is still on its way to the buyer:
+# the first of them a parcel reaches is its "accepted" moment, also when the carrier never
+# said "accepted" (the first answer already shows movement: a change '' → in_transit)
+_ACCEPTED_FROM = frozenset({"accepted", "in_transit", "customs"})
+_BEFORE_ACCEPTANCE = frozenset({"", "info_received"})
+# a parcel keeps at most this many reminders whatever its storage term (a runaway guard)
+REMINDERS_CEILING = 20
+
+
+def reminder_times(*, arrived_at: dt.datetime, deadline: dt.date | None, zone: Any,
+                   interval_days: int, max_reminders: int) -> list[dt.datetime]:
+    """When the reminders of a parcel waiting since ``arrived_at`` are due. With the storage
+    deadline known (the carrier's date or our rule; the last free day on the office's
+    calendar, ``zone``) one every ``interval_days`` while the deadline is ahead, and the last
+    one on the eve of the deadline — however long the item is kept (15 or 30 days, extended,
+    CDEK's ``keep_free_until``). Without a deadline ``max_reminders`` of them. A rule with
+    ``max_reminders == 0`` sends none."""
+    if max_reminders <= 0:
+        return []
+    step = dt.timedelta(days=max(interval_days, 1))
+    if deadline is None:
+        return [arrived_at + step * k for k in range(1, max_reminders + 1)]
+    times: list[dt.datetime] = []
+    k = 1
+    while len(times) < REMINDERS_CEILING - 1 and (
+            (due := arrived_at + step * k).astimezone(zone).date() < deadline):
+        times.append(due)
+        k += 1
+    # the eve of the deadline, at noon on the office's calendar: the last call
+    eve = dt.datetime.combine(deadline - dt.timedelta(days=1), dt.time(12, 0),
+                              tzinfo=zone).astimezone(dt.UTC)
+    last = times[-1] if times else arrived_at
+    if eve - last >= dt.timedelta(days=1):
+        times.append(eve)
+    return times
+
+
+def _reminder_rows(shipment: Any, plan: _OrgPlan, *, arrived_at: dt.datetime,
+                   deadline: dt.date | None, now: dt.datetime,
+                   configured: set[tuple[int, str]], after: int = 0) -> list[Message]:
+    reminder = plan.rules.get(RuleKind.REMINDER)
+    if reminder is None or not reminder.enabled:
+        return []
+    rows: list[Message] = []
+    times = reminder_times(arrived_at=arrived_at, deadline=deadline,
+                           zone=zone_for_index(shipment.index or ""),
+                           interval_days=reminder.interval_days,
+                           max_reminders=reminder.max_reminders)
+    for k, due in enumerate(times, start=1):
+        if k <= after or due < now - dt.timedelta(days=1):
+            continue  # already planned, or a backlog of old changes: no old reminders
+        rows += _messages_for(shipment, plan, RuleKind.REMINDER, k, max(due, now), configured)
+    return rows
+
+
 def outbox_plan(*, changes: list[Any], now: dt.datetime | None = None) -> int:
     """Plans the messages for status changes (rows of the tracking feed); returns how many
     rows were offered to the outbox (a row already there is left alone)."""
@@ -592,25 +647,33 @@ def outbox_plan(*, changes: list[Any], now: dt.datetime | None = None) -> int:
     configured = set(ChannelConfig.objects.filter(
         organization_id__in=list(plans), enabled=True).values_list("organization_id",
                                                                    "gateway"))
+    arrivals = [shipments[c.shipment_id] for c in changes
+                if c.status == "arrived_at_pickup" and c.shipment_id in shipments]
+    facts = parcel_facts(arrivals) if arrivals else {}
     rows: list[Message] = []
     for change in changes:
-        target = _STATUS_RULE.get(change.status)
         shipment = shipments.get(change.shipment_id)
-        if target is None or shipment is None:
+        if shipment is None:
             continue
         plan = plans[change.organization_id]
+        if change.status in _ACCEPTED_FROM and (
+                change.previous_status or "") in _BEFORE_ACCEPTANCE and (
+                change.status != "accepted"):
+            # the first status at or after acceptance: the "accepted" message (the row's
+            # UNIQUE key keeps it to one per parcel)
+            rows += _messages_for(shipment, plan, RuleKind.ACCEPTED, 0,
+                                  max(change.changed_at, now), configured)
+        target = _STATUS_RULE.get(change.status)
+        if target is None:
+            continue
         kind, occurrence = target
         rows += _messages_for(shipment, plan, kind, occurrence, max(change.changed_at, now),
                               configured)
         if kind == RuleKind.ARRIVED:
-            reminder = plan.rules.get(RuleKind.REMINDER)
-            if reminder is not None and reminder.enabled:
-                for k in range(1, reminder.max_reminders + 1):
-                    due = change.changed_at + dt.timedelta(days=reminder.interval_days * k)
-                    if due < now - dt.timedelta(days=1):
-                        continue  # a backlog of old changes does not fire old reminders
-                    rows += _messages_for(shipment, plan, RuleKind.REMINDER, k, max(due, now),
-                                          configured)
+            fact = facts.get(shipment.pk)
+            rows += _reminder_rows(shipment, plan, arrived_at=change.changed_at,
+                                   deadline=fact.storage_deadline if fact else None,
+                                   now=now, configured=configured)
     Message.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     return len(rows)
 
@@ -756,6 +819,7 @@ _MESSAGE_FIELDS = ("organization_id", "shipment_id", "rule", "occurrence", "chan
 # what the macros and the checks read of a shipment
 _SHIPMENT_FIELDS = ("organization_id", "order_number", "recipient_surname",
                     "recipient_given_name", "recipient_patronymic", "recipient_company",
+                    "recipient_email", "recipient_phone", "pickup_point_code",
                     "index", "city", "street", "house", "cod_amount", "tracking_number",
                     "tracking_status")
 
@@ -779,6 +843,8 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
     facts = parcel_facts([r.shipment for r in rows])
     _ensure_short_links(rows)
     done: list[Message] = []
+    later: list[Message] = []  # reminders the current storage deadline asks for
+    configured: set[tuple[int, str]] | None = None
     batches: dict[tuple[int, str], list[tuple[Message, Outgoing]]] = defaultdict(list)
     for row in rows:
         plan = plans[row.organization_id]
@@ -795,6 +861,19 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
             stats.skipped += 1
             done.append(row)
             continue
+        fact = facts[row.shipment_id]
+        if row.rule in (RuleKind.ARRIVED, RuleKind.REMINDER) and fact.arrived_at and (
+                fact.storage_deadline):
+            # the deadline may have moved since the arrival (extended storage, a carrier's
+            # new date): the reminders follow it, the last one still before it
+            if configured is None:
+                configured = set(ChannelConfig.objects.filter(
+                    organization_id__in=org_ids, enabled=True).values_list(
+                    "organization_id", "gateway"))
+            later += _reminder_rows(
+                row.shipment, plan, arrived_at=fact.arrived_at, deadline=fact.storage_deadline,
+                now=now, configured=configured,
+                after=row.occurrence if row.rule == RuleKind.REMINDER else 0)
         subject, body = templates.get((row.organization_id, row.rule, row.channel)) or \
             DEFAULT_TEMPLATES[(row.rule, row.channel)]
         ctx = message_context(shipment=row.shipment,
@@ -842,6 +921,8 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
             continue
         jobs.append((get_gateway(gateway, config, http=http), items))
     _save_results(done)
+    if later:
+        Message.objects.bulk_create(later, ignore_conflicts=True, batch_size=1000)
     if not jobs:
         return stats
     _send_in_chunks(jobs, now, stats)
@@ -979,12 +1060,14 @@ def _precheck(row: Message, suppressed: set[tuple[int, str, str]], facts: dict[i
     status = fact.status or row.shipment.tracking_status
     if status and status not in _RELEVANT[row.rule]:
         return _("Неактуально: статус отправления теперь «%s»") % status, MessageStatus.SKIPPED
-    if row.rule == RuleKind.REMINDER and fact.storage_deadline and \
-            now.date() > fact.storage_deadline:
+    zone = zone_for_index(row.shipment.index or "")
+    # the deadline is a day on the office's calendar: today is the office's today too (in
+    # UTC+10 a 09:00 morning is still yesterday in UTC)
+    if row.rule in (RuleKind.REMINDER, RuleKind.ARRIVED) and fact.storage_deadline and \
+            now.astimezone(zone).date() > fact.storage_deadline:
         return _("Срок хранения истёк %s") % fact.storage_deadline.strftime("%d.%m.%Y"), \
             MessageStatus.SKIPPED
     if row.rule != RuleKind.RETURNING:
-        zone = zone_for_index(row.shipment.index or "")
         when = next_in_window(now, zone, plan.settings.window_start, plan.settings.window_end)
         if when > now:
             return when, MessageStatus.PENDING
