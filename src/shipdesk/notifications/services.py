@@ -184,7 +184,7 @@ def template_preview(*, actor: Actor, channel: str, subject: str, body: str) -> 
     if channel == Channel.SMS:
         conf = settings_ensure(organization=actor.organization)
         length = rendering.sms_length(preview.body)
-        preview.sms = length.as_dict()
+        preview.sms = {**length.as_dict(), "text": rendering.sms_length_text(length)}
         if length.segments > conf.sms_segment_limit:
             preview.blocked = True
             preview.warnings.append(_("SMS из %(n)s частей: больше лимита магазина (%(m)s), "
@@ -880,7 +880,7 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
                               organization=organizations[row.organization_id],
                               facts=facts[row.shipment_id], channel=row.channel,
                               address=row.recipient, shop_phone=plan.settings.shop_phone,
-                              review_url=plan.settings.review_url)
+                              review_url=plan.settings.review_url, now=now)
         try:
             row.subject = rendering.render(subject, ctx)[:300]
             row.body = rendering.render(body, ctx)

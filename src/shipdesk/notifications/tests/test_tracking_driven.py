@@ -6,6 +6,7 @@ reminders derived from the item's real deadline (issue 22, 2 and 3)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,12 @@ def _run(now: dt.datetime) -> None:
 
 def _texts(emu: Any, phone: str = "79161234567") -> list[str]:
     return [m["text"] for m in emu.messages if m["phone"] == phone]
+
+
+def _is_reminder(text: str) -> bool:
+    """The default reminder tells the days left after the date («…ждёт до 31.03.2027,
+    осталось 5 дней: …»); the arrival message does not."""
+    return re.search(r"ждёт до [\d.]+, (осталось|остался|сегодня)", text) is not None
 
 
 def test_first_answer_already_moving_sends_the_accepted_message_once_per_parcel(
@@ -90,13 +97,16 @@ def test_reminders_of_a_30_day_item_go_until_the_eve_of_its_deadline(
         sent_at += [clock] * (len(sms.messages) - before)
         clock += dt.timedelta(hours=3)
     texts = _texts(sms)
-    assert texts[0].startswith(f"Заказ {p.order_number} ждёт")
+    assert texts[0].startswith(f"Ромашка: заказ {p.order_number} ждёт до 31.03.2027: ")
     reminders = [(t, at.astimezone(VLADIVOSTOK)) for t, at in zip(texts, sent_at, strict=True)
-                 if "Напомина" in t]
+                 if _is_reminder(t)]
     # every 5 days while the deadline is ahead, and the last on its eve: six, not three
     assert [at.date() for _t, at in reminders] == [
         dt.date(2027, 3, d) for d in (6, 11, 16, 21, 26)] + [dt.date(2027, 3, 30)]
     assert all("31.03" in t for t, _at in reminders)
+    assert [t.split(", ")[1].split(":")[0] for t, _at in reminders] == [
+        "осталось 25 дней", "осталось 20 дней", "осталось 15 дней", "осталось 10 дней",
+        "осталось 5 дней", "остался 1 день"]
     assert all(at.date() <= dt.date(2027, 3, 31) for at in sent_at)
 
 
@@ -120,7 +130,7 @@ def test_an_extended_storage_gets_reminders_up_to_its_new_deadline(org: Any, sms
     while clock < _local(25, 12):
         _run(clock)
         clock += dt.timedelta(hours=6)
-    reminders = [t for t in _texts(sms) if "Напомина" in t]
+    reminders = [t for t in _texts(sms) if _is_reminder(t)]
     assert len(reminders) >= 4
     assert reminders[-1].count("22.03") == 1
     last = Message.objects.filter(rule="reminder", status=MessageStatus.SENT).latest("sent_at")
