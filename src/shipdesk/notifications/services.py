@@ -9,7 +9,8 @@ only after the gateway accepted. If the worker dies in between, the lease runs o
 row is *recovered* by what its gateway allows (``Gateway.after_crash``): the webhook (its
 ``Idempotency-Key``) and SMTP (the same Message-ID) send again; SMSC and SMS Aero are asked
 whether they took this attempt (sent, or sent now); sms.ru cannot be asked and a repeat
-would be a second SMS: "unknown", for a person. See doc.md.
+would be a second SMS: "unknown", for a person — so it is handed one small chunk at a time
+(``SmsRu.chunk_size``), all a crash can catch. See doc.md.
 """
 
 from __future__ import annotations
@@ -929,17 +930,23 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
     return stats
 
 
+def _chunks(gw: Any, items: list[tuple[Message, Outgoing]]
+            ) -> list[tuple[Any, list[tuple[Message, Outgoing]]]]:
+    """A gateway's share cut into chunks of its ``chunk_size`` (at most ``COMMIT_EVERY``)."""
+    size = min(COMMIT_EVERY, gw.chunk_size)
+    return [(gw, items[i:i + size]) for i in range(0, len(items), size)]
+
+
 def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now: dt.datetime,
                     stats: SendStats) -> None:
-    """Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side,
+    """Each gateway's share goes out in chunks (``Gateway.chunk_size``), gateways side by side,
     each up to its ``parallel`` chunks at once. A chunk's attempt (rendered text and
     ``attempt_at``, one UPDATE) is written just before it is handed over — recovery asks a
     gateway about exactly this text — and its outcome as soon as it is back, all from this
     thread:
     a crash catches only the chunks in flight, and a row with no ``attempt_at`` surely
     never reached its gateway."""
-    per_gateway = [[(gw, items[i:i + COMMIT_EVERY]) for i in range(0, len(items), COMMIT_EVERY)]
-                   for gw, items in jobs]
+    per_gateway = [_chunks(gw, items) for gw, items in jobs]
     # round-robin over gateways, so that one big share does not hold the others back
     waiting = [c for row in itertools.zip_longest(*per_gateway) for c in row if c is not None]
     busy: dict[int, int] = defaultdict(int)  # chunks in flight per gateway
@@ -1204,8 +1211,10 @@ def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
                          http: Any = None) -> int:
     """Asks the SMS gateways what became of sent messages; returns rows updated."""
     now = now or timezone.now()
+    # a message the gateway said it does not know (sms.ru -1) keeps that note in ``error``
+    # and is not asked about again
     rows = list(Message.objects.filter(status=MessageStatus.SENT, gateway__in=SMS_GATEWAYS,
-                                       sent_at__gte=now - dt.timedelta(days=3))
+                                       sent_at__gte=now - dt.timedelta(days=3), error="")
                 .exclude(provider_id="").order_by("sent_at")[:limit])
     groups: dict[tuple[int, str], list[Message]] = defaultdict(list)
     for r in rows:
@@ -1225,6 +1234,11 @@ def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
         for r in items:
             rep = reports.get(r.provider_id)
             if rep is None or rep.state == "pending":
+                continue
+            if rep.state == "gone":  # accepted, but the gateway will never tell more
+                r.error = (_("Шлюз не знает это сообщение (%s): статус больше не "
+                             "запрашиваем") % (rep.detail or "−1"))[:500]
+                changed.append(r)
                 continue
             r.status = (MessageStatus.DELIVERED if rep.state == "delivered"
                         else MessageStatus.UNDELIVERED)

@@ -113,6 +113,24 @@ def test_undelivered_report_is_recorded(org: Any, notif_settings: Any, smsru: An
     assert row.status == MessageStatus.UNDELIVERED and "неверный номер" in row.error
 
 
+def test_sms_ru_message_not_found_ends_polling(org: Any, notif_settings: Any, smsru: Any,
+                                               make_shipment: Any, status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    status_change(make_shipment(recipient_email=""), "accepted")
+    plan_and_send()
+    row = Message.objects.get()
+    with smsru.lock:  # sms.ru no longer knows it: its status answers -1
+        del smsru.by_id[row.provider_id]
+    services.outbox_poll_delivery(now=NOON + dt.timedelta(minutes=5))
+    row.refresh_from_db()
+    assert row.status == MessageStatus.SENT  # it was accepted; nothing more will be known
+    assert "Сообщение не найдено" in row.error and "больше не запрашиваем" in row.error
+    asked = smsru.requests
+    for minutes in (10, 60, 600):
+        services.outbox_poll_delivery(now=NOON + dt.timedelta(minutes=minutes))
+    assert smsru.requests == asked
+
+
 def test_webhook_channel_posts_signed_json(org: Any, notif_settings: Any,
                                            webhook_receiver: Any, make_shipment: Any,
                                            status_change: Any) -> None:
