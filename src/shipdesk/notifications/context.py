@@ -103,14 +103,25 @@ def buyer_name(s: Any) -> str:
     return name or s.recipient_surname or s.recipient_company or "покупатель"
 
 
-def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, channel: str,
-                    address: str, shop_phone: str = "", review_url: str = "") -> dict[str, str]:
-    from shipdesk.tracking.statuses import STATUS_LABELS, Status
+def days_left(deadline: dt.date | None, *, index: str, now: dt.datetime | None) -> int | None:
+    """Whole days from today to the storage deadline, both on the office's calendar (the
+    delivery region's zone): 0 on the deadline's own day."""
+    if deadline is None:
+        return None
+    from django.utils import timezone
 
-    try:
-        status_label = str(STATUS_LABELS[Status(facts.status)]) if facts.status else ""
-    except ValueError:
-        status_label = facts.status
+    from shipdesk.shipments.regions import zone_for_index
+
+    today = (now or timezone.now()).astimezone(zone_for_index(index or "")).date()
+    return (deadline - today).days
+
+
+def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, channel: str,
+                    address: str, shop_phone: str = "", review_url: str = "",
+                    now: dt.datetime | None = None) -> dict[str, str]:
+    from shipdesk.notifications.rendering import days_left_text
+    from shipdesk.tracking.statuses import status_label
+
     return {
         "buyer_name": buyer_name(shipment),
         "order_number": shipment.order_number,
@@ -120,13 +131,15 @@ def message_context(*, shipment: Any, organization: Any, facts: ParcelFacts, cha
         "pickup_address": facts.pickup_address,
         "pickup_hours": facts.pickup_hours,
         "storage_deadline": _date(facts.storage_deadline),
+        "days_left": days_left_text(days_left(facts.storage_deadline, index=shipment.index,
+                                              now=now)),
         "expected_delivery": _date(facts.expected_delivery),
         "shop_name": organization.name,
         "shop_phone": shop_phone or organization.phone,
         "review_link": review_url,
         "unsubscribe_link": recipient_unsubscribe_link(
             organization_id=organization.pk, channel=channel, address=address) if address else "",
-        "status": status_label,
+        "status": status_label(facts.status) or facts.status,
     }
 
 
@@ -141,7 +154,8 @@ def sample_context(organization: Any, channel: str = "email") -> dict[str, str]:
         "tracking_link": tracking_link(token=SAMPLE_TRACKING_TOKEN),
         "pickup_address": "125009, Москва, ул. Тверская, 9",
         "pickup_hours": "пн–пт 8:00–20:00, сб 9:00–18:00",
-        "storage_deadline": "30.11.2026", "expected_delivery": "25.11.2026",
+        "storage_deadline": "30.11.2026", "days_left": "осталось 5 дней",
+        "expected_delivery": "25.11.2026",
         "shop_name": organization.name, "shop_phone": organization.phone or "+7 495 000-00-00",
         "review_link": "https://example.ru/review",
         "unsubscribe_link": recipient_unsubscribe_link(

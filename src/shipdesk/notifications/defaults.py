@@ -24,37 +24,41 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "{% if expected_delivery %}Ожидаемая дата доставки: {{ expected_delivery }}.\n{% endif %}"
         "\nС уважением, " + _SIGN + "{% if shop_phone %}, тел. {{ shop_phone }}{% endif %}\n\n"
         "Отписаться от уведомлений: {{ unsubscribe_link }}"),
+    # SMS texts: one part (70 Cyrillic characters) where it can be, two (134) at most with
+    # long real values — a shop's name, an order number, an office's full address (see
+    # tests/test_defaults.py). The first message carries the short unsubscribe link; the
+    # office's hours and the tracking link are in the e-mails and on the recipient's page.
     (RuleKind.ACCEPTED, Channel.SMS): (
-        "", "Заказ {{ order_number }} отправлен, трек {{ tracking_number }}"
-            "{% if tracking_link %}: {{ tracking_link }}{% endif %}. "
+        "", _SIGN + ": заказ {{ order_number }} отправлен, трек {{ tracking_number }}. "
             "Отписка: {{ unsubscribe_link }}"),
-    # two SMS parts (134 Cyrillic characters) with a real office address and the short link
     (RuleKind.ARRIVED, Channel.SMS): (
-        "", "Заказ {{ order_number }} ждёт"
+        "", _SIGN + ": заказ {{ order_number }} ждёт"
             "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}: {{ pickup_address }}."
-            "{% if amount_to_pay %} К оплате {{ amount_to_pay }} ₽.{% endif %} "
-            "Отписка: {{ unsubscribe_link }}"),
+            "{% if amount_to_pay %} К оплате {{ amount_to_pay }} ₽.{% endif %}"),
     (RuleKind.ARRIVED, Channel.EMAIL): (
         "Заказ {{ order_number }} ждёт вас в пункте выдачи",
         "Здравствуйте, {{ buyer_name }}!\n\n"
         "Ваш заказ {{ order_number }} прибыл в пункт выдачи.\n"
         "Адрес: {{ pickup_address }}\n"
         "{% if pickup_hours %}Часы работы: {{ pickup_hours }}\n{% endif %}"
-        "{% if storage_deadline %}Срок хранения: до {{ storage_deadline }}\n{% endif %}"
+        "{% if storage_deadline %}Срок хранения: до {{ storage_deadline }}"
+        "{% if days_left %} ({{ days_left }}){% endif %}\n{% endif %}"
         "{% if amount_to_pay %}К оплате при получении: {{ amount_to_pay }} ₽\n{% endif %}"
         "Трек-номер: {{ tracking_number }}{% if tracking_link %}, {{ tracking_link }}{% endif %}"
         "\n\n"
         "С уважением, " + _SIGN + "\n\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
     (RuleKind.REMINDER, Channel.SMS): (
-        "", "Напоминаем: заказ {{ order_number }} ждёт вас: {{ pickup_address }}"
-            "{% if storage_deadline %} до {{ storage_deadline }}{% endif %}. "
-            "Отписка: {{ unsubscribe_link }}"),
+        "", _SIGN + ": заказ {{ order_number }} ждёт"
+            "{% if storage_deadline %} до {{ storage_deadline }}"
+            "{% if days_left %}, {{ days_left }}{% endif %}{% endif %}: {{ pickup_address }}"),
     (RuleKind.REMINDER, Channel.EMAIL): (
         "Напоминание: заказ {{ order_number }} ждёт вас",
         "Здравствуйте, {{ buyer_name }}!\n\n"
         "Напоминаем, что заказ {{ order_number }} ждёт вас в пункте выдачи: "
         "{{ pickup_address }}.\n"
-        "{% if storage_deadline %}Заберите его до {{ storage_deadline }}, иначе он вернётся "
+        "{% if pickup_hours %}Часы работы: {{ pickup_hours }}\n{% endif %}"
+        "{% if storage_deadline %}Заберите его до {{ storage_deadline }}"
+        "{% if days_left %} ({{ days_left }}){% endif %}, иначе он вернётся "
         "отправителю.\n{% endif %}"
         "{% if amount_to_pay %}К оплате: {{ amount_to_pay }} ₽\n{% endif %}"
         "\nС уважением, " + _SIGN + "\n\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
@@ -65,9 +69,8 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "{% if review_link %}Оставьте, пожалуйста, отзыв: {{ review_link }}\n{% endif %}"
         "\nОтписаться от уведомлений: {{ unsubscribe_link }}"),
     (RuleKind.DELIVERED, Channel.SMS): (
-        "", "Заказ {{ order_number }} получен, спасибо!"
-            "{% if review_link %} Отзыв: {{ review_link }}{% endif %} "
-            "Отписка: {{ unsubscribe_link }}"),
+        "", _SIGN + ": заказ {{ order_number }} получен, спасибо!"
+            "{% if review_link %} Отзыв: {{ review_link }}{% endif %}"),
     (RuleKind.RETURNING, Channel.EMAIL): (
         "Возврат: заказ {{ order_number }}",
         "Заказ {{ order_number }} (трек {{ tracking_number }}, покупатель {{ buyer_name }}) "
@@ -75,7 +78,7 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "{% if tracking_link %}{{ tracking_link }}\n{% endif %}\n"
         "Отписаться: {{ unsubscribe_link }}"),
     (RuleKind.RETURNING, Channel.SMS): (
-        "", "Возврат заказа {{ order_number }} ({{ tracking_number }}): {{ status }}"),
+        "", "Возврат {{ order_number }} ({{ tracking_number }}): {{ status }}"),
 }
 for _rule in RuleKind:
     for _ch in (Channel.EMAIL, Channel.SMS):

@@ -27,6 +27,7 @@ MACROS: dict[str, Any] = {
     "pickup_address": gettext_lazy("адрес пункта выдачи"),
     "pickup_hours": gettext_lazy("часы работы пункта выдачи"),
     "storage_deadline": gettext_lazy("срок хранения"),
+    "days_left": gettext_lazy("сколько дней осталось хранить («осталось 2 дня»)"),
     "expected_delivery": gettext_lazy("ожидаемая дата доставки"),
     "shop_name": gettext_lazy("название магазина"),
     "shop_phone": gettext_lazy("телефон магазина"),
@@ -140,6 +141,40 @@ def render(source: str, context: dict[str, str], *, html: bool = False) -> str:
         _compiled[key] = template
     safe = {k: str(context.get(k, "")) for k in MACROS}
     return str(template.render(safe)).strip()
+
+
+# --- Russian numerals ------------------------------------------------------------------
+def plural_ru(n: int, one: str, few: str, many: str) -> str:
+    """The form of a Russian noun after the number ``n``: 1 день, 2 дня, 5 дней, 11 дней,
+    21 день, 22 дня."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def days_left_text(days: int | None) -> str:
+    """«остался 1 день», «осталось 2 дня», «осталось 5 дней»; the deadline's own day is
+    «сегодня последний день»; past or unknown: ""."""
+    if days is None or days < 0:
+        return ""
+    if days == 0:
+        return "сегодня последний день"
+    verb = plural_ru(days, "остался", "осталось", "осталось")
+    return f"{verb} {days} {plural_ru(days, 'день', 'дня', 'дней')}"
+
+
+def sms_length_text(length: SmsLength) -> str:
+    """What the template editor shows: «153 символа, 3 SMS (UCS-2)», numerals agreed."""
+    from django.utils.translation import get_language
+
+    if (get_language() or "ru").startswith("ru"):
+        chars = plural_ru(length.units, "символ", "символа", "символов")
+    else:
+        chars = "character" if length.units == 1 else "characters"
+    return f"{length.units} {chars}, {length.segments} SMS ({length.encoding})"
 
 
 # --- SMS length ------------------------------------------------------------------------

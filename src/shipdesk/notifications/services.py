@@ -9,7 +9,8 @@ only after the gateway accepted. If the worker dies in between, the lease runs o
 row is *recovered* by what its gateway allows (``Gateway.after_crash``): the webhook (its
 ``Idempotency-Key``) and SMTP (the same Message-ID) send again; SMSC and SMS Aero are asked
 whether they took this attempt (sent, or sent now); sms.ru cannot be asked and a repeat
-would be a second SMS: "unknown", for a person. See doc.md.
+would be a second SMS: "unknown", for a person — so it is handed one small chunk at a time
+(``SmsRu.chunk_size``), all a crash can catch. See doc.md.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def template_preview(*, actor: Actor, channel: str, subject: str, body: str) -> 
     if channel == Channel.SMS:
         conf = settings_ensure(organization=actor.organization)
         length = rendering.sms_length(preview.body)
-        preview.sms = length.as_dict()
+        preview.sms = {**length.as_dict(), "text": rendering.sms_length_text(length)}
         if length.segments > conf.sms_segment_limit:
             preview.blocked = True
             preview.warnings.append(_("SMS из %(n)s частей: больше лимита магазина (%(m)s), "
@@ -579,6 +580,61 @@ def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int
     return out
 
 
+# statuses that show the carrier has the parcel and it is still on its way to the buyer:
+# the first of them a parcel reaches is its "accepted" moment, also when the carrier never
+# said "accepted" (the first answer already shows movement: a change '' → in_transit)
+_ACCEPTED_FROM = frozenset({"accepted", "in_transit", "customs"})
+_BEFORE_ACCEPTANCE = frozenset({"", "info_received"})
+# a parcel keeps at most this many reminders whatever its storage term (a runaway guard)
+REMINDERS_CEILING = 20
+
+
+def reminder_times(*, arrived_at: dt.datetime, deadline: dt.date | None, zone: Any,
+                   interval_days: int, max_reminders: int) -> list[dt.datetime]:
+    """When the reminders of a parcel waiting since ``arrived_at`` are due. With the storage
+    deadline known (the carrier's date or our rule; the last free day on the office's
+    calendar, ``zone``) one every ``interval_days`` while the deadline is ahead, and the last
+    one on the eve of the deadline — however long the item is kept (15 or 30 days, extended,
+    CDEK's ``keep_free_until``). Without a deadline ``max_reminders`` of them. A rule with
+    ``max_reminders == 0`` sends none."""
+    if max_reminders <= 0:
+        return []
+    step = dt.timedelta(days=max(interval_days, 1))
+    if deadline is None:
+        return [arrived_at + step * k for k in range(1, max_reminders + 1)]
+    times: list[dt.datetime] = []
+    k = 1
+    while len(times) < REMINDERS_CEILING - 1 and (
+            (due := arrived_at + step * k).astimezone(zone).date() < deadline):
+        times.append(due)
+        k += 1
+    # the eve of the deadline, at noon on the office's calendar: the last call
+    eve = dt.datetime.combine(deadline - dt.timedelta(days=1), dt.time(12, 0),
+                              tzinfo=zone).astimezone(dt.UTC)
+    last = times[-1] if times else arrived_at
+    if eve - last >= dt.timedelta(days=1):
+        times.append(eve)
+    return times
+
+
+def _reminder_rows(shipment: Any, plan: _OrgPlan, *, arrived_at: dt.datetime,
+                   deadline: dt.date | None, now: dt.datetime,
+                   configured: set[tuple[int, str]], after: int = 0) -> list[Message]:
+    reminder = plan.rules.get(RuleKind.REMINDER)
+    if reminder is None or not reminder.enabled:
+        return []
+    rows: list[Message] = []
+    times = reminder_times(arrived_at=arrived_at, deadline=deadline,
+                           zone=zone_for_index(shipment.index or ""),
+                           interval_days=reminder.interval_days,
+                           max_reminders=reminder.max_reminders)
+    for k, due in enumerate(times, start=1):
+        if k <= after or due < now - dt.timedelta(days=1):
+            continue  # already planned, or a backlog of old changes: no old reminders
+        rows += _messages_for(shipment, plan, RuleKind.REMINDER, k, max(due, now), configured)
+    return rows
+
+
 def outbox_plan(*, changes: list[Any], now: dt.datetime | None = None) -> int:
     """Plans the messages for status changes (rows of the tracking feed); returns how many
     rows were offered to the outbox (a row already there is left alone)."""
@@ -592,25 +648,33 @@ def outbox_plan(*, changes: list[Any], now: dt.datetime | None = None) -> int:
     configured = set(ChannelConfig.objects.filter(
         organization_id__in=list(plans), enabled=True).values_list("organization_id",
                                                                    "gateway"))
+    arrivals = [shipments[c.shipment_id] for c in changes
+                if c.status == "arrived_at_pickup" and c.shipment_id in shipments]
+    facts = parcel_facts(arrivals) if arrivals else {}
     rows: list[Message] = []
     for change in changes:
-        target = _STATUS_RULE.get(change.status)
         shipment = shipments.get(change.shipment_id)
-        if target is None or shipment is None:
+        if shipment is None:
             continue
         plan = plans[change.organization_id]
+        if change.status in _ACCEPTED_FROM and (
+                change.previous_status or "") in _BEFORE_ACCEPTANCE and (
+                change.status != "accepted"):
+            # the first status at or after acceptance: the "accepted" message (the row's
+            # UNIQUE key keeps it to one per parcel)
+            rows += _messages_for(shipment, plan, RuleKind.ACCEPTED, 0,
+                                  max(change.changed_at, now), configured)
+        target = _STATUS_RULE.get(change.status)
+        if target is None:
+            continue
         kind, occurrence = target
         rows += _messages_for(shipment, plan, kind, occurrence, max(change.changed_at, now),
                               configured)
         if kind == RuleKind.ARRIVED:
-            reminder = plan.rules.get(RuleKind.REMINDER)
-            if reminder is not None and reminder.enabled:
-                for k in range(1, reminder.max_reminders + 1):
-                    due = change.changed_at + dt.timedelta(days=reminder.interval_days * k)
-                    if due < now - dt.timedelta(days=1):
-                        continue  # a backlog of old changes does not fire old reminders
-                    rows += _messages_for(shipment, plan, RuleKind.REMINDER, k, max(due, now),
-                                          configured)
+            fact = facts.get(shipment.pk)
+            rows += _reminder_rows(shipment, plan, arrived_at=change.changed_at,
+                                   deadline=fact.storage_deadline if fact else None,
+                                   now=now, configured=configured)
     Message.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     return len(rows)
 
@@ -756,6 +820,7 @@ _MESSAGE_FIELDS = ("organization_id", "shipment_id", "rule", "occurrence", "chan
 # what the macros and the checks read of a shipment
 _SHIPMENT_FIELDS = ("organization_id", "order_number", "recipient_surname",
                     "recipient_given_name", "recipient_patronymic", "recipient_company",
+                    "recipient_email", "recipient_phone", "pickup_point_code",
                     "index", "city", "street", "house", "cod_amount", "tracking_number",
                     "tracking_status")
 
@@ -779,6 +844,8 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
     facts = parcel_facts([r.shipment for r in rows])
     _ensure_short_links(rows)
     done: list[Message] = []
+    later: list[Message] = []  # reminders the current storage deadline asks for
+    configured: set[tuple[int, str]] | None = None
     batches: dict[tuple[int, str], list[tuple[Message, Outgoing]]] = defaultdict(list)
     for row in rows:
         plan = plans[row.organization_id]
@@ -795,13 +862,26 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
             stats.skipped += 1
             done.append(row)
             continue
+        fact = facts[row.shipment_id]
+        if row.rule in (RuleKind.ARRIVED, RuleKind.REMINDER) and fact.arrived_at and (
+                fact.storage_deadline):
+            # the deadline may have moved since the arrival (extended storage, a carrier's
+            # new date): the reminders follow it, the last one still before it
+            if configured is None:
+                configured = set(ChannelConfig.objects.filter(
+                    organization_id__in=org_ids, enabled=True).values_list(
+                    "organization_id", "gateway"))
+            later += _reminder_rows(
+                row.shipment, plan, arrived_at=fact.arrived_at, deadline=fact.storage_deadline,
+                now=now, configured=configured,
+                after=row.occurrence if row.rule == RuleKind.REMINDER else 0)
         subject, body = templates.get((row.organization_id, row.rule, row.channel)) or \
             DEFAULT_TEMPLATES[(row.rule, row.channel)]
         ctx = message_context(shipment=row.shipment,
                               organization=organizations[row.organization_id],
                               facts=facts[row.shipment_id], channel=row.channel,
                               address=row.recipient, shop_phone=plan.settings.shop_phone,
-                              review_url=plan.settings.review_url)
+                              review_url=plan.settings.review_url, now=now)
         try:
             row.subject = rendering.render(subject, ctx)[:300]
             row.body = rendering.render(body, ctx)
@@ -842,23 +922,31 @@ def outbox_send_claimed(*, ids: list[int], now: dt.datetime, stats: SendStats | 
             continue
         jobs.append((get_gateway(gateway, config, http=http), items))
     _save_results(done)
+    if later:
+        Message.objects.bulk_create(later, ignore_conflicts=True, batch_size=1000)
     if not jobs:
         return stats
     _send_in_chunks(jobs, now, stats)
     return stats
 
 
+def _chunks(gw: Any, items: list[tuple[Message, Outgoing]]
+            ) -> list[tuple[Any, list[tuple[Message, Outgoing]]]]:
+    """A gateway's share cut into chunks of its ``chunk_size`` (at most ``COMMIT_EVERY``)."""
+    size = min(COMMIT_EVERY, gw.chunk_size)
+    return [(gw, items[i:i + size]) for i in range(0, len(items), size)]
+
+
 def _send_in_chunks(jobs: list[tuple[Any, list[tuple[Message, Outgoing]]]], now: dt.datetime,
                     stats: SendStats) -> None:
-    """Each gateway's share goes out in chunks of ``COMMIT_EVERY``, gateways side by side,
+    """Each gateway's share goes out in chunks (``Gateway.chunk_size``), gateways side by side,
     each up to its ``parallel`` chunks at once. A chunk's attempt (rendered text and
     ``attempt_at``, one UPDATE) is written just before it is handed over — recovery asks a
     gateway about exactly this text — and its outcome as soon as it is back, all from this
     thread:
     a crash catches only the chunks in flight, and a row with no ``attempt_at`` surely
     never reached its gateway."""
-    per_gateway = [[(gw, items[i:i + COMMIT_EVERY]) for i in range(0, len(items), COMMIT_EVERY)]
-                   for gw, items in jobs]
+    per_gateway = [_chunks(gw, items) for gw, items in jobs]
     # round-robin over gateways, so that one big share does not hold the others back
     waiting = [c for row in itertools.zip_longest(*per_gateway) for c in row if c is not None]
     busy: dict[int, int] = defaultdict(int)  # chunks in flight per gateway
@@ -979,12 +1067,14 @@ def _precheck(row: Message, suppressed: set[tuple[int, str, str]], facts: dict[i
     status = fact.status or row.shipment.tracking_status
     if status and status not in _RELEVANT[row.rule]:
         return _("Неактуально: статус отправления теперь «%s»") % status, MessageStatus.SKIPPED
-    if row.rule == RuleKind.REMINDER and fact.storage_deadline and \
-            now.date() > fact.storage_deadline:
+    zone = zone_for_index(row.shipment.index or "")
+    # the deadline is a day on the office's calendar: today is the office's today too (in
+    # UTC+10 a 09:00 morning is still yesterday in UTC)
+    if row.rule in (RuleKind.REMINDER, RuleKind.ARRIVED) and fact.storage_deadline and \
+            now.astimezone(zone).date() > fact.storage_deadline:
         return _("Срок хранения истёк %s") % fact.storage_deadline.strftime("%d.%m.%Y"), \
             MessageStatus.SKIPPED
     if row.rule != RuleKind.RETURNING:
-        zone = zone_for_index(row.shipment.index or "")
         when = next_in_window(now, zone, plan.settings.window_start, plan.settings.window_end)
         if when > now:
             return when, MessageStatus.PENDING
@@ -1121,8 +1211,10 @@ def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
                          http: Any = None) -> int:
     """Asks the SMS gateways what became of sent messages; returns rows updated."""
     now = now or timezone.now()
+    # a message the gateway said it does not know (sms.ru -1) keeps that note in ``error``
+    # and is not asked about again
     rows = list(Message.objects.filter(status=MessageStatus.SENT, gateway__in=SMS_GATEWAYS,
-                                       sent_at__gte=now - dt.timedelta(days=3))
+                                       sent_at__gte=now - dt.timedelta(days=3), error="")
                 .exclude(provider_id="").order_by("sent_at")[:limit])
     groups: dict[tuple[int, str], list[Message]] = defaultdict(list)
     for r in rows:
@@ -1142,6 +1234,11 @@ def outbox_poll_delivery(*, now: dt.datetime | None = None, limit: int = 2000,
         for r in items:
             rep = reports.get(r.provider_id)
             if rep is None or rep.state == "pending":
+                continue
+            if rep.state == "gone":  # accepted, but the gateway will never tell more
+                r.error = (_("Шлюз не знает это сообщение (%s): статус больше не "
+                             "запрашиваем") % (rep.detail or "−1"))[:500]
+                changed.append(r)
                 continue
             r.status = (MessageStatus.DELIVERED if rep.state == "delivered"
                         else MessageStatus.UNDELIVERED)

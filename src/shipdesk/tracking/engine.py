@@ -14,6 +14,10 @@ code, so the input order never matters):
   "in transit" or the like — that is a contradiction, noted and ignored; exceptions:
   "returned" after "delivered" (it was handed back), anything after "lost" (found after
   all), movement after "cancelled" (the carrier has the parcel after all);
+* a *later* return (refused, returning) after "delivered" wins: the carrier is sending the
+  parcel back, so the money for it will not come — the parcel is "returning" (the
+  contradiction is noted) and a later delivery is one to the sender → returned. Events are
+  taken in order of their time, so an *older* return told late changes nothing of that;
 * once the parcel is on its way back (refused, storage expired, returning), movement
   events keep it "returning" and a "delivered" is a delivery *to the sender* → returned;
 * "delivered" with the sub-status ``to_sender`` is a return, not a delivery;
@@ -262,6 +266,12 @@ def derive(events: Sequence[EventFact], *, now: datetime, context: Context,
         if status in FINAL_STATUSES:
             if status is _DELIVERED and st is _RETURNED:
                 note(Reason("returned_after_delivered", st, e.occurred_at))
+            elif status is _DELIVERED and st in _RETURN_FLOW:
+                # later evidence wins: the carrier is taking it back after all
+                entry(e)
+                note(Reason("return_after_delivered", st, e.occurred_at, status))
+                status, substatus, status_at = _RETURNING, e.substatus, e.occurred_at
+                continue
             elif status is _LOST and st is not _LOST:
                 note(Reason("found_after_lost", st, e.occurred_at))
             elif status is _CANCELLED and st in _MOVEMENT | FINAL_STATUSES and (
@@ -422,6 +432,8 @@ _REASON_TEXT: dict[str, str] = {
     "inferred_arrival": "около {at}: прибытие в пункт выдачи не отмечено, но следующие "
                         "события это доказывают (выведено)",
     "returned_after_delivered": "{at}: после «Вручено» пришло «{status}» — посылку вернули",
+    "return_after_delivered": "{at}: «{status}» после «{other}» — противоречие; более позднее "
+                              "событие важнее: посылка возвращается, денег за неё не будет",
     "found_after_lost": "{at}: после «Утеряно» посылка снова в движении — нашлась",
     "moving_after_cancelled": "{at}: после отмены посылка в движении — статус по событиям",
     "contradiction": "{at}: «{status}» после итогового «{other}» — противоречие, не учтено",

@@ -10,7 +10,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from shipdesk.core.errors import NotFound
 from shipdesk.shipments.models import Shipment
@@ -26,7 +25,13 @@ from shipdesk.tracking.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from shipdesk.tracking.statuses import STATUS_LABELS, STATUS_PLAIN, Status
+from shipdesk.tracking.statuses import (
+    FINAL_STATUSES,
+    Status,
+    parcel_status,
+    parcel_status_text,
+    status_label,
+)
 
 
 def status_changes_after(*, last_id: int, limit: int = 1000) -> QuerySet[ShipmentStatusChange]:
@@ -133,6 +138,8 @@ class Timeline:
     verdict: engine.Verdict
     why: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    status_text: str = ""  # the same words as on every other page
+    storage_deadline: str = ""  # the last day, on the pickup office's calendar
 
 
 def _context_for(shipment: Shipment, state: TrackingState | None) -> engine.Context:
@@ -151,29 +158,40 @@ def shipment_timeline(*, actor: Actor, shipment_id: int, now: datetime | None = 
     shipment = _shipment_for(actor, shipment_id)
     state = TrackingState.objects.filter(shipment=shipment).first()
     events = list(TrackingEvent.objects.filter(shipment=shipment).order_by("occurred_at", "pk"))
-    verdict = engine.derive(_facts(events), now=now or timezone.now(),
-                            context=_context_for(shipment, state))
+    context = _context_for(shipment, state)
+    verdict = engine.derive(_facts(events), now=now or timezone.now(), context=context)
     tz = actor.organization.zone
     rows = [{"at": timezone.localtime(t.at, tz), "status": t.status,
-             "label": STATUS_LABELS.get(t.status, "") if t.status else "",
+             "label": status_label(t.status),
              "substatus": t.substatus, "raw_code": t.raw_code, "raw_text": t.raw_text,
              "place": t.place, "inferred": t.inferred, "ignored": t.ignored}
             for t in verdict.timeline]
-    return Timeline(shipment, state, verdict, engine.explain(verdict, tz=tz), rows)
+    deadline = verdict.storage_deadline
+    return Timeline(
+        shipment, state, verdict, engine.explain(verdict, tz=tz), rows,
+        status_text=parcel_status_text(
+            tracking_status=state.status if state is not None and state.status
+            else shipment.tracking_status, shipment_state=shipment.state),
+        storage_deadline=deadline.astimezone(context.zone).strftime("%d.%m.%Y")
+        if deadline is not None else "")
 
 
 def dashboard(*, actor: Actor) -> dict[str, Any]:
     """Counts by status per carrier, and the exceptions."""
     rows = (TrackingState.objects.filter(organization=actor.organization)
-            .values_list("carrier_code", "status").annotate(n=Count("pk")).order_by())
+            .values_list("carrier_code", "status", "shipment__state").annotate(n=Count("pk"))
+            .order_by())
     carriers: dict[str, dict[str, int]] = {}
-    for carrier, status, n in rows:
-        carriers.setdefault(carrier or "—", {})[status or ""] = n
+    for carrier, status, state, n in rows:
+        shown = parcel_status(tracking_status=status, shipment_state=state)
+        counts = carriers.setdefault(carrier or "—", {})
+        key = shown.value if shown is not None else ""
+        counts[key] = counts.get(key, 0) + n
     statuses = [s for s in Status if any(s.value in c for c in carriers.values())]
     table = [{"carrier": c, "counts": [counts.get(s.value, 0) for s in statuses],
               "total": sum(counts.values())} for c, counts in sorted(carriers.items())]
     exceptions = exceptions_list(actor=actor)
-    return {"statuses": [(s, STATUS_LABELS[s]) for s in statuses], "table": table,
+    return {"statuses": [(s, status_label(s)) for s in statuses], "table": table,
             "exceptions": exceptions}
 
 
@@ -202,13 +220,15 @@ def daily_report(*, organization: Organization, now: datetime | None = None) -> 
     qs = TrackingState.objects.filter(organization=organization)
     exc = list(qs.filter(_EXCEPTION_Q).select_related("shipment")
                .order_by("-is_stuck", "status_at")[:1000])
-    counts = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
+    counts: dict[str, int] = {}
+    for status, state, n in (qs.values_list("status", "shipment__state")
+                             .annotate(n=Count("pk")).order_by()):
+        text = parcel_status_text(tracking_status=status, shipment_state=state)
+        counts[text] = counts.get(text, 0) + n
     changed = ShipmentStatusChange.objects.filter(
         organization=organization, created_at__gte=now - timedelta(days=1)).count()
     return DailyReport(organization, now, [s for s in exc if s.is_stuck],
-                       [s for s in exc if not s.is_stuck], changed,
-                       {str(STATUS_LABELS.get(Status(k), k)) if k else "—": v
-                        for k, v in counts.items()})
+                       [s for s in exc if not s.is_stuck], changed, counts)
 
 
 @dataclass(frozen=True)
@@ -218,7 +238,7 @@ class PublicState:
 
     shipment_id: int
     carrier_code: str
-    status: str
+    status: str  # the parcel's one status (tracking's, or the shipment's outcome)
     final: bool
     storage_deadline: datetime | None
     expected_delivery: datetime | None
@@ -231,6 +251,7 @@ class PublicState:
     shop_timezone: str
     recipient_index: str
     version: str  # changes whenever anything above (or the event history) changes
+    shipment_state: str = ""  # the back-office state (says whether it was handed over)
 
 
 @dataclass(frozen=True)
@@ -250,7 +271,7 @@ class PublicPage:
 _PUBLIC_SQL = """
 SELECT s.shipment_id, s.carrier_code, s.status, s.final, s.storage_deadline,
        s.expected_delivery, sh.order_number, sh.tracking_number, sh.pickup_point_code,
-       sh.cod_amount, o.name, o.logo, o."timezone", sh."index",
+       sh.cod_amount, o.name, o.logo, o."timezone", sh."index", sh."state",
        s.substatus, s.status_at, s.last_event_at, s.updated_at, sh.updated_at, o.updated_at
 FROM {state} s
 JOIN {shipment} sh ON sh.id = s.shipment_id
@@ -283,9 +304,12 @@ def public_state(*, token: str) -> PublicState:
         raise NotFound("Нет такой посылки")
     (shipment_id, carrier_code, status, final, storage_deadline, expected_delivery,
      order_number, tracking_number, pickup_point_code, cod_amount, name, logo, tz_name,
-     recipient_index, *_versions) = row
+     recipient_index, shipment_state, *_versions) = row
+    shown = parcel_status(tracking_status=status, shipment_state=shipment_state)
     return PublicState(
-        shipment_id=shipment_id, carrier_code=carrier_code, status=status, final=bool(final),
+        shipment_id=shipment_id, carrier_code=carrier_code,
+        status=shown.value if shown is not None else "",
+        final=bool(final) or shown in FINAL_STATUSES,
         storage_deadline=_aware(storage_deadline), expected_delivery=_aware(expected_delivery),
         order_number=order_number, tracking_number=tracking_number,
         pickup_point_code=pickup_point_code,
@@ -293,7 +317,8 @@ def public_state(*, token: str) -> PublicState:
         cod_amount=Decimal(str(cod_amount)).quantize(Decimal("0.01")),
         shop_name=name,
         shop_logo_url=Organization._meta.get_field("logo").storage.url(logo) if logo else "",
-        shop_timezone=tz_name, recipient_index=recipient_index or "", version="|".join(str(v) for v in row))
+        shop_timezone=tz_name, recipient_index=recipient_index or "",
+        version="|".join(str(v) for v in row), shipment_state=shipment_state or "")
 
 
 def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
@@ -310,7 +335,7 @@ def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
                     "WHERE shipment_id = %s AND status <> '' "
                     "ORDER BY occurred_at DESC, id DESC LIMIT 50", [state.shipment_id])
         events = cur.fetchall()
-    timeline = [{"at": _local(at, tz, "%d.%m.%Y %H:%M"), "text": str(STATUS_PLAIN.get(Status(st), "")),
+    timeline = [{"at": _local(at, tz, "%d.%m.%Y %H:%M"), "text": status_label(st),
                  "place": place} for at, st, place, _index in events]
     office = None
     if state.status == Status.ARRIVED_AT_PICKUP:
@@ -324,8 +349,8 @@ def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
                             "WHERE carrier_code = %s AND code = %s", [state.carrier_code, code])
                 name, address, hours = cur.fetchone() or ("", "", "")
             office = PickupOffice(code=code, name=name, address=address, work_hours=hours)
-    status_text = str(STATUS_PLAIN.get(Status(state.status), "")) if state.status else (
-        gettext("Посылка готовится к отправке"))
+    status_text = parcel_status_text(tracking_status=state.status,
+                                     shipment_state=state.shipment_state)
     return PublicPage(state, timeline, status_text, office,
                       storage_deadline=_local(state.storage_deadline, tz, "%d.%m.%Y"),
                       expected_delivery=_local(state.expected_delivery, tz, "%d.%m.%Y"))

@@ -39,7 +39,7 @@ STATUS_LABELS: dict[Status, object] = {
     Status.DELIVERED: _("Вручено"),
     Status.REFUSED: _("Отказ получателя"),
     Status.RETURNING: _("Возвращается отправителю"),
-    Status.RETURNED: _("Возвращено отправителю"),
+    Status.RETURNED: _("Возвращено"),  # the shipment state's word too
     Status.LOST: _("Утеряно"),
     Status.DAMAGED: _("Повреждено"),
     Status.CANCELLED: _("Отменено"),
@@ -59,20 +59,52 @@ class Substatus(enum.StrEnum):
     REFUSED = "refused"
 
 
-# Plain-Russian wording of each status for the recipient's page (no carrier jargon).
-STATUS_PLAIN: dict[Status, object] = {
-    Status.INFO_RECEIVED: _("Магазин передал данные о посылке перевозчику"),
-    Status.ACCEPTED: _("Посылку приняли в отделении отправителя"),
-    Status.IN_TRANSIT: _("Посылка в пути"),
-    Status.CUSTOMS: _("Посылка проходит таможню"),
-    Status.ARRIVED_AT_PICKUP: _("Посылка ждёт вас в пункте выдачи"),
-    Status.OUT_FOR_DELIVERY: _("Курьер везёт посылку"),
-    Status.DELIVERY_FAILED: _("Не удалось вручить посылку"),
-    Status.DELIVERED: _("Посылка вручена"),
-    Status.REFUSED: _("Получатель отказался от посылки"),
-    Status.RETURNING: _("Посылка возвращается отправителю"),
-    Status.RETURNED: _("Посылка вернулась отправителю"),
-    Status.LOST: _("Посылка утеряна, магазин разбирается"),
-    Status.DAMAGED: _("Посылка повреждена"),
-    Status.CANCELLED: _("Отправка отменена"),
+# The parcel's status as every page and list shows it (the shipment page and lists, the
+# tracking page, the recipient's page, messages): one function, one wording per status.
+# The shipment's back-office outcome (a person may have marked it, or the demo) counts when
+# tracking has not told a final outcome itself; a return the carrier reports after
+# "delivered" is later evidence and wins over the back-office "delivered".
+_STATE_OUTCOME: dict[str, Status] = {
+    "delivered": Status.DELIVERED, "returned": Status.RETURNED, "lost": Status.LOST,
+    "cancelled": Status.CANCELLED,
 }
+_OUTCOME_RANK = {Status.CANCELLED: 0, Status.LOST: 1, Status.DELIVERED: 2, Status.RETURNED: 3}
+NOT_SHIPPED_TEXT = _("Посылка готовится к отправке")
+HANDED_OVER_TEXT = _("Передано перевозчику")
+
+
+def parcel_status(*, tracking_status: str | None, shipment_state: str = "") -> Status | None:
+    """The one status of a parcel from tracking's status and the shipment's state."""
+    try:
+        tracked = Status(tracking_status) if tracking_status else None
+    except ValueError:
+        tracked = None
+    outcome = _STATE_OUTCOME.get(shipment_state or "")
+    if outcome is None or tracked is outcome:
+        return tracked
+    if tracked is None:
+        return outcome
+    if outcome is Status.DELIVERED and tracked in (Status.REFUSED, Status.RETURNING):
+        return tracked  # the carrier took it back after "delivered"
+    if tracked in _OUTCOME_RANK and _OUTCOME_RANK[tracked] > _OUTCOME_RANK[outcome]:
+        return tracked
+    return outcome
+
+
+def status_label(status: str | Status | None) -> str:
+    """The wording of one status ("" for none or an unknown value)."""
+    try:
+        return str(STATUS_LABELS[Status(status)]) if status else ""
+    except ValueError:
+        return ""
+
+
+def parcel_status_text(*, tracking_status: str | None, shipment_state: str = "") -> str:
+    """What a page shows as the parcel's status: the status' wording, or, with no status
+    yet, whether the parcel is with the carrier at all."""
+    status = parcel_status(tracking_status=tracking_status, shipment_state=shipment_state)
+    if status is not None:
+        return status_label(status)
+    if shipment_state in ("handed_over", "delivered", "returned", "lost"):
+        return str(HANDED_OVER_TEXT)
+    return str(NOT_SHIPPED_TEXT)

@@ -43,7 +43,9 @@ class SendResult:
 @dataclass(frozen=True)
 class DeliveryReport:
     provider_id: str
-    state: str  # "delivered" | "undelivered" | "pending"
+    # "delivered" | "undelivered" | "pending" | "gone" (the gateway does not know the message
+    # (any more): no answer will ever come, polling ends)
+    state: str
     cost: Decimal | None = None
     detail: str = ""
 
@@ -75,7 +77,10 @@ class Gateway:
     idempotent = False
     after_crash = UNKNOWN
     parallel = 2  # chunks of one batch handed to this gateway at the same time
-    batch_size = 100
+    batch_size = 100  # messages in one request
+    # messages handed over at once (a chunk's outcome is written as soon as it is back): what
+    # a crash can catch in flight is ``parallel`` chunks of this size
+    chunk_size = 100
     default_base_url = ""
 
     def __init__(self, *, config: dict[str, Any], http: httpx.Client | None = None) -> None:

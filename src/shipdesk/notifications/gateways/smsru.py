@@ -23,9 +23,18 @@ DELIVERED = {103, 110}
 UNDELIVERED = {104, 105, 106, 107, 108, 150}
 
 
+# /sms/status: the message is not (or no longer) known to sms.ru — asking again is useless
+NOT_FOUND = -1
+
+
 class SmsRu(Gateway):
     name = "smsru"
     batch_size = 100
+    # sms.ru cannot be asked what it took (no client id, no search by number and text: only
+    # the status by *its* id, which a crash loses): what a crash catches in flight stays
+    # "unknown". So it gets one small chunk at a time.
+    chunk_size = 20
+    parallel = 1
     default_base_url = "https://sms.ru"
 
     def _params(self) -> dict[str, Any]:
@@ -94,7 +103,8 @@ class SmsRu(Gateway):
             for sms_id, item in (resp.json().get("sms") or {}).items():
                 code = int(item.get("status_code") or 0)
                 state = ("delivered" if code in DELIVERED else
-                         "undelivered" if code in UNDELIVERED else "pending")
+                         "undelivered" if code in UNDELIVERED else
+                         "gone" if code == NOT_FOUND else "pending")
                 cost = item.get("cost")
                 reports.append(DeliveryReport(str(sms_id), state,
                                               Decimal(str(cost)) if cost is not None else None,

@@ -73,7 +73,7 @@ def test_no_usable_email_falls_back_to_sms_on_sms_ru(
     [sms] = smsru.messages
     assert sms["phone"] == "79001234567"
     assert sms["sender"] == "Romashka"
-    assert sms["text"].startswith(f"Заказ {shipment.order_number} отправлен, трек "
+    assert sms["text"].startswith(f"Ромашка: заказ {shipment.order_number} отправлен, трек "
                                   f"{shipment.tracking_number}")
     assert Message.objects.get().channel == "sms"
 
@@ -90,8 +90,8 @@ def test_arrived_sms_on_each_gateway_then_delivery_report(
     assert stats.sent == 1, Message.objects.values_list("status", "error")
     [sms] = emu.messages
     assert sms["phone"] == "79001234567"
-    assert f"Заказ {shipment.order_number} ждёт: 101000, Москва, ул. Тверская, 7." in \
-        sms["text"]
+    assert f"Ромашка: заказ {shipment.order_number} ждёт: 101000, Москва, ул. Тверская, 7." \
+        in sms["text"]
     assert "К оплате 2 490 ₽" in sms["text"]
     row = Message.objects.get(rule="arrived")
     assert row.status == MessageStatus.SENT and row.provider_id
@@ -111,6 +111,24 @@ def test_undelivered_report_is_recorded(org: Any, notif_settings: Any, smsru: An
     services.outbox_poll_delivery(now=NOON)
     row = Message.objects.get()
     assert row.status == MessageStatus.UNDELIVERED and "неверный номер" in row.error
+
+
+def test_sms_ru_message_not_found_ends_polling(org: Any, notif_settings: Any, smsru: Any,
+                                               make_shipment: Any, status_change: Any) -> None:
+    sms_channel(org, "smsru", smsru)
+    status_change(make_shipment(recipient_email=""), "accepted")
+    plan_and_send()
+    row = Message.objects.get()
+    with smsru.lock:  # sms.ru no longer knows it: its status answers -1
+        del smsru.by_id[row.provider_id]
+    services.outbox_poll_delivery(now=NOON + dt.timedelta(minutes=5))
+    row.refresh_from_db()
+    assert row.status == MessageStatus.SENT  # it was accepted; nothing more will be known
+    assert "Сообщение не найдено" in row.error and "больше не запрашиваем" in row.error
+    asked = smsru.requests
+    for minutes in (10, 60, 600):
+        services.outbox_poll_delivery(now=NOON + dt.timedelta(minutes=minutes))
+    assert smsru.requests == asked
 
 
 def test_webhook_channel_posts_signed_json(org: Any, notif_settings: Any,
@@ -247,7 +265,7 @@ def test_interrupted_attempt_the_gateway_never_got_is_sent_after_asking(
     services.outbox_send_due(now=NOON + dt.timedelta(minutes=8))
     row = Message.objects.get()
     assert row.status == MessageStatus.SENT
-    assert len(emu.messages) == 1 and emu.messages[0]["text"].startswith("Заказ A-")
+    assert len(emu.messages) == 1 and emu.messages[0]["text"].startswith("Ромашка: заказ A-")
 
 
 def test_a_gateway_that_cannot_be_asked_for_a_day_leaves_the_message_to_a_person(
@@ -324,13 +342,15 @@ def test_reminders_every_n_days_until_pickup_or_return(
     assert [(m.occurrence, m.due_at) for m in reminders] == [
         (k, NOON + dt.timedelta(days=4 * k)) for k in (1, 2, 3)]
     services.outbox_send_due(now=NOON + dt.timedelta(days=4))
-    assert [m["text"][:11] for m in smsru.messages] == ["Заказ A-000", "Напоминаем:"]
+    # the arrival, then the first reminder (the deadline is unknown here: no days left)
+    assert [m["text"][:20] for m in smsru.messages] == ["Ромашка: заказ A-000"] * 2
+    assert Message.objects.get(rule="reminder", occurrence=1).status == MessageStatus.SENT
     status_change(shipment, end, at=NOON + dt.timedelta(days=5))
     services.outbox_plan_from_feed(now=NOON + dt.timedelta(days=5))
     services.outbox_send_due(now=NOON + dt.timedelta(days=12))
     second = Message.objects.get(rule="reminder", occurrence=2)
     assert second.status == MessageStatus.SKIPPED and "Неактуально" in second.error
-    assert len([m for m in smsru.messages if m["text"].startswith("Напоминаем")]) == 1
+    assert Message.objects.filter(rule="reminder", status=MessageStatus.SENT).count() == 1
 
 
 def test_returning_parcel_notifies_shop_staff(

@@ -164,6 +164,8 @@ def test_arrived_email_shows_the_office_address_hours_deadline_and_amount(
                  f"Трек-номер: {shipment.tracking_number}, "
                  "http://127.0.0.1:8000/tracking/t/tok-arrived/"):
         assert line in text, line
-    # reminders by default every 5 days
+    # reminders by default every 5 days while the deadline (30.11) is ahead, the last on its
+    # eve (noon in Moscow): none after the date they name
     reminders = Message.objects.filter(rule="reminder").order_by("occurrence")
-    assert [m.due_at for m in reminders] == [NOON + dt.timedelta(days=5 * k) for k in (1, 2, 3)]
+    assert [m.due_at for m in reminders] == [NOON + dt.timedelta(days=5),
+                                             dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)]

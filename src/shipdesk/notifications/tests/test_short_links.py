@@ -1,11 +1,9 @@
 """The short SMS unsubscribe link ``/u/<code>``: unguessable, works from the SMS, a made-up
-or mangled code gets a clear error; it keeps the default "arrived" SMS at two parts."""
+or mangled code gets a clear error; it keeps the default "accepted" SMS at two parts."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,19 +19,16 @@ from shipdesk.notifications.tests.conftest import NOON, sms_channel
 pytestmark = pytest.mark.django_db
 
 
-def test_default_arrived_sms_with_a_real_parcel_fits_two_parts(
+def test_default_accepted_sms_with_its_unsubscribe_link_fits_two_parts(
         org: Any, make_shipment: Any, settings: Any) -> None:
     settings.PUBLIC_URL = "https://ship.example.ru"
-    shipment = make_shipment(order_number="A-10042", cod_amount=Decimal("2490.00"))
-    facts = ParcelFacts(status="arrived_at_pickup",
-                        pickup_address="125009, Москва, ул. Тверская, 9",
-                        storage_deadline=dt.date(2026, 11, 30))
+    shipment = make_shipment(order_number="A-10042", tracking_number="80082345678901")
+    facts = ParcelFacts(status="accepted")
     ctx = message_context(shipment=shipment, organization=org, facts=facts, channel="sms",
                           address="79001234567")
-    text = rendering.render(DEFAULT_TEMPLATES[("arrived", "sms")][1], ctx)
-    assert re.fullmatch(r"Заказ A-10042 ждёт до 30\.11\.2026: 125009, Москва, ул\. Тверская, "
-                        r"9\. К оплате 2 490 ₽\. Отписка: https://ship\.example\.ru/u/"
-                        r"[A-Za-z0-9_-]{12}", text), text
+    text = rendering.render(DEFAULT_TEMPLATES[("accepted", "sms")][1], ctx)
+    assert re.fullmatch(r"Ромашка: заказ A-10042 отправлен, трек 80082345678901\. "
+                        r"Отписка: https://ship\.example\.ru/u/[A-Za-z0-9_-]{12}", text), text
     length = rendering.sms_length(text)
     assert (length.encoding, length.segments) == ("UCS-2", 2), length
     # the signed link it replaces would have made it three

@@ -21,7 +21,8 @@ def shipment(org: Any, *, number: str | None = None, state: str = State.HANDED_O
         organization=org, order_number=f"T-{n}", state=state, carrier_code=carrier,
         carrier_account=account, tracking_number=number or f"8000000000{n:04d}", sender=sender,
         index=kw.pop("index", "630000"), city="Новосибирск", recipient_surname="Иванова",
-        recipient_given_name="Анна", recipient_phone="+79161234567", **kw)
+        recipient_given_name="Анна",
+        recipient_phone=kw.pop("recipient_phone", "+79161234567"), **kw)
     Shipment.objects.filter(pk=s.pk).update(created_at=T0 - timedelta(days=1))
     s.refresh_from_db()
     return s

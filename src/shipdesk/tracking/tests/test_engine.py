@@ -205,3 +205,24 @@ def test_bulk_mode_gives_the_same_verdict_without_the_explanation(history):
     bulk = derive(history, now=NOW, context=CTX, explain=False)
     assert bulk.timeline == () and bulk.reasons == ()
     assert dataclasses.replace(full, timeline=(), reasons=()) == bulk
+
+
+def test_a_later_return_after_delivered_wins_and_the_contradiction_is_noted():
+    v = derive([ev(0, Status.ACCEPTED), ev(3, Status.ARRIVED_AT_PICKUP), ev(5, Status.DELIVERED),
+                ev(6, Status.REFUSED, "refused")], now=NOW, context=CTX)
+    assert v.status is Status.RETURNING and not v.final
+    assert [r.other for r in v.reasons if r.code == "return_after_delivered"] == [
+        Status.DELIVERED]
+    assert any("противоречие" in line for line in engine.explain(v))
+    later = derive([ev(0, Status.ACCEPTED), ev(3, Status.ARRIVED_AT_PICKUP),
+                    ev(5, Status.DELIVERED), ev(6, Status.RETURNING), ev(8, Status.IN_TRANSIT),
+                    ev(12, Status.DELIVERED)], now=NOW, context=CTX)
+    assert later.status is Status.RETURNED
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(forward_events, max_size=8),
+       st.sampled_from([Status.REFUSED, Status.RETURNING]), st.integers(21, 35))
+def test_a_later_return_always_moves_a_delivered_parcel_to_returning(before, back, day):
+    history = [*before, ev(20, Status.DELIVERED, place="630000"), ev(day, back)]
+    assert derive(history, now=NOW, context=CTX).status is Status.RETURNING

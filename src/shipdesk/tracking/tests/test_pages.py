@@ -39,7 +39,7 @@ def test_public_page_shows_plain_russian_office_deadline_and_cod(client, org):
     assert r.status_code == 200
     assert len(queries) <= 3, [q['sql'][:80] for q in queries.captured_queries]
     html = r.content.decode()
-    assert "Ромашка" in html and "Посылка ждёт вас в пункте выдачи" in html
+    assert "Ромашка" in html and '<div class="status">Ожидает в пункте выдачи</div>' in html
     assert "ул. Ленина, 1" in html and "пн–пт 8:00–20:00" in html
     assert "1499,90" in html or "1499.90" in html
     assert "Заберите до" in html
