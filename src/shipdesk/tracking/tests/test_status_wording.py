@@ -29,9 +29,9 @@ def _pages(web, client, s) -> dict[str, str]:
     row = re.search(rf'href="/shipments/{s.pk}/".*?</tr>', listing, re.S)
     assert row is not None, listing
     return {
-        "shipment page": re.search(r'<span class="muted">· (.+?)</span></h1>', detail)[1],
-        "shipment list": next(cell for cell in re.findall(r"<td>([^<]+)</td>", row[0])
-                              if cell in ("Вручено", "Возвращено", "Передано перевозчику")),
+        "shipment page": re.search(r'data-testid="parcel-status">[^<]*<strong>(.+?)</strong>',
+                                   detail)[1],
+        "shipment list": re.search(r"<span class=\"muted\" data-status>(.+?)</span>", row[0])[1],
         "tracking page": re.search(r"Статус: <strong>(.+?)</strong>", timeline)[1],
         "recipient's page": re.search(r'<div class="status">(.+?)</div>', public)[1],
     }
