@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +27,31 @@ DEMO_EMAIL = "demo@shipdesk.local"
 DEMO_ORGANIZATION = "Демо-магазин «Ромашка»"
 DEMO_ACTION = "demo.load"
 
+# The pace of the sandbox carriers that ``make run`` starts. Their clocks are the real time
+# (events are never in the future); a demo parcel moves because each scripted step of its
+# journey comes SHIPDESK_SANDBOX_STEP_SECONDS after the one before (a delivery in a couple of
+# minutes), and Russian Post's tracking tickets are answered after
+# SHIPDESK_SANDBOX_TICKET_DELAY seconds instead of 15 minutes. Set either in the environment
+# to override; an emulator started on its own (``shipdesk emulate``) keeps the real-life pace.
+DEMO_PACE = {
+    "SHIPDESK_SANDBOX_STEP_SECONDS": "20",
+    "SHIPDESK_SANDBOX_TICKET_DELAY": "2.5",
+}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
     organization: Organization
     email: str
     password: str
+
+
+def demo_pace_apply(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """Puts the demo pace into ``environ`` where it is not set already (before the sandbox
+    accounts are made and the emulators started, so both see it); returns the pace in effect."""
+    for name, value in DEMO_PACE.items():
+        environ.setdefault(name, value)
+    return {name: environ[name] for name in DEMO_PACE}
 
 
 def demo_hooks() -> list[AppConfig]:

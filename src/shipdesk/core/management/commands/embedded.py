@@ -66,6 +66,8 @@ class Command(BaseCommand):
             raise CommandError("shipdesk embedded runs only with SHIPDESK_MODE=embedded")
         host, port = options["host"], options["port"]
         url = f"http://{host}:{port}/"
+        # the sandbox carriers' pace, before the sandbox accounts and the emulators see it
+        demo.demo_pace_apply(os.environ)
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
         if not (settings.STATIC_ROOT / "core" / "shipdesk.css").exists():
