@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import protocol
+from shipdesk.carriers import protocol, timing
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -549,7 +549,7 @@ class Adapter(CarrierAdapter):
                 if exc.transient or isinstance(exc, AuthenticationFailed):
                     raise
                 errors[number] = str(exc)
-        return TrackResult(events=tuple(events), errors=errors)
+        return timing.result_not_ahead(TrackResult(events=tuple(events), errors=errors), carrier=self.code)
 
     def subscribe_webhooks(self, url: str) -> None:
         self._json("POST", "/webhooks", json_body={"url": url, "type": "ORDER_STATUS"})
@@ -582,18 +582,17 @@ class Adapter(CarrierAdapter):
         if not number:
             raise CarrierError("Уведомление СДЭК без номера заказа", code="bad_webhook")
         status, substatus = status_of(code, reason, is_return=is_return)
-        return [
-            TrackingEvent(
-                tracking_number=number,
-                occurred_at=parse_cdek_time(attrs.get("status_date_time") or data.get("date_time")),
-                raw_code=code if not reason else f"{code}/{reason}",
-                raw_text=code,
-                status=status,
-                substatus=substatus,
-                location=str(attrs.get("city_name") or attrs.get("city") or ""),
-                raw=data,
-            )
-        ]
+        event = TrackingEvent(
+            tracking_number=number,
+            occurred_at=parse_cdek_time(attrs.get("status_date_time") or data.get("date_time")),
+            raw_code=code if not reason else f"{code}/{reason}",
+            raw_text=code,
+            status=status,
+            substatus=substatus,
+            location=str(attrs.get("city_name") or attrs.get("city") or ""),
+            raw=data,
+        )
+        return timing.events_not_ahead([event], carrier=self.code)
 
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
         params: dict[str, Any] = {"type": "ALL"}
