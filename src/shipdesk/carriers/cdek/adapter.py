@@ -44,6 +44,13 @@ PRINT_POLL_DELAY = 0.3
 TOKEN_MARGIN = 60  # refresh this many seconds before expiry
 
 
+def tariff_code(service_code: str) -> int | None:
+    """A CDEK tariff code (a number such as ``136``) from a service code; ``None`` for none
+    or for another carrier's service (``POSTAL_PARCEL``, ``standard``)."""
+    code = (service_code or "").strip()
+    return int(code) if code.isascii() and code.isdigit() else None
+
+
 class _TokenStore:
     """Tokens in the Django cache when Django is configured (shared by workers), else in
     this process."""
@@ -287,6 +294,9 @@ class Adapter(CarrierAdapter):
         return [package]
 
     def rate(self, parcel: ParcelRequest) -> list[RateQuote]:
+        """One tariff's price when the parcel names a CDEK tariff code; otherwise (no service,
+        or another carrier's, e.g. Russian Post's ``POSTAL_PARCEL`` when rates are compared)
+        every tariff CDEK offers for the route (``/calculator/tarifflist``)."""
         body: dict[str, Any] = {
             "type": 1,
             "currency": 1,
@@ -295,14 +305,15 @@ class Adapter(CarrierAdapter):
             "to_location": self._location(parcel.recipient.address),
             "packages": self._packages(parcel),
         }
-        if parcel.service_code:
-            body["tariff_code"] = int(parcel.service_code)
+        tariff = tariff_code(parcel.service_code)
+        if tariff is not None:
+            body["tariff_code"] = tariff
             if parcel.declared_value:
                 body["services"] = [{"code": "INSURANCE", "parameter": str(parcel.declared_value)}]
             data = protocol.expect_dict(
                 self._json("POST", "/calculator/tariff", json_body=body, idempotent=True), "tariff"
             )
-            return [self.quote_from_tariff(parcel.service_code, data)]
+            return [self.quote_from_tariff(str(tariff), data)]
         data = protocol.expect_dict(
             self._json("POST", "/calculator/tarifflist", json_body=body, idempotent=True), "tarifflist"
         )
