@@ -264,6 +264,35 @@ def test_a_sandbox_speed_parcel_is_delivered_in_seconds_and_tracking_takes_every
         journey.stop()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_make_run_subscribes_the_demo_sandbox_so_a_parcel_moves_without_a_poll(
+    org: Any, live_server: Any,
+) -> None:
+    running = start(SandboxEmulator(step_seconds=STEP / 4))
+    try:
+        account = _account(organization=org, carrier_code="sandbox", name="Песочница", is_sandbox=True,
+                           base_url=running.url, credentials={"api_key": API_KEY})
+        _account(organization=org, carrier_code="russian_post", name="Почта (песочница)",
+                 is_sandbox=True, base_url="http://127.0.0.1:9", credentials={"token": "t"})
+        assert demo.demo_webhooks_subscribe(organization=org, public_url=live_server.url) == {
+            "sandbox": ""}  # Russian Post posts nothing: it is polled
+        adapter = SandboxAdapter(credentials={"api_key": API_KEY}, base_url=running.url, http=fast_client())
+        [made] = adapter.create_parcels([parcel("W-1", options={"scenario": "delivered"})]).created
+        s = shipment(org, number=made.tracking_number, carrier="sandbox", account=account)
+        tracking_watch(shipment_ids=[s.pk])
+
+        def delivered() -> bool:
+            running.app.push_webhooks()  # what the served emulator does every 5 seconds
+            state = TrackingState.objects.get(shipment=s)
+            return state.status == Status.DELIVERED
+
+        assert _wait_until(delivered)
+        assert TrackingState.objects.get(shipment=s).last_polled_at is None  # no poll: webhooks
+        assert set(StoredEvent.objects.filter(shipment=s).values_list("source", flat=True)) == {"webhook"}
+    finally:
+        running.stop()
+
+
 # --- adapters never hand tracking a time in the future ------------------------------------
 
 
