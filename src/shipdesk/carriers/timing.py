@@ -81,7 +81,7 @@ def not_ahead(events: Iterable[TrackingEvent], *, carrier: str,
 
 def result_not_ahead(result: TrackResult, *, carrier: str) -> TrackResult:
     """:func:`not_ahead` over a tracking answer; held events become errors of their numbers
-    (the carrier's own error for a number, if any, comes first)."""
+    (the carrier's own error for a number, if any, is the one kept)."""
     events, held = not_ahead(result.events, carrier=carrier)
     return TrackResult(events=tuple(events), errors={**held, **result.errors})
 
