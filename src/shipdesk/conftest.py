@@ -20,6 +20,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]
 
 
+@pytest.fixture(autouse=True)
+def _carrier_clock() -> Iterator[None]:
+    """A test that moved a carrier emulator's clock moved the adapters' with it
+    (``carriers.timing.follow``): the next test starts on the real time again."""
+    from shipdesk.carriers import timing
+
+    yield
+    timing.reset()
+
+
 @pytest.fixture
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A headless Chromium (a Playwright ``Browser``) for tests of pages as users see them."""

@@ -5,7 +5,9 @@ An emulator is an :class:`App` (routes + state) served by :func:`serve` (blockin
 Every emulator has the same control endpoints under ``/__emulator__/``:
 
 * ``POST /__emulator__/clock {"advance_hours": 24}`` or ``{"now": "2026-01-01T00:00:00+00:00"}``
-  moves its clock (tracking scenarios advance with it);
+  moves its clock (tracking scenarios advance with it; a test hook: left alone, the clock is
+  the real time, so no event is ever stamped in the future); ``{"step_seconds": 20}`` paces
+  the scenarios (each step that many seconds after the one before; 0: as scripted);
 * ``POST /__emulator__/fail {"mode": "outage"|"slow"|"html"|"truncated"|"rate_limit"|"",
   "count": N, "seconds": S}`` makes the next N requests fail that way;
 * ``GET /__emulator__/state`` dumps the state as JSON (for tests and support).
@@ -14,6 +16,7 @@ Every emulator has the same control endpoints under ``/__emulator__/``:
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -24,22 +27,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+STEP_SECONDS_ENV = "SHIPDESK_SANDBOX_STEP_SECONDS"
+
+
+def step_seconds_from_env() -> float:
+    """The pace of a served emulator's scenarios: ``SHIPDESK_SANDBOX_STEP_SECONDS`` (``make
+    run`` sets it, see ``core.demo``), else 0: the scripted, realistic hours and days."""
+    try:
+        return max(0.0, float(os.environ.get(STEP_SECONDS_ENV) or 0))
+    except ValueError:
+        return 0.0
+
 
 class Clock:
-    """The emulator's own time: starts at the real now and runs ``speed`` times faster
-    than real time (1 in tests; faster in demos so parcels visibly move), plus whatever
-    it is told to jump."""
+    """The emulator's own time: the real time, plus whatever a test tells it to jump
+    (``advance``/``set``). It never runs faster than real time: demos go faster by pacing
+    the scenarios (``App.step_seconds``), so events are never stamped in the future."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self) -> None:
         self._offset = timedelta(0)
         self._lock = threading.Lock()
-        self._start = datetime.now(UTC)
-        self.speed = speed
 
     def now(self) -> datetime:
         with self._lock:
-            real = datetime.now(UTC)
-            return self._start + (real - self._start) * self.speed + self._offset
+            return datetime.now(UTC) + self._offset
 
     def advance(self, delta: timedelta) -> None:
         with self._lock:
@@ -93,9 +104,11 @@ Handler = Callable[[Request], Response]
 class App:
     """Routes (method, path pattern with ``{name}`` parts) to handlers; failure injection."""
 
-    def __init__(self, *, speed: float = 1.0) -> None:
+    def __init__(self, *, step_seconds: float = 0.0) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self.clock = Clock(speed)
+        self.clock = Clock()
+        # seconds between a parcel's scripted steps; 0: the scenario's own hours and days
+        self.step_seconds = step_seconds
         self.lock = threading.RLock()
         self.fail_mode = ""
         self.fail_count = 0
@@ -110,7 +123,8 @@ class App:
         self.routes.append((method, regex, handler))
 
     def state(self) -> dict[str, Any]:
-        return {"now": self.clock.now().isoformat(), "requests_seen": self.requests_seen}
+        return {"now": self.clock.now().isoformat(), "requests_seen": self.requests_seen,
+                "step_seconds": self.step_seconds}
 
     def _control_clock(self, request: Request) -> Response:
         data = request.json() or {}
@@ -118,8 +132,10 @@ class App:
             self.clock.set(datetime.fromisoformat(data["now"]))
         if "advance_hours" in data:
             self.clock.advance(timedelta(hours=float(data["advance_hours"])))
+        if "step_seconds" in data:
+            self.step_seconds = max(0.0, float(data["step_seconds"]))
         self.on_clock()
-        return json_response({"now": self.clock.now().isoformat()})
+        return json_response({"now": self.clock.now().isoformat(), "step_seconds": self.step_seconds})
 
     def on_clock(self) -> None:
         """Called after the clock moved (emulators post due webhooks here)."""

@@ -1,9 +1,16 @@
 """Tracking scenarios the emulators play on their clock. Steps are generic words; each
-emulator turns them into its carrier's own status codes."""
+emulator turns them into its carrier's own status codes.
+
+Events are always stamped on the emulator's clock, which is the real time unless a test moves
+it explicitly; a demo goes faster by *pacing*: with ``step_seconds`` set, a parcel reaches each
+scripted step that many seconds after the one before (instead of the scripted hours or days),
+so the whole journey takes minutes and every event is still in the past when it is reported.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 H = 1.0  # hours
 D = 24.0
@@ -49,5 +56,22 @@ def choose(reference: str, explicit: str = "") -> str:
     return _WEIGHTED[digest[0] % len(_WEIGHTED)]
 
 
-def steps_until(scenario: str, hours_since_creation: float) -> list[tuple[float, str]]:
-    return [(at, step) for at, step in SCENARIOS[scenario] if at <= hours_since_creation]
+def paced(hours: Sequence[float], step_seconds: float = 0.0) -> list[float]:
+    """When each scripted step happens, in hours after the first: as scripted (realistic
+    hours and days) when ``step_seconds`` is 0, else each step ``step_seconds`` after the
+    step before it (the sandbox of ``make run``: tens of seconds)."""
+    if step_seconds <= 0:
+        return list(hours)
+    return [i * step_seconds / 3600 for i in range(len(hours))]
+
+
+def timeline(scenario: str, step_seconds: float = 0.0) -> list[tuple[float, str]]:
+    """The scenario's steps as (hours after creation, step), paced as :func:`paced` says."""
+    steps = SCENARIOS[scenario]
+    return list(zip(paced([at for at, _step in steps], step_seconds), [step for _at, step in steps],
+                    strict=True))
+
+
+def steps_until(scenario: str, hours_since_creation: float,
+                step_seconds: float = 0.0) -> list[tuple[float, str]]:
+    return [(at, step) for at, step in timeline(scenario, step_seconds) if at <= hours_since_creation]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import charges, protocol
+from shipdesk.carriers import charges, protocol, timing
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -42,6 +42,13 @@ FIELD_RE = re.compile(r"\[([\w.\[\]]+)\]")
 PRINT_POLL_ATTEMPTS = 10
 PRINT_POLL_DELAY = 0.3
 TOKEN_MARGIN = 60  # refresh this many seconds before expiry
+
+
+def tariff_code(service_code: str) -> int | None:
+    """A CDEK tariff code (a number such as ``136``) from a service code; ``None`` for none
+    or for another carrier's service (``POSTAL_PARCEL``, ``standard``)."""
+    code = (service_code or "").strip()
+    return int(code) if code.isascii() and code.isdigit() else None
 
 
 class _TokenStore:
@@ -336,6 +343,9 @@ class Adapter(CarrierAdapter):
         return [package]
 
     def rate(self, parcel: ParcelRequest) -> list[RateQuote]:
+        """One tariff's price when the parcel names a CDEK tariff code; otherwise (no service,
+        or another carrier's, e.g. Russian Post's ``POSTAL_PARCEL`` when rates are compared)
+        every tariff CDEK offers for the route (``/calculator/tarifflist``)."""
         body: dict[str, Any] = {
             "type": 1,
             "currency": 1,
@@ -344,14 +354,15 @@ class Adapter(CarrierAdapter):
             "to_location": self._location(parcel.recipient.address),
             "packages": self._packages(parcel),
         }
-        if parcel.service_code:
-            body["tariff_code"] = int(parcel.service_code)
+        tariff = tariff_code(parcel.service_code)
+        if tariff is not None:
+            body["tariff_code"] = tariff
             if parcel.declared_value:
                 body["services"] = [{"code": "INSURANCE", "parameter": str(parcel.declared_value)}]
             data = protocol.expect_dict(
                 self._json("POST", "/calculator/tariff", json_body=body, idempotent=True), "tariff"
             )
-            return [self.quote_from_tariff(parcel.service_code, data)]
+            return [self.quote_from_tariff(str(tariff), data)]
         data = protocol.expect_dict(
             self._json("POST", "/calculator/tarifflist", json_body=body, idempotent=True), "tarifflist"
         )
@@ -654,7 +665,7 @@ class Adapter(CarrierAdapter):
                 if exc.transient or isinstance(exc, AuthenticationFailed):
                     raise
                 errors[number] = str(exc)
-        return TrackResult(events=tuple(events), errors=errors)
+        return timing.result_not_ahead(TrackResult(events=tuple(events), errors=errors), carrier=self.code)
 
     def subscribe_webhooks(self, url: str) -> None:
         self._json("POST", "/webhooks", json_body={"url": url, "type": "ORDER_STATUS"})
@@ -687,18 +698,17 @@ class Adapter(CarrierAdapter):
         if not number:
             raise CarrierError("Уведомление СДЭК без номера заказа", code="bad_webhook")
         status, substatus = status_of(code, reason, is_return=is_return)
-        return [
-            TrackingEvent(
-                tracking_number=number,
-                occurred_at=parse_cdek_time(attrs.get("status_date_time") or data.get("date_time")),
-                raw_code=code if not reason else f"{code}/{reason}",
-                raw_text=code,
-                status=status,
-                substatus=substatus,
-                location=str(attrs.get("city_name") or attrs.get("city") or ""),
-                raw=data,
-            )
-        ]
+        event = TrackingEvent(
+            tracking_number=number,
+            occurred_at=parse_cdek_time(attrs.get("status_date_time") or data.get("date_time")),
+            raw_code=code if not reason else f"{code}/{reason}",
+            raw_text=code,
+            status=status,
+            substatus=substatus,
+            location=str(attrs.get("city_name") or attrs.get("city") or ""),
+            raw=data,
+        )
+        return timing.events_not_ahead([event], carrier=self.code)
 
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
         params: dict[str, Any] = {"type": "ALL"}

@@ -1,6 +1,7 @@
 """A CDEK API v2 emulator: OAuth client credentials, orders (async create, get, delete),
 tariff calculation, delivery points, print forms (create, poll, download PDF), webhooks it
-really posts, COD registries; tracking scenarios on a controllable clock; CDEK's own
+really posts, COD registries; tracking scenarios on its clock (the real time unless a test
+moves it; paced by ``step_seconds`` in the sandbox of ``make run``); CDEK's own
 error shape ``{"requests":[{"state":"INVALID","errors":[{"code","message"}]}]}``.
 
 Served under ``/v2`` like the real host (``https://api.cdek.ru/v2``)."""
@@ -8,7 +9,6 @@ Served under ``/v2`` like the real host (``https://api.cdek.ru/v2``)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -20,7 +20,14 @@ from decimal import Decimal
 from typing import Any
 
 from shipdesk.carriers import scenarios
-from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
+from shipdesk.carriers.emulation import (
+    App,
+    Request,
+    Response,
+    json_response,
+    serve_app,
+    step_seconds_from_env,
+)
 from shipdesk.carriers.labels import label_pdf
 
 DEFAULT_PORT = 18201
@@ -131,14 +138,14 @@ OFFICES: list[dict[str, Any]] = [
 MSK = timezone(timedelta(hours=3))
 
 
-def keep_free_until(order: Order, now: datetime) -> str | None:
+def keep_free_until(order: Order, now: datetime, step_seconds: float = 0.0) -> str | None:
     """``keep_free_until`` of an order that reached its pickup point: the last day before
     the scenarios' storage runs out (7 days after arrival), a date in the point's calendar
     (Moscow here); ``None`` before arrival and for return orders."""
     if order.is_return:
         return None
     hours = (now - order.created_at).total_seconds() / 3600
-    steps = scenarios.steps_until(order.scenario, hours)
+    steps = scenarios.steps_until(order.scenario, hours, step_seconds)
     arrived = next((at for at, step in steps if step == "arrived"), None)
     if arrived is None:
         return None
@@ -176,8 +183,8 @@ class PrintJob:
 
 
 class CdekEmulator(App):
-    def __init__(self, *, speed: float = 1.0, token_ttl: int = 3600) -> None:
-        super().__init__(speed=speed)
+    def __init__(self, *, step_seconds: float = 0.0, token_ttl: int = 3600) -> None:
+        super().__init__(step_seconds=step_seconds)
         self.clients = {CLIENT_ID: CLIENT_SECRET}
         self.tokens: dict[str, float] = {}  # token -> expires at (real monotonic time)
         self.token_ttl = token_ttl
@@ -388,14 +395,15 @@ class CdekEmulator(App):
         if order.is_return:
             direct = self.orders[order.direct_uuid]
             out.append(status("CREATED", created))
-            back = next((at for at, step in scenarios.SCENARIOS[direct.scenario] if step == "returned"), None)
+            back = next((at for at, step in scenarios.timeline(direct.scenario, self.step_seconds)
+                         if step == "returned"), None)
             if back is not None and self.clock.now() >= direct.created_at + timedelta(hours=back):
                 out.append(status("DELIVERED", direct.created_at + timedelta(hours=back), "Москва"))
             return out
         hours = (self.clock.now() - created).total_seconds() / 3600
         to_code = (order.body.get("to_location") or {}).get("code")
         to_city = CITIES.get(to_code if isinstance(to_code, int) else 44, CITIES[44])[0]
-        for at, step in scenarios.steps_until(order.scenario, hours):
+        for at, step in scenarios.steps_until(order.scenario, hours, self.step_seconds):
             when = created + timedelta(hours=at)
             if order.removed_at and when > order.removed_at:
                 break
@@ -451,7 +459,7 @@ class CdekEmulator(App):
             "packages": body.get("packages") or [{"number": "1", "weight": 1000}],
             "services": body.get("services") or [],
             "statuses": list(reversed(statuses)),  # newest first, as the API lists them
-            "keep_free_until": keep_free_until(order, self.clock.now()),
+            "keep_free_until": keep_free_until(order, self.clock.now(), self.step_seconds),
         }
         entity = {k: v for k, v in entity.items() if v is not None}
         codes = [s["code"] for s in statuses]
@@ -890,7 +898,9 @@ class CdekEmulator(App):
             detail = entity.get("delivery_detail")
             if not detail or order.cod <= 0:
                 continue
-            paid_on = (datetime.fromisoformat(detail["date"]) + timedelta(days=3)).date().isoformat()
+            # paid three days after delivery; in a paced demo, the day of delivery
+            later = timedelta(0) if self.step_seconds else timedelta(days=3)
+            paid_on = (datetime.fromisoformat(detail["date"]) + later).date().isoformat()
             if wanted and paid_on != wanted:
                 continue
             taken = Decimal(str(detail["payment_sum"]))
@@ -929,7 +939,7 @@ class CdekEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    app = CdekEmulator(speed=float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360")))
+    app = CdekEmulator(step_seconds=step_seconds_from_env())
 
     def pusher() -> None:
         stop = threading.Event()

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import protocol
+from shipdesk.carriers import protocol, timing
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -302,7 +302,7 @@ class Adapter(CarrierAdapter):
                 events.extend(
                     self.events_from_states(number, protocol.expect_list(row.get("States"), "States"))
                 )
-        return TrackResult(events=tuple(events), errors=errors)
+        return timing.result_not_ahead(TrackResult(events=tuple(events), errors=errors), carrier=self.code)
 
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
         response = protocol.send(self.http, "GET", f"{self.base_url}/postamatlist")

@@ -1,11 +1,12 @@
 """A PickPoint (legacy JSON API, ``e-solution.pickpoint.ru/api``) emulator: login session,
 createsending, makelabel (PDF), tracksending/tracksendings, postamatlist, getstates,
 registry (makereestrnumber/getreestr), logout; failures as ``{"ErrorMessage": ...}`` or
-an ``Error: ...`` text where the real API answers so. Served under ``/api``."""
+an ``Error: ...`` text where the real API answers so. Served under ``/api``. Tracking
+scenarios play on its clock (the real time unless a test moves it; paced by
+``step_seconds`` in the sandbox of ``make run``)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from shipdesk.carriers import scenarios
-from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
+from shipdesk.carriers.emulation import (
+    App,
+    Request,
+    Response,
+    json_response,
+    serve_app,
+    step_seconds_from_env,
+)
 from shipdesk.carriers.labels import label_pdf
 from shipdesk.carriers.pickpoint.statuses import STATES
 
@@ -118,8 +126,8 @@ class Sending:
 
 
 class PickpointEmulator(App):
-    def __init__(self, *, speed: float = 1.0) -> None:
-        super().__init__(speed=speed)
+    def __init__(self, *, step_seconds: float = 0.0) -> None:
+        super().__init__(step_seconds=step_seconds)
         self.accounts = {LOGIN: PASSWORD}
         self.sessions: dict[str, float] = {}
         self.sendings: dict[str, Sending] = {}
@@ -242,7 +250,7 @@ class PickpointEmulator(App):
     def states(self, sending: Sending) -> list[dict[str, Any]]:
         hours = (self.clock.now() - sending.created_at).total_seconds() / 3600
         out = []
-        for at, step in scenarios.steps_until(sending.scenario, hours):
+        for at, step in scenarios.steps_until(sending.scenario, hours, self.step_seconds):
             code = STEP_STATES[step]
             when = sending.created_at + timedelta(hours=at)
             out.append(
@@ -346,4 +354,4 @@ class PickpointEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    serve_app(PickpointEmulator(speed=float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))), host, port)
+    serve_app(PickpointEmulator(step_seconds=step_seconds_from_env()), host, port)

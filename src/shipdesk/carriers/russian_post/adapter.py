@@ -34,7 +34,7 @@ import zeep.exceptions
 import zeep.helpers
 from lxml import etree
 
-from shipdesk.carriers import charges
+from shipdesk.carriers import charges, timing
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -979,7 +979,7 @@ class Adapter(CarrierAdapter):
                     raw=zeep.helpers.serialize_object(rec, dict),
                 )
             )
-        return events
+        return timing.events_not_ahead(events, carrier=self.code)
 
     def cod_events(self, number: str) -> list[CodEvent]:
         """``PostalOrderEventsForMail``: what happened to the parcel's cash-on-delivery transfer."""
@@ -1168,7 +1168,8 @@ class Adapter(CarrierAdapter):
         )
 
     def track_fetch(self, ticket: str) -> TrackResult | None:
-        return self.fetch_ticket(ticket)
+        answer = self.fetch_ticket(ticket)
+        return None if answer is None else timing.result_not_ahead(answer, carrier=self.code)
 
     def track(self, tracking_numbers: list[str]) -> TrackResult:
         valid = [n.strip().upper() for n in tracking_numbers if barcodes.is_valid(n)]
@@ -1212,7 +1213,8 @@ class Adapter(CarrierAdapter):
                 continue
             all_events.extend(result.events)
             errors.update(result.errors)
-        return TrackResult(events=tuple(all_events), errors=errors)
+        out = TrackResult(events=tuple(all_events), errors=errors)
+        return timing.result_not_ahead(out, carrier=self.code)
 
 
 def _html_error(what: str, response: httpx.Response) -> CarrierError:

@@ -2,8 +2,12 @@
 
 Run: ``python -m shipdesk.carriers.russian_post.emulator --port 18100``. Embed: ``serve(host, port)``.
 It keeps state in memory: orders (backlog) → batches (barcodes, F103/F7 PDFs) → tracking events
-that advance on the emulator clock (``POST /_emulator/clock``) through a scenario chosen per
-parcel (``comment: "scenario=lost"`` on the order, else by the barcode's hash).
+that advance on the emulator clock through a scenario chosen per parcel (``comment:
+"scenario=lost"`` on the order, else by the barcode's hash). The clock is the real time (events
+are never in the future; tests may move it with ``POST /_emulator/clock``); a demo goes faster
+by pacing the scenarios: with ``step_seconds`` (``--step-seconds``,
+``SHIPDESK_SANDBOX_STEP_SECONDS``) each operation comes that many seconds after the one before
+instead of the scripted hours and days.
 
 Admin endpoints (no auth): ``POST /_emulator/clock`` ``{"advance": seconds}`` or ``{"set": iso}``;
 ``POST /_emulator/config`` (limits, credentials, ticket delay); ``POST /_emulator/fault``
@@ -34,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
+from shipdesk.carriers import scenarios as generic_scenarios
+from shipdesk.carriers.emulation import step_seconds_from_env
 from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.statuses import ATTR_NAMES, TYPE_NAMES, operation_name
 
@@ -42,14 +48,26 @@ DEFAULT_PORT = 18100
 SANDBOX_CREDENTIALS = {"token": "test-token", "login": "test", "password": "test"}
 
 
+TICKET_DELAY_ENV = "SHIPDESK_SANDBOX_TICKET_DELAY"
+
+
+def ticket_delay_from_env() -> float:
+    """Seconds before a served emulator answers a tracking ticket: ``SHIPDESK_SANDBOX_TICKET_DELAY``
+    (``make run`` sets a few seconds, see ``core.demo``), else the real service's 15 minutes."""
+    try:
+        return max(0.0, float(os.environ.get(TICKET_DELAY_ENV) or Config.ticket_delay_seconds))
+    except ValueError:
+        return Config.ticket_delay_seconds
+
+
 def sandbox_settings() -> dict[str, float]:
-    """A sandbox account's settings: its tickets are fetched on the sandbox clock (the real
-    15 minutes, 2.5 real seconds at the default pace), not after 15 real minutes."""
-    pace = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
-    wait = Config.ticket_delay_seconds / pace
+    """A sandbox account's settings: its tickets are fetched after the sandbox emulator's
+    ticket delay (a few seconds under ``make run``), not after the real service's 15 minutes."""
+    wait = ticket_delay_from_env()
     return {"ticket_first_fetch_after": wait, "ticket_fetch_interval": wait}
 
 MSK = timezone(timedelta(hours=3))
+EARLIEST_RU = timezone(timedelta(hours=2))  # Kaliningrad: the last of Russia's zones to end a day
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 
 MAIL_TYPES = {
@@ -163,10 +181,13 @@ class Config:
     daily_limit: int = 100_000  # Otpravka requests per day
     rate_per_second: int = 0  # 0: no per-second limit
     single_tracking_daily_limit: int = 100  # RTM34 per login per day
-    # On the emulator clock, before a ticket's answer is ready: the real service's 15 minutes
-    # (the sandbox clock runs 360x, so 2.5 real seconds); tests and benchmarks set it short
-    # (``--ticket-delay``, ``POST /_emulator/config``).
+    # On the emulator clock, before a ticket's answer is ready: the real service's 15 minutes;
+    # the sandbox of ``make run``, tests and benchmarks set it short (``--ticket-delay``,
+    # ``SHIPDESK_SANDBOX_TICKET_DELAY``, ``POST /_emulator/config``).
     ticket_delay_seconds: float = 900.0
+    # Seconds between a parcel's scripted operations (acceptance included, counted from the
+    # check-in); 0: the scenario's own hours and days. ``make run`` sets tens of seconds.
+    step_seconds: float = 0.0
     forbidden: tuple[str, ...] = ()  # path prefixes the token may not use (403 ACCESS_VIOLATION)
 
 
@@ -196,7 +217,9 @@ class State:
     next_batch: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    speed: float = 1.0  # emulated seconds per real second (the sandbox runs faster so parcels move)
+    # Emulated seconds per real second of an injected ``now`` (a test hook only): 1, the real
+    # pace, everywhere else; demos are paced by ``config.step_seconds`` instead.
+    speed: float = 1.0
 
     def clock(self) -> datetime:
         if self.speed == 1.0:
@@ -249,7 +272,9 @@ class State:
         now = self.clock()
         where = {"o": origin, "s": SORTING_CENTRE, "d": dest}
         out = []
-        for hours, t, a, w in SCENARIOS[scenario]:
+        steps = SCENARIOS[scenario]
+        offsets = generic_scenarios.paced([step[0] for step in steps], self.config.step_seconds)
+        for hours, (_at, t, a, w) in zip(offsets, steps, strict=True):
             when = accepted + timedelta(hours=hours)
             if when > now:
                 break
@@ -582,7 +607,10 @@ def cod_events(state: State, barcode: str) -> list[tuple[datetime, int, int, str
     index = str(order.get("index-to") or "")
     amount = int(order["payment"])
     now = state.clock()
-    steps = [(delivered + timedelta(hours=1), 1), (delivered + timedelta(days=3), 3)]
+    pace = state.config.step_seconds  # a paced demo: one step, then two steps after delivery
+    first, paid = (timedelta(seconds=pace), timedelta(seconds=2 * pace)) if pace else (
+        timedelta(hours=1), timedelta(days=3))
+    steps = [(delivered + first, 1), (delivered + paid, 3)]
     return [(when, kind, amount, index) for when, kind in steps if when <= now]
 
 
@@ -985,7 +1013,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_json(400, _error3(400, "BAD_REQUEST", "Не указана или неверна дата сдачи sending-date"))
             return
-        if day < st.clock().astimezone(MSK).date():
+        # In the past only when it is past everywhere in Russia: a shop in Kaliningrad
+        # (UTC+2) still has its "today" when Moscow already has the next day.
+        if day < st.clock().astimezone(EARLIEST_RU).date():
             self.send_json(
                 200,
                 {
@@ -1052,7 +1082,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"error-code": "ALL_SHIPMENTS_SENT"})
             return
         batch["batch-status"] = "FROZEN"
-        accepted = st.clock() + timedelta(hours=2)
+        # accepted at the counter two hours after the check-in; in a paced demo, one step after
+        pace = st.config.step_seconds
+        accepted = st.clock() + (timedelta(seconds=pace) if pace else timedelta(hours=2))
         for oid in batch["ids"]:
             st.orders[oid]["batch-status"] = "FROZEN"
             st.orders[oid]["accepted-at"] = accepted
@@ -1235,11 +1267,13 @@ def serve(
 ) -> EmulatorServer:
     """Starts the emulator in a background thread; ``.shutdown()`` stops it.
 
-    ``speed``: emulated seconds per real second; default ``SHIPDESK_SANDBOX_SPEED`` or 360 (the
-    sandbox pace: a parcel is delivered in about a quarter of an hour). Tests pass 1."""
-    if speed is None:
-        speed = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
-    state = State(config=config or Config(), speed=speed)
+    Its clock is the real time. ``config`` defaults to the real service's timing, or what
+    ``SHIPDESK_SANDBOX_TICKET_DELAY`` and ``SHIPDESK_SANDBOX_STEP_SECONDS`` say (``make run``
+    sets both short). ``now`` and ``speed`` are test hooks: an injected clock, and how many
+    emulated seconds pass per second of it (1 unless a test says otherwise)."""
+    if config is None:
+        config = Config(ticket_delay_seconds=ticket_delay_from_env(), step_seconds=step_seconds_from_env())
+    state = State(config=config, speed=1.0 if speed is None else speed)
     if now is not None:
         state.now = now
         state.origin = now()
@@ -1266,15 +1300,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Эмулятор API Почты России (Отправка + трекинг)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--speed", type=float, default=None, help="emulated seconds per real second")
+    parser.add_argument("--speed", type=float, default=None, help="test hook: emulated s per real s")
     parser.add_argument(
         "--ticket-delay",
         type=float,
-        default=Config.ticket_delay_seconds,
-        help="emulated seconds before a tracking ticket's answer is ready (default 900, as the real service)",
+        default=ticket_delay_from_env(),
+        help="seconds before a tracking ticket's answer is ready (default 900, as the real service)",
+    )
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=step_seconds_from_env(),
+        help="seconds between a parcel's scripted operations (default 0: the scenario's own hours and days)",
     )
     args = parser.parse_args(argv)
-    config = Config(ticket_delay_seconds=args.ticket_delay)
+    config = Config(ticket_delay_seconds=args.ticket_delay, step_seconds=max(0.0, args.step_seconds))
     server = serve(args.host, args.port, speed=args.speed, config=config)
     print(f"Russian Post emulator on {server.url} (token test-token, login test / test)", flush=True)
     try:

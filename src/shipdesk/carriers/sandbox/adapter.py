@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from shipdesk.carriers import charges, protocol
+from shipdesk.carriers import charges, protocol, timing
 from shipdesk.carriers.base import (
     Address,
     AuthenticationFailed,
@@ -208,7 +208,7 @@ class Adapter(CarrierAdapter):
                 for raw in result.get("events") or []:
                     events.append(_event(str(result["number"]), raw))
             errors.update({str(k): str(v) for k, v in (data.get("errors") or {}).items()})
-        return TrackResult(events=tuple(events), errors=errors)
+        return timing.result_not_ahead(TrackResult(events=tuple(events), errors=errors), carrier=self.code)
 
     def subscribe_webhooks(self, url: str) -> None:
         self._json("POST", "/api/v1/webhooks", json_body={"url": url})
@@ -219,7 +219,9 @@ class Adapter(CarrierAdapter):
         except ValueError as exc:
             raise CarrierError("Уведомление песочницы: повреждённый JSON", code="bad_webhook") from exc
         rows = protocol.expect_list(protocol.expect_dict(data, "webhook").get("events"), "events")
-        return [_event(str(row.get("tracking_number", "")), row) for row in rows]
+        return timing.events_not_ahead(
+            [_event(str(row.get("tracking_number", "")), row) for row in rows], carrier=self.code
+        )
 
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
         data = self._json("GET", "/api/v1/points", params={"city": city, "index": index})

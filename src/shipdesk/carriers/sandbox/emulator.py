@@ -1,14 +1,15 @@
 """The sandbox carrier's server: a simple JSON carrier with every capability, whose parcels
-move through realistic scenarios on its clock (fast in demos: ``SHIPDESK_SANDBOX_SPEED``
-emulated hours per real hour, 360 by default when served, so a parcel is delivered in
-minutes)."""
+move through realistic scenarios on its clock, which is the real time (events are never in
+the future). Demos go faster by pacing the scenarios: served with
+``SHIPDESK_SANDBOX_STEP_SECONDS=20`` (what ``make run`` sets), a parcel reaches each step 20
+seconds after the one before, so it is delivered in minutes; unset, the steps come after the
+scenario's own hours and days."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import threading
 import urllib.request
 import uuid
@@ -18,7 +19,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shipdesk.carriers import scenarios
-from shipdesk.carriers.emulation import App, Request, Response, json_response, serve_app
+from shipdesk.carriers.emulation import (
+    App,
+    Request,
+    Response,
+    json_response,
+    serve_app,
+    step_seconds_from_env,
+)
 from shipdesk.carriers.labels import label_pdf
 from shipdesk.numbering.validation import rp14_compose, s10_compose
 
@@ -129,8 +137,8 @@ def _money(value: Any, where: str) -> Decimal:
 
 
 class SandboxEmulator(App):
-    def __init__(self, *, speed: float = 1.0, api_keys: tuple[str, ...] = (API_KEY,)) -> None:
-        super().__init__(speed=speed)
+    def __init__(self, *, step_seconds: float = 0.0, api_keys: tuple[str, ...] = (API_KEY,)) -> None:
+        super().__init__(step_seconds=step_seconds)
         self.api_keys = set(api_keys)
         self.parcels: dict[str, Parcel] = {}
         self.by_number: dict[str, Parcel] = {}
@@ -230,8 +238,10 @@ class SandboxEmulator(App):
             }
 
     def restore(self, data: dict[str, Any]) -> None:
+        # The clock is not restored: it is the real time. A parcel saved by an older
+        # sandbox whose clock ran ahead is taken as created now, not in the future.
+        now = self.clock.now()
         with self.lock:
-            self.clock.set(datetime.fromisoformat(data["now"]))
             self.next_number = int(data["next_number"])
             self.issued.update({k: int(v) for k, v in (data.get("issued") or {}).items()})
             self.webhooks = list(data.get("webhooks") or [])
@@ -242,7 +252,7 @@ class SandboxEmulator(App):
                     reference=row["reference"],
                     tracking_number=row["tracking_number"],
                     service_code=row["service_code"],
-                    created_at=datetime.fromisoformat(row["created_at"]),
+                    created_at=min(datetime.fromisoformat(row["created_at"]), now),
                     scenario=row["scenario"],
                     cod_amount=Decimal(row["cod_amount"]),
                     recipient=row["recipient"],
@@ -258,7 +268,7 @@ class SandboxEmulator(App):
     def events_of(self, parcel: Parcel) -> list[dict[str, Any]]:
         now = self.clock.now()
         hours = (now - parcel.created_at).total_seconds() / 3600
-        steps = scenarios.steps_until(parcel.scenario, hours)
+        steps = scenarios.steps_until(parcel.scenario, hours, self.step_seconds)
         events = []
         for at, step in steps:
             when = parcel.created_at + timedelta(hours=at)
@@ -607,7 +617,9 @@ class SandboxEmulator(App):
                 continue
             cod = parcel.cod_amount if delivered[0]["code"] == "DELIVERED" else (parcel.cod_amount / 2)
             fee = (cod * Decimal("0.02")).quantize(Decimal("0.01"))
-            paid_on = (datetime.fromisoformat(delivered[0]["at"]) + timedelta(days=2)).date()
+            # paid two days after delivery; in a paced demo, one step after it
+            later = timedelta(seconds=self.step_seconds) if self.step_seconds else timedelta(days=2)
+            paid_on = (datetime.fromisoformat(delivered[0]["at"]) + later).date()
             if paid_on > self.clock.now().date():
                 continue
             writer.writerow(
@@ -626,8 +638,7 @@ class SandboxEmulator(App):
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
     from shipdesk import env
 
-    speed = float(os.environ.get("SHIPDESK_SANDBOX_SPEED", "360"))
-    app = SandboxEmulator(speed=speed)
+    app = SandboxEmulator(step_seconds=step_seconds_from_env())
     state = env.DATA_DIR / "sandbox-emulator.json"  # parcels survive a restart of `make run`
     if state.exists():
         try:
@@ -635,7 +646,7 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
         except (ValueError, KeyError, TypeError) as exc:
             print(f"sandbox state {state} unreadable, starting empty: {exc}", flush=True)
 
-    def pusher() -> None:  # events happen as the fast clock runs: push them every few seconds
+    def pusher() -> None:  # events happen as the scenarios go on: push them every few seconds
         stop = threading.Event()
         while not stop.wait(5):
             app.push_webhooks()

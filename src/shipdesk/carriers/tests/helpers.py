@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from shipdesk.carriers import timing
 from shipdesk.carriers.base import Address, Item, ParcelRequest, Party
 from shipdesk.carriers.http import build_client
 
@@ -48,7 +50,12 @@ def parcel(reference: str = "ORD-1", service_code: str = "standard", **changes: 
 
 
 def control(url: str, what: str, **data: Any) -> Any:
-    return httpx.post(f"{url}/__emulator__/{what}", json=data).json()
+    """An emulator's control endpoint. Moving its clock moves the adapters' with it: the
+    test says that this much time has passed, for the carrier and for us alike."""
+    answer = httpx.post(f"{url}/__emulator__/{what}", json=data).json()
+    if what == "clock" and ("advance_hours" in data or "now" in data):
+        timing.follow(datetime.fromisoformat(answer["now"]))
+    return answer
 
 
 def pdf_barcodes(pdf: bytes) -> list[str]:

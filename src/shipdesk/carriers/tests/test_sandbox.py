@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -213,8 +213,10 @@ def test_emulator_state_survives_a_restart(adapter: Adapter, emulator: Running) 
     import json
 
     number = adapter.create_parcels([parcel("ORD-20", options={"scenario": "delivered"})]).created[0]
-    control(emulator.url, "clock", advance_hours=13)  # in transit since hour 12
     saved = json.loads(json.dumps(emulator.app.snapshot()))
+    # saved 13 hours ago: in transit since hour 12 when the sandbox starts again
+    [row] = saved["parcels"]
+    row["created_at"] = (datetime.fromisoformat(row["created_at"]) - timedelta(hours=13)).isoformat()
     again = start(SandboxEmulator())
     try:
         again.app.restore(saved)
@@ -223,5 +225,30 @@ def test_emulator_state_survives_a_restart(adapter: Adapter, emulator: Running) 
         assert [e.status for e in events][-1] == Status.IN_TRANSIT
         fresh = other.create_parcels([parcel("ORD-21")]).created[0]
         assert fresh.tracking_number != number.tracking_number
+    finally:
+        again.stop()
+
+
+def test_a_state_saved_by_a_sandbox_running_ahead_restores_on_the_real_clock() -> None:
+    """An older sandbox ran its clock 360x: its saved "now" and parcels lie in the future.
+    Restored, the clock is the real one and no event is dated after it."""
+    ahead = datetime.now(UTC) + timedelta(days=3)
+    saved = {
+        "now": ahead.isoformat(), "next_number": 2, "issued": {}, "webhooks": [], "batches": {},
+        "parcels": [{
+            "id": "p-1", "reference": "ORD-30", "tracking_number": "SBX000000001RU",
+            "service_code": "standard", "created_at": (ahead - timedelta(hours=50)).isoformat(),
+            "scenario": "delivered", "cod_amount": "0", "recipient": {"city": "Омск"},
+            "weight_g": 1000, "batch_id": "", "cancelled_at": None, "webhook_sent": [],
+        }],
+    }
+    again = start(SandboxEmulator())
+    try:
+        again.app.restore(saved)
+        assert abs(again.app.clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+        other = Adapter(credentials={"api_key": API_KEY}, base_url=again.url, http=fast_client())
+        events = other.track(["SBX000000001RU"]).events
+        assert [e.raw_code for e in events] == ["CREATED"]
+        assert events[0].occurred_at <= datetime.now(UTC)
     finally:
         again.stop()

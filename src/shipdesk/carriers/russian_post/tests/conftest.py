@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from shipdesk.carriers import timing
 from shipdesk.carriers.base import Address, Item, ParcelRequest, Party
 from shipdesk.carriers.russian_post import emulator
 from shipdesk.carriers.russian_post.adapter import Adapter
@@ -54,7 +56,10 @@ class Admin:
         self.url = url
 
     def clock(self, **body: Any) -> None:
-        httpx.post(f"{self.url}/_emulator/clock", json=body).raise_for_status()
+        """Moves the emulator's clock, and the adapters' with it (``carriers.timing.follow``)."""
+        response = httpx.post(f"{self.url}/_emulator/clock", json=body)
+        response.raise_for_status()
+        timing.follow(datetime.fromisoformat(response.json()["now"]))
 
     def config(self, **body: Any) -> None:
         httpx.post(f"{self.url}/_emulator/config", json=body).raise_for_status()

@@ -321,7 +321,8 @@ def test_address_normalisation_end_to_end(adapter: Adapter) -> None:
     assert not bad.good
 
 
-def test_sandbox_clock_runs_faster_than_real_time() -> None:
+def test_an_injected_test_clock_may_run_faster_than_real_time() -> None:
+    """A test hook only: served, the emulator runs on the real clock (test_demo_pace.py)."""
     from datetime import UTC, timedelta
 
     from shipdesk.carriers.russian_post import emulator

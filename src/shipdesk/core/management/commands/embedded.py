@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             raise CommandError("shipdesk embedded runs only with SHIPDESK_MODE=embedded")
         host, port = options["host"], options["port"]
         url = f"http://{host}:{port}/"
+        # the sandbox carriers' pace, before the sandbox accounts and the emulators see it
+        demo.demo_pace_apply(os.environ)
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
         if not (settings.STATIC_ROOT / "core" / "shipdesk.css").exists():
@@ -102,8 +105,28 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         else:
             return
+        if login is not None:
+            self._subscribe_demo_webhooks(login, os.environ.get("SHIPDESK_PUBLIC_URL") or url)
         with supervisor._lock:
             self._banner(url, login)
+
+    def _subscribe_demo_webhooks(self, login: demo.DemoLogin, public_url: str) -> None:
+        """The demo's sandbox carriers post their events as they happen (see core.demo)."""
+        from django.db import connection
+
+        failed: list[str] | None = None
+        try:
+            for _attempt in range(10):  # the emulators start beside the web app
+                problems = demo.demo_webhooks_subscribe(
+                    organization=login.organization, public_url=public_url, carriers=failed)
+                failed = [code for code, problem in problems.items() if problem]
+                if not failed:
+                    break
+                time.sleep(1)
+        except Exception:  # the demo runs on without webhooks: polls still bring the events
+            logging.getLogger(__name__).exception("demo webhooks not subscribed")
+        finally:
+            connection.close()  # this thread's own connection
 
     def _banner(self, url: str, login: demo.DemoLogin | None, *, running: bool = True) -> None:
         head = (f"  Shipdesk is running: {url}" if running
