@@ -29,6 +29,7 @@ from typing import Any, ClassVar, cast
 from xml.sax.saxutils import escape, quoteattr
 
 import httpx
+import pycountry
 import zeep
 import zeep.exceptions
 import zeep.helpers
@@ -144,23 +145,23 @@ BATCH_ERRORS: dict[str, str] = {
     "ALL_SHIPMENTS_SENT": "Партия уже отправлена (форма 103 уже передана)",
     "DIFFERENT_MAIL_TYPE": "В партии разные виды отправлений",
 }
-OKSM = {
-    "RU": 643,
-    "BY": 112,
-    "KZ": 398,
-    "AM": 51,
-    "KG": 417,
-    "UZ": 860,
-    "TJ": 762,
-    "AZ": 31,
-    "GE": 268,
-    "MD": 498,
-    "DE": 276,
-    "US": 840,
-    "CN": 156,
-    "IL": 376,
-    "TR": 792,
+# Our customs categories (documents' CN22/CN23 ``options.customs_category``) as Otpravka's
+# ``entries-type``; returned goods have no value of their own there.
+CUSTOMS_ENTRIES_TYPES = {
+    "GIFT": "GIFT",
+    "DOCUMENTS": "DOCUMENT",
+    "DOCUMENT": "DOCUMENT",
+    "COMMERCIAL_SAMPLE": "COMMERCIAL_SAMPLE",
+    "SALE_OF_GOODS": "SALE_OF_GOODS",
+    "RETURNED_GOODS": "OTHER",
+    "OTHER": "OTHER",
 }
+
+
+def oksm(alpha2: str) -> int:
+    """The country's OKSM code (ISO 3166-1 numeric), e.g. DE → 276; 0 for an unknown one."""
+    country = pycountry.countries.get(alpha_2=(alpha2 or "RU").upper())
+    return int(country.numeric) if country is not None else 0
 
 
 @dataclass(frozen=True)
@@ -451,6 +452,36 @@ class Adapter(CarrierAdapter):
             or parcel.sender.address.index
         )
 
+    @staticmethod
+    def customs_declaration(parcel: ParcelRequest) -> dict[str, Any]:
+        """Otpravka's ``customs-declaration`` of an international order: the category, each
+        item (quantity, origin country as OKSM, HS code, value per unit in kopecks, weight)
+        and the invoice, licence and certificate numbers when the shop gave them."""
+        options = parcel.options
+        category = str(options.get("customs_category") or "sale_of_goods").upper()
+        declaration: dict[str, Any] = {
+            "currency": "RUB",
+            "entries-type": CUSTOMS_ENTRIES_TYPES.get(category, "OTHER"),
+            "customs-entries": [
+                {
+                    "amount": item.quantity,
+                    "country-code": oksm(item.origin_country or "RU"),
+                    "description": item.name[:60],
+                    "tnved-code": item.hs_code,
+                    "value": kopecks(item.unit_price),
+                    "weight": item.weight_g,
+                }
+                for item in parcel.items
+            ],
+        }
+        for option, flag, key in (("customs_invoice_number", "with-invoice", "invoice-number"),
+                                  ("customs_licence_number", "with-license", "license-number"),
+                                  ("customs_certificate_number", "with-certificate",
+                                   "certificate-number")):
+            if options.get(option):
+                declaration[flag], declaration[key] = True, str(options[option])
+        return declaration
+
     def build_order(self, parcel: ParcelRequest) -> dict[str, Any]:
         """The Otpravka order (kebab-case, kopecks, grams) for one parcel."""
         mail_type, category = self.split_service(parcel.service_code, parcel)
@@ -459,13 +490,18 @@ class Adapter(CarrierAdapter):
             "order-num": parcel.reference,
             "mail-type": mail_type,
             "mail-category": category,
-            "mail-direct": OKSM.get((to.country or "RU").upper(), 0) or None,
+            "mail-direct": oksm(to.country) or None,
             "mass": parcel.weight_g,
             "address-type-to": str(parcel.options.get("address_type") or "DEFAULT"),
             "recipient-name": parcel.recipient.company or parcel.recipient.name,
         }
-        if to.index:
+        abroad = (to.country or "RU").upper() != "RU"
+        if to.index and abroad:
+            order["str-index-to"] = to.index  # a foreign postcode (letters, 4–5 digits...)
+        elif to.index:
             order["index-to"] = int(to.index) if to.index.isdigit() and len(to.index) == 6 else to.index
+        if abroad:
+            order["customs-declaration"] = self.customs_declaration(parcel)
         for key, value in (
             ("region-to", to.region),
             ("area-to", to.district),
@@ -638,7 +674,7 @@ class Adapter(CarrierAdapter):
             "mail-category": category,
             "mail-type": mail_type,
             "mass": parcel.weight_g,
-            "mail-direct": OKSM.get((parcel.recipient.address.country or "RU").upper(), 643),
+            "mail-direct": oksm(parcel.recipient.address.country) or 643,
             "fragile": bool(parcel.options.get("fragile")),
         }
         if parcel.declared_value > 0:

@@ -42,6 +42,7 @@ from shipdesk.carriers import scenarios as generic_scenarios
 from shipdesk.carriers.emulation import step_seconds_from_env
 from shipdesk.carriers.russian_post import barcodes
 from shipdesk.carriers.russian_post.statuses import ATTR_NAMES, TYPE_NAMES, operation_name
+from shipdesk.numbering.validation import s10_compose
 
 DEFAULT_PORT = 18100
 # What embedded mode's sandbox account uses (carriers.services.sandbox_accounts_connect).
@@ -246,10 +247,17 @@ class State:
             self.counts[key] = n + 1
             return True
 
-    def new_barcode(self) -> str:
+    def new_barcode(self, order: dict[str, Any] | None = None) -> str:
+        """A domestic 14-digit ШПИ, or an S10 identifier for an order going abroad (its
+        service letter by the mail type: E EMS, C parcels, R letter post)."""
         with self.lock:
             self.next_serial += 1
             serial = self.next_serial
+        direct = (order or {}).get("mail-direct")
+        if direct not in (None, 643, "643"):
+            mail_type = str((order or {}).get("mail-type") or "")
+            letter = "E" if "EMS" in mail_type else "C" if "PARCEL" in mail_type else "R"
+            return s10_compose(f"{letter}A", serial, "RU")
         return barcodes.rp14_make(f"800847{10 + serial // 100_000 % 90:02d}{serial % 100_000:05d}")
 
     # -- tracking --------------------------------------------------------------------------------
@@ -1049,7 +1057,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.next_batch += 1
             orders = [st.orders[i] for i in group]
             for order in orders:
-                order["barcode"] = st.new_barcode()
+                order["barcode"] = st.new_barcode(order)
                 order["batch-name"] = name
                 order["batch-status"] = "CREATED"
                 order["last-oper-type"], order["last-oper-attr"] = "ID_ASSIGNMENT", "ID_ASSIGNED"
