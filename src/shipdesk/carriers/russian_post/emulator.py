@@ -90,6 +90,10 @@ MAIL_TYPES = {
     "VGPO_CLASS_1",
     "VSD",
     "ECOM",
+    # going abroad (mail-direct other than 643): a foreign postcode in str-index-to, no region
+    "PARCEL_INTERNATIONAL",
+    "EMS_INTERNATIONAL",
+    "SMALL_PACKET_INTERNATIONAL",
     "ECOM_MARKETPLACE",
     "EASY_RETURN",
     "HYPER_CARGO",
@@ -340,13 +344,19 @@ def validate_order(order: dict[str, Any], points: tuple[str, ...]) -> list[dict[
         errors.append(_code("EMPTY_MAIL_DIRECT", "Не указан код страны назначения"))
     if not order.get("address-type-to"):
         errors.append(_code("EMPTY_ADDRESS_TYPE_TO", "Не указан тип адреса"))
+    abroad = order.get("mail-direct") not in (None, "", 643, "643")
     index_to = order.get("index-to")
-    if index_to in (None, ""):
+    if abroad:
+        if not order.get("str-index-to") and index_to in (None, ""):
+            errors.append(_code("EMPTY_INDEX_TO", "Не указан индекс получателя"))
+        if not (order.get("customs-declaration") or {}).get("customs-entries"):
+            errors.append(_code("EMPTY_CUSTOMS_DECLARATION", "Не заполнена таможенная декларация"))
+    elif index_to in (None, ""):
         errors.append(_code("EMPTY_INDEX_TO", "Не указан индекс получателя"))
     elif not str(index_to).isdigit() or len(str(index_to)) != 6:
         errors.append(_code("ILLEGAL_INDEX_TO", "Недопустимый индекс получателя", str(index_to)))
     if not order.get("raw-address"):
-        if not order.get("region-to"):
+        if not order.get("region-to") and not abroad:
             errors.append(_code("EMPTY_REGION_TO", "Не указан регион получателя"))
         if not order.get("place-to"):
             errors.append(_code("EMPTY_PLACE_TO", "Не указан населённый пункт получателя"))
