@@ -285,3 +285,69 @@ def test_an_international_parcel_gets_an_s10_number_and_its_customs_data(
     entries = order["customs-declaration"]["customs-entries"]
     assert entries == [{"amount": 2, "country-code": 643, "description": "Matryoshka",
                         "tnved-code": "442190", "value": 150000, "weight": 400}]
+
+
+# --- the same journey in Chromium, as an operator clicks it ----------------------------------
+
+PASSWORD = "Put-Posylki-2026"
+
+
+@pytest.mark.browser
+def test_an_operator_walks_a_parcel_through_the_pages(
+        live_server: Any, chromium: Any, org: Any, owner: Any, actor: Any,
+        shop: dict[str, Any]) -> None:
+    owner.set_password(PASSWORD)
+    owner.save()
+    _choose_by_rule(actor, shop["accounts"]["sandbox"], "standard")
+    page = chromium.new_page(locale="ru-RU")
+    page.set_default_timeout(20_000)
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", owner.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".mainnav")
+
+    # a new shipment, its carrier left to the organization's rule
+    page.goto(live_server.url + "/shipments/new/")
+    for field, value in {"order_number": "W-1", "recipient_surname": "Иванова",
+                         "recipient_given_name": "Анна", "recipient_phone": "+79161234567",
+                         "recipient_email": "anna@example.test", "index": "644010",
+                         "region": "Омская обл.", "city": "Омск",
+                         "street": "ул. Ленина, д. 5, кв. 12", "weight_g": "1200"}.items():
+        page.fill(f"#id_{field}", value)
+    page.click("button.primary[type=submit]")
+    page.wait_for_selector("[data-testid=registration]")
+    card = page.inner_text("[data-testid=registration]")
+    assert "Зарегистрировано у перевозчика" in card and "sandbox (эмулятор)" in card
+    number = page.inner_text("[data-testid=tracking-number]").strip()
+    shipment = Shipment.objects.get(order_number="W-1")
+    assert number == shipment.tracking_number
+    held = shop["emulators"]["sandbox"].app.by_number[number].recipient["address"]
+    assert "Ленина" in held and "12" in held
+
+    # batches: group, print the labels, hand over
+    page.click(".mainnav >> text=Партии")
+    page.click("text=Сформировать партии")
+    page.click("table >> a >> nth=0")
+    page.locator("#cell-labels_thermal").locator("xpath=..").locator("button").click()
+    link = page.wait_for_selector("#cell-labels_thermal a")
+    label = page.request.get(live_server.url + str(link.get_attribute("href")))
+    assert number in pdf_barcodes(label.body())
+    page.click("text=Передать партию (закрыть)")
+    page.wait_for_selector("text=Закрыта")
+    shipment.refresh_from_db()
+    assert shipment.state == State.HANDED_OVER
+
+    # the parcel moves; the operator refreshes its tracking page until it is delivered
+    page.goto(f"{live_server.url}/tracking/shipments/{shipment.pk}/")
+    deadline = time.monotonic() + WAIT
+    while "Статус: Вручено" not in page.inner_text("body") and time.monotonic() < deadline:
+        time.sleep(STEP)
+        page.click("text=Обновить сейчас")
+        page.wait_for_load_state()
+    assert "Статус: Вручено" in page.inner_text("body")
+    public = page.get_attribute("a[href*='/tracking/t/']", "href")
+    page.goto(live_server.url + str(public))
+    assert "Вручено" in page.inner_text(".status")
+    page.goto(f"{live_server.url}/shipments/{shipment.pk}/")
+    assert "Вручено" in page.inner_text("[data-testid=parcel-status]")
