@@ -273,6 +273,10 @@ class CarrierAdapter:
     # (Russian Post's Otpravka): the registration then also makes that batch, dated by the
     # drop-off day, so the number is known before the label is printed.
     numbers_at_batch: ClassVar[bool] = False
+    # ``Capability.PICKUP_POINTS`` of a carrier with too many offices to list (Russian Post's
+    # ~40,000): each is looked up by its code (``pickup_points(index=code)``) when a parcel
+    # names it, never all at once by the daily sync.
+    pickup_points_on_demand: ClassVar[bool] = False
 
     def __init__(self, *, credentials: dict[str, Any], base_url: str,
                  settings: dict[str, Any] | None = None, http: httpx.Client | None = None) -> None:
@@ -382,6 +386,8 @@ class CarrierAdapter:
         raise NotImplementedError
 
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
+        """The carrier's points in a city or at a postal index. A carrier whose points are
+        ``pickup_points_on_demand`` answers ``index`` with the office of that code, if any."""
         raise NotImplementedError
 
     def allot_numbers(self, count: int) -> list[NumberRange]:

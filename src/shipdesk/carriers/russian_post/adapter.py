@@ -49,6 +49,7 @@ from shipdesk.carriers.base import (
     Document,
     ItemError,
     ParcelRequest,
+    PickupPoint,
     RateLimited,
     RateQuote,
     TicketExpired,
@@ -263,8 +264,11 @@ class Adapter(CarrierAdapter):
             Capability.TRACK_SINGLE,
             Capability.NORMALIZE_ADDRESS,
             Capability.NUMBER_POOL,  # ШПИ and S10 ranges allotted to the sender by contract
+            Capability.PICKUP_POINTS,
         }
     )
+    # ~40,000 post offices: each is asked by its index when a parcel arrives at it
+    pickup_points_on_demand: ClassVar[bool] = True
     track_batch_size: ClassVar[int] = 3000
     # Otpravka gives an order its barcode (ШПИ) when the order enters a batch
     numbers_at_batch: ClassVar[bool] = True
@@ -774,6 +778,80 @@ class Adapter(CarrierAdapter):
         )
         return self.parse_clean_address(data)
 
+    # -- post offices ----------------------------------------------------------------------------
+    def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
+        """The post office of a postal ``index`` (``GET /postoffice/1.0/{index}``; none when
+        the service knows no office there), or the offices found for a ``city`` or address
+        (``/postoffice/1.0/by-address``, the most relevant first, each then asked by index).
+        All ~40,000 offices are never listed: one of the two is required."""
+        if index:
+            office = self.post_office(index)
+            return [office] if office is not None else []
+        if city:
+            return [office for code in self.post_office_codes(city)
+                    if (office := self.post_office(code)) is not None]
+        raise CarrierError(
+            "Отделения Почты России запрашиваются по индексу или адресу, не все сразу",
+            code="index_required",
+        )
+
+    def post_office(self, index: str) -> PickupPoint | None:
+        index = index.strip()
+        if not (len(index) == 6 and index.isdigit()):
+            return None  # not a Russian postal index: no office to ask for
+        try:
+            # every kind of office (a parcel may wait at a locker or a delivery point too)
+            data = self._call("GET", f"/postoffice/1.0/{index}",
+                              params={"filter-by-office-type": "false"})
+        except CarrierError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self.parse_post_office(data)
+
+    def post_office_codes(self, address: str, *, top: int = 10) -> list[str]:
+        data = self._call("GET", "/postoffice/1.0/by-address",
+                          params={"address": address, "top": top})
+        if not isinstance(data, dict):
+            raise CarrierError(
+                "Почта России вернула неожиданный ответ поиска отделений", code="bad_response"
+            )
+        return [str(code) for code in data.get("postoffices") or [] if code]
+
+    @staticmethod
+    def parse_post_office(data: Any) -> PickupPoint | None:
+        """An office object of the post-office service as a pickup point: its one-line
+        address with the index and settlement, and its week's hours in a few words."""
+        if not isinstance(data, dict) or not data.get("postal-code"):
+            return None
+        code = str(data["postal-code"])
+        settlement = str(data.get("settlement") or "")
+        street = str(data.get("address-source") or "")
+        line = street if not settlement or settlement.lower() in street.lower() else (
+            f"{settlement}, {street}" if street else settlement)
+        kind = str(data.get("type-code") or "")
+        hours = office_hours(data.get("working-hours"))
+        if data.get("is-closed"):
+            hours = "закрыто"
+        elif data.get("is-temporary-closed"):
+            reason = str(data.get("temporary-closed-reason") or "")
+            hours = "временно закрыто" + (f" ({reason})" if reason else "")
+        return PickupPoint(
+            code=code,
+            name=f"{OFFICE_KINDS.get(kind.upper(), 'Отделение Почты России')} {code}",
+            address=Address(
+                index=code,
+                region=str(data.get("region") or ""),
+                district=str(data.get("district") or ""),
+                city=settlement,
+                raw=f"{code}, {line}" if line else code,
+            ),
+            work_hours=hours,
+            latitude=_coordinate(data.get("latitude")),
+            longitude=_coordinate(data.get("longitude")),
+            is_locker=kind.upper() in LOCKER_KINDS,
+        )
+
     # -- batches and documents -------------------------------------------------------------------
     def create_batch(self, carrier_ids: list[str], *, shipping_date: date) -> BatchResult:
         """``POST /1.0/user/shipment``. Russian Post splits orders of different kinds into several
@@ -1251,6 +1329,70 @@ class Adapter(CarrierAdapter):
             errors.update(result.errors)
         out = TrackResult(events=tuple(all_events), errors=errors)
         return timing.result_not_ahead(out, carrier=self.code)
+
+
+OFFICE_KINDS: dict[str, str] = {
+    "ГОПС": "Отделение Почты России",
+    "СОПС": "Отделение Почты России",
+    "ПОЧТАМТ": "Почтамт",
+    "ПОЧТОМАТ": "Почтомат",
+    "АПС": "Почтомат",
+    "ПВЗ": "Пункт выдачи",
+}
+LOCKER_KINDS = frozenset({"ПОЧТОМАТ", "АПС"})
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+
+
+def _hhmm(value: Any) -> str:
+    """``08:00:00.000`` (as the service sends times) → ``08:00``."""
+    text = str(value or "")
+    return text[:5] if len(text) >= 5 and text[2] == ":" else text
+
+
+def office_hours(rows: Any) -> str:
+    """An office's ``working-hours`` (one entry per working day: ``weekday-id`` 1 = Monday,
+    ``begin-worktime``/``end-worktime``, ``lunches``) in a few words, days with the same hours
+    joined: «пн–пт 08:00–20:00 (перерыв 13:00–14:00), сб 09:00–18:00, вс выходной». A day
+    the service does not list, or lists without times, is a day off. "" when none is listed."""
+    if not isinstance(rows, list) or not rows:
+        return ""
+    day_hours: list[str] = ["выходной"] * 7
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        try:
+            day = int(row.get("weekday-id") or 0)
+        except (TypeError, ValueError):
+            continue
+        begin, end = _hhmm(row.get("begin-worktime")), _hhmm(row.get("end-worktime"))
+        if not 1 <= day <= 7 or not begin or not end:
+            continue
+        text = f"{begin}–{end}"
+        breaks = [f"{_hhmm(b.get('begin-lunchtime'))}–{_hhmm(b.get('end-lunchtime'))}"
+                  for b in row.get("lunches") or [] if isinstance(b, dict)
+                  and b.get("begin-lunchtime") and b.get("end-lunchtime")]
+        if breaks:
+            text += f" (перерыв {', '.join(breaks)})"
+        day_hours[day - 1] = text
+    if all(h == "выходной" for h in day_hours):
+        return ""
+    groups: list[tuple[int, int, str]] = []  # first day, last day, hours
+    for day, text in enumerate(day_hours):
+        if groups and groups[-1][2] == text:
+            groups[-1] = (groups[-1][0], day, text)
+        else:
+            groups.append((day, day, text))
+    return ", ".join(
+        (WEEKDAYS[a] if a == b else f"{WEEKDAYS[a]}–{WEEKDAYS[b]}") + f" {text}"
+        for a, b, text in groups
+    )
+
+
+def _coordinate(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _html_error(what: str, response: httpx.Response) -> CarrierError:

@@ -169,6 +169,75 @@ SCENARIOS: dict[str, list[Step]] = {
 _HASHED = ["delivered"] * 5 + ["not_picked_up", "lost", "stuck", "customs", "partial_refusal"]
 
 
+# The post-office service's offices (``GET /postoffice/1.0/{index}``): the demo's destinations
+# and a few more; any other index is unknown (404). Made-up addresses, the real shape:
+# (index, region, settlement, address-source, type-code, latitude, longitude, schedule).
+OFFICES: tuple[tuple[str, str, str, str, str, float, float, str], ...] = (
+    ("101000", "г. Москва", "Москва", "ул. Мясницкая, д. 26", "ПОЧТАМТ", 55.7626, 37.6358, "city"),
+    ("125009", "г. Москва", "Москва", "ул. Тверская, д. 9", "ГОПС", 55.7606, 37.6094, "city"),
+    ("190000", "г. Санкт-Петербург", "Санкт-Петербург", "Почтамтская ул., д. 9", "ПОЧТАМТ",
+     59.9322, 30.3033, "city"),
+    ("420111", "Респ. Татарстан", "Казань", "ул. Кремлёвская, д. 8", "ГОПС", 55.7963, 49.1088, "lunch"),
+    ("344002", "Ростовская обл.", "Ростов-на-Дону", "ул. Московская, д. 45", "ГОПС", 47.2185, 39.7115,
+     "lunch"),
+    ("620014", "Свердловская обл.", "Екатеринбург", "ул. Малышева, д. 31", "ГОПС", 56.8349, 60.5979,
+     "lunch"),
+    ("630099", "Новосибирская обл.", "Новосибирск", "ул. Ленина, д. 5", "ГОПС", 55.0302, 82.9204, "lunch"),
+    ("644010", "Омская обл.", "Омск", "ул. Маршала Жукова, д. 21", "ГОПС", 54.9785, 73.3867, "lunch"),
+    ("644015", "Омская обл.", "Омск", "ул. Лермонтова, д. 63", "ГОПС", 54.9713, 73.4016, "lunch"),
+    ("690091", "Приморский край", "Владивосток", "ул. Светланская, д. 47", "ГОПС", 43.1158, 131.8917,
+     "lunch"),
+    ("630132", "Новосибирская обл.", "Новосибирск", "ул. Челюскинцев, д. 11", "ПОЧТОМАТ", 55.0384,
+     82.9128, "locker"),
+)
+# weekday-id (1 = Monday) -> (begin, end, lunch or ""), working days only
+_SCHEDULES: dict[str, dict[int, tuple[str, str, str]]] = {
+    "city": {**{d: ("08:00", "22:00", "") for d in range(1, 6)}, 6: ("09:00", "18:00", ""),
+             7: ("09:00", "18:00", "")},
+    "lunch": {**{d: ("08:00", "20:00", "13:00-14:00") for d in range(1, 6)}, 6: ("09:00", "18:00", "")},
+    "locker": {d: ("00:00", "23:59", "") for d in range(1, 8)},
+}
+_OFFICE_TYPE_IDS = {"ГОПС": 1, "СОПС": 2, "ПОЧТАМТ": 3, "ПОЧТОМАТ": 33}
+
+
+def post_office(index: str) -> dict[str, Any] | None:
+    """The office object of the post-office service for an index, or None."""
+    row = next((r for r in OFFICES if r[0] == index), None)
+    if row is None:
+        return None
+    code, region, settlement, address, kind, lat, lon, schedule = row
+    days = _SCHEDULES[schedule]
+    hours = []
+    for day, (begin, end, lunch) in sorted(days.items()):
+        lunches = []
+        if lunch:
+            a, b = lunch.split("-")
+            lunches.append({"begin-lunchtime": f"{a}:00.000", "end-lunchtime": f"{b}:00.000"})
+        hours.append({"weekday-id": day, "begin-worktime": f"{begin}:00.000",
+                      "end-worktime": f"{end}:00.000", "lunches": lunches})
+    return {
+        "postal-code": code,
+        "address-source": address,
+        "settlement": settlement,
+        "region": region,
+        "district": "",
+        "type-code": kind,
+        "type-id": _OFFICE_TYPE_IDS.get(kind, 1),
+        "latitude": lat,
+        "longitude": lon,
+        "is-closed": False,
+        "is-temporary-closed": False,
+        "temporary-closed-reason": None,
+        "is-private-category": False,
+        "works-on-saturdays": 6 in days,
+        "works-on-sundays": 7 in days,
+        "working-hours": hours,
+        "holidays": [],
+        "phones": [],
+        "service-groups": [],
+    }
+
+
 def scenario_for(barcode: str) -> str:
     return _HASHED[zlib.crc32(barcode.encode()) % len(_HASHED)]
 
@@ -870,6 +939,9 @@ class Handler(BaseHTTPRequestHandler):
         st, cfg = self.state, self.state.config
         data: Any = json.loads(raw) if raw else None
         parts = path.strip("/").split("/")
+        if parts[0] == "postoffice":
+            self.postoffice(method, parts, query)
+            return
         if method == "GET" and path == "/1.0/settings":
             self.send_json(
                 200,
@@ -941,6 +1013,26 @@ class Handler(BaseHTTPRequestHandler):
             self.forms(parts[3], "f7pdf")
         else:
             self.send_json(404, _error3(404, "NOT_FOUND", f"Метод {method} {path} не найден"))
+
+    def postoffice(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        """``GET /postoffice/1.0/{index}`` (an office object) and ``/postoffice/1.0/by-address``
+        (``{"is-matched", "postoffices": [indexes, most relevant first]}``)."""
+        if method != "GET" or len(parts) != 3 or parts[1] != "1.0":
+            self.send_json(404, _error3(404, "NOT_FOUND", f"Метод {method} /{'/'.join(parts)} не найден"))
+            return
+        if parts[2] == "by-address":
+            words = [w.strip(" ,.").lower() for w in (query.get("address") or [""])[0].split()]
+            words = [w for w in words if len(w) > 2]
+            top = int((query.get("top") or ["3"])[0])
+            found = [r[0] for r in OFFICES
+                     if words and all(w in f"{r[1]} {r[2]} {r[3]}".lower() for w in words)]
+            self.send_json(200, {"is-matched": False, "postoffices": found[:top]})
+            return
+        office = post_office(parts[2])
+        if office is None:
+            self.send_json(404, _error3(404, "NOT_FOUND", f"Отделение {parts[2]} не найдено"))
+        else:
+            self.send_json(200, office)
 
     def tariff(self, data: dict[str, Any]) -> None:
         cfg = self.state.config
