@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -10,7 +10,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import NotFound
-from shipdesk.shipments.models import ImportJob, SenderProfile, Shipment, ShipmentEvent, State
+from shipdesk.shipments.models import (
+    ImportJob,
+    PostalOffice,
+    SenderProfile,
+    Shipment,
+    ShipmentEvent,
+    State,
+)
 from shipdesk.shipments.validation import parse_phone
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
@@ -160,3 +167,10 @@ def import_job_list(*, actor: Actor, limit: int = 20) -> list[ImportJob]:
 def sender_profiles(*, actor: Actor) -> list[SenderProfile]:
     return list(SenderProfile.objects.filter(organization=actor.organization)
                 .order_by("-is_default", "name"))
+
+
+def postal_offices(*, indexes: Sequence[str]) -> dict[str, PostalOffice]:
+    """Offices of the postal-index directory (``shipdesk import-postal-index``) by index;
+    an index the directory does not hold is absent."""
+    wanted = sorted({i for i in indexes if len(i) == 6 and i.isdigit()})
+    return PostalOffice.objects.in_bulk(wanted) if wanted else {}

@@ -26,8 +26,9 @@ class TrackingConfig(AppConfig):
         from django.db.models import Q
 
         from shipdesk.core import duework
-        from shipdesk.tracking import polling, tasks
+        from shipdesk.tracking import polling, services, tasks
         from shipdesk.tracking.models import (
+            PickupOffice,
             TrackingSettings,
             TrackingState,
             TrackingTicket,
@@ -57,3 +58,9 @@ class TrackingConfig(AppConfig):
         duework.register(duework.DueWork(
             name="tracking.daily_report", model=TrackingSettings, due_field="next_report_at",
             task=tasks.daily_report, chunk_size=100))
+        # Offices parcels arrived at, loaded one by one from carriers that have too many to
+        # list (services.tracking_pickup_offices_note makes them due): one call each.
+        duework.register(duework.DueWork(
+            name="tracking.pickup_offices", model=PickupOffice, due_field="next_fetch_at",
+            task=tasks.fetch_pickup_offices, chunk_size=services.OFFICE_FETCH_CHUNK,
+            lease=services.OFFICE_FETCH_LEASE))

@@ -172,13 +172,27 @@ class TrackingSettings(TenantModel):
 
 
 class PickupOffice(models.Model):
-    """A carrier's office / pickup point, for the address and hours shown to recipients."""
+    """A carrier's office / pickup point, for the address and hours shown to recipients.
+
+    Carriers that list their points are loaded whole, daily. Russian Post's offices are
+    loaded one by one when a parcel arrives at one: the row is made empty and due
+    (``next_fetch_at``, due work), then filled from the carrier's post-office service, or
+    from the postal-index directory while the service cannot answer."""
+
+    CARRIER, DIRECTORY = "carrier", "directory"
 
     carrier_code = models.CharField(max_length=32)
     code = models.CharField(max_length=64)  # office index or pickup point code
     name = models.CharField(max_length=200, blank=True)
     address = models.CharField(max_length=500, blank=True)
     work_hours = models.CharField(max_length=300, blank=True)
+    # where the name and address come from: the carrier, the postal-index directory (no
+    # hours), or "" while nothing is loaded yet
+    source = models.CharField(max_length=16, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)  # last answer of the carrier
+    next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    fetch_failures = models.PositiveSmallIntegerField(default=0)
+    fetch_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carrier_code", "code"],

@@ -352,6 +352,7 @@ def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
                 history[r[1]].append(fact(r[3], status_of(r[7]), r[8], r[5], r[9], r[6], r[15]))
         result.stored += len(inserted)
         result.duplicates += len(rows) - len(inserted)
+        _note_arrival_offices(new, infos)
         affected = sorted(set(inserted) | redated)
         if affected:
             by_id = {i.id: i for i in infos.values()}
@@ -696,12 +697,24 @@ def tracking_recheck(*, now: datetime | None = None, limit: int = 20_000) -> int
 
 # --------------------------------------------------------------------------- pickup offices
 
+# An office loaded longer ago than this is asked again when a parcel arrives at it.
+OFFICE_STALE_AFTER = timedelta(days=30)
+# The due work's lease: a loading whose worker died is taken again after it.
+OFFICE_FETCH_LEASE = timedelta(minutes=10)
+# A carrier that cannot answer is asked again after 10 min, 20, 40 … at most a day apart,
+# and left alone after this many failures (until a parcel arrives there again).
+OFFICE_RETRY_FIRST = timedelta(minutes=10)
+OFFICE_RETRY_MAX = timedelta(days=1)
+OFFICE_GIVE_UP_AFTER = 10
+
+
 def tracking_pickup_offices_sync(*, account_ids: Sequence[int] | None = None) -> int:
     """Loads the carriers' pickup points (address, hours) into :class:`PickupOffice`, for
     the recipient's page: one upsert per carrier, points already known are refreshed. The
     points are the carrier's, not an account's, so each carrier is asked once, through its
-    first active account that answers (these, or all). Returns how many points were
-    written; a carrier that fails is logged and left as it was."""
+    first active account that answers (these, or all). Carriers whose offices are loaded on
+    demand (``pickup_points_on_demand``: Russian Post) are not listed here. Returns how many
+    points were written; a carrier that fails is logged and left as it was."""
     from shipdesk.carriers import registry  # the carriers domain's factory
     from shipdesk.carriers.models import CarrierAccount
 
@@ -715,7 +728,8 @@ def tracking_pickup_offices_sync(*, account_ids: Sequence[int] | None = None) ->
             continue
         try:
             adapter = registry.adapter_for_account(account)
-            if carrier_base.Capability.PICKUP_POINTS not in adapter.capabilities:
+            if (carrier_base.Capability.PICKUP_POINTS not in adapter.capabilities
+                    or adapter.pickup_points_on_demand):
                 done.add(account.carrier_code)
                 continue
             points = adapter.pickup_points()
@@ -729,12 +743,15 @@ def tracking_pickup_offices_sync(*, account_ids: Sequence[int] | None = None) ->
 
 
 def _pickup_offices_upsert(carrier_code: str, points: Sequence[carrier_base.PickupPoint]) -> int:
+    now = timezone.now()
     offices = {p.code[:64]: PickupOffice(
         carrier_code=carrier_code, code=p.code[:64], name=p.name[:200],
-        address=_one_line(p.address)[:500], work_hours=p.work_hours[:300]) for p in points}
+        address=_one_line(p.address)[:500], work_hours=p.work_hours[:300],
+        source=PickupOffice.CARRIER, fetched_at=now) for p in points}
     PickupOffice.objects.bulk_create(
         list(offices.values()), update_conflicts=True, unique_fields=["carrier_code", "code"],
-        update_fields=["name", "address", "work_hours"], batch_size=2000)
+        update_fields=["name", "address", "work_hours", "source", "fetched_at", "next_fetch_at",
+                       "fetch_failures", "fetch_error"], batch_size=2000)
     return len(offices)
 
 
@@ -744,6 +761,185 @@ def _one_line(address: carrier_base.Address) -> str:
     parts = (address.index, address.region, address.city, address.street, address.house,
              address.building)
     return ", ".join(p for p in parts if p)
+
+
+def _note_arrival_offices(rows: list[tuple[Any, ...]], infos: dict[str, _ShipmentInfo]) -> None:
+    """The offices the ingest's new arrival events name (event rows as the ingest stores
+    them) are handed to :func:`tracking_pickup_offices_note` after its commit: loading them
+    is background work, never the ingest's."""
+    arrived = {(r[1], r[10]) for r in rows if r[10] and r[7] == _ARRIVED}
+    if not arrived:
+        return
+    carrier_of = {i.id: i.carrier_code for i in infos.values()}
+    offices = {(carrier_of[sid], code) for sid, code in arrived if sid in carrier_of}
+    transaction.on_commit(lambda: tracking_pickup_offices_note(offices=offices), robust=True)
+
+
+_ARRIVED = Status.ARRIVED_AT_PICKUP.value
+
+
+def tracking_pickup_offices_note(*, offices: Iterable[tuple[str, str]],
+                                 now: datetime | None = None) -> list[int]:
+    """Offices parcels have just arrived at, as ``(carrier code, office code)`` (the ingest
+    hands them over after its commit): each one never loaded, or loaded longer than
+    :data:`OFFICE_STALE_AFTER` ago, becomes due work, claimed for
+    :data:`OFFICE_FETCH_LEASE`, and its loading is dispatched at once; the due-work sweep
+    takes it again if that message is lost. Offices already loaded, already due, or waiting
+    to be asked again after a failure are left alone. Returns the ids dispatched."""
+    now = now or timezone.now()
+    by_carrier: dict[str, set[str]] = defaultdict(set)
+    for carrier, code in offices:
+        if carrier and code:
+            by_carrier[carrier[:32]].add(code[:64])
+    claimed_until = now + OFFICE_FETCH_LEASE
+    stale = Q(fetched_at__isnull=True) | Q(fetched_at__lt=now - OFFICE_STALE_AFTER)
+    ids: list[int] = []
+    with transaction.atomic():
+        for carrier, codes in sorted(by_carrier.items()):
+            ordered = sorted(codes)
+            for i in range(0, len(ordered), 1000):
+                part = ordered[i:i + 1000]
+                PickupOffice.objects.bulk_create(
+                    [PickupOffice(carrier_code=carrier, code=code, next_fetch_at=claimed_until)
+                     for code in part], ignore_conflicts=True)
+                ids += PickupOffice.objects.filter(
+                    (Q(next_fetch_at__isnull=True) & stale) | Q(next_fetch_at=claimed_until),
+                    carrier_code=carrier, code__in=part).values_list("pk", flat=True)
+        if ids:
+            PickupOffice.objects.filter(pk__in=ids).update(next_fetch_at=claimed_until)
+            transaction.on_commit(lambda: _dispatch_office_fetch(ids))
+    return ids
+
+
+def _dispatch_office_fetch(ids: list[int]) -> None:
+    from shipdesk.tracking import tasks  # tasks import this module
+
+    for i in range(0, len(ids), OFFICE_FETCH_CHUNK):
+        tasks.fetch_pickup_offices.delay(ids[i:i + OFFICE_FETCH_CHUNK])
+
+
+OFFICE_FETCH_CHUNK = 50  # offices per task: one carrier call each
+
+
+def tracking_pickup_offices_fetch(*, office_ids: Sequence[int],
+                                  now: datetime | None = None) -> int:
+    """Loads these due offices one by one from their carrier (``pickup_points(index=code)``
+    through the first active account that is let in), for carriers whose offices are loaded
+    on demand. Where the carrier knows no such office, has no account here, or cannot answer
+    now, an office that is a postal index takes its name and place from the postal-index
+    directory meanwhile (no hours there); one the carrier could not answer is asked again
+    later. Idempotent; returns how many offices the carrier described."""
+    from shipdesk.shipments.selectors import postal_offices
+
+    now = now or timezone.now()
+    rows = list(PickupOffice.objects.filter(pk__in=list(office_ids), next_fetch_at__isnull=False)
+                .order_by("carrier_code", "code"))
+    if not rows:
+        return 0
+    directory = postal_offices(indexes=[r.code for r in rows])
+    lookups: dict[str, _OfficeLookup] = {}
+    loaded = 0
+    for row in rows:
+        lookup = lookups.get(row.carrier_code)
+        if lookup is None:
+            lookup = lookups[row.carrier_code] = _OfficeLookup(row.carrier_code)
+        try:
+            point = lookup.find(row.code)
+        except carrier_base.CarrierError as exc:
+            row.fetch_failures = min(row.fetch_failures + 1, 32767)
+            row.fetch_error = str(exc)[:300]
+            delay = min(OFFICE_RETRY_FIRST * 2 ** min(row.fetch_failures - 1, 16),
+                        OFFICE_RETRY_MAX)
+            row.next_fetch_at = (now + delay if row.fetch_failures < OFFICE_GIVE_UP_AFTER
+                                 else None)
+            if row.source != PickupOffice.CARRIER:
+                _from_directory(row, directory.get(row.code))
+            continue
+        row.next_fetch_at, row.fetch_failures = None, 0
+        if point is None:
+            row.fetch_error = lookup.missing
+            _from_directory(row, directory.get(row.code))
+            if lookup.asked:
+                row.fetched_at = now
+            continue
+        row.name, row.address = point.name[:200], _one_line(point.address)[:500]
+        row.work_hours, row.source = point.work_hours[:300], PickupOffice.CARRIER
+        row.fetched_at, row.fetch_error = now, ""
+        loaded += 1
+    for lookup in lookups.values():
+        lookup.close()
+    PickupOffice.objects.bulk_update(rows, ["name", "address", "work_hours", "source",
+                                            "fetched_at", "next_fetch_at", "fetch_failures",
+                                            "fetch_error"])
+    return loaded
+
+
+def _from_directory(row: PickupOffice, office: Any) -> None:
+    """The postal-index directory's name and place of an office, while the carrier's own
+    description is missing (a row the carrier described keeps it)."""
+    if office is None or row.source == PickupOffice.CARRIER:
+        return
+    place = office.city or office.city_1 or office.area
+    parts = (office.index, place, "" if place else office.region)
+    row.name = office.name[:200]
+    row.address = ", ".join(p for p in parts if p)[:500]
+    row.work_hours, row.source = "", PickupOffice.DIRECTORY
+
+
+class _OfficeLookup:
+    """One carrier's office service through its active accounts, the next one tried while
+    the carrier refuses an account's credentials."""
+
+    def __init__(self, carrier_code: str) -> None:
+        from shipdesk.carriers import registry
+        from shipdesk.carriers.models import CarrierAccount
+
+        self.accounts: list[Any] = []
+        self.adapters: dict[int, carrier_base.CarrierAdapter] = {}
+        self.refused: set[int] = set()
+        self.refusal: carrier_base.CarrierError | None = None  # the last account refused
+        self.asked = False  # whether the carrier itself answered the last ``find``
+        self.missing = _("у перевозчика нет такого пункта")
+        try:
+            cls: type[carrier_base.CarrierAdapter] | None = registry.adapter_class(carrier_code)
+        except registry.UnknownCarrier:
+            cls = None
+        if (cls is None or carrier_base.Capability.PICKUP_POINTS not in cls.capabilities
+                or not cls.pickup_points_on_demand):
+            self.missing = _("перевозчик не сообщает пункты по одному")
+            return
+        self.accounts = list(CarrierAccount.objects.filter(
+            carrier_code=carrier_code, is_active=True).order_by("pk"))
+        if not self.accounts:
+            self.missing = _("нет действующего договора с перевозчиком")
+
+    def find(self, code: str) -> carrier_base.PickupPoint | None:
+        """The carrier's point of this code; None when the carrier knows none (``asked``) or
+        cannot be asked. Raises :class:`CarrierError` when it did not answer."""
+        from shipdesk.carriers import registry
+
+        self.asked = False
+        for account in self.accounts:
+            if account.pk in self.refused:
+                continue
+            adapter = self.adapters.get(account.pk)
+            if adapter is None:
+                adapter = self.adapters[account.pk] = registry.adapter_for_account(account)
+            try:
+                points = adapter.pickup_points(index=code)
+            except carrier_base.AuthenticationFailed as exc:
+                self.refused.add(account.pk)
+                self.refusal = exc
+                continue
+            self.asked = True
+            return next((p for p in points if p.code == code), None)
+        if self.refusal is not None:
+            raise self.refusal
+        return None
+
+    def close(self) -> None:
+        for adapter in self.adapters.values():
+            adapter.close()
 
 
 # --------------------------------------------------------------------------- webhooks out
@@ -1025,7 +1221,8 @@ def tracking_settings_update(*, actor: Actor, poll_from_hour: int | None = None,
 
 __all__ = ["FINAL_STATUSES", "IngestResult", "tracking_daily_report_send",
            "tracking_daily_reports_send",
-           "tracking_events_ingest", "tracking_pickup_offices_sync", "tracking_recheck",
+           "tracking_events_ingest", "tracking_pickup_offices_fetch",
+           "tracking_pickup_offices_note", "tracking_pickup_offices_sync", "tracking_recheck",
            "tracking_reports_schedule",
            "tracking_settings_update",
            "webhook_deliveries_send", "webhook_delivery_replay", "webhook_endpoint_create",

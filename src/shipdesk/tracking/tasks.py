@@ -46,3 +46,8 @@ def schedule_reports() -> int:
 @shared_task(name="shipdesk.tracking.tasks.sync_pickup_offices", ignore_result=True)
 def sync_pickup_offices() -> int:
     return services.tracking_pickup_offices_sync()
+
+
+@shared_task(name="shipdesk.tracking.tasks.fetch_pickup_offices", ignore_result=True)
+def fetch_pickup_offices(ids: list[int]) -> int:
+    return services.tracking_pickup_offices_fetch(office_ids=ids)
