@@ -56,15 +56,86 @@ class Summary:
     public_token: str
     is_stuck: bool = False
     is_storage_ending: bool = False
+    pickup_office_name: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryOffice:
+    """The office a parcel waits at — the office its latest arrival event names — or, before
+    that, the pickup point chosen at ordering, resolved through the carriers' office table
+    (:class:`PickupOffice`). Only its code is known while the office is not loaded."""
+
+    carrier_code: str
+    code: str
+    name: str = ""
+    address: str = ""
+    work_hours: str = ""
+    arrived: bool = False  # named by an arrival event (else: the pickup point ordered)
+    pending: bool = False  # not loaded yet, its loading is due
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.address or self.name)
 
 
 def _offices(carrier_and_codes: set[tuple[str, str]]) -> dict[tuple[str, str], PickupOffice]:
-    if not carrier_and_codes:
-        return {}
-    q = Q()
+    by_carrier: dict[str, set[str]] = {}
     for carrier, code in carrier_and_codes:
-        q |= Q(carrier_code=carrier, code=code)
-    return {(o.carrier_code, o.code): o for o in PickupOffice.objects.filter(q)}
+        by_carrier.setdefault(carrier, set()).add(code)
+    q = Q()
+    for carrier, codes in by_carrier.items():
+        q |= Q(carrier_code=carrier, code__in=sorted(codes))
+    if not q:
+        return {}
+    return {(o.carrier_code, o.code): o for o in PickupOffice.objects.filter(q).only(
+        "carrier_code", "code", "name", "address", "work_hours", "next_fetch_at")}
+
+
+def _arrival_offices(shipment_ids: Sequence[int]) -> dict[int, str]:
+    """Shipment id -> the office index of its latest arrival event that names one (a
+    parcel sent on to another office waits at the last)."""
+    out: dict[int, str] = {}
+    if shipment_ids:
+        for sid, index in (TrackingEvent.objects.filter(
+                shipment_id__in=list(shipment_ids), status=Status.ARRIVED_AT_PICKUP)
+                .exclude(office_index="").order_by("shipment_id", "occurred_at", "pk")
+                .values_list("shipment_id", "office_index")):
+            out[sid] = index
+    return out
+
+
+def _delivery_offices(parcels: Sequence[tuple[int, str, str, bool]]) -> dict[int, DeliveryOffice]:
+    """``(shipment id, carrier code, pickup point code, may have arrived)`` -> its office,
+    for those that have one: two queries at most."""
+    arrival = _arrival_offices([sid for sid, _c, _p, arrived in parcels if arrived])
+    wanted = {sid: (carrier, arrival.get(sid) or point or "")
+              for sid, carrier, point, _arrived in parcels}
+    offices = _offices({pair for pair in wanted.values() if pair[1]})
+    out = {}
+    for sid, (carrier, code) in wanted.items():
+        if not code:
+            continue
+        office = offices.get((carrier, code))
+        out[sid] = _delivery_office(carrier, code, office, arrived=sid in arrival)
+    return out
+
+
+def _delivery_office(carrier: str, code: str, office: PickupOffice | None, *,
+                     arrived: bool) -> DeliveryOffice:
+    if office is None:
+        return DeliveryOffice(carrier, code, arrived=arrived, pending=True)
+    loaded = bool(office.address or office.name)
+    return DeliveryOffice(carrier, code, office.name, office.address, office.work_hours,
+                          arrived=arrived, pending=not loaded and office.next_fetch_at is not None)
+
+
+def delivery_offices(*, shipment_ids: Sequence[int]) -> dict[int, DeliveryOffice]:
+    """The office each of these shipments waits at or is bound for (shipments with none are
+    absent): for the shipment page. The caller has scoped the ids to its organization."""
+    parcels = [(sid, carrier, point or "", True) for sid, carrier, point in
+               Shipment.objects.filter(pk__in=list(shipment_ids))
+               .values_list("pk", "carrier_code", "pickup_point_code")]
+    return _delivery_offices(parcels)
 
 
 def pickup_office_addresses(*, carrier_and_codes: set[tuple[str, str]]
@@ -82,33 +153,22 @@ def shipment_tracking_summary(*, shipment_ids: Sequence[int]) -> dict[int, Summa
         "shipment_id", "status", "substatus", "status_at", "arrived_at_pickup_at",
         "storage_deadline", "expected_delivery", "public_token", "is_stuck",
         "is_storage_ending", "carrier_code", "shipment__pickup_point_code"))
-    # the office the parcel waits at: the arrival event's office index, else the pickup
-    # point chosen at ordering
-    arrived = [s["shipment_id"] for s in states if s["arrived_at_pickup_at"]]
-    office_of: dict[int, str] = {}
-    if arrived:
-        for sid, index in (TrackingEvent.objects.filter(
-                shipment_id__in=arrived, status=Status.ARRIVED_AT_PICKUP).exclude(office_index="")
-                .order_by("shipment_id", "occurred_at").values_list("shipment_id",
-                                                                     "office_index")):
-            office_of.setdefault(sid, index)
-    for s in states:
-        office_of.setdefault(s["shipment_id"], s["shipment__pickup_point_code"] or "")
-    offices = _offices({(s["carrier_code"], office_of[s["shipment_id"]]) for s in states
-                        if office_of[s["shipment_id"]]})
+    offices = _delivery_offices([
+        (s["shipment_id"], s["carrier_code"], s["shipment__pickup_point_code"] or "",
+         s["arrived_at_pickup_at"] is not None) for s in states])
     out = {}
     for s in states:
-        code = office_of[s["shipment_id"]]
-        office = offices.get((s["carrier_code"], code))
+        office = offices.get(s["shipment_id"])
         out[s["shipment_id"]] = Summary(
             shipment_id=s["shipment_id"], status=s["status"], substatus=s["substatus"],
             status_at=s["status_at"], arrived_at_pickup_at=s["arrived_at_pickup_at"],
             storage_deadline=s["storage_deadline"], expected_delivery=s["expected_delivery"],
-            pickup_office_index=code,
+            pickup_office_index=office.code if office else "",
             pickup_office_address=office.address if office else "",
             pickup_office_hours=office.work_hours if office else "",
             public_token=s["public_token"], is_stuck=s["is_stuck"],
-            is_storage_ending=s["is_storage_ending"])
+            is_storage_ending=s["is_storage_ending"],
+            pickup_office_name=office.name if office else "")
     return out
 
 
@@ -259,9 +319,14 @@ class PublicPage:
     state: PublicState
     timeline: list[dict[str, str]]  # newest first: at (formatted), text, place
     status_text: str
-    office: PickupOffice | None
+    office: DeliveryOffice | None  # the office the parcel waits at, once it has arrived
     storage_deadline: str  # formatted in the recipient's zone, "" when none
     expected_delivery: str
+
+    @property
+    def office_pending(self) -> bool:
+        """The office is named but not loaded yet: this page will read better soon."""
+        return self.office is not None and not self.office.loaded
 
 
 # The page's one row, read on every request: plain SQL, because the ORM spent longer
@@ -340,15 +405,17 @@ def public_page(*, token: str, state: PublicState | None = None) -> PublicPage:
     office = None
     if state.status == Status.ARRIVED_AT_PICKUP:
         # the office of the latest arrival event, else the pickup point chosen at ordering
-        code = next((index for _at, st, _p, index in events
-                     if st == Status.ARRIVED_AT_PICKUP and index), "") or (
-            state.pickup_point_code)
+        arrival = next((index for _at, st, _p, index in events
+                        if st == Status.ARRIVED_AT_PICKUP and index), "")
+        code = arrival or state.pickup_point_code
         if code:
             with connection.cursor() as cur:
-                cur.execute(f"SELECT name, address, work_hours FROM {_OFFICES} "  # noqa: S608
+                cur.execute(f"SELECT name, address, work_hours, next_fetch_at FROM {_OFFICES} "  # noqa: S608
                             "WHERE carrier_code = %s AND code = %s", [state.carrier_code, code])
-                name, address, hours = cur.fetchone() or ("", "", "")
-            office = PickupOffice(code=code, name=name, address=address, work_hours=hours)
+                row = cur.fetchone()
+            office = _delivery_office(state.carrier_code, code, PickupOffice(
+                name=row[0], address=row[1], work_hours=row[2], next_fetch_at=row[3],
+            ) if row else None, arrived=bool(arrival))
     status_text = parcel_status_text(tracking_status=state.status,
                                      shipment_state=state.shipment_state)
     return PublicPage(state, timeline, status_text, office,

@@ -91,18 +91,26 @@ def public(request: HttpRequest, token: str) -> HttpResponseBase:
     version = f"{token}|{state.version}|{translation.get_language()}|{_etag_period()}"
     etag = '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
     response = get_conditional_response(request, etag=etag)  # 304 when the caller has it
+    cacheable = True
     if response is None:
         key = f"tracking-public:{etag}"
         body = page_cache.get(key)
         if body is None:
-            body = render_to_string("tracking/public.html", {
-                "page": selectors.public_page(token=token, state=state)})
-            page_cache.set(key, body, PUBLIC_PAGE_CACHE_SECONDS)
+            page = selectors.public_page(token=token, state=state)
+            body = render_to_string("tracking/public.html", {"page": page})
+            # An office named but not loaded yet (loading follows the arrival within
+            # moments) is not in the rows' version: such a page is kept by no one.
+            cacheable = not page.office_pending
+            if cacheable:
+                page_cache.set(key, body, PUBLIC_PAGE_CACHE_SECONDS)
         response = HttpResponse(body)
-    response["ETag"] = etag
-    # Any cache may keep it, but must ask again (a 304 costs one query) before showing it:
-    # a recipient never sees a status older than the database's.
-    response["Cache-Control"] = "public, max-age=0, must-revalidate"
+    if cacheable:
+        response["ETag"] = etag
+        # Any cache may keep it, but must ask again (a 304 costs one query) before showing
+        # it: a recipient never sees a status older than the database's.
+        response["Cache-Control"] = "public, max-age=0, must-revalidate"
+    else:
+        response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response
