@@ -56,16 +56,14 @@ def parcel_facts(shipments: list[Any]) -> dict[int, ParcelFacts]:
         x = summaries.get(s.pk)
         if x is None:
             out[s.pk] = ParcelFacts(status=s.tracking_status or "",
-                                    pickup_address=_shipment_address(s))
+                                    pickup_address=_pickup_address(None))
             continue
         deadline = _first(x, "storage_deadline")
         expected = _first(x, "expected_delivery", "expected_delivery_date")
         out[s.pk] = ParcelFacts(
             status=str(_first(x, "status") or s.tracking_status or ""),
-            pickup_address=str(_first(x, "pickup_address", "pickup_office_address",
-                                      "office_address") or _shipment_address(s)),
-            pickup_hours=str(_first(x, "pickup_hours", "pickup_office_hours",
-                                    "office_hours") or ""),
+            pickup_address=_pickup_address(x),
+            pickup_hours=str(_first(x, "pickup_office_hours") or ""),
             storage_deadline=_local_date(deadline, s.index),
             expected_delivery=_local_date(expected, s.index),
             arrived_at=_first(x, "arrived_at_pickup_at"),
@@ -82,9 +80,20 @@ def _local_date(value: Any, index: str) -> dt.date | None:
     return value
 
 
-def _shipment_address(s: Any) -> str:
-    parts = [s.index, s.city, s.street, s.house]
-    return ", ".join(p for p in parts if p)
+def _pickup_address(summary: Any) -> str:
+    """Where the parcel waits: the office's address, or its code while the office is not
+    loaded yet; never the recipient's own address (a parcel to the door may still be
+    handed out at an office, and which one is not known until its events name it)."""
+    from django.utils.translation import gettext
+
+    if summary is not None:
+        address = _first(summary, "pickup_office_address")
+        if address:
+            return str(address)
+        code = _first(summary, "pickup_office_index")
+        if code:
+            return gettext("пункт выдачи %(code)s") % {"code": code}
+    return gettext("адрес пункта выдачи уточняется")
 
 
 def money(amount: Decimal | None) -> str:

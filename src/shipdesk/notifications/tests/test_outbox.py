@@ -82,15 +82,21 @@ def test_no_usable_email_falls_back_to_sms_on_sms_ru(
 def test_arrived_sms_on_each_gateway_then_delivery_report(
         gateway: str, request: Any, org: Any, notif_settings: Any, make_shipment: Any,
         status_change: Any) -> None:
+    from shipdesk.tracking.models import PickupOffice
+
     emu = request.getfixturevalue(gateway)
     sms_channel(org, gateway, emu)
-    shipment = make_shipment(pickup_point_code="125009")
+    PickupOffice.objects.create(carrier_code="russian_post", code="125009",
+                                address="125009, Москва, ул. Тверская, 9")
+    shipment = make_shipment(pickup_point_code="125009", carrier_code="russian_post")
+    tracking_state(shipment, "arrived_at_pickup", token=f"tok-{gateway}",
+                   carrier_code="russian_post", arrived_at_pickup_at=NOON)
     status_change(shipment, "arrived_at_pickup")
     stats = plan_and_send()
     assert stats.sent == 1, Message.objects.values_list("status", "error")
     [sms] = emu.messages
     assert sms["phone"] == "79001234567"
-    assert f"Ромашка: заказ {shipment.order_number} ждёт: 101000, Москва, ул. Тверская, 7." \
+    assert f"Ромашка: заказ {shipment.order_number} ждёт: 125009, Москва, ул. Тверская, 9." \
         in sms["text"]
     assert "К оплате 2 490 ₽" in sms["text"]
     row = Message.objects.get(rule="arrived")
