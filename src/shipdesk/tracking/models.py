@@ -189,7 +189,7 @@ class PickupOffice(models.Model):
     # where the name and address come from: the carrier, the postal-index directory (no
     # hours), or "" while nothing is loaded yet
     source = models.CharField(max_length=16, blank=True)
-    fetched_at = models.DateTimeField(null=True, blank=True)  # last answer of the carrier
+    fetched_at = models.DateTimeField(null=True, blank=True)  # last asked: not again before it is stale
     next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True)
     fetch_failures = models.PositiveSmallIntegerField(default=0)
     fetch_error = models.CharField(max_length=300, blank=True)

@@ -785,11 +785,12 @@ def tracking_pickup_offices_note(*, offices: Iterable[tuple[str, str]],
     :data:`OFFICE_STALE_AFTER` ago, becomes due work, claimed for
     :data:`OFFICE_FETCH_LEASE`, and its loading is dispatched at once; the due-work sweep
     takes it again if that message is lost. Offices already loaded, already due, or waiting
-    to be asked again after a failure are left alone. Returns the ids dispatched."""
+    to be asked again after a failure are left alone, and so are the offices of carriers
+    whose points are all listed by the daily sync. Returns the ids dispatched."""
     now = now or timezone.now()
     by_carrier: dict[str, set[str]] = defaultdict(set)
     for carrier, code in offices:
-        if carrier and code:
+        if carrier and code and _offices_on_demand(carrier):
             by_carrier[carrier[:32]].add(code[:64])
     claimed_until = now + OFFICE_FETCH_LEASE
     stale = Q(fetched_at__isnull=True) | Q(fetched_at__lt=now - OFFICE_STALE_AFTER)
@@ -809,6 +810,17 @@ def tracking_pickup_offices_note(*, offices: Iterable[tuple[str, str]],
             PickupOffice.objects.filter(pk__in=ids).update(next_fetch_at=claimed_until)
             transaction.on_commit(lambda: _dispatch_office_fetch(ids))
     return ids
+
+
+def _offices_on_demand(carrier_code: str) -> bool:
+    from shipdesk.carriers import registry
+
+    try:
+        cls = registry.adapter_class(carrier_code)
+    except registry.UnknownCarrier:
+        return False
+    return (carrier_base.Capability.PICKUP_POINTS in cls.capabilities
+            and cls.pickup_points_on_demand)
 
 
 def _dispatch_office_fetch(ids: list[int]) -> None:
@@ -855,16 +867,14 @@ def tracking_pickup_offices_fetch(*, office_ids: Sequence[int],
             if row.source != PickupOffice.CARRIER:
                 _from_directory(row, directory.get(row.code))
             continue
-        row.next_fetch_at, row.fetch_failures = None, 0
-        if point is None:
+        row.next_fetch_at, row.fetch_failures, row.fetched_at = None, 0, now
+        if point is None:  # not asked again before it is stale
             row.fetch_error = lookup.missing
             _from_directory(row, directory.get(row.code))
-            if lookup.asked:
-                row.fetched_at = now
             continue
         row.name, row.address = point.name[:200], _one_line(point.address)[:500]
         row.work_hours, row.source = point.work_hours[:300], PickupOffice.CARRIER
-        row.fetched_at, row.fetch_error = now, ""
+        row.fetch_error = ""
         loaded += 1
     for lookup in lookups.values():
         lookup.close()
@@ -898,7 +908,6 @@ class _OfficeLookup:
         self.adapters: dict[int, carrier_base.CarrierAdapter] = {}
         self.refused: set[int] = set()
         self.refusal: carrier_base.CarrierError | None = None  # the last account refused
-        self.asked = False  # whether the carrier itself answered the last ``find``
         self.missing = _("у перевозчика нет такого пункта")
         try:
             cls: type[carrier_base.CarrierAdapter] | None = registry.adapter_class(carrier_code)
@@ -914,11 +923,10 @@ class _OfficeLookup:
             self.missing = _("нет действующего договора с перевозчиком")
 
     def find(self, code: str) -> carrier_base.PickupPoint | None:
-        """The carrier's point of this code; None when the carrier knows none (``asked``) or
-        cannot be asked. Raises :class:`CarrierError` when it did not answer."""
+        """The carrier's point of this code; None when the carrier knows none or cannot be
+        asked (``missing`` says which). Raises :class:`CarrierError` when it did not answer."""
         from shipdesk.carriers import registry
 
-        self.asked = False
         for account in self.accounts:
             if account.pk in self.refused:
                 continue
@@ -931,7 +939,6 @@ class _OfficeLookup:
                 self.refused.add(account.pk)
                 self.refusal = exc
                 continue
-            self.asked = True
             return next((p for p in points if p.code == code), None)
         if self.refusal is not None:
             raise self.refusal

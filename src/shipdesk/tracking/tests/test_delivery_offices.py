@@ -279,3 +279,25 @@ def test_a_parcel_to_the_door_without_an_office_has_none(org: Any) -> None:
     assert selectors.delivery_offices(shipment_ids=[s.pk]) == {}
     summary = selectors.shipment_tracking_summary(shipment_ids=[s.pk])[s.pk]
     assert (summary.pickup_office_index, summary.pickup_office_address) == ("", "")
+
+
+def test_offices_of_carriers_listed_whole_are_left_to_the_daily_sync(org: Any) -> None:
+    assert tracking_pickup_offices_note(offices=[("cdek", "MSK5"), ("nobody", "1")]) == []
+    assert not PickupOffice.objects.exists()
+
+
+def test_without_an_account_the_directory_names_the_office_until_it_is_stale(
+        org: Any, django_capture_on_commit_callbacks: Any) -> None:
+    PostalOffice.objects.create(index="620014", name="Екатеринбург 14", city="Екатеринбург")
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tracking_pickup_offices_note(offices=[("russian_post", "620014")], now=now)
+    office = PickupOffice.objects.get(code="620014")
+    assert (office.name, office.address, office.source) == (
+        "Екатеринбург 14", "620014, Екатеринбург", PickupOffice.DIRECTORY)
+    assert office.next_fetch_at is None and "договора" in office.fetch_error
+    # further arrivals do not ask again and again
+    assert tracking_pickup_offices_note(offices=[("russian_post", "620014")],
+                                        now=now + timedelta(hours=1)) == []
+    assert tracking_pickup_offices_note(offices=[("russian_post", "620014")],
+                                        now=now + timedelta(days=31)) == [office.pk]
