@@ -72,7 +72,7 @@ def test_arrived_sms_and_email_name_the_office_loaded_from_russian_post(
                  recipient_email="anna@example.test")
     plan_and_send(_send_time())
     [sms] = [m for m in smsru.messages if "ждёт" in m["text"]]
-    assert sms["text"].startswith(f"Заказ {s.order_number} ждёт до ")
+    assert sms["text"].startswith(f"Ромашка: заказ {s.order_number} ждёт до ")
     assert f": {ADDRESS}. К оплате 2 490 ₽." in sms["text"]
     assert HOME not in sms["text"]
     [mail] = [m for m in inbox.messages if "ждёт вас" in m["Subject"]]
@@ -92,7 +92,7 @@ def test_an_office_not_known_is_never_the_buyers_home(
     unknown = _arrives(org, rp, make_shipment, django_capture_on_commit_callbacks,
                        office="620999", recipient_email="")
     plan_and_send(_send_time())
-    texts = {m["text"].split(" ")[1]: m["text"] for m in smsru.messages if "ждёт" in m["text"]}
+    texts = {m["text"].split(" ")[2]: m["text"] for m in smsru.messages if "ждёт" in m["text"]}
     assert ": адрес пункта выдачи уточняется." in texts[to_door.order_number]
     assert ": пункт выдачи 620999." in texts[unknown.order_number]
     for text in texts.values():

@@ -216,7 +216,7 @@ def test_public_page_shows_the_office_address_and_hours(
     token = TrackingState.objects.get(shipment=s).public_token
     r = client.get(f"/tracking/t/{token}/")
     html = r.content.decode()
-    assert "Посылка ждёт вас в пункте выдачи" in html
+    assert "Ожидает в пункте выдачи" in html
     assert "Отделение Почты России 620014" in html and ADDRESS in html
     assert f"Часы работы: {HOURS}" in html
     assert r["ETag"] and r["Cache-Control"].startswith("public")
