@@ -264,6 +264,12 @@ def test_a_parcel_travels_to_the_recipient(api: Client, actor: Any, shop: dict[s
     assert len([t for t in mine if "отправлен" in t]) == 1
     assert any("получен" in t.lower() or "вручен" in t.lower() for t in sms), sms
     assert mails, "no e-mail reached the SMTP server"
+    arrived = [t for t in mine if "ждёт" in t]
+    if name != "sandbox":  # the sandbox's parcels go to the door
+        assert arrived, sms
+        assert all("Ленина" not in t for t in arrived)  # never the buyer's own address
+    if name == "russian_post_cod":  # the office, loaded from the post-office service
+        assert "644010, Омск, ул. Маршала Жукова" in arrived[0], arrived
     public = Client().get(f"/tracking/t/{shipment.tracking_state.public_token}/")
     assert "Вручено" in public.content.decode()
 
