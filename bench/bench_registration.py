@@ -20,9 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-import httpx
-
-from _setup import result, setup
+from _setup import result, setup, wait_for_port
 
 RP_PORT = int(os.environ.get("BENCH_RP_PORT", "18270"))
 CDEK_PORT = int(os.environ.get("BENCH_CDEK_REG_PORT", "18271"))
@@ -34,16 +32,6 @@ CHUNK = 1_000
 
 def _start(program: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.DEVNULL)
-
-
-def _wait(url: str) -> None:
-    for _ in range(300):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"emulator at {url} did not start")
 
 
 def _rows(prefix: str, count: int, **extra: object) -> list[tuple[int, dict[str, object]]]:
@@ -83,8 +71,8 @@ def main() -> None:
                f"app.rate_limit_per_second = {CDEK_RATE}; serve_app(app, '127.0.0.1', {CDEK_PORT})"),
     ]
     try:
-        _wait(f"http://127.0.0.1:{RP_PORT}/1.0/settings/limit")
-        _wait(f"http://127.0.0.1:{CDEK_PORT}/__emulator__/state")
+        wait_for_port(RP_PORT)
+        wait_for_port(CDEK_PORT)
 
         def stored(prefix: str, count: int, **extra: object) -> list[int]:
             shipments_intake(actor=actor, rows=_rows(prefix, count, **extra))

@@ -6,14 +6,17 @@ carrier. Checked from the emulator's side as well as ours."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from shipdesk.carriers import registry
 from shipdesk.carriers import services as carriers
 from shipdesk.carriers.cdek.adapter import Adapter as CdekAdapter
+from shipdesk.carriers.cdek.emulator import SANDBOX_CREDENTIALS as CDEK_CREDENTIALS
 from shipdesk.carriers.cdek.emulator import CdekEmulator
 from shipdesk.carriers.emulation import Running, start
 from shipdesk.carriers.pickpoint.adapter import Adapter as PickpointAdapter
@@ -97,8 +100,7 @@ def test_sandbox_shipment_is_registered_numbered_and_tracked(
 def test_cdek_pickup_parcel_gets_the_cdek_number_and_the_emulator_holds_the_address(
         actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
     emulator = app_emulators["cdek"]
-    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
-                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    _account(actor, "cdek", f"{emulator.url}/v2", dict(CDEK_CREDENTIALS))
     _create(api, carrier_code="cdek", service_code="136", order_number="CD-1",
             pickup_point_code="OMS3")
     shipment = _stored("CD-1")
@@ -113,8 +115,7 @@ def test_cdek_pickup_parcel_gets_the_cdek_number_and_the_emulator_holds_the_addr
 def test_a_refused_order_shows_the_carriers_words_and_is_sent_again_after_a_fix(
         actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
     emulator = app_emulators["cdek"]
-    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
-                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    _account(actor, "cdek", f"{emulator.url}/v2", dict(CDEK_CREDENTIALS))
     created = _create(api, carrier_code="cdek", service_code="136", order_number="CD-2",
                       pickup_point_code="NOWHERE")
     shipment = _stored("CD-2")
@@ -138,13 +139,9 @@ def test_a_refused_order_shows_the_carriers_words_and_is_sent_again_after_a_fix(
 def test_a_lost_answer_is_looked_up_before_sending_again(
         actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
     emulator = app_emulators["cdek"]
-    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
-                                                    "client_secret": "shipdesk-cdek-sandbox-secret"},
-             timeout=0.5, max_attempts=1)
-    CdekAdapter.tokens._local.clear()
-    httpx.post(f"{emulator.url}/v2/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": "shipdesk-cdek-sandbox",
-        "client_secret": "shipdesk-cdek-sandbox-secret"})
+    account = _account(actor, "cdek", f"{emulator.url}/v2", dict(CDEK_CREDENTIALS),
+                       timeout=0.5, max_attempts=1)
+    registry.adapter_for_account(account)._token()  # so the next request is the create
     # the order is created at CDEK but its answer comes after our timeout
     httpx.post(f"{emulator.url}/__emulator__/fail", json={"mode": "slow", "count": 1,
                                                            "seconds": 1.5})
@@ -152,7 +149,11 @@ def test_a_lost_answer_is_looked_up_before_sending_again(
             pickup_point_code="OMS3")
     shipment = _stored("CD-3")
     assert shipment.registration == Registration.PENDING
-    assert "повторим" in shipment.registration_error
+    assert "повторим" in shipment.registration_error, shipment.registration_error
+    deadline = time.monotonic() + 5  # the slow answer's order lands at CDEK meanwhile
+    while not any(o.number == "CD-3" for o in emulator.app.orders.values()):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the slow create never reached CDEK"
+        time.sleep(0.05)
     assert shipment.register_due_at is not None
 
     outcome = registration.shipments_register(shipment_ids=[shipment.pk])
@@ -202,8 +203,7 @@ def test_russian_post_registration_makes_the_batch_and_the_hand_over_checks_it_i
 def test_cancelling_cancels_at_the_carrier(
         actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
     emulator = app_emulators["cdek"]
-    _account(actor, "cdek", f"{emulator.url}/v2", {"client_id": "shipdesk-cdek-sandbox",
-                                                    "client_secret": "shipdesk-cdek-sandbox-secret"})
+    _account(actor, "cdek", f"{emulator.url}/v2", dict(CDEK_CREDENTIALS))
     created = _create(api, carrier_code="cdek", service_code="136", order_number="CD-4",
                       pickup_point_code="OMS3")
     response = api.post(f"/api/v1/shipments/{created['id']}/cancel", data="{}",
@@ -222,13 +222,12 @@ def test_the_demo_registers_through_the_sandboxes_and_the_autopilot_hands_over(
 
     from django.utils import timezone
 
-    from shipdesk.carriers.cdek.emulator import SANDBOX_CREDENTIALS as CDEK
     from shipdesk.carriers.pickpoint.emulator import SANDBOX_CREDENTIALS as PP
     from shipdesk.core import duework
     from shipdesk.shipments.demo import LEFT_FOR_THE_OPERATOR, demo_autopilot, demo_shipments_create
 
     _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
-    _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", dict(CDEK))
+    _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", dict(CDEK_CREDENTIALS))
     _account(actor, "pickpoint", f"{app_emulators['pickpoint'].url}/api", dict(PP))
     _account(actor, "sandbox", app_emulators["sandbox"].url, dict(SANDBOX_CREDENTIALS))
     demo_shipments_create(organization=actor.organization, count=40)
@@ -258,8 +257,7 @@ def test_a_delivery_rule_chooses_the_carrier_of_a_shipment_that_names_none(
     from shipdesk.shipments.delivery_rules import delivery_rule_create
 
     _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
-    cdek = _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", {
-        "client_id": "shipdesk-cdek-sandbox", "client_secret": "shipdesk-cdek-sandbox-secret"})
+    cdek = _account(actor, "cdek", f"{app_emulators['cdek'].url}/v2", dict(CDEK_CREDENTIALS))
     delivery_rule_create(actor=actor, name="Омск в пункт выдачи", index_prefixes="644",
                          delivery="pickup", carrier_account_id=cdek.pk, service_code="136")
     _create(api, order_number="R-1", service_code="", pickup_point_code="OMS3")
