@@ -219,7 +219,9 @@ def tracking_poll(*, shipment_ids: Sequence[int], now: datetime | None = None) -
 
 def _poll_rows(shipment_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """(shipment id, tracking number, carrier account id, next poll at) of the shipments
-    still tracked, in one query of arrays (not thousands of placeholders) on PostgreSQL."""
+    still tracked, in one query of arrays (not thousands of placeholders) on PostgreSQL;
+    in id order, so that the numbers a carrier is asked for come in the same batches
+    whatever plan the database picks."""
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(shipment_ids), 5000):
         where, params = _ids_filter("t.shipment_id", shipment_ids[i:i + 5000])
@@ -227,7 +229,7 @@ def _poll_rows(shipment_ids: Sequence[int]) -> list[tuple[Any, ...]]:
             tables = f"{TrackingState._meta.db_table} t JOIN {Shipment._meta.db_table} s"
             sql = ("SELECT t.shipment_id, s.tracking_number, s.carrier_account_id, "  # noqa: S608
                    f"t.next_poll_at FROM {tables} ON s.id = t.shipment_id "
-                   f"WHERE t.final = %s AND {where}")
+                   f"WHERE t.final = %s AND {where} ORDER BY t.shipment_id")
             cur.execute(sql, [False, *params])
             rows.extend(cur.fetchall())
     return rows
