@@ -63,6 +63,29 @@ def test_the_issues_5000_deep_template_is_refused_as_too_long(viewer_api: Client
     assert error["loc"] == ["body"] and "слишком длинный" in error["message"]
 
 
+def test_deep_nesting_previewed_on_the_page_by_a_viewer_is_a_message(
+        org: Any, make_user: Any) -> None:
+    from shipdesk.conftest import actor_with_role
+
+    viewer = actor_with_role(org, Role.VIEWER, make_user)
+    client = Client()
+    client.force_login(viewer.user)
+
+    resp = client.post("/notifications/templates/accepted/email/",
+                       {"action": "preview", "subject": "", "body": NESTED_IFS})
+
+    assert resp.status_code == 200
+    assert "слишком глубокая вложенность" in resp.content.decode()
+
+
+def test_a_stored_template_above_every_limit_is_refused_when_rendered() -> None:
+    cached = len(rendering._compiled)
+    with pytest.raises(rendering.TemplateRefused) as exc:
+        rendering.render("{{ order_number }}" * 120_000, CTX)  # 2 MB, stored before the limits
+    assert "слишком длинный" in str(exc.value)
+    assert len(rendering._compiled) == cached  # never compiled, never cached
+
+
 def test_moderate_nesting_still_renders() -> None:
     source = "{% if status %}" * 10 + "{{ (buyer_name|upper) }}" + "{% endif %}" * 10
     assert rendering.render(source, CTX) == "АННА"
