@@ -18,6 +18,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shipdesk.settings")
 app = Celery("shipdesk", task_cls="shipdesk.core.tasks:ShipdeskTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = "default"
+# Worker recycling (prefork pool, as scale-out workers run): a child process is replaced after
+# this many tasks, or after a task that left it above this resident size (KiB), so that one
+# large import or document batch does not keep its memory for the child's lifetime.
+# ``celery worker --max-tasks-per-child/--max-memory-per-child`` override them; the
+# embedded mode's thread pool has no children to replace.
+app.conf.worker_max_tasks_per_child = 1000
+app.conf.worker_max_memory_per_child = 1_500_000  # KiB, about 1.4 GiB
 app.conf.task_routes = {
     "shipdesk.tracking.*": {"queue": "tracking"},
     "shipdesk.documents.*": {"queue": "documents"},

@@ -20,6 +20,13 @@ threads = 4
 keepalive = 75
 timeout = 120  # a large spreadsheet import or a batch's documents in the request
 graceful_timeout = 10  # below the embedded supervisor's stop timeout
+# Worker recycling: a worker is replaced after about this many requests (the jitter spreads
+# the restarts so the workers of one machine do not all restart at once), returning to the
+# system whatever memory its Python heap kept from its largest requests. ``WEB_MAX_REQUESTS=0``
+# turns it off. Note: with threaded workers ``timeout`` above bounds a stuck worker process,
+# not one slow request.
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS") or 5000)
+max_requests_jitter = max_requests // 10
 # Several gunicorn instances on one machine (and the tests) would share the one default
 # control socket in $HOME; Shipdesk does not use gunicornc.
 control_socket_disable = True

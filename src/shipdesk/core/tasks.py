@@ -102,3 +102,10 @@ def _reset_log_context(task_id: str | None = None, **_kwargs: Any) -> None:
 def sweep_due_work() -> dict[str, int]:
     return duework.sweep()
 
+
+
+@shipdesk_task(name="shipdesk.core.tasks.purge_idempotency_records", ignore_result=True)
+def purge_idempotency_records() -> int:
+    from shipdesk.core.idempotency import idempotency_purge
+
+    return idempotency_purge()

@@ -157,12 +157,30 @@ def template_source(*, organization_id: int, rule: str, channel: str) -> tuple[s
     return (t.subject, t.body) if t else DEFAULT_TEMPLATES[(rule, channel)]
 
 
-def _template_errors(subject: str, body: str) -> list[FieldError]:
-    errors = [FieldError(("subject",), str(p), code="template")
-              for p in rendering.validate_template(subject)]
-    errors += [FieldError(("body",), str(p), code="template")
-               for p in rendering.validate_template(body)]
+def _template_errors(subject: str, body: str, channel: str) -> list[FieldError]:
+    """Each field's problems: its size against its limit first (nothing else is looked at
+    in an oversized field), then what :func:`rendering.validate_template` finds."""
+    errors: list[FieldError] = []
+    for name, source, limit, too_long in (
+            ("subject", subject, rendering.SOURCE_LIMITS["subject"],
+             _("Тема слишком длинная: %(n)s символов, можно не больше %(m)s")),
+            ("body", body, rendering.SOURCE_LIMITS.get(channel, rendering.MAX_SOURCE_CHARS),
+             _("Текст шаблона слишком длинный: %(n)s символов, можно не больше %(m)s"))):
+        if len(source) > limit:
+            errors.append(FieldError((name,), too_long % {"n": len(source), "m": limit},
+                                     code="too_long"))
+            continue
+        errors += [FieldError((name,), str(p), code="template")
+                   for p in rendering.validate_template(source)]
     return errors
+
+
+def _render_field(name: str, source: str, ctx: dict[str, str]) -> str:
+    try:
+        return rendering.render(source, ctx)
+    except rendering.TemplateRefused as exc:
+        raise ValidationFailed(_("В шаблоне есть ошибки"), errors=[
+            FieldError((name,), str(p), code="template") for p in exc.problems]) from None
 
 
 @dataclass
@@ -177,11 +195,12 @@ class Preview:
 def template_preview(*, actor: Actor, channel: str, subject: str, body: str) -> Preview:
     """Renders a template on a sample parcel; for SMS with length and segment count."""
     actor.require(Perm.VIEW)
-    errors = _template_errors(subject, body)
+    errors = _template_errors(subject, body, channel)
     if errors:
         raise ValidationFailed(_("В шаблоне есть ошибки"), errors=errors)
     ctx = sample_context(actor.organization, channel)
-    preview = Preview(subject=rendering.render(subject, ctx), body=rendering.render(body, ctx))
+    preview = Preview(subject=_render_field("subject", subject, ctx),
+                      body=_render_field("body", body, ctx))
     if channel == Channel.SMS:
         conf = settings_ensure(organization=actor.organization)
         length = rendering.sms_length(preview.body)
@@ -207,7 +226,7 @@ def template_save(*, actor: Actor, rule: str, channel: str, subject: str, body: 
         errors.append(FieldError(("channel",), _("Неизвестный канал")))
     if not body.strip():
         errors.append(FieldError(("body",), _("Текст не может быть пустым")))
-    errors += _template_errors(subject, body)
+    errors += _template_errors(subject, body, channel)
     if errors:
         raise ValidationFailed(_("Шаблон не сохранён"), errors=errors)
     preview = template_preview(actor=actor, channel=channel, subject=subject, body=body)
