@@ -4,6 +4,7 @@ headless browser."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,20 @@ from shipdesk.tenancy import services as tenancy
 from shipdesk.tenancy.models import Membership, Organization, Role
 
 _seq = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parallel test processes (pytest-xdist) share one Redis: each takes a database of its
+    own (gw0 the one given, gw1 the one below...), so that one's ``cache.clear()`` never
+    wipes the rate-limit windows and breakers another process's test is counting on."""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if settings.REDIS_URL and worker.startswith("gw"):
+        base, _slash, db = settings.REDIS_URL.rpartition("/")
+        url = f"{base}/{(int(db or 0) - int(worker[2:])) % 16}"
+        settings.REDIS_URL = url
+        settings.CACHES["default"]["LOCATION"] = url
 # Debian's Chromium (``make install-test-system`` installs it), driven by Playwright
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
