@@ -8,6 +8,7 @@ from typing import Any
 
 from ninja import Router, Schema, Status
 
+from shipdesk.core.apitypes import DbId, PositiveSmallInt
 from shipdesk.core.typing import ApiRequest
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message
@@ -30,8 +31,8 @@ class SettingsOut(Schema):
 class SettingsIn(Schema):
     window_start: dt.time | None = None
     window_end: dt.time | None = None
-    sms_segment_warn: int | None = None
-    sms_segment_limit: int | None = None
+    sms_segment_warn: PositiveSmallInt | None = None
+    sms_segment_limit: PositiveSmallInt | None = None
     review_url: str | None = None
     shop_phone: str | None = None
     staff_email: str | None = None
@@ -51,8 +52,8 @@ class RuleIn(Schema):
     enabled: bool | None = None
     channels: list[str] | None = None
     fallback: bool | None = None
-    interval_days: int | None = None
-    max_reminders: int | None = None
+    interval_days: PositiveSmallInt | None = None
+    max_reminders: PositiveSmallInt | None = None
 
 
 class ChannelIn(Schema):
@@ -216,14 +217,14 @@ def list_suppressions(request: ApiRequest, q: str = "") -> Any:
 
 
 @router.delete("/suppressions/{suppression_id}/", response={204: None})
-def remove_suppression(request: ApiRequest, suppression_id: int) -> Any:
+def remove_suppression(request: ApiRequest, suppression_id: DbId) -> Any:
     services.suppression_remove(actor=request.auth, suppression_id=suppression_id)
     return Status(204, None)
 
 
 @router.get("/outbox/", response=OutboxPage)
 def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
-                shipment_id: int | None = None, before_id: int | None = None) -> Any:
+                shipment_id: DbId | None = None, before_id: DbId | None = None) -> Any:
     request.auth.require(Perm.VIEW)
     items = selectors.outbox_list(actor=request.auth, status=status, rule=rule,
                                   shipment_id=shipment_id, before_id=before_id, limit=50)
@@ -231,13 +232,13 @@ def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
 
 
 @router.get("/outbox/{message_id}/", response=MessageOut)
-def get_message(request: ApiRequest, message_id: int) -> Any:
+def get_message(request: ApiRequest, message_id: DbId) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.outbox_get(actor=request.auth, message_id=message_id)
 
 
 @router.post("/outbox/{message_id}/requeue/", response=MessageOut)
-def requeue_message(request: ApiRequest, message_id: int) -> Any:
+def requeue_message(request: ApiRequest, message_id: DbId) -> Any:
     return services.outbox_requeue(actor=request.auth, message_id=message_id)
 
 
