@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from django.utils.translation import gettext as _
 from ninja import Schema
+from pydantic import field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+# a string field of a PATCH body: may be left out, never null (the schema says so too)
+Text = str | SkipJsonSchema[None]
 
 
 class OrganizationOut(Schema):
@@ -24,20 +32,30 @@ class OrganizationOut(Schema):
 
 
 class OrganizationPatch(Schema):
-    name: str | None = None
-    legal_name: str | None = None
-    inn: str | None = None
-    kpp: str | None = None
-    ogrn: str | None = None
-    legal_address: str | None = None
-    postal_address: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    bank_name: str | None = None
-    bik: str | None = None
-    bank_account: str | None = None
-    correspondent_account: str | None = None
-    timezone: str | None = None
+    """Only the fields sent change. None of them takes null: send "" to clear one."""
+
+    name: Text = None
+    legal_name: Text = None
+    inn: Text = None
+    kpp: Text = None
+    ogrn: Text = None
+    legal_address: Text = None
+    postal_address: Text = None
+    phone: Text = None
+    email: Text = None
+    bank_name: Text = None
+    bik: Text = None
+    bank_account: Text = None
+    correspondent_account: Text = None
+    timezone: Text = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError(
+                "not_null", str(_("Поле не может быть null; чтобы очистить его, передайте пустую строку")))
+        return value
 
 
 class MemberOut(Schema):
