@@ -39,7 +39,7 @@ class SettingsIn(Schema):
     sms_gateway: str | None = None
 
 
-class RuleOut(Schema):
+class NotificationRuleOut(Schema):
     kind: str
     enabled: bool
     channels: list[str]
@@ -48,7 +48,7 @@ class RuleOut(Schema):
     max_reminders: int
 
 
-class RuleIn(Schema):
+class NotificationRuleIn(Schema):
     enabled: bool | None = None
     channels: list[str] | None = None
     fallback: bool | None = None
@@ -146,14 +146,14 @@ def patch_settings(request: ApiRequest, payload: SettingsIn) -> Any:
     return services.settings_update(actor=request.auth, **payload.dict(exclude_unset=True))
 
 
-@router.get("/rules/", response=list[RuleOut])
+@router.get("/rules/", response=list[NotificationRuleOut])
 def list_rules(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.rules_list(actor=request.auth)
 
 
-@router.patch("/rules/{kind}/", response=RuleOut)
-def patch_rule(request: ApiRequest, kind: str, payload: RuleIn) -> Any:
+@router.patch("/rules/{kind}/", response=NotificationRuleOut)
+def patch_rule(request: ApiRequest, kind: str, payload: NotificationRuleIn) -> Any:
     return services.rule_update(actor=request.auth, kind=kind, **payload.dict(exclude_unset=True))
 
 

@@ -248,7 +248,7 @@ class BulkOut(Schema):
     results: list[BulkItemOut]
 
 
-class EventOut(Schema):
+class ShipmentEventOut(Schema):
     from_state: str
     to_state: str
     reason: str
@@ -370,6 +370,6 @@ def register_shipment(request: ApiRequest, shipment_id: DbId) -> Shipment:
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
-@router.get("/{shipment_id}/history", response=list[EventOut], summary="История")
+@router.get("/{shipment_id}/history", response=list[ShipmentEventOut], summary="История")
 def shipment_history(request: ApiRequest, shipment_id: DbId) -> Any:
     return selectors.shipment_history(actor=request.auth, shipment_id=shipment_id)

@@ -52,11 +52,11 @@ class RateOut(Schema):
     offers: list[OfferOut]
 
 
-class RuleIn(Schema):
+class TariffRuleIn(Schema):
     prefer: str = Field(..., description="cheapest или fastest")
 
 
-class RuleOut(Schema):
+class TariffRuleOut(Schema):
     prefer: str
 
 

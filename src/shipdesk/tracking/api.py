@@ -15,7 +15,7 @@ from shipdesk.tracking import polling, selectors, services
 router = Router(tags=["tracking"])
 
 
-class EventOut(Schema):
+class TrackingEventOut(Schema):
     id: int
     occurred_at: datetime
     utc_offset_minutes: int | None
@@ -51,7 +51,7 @@ class TrackingOut(Schema):
     flags: list[str]
     why: list[str]
     public_url: str | None
-    events: list[EventOut]
+    events: list[TrackingEventOut]
     timeline: list[TimelineRowOut]
 
 
