@@ -6,9 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
-from shipdesk.core.apitypes import DbId, PositiveSmallInt
+from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message
@@ -29,14 +29,16 @@ class SettingsOut(Schema):
 
 
 class SettingsIn(Schema):
-    window_start: dt.time | None = None
-    window_end: dt.time | None = None
-    sms_segment_warn: PositiveSmallInt | None = None
-    sms_segment_limit: PositiveSmallInt | None = None
-    review_url: str | None = None
+    window_start: dt.time | Omitted = None
+    window_end: dt.time | Omitted = None
+    sms_segment_warn: PositiveSmallInt | Omitted = None
+    sms_segment_limit: PositiveSmallInt | Omitted = None
+    review_url: str | None = Field(None, description="null или пусто: нет ссылки")
     shop_phone: str | None = None
     staff_email: str | None = None
     sms_gateway: str | None = None
+
+    _no_null = refuse_null("window_start", "window_end", "sms_segment_warn", "sms_segment_limit")
 
 
 class NotificationRuleOut(Schema):

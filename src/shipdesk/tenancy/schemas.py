@@ -1,16 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from django.utils.translation import gettext as _
 from ninja import Schema
-from pydantic import field_validator
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
 
-# a string field of a PATCH body: may be left out, never null (the schema says so too)
-Text = str | SkipJsonSchema[None]
+from shipdesk.core.apitypes import Omitted, refuse_null
 
 
 class OrganizationOut(Schema):
@@ -34,28 +28,22 @@ class OrganizationOut(Schema):
 class OrganizationPatch(Schema):
     """Only the fields sent change. None of them takes null: send "" to clear one."""
 
-    name: Text = None
-    legal_name: Text = None
-    inn: Text = None
-    kpp: Text = None
-    ogrn: Text = None
-    legal_address: Text = None
-    postal_address: Text = None
-    phone: Text = None
-    email: Text = None
-    bank_name: Text = None
-    bik: Text = None
-    bank_account: Text = None
-    correspondent_account: Text = None
-    timezone: Text = None
+    name: str | Omitted = None
+    legal_name: str | Omitted = None
+    inn: str | Omitted = None
+    kpp: str | Omitted = None
+    ogrn: str | Omitted = None
+    legal_address: str | Omitted = None
+    postal_address: str | Omitted = None
+    phone: str | Omitted = None
+    email: str | Omitted = None
+    bank_name: str | Omitted = None
+    bik: str | Omitted = None
+    bank_account: str | Omitted = None
+    correspondent_account: str | Omitted = None
+    timezone: str | Omitted = None
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise PydanticCustomError(
-                "not_null", str(_("Поле не может быть null; чтобы очистить его, передайте пустую строку")))
-        return value
+    _no_null = refuse_null("*")
 
 
 class MemberOut(Schema):

@@ -198,6 +198,19 @@ def test_organization_patch_documents_its_fields_as_non_nullable() -> None:
     assert schema["properties"]["email"] == {"title": "Email", "type": "string"}
 
 
+@pytest.mark.parametrize("field", ["window_start", "sms_segment_limit"])
+def test_notification_setting_set_to_null_is_422_naming_it(api: Client, field: str) -> None:
+    body = _problem(_call(api, "patch", "/api/v1/notifications/settings/", {field: None}), 422)
+    assert [e["loc"] for e in body["errors"]] == [[field]]
+    assert api.get("/api/v1/notifications/settings/").json()[field] is not None
+
+
+def test_notification_review_url_null_still_clears_it(api: Client) -> None:
+    _call(api, "patch", "/api/v1/notifications/settings/", {"review_url": "https://shop.test/r"})
+    response = _call(api, "patch", "/api/v1/notifications/settings/", {"review_url": None})
+    assert response.status_code == 200 and response.json()["review_url"] == ""
+
+
 # --- 401 for calls without valid credentials ----------------------------------------------
 
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "sd_not-a-key"},
