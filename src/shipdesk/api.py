@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -87,6 +88,18 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         detail = _("Передайте заголовок X-CSRFToken со значением cookie csrftoken"
                    " или авторизуйтесь ключом API")
     return problem_response(request, status=exc.status_code, code=code, title=title, detail=detail)
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def _out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # The safety net under the bounded types of core/apitypes.py: a number the database
+    # cannot hold (SQLite raises OverflowError, PostgreSQL "out of range" / "value too long")
+    # is the caller's bad input, not a server error.
+    log.warning("value out of the column's range on %s %s: %s", request.method, request.path, exc)
+    return problem_response(request, status=422, code="out_of_range",
+                            title=_("Значение вне допустимого диапазона"),
+                            detail=_("Число или строка не помещается в поле базы данных"))
 
 
 @api.exception_handler(Exception)

@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 
 from shipdesk.carriers import registry, selectors, services
 from shipdesk.carriers.base import CarrierError
+from shipdesk.core.apitypes import DbId, PositiveInt
 from shipdesk.core.errors import Conflict, NotFound
 from shipdesk.core.typing import ApiRequest
 
@@ -118,12 +119,12 @@ def account_create(request: ApiRequest, payload: AccountIn) -> Any:
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def account_get(request: ApiRequest, account_id: int) -> Any:
+def account_get(request: ApiRequest, account_id: DbId) -> Any:
     return _out(request, selectors.carrier_account_get(actor=request.auth, account_id=account_id))
 
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
-def account_update(request: ApiRequest, account_id: int, payload: AccountPatch) -> Any:
+def account_update(request: ApiRequest, account_id: DbId, payload: AccountPatch) -> Any:
     account = services.carrier_account_update(
         actor=request.auth, account_id=account_id, **payload.dict(exclude_unset=True)
     )
@@ -131,13 +132,13 @@ def account_update(request: ApiRequest, account_id: int, payload: AccountPatch) 
 
 
 @router.delete("/accounts/{account_id}", response={204: None})
-def account_delete(request: ApiRequest, account_id: int) -> Any:
+def account_delete(request: ApiRequest, account_id: DbId) -> Any:
     services.carrier_account_delete(actor=request.auth, account_id=account_id)
     return Status(204, None)
 
 
 @router.post("/accounts/{account_id}/test", response=CheckOut, summary="Проверить соединение")
-def account_test(request: ApiRequest, account_id: int) -> Any:
+def account_test(request: ApiRequest, account_id: DbId) -> Any:
     return services.carrier_account_test(actor=request.auth, account_id=account_id)
 
 
@@ -146,7 +147,7 @@ def account_test(request: ApiRequest, account_id: int) -> Any:
     response=list[PickupPointOut],
     summary="Пункты выдачи и постаматы перевозчика",
 )
-def pickup_points(request: ApiRequest, account_id: int, city: str = "", index: str = "") -> Any:
+def pickup_points(request: ApiRequest, account_id: DbId, city: str = "", index: str = "") -> Any:
     account = selectors.carrier_account_get(actor=request.auth, account_id=account_id)
     adapter = registry.adapter_for_account(account)
     try:
@@ -173,7 +174,8 @@ def pickup_points(request: ApiRequest, account_id: int, city: str = "", index: s
 
 @router.get("/exchanges", response=list[ExchangeOut], summary="Журнал обмена с перевозчиками")
 def exchanges(
-    request: ApiRequest, account_id: int | None = None, shipment_id: int | None = None, limit: int = 100
+    request: ApiRequest, account_id: DbId | None = None, shipment_id: DbId | None = None,
+    limit: PositiveInt = 100,
 ) -> Any:
     return list(
         selectors.carrier_exchange_list(

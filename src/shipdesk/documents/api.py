@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
+from shipdesk.core.apitypes import DbId, PositiveInt
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.core.typing import ApiRequest
 from shipdesk.documents import selectors, services
@@ -54,8 +55,8 @@ def _document_out(doc: GeneratedDocument) -> DocumentOut:
 
 
 @router.get("/batches", response=list[BatchOut])
-def batch_list(request: ApiRequest, state: str | None = None, limit: int = 100,
-               before_id: int | None = None):
+def batch_list(request: ApiRequest, state: str | None = None, limit: PositiveInt = 100,
+               before_id: DbId | None = None):
     qs = selectors.batch_list(actor=request.auth, state=state)
     if before_id:
         qs = qs.filter(pk__lt=before_id)
@@ -76,55 +77,55 @@ def batch_auto_group(request: ApiRequest, payload: AutoGroupIn):
 
 
 @router.get("/batches/{batch_id}", response=BatchOut)
-def batch_get(request: ApiRequest, batch_id: int):
+def batch_get(request: ApiRequest, batch_id: DbId):
     return _batch_out(selectors.batch_get(actor=request.auth, batch_id=batch_id))
 
 
 @router.post("/batches/{batch_id}/add", response=list[BatchOut])
-def batch_add(request: ApiRequest, batch_id: int, payload: ShipmentIdsIn):
+def batch_add(request: ApiRequest, batch_id: DbId, payload: ShipmentIdsIn):
     batches = services.batch_add(actor=request.auth, batch_id=batch_id,
                                  shipment_ids=payload.shipment_ids)
     return [_batch_out(b) for b in batches]
 
 
 @router.post("/batches/{batch_id}/remove", response=BatchOut)
-def batch_remove(request: ApiRequest, batch_id: int, payload: ShipmentIdsIn):
+def batch_remove(request: ApiRequest, batch_id: DbId, payload: ShipmentIdsIn):
     return _batch_out(services.batch_remove(actor=request.auth, batch_id=batch_id,
                                             shipment_ids=payload.shipment_ids))
 
 
 @router.post("/batches/{batch_id}/move", response=BatchOut)
-def batch_move(request: ApiRequest, batch_id: int, payload: MoveIn):
+def batch_move(request: ApiRequest, batch_id: DbId, payload: MoveIn):
     return _batch_out(services.batch_move(actor=request.auth, batch_id=batch_id,
                                           to_batch_id=payload.to_batch_id,
                                           shipment_ids=payload.shipment_ids))
 
 
 @router.delete("/batches/{batch_id}", response={204: None})
-def batch_delete(request: ApiRequest, batch_id: int):
+def batch_delete(request: ApiRequest, batch_id: DbId):
     services.batch_delete(actor=request.auth, batch_id=batch_id)
     return Status(204, None)
 
 
 @router.post("/batches/{batch_id}/close", response=BatchOut)
-def batch_close(request: ApiRequest, batch_id: int):
+def batch_close(request: ApiRequest, batch_id: DbId):
     return _batch_out(services.batch_close(actor=request.auth, batch_id=batch_id))
 
 
 @router.post("/batches/{batch_id}/documents", response={202: DocumentOut, 200: DocumentOut})
-def document_request(request: ApiRequest, batch_id: int, payload: DocumentIn):
+def document_request(request: ApiRequest, batch_id: DbId, payload: DocumentIn):
     doc = services.document_request(actor=request.auth, batch_id=batch_id, kind=payload.kind)
     doc.refresh_from_db()
     return Status(200 if doc.status == "done" else 202, _document_out(doc))
 
 
 @router.get("/documents/{document_id}", response=DocumentOut)
-def document_status(request: ApiRequest, document_id: int):
+def document_status(request: ApiRequest, document_id: DbId):
     return _document_out(selectors.document_get(actor=request.auth, document_id=document_id))
 
 
 @router.get("/documents/{document_id}/download", url_name="document_download")
-def document_download(request: ApiRequest, document_id: int):
+def document_download(request: ApiRequest, document_id: DbId):
     handle, filename, content_type = services.document_open(actor=request.auth,
                                                             document_id=document_id)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)

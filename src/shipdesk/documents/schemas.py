@@ -5,6 +5,8 @@ from datetime import date, datetime
 from ninja import Schema
 from pydantic import Field
 
+from shipdesk.core.apitypes import DbId
+
 
 class BatchOut(Schema):
     id: int
@@ -26,7 +28,7 @@ class BatchOut(Schema):
 
 
 class BatchCreateIn(Schema):
-    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
+    shipment_ids: list[DbId] = Field(min_length=1, max_length=20000)
     shipping_date: date | None = None
 
 
@@ -35,12 +37,12 @@ class AutoGroupIn(Schema):
 
 
 class ShipmentIdsIn(Schema):
-    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
+    shipment_ids: list[DbId] = Field(min_length=1, max_length=20000)
 
 
 class MoveIn(Schema):
-    shipment_ids: list[int] = Field(min_length=1, max_length=20000)
-    to_batch_id: int
+    shipment_ids: list[DbId] = Field(min_length=1, max_length=20000)
+    to_batch_id: DbId
 
 
 class DocumentIn(Schema):

@@ -6,8 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
+from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
 from shipdesk.notifications import selectors, services
 from shipdesk.notifications.models import Message
@@ -28,17 +29,19 @@ class SettingsOut(Schema):
 
 
 class SettingsIn(Schema):
-    window_start: dt.time | None = None
-    window_end: dt.time | None = None
-    sms_segment_warn: int | None = None
-    sms_segment_limit: int | None = None
-    review_url: str | None = None
+    window_start: dt.time | Omitted = None
+    window_end: dt.time | Omitted = None
+    sms_segment_warn: PositiveSmallInt | Omitted = None
+    sms_segment_limit: PositiveSmallInt | Omitted = None
+    review_url: str | None = Field(None, description="null или пусто: нет ссылки")
     shop_phone: str | None = None
     staff_email: str | None = None
     sms_gateway: str | None = None
 
+    _no_null = refuse_null("window_start", "window_end", "sms_segment_warn", "sms_segment_limit")
 
-class RuleOut(Schema):
+
+class NotificationRuleOut(Schema):
     kind: str
     enabled: bool
     channels: list[str]
@@ -47,12 +50,12 @@ class RuleOut(Schema):
     max_reminders: int
 
 
-class RuleIn(Schema):
+class NotificationRuleIn(Schema):
     enabled: bool | None = None
     channels: list[str] | None = None
     fallback: bool | None = None
-    interval_days: int | None = None
-    max_reminders: int | None = None
+    interval_days: PositiveSmallInt | None = None
+    max_reminders: PositiveSmallInt | None = None
 
 
 class ChannelIn(Schema):
@@ -145,14 +148,14 @@ def patch_settings(request: ApiRequest, payload: SettingsIn) -> Any:
     return services.settings_update(actor=request.auth, **payload.dict(exclude_unset=True))
 
 
-@router.get("/rules/", response=list[RuleOut])
+@router.get("/rules/", response=list[NotificationRuleOut])
 def list_rules(request: ApiRequest) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.rules_list(actor=request.auth)
 
 
-@router.patch("/rules/{kind}/", response=RuleOut)
-def patch_rule(request: ApiRequest, kind: str, payload: RuleIn) -> Any:
+@router.patch("/rules/{kind}/", response=NotificationRuleOut)
+def patch_rule(request: ApiRequest, kind: str, payload: NotificationRuleIn) -> Any:
     return services.rule_update(actor=request.auth, kind=kind, **payload.dict(exclude_unset=True))
 
 
@@ -216,14 +219,14 @@ def list_suppressions(request: ApiRequest, q: str = "") -> Any:
 
 
 @router.delete("/suppressions/{suppression_id}/", response={204: None})
-def remove_suppression(request: ApiRequest, suppression_id: int) -> Any:
+def remove_suppression(request: ApiRequest, suppression_id: DbId) -> Any:
     services.suppression_remove(actor=request.auth, suppression_id=suppression_id)
     return Status(204, None)
 
 
 @router.get("/outbox/", response=OutboxPage)
 def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
-                shipment_id: int | None = None, before_id: int | None = None) -> Any:
+                shipment_id: DbId | None = None, before_id: DbId | None = None) -> Any:
     request.auth.require(Perm.VIEW)
     items = selectors.outbox_list(actor=request.auth, status=status, rule=rule,
                                   shipment_id=shipment_id, before_id=before_id, limit=50)
@@ -231,13 +234,13 @@ def list_outbox(request: ApiRequest, status: str = "", rule: str = "",
 
 
 @router.get("/outbox/{message_id}/", response=MessageOut)
-def get_message(request: ApiRequest, message_id: int) -> Any:
+def get_message(request: ApiRequest, message_id: DbId) -> Any:
     request.auth.require(Perm.VIEW)
     return selectors.outbox_get(actor=request.auth, message_id=message_id)
 
 
 @router.post("/outbox/{message_id}/requeue/", response=MessageOut)
-def requeue_message(request: ApiRequest, message_id: int) -> Any:
+def requeue_message(request: ApiRequest, message_id: DbId) -> Any:
     return services.outbox_requeue(actor=request.auth, message_id=message_id)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ninja import Router, Status
 
+from shipdesk.core.apitypes import DbId
 from shipdesk.core.errors import NotFound
 from shipdesk.core.typing import ApiRequest
 from shipdesk.numbering import selectors, services
@@ -58,7 +59,7 @@ def pool_request_from_carrier(request: ApiRequest, payload: PoolRequestIn):
 
 
 @router.get("/pools/{pool_id}", response=PoolOut)
-def pool_get(request: ApiRequest, pool_id: int):
+def pool_get(request: ApiRequest, pool_id: DbId):
     pool = selectors.pool_get(actor=request.auth, pool_id=pool_id)
     if pool is None:
         raise NotFound()
@@ -66,13 +67,13 @@ def pool_get(request: ApiRequest, pool_id: int):
 
 
 @router.patch("/pools/{pool_id}", response=PoolOut)
-def pool_update(request: ApiRequest, pool_id: int, payload: PoolPatch):
+def pool_update(request: ApiRequest, pool_id: DbId, payload: PoolPatch):
     return _out(services.pool_update(actor=request.auth, pool_id=pool_id,
                                      **payload.dict(exclude_unset=True)))
 
 
 @router.delete("/pools/{pool_id}", response={204: None})
-def pool_delete(request: ApiRequest, pool_id: int):
+def pool_delete(request: ApiRequest, pool_id: DbId):
     services.pool_delete(actor=request.auth, pool_id=pool_id)
     return Status(204, None)
 

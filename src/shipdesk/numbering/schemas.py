@@ -4,17 +4,19 @@ from datetime import datetime
 
 from ninja import Field, Schema
 
+from shipdesk.core.apitypes import DbId, PositiveInt
+
 
 class PoolIn(Schema):
     carrier_code: str = Field(..., max_length=32)
     first_number: str = Field(..., max_length=40, description="Первый номер диапазона с контрольной цифрой")
     last_number: str = Field(..., max_length=40, description="Последний номер диапазона с контрольной цифрой")
-    low_threshold: int = Field(1000, ge=0)
+    low_threshold: PositiveInt = 1000
     comment: str = Field("", max_length=200)
 
 
 class PoolPatch(Schema):
-    low_threshold: int | None = Field(None, ge=0)
+    low_threshold: PositiveInt | None = None
     is_active: bool | None = None
     comment: str | None = Field(None, max_length=200)
 
@@ -38,7 +40,7 @@ class PoolOut(Schema):
 
 
 class PoolRequestIn(Schema):
-    carrier_account_id: int
+    carrier_account_id: DbId
     count: int = Field(..., gt=0, le=1_000_000)
 
 

@@ -11,6 +11,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import CursorPagination, paginate
 
+from shipdesk.core.apitypes import BoundedInt, DbId
 from shipdesk.core.typing import ApiRequest
 from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import Shipment
@@ -18,8 +19,8 @@ from shipdesk.shipments.validation import shipment_warnings
 
 router = Router(tags=["shipments"])
 
-Money = Decimal | str | int | None
-Number = int | str | None
+Money = Decimal | str | BoundedInt | None
+Number = BoundedInt | str | None
 
 
 class ItemIn(Schema):
@@ -38,12 +39,12 @@ class ShipmentIn(Schema):
 
     order_number: str = Field(..., description="номер заказа магазина, уникален")
     carrier_code: str = Field("", description="перевозчик; пусто: по правилам организации")
-    carrier_account_id: int | str | None = Field(
+    carrier_account_id: DbId | str | None = Field(
         None, description="договор с перевозчиком (id или название); пусто: договор "
                           "перевозчика по умолчанию или по правилам выбора")
     service_code: str = Field("", description="вид отправления, напр. POSTAL_PARCEL")
     mail_category: str = ""
-    sender_id: int | None = None
+    sender_id: DbId | None = None
     recipient_name: str = Field("", description="ФИО одной строкой (вместо частей)")
     recipient_surname: str = ""
     recipient_given_name: str = ""
@@ -77,10 +78,10 @@ class ShipmentIn(Schema):
 
 class ShipmentPatch(Schema):
     carrier_code: str | None = None
-    carrier_account_id: int | str | None = None
+    carrier_account_id: DbId | str | None = None
     service_code: str | None = None
     mail_category: str | None = None
-    sender_id: int | None = None
+    sender_id: DbId | None = None
     recipient_surname: str | None = None
     recipient_given_name: str | None = None
     recipient_patronymic: str | None = None
@@ -247,7 +248,7 @@ class BulkOut(Schema):
     results: list[BulkItemOut]
 
 
-class EventOut(Schema):
+class ShipmentEventOut(Schema):
     from_state: str
     to_state: str
     reason: str
@@ -329,7 +330,7 @@ def list_shipments(request: ApiRequest, filters: Query[ListFilters]) -> Any:
 
 
 @router.get("/imports/{job_id}", response=ImportJobOut, summary="Ход загрузки файла")
-def get_import(request: ApiRequest, job_id: int) -> Any:
+def get_import(request: ApiRequest, job_id: DbId) -> Any:
     return selectors.import_job_get(actor=request.auth, job_id=job_id)
 
 
@@ -343,20 +344,20 @@ def upload_import(request: ApiRequest, file: File[UploadedFile],
 
 
 @router.get("/{shipment_id}", response=ShipmentDetailOut, summary="Отправление")
-def get_shipment(request: ApiRequest, shipment_id: int) -> Shipment:
+def get_shipment(request: ApiRequest, shipment_id: DbId) -> Shipment:
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
 @router.patch("/{shipment_id}", response=ShipmentDetailOut,
               summary="Изменить (пока черновик или проверено)")
-def update_shipment(request: ApiRequest, shipment_id: int, payload: ShipmentPatch) -> Shipment:
+def update_shipment(request: ApiRequest, shipment_id: DbId, payload: ShipmentPatch) -> Shipment:
     data = payload.dict(exclude_unset=True)
     services.shipment_update(actor=request.auth, shipment_id=shipment_id, data=data)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
 @router.post("/{shipment_id}/cancel", response=ShipmentDetailOut, summary="Отменить")
-def cancel_shipment(request: ApiRequest, shipment_id: int, payload: CancelIn) -> Shipment:
+def cancel_shipment(request: ApiRequest, shipment_id: DbId, payload: CancelIn) -> Shipment:
     services.shipment_cancel(actor=request.auth, shipment_id=shipment_id,
                              reason=payload.reason)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
@@ -364,11 +365,11 @@ def cancel_shipment(request: ApiRequest, shipment_id: int, payload: CancelIn) ->
 
 @router.post("/{shipment_id}/register", response=ShipmentDetailOut,
              summary="Передать перевозчику (снова, после исправления)")
-def register_shipment(request: ApiRequest, shipment_id: int) -> Shipment:
+def register_shipment(request: ApiRequest, shipment_id: DbId) -> Shipment:
     registration.shipment_register(actor=request.auth, shipment_id=shipment_id)
     return selectors.shipment_get(actor=request.auth, shipment_id=shipment_id)
 
 
-@router.get("/{shipment_id}/history", response=list[EventOut], summary="История")
-def shipment_history(request: ApiRequest, shipment_id: int) -> Any:
+@router.get("/{shipment_id}/history", response=list[ShipmentEventOut], summary="История")
+def shipment_history(request: ApiRequest, shipment_id: DbId) -> Any:
     return selectors.shipment_history(actor=request.auth, shipment_id=shipment_id)

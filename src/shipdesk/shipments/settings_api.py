@@ -7,6 +7,7 @@ from typing import Any
 
 from ninja import Field, Router, Schema, Status
 
+from shipdesk.core.apitypes import INTEGER_MAX, DbId, PositiveInt
 from shipdesk.core.typing import ApiRequest
 from shipdesk.shipments import delivery_rules as rules
 from shipdesk.shipments import senders
@@ -84,26 +85,26 @@ def sender_create(request: ApiRequest, payload: SenderIn) -> Any:
 
 
 @router.get("/senders/{sender_profile_id}", response=SenderOut, summary="Отправитель")
-def sender_get(request: ApiRequest, sender_profile_id: int) -> Any:
+def sender_get(request: ApiRequest, sender_profile_id: DbId) -> Any:
     return senders.sender_get(actor=request.auth, sender_id=sender_profile_id)
 
 
 @router.patch("/senders/{sender_profile_id}", response=SenderOut, summary="Изменить отправителя")
-def sender_update(request: ApiRequest, sender_profile_id: int, payload: SenderPatch) -> Any:
+def sender_update(request: ApiRequest, sender_profile_id: DbId, payload: SenderPatch) -> Any:
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
     return senders.sender_update(actor=request.auth, sender_id=sender_profile_id, **changes)
 
 
 @router.delete("/senders/{sender_profile_id}", response={204: None},
                summary="Удалить отправителя (нельзя, если он указан в отправлениях)")
-def sender_delete(request: ApiRequest, sender_profile_id: int) -> Any:
+def sender_delete(request: ApiRequest, sender_profile_id: DbId) -> Any:
     senders.sender_delete(actor=request.auth, sender_id=sender_profile_id)
     return Status(204, None)
 
 
 @router.post("/senders/{sender_profile_id}/default", response=SenderOut,
              summary="Сделать отправителем по умолчанию")
-def sender_set_default(request: ApiRequest, sender_profile_id: int) -> Any:
+def sender_set_default(request: ApiRequest, sender_profile_id: DbId) -> Any:
     return senders.sender_set_default(actor=request.auth, sender_id=sender_profile_id)
 
 
@@ -114,31 +115,32 @@ class DeliveryRuleIn(Schema):
     is_active: bool = True
     index_prefixes: str | list[str] = Field(
         "", description="начала индексов получателя (1–6 цифр) через запятую или списком")
-    min_weight_g: int | None = Field(None, ge=0)
-    max_weight_g: int | None = Field(None, ge=0)
+    min_weight_g: PositiveInt | None = None
+    max_weight_g: PositiveInt | None = None
     cod: str = Field("", description="with, without или пусто (любой)")
     delivery: str = Field("", description="pickup, door или пусто (любая)")
     destination: str = Field("", description="domestic, international или пусто (любое)")
-    carrier_account_id: int
+    carrier_account_id: DbId
     service_code: str = Field("", description="вид отправления / тариф; пусто: не задан")
-    position: int | None = Field(None, ge=1, description="место в списке (1 — первое); пусто: в конец")
+    position: int | None = Field(None, ge=1, le=INTEGER_MAX,
+                                 description="место в списке (1 — первое); пусто: в конец")
 
 
 class DeliveryRulePatch(Schema):
     name: str | None = None
     is_active: bool | None = None
     index_prefixes: str | list[str] | None = None
-    min_weight_g: int | None = Field(None, ge=0, description="null: без ограничения")
-    max_weight_g: int | None = Field(None, ge=0, description="null: без ограничения")
+    min_weight_g: PositiveInt | None = Field(None, description="null: без ограничения")
+    max_weight_g: PositiveInt | None = Field(None, description="null: без ограничения")
     cod: str | None = None
     delivery: str | None = None
     destination: str | None = None
-    carrier_account_id: int | None = None
+    carrier_account_id: DbId | None = None
     service_code: str | None = None
 
 
 class DeliveryRuleMoveIn(Schema):
-    position: int = Field(..., ge=1, description="новое место в списке (1 — первое)")
+    position: int = Field(..., ge=1, le=INTEGER_MAX, description="новое место в списке (1 — первое)")
 
 
 class DeliveryRuleOut(Schema):
@@ -184,12 +186,12 @@ def rule_create(request: ApiRequest, payload: DeliveryRuleIn) -> Any:
 
 
 @router.get("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Правило")
-def rule_get(request: ApiRequest, delivery_rule_id: int) -> Any:
+def rule_get(request: ApiRequest, delivery_rule_id: DbId) -> Any:
     return _rule_out(rules.delivery_rule_get(actor=request.auth, rule_id=delivery_rule_id))
 
 
 @router.patch("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Изменить правило")
-def rule_update(request: ApiRequest, delivery_rule_id: int, payload: DeliveryRulePatch) -> Any:
+def rule_update(request: ApiRequest, delivery_rule_id: DbId, payload: DeliveryRulePatch) -> Any:
     changes = payload.dict(exclude_unset=True)
     # null clears a weight bound; for the other fields it means "unchanged"
     changes = {k: v for k, v in changes.items() if v is not None or k.endswith("_weight_g")}
@@ -199,14 +201,14 @@ def rule_update(request: ApiRequest, delivery_rule_id: int, payload: DeliveryRul
 
 @router.delete("/delivery-rules/{delivery_rule_id}", response={204: None},
                summary="Удалить правило")
-def rule_delete(request: ApiRequest, delivery_rule_id: int) -> Any:
+def rule_delete(request: ApiRequest, delivery_rule_id: DbId) -> Any:
     rules.delivery_rule_delete(actor=request.auth, rule_id=delivery_rule_id)
     return Status(204, None)
 
 
 @router.post("/delivery-rules/{delivery_rule_id}/move", response=list[DeliveryRuleOut],
              summary="Переставить правило; ответ — все правила по порядку")
-def rule_move(request: ApiRequest, delivery_rule_id: int, payload: DeliveryRuleMoveIn) -> Any:
+def rule_move(request: ApiRequest, delivery_rule_id: DbId, payload: DeliveryRuleMoveIn) -> Any:
     rules.delivery_rule_move(actor=request.auth, rule_id=delivery_rule_id,
                              position=payload.position)
     names = rules.service_names()

@@ -8,7 +8,7 @@ from ninja import Router
 from shipdesk.carriers.base import Address, ParcelRequest, Party
 from shipdesk.core.typing import ApiRequest
 from shipdesk.tariffs import selectors, services
-from shipdesk.tariffs.schemas import LineOut, OfferOut, RateIn, RateOut, RuleIn, RuleOut, TableOut
+from shipdesk.tariffs.schemas import LineOut, OfferOut, RateIn, RateOut, TableOut, TariffRuleIn, TariffRuleOut
 from shipdesk.tenancy.permissions import Perm
 
 router = Router(tags=["tariffs"])
@@ -52,16 +52,16 @@ def rate(request: ApiRequest, payload: RateIn):
                    offers=[offer_out(o) for o in offers])
 
 
-@router.get("/rule", response=RuleOut)
+@router.get("/rule", response=TariffRuleOut)
 def rule_get(request: ApiRequest):
     request.auth.require(Perm.VIEW)
-    return RuleOut(prefer=services.rating_rule_get(organization=request.auth.organization))
+    return TariffRuleOut(prefer=services.rating_rule_get(organization=request.auth.organization))
 
 
-@router.put("/rule", response=RuleOut)
-def rule_set(request: ApiRequest, payload: RuleIn):
+@router.put("/rule", response=TariffRuleOut)
+def rule_set(request: ApiRequest, payload: TariffRuleIn):
     rule = services.rating_rule_set(actor=request.auth, prefer=payload.prefer)
-    return RuleOut(prefer=rule.prefer)
+    return TariffRuleOut(prefer=rule.prefer)
 
 
 @router.get("/tables", response=list[TableOut])

@@ -5,14 +5,16 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
+from shipdesk.core.apitypes import PositiveInt
+
 
 class RateIn(Schema):
     from_index: str = Field(..., pattern=r"^\d{6}$", description="Индекс отправителя")
     to_index: str = Field(..., pattern=r"^\d{6}$", description="Индекс получателя")
     weight_g: int = Field(..., gt=0, le=1_000_000)
-    length_cm: int = Field(0, ge=0)
-    width_cm: int = Field(0, ge=0)
-    height_cm: int = Field(0, ge=0)
+    length_cm: PositiveInt = 0
+    width_cm: PositiveInt = 0
+    height_cm: PositiveInt = 0
     declared_value: Decimal = Field(Decimal("0"), ge=0, max_digits=12, decimal_places=2)
     cod_amount: Decimal = Field(Decimal("0"), ge=0, max_digits=12, decimal_places=2)
     service_code: str = Field("", max_length=64, description="Вид отправления; пусто — все")
@@ -50,11 +52,11 @@ class RateOut(Schema):
     offers: list[OfferOut]
 
 
-class RuleIn(Schema):
+class TariffRuleIn(Schema):
     prefer: str = Field(..., description="cheapest или fastest")
 
 
-class RuleOut(Schema):
+class TariffRuleOut(Schema):
     prefer: str
 
 

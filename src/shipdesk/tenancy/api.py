@@ -3,6 +3,7 @@ from __future__ import annotations
 from ninja import Router, Status
 from ninja.pagination import CursorPagination, paginate
 
+from shipdesk.core.apitypes import DbId
 from shipdesk.core.typing import ApiRequest
 from shipdesk.tenancy import selectors, services
 from shipdesk.tenancy.permissions import Perm
@@ -41,14 +42,14 @@ def member_list(request: ApiRequest):
 
 
 @router.patch("/members/{membership_id}", response=MemberOut, summary="Изменить роль участника")
-def member_set_role(request: ApiRequest, membership_id: int, payload: MemberRoleIn):
+def member_set_role(request: ApiRequest, membership_id: DbId, payload: MemberRoleIn):
     m = services.membership_set_role(actor=request.auth, membership_id=membership_id,
                                      role=payload.role)
     return MemberOut(id=m.pk, email=m.user.email, role=m.role)
 
 
 @router.delete("/members/{membership_id}", response={204: None}, summary="Удалить участника")
-def member_remove(request: ApiRequest, membership_id: int):
+def member_remove(request: ApiRequest, membership_id: DbId):
     services.membership_remove(actor=request.auth, membership_id=membership_id)
     return Status(204, None)
 
@@ -68,7 +69,7 @@ def invitation_create(request: ApiRequest, payload: InvitationIn):
 
 
 @router.delete("/invitations/{invitation_id}", response={204: None}, summary="Отозвать приглашение")
-def invitation_revoke(request: ApiRequest, invitation_id: int):
+def invitation_revoke(request: ApiRequest, invitation_id: DbId):
     services.invitation_revoke(actor=request.auth, invitation_id=invitation_id)
     return Status(204, None)
 
@@ -86,7 +87,7 @@ def api_key_create(request: ApiRequest, payload: ApiKeyIn):
 
 
 @router.delete("/api-keys/{api_key_id}", response=ApiKeyOut, summary="Отозвать ключ API")
-def api_key_revoke(request: ApiRequest, api_key_id: int):
+def api_key_revoke(request: ApiRequest, api_key_id: DbId):
     return services.api_key_revoke(actor=request.auth, api_key_id=api_key_id)
 
 

@@ -26,7 +26,16 @@ class ApiKeyAuth(APIKeyHeader):
 
 
 class OrganizationSessionAuth(SessionAuth):
-    """A browser session; the organization is the one picked in the switcher."""
+    """A browser session; the organization is the one picked in the switcher.
+
+    The CSRF check concerns a logged-in browser only: a call with no session (a script with
+    no key, or a wrong one) is not authenticated by this method at all, so the API answers
+    401 rather than 403 ``csrf_failed``."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if getattr(request, "actor", None) is None:
+            return None
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
         return getattr(request, "actor", None)

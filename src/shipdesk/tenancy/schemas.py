@@ -4,6 +4,8 @@ from datetime import datetime
 
 from ninja import Schema
 
+from shipdesk.core.apitypes import Omitted, refuse_null
+
 
 class OrganizationOut(Schema):
     id: int
@@ -24,20 +26,24 @@ class OrganizationOut(Schema):
 
 
 class OrganizationPatch(Schema):
-    name: str | None = None
-    legal_name: str | None = None
-    inn: str | None = None
-    kpp: str | None = None
-    ogrn: str | None = None
-    legal_address: str | None = None
-    postal_address: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    bank_name: str | None = None
-    bik: str | None = None
-    bank_account: str | None = None
-    correspondent_account: str | None = None
-    timezone: str | None = None
+    """Only the fields sent change. None of them takes null: send "" to clear one."""
+
+    name: str | Omitted = None
+    legal_name: str | Omitted = None
+    inn: str | Omitted = None
+    kpp: str | Omitted = None
+    ogrn: str | Omitted = None
+    legal_address: str | Omitted = None
+    postal_address: str | Omitted = None
+    phone: str | Omitted = None
+    email: str | Omitted = None
+    bank_name: str | Omitted = None
+    bik: str | Omitted = None
+    bank_account: str | Omitted = None
+    correspondent_account: str | Omitted = None
+    timezone: str | Omitted = None
+
+    _no_null = refuse_null("*")
 
 
 class MemberOut(Schema):

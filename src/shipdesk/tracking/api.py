@@ -7,6 +7,7 @@ from typing import Any
 
 from ninja import Router, Schema, Status
 
+from shipdesk.core.apitypes import DbId
 from shipdesk.core.typing import ApiRequest
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import polling, selectors, services
@@ -14,7 +15,7 @@ from shipdesk.tracking import polling, selectors, services
 router = Router(tags=["tracking"])
 
 
-class EventOut(Schema):
+class TrackingEventOut(Schema):
     id: int
     occurred_at: datetime
     utc_offset_minutes: int | None
@@ -50,7 +51,7 @@ class TrackingOut(Schema):
     flags: list[str]
     why: list[str]
     public_url: str | None
-    events: list[EventOut]
+    events: list[TrackingEventOut]
     timeline: list[TimelineRowOut]
 
 
@@ -116,7 +117,7 @@ def _endpoint_out(e: Any) -> dict[str, Any]:
 
 
 @router.get("/shipments/{shipment_id}/", response=TrackingOut)
-def shipment_tracking(request: ApiRequest, shipment_id: int) -> dict[str, Any]:
+def shipment_tracking(request: ApiRequest, shipment_id: DbId) -> dict[str, Any]:
     """Events of a shipment, its derived status and why."""
     actor = request.auth
     actor.require(Perm.VIEW)
@@ -138,7 +139,7 @@ def shipment_tracking(request: ApiRequest, shipment_id: int) -> dict[str, Any]:
 
 
 @router.post("/shipments/{shipment_id}/refresh/", response=RefreshOut)
-def shipment_refresh(request: ApiRequest, shipment_id: int) -> dict[str, Any]:
+def shipment_refresh(request: ApiRequest, shipment_id: DbId) -> dict[str, Any]:
     """"Refresh now": asks the carrier for this shipment at once, and says what came of it
     (a carrier that answers by ticket answers later: the ticket and when it is due)."""
     actor = request.auth
@@ -166,7 +167,7 @@ def endpoint_create(request: ApiRequest, payload: EndpointIn) -> Status[dict[str
 
 
 @router.patch("/webhooks/{endpoint_id}/", response=EndpointOut)
-def endpoint_update(request: ApiRequest, endpoint_id: int, payload: EndpointPatch
+def endpoint_update(request: ApiRequest, endpoint_id: DbId, payload: EndpointPatch
                     ) -> dict[str, Any]:
     actor = request.auth
     endpoint = services.webhook_endpoint_update(
@@ -175,14 +176,14 @@ def endpoint_update(request: ApiRequest, endpoint_id: int, payload: EndpointPatc
 
 
 @router.delete("/webhooks/{endpoint_id}/", response={204: None})
-def endpoint_delete(request: ApiRequest, endpoint_id: int) -> Status[None]:
+def endpoint_delete(request: ApiRequest, endpoint_id: DbId) -> Status[None]:
     actor = request.auth
     services.webhook_endpoint_delete(actor=actor, endpoint_id=endpoint_id)
     return Status(204, None)
 
 
 @router.get("/deliveries/", response=list[DeliveryOut])
-def deliveries_list(request: ApiRequest, endpoint_id: int | None = None
+def deliveries_list(request: ApiRequest, endpoint_id: DbId | None = None
                     ) -> list[Any]:
     actor = request.auth
     actor.require(Perm.VIEW)
@@ -190,7 +191,7 @@ def deliveries_list(request: ApiRequest, endpoint_id: int | None = None
 
 
 @router.post("/deliveries/{delivery_id}/replay/", response=DeliveryOut)
-def delivery_replay(request: ApiRequest, delivery_id: int) -> Any:
+def delivery_replay(request: ApiRequest, delivery_id: DbId) -> Any:
     actor = request.auth
     d = services.webhook_delivery_replay(actor=actor, delivery_id=delivery_id)
     d.refresh_from_db()
