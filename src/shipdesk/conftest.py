@@ -18,17 +18,22 @@ _seq = itertools.count(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Parallel test processes (pytest-xdist) share one Redis: each takes a database of its
-    own (gw0 the one given, gw1 the one below...), so that one's ``cache.clear()`` never
-    wipes the rate-limit windows and breakers another process's test is counting on."""
+    """Parallel test processes (pytest-xdist) share one Redis, or one data folder: each
+    takes a Redis database (gw0 the one given, gw1 the one below...) or a cache folder of
+    its own, so that one's ``cache.clear()`` never wipes the rate-limit windows and breakers
+    another process's test is counting on."""
     from django.conf import settings
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if settings.REDIS_URL and worker.startswith("gw"):
+    if not worker.startswith("gw"):
+        return
+    if settings.REDIS_URL:
         base, _slash, db = settings.REDIS_URL.rpartition("/")
         url = f"{base}/{(int(db or 0) - int(worker[2:])) % 16}"
         settings.REDIS_URL = url
         settings.CACHES["default"]["LOCATION"] = url
+    else:
+        settings.CACHES["default"]["LOCATION"] = str(settings.DATA_DIR / f"cache-{worker}")
 # Debian's Chromium (``make install-test-system`` installs it), driven by Playwright
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

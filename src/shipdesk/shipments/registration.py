@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 from shipdesk.carriers import registry
 from shipdesk.carriers.base import CarrierAdapter, CarrierError, CreateResult
 from shipdesk.core.errors import Conflict, NotFound
-from shipdesk.shipments.models import EDITABLE_STATES, Registration, Shipment, ShipmentEvent, State
+from shipdesk.shipments.models import Registration, Shipment, ShipmentEvent, State
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 
@@ -382,7 +382,7 @@ def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
         shipment = _own(actor, shipment_id)
         if shipment.registration == Registration.REGISTERED:
             raise Conflict(_("Отправление уже зарегистрировано у перевозчика"))
-        if shipment.state not in EDITABLE_STATES or shipment.state == State.DRAFT:
+        if shipment.state != State.READY:
             raise Conflict(_("Передать перевозчику можно только проверенное отправление, "
                              "не черновик и не отменённое"))
         account = shipment.carrier_account
