@@ -140,6 +140,8 @@ class ShipmentOut(Schema):
     registration_error: str = Field(description="ответ перевозчика, если он отклонил "
                                                 "отправление или недоступен")
     carrier_order_id: str
+    numbering_error: str = Field(description="почему номер из пулов не присвоен (нет пула, "
+                                             "нет пула S10 для международного, пул исчерпан)")
     service_code: str
     mail_category: str
     sender_id: int | None

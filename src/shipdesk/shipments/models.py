@@ -230,6 +230,8 @@ class Shipment(TenantModel):
     tracking_number = models.CharField(_("трек-номер"), max_length=32, null=True,  # noqa: DJ001
                                        blank=True)
     carrier_order_id = models.CharField(max_length=64, blank=True)
+    # why our pools gave no number (no pool, none of the kind the destination needs, spent)
+    numbering_error = models.CharField(_("почему без номера"), max_length=300, blank=True)
     # registration with the carrier (due work: ``register_due_at`` is when to send it next)
     registration = models.CharField(_("у перевозчика"), max_length=12,
                                     choices=Registration.choices, blank=True,

@@ -533,11 +533,17 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
             numbers = numbers_issue(organization=organization, carrier_code=carrier_code,
                                     count=len(group), international=international,
                                     service_code=service_code)
-        except Conflict:  # no pool (of that kind), exhausted, or the carrier numbers them
+        except Conflict as exc:  # no pool (of that kind), spent, or the carrier numbers them
+            # not an error of the shipment (it stays READY), but said on it: a pool of the
+            # wrong kind for the destination must not leave it silently without a number
+            reason = "" if exc.code == "numbers_from_carrier" else str(exc.detail)[:300]
+            for shipment in group:
+                shipment.numbering_error = reason
             continue
         for shipment, number in zip(group, numbers, strict=True):
             shipment.tracking_number = number
             shipment.state = State.NUMBERED
+            shipment.numbering_error = ""
 
 
 class _NewShipment(Record):
@@ -567,7 +573,8 @@ def _new_shipment(organization: Any, cleaned: dict[str, Any], *, source: str,
 
 
 # where numbering changes a row built ahead
-_NUMBERED_COLUMNS = (column_position(Shipment, "tracking_number"), column_position(Shipment, "state"))
+_NUMBERED_COLUMNS = (column_position(Shipment, "tracking_number"), column_position(Shipment, "state"),
+                     column_position(Shipment, "numbering_error"))
 
 # An uploaded file's shipments get no "created" event each: their import job already
 # records who uploaded which file when, and their history shows it in its place (see
@@ -587,9 +594,10 @@ def _store(actor: Actor, shipments: list[Any], rows: list[list[Any]] | None = No
         for shipment in shipments:
             shipment.created_at = shipment.updated_at = now
     else:
-        number_at, state_at = _NUMBERED_COLUMNS
+        number_at, state_at, why_at = _NUMBERED_COLUMNS
         for row, shipment in zip(rows, shipments, strict=True):
             row[number_at], row[state_at] = shipment.tracking_number, shipment.state
+            row[why_at] = shipment.numbering_error
     fast_insert(Shipment, shipments, rows)
     items: list[Record] = []
     for shipment in shipments:

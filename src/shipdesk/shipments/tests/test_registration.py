@@ -306,3 +306,24 @@ def test_our_batches_sharing_a_carrier_batch_are_each_handed_over(
     # and the carrier's first events are asked for soon after the hand-over
     polls = TrackingState.objects.values_list("next_poll_at", flat=True)
     assert len(polls) == 2 and all(p is not None for p in polls)
+
+
+def test_a_pool_of_the_wrong_kind_is_said_on_the_shipment(actor: Any, api: Any, web: Any,
+                                                          sender: SenderProfile) -> None:
+    from shipdesk.shipments.tests.factories import number_pool
+
+    number_pool(actor)  # 14-digit numbers only: for parcels within Russia
+    created = _create(api, order_number="INT-1", service_code="PARCEL_INTERNATIONAL",
+                      country="DE", index="10115", region="", city="Berlin",
+                      street="Invalidenstraße", house="117", apartment="",
+                      recipient_phone="+4930123456", cod_amount="0", declared_value="3000",
+                      items=[{"name": "Matryoshka", "quantity": 2, "unit_price": "1500",
+                              "weight_g": 400, "hs_code": "442190", "origin_country": "RU"}])
+    shipment = _stored("INT-1")
+    assert shipment.state == State.READY and not shipment.tracking_number
+    assert "S10" in shipment.numbering_error
+    assert "S10" in api.get(f"/api/v1/shipments/{created['id']}").json()["numbering_error"]
+    page = web.get(f"/shipments/{shipment.pk}/").content.decode()
+    assert 'data-testid="numbering-error"' in page and "S10" in page
+    domestic = _create(api, order_number="DOM-1")
+    assert domestic["tracking_number"] and domestic["numbering_error"] == ""
