@@ -3,10 +3,11 @@ views show the same messages beside the fields they name."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,6 +39,14 @@ class ValidationFailed(ServiceError):
     status = 422
     code = "validation_failed"
     title = _("Данные не прошли проверку")
+
+
+def refuse_unknown_fields(given: Iterable[str], known: Iterable[str]) -> None:
+    """A service taking ``**fields`` names every field it does not know, each at its place."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValidationFailed(gettext("Неизвестные поля"), errors=[
+            FieldError((name,), gettext("Неизвестное поле")) for name in unknown])
 
 
 class NotFound(ServiceError):

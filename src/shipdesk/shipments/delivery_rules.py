@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers import selectors as carrier_selectors
-from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.errors import FieldError, NotFound, ValidationFailed, refuse_unknown_fields
 from shipdesk.shipments.models import DeliveryRule, MailTypeLimit
 from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
@@ -331,10 +331,7 @@ def delivery_rule_create(*, actor: Actor, position: int | None = None, **values:
                          ) -> DeliveryRule:
     """A new rule, last unless ``position`` (1-based) puts it before others."""
     actor.require(Perm.MANAGE_SETTINGS)
-    unknown = sorted(set(values) - set(RULE_FIELDS))
-    if unknown:
-        raise ValidationFailed(_("Неизвестные поля"), errors=[
-            FieldError((name,), _("Неизвестное поле")) for name in unknown])
+    refuse_unknown_fields(values, RULE_FIELDS)
     clean = _clean(actor, values)
     rules = _locked_rules(actor)
     last = max((r.position for r in rules), default=0)
@@ -353,10 +350,7 @@ def delivery_rule_create(*, actor: Actor, position: int | None = None, **values:
 def delivery_rule_update(*, actor: Actor, rule_id: int, **changes: Any) -> DeliveryRule:
     """Changes the given fields; the rule is checked as a whole."""
     actor.require(Perm.MANAGE_SETTINGS)
-    unknown = sorted(set(changes) - set(RULE_FIELDS))
-    if unknown:
-        raise ValidationFailed(_("Неизвестные поля"), errors=[
-            FieldError((name,), _("Неизвестное поле")) for name in unknown])
+    refuse_unknown_fields(changes, RULE_FIELDS)
     rule = _find(_locked_rules(actor), rule_id)
     current = {name: getattr(rule, name) for name in RULE_FIELDS}
     clean = _clean(actor, {**current, **changes})

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed, refuse_unknown_fields
 from shipdesk.shipments.models import SenderProfile, Shipment
 from shipdesk.shipments.regions import region_for_index, region_matches
 from shipdesk.shipments.validation import normalize_address, parse_phone, text
@@ -138,10 +138,7 @@ def sender_create(*, actor: Actor, is_default: bool = False, **values: Any) -> S
     """A new sender from the fields of ``SENDER_FIELDS``. The organization's first sender is
     its default; ``is_default=True`` makes a later one the default."""
     actor.require(Perm.MANAGE_SETTINGS)
-    unknown = sorted(set(values) - set(SENDER_FIELDS))
-    if unknown:
-        raise ValidationFailed(_("Неизвестные поля"), errors=[
-            FieldError((name,), _("Неизвестное поле")) for name in unknown])
+    refuse_unknown_fields(values, SENDER_FIELDS)
     clean = _clean(values)
     _lock_organization(actor)
     first = not SenderProfile.objects.filter(organization=actor.organization).exists()
@@ -157,10 +154,7 @@ def sender_create(*, actor: Actor, is_default: bool = False, **values: Any) -> S
 def sender_update(*, actor: Actor, sender_id: int, **changes: Any) -> SenderProfile:
     """Changes the given fields (the others stay); the result is checked as a whole."""
     actor.require(Perm.MANAGE_SETTINGS)
-    unknown = sorted(set(changes) - set(SENDER_FIELDS))
-    if unknown:
-        raise ValidationFailed(_("Неизвестные поля"), errors=[
-            FieldError((name,), _("Неизвестное поле")) for name in unknown])
+    refuse_unknown_fields(changes, SENDER_FIELDS)
     sender = _locked(actor, sender_id)
     current = {name: getattr(sender, name) for name in SENDER_FIELDS}
     clean = _clean({**current, **changes})

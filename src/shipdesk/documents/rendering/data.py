@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,10 @@ class RegistryRow:
     marks: str = ""
 
 
-@dataclass(frozen=True)
-class RegistryData:
-    """Form F103: the list of a batch's parcels handed over together."""
+class _ParcelTotals:
+    """The totals a list of handed-over parcels ends with (F103, the courier's act)."""
 
-    number: str
-    date: date
-    sender: PartyData
-    carrier_name: str
-    mail_type: str
-    mail_category: str
-    drop_off_point: str
-    rows: tuple[RegistryRow, ...]
+    rows: tuple[Any, ...]
 
     @property
     def total_weight_g(self) -> int:
@@ -81,6 +74,20 @@ class RegistryData:
     @property
     def total_cod(self) -> Decimal:
         return sum((r.cod_amount for r in self.rows), Decimal("0"))
+
+
+@dataclass(frozen=True)
+class RegistryData(_ParcelTotals):
+    """Form F103: the list of a batch's parcels handed over together."""
+
+    number: str
+    date: date
+    sender: PartyData
+    carrier_name: str
+    mail_type: str
+    mail_category: str
+    drop_off_point: str
+    rows: tuple[RegistryRow, ...]
 
     @property
     def total_fee(self) -> Decimal:
@@ -101,7 +108,7 @@ class ActRow:
 
 
 @dataclass(frozen=True)
-class ActData:
+class ActData(_ParcelTotals):
     """A courier service's hand-over act (акт приёма-передачи): the parcels the sender
     hands to the carrier together, signed by both."""
 
@@ -116,18 +123,6 @@ class ActData:
     @property
     def total_packages(self) -> int:
         return sum(r.packages for r in self.rows)
-
-    @property
-    def total_weight_g(self) -> int:
-        return sum(r.weight_g for r in self.rows)
-
-    @property
-    def total_declared_value(self) -> Decimal:
-        return sum((r.declared_value for r in self.rows), Decimal("0"))
-
-    @property
-    def total_cod(self) -> Decimal:
-        return sum((r.cod_amount for r in self.rows), Decimal("0"))
 
 
 @dataclass(frozen=True)
