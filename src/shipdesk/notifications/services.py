@@ -1157,9 +1157,7 @@ def callback_url(gateway: str, token: str) -> str:
                                          kwargs={"gateway": gateway, "token": token})
 
 
-# sms.ru codes (see gateways.smsru), SMSC status codes, SMS Aero status numbers
-_SMSC_DELIVERED, _SMSC_FAILED = {1, 2}, {3, 20, 22, 23, 24, 25}
-_AERO_DELIVERED, _AERO_FAILED = {1}, {2, 6}
+# each gateway's status codes are mapped in its module (gateways.smsru / smsc / smsaero)
 
 
 @dataclass(frozen=True)
@@ -1171,7 +1169,7 @@ class CallbackReport:
 
 def _parse_callback(gateway: str, form: dict[str, str], body: Any) -> list[CallbackReport]:
     """The reports in one callback request, in each gateway's own shape."""
-    from shipdesk.notifications.gateways.smsru import DELIVERED, UNDELIVERED
+    from shipdesk.notifications.gateways import smsaero, smsc, smsru
 
     out = []
     if gateway == Gateway.SMSRU:
@@ -1180,20 +1178,19 @@ def _parse_callback(gateway: str, form: dict[str, str], body: Any) -> list[Callb
             lines = value.splitlines()
             if key.startswith("data[") and len(lines) >= 3 and lines[0] == "sms_status":
                 code = int(lines[2]) if lines[2].lstrip("-").isdigit() else 0
-                state = ("delivered" if code in DELIVERED else
-                         "undelivered" if code in UNDELIVERED else "pending")
-                out.append(CallbackReport(lines[1], state, f"sms.ru {code}"))
+                state = smsru.report_state(code)
+                out.append(CallbackReport(lines[1], "pending" if state == "gone" else state,
+                                          f"sms.ru {code}"))
     elif gateway == Gateway.SMSC:
         status = int(form["status"]) if form.get("status", "").lstrip("-").isdigit() else 0
-        state = ("delivered" if status in _SMSC_DELIVERED else
-                 "undelivered" if status in _SMSC_FAILED else "pending")
+        state = smsc.report_state(status)
+        state = "pending" if state == "gone" else state
         if form.get("id"):
             out.append(CallbackReport(form["id"], state, f"SMSC {status} {form.get('err', '')}"))
     elif gateway == Gateway.SMSAERO:
         data = body if isinstance(body, dict) else form
         status = int(data.get("status", -1)) if str(data.get("status", "")).isdigit() else -1
-        state = ("delivered" if status in _AERO_DELIVERED else
-                 "undelivered" if status in _AERO_FAILED else "pending")
+        state = smsaero.report_state(status)
         if data.get("id"):
             out.append(CallbackReport(str(data["id"]), state,
                                       str(data.get("extendStatus", ""))))

@@ -127,61 +127,141 @@ class _Server(ThreadingHTTPServer):
 
 
 class SmsRuEmulator(_Server):
+    """sms.ru (https://sms.ru/api): ``/sms/send`` (``to`` + ``msg``, ``to[PHONE]=text`` and
+    ``multi[PHONE]=text``), ``/sms/cost``, ``/sms/status``, ``/my/balance``, ``/my/limit``,
+    ``/my/free``, ``/my/senders``, ``/auth/check``, ``/stoplist/get|add|del``. A request
+    that names no recipient is refused (code 202): an OK always means something was sent."""
+
+    DAILY_LIMIT = 5000
+    FREE_PER_DAY = 5
+
     def __init__(self, port: int, *, api_id: str = "test-api-id") -> None:
         super().__init__(port)
         self.api_id = api_id
         self.balance = Decimal("100000.00")
+        self.senders = ["SMS.RU", "Shipdesk"]
+        # names sms.ru has not approved (refused with 204); any other name is taken as approved
+        self.refused_senders: set[str] = set()
+        self.stoplist: dict[str, str] = {}
+
+    @staticmethod
+    def _ok(**body: Any) -> dict[str, Any]:
+        return {"status": "OK", "status_code": 100, **body}
+
+    @staticmethod
+    def _err(code: int, text: str) -> dict[str, Any]:
+        return {"status": "ERROR", "status_code": code, "status_text": text}
+
+    @staticmethod
+    def recipients(params: dict[str, str]) -> dict[str, str] | None:
+        """phone -> text from ``multi[...]``, ``to[...]`` or ``to``+``msg``; None: none given."""
+        multi = {k[6:-1]: v for k, v in params.items() if k.startswith("multi[") and k.endswith("]")}
+        multi.update({k[3:-1]: v for k, v in params.items() if k.startswith("to[") and k.endswith("]")})
+        if params.get("to"):
+            multi.update({p.strip(): params.get("msg", "") for p in params["to"].split(",")
+                          if p.strip()})
+        return multi or None
+
+    def _check_one(self, phone: str, text: str) -> dict[str, Any] | None:
+        if not _valid_phone(phone):
+            return self._err(202, "Неправильно указан номер телефона получателя, либо на него нет маршрута")
+        if not text:
+            return self._err(203, "Нет текста сообщения")
+        if phone in self.stoplist:
+            return self._err(209, "Вы добавили этот номер в стоп-лист")
+        if _segments(text) > 8:
+            return self._err(205, "Сообщение слишком длинное (превышает 8 СМС)")
+        return None
 
     def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
         if params.get("api_id") != self.api_id:
-            return h._reply(200, {"status": "ERROR", "status_code": 200,
-                                  "status_text": "Неправильный api_id"})
+            return h._reply(200, self._err(200, "Неправильный api_id"))
         if self.mode == "error":
-            return h._reply(200, {"status": "ERROR", "status_code": 220,
-                                  "status_text": "Сервис временно недоступен"})
-        if path == "/sms/send":
-            multi = {k[6:-1]: v for k, v in params.items() if k.startswith("multi[")}
-            if not multi and params.get("to"):
-                multi = {p: params.get("msg", "") for p in params["to"].split(",")}
-            if len(multi) > 100:
-                return h._reply(200, {"status": "ERROR", "status_code": 213,
-                                      "status_text": "Слишком много номеров"})
-            sms: dict[str, Any] = {}
-            for phone, text in multi.items():
-                if not _valid_phone(phone):
-                    sms[phone] = {"status": "ERROR", "status_code": 202,
-                                  "status_text": "Неправильно указан номер получателя"}
-                elif not text:
-                    sms[phone] = {"status": "ERROR", "status_code": 203,
-                                  "status_text": "Нет текста сообщения"}
-                else:
-                    msg = self._store(phone, text, sender=params.get("from", ""))
-                    self.balance -= msg["cost"]
-                    sms[phone] = {"status": "OK", "status_code": 100,
-                                  "sms_id": f"{msg['id']:0>6}-{msg['id']}"}
-                    self.by_id[sms[phone]["sms_id"]] = msg
-            return h._reply(200, {"status": "OK", "status_code": 100, "sms": sms,
-                                  "balance": float(self.balance)})
-        if path == "/sms/status":
-            out = {}
-            for sms_id in params.get("sms_id", "").split(","):
-                found = self.by_id.get(sms_id)
-                if found is None:
-                    out[sms_id] = {"status": "ERROR", "status_code": -1,
-                                   "status_text": "Сообщение не найдено"}
-                else:
-                    code = 103 if self.delivery == "delivered" else 106
-                    out[sms_id] = {"status": "OK", "status_code": code,
-                                   "status_text": "Сообщение доставлено" if code == 103
-                                   else "Не может быть доставлено: неверный номер",
-                                   "cost": str(found["cost"]), "sms": found["segments"]}
-            return h._reply(200, {"status": "OK", "status_code": 100, "sms": out,
-                                  "balance": float(self.balance)})
+            return h._reply(200, self._err(220, "Сервис временно недоступен, попробуйте чуть позже"))
+        handler = {"/sms/send": self._send, "/sms/cost": self._cost, "/sms/status": self._status,
+                   "/stoplist/add": self._stoplist_add, "/stoplist/del": self._stoplist_del,
+                   }.get(path)
+        if handler is not None:
+            return h._reply(200, handler(params))
         if path == "/my/balance":
-            return h._reply(200, {"status": "OK", "status_code": 100,
-                                  "balance": float(self.balance)})
-        return h._reply(200, {"status": "ERROR", "status_code": 211,
-                              "status_text": "Метод не найден"})
+            return h._reply(200, self._ok(balance=float(self.balance)))
+        if path == "/my/limit":
+            today = sum(1 for m in self.messages if m.get("day") == time.strftime("%Y-%m-%d"))
+            return h._reply(200, self._ok(total_limit=self.DAILY_LIMIT, used_today=today))
+        if path == "/my/free":
+            return h._reply(200, self._ok(total_free=self.FREE_PER_DAY, used_today=0))
+        if path == "/my/senders":
+            return h._reply(200, self._ok(senders=self.senders))
+        if path == "/auth/check":
+            return h._reply(200, self._ok())
+        if path == "/stoplist/get":
+            return h._reply(200, self._ok(stoplist=dict(self.stoplist)))
+        return h._reply(200, self._err(211, "Метод не найден"))
+
+    def _send(self, params: dict[str, str]) -> dict[str, Any]:
+        wanted = self.recipients(params)
+        if wanted is None:
+            return self._err(202, "Неправильно указан номер телефона получателя, либо на него нет маршрута")
+        if len(wanted) > 100:
+            return self._err(213, "Указано более 100 номеров в списке получателей")
+        if params.get("from") and params["from"] in self.refused_senders:
+            return self._err(204, "Имя отправителя не согласовано с администрацией")
+        sms: dict[str, Any] = {}
+        for phone, text in wanted.items():
+            refused = self._check_one(phone, text)
+            if refused is not None:
+                sms[phone] = refused
+                continue
+            msg = self._store(phone, text, sender=params.get("from", ""),
+                              day=time.strftime("%Y-%m-%d"))
+            self.balance -= msg["cost"]
+            sms[phone] = {"status": "OK", "status_code": 100,
+                          "sms_id": f"{msg['id']:0>6}-{msg['id']}"}
+            self.by_id[sms[phone]["sms_id"]] = msg
+        return self._ok(sms=sms, balance=float(self.balance))
+
+    def _cost(self, params: dict[str, str]) -> dict[str, Any]:
+        wanted = self.recipients(params)
+        if wanted is None:
+            return self._err(202, "Неправильно указан номер телефона получателя, либо на него нет маршрута")
+        sms: dict[str, Any] = {}
+        total, parts = Decimal("0"), 0
+        for phone, text in wanted.items():
+            refused = self._check_one(phone, text)
+            if refused is not None:
+                sms[phone] = refused
+                continue
+            n = _segments(text)
+            sms[phone] = {"status": "OK", "status_code": 100,
+                          "cost": float(PRICE_PER_SEGMENT * n), "sms": n}
+            total, parts = total + PRICE_PER_SEGMENT * n, parts + n
+        return self._ok(sms=sms, total_cost=float(total), total_sms=parts)
+
+    def _status(self, params: dict[str, str]) -> dict[str, Any]:
+        out = {}
+        for sms_id in filter(None, params.get("sms_id", "").split(",")):
+            found = self.by_id.get(sms_id)
+            if found is None:
+                out[sms_id] = self._err(-1, "Сообщение не найдено")
+                continue
+            code = 103 if self.delivery == "delivered" else 106
+            out[sms_id] = {"status": "OK", "status_code": code,
+                           "status_text": "Сообщение доставлено" if code == 103
+                           else "Не может быть доставлено: сбой в телефоне",
+                           "cost": float(found["cost"]), "sms": found["segments"]}
+        return self._ok(sms=out, balance=float(self.balance))
+
+    def _stoplist_add(self, params: dict[str, str]) -> dict[str, Any]:
+        phone = params.get("stoplist_phone", "")
+        if not _valid_phone(phone):
+            return self._err(202, "Неправильно указан номер телефона")
+        self.stoplist[phone] = params.get("stoplist_text", "")
+        return self._ok()
+
+    def _stoplist_del(self, params: dict[str, str]) -> dict[str, Any]:
+        if self.stoplist.pop(params.get("stoplist_phone", ""), None) is None:
+            return self._err(202, "Номер не найден в стоп-листе")
+        return self._ok()
 
 
 class SmscEmulator(_Server):
@@ -262,11 +342,15 @@ class SmsAeroEmulator(_Server):
             return h._reply(200, {"success": True, "message": None, "data": {
                 "id": int(msg["id"]), "from": body.get("sign", "SMS Aero"), "number": number,
                 "text": text, "status": 0, "extendStatus": "queue", "channel": "DIRECT",
-                "cost": str(msg["cost"]), "dateCreate": now, "dateSend": now}})
-        if path == "/v2/sms/list":
+                # a number here (the published example), a string in status and list
+                "cost": float(msg["cost"]), "dateCreate": now, "dateSend": now}})
+        if path == "/v2/auth":
+            return h._reply(200, {"success": True, "data": None,
+                                  "message": "Successful authorization."})
+        if path in ("/v2/sms/list", "/v2/sms/testlist"):
             return self._list(h, body, int(parse_qs(urlparse(h.path).query).get("page",
                                                                                  ["1"])[0]))
-        if path == "/v2/sms/status":
+        if path in ("/v2/sms/status", "/v2/sms/teststatus"):
             found = self.by_id.get(str(body.get("id", "")))
             if found is None:
                 return h._reply(404, {"success": False, "data": None,

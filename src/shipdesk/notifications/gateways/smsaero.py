@@ -23,6 +23,50 @@ from shipdesk.notifications.gateways.base import (
     post_with_retry,
 )
 
+# SMS Aero v2 (https://smsaero.ru/integration/documentation/api/): a refusal is
+# ``{"success": false, "message": ...}`` with an HTTP status, or a ``result`` of "no credits"
+# / "reject". Each, with whether it is permanent (the message will never go) or not.
+HTTP_ERRORS: dict[int, tuple[str, bool]] = {
+    400: ("Ошибка валидации запроса (номер, текст, подпись)", True),
+    401: ("Неверный e-mail или API-ключ", False),
+    402: ("Недостаточно средств", False),
+    403: ("Доступ запрещён (подпись или IP не разрешены)", False),
+    404: ("Не найдено", True),
+    422: ("Данные не прошли проверку", True),
+    429: ("Слишком много запросов", False),
+    500: ("Внутренняя ошибка шлюза", False),
+    502: ("Шлюз недоступен", False),
+    503: ("Сервис временно недоступен", False),
+    504: ("Шлюз не ответил вовремя", False),
+}
+RESULTS: dict[str, tuple[str, bool]] = {
+    "no credits": ("Недостаточно средств", False),
+    "reject": ("Сообщение отклонено", True),
+}
+# message states (status, extendStatus): -> delivered | undelivered | pending
+STATUSES: dict[int, tuple[str, str]] = {
+    0: ("queue — в очереди", "pending"),
+    1: ("delivery — доставлено", "delivered"),
+    2: ("error — не доставлено", "undelivered"),
+    3: ("transfer — передано оператору", "pending"),
+    4: ("waiting status — ожидание статуса", "pending"),
+    6: ("reject — отклонено", "undelivered"),
+    8: ("moderation — на модерации", "pending"),
+}
+
+
+def is_permanent(http_status: int, result: str = "") -> bool:
+    """Unknown statuses count as transient, except the 4xx a repeat cannot change."""
+    if result in RESULTS:
+        return RESULTS[result][1]
+    if http_status in HTTP_ERRORS:
+        return HTTP_ERRORS[http_status][1]
+    return 400 <= http_status < 500 and http_status not in (408, 425)
+
+
+def report_state(status: int) -> str:
+    return STATUSES.get(status, ("", "pending"))[1]
+
 
 class SmsAero(Gateway):
     name = "smsaero"
@@ -52,9 +96,11 @@ class SmsAero(Gateway):
             return SendResult(m.key, False, error=f"SMS Aero: HTTP {resp.status_code}",
                               uncertain=resp.status_code >= 500)
         if not body.get("success"):
-            message = str(body.get("message") or body.get("result") or "")
-            permanent = resp.status_code in (400, 422) or "number" in message.lower()
-            return SendResult(m.key, False, error=f"SMS Aero: {message}", permanent=permanent)
+            result = str(body.get("result") or "")
+            message = str(body.get("message") or body.get("reason") or result
+                          or HTTP_ERRORS.get(resp.status_code, ("",))[0])
+            return SendResult(m.key, False, error=f"SMS Aero {resp.status_code}: {message}",
+                              permanent=is_permanent(resp.status_code, result))
         data = body.get("data") or {}
         return SendResult(m.key, True, provider_id=str(data.get("id", "")),
                           cost=Decimal(str(data.get("cost", "0"))))
@@ -69,11 +115,14 @@ class SmsAero(Gateway):
             body = self.http.post(f"{self.base_url}/v2/sms/status", json={"id": int(pid)},
                                   auth=self._auth).json()
             data = body.get("data") or {}
+            if not body.get("success") and "data" in body and not data:
+                # the gateway does not know this id: final, not asked again
+                out.append(DeliveryReport(pid, "gone", None,
+                                          f"SMS Aero: {body.get('message') or 'not found'}"))
+                continue
             status = int(data.get("status", 0))
-            # 0 queue, 1 delivered, 2 not delivered, 3 sent, 4 waiting, 6 rejected, 8 moderation
-            state = "delivered" if status == 1 else ("undelivered" if status in (2, 6)
-                                                     else "pending")
-            out.append(DeliveryReport(pid, state, None, str(data.get("extendStatus", ""))))
+            out.append(DeliveryReport(pid, report_state(status), None,
+                                      str(data.get("extendStatus", ""))))
         return out
 
     def lookup(self, messages: list[Outgoing], since: dt.datetime) -> dict[int, str | None]:

@@ -23,10 +23,48 @@ from shipdesk.notifications.gateways.base import (
     post_with_retry,
 )
 
-# SMSC error codes: 1 params, 2 login, 3 no money, 4 IP blocked, 5 date, 6 forbidden text,
-# 7 bad phone, 8 undeliverable number, 9 too many identical requests
-PERMANENT = {1, 6, 7, 8}
+# SMSC's published error codes of send.php / status.php / balance.php
+# (https://smsc.ru/api/http/send/sms/ "Ошибки"): (meaning, permanent). Permanent: this
+# message will never go; the rest may go later (money, a blocked IP, the account's login).
+ERRORS: dict[int, tuple[str, bool]] = {
+    1: ("Ошибка в параметрах", True),
+    2: ("Неверный логин или пароль", False),
+    3: ("Недостаточно средств на счёте", False),
+    4: ("IP-адрес временно заблокирован из-за частых ошибок в запросах", False),
+    5: ("Неверный формат даты", True),
+    6: ("Сообщение запрещено (по тексту или по имени отправителя)", True),
+    7: ("Неверный формат номера телефона", True),
+    8: ("Сообщение на указанный номер не может быть доставлено", True),
+    9: ("Слишком много одинаковых запросов за минуту", False),
+}
+PERMANENT = frozenset(code for code, (_text, permanent) in ERRORS.items() if permanent)
+# status.php message states (https://smsc.ru/api/http/status_messages/statuses/):
+# state -> (meaning, delivered | undelivered | pending | gone)
+STATUSES: dict[int, tuple[str, str]] = {
+    -3: ("Сообщение не найдено", "gone"),
+    -2: ("Остановлено", "pending"),
+    -1: ("Ожидает отправки", "pending"),
+    0: ("Передано оператору", "pending"),
+    1: ("Доставлено", "delivered"),
+    2: ("Прочитано", "delivered"),
+    3: ("Просрочено", "undelivered"),
+    4: ("Нажата ссылка", "delivered"),
+    20: ("Невозможно доставить", "undelivered"),
+    22: ("Неверный номер", "undelivered"),
+    23: ("Запрещено", "undelivered"),
+    24: ("Недостаточно средств", "undelivered"),
+    25: ("Недоступный номер", "undelivered"),
+}
 NOT_FOUND = -3  # status.php: no message with this phone and id
+
+
+def is_permanent(code: int) -> bool:
+    """An unknown error code is taken as transient (retried, its number kept)."""
+    return code in PERMANENT
+
+
+def report_state(status: int) -> str:
+    return STATUSES.get(status, ("", "pending"))[1]
 
 
 def smsc_id(attempt_id: str) -> str:
@@ -57,8 +95,9 @@ class Smsc(Gateway):
             return SendResult(m.key, False, error="SMSC: ответ не JSON", uncertain=True)
         if "error_code" in body:
             code = int(body["error_code"])
-            return SendResult(m.key, False, error=f"SMSC {code}: {body.get('error', '')}",
-                              permanent=code in PERMANENT)
+            text = body.get("error") or ERRORS.get(code, ("",))[0]
+            return SendResult(m.key, False, error=f"SMSC {code}: {text}",
+                              permanent=is_permanent(code))
         return SendResult(m.key, True, provider_id=str(body.get("id", "")),
                           cost=Decimal(str(body.get("cost", "0"))))
 
@@ -72,11 +111,15 @@ class Smsc(Gateway):
         for pid, phone in items:
             body = self.http.get(f"{self.base_url}/sys/status.php",
                                  params={**self._auth(), "phone": phone, "id": pid}).json()
+            if "error_code" in body:
+                code = int(body["error_code"])
+                raise GatewayError(f"SMSC {code}: {body.get('error', '')}",
+                                   permanent=is_permanent(code))
             status = int(body.get("status", 0))
-            # 1 delivered, 20/22/23/24/25 not delivered, -1/0 pending
-            state = "delivered" if status == 1 else (
-                "undelivered" if status in {3, 20, 22, 23, 24, 25} else "pending")
-            out.append(DeliveryReport(pid, state, None, str(body.get("err", ""))))
+            # -3 (not found) is final: polling it again would never end
+            out.append(DeliveryReport(pid, report_state(status), None,
+                                      f"SMSC {status}: {STATUSES.get(status, ('',))[0]}"
+                                      if status == NOT_FOUND else str(body.get("err", ""))))
         return out
 
     def lookup(self, messages: list[Outgoing], since: dt.datetime) -> dict[int, str | None]:
