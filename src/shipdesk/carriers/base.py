@@ -326,6 +326,12 @@ class CarrierAdapter:
         ``reference`` = carrier id). Ids in neither are still being processed."""
         raise NotImplementedError
 
+    def normalize_parcels(self, parcels: list[ParcelRequest]) -> list[ParcelRequest]:
+        """The parcels with the recipient's address, phone and name in the carrier's own
+        normalised form (Russian Post's "clean" services), asked just before they are
+        created; the parcels as given when the carrier has no such service."""
+        return parcels
+
     def find_parcels(self, references: list[str]) -> list[CreatedParcel]:
         """The parcels already created at the carrier for our references (the shop's order
         numbers): asked before re-sending a create whose answer was lost, so that a parcel is

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers import registry
-from shipdesk.carriers.base import CarrierAdapter, CarrierError, CreateResult
+from shipdesk.carriers.base import CarrierAdapter, CarrierError, CreateResult, ParcelRequest
 from shipdesk.core.errors import Conflict, NotFound
 from shipdesk.shipments.models import Registration, Shipment, ShipmentEvent, State
 from shipdesk.tenancy.permissions import Perm
@@ -189,8 +189,21 @@ def _create(adapter: CarrierAdapter, works: list[_Work]) -> None:
         work.shipment.registration_attempts += 1
         work.shipment._pending_items = list(work.shipment.items.all())  # type: ignore[attr-defined]
     requests = [parcel_request(w.shipment, w.shipment.sender) for w in works]
+    requests = _carrier_normalised(adapter, requests)
     result = adapter.create_parcels(requests)
     _apply(result, {w.shipment.order_number: w for w in works})
+
+
+def _carrier_normalised(adapter: CarrierAdapter, requests: list[ParcelRequest]
+                        ) -> list[ParcelRequest]:
+    """The recipients' address, phone and name as the carrier's own normalisation has them
+    (Russian Post's clean services); as given when the carrier has none or it fails: the
+    carrier validates the order itself and says what is wrong."""
+    try:
+        return adapter.normalize_parcels(requests)
+    except CarrierError as exc:
+        log.warning("%s: normalisation failed, parcels sent as given: %s", adapter.code, exc)
+        return requests
 
 
 def _apply(result: CreateResult, works: dict[str, _Work], *, refused_forget: bool = False) -> None:

@@ -20,7 +20,7 @@ import logging
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -175,6 +175,35 @@ class NormalizedAddress:
     validation_code: str
     good: bool  # good enough to ship (quality and validation both acceptable)
     raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NormalizedPhone:
+    """One answer of ``/1.0/clean/phone``: ``phone`` is E.164 when the service is sure."""
+
+    original: str
+    phone: str
+    quality_code: str
+    good: bool
+
+
+@dataclass(frozen=True)
+class NormalizedName:
+    """One answer of ``/1.0/clean/physical`` (a person's full name split in its parts)."""
+
+    original: str
+    surname: str
+    name: str
+    middle_name: str
+    quality_code: str
+    good: bool
+
+
+# /clean/phone qualities that give a usable number; /clean/physical's "not sure" is not used
+GOOD_PHONE = {"GOOD", "GOOD_REPLACED_CODE", "GOOD_REPLACED_NUMBER", "GOOD_REPLACED_CODE_NUMBER",
+              "GOOD_CITY_CONFLICT", "GOOD_REGION_CONFLICT", "GOOD_CITY", "GOOD_EXTRA_PHONE",
+              "CONFIRMED_MANUALLY"}
+GOOD_FIO = {"CONFIRMED_MANUALLY", "EDITED"}
 
 
 @dataclass(frozen=True)
@@ -519,6 +548,9 @@ class Adapter(CarrierAdapter):
                 order[key] = value
         if to.raw and not to.city:
             order["raw-address"] = to.raw
+        for key, value in (parcel.options.get("recipient_name_parts") or {}).items():
+            if value:  # surname / given-name / middle-name from /1.0/clean/physical
+                order[key] = value
         phone = "".join(ch for ch in parcel.recipient.phone if ch.isdigit())
         if phone:
             order["tel-address"] = int(phone)
@@ -635,10 +667,12 @@ class Adapter(CarrierAdapter):
                 if parcel.reference == reference]
 
     def find_orders(self, reference: str) -> list[CreatedParcel]:
-        """``GET /1.0/backlog/search?query=<order-num>``: the orders already created for a shop
-        order number — to reconcile after a create call whose answer was lost (never re-sent
-        blindly: the backlog PUT is not idempotent)."""
-        rows = self._call("GET", "/1.0/backlog/search", params={"query": reference})
+        """The orders already created for a shop order number — to reconcile after a create
+        call whose answer was lost (never re-sent blindly: the backlog PUT is not
+        idempotent): new ones (``GET /1.0/backlog/search``) and those already in a batch,
+        with their barcode (``GET /1.0/shipment/search``)."""
+        rows = [*(self._call("GET", "/1.0/backlog/search", params={"query": reference}) or []),
+                *(self._call("GET", "/1.0/shipment/search", params={"query": reference}) or [])]
         return [
             CreatedParcel(
                 reference=str(row.get("order-num") or ""),
@@ -777,6 +811,77 @@ class Adapter(CarrierAdapter):
             json=[{"id": str(i), "original-address": line} for i, line in enumerate(lines)],
         )
         return self.parse_clean_address(data)
+
+    def normalize_phones(self, phones: list[str]) -> list[NormalizedPhone]:
+        """``POST /1.0/clean/phone``: one answer per phone, in the order given (the service
+        answers in any order: matched by id)."""
+        data = self._call("POST", "/1.0/clean/phone", idempotent=True,
+                          json=[{"id": str(i), "original-phone": p} for i, p in enumerate(phones)])
+        rows = {str(r.get("id")): r for r in data or [] if isinstance(r, dict)}
+        out = []
+        for i, original in enumerate(phones):
+            row = rows.get(str(i), {})
+            quality = str(row.get("quality-code") or "")
+            digits = "".join(str(row.get(k) or "") for k in
+                             ("phone-country-code", "phone-city-code", "phone-number"))
+            good = quality in GOOD_PHONE and digits.isdigit() and len(digits) >= 11
+            out.append(NormalizedPhone(original=original, phone=f"+{digits}" if good else "",
+                                       quality_code=quality, good=good))
+        return out
+
+    def normalize_names(self, names: list[str]) -> list[NormalizedName]:
+        """``POST /1.0/clean/physical``: a full name split into surname, name, middle name."""
+        data = self._call("POST", "/1.0/clean/physical", idempotent=True,
+                          json=[{"id": str(i), "original-fio": n} for i, n in enumerate(names)])
+        rows = {str(r.get("id")): r for r in data or [] if isinstance(r, dict)}
+        out = []
+        for i, original in enumerate(names):
+            row = rows.get(str(i), {})
+            quality = str(row.get("quality-code") or "")
+            surname, name = str(row.get("surname") or ""), str(row.get("name") or "")
+            out.append(NormalizedName(original=original, surname=surname, name=name,
+                                      middle_name=str(row.get("middle-name") or ""),
+                                      quality_code=quality,
+                                      good=quality in GOOD_FIO and bool(surname and name)))
+        return out
+
+    def normalize_parcels(self, parcels: list[ParcelRequest]) -> list[ParcelRequest]:
+        """Domestic recipients through Otpravka's clean services: an address given as one
+        line (or without its index) is replaced by the normalised one when the service
+        finds it good to ship; a phone by its normalised number; a person's name is split
+        into the order's surname / given-name / middle-name. What the service is not sure
+        of is sent as given (Otpravka then validates it and says what is wrong)."""
+        domestic = [i for i, p in enumerate(parcels)
+                    if (p.recipient.address.country or "RU").upper() == "RU"]
+        if not domestic:
+            return parcels
+        out = list(parcels)
+        unparsed = [i for i in domestic if not out[i].recipient.address.city
+                    or not out[i].recipient.address.index]
+        if unparsed:
+            lines = [_address_line(out[i].recipient.address) for i in unparsed]
+            for i, found in zip(unparsed, self.normalize_addresses(lines), strict=True):
+                if found.good and found.address.index:
+                    given = out[i].recipient.address
+                    # what the service found, over what we had; the rest as given
+                    address = replace(given, **{k: v for k, v in vars(found.address).items()
+                                                if v and k not in ("raw", "country")})
+                    out[i] = replace(out[i], recipient=replace(out[i].recipient, address=address))
+        with_phone = [i for i in domestic if out[i].recipient.phone]
+        if with_phone:
+            phones = self.normalize_phones([out[i].recipient.phone for i in with_phone])
+            for i, phone in zip(with_phone, phones, strict=True):
+                if phone.good:
+                    out[i] = replace(out[i], recipient=replace(out[i].recipient, phone=phone.phone))
+        people = [i for i in domestic if not out[i].recipient.company and out[i].recipient.name]
+        if people:
+            names = self.normalize_names([out[i].recipient.name for i in people])
+            for i, person in zip(people, names, strict=True):
+                if person.good:
+                    parts = {"surname": person.surname, "given-name": person.name,
+                             "middle-name": person.middle_name}
+                    out[i] = replace(out[i], options={**out[i].options, "recipient_name_parts": parts})
+        return out
 
     # -- post offices ----------------------------------------------------------------------------
     def pickup_points(self, *, city: str = "", index: str = "") -> list[PickupPoint]:
@@ -1393,6 +1498,16 @@ def _coordinate(value: Any) -> float | None:
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _address_line(address: Address) -> str:
+    """An address as the one line /1.0/clean/address reads."""
+    if address.raw and not address.city:
+        return address.raw if not address.index or address.index in address.raw else (
+            f"{address.index}, {address.raw}")
+    parts = (address.index, address.region, address.district, address.city, address.street,
+             address.house, address.building, address.apartment)
+    return ", ".join(p for p in parts if p) or address.raw
 
 
 def _html_error(what: str, response: httpx.Response) -> CarrierError:

@@ -40,7 +40,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from shipdesk.carriers import scenarios as generic_scenarios
 from shipdesk.carriers.emulation import step_seconds_from_env
-from shipdesk.carriers.russian_post import barcodes
+from shipdesk.carriers.russian_post import barcodes, emulator_backoffice
 from shipdesk.carriers.russian_post.statuses import ATTR_NAMES, TYPE_NAMES, operation_name
 from shipdesk.numbering.validation import s10_compose
 
@@ -974,8 +974,10 @@ class Handler(BaseHTTPRequestHandler):
         elif method == "PUT" and path == "/1.0/user/backlog":
             self.create_orders(data)
         elif method == "GET" and path == "/1.0/backlog/search":
+            # new orders only: those in a batch are found by /1.0/shipment/search
             wanted = (query.get("query") or [""])[0]
-            self.send_json(200, [public(o) for o in st.orders.values() if str(o.get("order-num")) == wanted])
+            self.send_json(200, [public(o) for o in st.orders.values()
+                                 if str(o.get("order-num")) == wanted and not o.get("batch-name")])
         elif method == "GET" and len(parts) == 3 and parts[1] == "backlog":
             order = st.orders.get(int(parts[2]))
             if order is None:
@@ -991,7 +993,7 @@ class Handler(BaseHTTPRequestHandler):
             if batch is None:
                 self.send_json(404, {"error-code": "NOT_FOUND"})
             else:
-                self.send_json(200, {k: v for k, v in batch.items() if k != "ids"})
+                self.send_json(200, emulator_backoffice.public_batch(batch))
         elif method == "GET" and len(parts) == 4 and parts[1] == "batch" and parts[3] == "shipment":
             batch = st.batches.get(parts[2])
             if batch is None:
@@ -1011,12 +1013,17 @@ class Handler(BaseHTTPRequestHandler):
             self.forms(parts[2], parts[3])
         elif method == "GET" and len(parts) == 5 and parts[1:3] == ["forms", "backlog"]:
             self.forms(parts[3], "f7pdf")
+        elif emulator_backoffice.route(self, method, parts, query, data):
+            pass
         else:
             self.send_json(404, _error3(404, "NOT_FOUND", f"Метод {method} {path} не найден"))
 
     def postoffice(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
         """``GET /postoffice/1.0/{index}`` (an office object) and ``/postoffice/1.0/by-address``
         (``{"is-matched", "postoffices": [indexes, most relevant first]}``)."""
+        if method == "GET" and parts[1:2] == ["1.0"] and emulator_backoffice.postoffice_route(
+                self, parts, query):
+            return
         if method != "GET" or len(parts) != 3 or parts[1] != "1.0":
             self.send_json(404, _error3(404, "NOT_FOUND", f"Метод {method} /{'/'.join(parts)} не найден"))
             return

@@ -6,7 +6,6 @@ published list classified (permanent or transient; delivered, undelivered, pendi
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,48 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
+from shipdesk.core.conformance import mismatches
 from shipdesk.notifications.gateways import smsaero, smsc, smsru
 from shipdesk.notifications.gateways.base import GatewayError, Outgoing
 from shipdesk.notifications.gateways.emulators import SmsAeroEmulator, SmscEmulator, SmsRuEmulator
 
 FIXTURES = Path(smsru.__file__).resolve().parent / "fixtures"
-_MAP_KEY = re.compile(r"^[\d-]+$")  # phones and message ids: a map, compared item by item
 
 
 def examples(gateway: str) -> list[dict[str, Any]]:
     return json.loads((FIXTURES / f"{gateway}.json").read_text(encoding="utf-8"))["examples"]
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return type(value).__name__
-
-
-def mismatches(doc: Any, got: Any, where: str = "$") -> list[str]:
-    """Where ``got`` lacks a documented field or has it with another JSON type."""
-    if isinstance(doc, dict) and isinstance(got, dict):
-        if doc and all(_MAP_KEY.match(k) for k in doc):
-            if len(doc) != len(got):
-                return [f"{where}: {len(got)} items, documented {len(doc)}"]
-            return [m for i, (d, g) in enumerate(zip(doc.values(), got.values(), strict=True))
-                    for m in mismatches(d, g, f"{where}[{i}]")]
-        out = []
-        for key, value in doc.items():
-            if key not in got:
-                out.append(f"{where}.{key}: missing")
-            else:
-                out.extend(mismatches(value, got[key], f"{where}.{key}"))
-        return out
-    if isinstance(doc, list) and isinstance(got, list):
-        return mismatches(doc[0], got[0], f"{where}[0]") if doc and got else []
-    if _kind(doc) != _kind(got):
-        return [f"{where}: {_kind(got)} {got!r}, documented {_kind(doc)} {doc!r}"]
-    return []
 
 
 def test_mismatches_sees_a_string_where_a_number_is_documented() -> None:

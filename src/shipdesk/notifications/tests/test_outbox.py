@@ -116,7 +116,7 @@ def test_undelivered_report_is_recorded(org: Any, notif_settings: Any, smsru: An
     plan_and_send()
     services.outbox_poll_delivery(now=NOON)
     row = Message.objects.get()
-    assert row.status == MessageStatus.UNDELIVERED and "неверный номер" in row.error
+    assert row.status == MessageStatus.UNDELIVERED and "сбой в телефоне" in row.error
 
 
 def test_sms_ru_message_not_found_ends_polling(org: Any, notif_settings: Any, smsru: Any,

@@ -21,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=None, help="port (default: the carrier's own)")
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
         parser.add_argument("--list", action="store_true", help="list carriers with an emulator")
+        parser.add_argument("--ticket-delay", type=float, default=None,
+                            help="Russian Post: seconds before a tracking ticket's answer is ready "
+                                 "(default 900, as the real service)")
+        parser.add_argument("--step-seconds", type=float, default=None,
+                            help="Russian Post: seconds between a parcel's scripted operations "
+                                 "(default 0: the scenario's own hours and days)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         codes = registry.all_codes()
@@ -40,4 +46,14 @@ class Command(BaseCommand):
         except ImportError as exc:
             raise CommandError(f"carrier {code!r} has no emulator: {exc}") from exc
         port = options["port"] if options["port"] is not None else emulator.DEFAULT_PORT
-        emulator.serve(options["host"], port)
+        timing = {k: options[k] for k in ("ticket_delay", "step_seconds") if options[k] is not None}
+        if not timing:
+            emulator.serve(options["host"], port)
+            return
+        config_type = getattr(emulator, "Config", None)
+        if config_type is None or not hasattr(config_type, "ticket_delay_seconds"):
+            raise CommandError(f"--ticket-delay and --step-seconds apply to russian_post only, not {code!r}")
+        config = config_type(
+            ticket_delay_seconds=max(0.0, timing.get("ticket_delay", emulator.ticket_delay_from_env())),
+            step_seconds=max(0.0, timing.get("step_seconds", emulator.step_seconds_from_env())))
+        emulator.serve(options["host"], port, config=config)
