@@ -6,8 +6,6 @@ it offers, and the carrier's normalisation used when shipments are registered.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,8 @@ import pytest
 from shipdesk.carriers.base import Address, Party
 from shipdesk.carriers.russian_post.adapter import MSK, Adapter
 from shipdesk.carriers.russian_post.emulator import EmulatorServer
-from shipdesk.carriers.russian_post.tests.conftest import basic_headers, free_port, parcel
-from shipdesk.carriers.russian_post.tests.test_published_client import delivery, order, serving
+from shipdesk.carriers.russian_post.tests.conftest import basic_headers, parcel
+from shipdesk.carriers.russian_post.tests.test_published_client import delivery, order
 from shipdesk.core.conformance import mismatches
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "otpravka_conformance.json"
@@ -155,12 +153,19 @@ def test_published_client_normalises_and_finds_offices(server: EmulatorServer) -
     assert client.services.get_settlement_postoffices("Омск", "Омская обл.") == ["644010", "644015"]
 
 
-def test_shipdesk_emulate_takes_the_ticket_delay_the_readme_documents() -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "shipdesk.cli", "emulate", "russian_post", "--port", str(port),
-               "--ticket-delay", "7"]
-    with serving(command, f"http://127.0.0.1:{port}/fc?wsdl") as response:
-        assert response.status_code == 200
-    refused = subprocess.run([sys.executable, "-m", "shipdesk.cli", "emulate", "cdek",
-                              "--ticket-delay", "7"], capture_output=True, text=True, timeout=60)
-    assert refused.returncode != 0 and "russian_post only" in refused.stderr
+def test_shipdesk_emulate_takes_the_ticket_delay_the_readme_documents(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.management import CommandError, call_command
+
+    from shipdesk.carriers.russian_post import emulator
+
+    served: list[tuple[str, int, Any]] = []
+    monkeypatch.setattr(emulator, "serve", lambda host, port, config=None: served.append(
+        (host, port, config)))
+    call_command("emulate", "russian_post", "--port", "18150", "--ticket-delay", "7",
+                 "--step-seconds", "20")
+    [(host, port, config)] = served
+    assert (host, port, config.ticket_delay_seconds, config.step_seconds) == (
+        "127.0.0.1", 18150, 7.0, 20.0)
+    with pytest.raises(CommandError, match="russian_post only"):
+        call_command("emulate", "cdek", "--ticket-delay", "7")
