@@ -200,6 +200,36 @@ def test_russian_post_registration_makes_the_batch_and_the_hand_over_checks_it_i
     assert shipment.state == State.HANDED_OVER
 
 
+def test_russian_post_orders_carry_the_carriers_normalised_name_and_phone(
+        actor: Any, api: Any, sender: SenderProfile, rp_server: Any) -> None:
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    _create(api, order_number="RP-N", recipient_name="петров пётр петрович",
+            recipient_phone="8 (926) 012-09-35")
+    shipment = _stored("RP-N")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    order = rp_server.state.orders[int(shipment.carrier_order_id)]
+    # /1.0/clean/physical and /1.0/clean/phone were asked before the order was created
+    assert (order["surname"], order["given-name"], order["middle-name"]) == (
+        "Петров", "Пётр", "Петрович")
+    assert order["tel-address"] == 79260120935
+
+
+def test_a_failed_normalisation_does_not_stop_the_registration(
+        actor: Any, api: Any, sender: SenderProfile, rp_server: Any) -> None:
+    import httpx
+
+    _account(actor, "russian_post", rp_server.url, dict(RP_CREDENTIALS))
+    # a token without the right to the clean services: 403 ACCESS_VIOLATION on each
+    httpx.post(f"{rp_server.url}/_emulator/config",
+               json={"forbidden": ["/1.0/clean"]}).raise_for_status()
+    _create(api, order_number="RP-F")
+    shipment = _stored("RP-F")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    order = rp_server.state.orders[int(shipment.carrier_order_id)]
+    assert "surname" not in order  # sent as given
+    assert order["recipient-name"] == "Иванов Иван Иванович"
+
+
 def test_cancelling_cancels_at_the_carrier(
         actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
     emulator = app_emulators["cdek"]
