@@ -4,6 +4,13 @@ really posts, COD registries; tracking scenarios on its clock (the real time unl
 moves it; paced by ``step_seconds`` in the sandbox of ``make run``); CDEK's own
 error shape ``{"requests":[{"state":"INVALID","errors":[{"code","message"}]}]}``.
 
+Validation is asynchronous as at CDEK: a request that breaks the schema (a required field
+missing) gets HTTP 400 at once; an order that is well-formed but wrong for CDEK (an unknown
+tariff, pickup point or a duplicate shop number) is accepted with 202 and shows
+``requests[].state = INVALID`` with its ``errors[]`` on ``GET /v2/orders/{uuid}``.
+Tokens are HS256 JWTs with ``exp``; the published tariff and status lists are data
+(``data/*.json``). Courier pick-up requests (``/v2/intakes``) are served too.
+
 Served under ``/v2`` like the real host (``https://api.cdek.ru/v2``)."""
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import jwt
 
 from shipdesk.carriers import scenarios
 from shipdesk.carriers.emulation import (
@@ -36,23 +46,10 @@ CLIENT_ID = "shipdesk-cdek-sandbox"
 CLIENT_SECRET = "shipdesk-cdek-sandbox-secret"  # noqa: S105 (the emulator's public test account)
 SANDBOX_CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
-STATUS_NAMES = {
-    "ACCEPTED": "Принят",
-    "CREATED": "Создан",
-    "REMOVED": "Удален",
-    "RECEIVED_AT_SHIPMENT_WAREHOUSE": "Принят на склад отправителя",
-    "READY_FOR_SHIPMENT_IN_SENDER_CITY": "Выдан на отправку в г. отправителе",
-    "SENT_TO_RECIPIENT_CITY": "Отправлен в г. получатель",
-    "ACCEPTED_IN_RECIPIENT_CITY": "Встречен в г. получателе",
-    "ACCEPTED_AT_PICK_UP_POINT": "Принят на склад до востребования",
-    "TAKEN_BY_COURIER": "Выдан на доставку",
-    "RETURNED_TO_RECIPIENT_CITY_WAREHOUSE": "Возвращен на склад доставки",
-    "DELIVERED": "Вручен",
-    "NOT_DELIVERED": "Не вручен",
-    "IN_CUSTOMS_INTERNATIONAL": "Таможенное оформление в стране отправления",
-    "CUSTOMS_COMPLETE": "Таможенное оформление завершено",
-    "SENT_TO_SENDER_CITY": "Отправлен в г. отправитель",
-    "ACCEPTED_IN_SENDER_CITY": "Встречен в г. отправителе",
+DATA = Path(__file__).resolve().parent / "data"
+STATUS_NAMES: dict[str, str] = {
+    row["code"]: row["name"]
+    for row in json.loads((DATA / "order_statuses.json").read_text(encoding="utf-8"))["statuses"]
 }
 
 # scenario step -> (code, reason code)
@@ -73,23 +70,76 @@ STEP_CODES: dict[str, tuple[str, str]] = {
     "lost": ("NOT_DELIVERED", "26"),
 }
 
-TARIFFS: dict[int, tuple[str, int, Decimal, int, int]] = {
-    # code: (name, delivery_mode, base price, period_min, period_max)
-    136: ("Посылка склад-склад", 4, Decimal("290"), 2, 4),
-    137: ("Посылка склад-дверь", 3, Decimal("390"), 2, 4),
-    138: ("Посылка дверь-склад", 2, Decimal("340"), 3, 5),
-    139: ("Посылка дверь-дверь", 1, Decimal("440"), 3, 5),
-    62: ("Магистральный экспресс склад-склад", 4, Decimal("520"), 1, 2),
-    368: ("Посылка склад-постамат", 7, Decimal("270"), 2, 4),
-    11: ("Экспресс лайт склад-дверь", 3, Decimal("480"), 1, 3),
-}
+_TARIFF_DATA = json.loads((DATA / "tariffs.json").read_text(encoding="utf-8"))
+DELIVERY_MODE_NAMES: dict[int, str] = {int(k): v for k, v in _TARIFF_DATA["delivery_modes"].items()}
+# The emulator's prices: a base per delivery mode (door costs more than a warehouse), a
+# family surcharge or discount, plus 45 ₽ per started 500 g above the first 500 g.
+_MODE_BASE = {4: 290, 3: 390, 2: 340, 1: 440, 7: 270, 6: 320, 8: 420, 9: 300, 10: 280}
+_FAMILY = (("Экономичная", -60, 4, 8), ("Экспресс", 150, 1, 3), ("Магистральный", 230, 1, 2),
+           ("Международный", 900, 4, 9), ("E-com", 100, 3, 6), ("CDEK Express", 700, 5, 10),
+           ("Сборный", 400, 4, 7))
 
+
+def _tariff_row(row: dict[str, Any]) -> tuple[str, int, Decimal, int, int]:
+    name, mode = str(row["tariff_name"]), int(row["delivery_mode"])
+    extra, pmin, pmax = 0, 2, 4
+    for prefix, surcharge, low, high in _FAMILY:
+        if name.startswith(prefix):
+            extra, pmin, pmax = surcharge, low, high
+            break
+    return name, mode, Decimal(_MODE_BASE[mode] + extra), pmin, pmax
+
+
+# code: (name, delivery_mode, base price, period_min, period_max): CDEK's published list
+TARIFFS: dict[int, tuple[str, int, Decimal, int, int]] = {
+    int(row["tariff_code"]): _tariff_row(row) for row in _TARIFF_DATA["tariffs"]
+}
+TARIFF_ORDER_TYPES: dict[int, int] = {
+    int(r["tariff_code"]): int(r["order_type"]) for r in _TARIFF_DATA["tariffs"]
+}
+SHOP_TARIFFS = tuple(code for code, kind in TARIFF_ORDER_TYPES.items() if kind == 1)  # order type 1
+
+# A sample of CDEK's city directory: code: (city, region, first postal code)
 CITIES = {
     44: ("Москва", "Москва", "101000"),
     137: ("Санкт-Петербург", "Санкт-Петербург", "190000"),
     270: ("Новосибирск", "Новосибирская обл.", "630000"),
     268: ("Омск", "Омская обл.", "644000"),
+    250: ("Екатеринбург", "Свердловская обл.", "620000"),
+    424: ("Казань", "Респ. Татарстан", "420000"),
+    414: ("Нижний Новгород", "Нижегородская обл.", "603000"),
+    435: ("Краснодар", "Краснодарский край", "350000"),
+    438: ("Ростов-на-Дону", "Ростовская обл.", "344000"),
+    430: ("Самара", "Самарская обл.", "443000"),
+    1095: ("Москворечье", "Московская обл.", "142000"),
 }
+# city code: (postal codes, longitude, latitude, time zone)
+CITY_DETAILS: dict[int, tuple[tuple[str, ...], float, float, str]] = {
+    44: (("101000", "119002", "125009"), 37.6176, 55.7558, "Europe/Moscow"),
+    137: (("190000", "191025"), 30.3141, 59.9386, "Europe/Moscow"),
+    270: (("630000", "630099"), 82.9204, 55.0302, "Asia/Novosibirsk"),
+    268: (("644000", "644024", "644099"), 73.3682, 54.9893, "Asia/Omsk"),
+    250: (("620000", "620014"), 60.6122, 56.8519, "Asia/Yekaterinburg"),
+    424: (("420000", "420111"), 49.1221, 55.7887, "Europe/Moscow"),
+    414: (("603000", "603005"), 44.0020, 56.3287, "Europe/Moscow"),
+    435: (("350000", "350063"), 38.9760, 45.0355, "Europe/Moscow"),
+    438: (("344000", "344002"), 39.7203, 47.2225, "Europe/Moscow"),
+    430: (("443000", "443099"), 50.1002, 53.1959, "Europe/Samara"),
+    1095: (("142000",), 37.8000, 55.4000, "Europe/Moscow"),
+}
+# region name: CDEK region code (a sample)
+REGION_CODES = {
+    "Москва": 81, "Санкт-Петербург": 82, "Новосибирская обл.": 23, "Омская обл.": 27,
+    "Свердловская обл.": 41, "Респ. Татарстан": 8, "Нижегородская обл.": 24,
+    "Краснодарский край": 7, "Ростовская обл.": 38, "Самарская обл.": 40, "Московская обл.": 9,
+}
+INTAKE_STATUS_NAMES = {
+    "ACCEPTED": "Принят", "CREATED": "Создан", "REMOVED": "Отменена",
+    "READY_FOR_APPOINTMENT": "Готова к назначению", "APPOINTED_COURIER": "Назначен курьер",
+    "DONE": "Выполнена", "PROBLEM_DETECTED": "Выявлена проблема",
+    "PROCESSING_REQUIRED": "Требует обработки", "INVALID": "Некорректная заявка",
+}
+BARCODE_FORMATS = ("A4", "A5", "A6", "A7")
 
 OFFICES: list[dict[str, Any]] = [
     {
@@ -172,6 +222,12 @@ class Order:
     return_uuid: str = ""
     removed_at: datetime | None = None
     sent: set[str] = field(default_factory=set)
+    # CDEK's later verdict on a 202-accepted order: its errors make the order INVALID
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.errors)
 
 
 @dataclass
@@ -180,14 +236,31 @@ class PrintJob:
     kind: str  # barcodes | orders
     order_uuids: list[str]
     polls: int = 0
+    copy_count: int = 1
+    format: str = "A4"
+
+
+@dataclass
+class Intake:
+    uuid: str
+    number: str
+    body: dict[str, Any]
+    created_at: datetime
+    removed_at: datetime | None = None
 
 
 class CdekEmulator(App):
     def __init__(self, *, step_seconds: float = 0.0, token_ttl: int = 3600) -> None:
         super().__init__(step_seconds=step_seconds)
         self.clients = {CLIENT_ID: CLIENT_SECRET}
-        self.tokens: dict[str, float] = {}  # token -> expires at (real monotonic time)
+        self.tokens: dict[str, float] = {}  # issued and not revoked: token -> exp (Unix time)
         self.token_ttl = token_ttl
+        self.jwt_key = secrets.token_bytes(32)  # signs this emulator's tokens (HS256)
+        self.refuse_tokens = False  # every token refused (a revoked account)
+        # how long (emulator clock) CDEK takes to validate an accepted order
+        self.validation_delay = timedelta(0)
+        self.intakes: dict[str, Intake] = {}
+        self.next_intake_number = 2_001_000_001
         self.orders: dict[str, Order] = {}
         self.by_number: dict[str, Order] = {}
         self.prints: dict[str, PrintJob] = {}
@@ -209,12 +282,20 @@ class CdekEmulator(App):
             ("GET", "/v2/deliverypoints", self.deliverypoints),
             ("GET", "/v2/location/cities", self.cities),
             ("GET", "/v2/location/regions", self.regions),
+            ("GET", "/v2/location/suggest/cities", self.suggest_cities),
+            ("GET", "/v2/calculator/alltariffs", self.alltariffs),
+            ("POST", "/v2/intakes", self.intake_create),
+            ("GET", "/v2/intakes/availableDays", self.intake_days),
+            ("POST", "/v2/intakes/availableDays", self.intake_days),
+            ("GET", "/v2/intakes/{uuid}", self.intake_get),
+            ("DELETE", "/v2/intakes/{uuid}", self.intake_delete),
             ("POST", "/v2/print/barcodes", self.print_create),
             ("GET", "/v2/print/barcodes/{uuid}", self.print_get),
             ("POST", "/v2/print/orders", self.print_create),
             ("GET", "/v2/print/orders/{uuid}", self.print_get),
             ("POST", "/v2/webhooks", self.webhook_create),
             ("GET", "/v2/webhooks", self.webhook_list),
+            ("GET", "/v2/webhooks/{uuid}", self.webhook_get),
             ("DELETE", "/v2/webhooks/{uuid}", self.webhook_delete),
             ("GET", "/v2/registries", self.registries),
         ]:
@@ -222,7 +303,11 @@ class CdekEmulator(App):
 
     # --- auth and limits -----------------------------------------------------------------
     def oauth(self, request: Request) -> Response:
-        form = request.form()
+        # the documented form puts the parameters in the query string; clients also send a
+        # form body: both are read (the body wins)
+        form = {k: v[0] for k, v in request.query.items() if v}
+        if "x-www-form-urlencoded" in request.header("content-type") or not form:
+            form.update(request.form())
         self.token_requests += 1
         if form.get("grant_type") != "client_credentials":
             return json_response(
@@ -232,15 +317,20 @@ class CdekEmulator(App):
             "client_id"
         ):
             return json_response({"error": "invalid_client", "error_description": "Bad credentials"}, 401)
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.token_ttl
+        now = int(time.time())
+        jti = str(uuid.uuid4())
+        token = jwt.encode(
+            {"scope": ["order:all", "payment:all"], "exp": now + self.token_ttl, "iat": now,
+             "jti": jti, "client_id": form["client_id"], "authorities": ["SHARED-INTEGRATION"]},
+            self.jwt_key, algorithm="HS256")
+        self.tokens[token] = now + self.token_ttl
         return json_response(
             {
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": self.token_ttl,
                 "scope": "order:all payment:all",
-                "jti": str(uuid.uuid4()),
+                "jti": jti,
             }
         )
 
@@ -268,8 +358,11 @@ class CdekEmulator(App):
         def wrapped(request: Request) -> Response:
             auth = request.header("authorization")
             token = auth[7:] if auth.startswith("Bearer ") else ""
-            expires = self.tokens.get(token)
-            if expires is None or expires < time.monotonic():
+            if self.refuse_tokens or token not in self.tokens:
+                return self.invalid(401, "AUTH", [("v2_token_expired", "Token is expired or invalid")])
+            try:
+                jwt.decode(token, self.jwt_key, algorithms=["HS256"])
+            except jwt.InvalidTokenError:  # expired (``exp``) or not ours
                 return self.invalid(401, "AUTH", [("v2_token_expired", "Token is expired or invalid")])
             if request.path in self.forbidden_paths:
                 return self.invalid(403, "GET", [("v2_forbidden", "Access to the method is denied")])
@@ -291,14 +384,15 @@ class CdekEmulator(App):
 
     # --- orders --------------------------------------------------------------------------
     def _validate_order(self, body: Any) -> list[tuple[str, str]]:
+        """What the request itself breaks (HTTP 400 at once)."""
         if not isinstance(body, dict):
             return [("v2_bad_request", "Request body must be an object")]
         errors: list[tuple[str, str]] = []
         tariff = body.get("tariff_code")
         if tariff in (None, ""):
             errors.append(("v2_field_is_empty", "Не задано поле [tariff_code]"))
-        elif not isinstance(tariff, int) or tariff not in TARIFFS:
-            errors.append(("v2_invalid_value", f"Тариф [tariff_code] {tariff} недоступен"))
+        elif not isinstance(tariff, int):
+            errors.append(("v2_invalid_value_type", f"Неверный тип поля [tariff_code] {tariff}"))
         recipient = body.get("recipient") or {}
         if not recipient.get("name"):
             errors.append(("v2_field_is_empty", "Не задано поле [recipient.name]"))
@@ -307,10 +401,6 @@ class CdekEmulator(App):
             errors.append(("v2_field_is_empty", "Не задано поле [recipient.phones]"))
         if not body.get("delivery_point") and not (body.get("to_location") or {}).get("address"):
             errors.append(("v2_field_is_empty", "Не задано поле [to_location.address] или [delivery_point]"))
-        if body.get("delivery_point") and body["delivery_point"] not in {o["code"] for o in OFFICES}:
-            errors.append(
-                ("v2_entity_not_found", f"Пункт выдачи [delivery_point] {body['delivery_point']} не найден")
-            )
         packages = body.get("packages")
         if not isinstance(packages, list) or not packages:
             errors.append(("v2_field_is_empty", "Не задано поле [packages]"))
@@ -319,11 +409,27 @@ class CdekEmulator(App):
                 weight = package.get("weight") if isinstance(package, dict) else None
                 if not isinstance(weight, int) or weight <= 0:
                     errors.append(("v2_invalid_value", f"Неверное значение поля [packages[{i}].weight]"))
+        return errors
+
+    def _later_errors(self, body: dict[str, Any]) -> list[tuple[str, str]]:
+        """What CDEK finds after accepting the order (202): the order becomes INVALID."""
+        errors: list[tuple[str, str]] = []
+        tariff = body.get("tariff_code")
+        if tariff not in TARIFFS:
+            errors.append(("v2_invalid_value", f"Тариф [tariff_code] {tariff} недоступен"))
+        elif TARIFF_ORDER_TYPES[int(tariff)] != body.get("type", 1):
+            errors.append(("v2_invalid_value",
+                           f"Тариф [tariff_code] {tariff} недоступен для типа заказа {body.get('type', 1)}"))
+        if body.get("delivery_point") and body["delivery_point"] not in {o["code"] for o in OFFICES}:
+            errors.append(
+                ("v2_entity_not_found", f"Пункт выдачи [delivery_point] {body['delivery_point']} не найден")
+            )
         number = str(body.get("number") or "")
         if (
             number
             and body.get("type", 1) == 1
-            and any(o.number == number and not o.removed_at for o in self.orders.values())
+            and any(o.number == number and not o.removed_at and not o.invalid
+                    for o in self.orders.values())
         ):
             errors.append(("v2_order_number_duplicate", f"Заказ с номером [number] {number} уже существует"))
         return errors
@@ -336,14 +442,15 @@ class CdekEmulator(App):
         errors = self._validate_order(body)
         if errors:
             return self.invalid(400, "CREATE", errors)
+        later = self._later_errors(body)
         cod = Decimal("0")
         for package in body["packages"]:
             for item in package.get("items") or []:
                 cod += Decimal(str((item.get("payment") or {}).get("value", 0))) * int(item.get("amount", 1))
         cod += Decimal(str((body.get("delivery_recipient_cost") or {}).get("value", 0)))
         with self.lock:
-            number = str(self.next_number)
-            self.next_number += 1
+            number = "" if later else str(self.next_number)
+            self.next_number += 0 if later else 1
         scenario = scenarios.choose(
             str(body.get("number") or number),
             str(body.get("comment", "")).removeprefix("scenario:")
@@ -358,10 +465,12 @@ class CdekEmulator(App):
             created_at=self.clock.now(),
             scenario=scenario,
             cod=cod,
+            errors=later,
         )
         with self.lock:
             self.orders[order.uuid] = order
-            self.by_number[number] = order
+            if number:
+                self.by_number[number] = order
         return json_response(
             {
                 "entity": {"uuid": order.uuid},
@@ -380,6 +489,8 @@ class CdekEmulator(App):
 
     def statuses(self, order: Order) -> list[dict[str, Any]]:
         """Oldest first; the return order (if any) is created at the ``returning`` step."""
+        if order.invalid or self._validating(order):
+            return []  # no movement before CDEK has validated the order (see _pending_entity)
         created = order.created_at
 
         def status(code: str, when: datetime, city: str = "", reason: str = "") -> dict[str, Any]:
@@ -436,7 +547,31 @@ class CdekEmulator(App):
         self.orders[ret.uuid] = ret
         self.by_number[number] = ret
 
+    def _validating(self, order: Order) -> bool:
+        return self.clock.now() < order.created_at + self.validation_delay
+
+    def _pending_entity(self, order: Order) -> dict[str, Any]:
+        """An order CDEK has accepted but not validated yet, or found INVALID: no number."""
+        created = cdek_time(order.created_at)
+        statuses = [{"code": "ACCEPTED", "name": STATUS_NAMES["ACCEPTED"], "date_time": created, "city": ""}]
+        request: dict[str, Any] = {"request_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, order.uuid)),
+                                   "type": "CREATE", "state": "ACCEPTED", "date_time": created,
+                                   "errors": [], "warnings": []}
+        if not self._validating(order):
+            when = cdek_time(order.created_at + self.validation_delay)
+            statuses.insert(0, {"code": "INVALID", "name": STATUS_NAMES["INVALID"], "date_time": when,
+                                "city": ""})
+            request.update(state="INVALID", date_time=when,
+                           errors=[{"code": c, "message": m} for c, m in order.errors])
+        entity = {"uuid": order.uuid, "type": order.body.get("type", 1), "is_return": False,
+                  "is_reverse": False, "is_client_return": False, "number": order.number,
+                  "tariff_code": order.body.get("tariff_code"), "recipient": order.body.get("recipient"),
+                  "packages": order.body.get("packages"), "statuses": statuses}
+        return {"entity": entity, "requests": [request], "related_entities": []}
+
     def order_entity(self, order: Order) -> dict[str, Any]:
+        if order.invalid or self._validating(order):
+            return self._pending_entity(order)
         body = order.body
         statuses = self.statuses(order)
         entity = {
@@ -586,6 +721,7 @@ class CdekEmulator(App):
                         "calendar_max": pmax + 1,
                     }
                     for code, (name, mode, _base, pmin, pmax) in TARIFFS.items()
+                    if TARIFF_ORDER_TYPES[code] == body.get("type", 1)
                 ]
             }
         )
@@ -683,23 +819,94 @@ class CdekEmulator(App):
             )
         return json_response(out)
 
+    @staticmethod
+    def _page(request: Request, rows: list[Any]) -> Response:
+        """CDEK's paging: ``size`` rows of page ``page`` (from 0); a page past the end is an
+        empty list. ``page`` without ``size`` is ignored, as documented."""
+        size_arg, page_arg = request.arg("size"), request.arg("page")
+        if not size_arg:
+            return json_response(rows)
+        try:
+            size, page = int(size_arg), int(page_arg or 0)
+        except ValueError:
+            return json_response({"errors": [{"code": "v2_invalid_value_type",
+                                              "message": "[size] и [page] должны быть числами"}]}, 400)
+        if size <= 0 or page < 0:
+            return json_response({"errors": [{"code": "v2_invalid_value",
+                                              "message": "Неверное значение [size] или [page]"}]}, 400)
+        return json_response(rows[page * size:(page + 1) * size])
+
+    @staticmethod
+    def city_row(code: int) -> dict[str, Any]:
+        city, region, _zip = CITIES[code]
+        postals, lon, lat, tz = CITY_DETAILS[code]
+        return {
+            "code": code, "city_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdek-city-{code}")),
+            "city": city, "fias_guid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fias-city-{code}")),
+            "country_code": "RU", "country": "Россия", "region": region,
+            "region_code": REGION_CODES[region], "sub_region": "", "postal_codes": list(postals),
+            "longitude": lon, "latitude": lat, "time_zone": tz, "payment_limit": -1.0,
+        }
+
     def cities(self, request: Request) -> Response:
         name = request.arg("city").strip().lower()
-        return json_response(
-            [
-                {"code": code, "city": city, "region": region, "country_code": "RU", "postal_codes": [postal]}
-                for code, (city, region, postal) in CITIES.items()
-                if not name or city.lower() == name
-            ]
-        )
+        postal, code = request.arg("postal_code").strip(), request.arg("code").strip()
+        region_code, countries = request.arg("region_code").strip(), request.arg("country_codes").upper()
+        rows = []
+        for city_code in sorted(CITIES):
+            row = self.city_row(city_code)
+            if name and row["city"].lower() != name:
+                continue
+            if postal and postal not in row["postal_codes"]:
+                continue
+            if code and str(city_code) != code:
+                continue
+            if region_code and str(row["region_code"]) != region_code:
+                continue
+            if countries and "RU" not in countries.split(","):
+                continue
+            rows.append(row)
+        return self._page(request, rows)
+
+    def suggest_cities(self, request: Request) -> Response:
+        name = request.arg("name").strip().lower()
+        if not name:
+            return json_response({"errors": [{"code": "v2_field_is_empty",
+                                              "message": "Не задано поле [name]"}]}, 400)
+        if request.arg("country_code") and request.arg("country_code").upper() != "RU":
+            return json_response([])
+        return json_response([
+            {"city_uuid": row["city_uuid"], "code": row["code"],
+             "full_name": f"{row['city']}, {row['region']}, {row['country']}", "country_code": "RU"}
+            for row in (self.city_row(c) for c in sorted(CITIES))
+            if row["city"].lower().startswith(name)
+        ])
 
     def regions(self, request: Request) -> Response:
-        return json_response(
-            [
-                {"region": region, "country_code": "RU", "country": "Россия"}
-                for _city, region, _zip in CITIES.values()
-            ]
-        )
+        countries = request.arg("country_codes").upper()
+        rows = [
+            {"country_code": "RU", "country": "Россия", "region": region, "region_code": code,
+             "kladr_region_code": f"{code:02d}", "fias_region_guid": str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                                    f"fias-region-{code}"))}
+            for region, code in sorted(REGION_CODES.items(), key=lambda kv: kv[1])
+        ]
+        if countries and "RU" not in countries.split(","):
+            rows = []
+        return self._page(request, rows)
+
+    def alltariffs(self, request: Request) -> Response:
+        """The account's tariffs (``GET /v2/calculator/alltariffs``)."""
+        return json_response({"tariff_codes": [
+            {"tariff_name": name, "weight_min": 0.0, "weight_max": 30.0 if mode != 4 else 50.0,
+             "weight_calc_max": 50.0, "length_min": 1, "length_max": 150, "width_min": 1,
+             "width_max": 150, "height_min": 1, "height_max": 150,
+             "order_types": ["ONLINE_STORE" if TARIFF_ORDER_TYPES[code] == 1 else "DELIVERY"],
+             "payer_contragent_type": ["LEGAL_ENTITY"], "sender_contragent_type": ["LEGAL_ENTITY"],
+             "recipient_contragent_type": ["INDIVIDUAL", "LEGAL_ENTITY"],
+             "delivery_modes": [{"delivery_mode": str(mode), "delivery_mode_name": DELIVERY_MODE_NAMES[mode],
+                                 "tariff_code": code}]}
+            for code, (name, mode, _base, _pmin, _pmax) in TARIFFS.items()
+        ]})
 
     # --- print forms ---------------------------------------------------------------------
     def print_create(self, request: Request) -> Response:
@@ -708,6 +915,12 @@ class CdekEmulator(App):
         refs = body.get("orders") if isinstance(body, dict) else None
         if not isinstance(refs, list) or not refs:
             return self.invalid(400, "CREATE", [("v2_field_is_empty", "Не задано поле [orders]")])
+        copies = body.get("copy_count", 1 if kind == "barcodes" else 2)
+        fmt = body.get("format", "A4") if kind == "barcodes" else "A4"
+        if not isinstance(copies, int) or not 1 <= copies <= 50:
+            return self.invalid(400, "CREATE", [("v2_invalid_value", "Неверное значение поля [copy_count]")])
+        if fmt not in BARCODE_FORMATS:
+            return self.invalid(400, "CREATE", [("v2_invalid_value", f"Неверный формат [format] {fmt}")])
         uuids = []
         for ref in refs:
             order = self.orders.get(str(ref.get("order_uuid", ""))) or self.by_number.get(
@@ -715,8 +928,10 @@ class CdekEmulator(App):
             )
             if order is None:
                 return self.invalid(400, "CREATE", [("v2_entity_not_found", f"Заказ {ref} не найден")])
+            if order.invalid:
+                return self.invalid(400, "CREATE", [("v2_entity_invalid", f"Заказ {ref} некорректен")])
             uuids.append(order.uuid)
-        job = PrintJob(uuid=str(uuid.uuid4()), kind=kind, order_uuids=uuids)
+        job = PrintJob(uuid=str(uuid.uuid4()), kind=kind, order_uuids=uuids, copy_count=copies, format=fmt)
         self.prints[job.uuid] = job
         return json_response(
             {
@@ -758,7 +973,9 @@ class CdekEmulator(App):
                         ],
                     )
                     for o in orders
+                    for _copy in range(job.copy_count)
                 ],
+                pagesize=job.format,
             )
             return Response(200, content, "application/pdf")
         job.polls += 1
@@ -774,11 +991,11 @@ class CdekEmulator(App):
         entity: dict[str, Any] = {
             "uuid": job.uuid,
             "orders": [{"order_uuid": u} for u in job.order_uuids],
-            "copy_count": 1,
+            "copy_count": job.copy_count,
             "statuses": statuses,
         }
         if job.kind == "barcodes":
-            entity["format"] = "A6"
+            entity["format"] = job.format
         if job.polls >= 2:
             entity["url"] = f"http://{request.header('host')}/v2/print/{job.kind}/{job.uuid}.pdf"
         return json_response(
@@ -820,6 +1037,13 @@ class CdekEmulator(App):
     def webhook_list(self, request: Request) -> Response:
         return json_response(list(self.webhooks.values()))
 
+    def webhook_get(self, request: Request) -> Response:
+        hook = self.webhooks.get(request.params["uuid"])
+        if hook is None:
+            return self.invalid(404, "GET", [("v2_entity_not_found", "Подписка не найдена")])
+        return json_response({"entity": hook, "requests": [
+            {"type": "GET", "state": "SUCCESSFUL", "date_time": cdek_time(self.clock.now())}]})
+
     def webhook_delete(self, request: Request) -> Response:
         if self.webhooks.pop(request.params["uuid"], None) is None:
             return self.invalid(404, "DELETE", [("v2_entity_not_found", "Подписка не найдена")])
@@ -844,6 +1068,8 @@ class CdekEmulator(App):
             for order in list(self.orders.values()):
                 self.statuses(order)  # brings return orders into being first
             for order in list(self.orders.values()):
+                if order.invalid:
+                    continue
                 for status in self.statuses(order):
                     key = f"{status['code']}@{status['date_time']}"
                     if key in order.sent:
@@ -888,6 +1114,161 @@ class CdekEmulator(App):
                 except OSError:
                     continue
         return len(hooks)
+
+    # --- courier pick-up requests (intakes) -----------------------------------------------
+    @staticmethod
+    def _minutes(value: Any) -> int | None:
+        text = str(value or "")
+        try:
+            hours, minutes = text.split(":")[:2]
+            return int(hours) * 60 + int(minutes)
+        except ValueError:
+            return None
+
+    def _validate_intake(self, body: Any) -> list[tuple[str, str]]:
+        if not isinstance(body, dict):
+            return [("v2_bad_request", "Request body must be an object")]
+        errors: list[tuple[str, str]] = []
+        today = self.clock.now().astimezone(MSK).date()
+        try:
+            day = date.fromisoformat(str(body.get("intake_date") or ""))
+        except ValueError:
+            errors.append(("v2_field_is_empty", "Не задано или неверно поле [intake_date]"))
+        else:
+            if day < today:
+                errors.append(("v2_invalid_value", f"Дата [intake_date] {day} уже прошла"))
+            elif day > today + timedelta(days=31):
+                errors.append(("v2_invalid_value", "Дата [intake_date] не может быть дальше 31 дня"))
+        start, end = self._minutes(body.get("intake_time_from")), self._minutes(body.get("intake_time_to"))
+        if start is None or end is None:
+            errors.append(("v2_field_is_empty", "Не заданы поля [intake_time_from] и [intake_time_to]"))
+        elif start < 9 * 60 or end > 22 * 60 or end - start < 3 * 60:
+            errors.append(("v2_wrong_interval", "Интервал [intake_time_from]–[intake_time_to]: с 09:00 "
+                                                "до 22:00, не короче 3 часов"))
+        if not (body.get("cdek_number") or body.get("order_uuid")):
+            sender: dict[str, Any] = body["sender"] if isinstance(body.get("sender"), dict) else {}
+            location: dict[str, Any] = (body["from_location"] if isinstance(body.get("from_location"), dict)
+                                        else {})
+            if not body.get("name"):
+                errors.append(("v2_field_is_empty", "Не задано поле [name]"))
+            if not isinstance(body.get("weight"), int) or body["weight"] <= 0:
+                errors.append(("v2_field_is_empty", "Не задано поле [weight]"))
+            if not sender.get("name"):
+                errors.append(("v2_field_is_empty", "Не задано поле [sender.name]"))
+            if not sender.get("phones"):
+                errors.append(("v2_field_is_empty", "Не задано поле [sender.phones]"))
+            if not location.get("address"):
+                errors.append(("v2_field_is_empty", "Не задано поле [from_location.address]"))
+        elif body.get("order_uuid") and body["order_uuid"] not in self.orders:
+            errors.append(("v2_entity_not_found", f"Заказ [order_uuid] {body['order_uuid']} не найден"))
+        elif body.get("cdek_number") and str(body["cdek_number"]) not in self.by_number:
+            errors.append(("v2_order_not_found", f"Заказ [cdek_number] {body['cdek_number']} не найден"))
+        return errors
+
+    def intake_create(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return self.invalid(400, "CREATE", [("v2_bad_request", "Malformed JSON")])
+        errors = self._validate_intake(body)
+        if errors:
+            return self.invalid(400, "CREATE", errors)
+        with self.lock:
+            number = str(self.next_intake_number)
+            self.next_intake_number += 1
+            intake = Intake(uuid=str(uuid.uuid4()), number=number, body=body, created_at=self.clock.now())
+            self.intakes[intake.uuid] = intake
+        return json_response({"entity": {"uuid": intake.uuid}, "requests": [
+            {"request_uuid": str(uuid.uuid4()), "type": "CREATE", "state": "ACCEPTED",
+             "date_time": cdek_time(intake.created_at)}]}, 202)
+
+    def _intake_duplicate(self, intake: Intake) -> bool:
+        """Another live request for the same day and address, made earlier."""
+        def where(one: Intake) -> tuple[Any, Any]:
+            return one.body.get("intake_date"), (one.body.get("from_location") or {}).get("address")
+
+        return bool(where(intake)[1]) and any(
+            other.uuid != intake.uuid and other.created_at < intake.created_at and not other.removed_at
+            and where(other) == where(intake) for other in self.intakes.values())
+
+    def intake_statuses(self, intake: Intake) -> list[tuple[str, datetime]]:
+        """Oldest first: accepted, created at once; the courier is appointed two hours before
+        the window opens and the request is done when it closes (the emulator's clock)."""
+        now = self.clock.now()
+        out = [("ACCEPTED", intake.created_at)]
+        if self._intake_duplicate(intake):
+            return [*out, ("INVALID", intake.created_at)]
+        out.append(("CREATED", intake.created_at))
+        day = date.fromisoformat(str(intake.body["intake_date"]))
+        start = self._minutes(intake.body["intake_time_from"]) or 0
+        end = self._minutes(intake.body["intake_time_to"]) or 0
+        opens = datetime.combine(day, datetime.min.time(), MSK) + timedelta(minutes=start)
+        closes = datetime.combine(day, datetime.min.time(), MSK) + timedelta(minutes=end)
+        for code, at in (("READY_FOR_APPOINTMENT", intake.created_at),
+                         ("APPOINTED_COURIER", max(intake.created_at, opens - timedelta(hours=2))),
+                         ("DONE", closes)):
+            if intake.removed_at and at >= intake.removed_at:
+                break
+            if at <= now:
+                out.append((code, at))
+        if intake.removed_at:
+            out.append(("REMOVED", intake.removed_at))
+        return out
+
+    def intake_get(self, request: Request) -> Response:
+        intake = self.intakes.get(request.params["uuid"])
+        if intake is None:
+            return self.invalid(404, "GET", [("v2_entity_not_found", "Заявка не найдена")])
+        statuses = self.intake_statuses(intake)
+        invalid = statuses[-1][0] == "INVALID"
+        body = intake.body
+        entity: dict[str, Any] = {"uuid": intake.uuid}
+        if not invalid:
+            entity["intake_number"] = intake.number
+        for key in ("cdek_number", "order_uuid", "intake_date", "intake_time_from", "intake_time_to",
+                    "lunch_time_from", "lunch_time_to", "name", "weight", "length", "width", "height",
+                    "comment", "sender", "from_location", "need_call", "courier_power_of_attorney",
+                    "courier_identity_card"):
+            if body.get(key) is not None:
+                entity[key] = body[key]
+        entity["statuses"] = [{"code": code, "name": INTAKE_STATUS_NAMES[code], "date_time": cdek_time(at)}
+                              for code, at in reversed(statuses)]  # newest first
+        req: dict[str, Any] = {"request_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, intake.uuid)),
+                               "type": "CREATE", "state": "INVALID" if invalid else "SUCCESSFUL",
+                               "date_time": cdek_time(intake.created_at)}
+        if invalid:
+            req["errors"] = [{"code": "v2_intake_exists_by_date_address",
+                              "message": "На переданную дату и в переданный адрес уже есть заявка"}]
+        return json_response({"entity": entity, "requests": [req]})
+
+    def intake_delete(self, request: Request) -> Response:
+        intake = self.intakes.get(request.params["uuid"])
+        if intake is None:
+            return self.invalid(404, "DELETE", [("v2_entity_not_found", "Заявка не найдена")])
+        last = self.intake_statuses(intake)[-1][0]
+        if last in ("DONE", "REMOVED", "INVALID"):
+            return self.invalid(400, "DELETE", [("v2_entity_forbidden",
+                                                 f"Заявку в статусе {last} удалить нельзя")])
+        intake.removed_at = self.clock.now()
+        return json_response({"entity": {"uuid": intake.uuid}, "requests": [
+            {"request_uuid": str(uuid.uuid4()), "type": "DELETE", "state": "ACCEPTED",
+             "date_time": cdek_time(intake.removed_at)}]}, 202)
+
+    def intake_days(self, request: Request) -> Response:
+        """Days a courier can come (``/v2/intakes/availableDays``): working days (not
+        Sunday) from today to ``date`` inclusive, at most 31 days ahead."""
+        body = request.json() if request.method == "POST" else {}
+        until_text = str((body or {}).get("date") or request.arg("date") or "")
+        today = self.clock.now().astimezone(MSK).date()
+        try:
+            until = date.fromisoformat(until_text[:10])
+        except ValueError:
+            return json_response({"date": [], "errors": [{"code": "v2_field_is_empty",
+                                                           "message": "Не задано поле [date]"}]}, 400)
+        last = min(until, today + timedelta(days=31))
+        days = [today + timedelta(days=i) for i in range((last - today).days + 1)]
+        return json_response({"date": [d.isoformat() for d in days if d.isoweekday() != 7],
+                              "all_days": False})
 
     # --- COD registries ------------------------------------------------------------------
     def registries(self, request: Request) -> Response:
