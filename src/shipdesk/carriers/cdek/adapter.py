@@ -583,6 +583,8 @@ class Adapter(CarrierAdapter):
                     raise
                 continue  # not found
             entity = info.get("entity") if isinstance(info.get("entity"), dict) else None
+            if isinstance(self._creation_outcome(reference, "", info), ItemError):
+                continue  # refused by CDEK (INVALID): never created
             if entity and entity.get("uuid"):
                 found.append(CreatedParcel(reference=reference, carrier_id=str(entity["uuid"]),
                                            tracking_number=str(entity.get("cdek_number") or ""), raw=info))

@@ -640,7 +640,10 @@ class CdekEmulator(App):
         order = (
             self.by_number.get(number)
             if number
-            else next((o for o in self.orders.values() if im_number and o.number == im_number), None)
+            # the live order with that shop number before a refused (INVALID) one
+            else next((o for o in sorted(self.orders.values(),
+                                         key=lambda o: (o.invalid, o.removed_at is not None))
+                       if im_number and o.number == im_number), None)
         )
         if order is None:
             return self.invalid(404, "GET", [("v2_order_not_found", "Заказ не найден")])
