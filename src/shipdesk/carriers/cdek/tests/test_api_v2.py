@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
@@ -16,25 +15,10 @@ from shipdesk.carriers.base import AuthenticationFailed, CarrierError, CourierPi
 from shipdesk.carriers.cdek import adapter as cdek_adapter
 from shipdesk.carriers.cdek import statuses
 from shipdesk.carriers.cdek.adapter import Adapter
-from shipdesk.carriers.cdek.emulator import CITIES, CLIENT_ID, CLIENT_SECRET, MSK, CdekEmulator
-from shipdesk.carriers.emulation import Running, start
-from shipdesk.carriers.tests.helpers import control, fast_client, parcel
+from shipdesk.carriers.cdek.emulator import CITIES, CLIENT_ID, CLIENT_SECRET, MSK
+from shipdesk.carriers.emulation import Running
+from shipdesk.carriers.tests.helpers import control, parcel
 from shipdesk.tracking.statuses import Status
-
-
-@pytest.fixture
-def emulator() -> Iterator[Running]:
-    running = start(CdekEmulator())
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def adapter(emulator: Running) -> Adapter:
-    Adapter.tokens._local.clear()
-    return Adapter(credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-                   base_url=f"{emulator.url}/v2", http=fast_client())
-
 
 # --- the published status list -------------------------------------------------------------
 

@@ -5,7 +5,6 @@ emulator over HTTP; the answers are then fed to the adapter's parsers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,11 @@ import pytest
 
 from shipdesk.carriers.base import CreatedParcel, ItemError
 from shipdesk.carriers.cdek.adapter import Adapter
-from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, CdekEmulator
-from shipdesk.carriers.emulation import Running, start
+from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET
+from shipdesk.carriers.emulation import Running
 
 CASES = Path(__file__).resolve().parent / "conformance"
 MSK = timedelta(hours=3)
-
-
-@pytest.fixture
-def emulator() -> Iterator[Running]:
-    running = start(CdekEmulator())
-    yield running
-    running.stop()
 
 
 def _token(url: str) -> str:

@@ -4,22 +4,14 @@ webhooks, the tariff list, waybills, courier pick-ups. Only its base URL is chan
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, MSK, SHOP_TARIFFS, CdekEmulator
-from shipdesk.carriers.emulation import Running, start
+from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, MSK, SHOP_TARIFFS
+from shipdesk.carriers.emulation import Running
 from shipdesk.carriers.tests.helpers import pdf_barcodes
-
-
-@pytest.fixture
-def emulator() -> Iterator[Running]:
-    running = start(CdekEmulator())
-    yield running
-    running.stop()
 
 
 @pytest.fixture
