@@ -22,14 +22,27 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jwt
 
 from shipdesk.carriers import scenarios
+from shipdesk.carriers.cdek.emulator_directories import Directories
+from shipdesk.carriers.cdek.emulator_intakes import Intake, Intakes
+from shipdesk.carriers.cdek.reference import (  # noqa: F401 (names others import from here)
+    BARCODE_FORMATS,
+    CITIES,
+    MSK,
+    OFFICES,
+    SHOP_TARIFFS,
+    STATUS_NAMES,
+    TARIFF_ORDER_TYPES,
+    TARIFFS,
+    cdek_time,
+    invalid_answer,
+)
 from shipdesk.carriers.emulation import (
     App,
     Request,
@@ -46,13 +59,6 @@ CLIENT_ID = "shipdesk-cdek-sandbox"
 CLIENT_SECRET = "shipdesk-cdek-sandbox-secret"  # noqa: S105 (the emulator's public test account)
 SANDBOX_CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
-DATA = Path(__file__).resolve().parent / "data"
-STATUS_NAMES: dict[str, str] = {
-    row["code"]: row["name"]
-    for row in json.loads((DATA / "order_statuses.json").read_text(encoding="utf-8"))["statuses"]
-}
-
-# scenario step -> (code, reason code)
 STEP_CODES: dict[str, tuple[str, str]] = {
     "created": ("CREATED", ""),
     "accepted": ("RECEIVED_AT_SHIPMENT_WAREHOUSE", ""),
@@ -70,122 +76,6 @@ STEP_CODES: dict[str, tuple[str, str]] = {
     "lost": ("NOT_DELIVERED", "26"),
 }
 
-_TARIFF_DATA = json.loads((DATA / "tariffs.json").read_text(encoding="utf-8"))
-DELIVERY_MODE_NAMES: dict[int, str] = {int(k): v for k, v in _TARIFF_DATA["delivery_modes"].items()}
-# The emulator's prices: a base per delivery mode (door costs more than a warehouse), a
-# family surcharge or discount, plus 45 ₽ per started 500 g above the first 500 g.
-_MODE_BASE = {4: 290, 3: 390, 2: 340, 1: 440, 7: 270, 6: 320, 8: 420, 9: 300, 10: 280}
-_FAMILY = (("Экономичная", -60, 4, 8), ("Экспресс", 150, 1, 3), ("Магистральный", 230, 1, 2),
-           ("Международный", 900, 4, 9), ("E-com", 100, 3, 6), ("CDEK Express", 700, 5, 10),
-           ("Сборный", 400, 4, 7))
-
-
-def _tariff_row(row: dict[str, Any]) -> tuple[str, int, Decimal, int, int]:
-    name, mode = str(row["tariff_name"]), int(row["delivery_mode"])
-    extra, pmin, pmax = 0, 2, 4
-    for prefix, surcharge, low, high in _FAMILY:
-        if name.startswith(prefix):
-            extra, pmin, pmax = surcharge, low, high
-            break
-    return name, mode, Decimal(_MODE_BASE[mode] + extra), pmin, pmax
-
-
-# code: (name, delivery_mode, base price, period_min, period_max): CDEK's published list
-TARIFFS: dict[int, tuple[str, int, Decimal, int, int]] = {
-    int(row["tariff_code"]): _tariff_row(row) for row in _TARIFF_DATA["tariffs"]
-}
-TARIFF_ORDER_TYPES: dict[int, int] = {
-    int(r["tariff_code"]): int(r["order_type"]) for r in _TARIFF_DATA["tariffs"]
-}
-SHOP_TARIFFS = tuple(code for code, kind in TARIFF_ORDER_TYPES.items() if kind == 1)  # order type 1
-
-# A sample of CDEK's city directory: code: (city, region, first postal code)
-CITIES = {
-    44: ("Москва", "Москва", "101000"),
-    137: ("Санкт-Петербург", "Санкт-Петербург", "190000"),
-    270: ("Новосибирск", "Новосибирская обл.", "630000"),
-    268: ("Омск", "Омская обл.", "644000"),
-    250: ("Екатеринбург", "Свердловская обл.", "620000"),
-    424: ("Казань", "Респ. Татарстан", "420000"),
-    414: ("Нижний Новгород", "Нижегородская обл.", "603000"),
-    435: ("Краснодар", "Краснодарский край", "350000"),
-    438: ("Ростов-на-Дону", "Ростовская обл.", "344000"),
-    430: ("Самара", "Самарская обл.", "443000"),
-    1095: ("Москворечье", "Московская обл.", "142000"),
-}
-# city code: (postal codes, longitude, latitude, time zone)
-CITY_DETAILS: dict[int, tuple[tuple[str, ...], float, float, str]] = {
-    44: (("101000", "119002", "125009"), 37.6176, 55.7558, "Europe/Moscow"),
-    137: (("190000", "191025"), 30.3141, 59.9386, "Europe/Moscow"),
-    270: (("630000", "630099"), 82.9204, 55.0302, "Asia/Novosibirsk"),
-    268: (("644000", "644024", "644099"), 73.3682, 54.9893, "Asia/Omsk"),
-    250: (("620000", "620014"), 60.6122, 56.8519, "Asia/Yekaterinburg"),
-    424: (("420000", "420111"), 49.1221, 55.7887, "Europe/Moscow"),
-    414: (("603000", "603005"), 44.0020, 56.3287, "Europe/Moscow"),
-    435: (("350000", "350063"), 38.9760, 45.0355, "Europe/Moscow"),
-    438: (("344000", "344002"), 39.7203, 47.2225, "Europe/Moscow"),
-    430: (("443000", "443099"), 50.1002, 53.1959, "Europe/Samara"),
-    1095: (("142000",), 37.8000, 55.4000, "Europe/Moscow"),
-}
-# region name: CDEK region code (a sample)
-REGION_CODES = {
-    "Москва": 81, "Санкт-Петербург": 82, "Новосибирская обл.": 23, "Омская обл.": 27,
-    "Свердловская обл.": 41, "Респ. Татарстан": 8, "Нижегородская обл.": 24,
-    "Краснодарский край": 7, "Ростовская обл.": 38, "Самарская обл.": 40, "Московская обл.": 9,
-}
-INTAKE_STATUS_NAMES = {
-    "ACCEPTED": "Принят", "CREATED": "Создан", "REMOVED": "Отменена",
-    "READY_FOR_APPOINTMENT": "Готова к назначению", "APPOINTED_COURIER": "Назначен курьер",
-    "DONE": "Выполнена", "PROBLEM_DETECTED": "Выявлена проблема",
-    "PROCESSING_REQUIRED": "Требует обработки", "INVALID": "Некорректная заявка",
-}
-BARCODE_FORMATS = ("A4", "A5", "A6", "A7")
-
-OFFICES: list[dict[str, Any]] = [
-    {
-        "code": "MSK5",
-        "city_code": 44,
-        "type": "PVZ",
-        "address": "ул. Большая Дмитровка, 7/5, стр. 1",
-        "postal_code": "125009",
-        "lat": 55.7601,
-        "lon": 37.6150,
-        "hours": "Пн-Вс 09:00-21:00",
-    },
-    {
-        "code": "MSK142",
-        "city_code": 44,
-        "type": "POSTAMAT",
-        "address": "ул. Арбат, 24",
-        "postal_code": "119002",
-        "lat": 55.7500,
-        "lon": 37.5920,
-        "hours": "Пн-Вс 00:00-23:59",
-    },
-    {
-        "code": "SPB12",
-        "city_code": 137,
-        "type": "PVZ",
-        "address": "Невский пр., 88",
-        "postal_code": "191025",
-        "lat": 59.9320,
-        "lon": 30.3480,
-        "hours": "Пн-Вс 10:00-21:00",
-    },
-    {
-        "code": "OMS3",
-        "city_code": 268,
-        "type": "PVZ",
-        "address": "ул. Ленина, 18",
-        "postal_code": "644024",
-        "lat": 54.9850,
-        "lon": 73.3700,
-        "hours": "Пн-Сб 10:00-20:00",
-    },
-]
-
-
-MSK = timezone(timedelta(hours=3))
 
 
 def keep_free_until(order: Order, now: datetime, step_seconds: float = 0.0) -> str | None:
@@ -201,11 +91,6 @@ def keep_free_until(order: Order, now: datetime, step_seconds: float = 0.0) -> s
         return None
     last = order.created_at + timedelta(hours=arrived) + timedelta(days=scenarios.STORAGE_DAYS - 1)
     return last.astimezone(MSK).date().isoformat()
-
-
-def cdek_time(moment: datetime) -> str:
-    """CDEK's datetime format: ``2019-07-11T13:07:34+0700``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 @dataclass
@@ -240,16 +125,7 @@ class PrintJob:
     format: str = "A4"
 
 
-@dataclass
-class Intake:
-    uuid: str
-    number: str
-    body: dict[str, Any]
-    created_at: datetime
-    removed_at: datetime | None = None
-
-
-class CdekEmulator(App):
+class CdekEmulator(Directories, Intakes, App):
     def __init__(self, *, step_seconds: float = 0.0, token_ttl: int = 3600) -> None:
         super().__init__(step_seconds=step_seconds)
         self.clients = {CLIENT_ID: CLIENT_SECRET}
@@ -338,21 +214,7 @@ class CdekEmulator(App):
         self.tokens.clear()
         return json_response({"expired": True})
 
-    @staticmethod
-    def invalid(status: int, kind: str, errors: list[tuple[str, str]]) -> Response:
-        return json_response(
-            {
-                "requests": [
-                    {
-                        "type": kind,
-                        "state": "INVALID",
-                        "date_time": cdek_time(datetime.now(UTC)),
-                        "errors": [{"code": c, "message": m} for c, m in errors],
-                    }
-                ]
-            },
-            status,
-        )
+    invalid = staticmethod(invalid_answer)
 
     def _authed(self, handler: Any) -> Any:
         def wrapped(request: Request) -> Response:
@@ -772,145 +634,6 @@ class CdekEmulator(App):
             }
         )
 
-    # --- directories ---------------------------------------------------------------------
-    def deliverypoints(self, request: Request) -> Response:
-        city_code, postal, kind = (
-            request.arg("city_code"),
-            request.arg("postal_code"),
-            request.arg("type", "ALL"),
-        )
-        out = []
-        for office in OFFICES:
-            if city_code and str(office["city_code"]) != city_code:
-                continue
-            if postal and office["postal_code"][:3] != postal[:3]:
-                continue
-            if kind not in ("ALL", office["type"]):
-                continue
-            city, region, _zip = CITIES[office["city_code"]]
-            out.append(
-                {
-                    "code": office["code"],
-                    "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, office["code"])),
-                    "name": f"{city}, {office['address']}",
-                    "work_time": office["hours"],
-                    "work_time_list": [{"day": d, "time": "09:00/21:00"} for d in range(1, 8)],
-                    "type": office["type"],
-                    "owner_code": "cdek",
-                    "is_handout": True,
-                    "is_reception": True,
-                    "is_dressing_room": False,
-                    "take_only": False,
-                    "have_fast_payment_system": True,
-                    "work_time_exception_list": [],
-                    "have_cashless": True,
-                    "have_cash": True,
-                    "allowed_cod": True,
-                    "location": {
-                        "country_code": "RU",
-                        "region": region,
-                        "city_code": office["city_code"],
-                        "city_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdek-city-{office['city_code']}")),
-                        "city": city,
-                        "postal_code": office["postal_code"],
-                        "longitude": office["lon"],
-                        "latitude": office["lat"],
-                        "address": office["address"],
-                        "address_full": f"{office['postal_code']}, {city}, {office['address']}",
-                    },
-                }
-            )
-        return json_response(out)
-
-    @staticmethod
-    def _page(request: Request, rows: list[Any]) -> Response:
-        """CDEK's paging: ``size`` rows of page ``page`` (from 0); a page past the end is an
-        empty list. ``page`` without ``size`` is ignored, as documented."""
-        size_arg, page_arg = request.arg("size"), request.arg("page")
-        if not size_arg:
-            return json_response(rows)
-        try:
-            size, page = int(size_arg), int(page_arg or 0)
-        except ValueError:
-            return json_response({"errors": [{"code": "v2_invalid_value_type",
-                                              "message": "[size] и [page] должны быть числами"}]}, 400)
-        if size <= 0 or page < 0:
-            return json_response({"errors": [{"code": "v2_invalid_value",
-                                              "message": "Неверное значение [size] или [page]"}]}, 400)
-        return json_response(rows[page * size:(page + 1) * size])
-
-    @staticmethod
-    def city_row(code: int) -> dict[str, Any]:
-        city, region, _zip = CITIES[code]
-        postals, lon, lat, tz = CITY_DETAILS[code]
-        return {
-            "code": code, "city_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdek-city-{code}")),
-            "city": city, "fias_guid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fias-city-{code}")),
-            "country_code": "RU", "country": "Россия", "region": region,
-            "region_code": REGION_CODES[region], "sub_region": "", "postal_codes": list(postals),
-            "longitude": lon, "latitude": lat, "time_zone": tz, "payment_limit": -1.0,
-        }
-
-    def cities(self, request: Request) -> Response:
-        name = request.arg("city").strip().lower()
-        postal, code = request.arg("postal_code").strip(), request.arg("code").strip()
-        region_code, countries = request.arg("region_code").strip(), request.arg("country_codes").upper()
-        rows = []
-        for city_code in sorted(CITIES):
-            row = self.city_row(city_code)
-            if name and row["city"].lower() != name:
-                continue
-            if postal and postal not in row["postal_codes"]:
-                continue
-            if code and str(city_code) != code:
-                continue
-            if region_code and str(row["region_code"]) != region_code:
-                continue
-            if countries and "RU" not in countries.split(","):
-                continue
-            rows.append(row)
-        return self._page(request, rows)
-
-    def suggest_cities(self, request: Request) -> Response:
-        name = request.arg("name").strip().lower()
-        if not name:
-            return json_response({"errors": [{"code": "v2_field_is_empty",
-                                              "message": "Не задано поле [name]"}]}, 400)
-        if request.arg("country_code") and request.arg("country_code").upper() != "RU":
-            return json_response([])
-        return json_response([
-            {"city_uuid": row["city_uuid"], "code": row["code"],
-             "full_name": f"{row['city']}, {row['region']}, {row['country']}", "country_code": "RU"}
-            for row in (self.city_row(c) for c in sorted(CITIES))
-            if row["city"].lower().startswith(name)
-        ])
-
-    def regions(self, request: Request) -> Response:
-        countries = request.arg("country_codes").upper()
-        rows = [
-            {"country_code": "RU", "country": "Россия", "region": region, "region_code": code,
-             "kladr_region_code": f"{code:02d}", "fias_region_guid": str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                                                    f"fias-region-{code}"))}
-            for region, code in sorted(REGION_CODES.items(), key=lambda kv: kv[1])
-        ]
-        if countries and "RU" not in countries.split(","):
-            rows = []
-        return self._page(request, rows)
-
-    def alltariffs(self, request: Request) -> Response:
-        """The account's tariffs (``GET /v2/calculator/alltariffs``)."""
-        return json_response({"tariff_codes": [
-            {"tariff_name": name, "weight_min": 0.0, "weight_max": 30.0 if mode != 4 else 50.0,
-             "weight_calc_max": 50.0, "length_min": 1, "length_max": 150, "width_min": 1,
-             "width_max": 150, "height_min": 1, "height_max": 150,
-             "order_types": ["ONLINE_STORE" if TARIFF_ORDER_TYPES[code] == 1 else "DELIVERY"],
-             "payer_contragent_type": ["LEGAL_ENTITY"], "sender_contragent_type": ["LEGAL_ENTITY"],
-             "recipient_contragent_type": ["INDIVIDUAL", "LEGAL_ENTITY"],
-             "delivery_modes": [{"delivery_mode": str(mode), "delivery_mode_name": DELIVERY_MODE_NAMES[mode],
-                                 "tariff_code": code}]}
-            for code, (name, mode, _base, _pmin, _pmax) in TARIFFS.items()
-        ]})
-
     # --- print forms ---------------------------------------------------------------------
     def print_create(self, request: Request) -> Response:
         body = request.json() or {}
@@ -1117,161 +840,6 @@ class CdekEmulator(App):
                 except OSError:
                     continue
         return len(hooks)
-
-    # --- courier pick-up requests (intakes) -----------------------------------------------
-    @staticmethod
-    def _minutes(value: Any) -> int | None:
-        text = str(value or "")
-        try:
-            hours, minutes = text.split(":")[:2]
-            return int(hours) * 60 + int(minutes)
-        except ValueError:
-            return None
-
-    def _validate_intake(self, body: Any) -> list[tuple[str, str]]:
-        if not isinstance(body, dict):
-            return [("v2_bad_request", "Request body must be an object")]
-        errors: list[tuple[str, str]] = []
-        today = self.clock.now().astimezone(MSK).date()
-        try:
-            day = date.fromisoformat(str(body.get("intake_date") or ""))
-        except ValueError:
-            errors.append(("v2_field_is_empty", "Не задано или неверно поле [intake_date]"))
-        else:
-            if day < today:
-                errors.append(("v2_invalid_value", f"Дата [intake_date] {day} уже прошла"))
-            elif day > today + timedelta(days=31):
-                errors.append(("v2_invalid_value", "Дата [intake_date] не может быть дальше 31 дня"))
-        start, end = self._minutes(body.get("intake_time_from")), self._minutes(body.get("intake_time_to"))
-        if start is None or end is None:
-            errors.append(("v2_field_is_empty", "Не заданы поля [intake_time_from] и [intake_time_to]"))
-        elif start < 9 * 60 or end > 22 * 60 or end - start < 3 * 60:
-            errors.append(("v2_wrong_interval", "Интервал [intake_time_from]–[intake_time_to]: с 09:00 "
-                                                "до 22:00, не короче 3 часов"))
-        if not (body.get("cdek_number") or body.get("order_uuid")):
-            sender: dict[str, Any] = body["sender"] if isinstance(body.get("sender"), dict) else {}
-            location: dict[str, Any] = (body["from_location"] if isinstance(body.get("from_location"), dict)
-                                        else {})
-            if not body.get("name"):
-                errors.append(("v2_field_is_empty", "Не задано поле [name]"))
-            if not isinstance(body.get("weight"), int) or body["weight"] <= 0:
-                errors.append(("v2_field_is_empty", "Не задано поле [weight]"))
-            if not sender.get("name"):
-                errors.append(("v2_field_is_empty", "Не задано поле [sender.name]"))
-            if not sender.get("phones"):
-                errors.append(("v2_field_is_empty", "Не задано поле [sender.phones]"))
-            if not location.get("address"):
-                errors.append(("v2_field_is_empty", "Не задано поле [from_location.address]"))
-        elif body.get("order_uuid") and body["order_uuid"] not in self.orders:
-            errors.append(("v2_entity_not_found", f"Заказ [order_uuid] {body['order_uuid']} не найден"))
-        elif body.get("cdek_number") and str(body["cdek_number"]) not in self.by_number:
-            errors.append(("v2_order_not_found", f"Заказ [cdek_number] {body['cdek_number']} не найден"))
-        return errors
-
-    def intake_create(self, request: Request) -> Response:
-        try:
-            body = request.json()
-        except ValueError:
-            return self.invalid(400, "CREATE", [("v2_bad_request", "Malformed JSON")])
-        errors = self._validate_intake(body)
-        if errors:
-            return self.invalid(400, "CREATE", errors)
-        with self.lock:
-            number = str(self.next_intake_number)
-            self.next_intake_number += 1
-            intake = Intake(uuid=str(uuid.uuid4()), number=number, body=body, created_at=self.clock.now())
-            self.intakes[intake.uuid] = intake
-        return json_response({"entity": {"uuid": intake.uuid}, "requests": [
-            {"request_uuid": str(uuid.uuid4()), "type": "CREATE", "state": "ACCEPTED",
-             "date_time": cdek_time(intake.created_at)}]}, 202)
-
-    def _intake_duplicate(self, intake: Intake) -> bool:
-        """Another live request for the same day and address, made earlier."""
-        def where(one: Intake) -> tuple[Any, Any]:
-            return one.body.get("intake_date"), (one.body.get("from_location") or {}).get("address")
-
-        return bool(where(intake)[1]) and any(
-            other.uuid != intake.uuid and other.created_at < intake.created_at and not other.removed_at
-            and where(other) == where(intake) for other in self.intakes.values())
-
-    def intake_statuses(self, intake: Intake) -> list[tuple[str, datetime]]:
-        """Oldest first: accepted, created at once; the courier is appointed two hours before
-        the window opens and the request is done when it closes (the emulator's clock)."""
-        now = self.clock.now()
-        out = [("ACCEPTED", intake.created_at)]
-        if self._intake_duplicate(intake):
-            return [*out, ("INVALID", intake.created_at)]
-        out.append(("CREATED", intake.created_at))
-        day = date.fromisoformat(str(intake.body["intake_date"]))
-        start = self._minutes(intake.body["intake_time_from"]) or 0
-        end = self._minutes(intake.body["intake_time_to"]) or 0
-        opens = datetime.combine(day, datetime.min.time(), MSK) + timedelta(minutes=start)
-        closes = datetime.combine(day, datetime.min.time(), MSK) + timedelta(minutes=end)
-        for code, at in (("READY_FOR_APPOINTMENT", intake.created_at),
-                         ("APPOINTED_COURIER", max(intake.created_at, opens - timedelta(hours=2))),
-                         ("DONE", closes)):
-            if intake.removed_at and at >= intake.removed_at:
-                break
-            if at <= now:
-                out.append((code, at))
-        if intake.removed_at:
-            out.append(("REMOVED", intake.removed_at))
-        return out
-
-    def intake_get(self, request: Request) -> Response:
-        intake = self.intakes.get(request.params["uuid"])
-        if intake is None:
-            return self.invalid(404, "GET", [("v2_entity_not_found", "Заявка не найдена")])
-        statuses = self.intake_statuses(intake)
-        invalid = statuses[-1][0] == "INVALID"
-        body = intake.body
-        entity: dict[str, Any] = {"uuid": intake.uuid}
-        if not invalid:
-            entity["intake_number"] = intake.number
-        for key in ("cdek_number", "order_uuid", "intake_date", "intake_time_from", "intake_time_to",
-                    "lunch_time_from", "lunch_time_to", "name", "weight", "length", "width", "height",
-                    "comment", "sender", "from_location", "need_call", "courier_power_of_attorney",
-                    "courier_identity_card"):
-            if body.get(key) is not None:
-                entity[key] = body[key]
-        entity["statuses"] = [{"code": code, "name": INTAKE_STATUS_NAMES[code], "date_time": cdek_time(at)}
-                              for code, at in reversed(statuses)]  # newest first
-        req: dict[str, Any] = {"request_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, intake.uuid)),
-                               "type": "CREATE", "state": "INVALID" if invalid else "SUCCESSFUL",
-                               "date_time": cdek_time(intake.created_at)}
-        if invalid:
-            req["errors"] = [{"code": "v2_intake_exists_by_date_address",
-                              "message": "На переданную дату и в переданный адрес уже есть заявка"}]
-        return json_response({"entity": entity, "requests": [req]})
-
-    def intake_delete(self, request: Request) -> Response:
-        intake = self.intakes.get(request.params["uuid"])
-        if intake is None:
-            return self.invalid(404, "DELETE", [("v2_entity_not_found", "Заявка не найдена")])
-        last = self.intake_statuses(intake)[-1][0]
-        if last in ("DONE", "REMOVED", "INVALID"):
-            return self.invalid(400, "DELETE", [("v2_entity_forbidden",
-                                                 f"Заявку в статусе {last} удалить нельзя")])
-        intake.removed_at = self.clock.now()
-        return json_response({"entity": {"uuid": intake.uuid}, "requests": [
-            {"request_uuid": str(uuid.uuid4()), "type": "DELETE", "state": "ACCEPTED",
-             "date_time": cdek_time(intake.removed_at)}]}, 202)
-
-    def intake_days(self, request: Request) -> Response:
-        """Days a courier can come (``/v2/intakes/availableDays``): working days (not
-        Sunday) from today to ``date`` inclusive, at most 31 days ahead."""
-        body = request.json() if request.method == "POST" else {}
-        until_text = str((body or {}).get("date") or request.arg("date") or "")
-        today = self.clock.now().astimezone(MSK).date()
-        try:
-            until = date.fromisoformat(until_text[:10])
-        except ValueError:
-            return json_response({"date": [], "errors": [{"code": "v2_field_is_empty",
-                                                           "message": "Не задано поле [date]"}]}, 400)
-        last = min(until, today + timedelta(days=31))
-        days = [today + timedelta(days=i) for i in range((last - today).days + 1)]
-        return json_response({"date": [d.isoformat() for d in days if d.isoweekday() != 7],
-                              "all_days": False})
 
     # --- COD registries ------------------------------------------------------------------
     def registries(self, request: Request) -> Response:
