@@ -30,6 +30,7 @@ class Capability(enum.StrEnum):
     WEBHOOKS = "webhooks"
     PAYOUT_REPORTS = "payout_reports"
     PICKUP_POINTS = "pickup_points"
+    COURIER_PICKUP = "courier_pickup"  # a courier ordered to collect parcels from the sender
     # Parcels carry numbers from the sender's own ranges (pools), issued before registration;
     # a carrier without it gives each parcel its number when it is registered. Whether the
     # ranges themselves can be asked for through the API: ``allot_numbers`` is implemented.
@@ -201,6 +202,36 @@ class PickupPoint:
     latitude: float | None = None
     longitude: float | None = None
     is_locker: bool = False
+
+
+@dataclass(frozen=True)
+class CourierPickupRequest:
+    """A courier asked to come to the sender and collect parcels (CDEK: an "intake")."""
+
+    day: date
+    time_from: str  # "HH:MM", local to the address
+    time_to: str
+    sender: Party  # the contact and the address the courier comes to
+    cargo: str  # what is collected, in words
+    weight_g: int
+    length_cm: int = 0
+    width_cm: int = 0
+    height_cm: int = 0
+    comment: str = ""
+    need_call: bool = False
+
+
+@dataclass(frozen=True)
+class CourierPickup:
+    """The carrier's courier request as it stands: its number once created, its state
+    (the carrier's code and name) and the carrier's words when it refused it."""
+
+    carrier_id: str
+    number: str = ""
+    state: str = ""
+    state_name: str = ""
+    error: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -397,6 +428,16 @@ class CarrierAdapter:
         raise NotImplementedError
 
     def allot_numbers(self, count: int) -> list[NumberRange]:
+        raise NotImplementedError
+
+    def courier_pickup_create(self, request: CourierPickupRequest) -> CourierPickup:
+        """Orders a courier (``Capability.COURIER_PICKUP``); a refusal raises CarrierError."""
+        raise NotImplementedError
+
+    def courier_pickup_get(self, carrier_id: str) -> CourierPickup:
+        raise NotImplementedError
+
+    def courier_pickup_cancel(self, carrier_id: str) -> None:
         raise NotImplementedError
 
     @classmethod

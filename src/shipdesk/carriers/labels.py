@@ -10,7 +10,7 @@ from pathlib import Path
 
 import fontpkg_pt_sans
 from reportlab.graphics.barcode import code128
-from reportlab.lib.pagesizes import A6
+from reportlab.lib.pagesizes import A4, A5, A6, A7
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -26,12 +26,16 @@ def _font() -> str:
     return FONT
 
 
-def label_pdf(carrier: str, labels: Sequence[tuple[str, Sequence[str]]]) -> bytes:
-    """``labels``: (barcode value, lines of text) per page."""
+PAGE_SIZES = {"A4": A4, "A5": A5, "A6": A6, "A7": A7}
+
+
+def label_pdf(carrier: str, labels: Sequence[tuple[str, Sequence[str]]], *, pagesize: str = "A6") -> bytes:
+    """``labels``: (barcode value, lines of text) per page; ``pagesize``: A4, A5, A6 or A7."""
     font = _font()
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A6)
-    _width, height = A6
+    size = PAGE_SIZES[pagesize]
+    pdf = canvas.Canvas(out, pagesize=size)
+    _width, height = size
     for value, lines in labels:
         pdf.setFont(font, 12)
         pdf.drawString(8 * mm, height - 12 * mm, carrier)

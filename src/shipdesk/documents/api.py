@@ -1,5 +1,5 @@
 """/api/v1/documents/: batches (list, create, auto-group, add, remove, move, close) and
-their documents (generate, status, download), signing certificates."""
+their documents (generate, status, download), a courier for a batch, signing certificates."""
 
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ from ninja import Router, Status
 from shipdesk.core.apitypes import DbId, PositiveInt
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.core.typing import ApiRequest
-from shipdesk.documents import selectors, services
-from shipdesk.documents.models import Batch, GeneratedDocument
+from shipdesk.documents import courier, selectors, services
+from shipdesk.documents.models import Batch, CourierPickup, GeneratedDocument
 from shipdesk.documents.schemas import (
     AutoGroupIn,
     BatchCreateIn,
     BatchOut,
     CertificateIn,
     CertificateOut,
+    CourierOrderIn,
+    CourierPickupOut,
     DocumentIn,
     DocumentOut,
     MoveIn,
@@ -129,6 +131,36 @@ def document_download(request: ApiRequest, document_id: DbId):
     handle, filename, content_type = services.document_open(actor=request.auth,
                                                             document_id=document_id)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+
+
+def _pickup_out(p: CourierPickup) -> CourierPickupOut:
+    return CourierPickupOut(
+        id=p.pk, batch_id=p.batch_id, carrier_id=p.carrier_id, number=p.number, state=p.state,
+        state_name=p.state_name, error=p.error, day=p.day, time_from=p.time_from,
+        time_to=p.time_to, address=p.address, created_at=p.created_at)
+
+
+@router.get("/batches/{batch_id}/courier", response=list[CourierPickupOut])
+def courier_list(request: ApiRequest, batch_id: DbId):
+    batch = selectors.batch_get(actor=request.auth, batch_id=batch_id)
+    return [_pickup_out(p) for p in courier.courier_pickups(batch)]
+
+
+@router.post("/batches/{batch_id}/courier", response={201: CourierPickupOut})
+def courier_order(request: ApiRequest, batch_id: DbId, payload: CourierOrderIn):
+    return Status(201, _pickup_out(courier.courier_order(
+        actor=request.auth, batch_id=batch_id, day=payload.day, time_from=payload.time_from,
+        time_to=payload.time_to, comment=payload.comment)))
+
+
+@router.post("/courier-pickups/{pickup_id}/refresh", response=CourierPickupOut)
+def courier_refresh(request: ApiRequest, pickup_id: DbId):
+    return _pickup_out(courier.courier_refresh(actor=request.auth, pickup_id=pickup_id))
+
+
+@router.post("/courier-pickups/{pickup_id}/cancel", response=CourierPickupOut)
+def courier_cancel(request: ApiRequest, pickup_id: DbId):
+    return _pickup_out(courier.courier_cancel(actor=request.auth, pickup_id=pickup_id))
 
 
 @router.post("/certificates", response={201: CertificateOut})

@@ -128,3 +128,24 @@ class SigningCertificate(TenantModel):
     class Meta:
         verbose_name = _("сертификат подписи")
         verbose_name_plural = _("сертификаты подписи")
+
+
+class CourierPickup(TenantModel):
+    """A courier ordered from the carrier to collect a batch at the sender's address (CDEK:
+    an intake). The carrier's number, state and refusal as last read from it."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="courier_pickups")
+    carrier_id = models.CharField(_("идентификатор у перевозчика"), max_length=64)
+    number = models.CharField(_("номер заявки"), max_length=64, blank=True)
+    state = models.CharField(_("состояние у перевозчика"), max_length=32, blank=True)
+    state_name = models.CharField(_("состояние"), max_length=100, blank=True)
+    error = models.CharField(_("ответ перевозчика"), max_length=1000, blank=True)
+    day = models.DateField(_("дата"))
+    time_from = models.CharField(_("с"), max_length=5)
+    time_to = models.CharField(_("до"), max_length=5)
+    address = models.CharField(_("адрес"), max_length=500)
+
+    class Meta:
+        verbose_name = _("вызов курьера")
+        verbose_name_plural = _("вызовы курьера")
+        ordering = ["-created_at", "-pk"]

@@ -79,3 +79,28 @@ class CertificateOut(Schema):
     not_after: datetime | None
     is_demo: bool
     is_active: bool
+
+
+class CourierOrderIn(Schema):
+    """A courier to collect the batch at the sender's address (CDEK: a pick-up request)."""
+
+    day: date
+    time_from: str = Field(examples=["10:00"], description="ЧЧ:ММ")
+    time_to: str = Field(examples=["18:00"], description="ЧЧ:ММ")
+    comment: str = Field("", max_length=255)
+
+
+class CourierPickupOut(Schema):
+    id: int
+    batch_id: int
+    carrier_id: str
+    number: str = Field(description="номер заявки у перевозчика (после её проверки)")
+    state: str = Field(description="код состояния у перевозчика, напр. ACCEPTED, CREATED, "
+                                   "APPOINTED_COURIER, DONE, REMOVED, INVALID")
+    state_name: str
+    error: str = Field(description="ответ перевозчика, если он отклонил заявку")
+    day: date
+    time_from: str
+    time_to: str
+    address: str
+    created_at: datetime

@@ -3,6 +3,8 @@ progress, each document). Thin: rules are in services/selectors."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_POST
 from shipdesk.core.errors import NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
-from shipdesk.documents import selectors, services
+from shipdesk.documents import courier, selectors, services
 from shipdesk.documents.models import BatchState, DocumentKind, GeneratedDocument
 from shipdesk.tenancy.permissions import Perm
 
@@ -60,6 +62,8 @@ def batch_detail(request: ActorRequest, batch_id: int) -> HttpResponse:
         "batch": batch, "shipments": selectors.batch_shipments(batch)[:1000],
         "count": batch.entries.count(), "kinds": kinds,
         "print_doc": documents.get(DocumentKind.BATCH_PRINT),
+        "courier_supported": courier.courier_supported(batch),
+        "pickups": courier.courier_pickups(batch)[:20], "courier_day": batch.shipping_date,
         "can_edit": request.actor.can(Perm.MANAGE_SHIPMENTS)})
 
 
@@ -86,6 +90,40 @@ def batch_remove(request: ActorRequest, batch_id: int) -> HttpResponse:
     except ServiceError as exc:
         message_service_error(request, exc)
     return redirect("documents:batch", batch_id=batch_id)
+
+
+@actor_required
+@require_POST
+def courier_order(request: ActorRequest, batch_id: int) -> HttpResponse:
+    _batch_or_404(request, batch_id)
+    try:
+        day = date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        messages.error(request, _("Укажите дату вызова курьера"))
+        return redirect("documents:batch", batch_id=batch_id)
+    try:
+        pickup = courier.courier_order(
+            actor=request.actor, batch_id=batch_id, day=day,
+            time_from=request.POST.get("time_from", ""), time_to=request.POST.get("time_to", ""))
+    except ServiceError as exc:
+        message_service_error(request, exc)
+    else:
+        messages.success(request, _("Курьер вызван: %(s)s") % {
+            "s": pickup.error or pickup.state_name or pickup.state})
+    return redirect("documents:batch", batch_id=batch_id)
+
+
+@actor_required
+@require_POST
+def courier_refresh(request: ActorRequest, pickup_id: int) -> HttpResponse:
+    try:
+        pickup = courier.courier_refresh(actor=request.actor, pickup_id=pickup_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    except ServiceError as exc:
+        message_service_error(request, exc)
+        return redirect("documents:batches")
+    return redirect("documents:batch", batch_id=pickup.batch_id)
 
 
 @actor_required

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
+import jwt
 
 from shipdesk.carriers import charges, protocol, timing
 from shipdesk.carriers.base import (
@@ -24,6 +25,8 @@ from shipdesk.carriers.base import (
     CarrierAdapter,
     CarrierError,
     ChargeLine,
+    CourierPickup,
+    CourierPickupRequest,
     CreatedParcel,
     CreateResult,
     Document,
@@ -42,6 +45,7 @@ FIELD_RE = re.compile(r"\[([\w.\[\]]+)\]")
 PRINT_POLL_ATTEMPTS = 10
 PRINT_POLL_DELAY = 0.3
 TOKEN_MARGIN = 60  # refresh this many seconds before expiry
+CITY_PAGE_SIZE = 500  # rows per page of /location/cities
 
 
 def tariff_code(service_code: str) -> int | None:
@@ -173,6 +177,7 @@ class Adapter(CarrierAdapter):
             Capability.WEBHOOKS,
             Capability.PICKUP_POINTS,
             Capability.PAYOUT_REPORTS,
+            Capability.COURIER_PICKUP,
         }
     )
     track_batch_size: ClassVar[int] = 1  # CDEK answers one order per request
@@ -230,9 +235,20 @@ class Adapter(CarrierAdapter):
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise CarrierError("СДЭК не выдал токен доступа", code="bad_response")
-        ttl = float(data.get("expires_in") or 3600)
+        ttl = min(float(data.get("expires_in") or 3600), self._jwt_lifetime(token))
         self.tokens.set(self._token_key, token, max(1.0, ttl - TOKEN_MARGIN))
         return token
+
+    @staticmethod
+    def _jwt_lifetime(token: str) -> float:
+        """Seconds until the token's own ``exp`` (CDEK's token is a JWT); unbounded when the
+        token carries none. Its signature is CDEK's business, not ours: only read here."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+        except jwt.InvalidTokenError:
+            return float("inf")
+        exp = claims.get("exp")
+        return float(exp) - time.time() if isinstance(exp, int | float) else float("inf")
 
     def _token(self) -> str:
         return self.tokens.get(self._token_key) or self._fetch_token()
@@ -263,7 +279,11 @@ class Adapter(CarrierAdapter):
                 continue
             break
         if response.status_code == 401:
-            raise AuthenticationFailed("СДЭК отклонил токен доступа", code="bad_token", status=401)
+            self.tokens.delete(self._token_key)
+            raise AuthenticationFailed(
+                "СДЭК отклонил токен доступа и новый, полученный взамен (отозван или истёк): "
+                "проверьте идентификатор и секретный ключ договора",
+                code="bad_token", status=401)
         if response.status_code == 403:
             raise AuthenticationFailed(
                 f"Нет доступа к методу СДЭК {path}: проверьте договор и права ключа",
@@ -563,6 +583,8 @@ class Adapter(CarrierAdapter):
                     raise
                 continue  # not found
             entity = info.get("entity") if isinstance(info.get("entity"), dict) else None
+            if isinstance(self._creation_outcome(reference, "", info), ItemError):
+                continue  # refused by CDEK (INVALID): never created
             if entity and entity.get("uuid"):
                 found.append(CreatedParcel(reference=reference, carrier_id=str(entity["uuid"]),
                                            tracking_number=str(entity.get("cdek_number") or ""), raw=info))
@@ -746,6 +768,85 @@ class Adapter(CarrierAdapter):
                 )
             )
         return points
+
+    def cities(self, **filters: Any) -> list[dict[str, Any]]:
+        """CDEK's cities matching ``filters`` (``postal_code``, ``code``, ``city``,
+        ``region_code`` …), every page of them: pages are read until one comes back short."""
+        found: list[dict[str, Any]] = []
+        for page in range(1000):  # a bound, not a limit anyone reaches
+            rows = protocol.expect_list(
+                self._json("GET", "/location/cities",
+                           params={**filters, "size": CITY_PAGE_SIZE, "page": page}, idempotent=True),
+                "cities")
+            found.extend(r for r in rows if isinstance(r, dict))
+            if len(rows) < CITY_PAGE_SIZE:
+                break
+        return found
+
+    # --- courier pick-up (intakes) -------------------------------------------------------
+    def intake_body(self, request: CourierPickupRequest) -> dict[str, Any]:
+        """The ``POST /v2/intakes`` body: a courier to the sender's address."""
+        sender = request.sender
+        contact: dict[str, Any] = {"name": sender.name or sender.company}
+        if sender.company:
+            contact["company"] = sender.company
+        if sender.phone:
+            contact["phones"] = [{"number": sender.phone}]
+        body: dict[str, Any] = {
+            "intake_date": request.day.isoformat(),
+            "intake_time_from": request.time_from,
+            "intake_time_to": request.time_to,
+            "name": request.cargo[:255],
+            "weight": max(1, request.weight_g),
+            "sender": contact,
+            "from_location": self._location(sender.address),
+            "need_call": request.need_call,
+        }
+        for key, value in (("length", request.length_cm), ("width", request.width_cm),
+                           ("height", request.height_cm)):
+            if value:
+                body[key] = value
+        if request.comment:
+            body["comment"] = request.comment[:255]
+        return body
+
+    @staticmethod
+    def _intake_outcome(carrier_id: str, info: dict[str, Any]) -> CourierPickup:
+        entity = info.get("entity") if isinstance(info.get("entity"), dict) else {}
+        statuses = [s for s in (entity or {}).get("statuses") or [] if isinstance(s, dict)]
+        latest = max(statuses, key=lambda s: parse_cdek_time(s.get("date_time")), default={})
+        requests = [r for r in info.get("requests") or [] if isinstance(r, dict)]
+        refused = [r for r in requests if r.get("state") == "INVALID"]
+        error = "; ".join(str(e.get("message") or e.get("code") or "")
+                          for r in refused for e in r.get("errors") or [] if isinstance(e, dict))
+        return CourierPickup(
+            carrier_id=carrier_id,
+            number=str((entity or {}).get("intake_number") or ""),
+            state="INVALID" if refused else str(latest.get("code") or ""),
+            state_name=str(latest.get("name") or ""),
+            error=error or ("СДЭК отклонил заявку" if refused else ""),
+            raw=info,
+        )
+
+    def courier_pickup_create(self, request: CourierPickupRequest) -> CourierPickup:
+        data = protocol.expect_dict(self._json("POST", "/intakes", json_body=self.intake_body(request)),
+                                    "intake")
+        carrier_id = str(protocol.expect_dict(data.get("entity"), "entity").get("uuid") or "")
+        if not carrier_id:
+            raise CarrierError("СДЭК не вернул идентификатор заявки", code="bad_response")
+        try:  # accepted (202): what CDEK made of it so far
+            return self.courier_pickup_get(carrier_id)
+        except CarrierError as exc:
+            if exc.transient:
+                return CourierPickup(carrier_id=carrier_id, state="ACCEPTED", raw=data)
+            raise
+
+    def courier_pickup_get(self, carrier_id: str) -> CourierPickup:
+        info = protocol.expect_dict(self._json("GET", f"/intakes/{carrier_id}", idempotent=True), "intake")
+        return self._intake_outcome(carrier_id, info)
+
+    def courier_pickup_cancel(self, carrier_id: str) -> None:
+        self._json("DELETE", f"/intakes/{carrier_id}")
 
     def registries(self, on: date) -> bytes:
         """The COD registries of a day, as the JSON CDEK returns (a payout report)."""

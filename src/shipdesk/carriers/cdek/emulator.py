@@ -4,6 +4,13 @@ really posts, COD registries; tracking scenarios on its clock (the real time unl
 moves it; paced by ``step_seconds`` in the sandbox of ``make run``); CDEK's own
 error shape ``{"requests":[{"state":"INVALID","errors":[{"code","message"}]}]}``.
 
+Validation is asynchronous as at CDEK: a request that breaks the schema (a required field
+missing) gets HTTP 400 at once; an order that is well-formed but wrong for CDEK (an unknown
+tariff, pickup point or a duplicate shop number) is accepted with 202 and shows
+``requests[].state = INVALID`` with its ``errors[]`` on ``GET /v2/orders/{uuid}``.
+Tokens are HS256 JWTs with ``exp``; the published tariff and status lists are data
+(``data/*.json``). Courier pick-up requests (``/v2/intakes``) are served too.
+
 Served under ``/v2`` like the real host (``https://api.cdek.ru/v2``)."""
 
 from __future__ import annotations
@@ -15,11 +22,27 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import jwt
+
 from shipdesk.carriers import scenarios
+from shipdesk.carriers.cdek.emulator_directories import Directories
+from shipdesk.carriers.cdek.emulator_intakes import Intake, Intakes
+from shipdesk.carriers.cdek.reference import (  # noqa: F401 (names others import from here)
+    BARCODE_FORMATS,
+    CITIES,
+    MSK,
+    OFFICES,
+    SHOP_TARIFFS,
+    STATUS_NAMES,
+    TARIFF_ORDER_TYPES,
+    TARIFFS,
+    cdek_time,
+    invalid_answer,
+)
 from shipdesk.carriers.emulation import (
     App,
     Request,
@@ -36,26 +59,6 @@ CLIENT_ID = "shipdesk-cdek-sandbox"
 CLIENT_SECRET = "shipdesk-cdek-sandbox-secret"  # noqa: S105 (the emulator's public test account)
 SANDBOX_CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
-STATUS_NAMES = {
-    "ACCEPTED": "Принят",
-    "CREATED": "Создан",
-    "REMOVED": "Удален",
-    "RECEIVED_AT_SHIPMENT_WAREHOUSE": "Принят на склад отправителя",
-    "READY_FOR_SHIPMENT_IN_SENDER_CITY": "Выдан на отправку в г. отправителе",
-    "SENT_TO_RECIPIENT_CITY": "Отправлен в г. получатель",
-    "ACCEPTED_IN_RECIPIENT_CITY": "Встречен в г. получателе",
-    "ACCEPTED_AT_PICK_UP_POINT": "Принят на склад до востребования",
-    "TAKEN_BY_COURIER": "Выдан на доставку",
-    "RETURNED_TO_RECIPIENT_CITY_WAREHOUSE": "Возвращен на склад доставки",
-    "DELIVERED": "Вручен",
-    "NOT_DELIVERED": "Не вручен",
-    "IN_CUSTOMS_INTERNATIONAL": "Таможенное оформление в стране отправления",
-    "CUSTOMS_COMPLETE": "Таможенное оформление завершено",
-    "SENT_TO_SENDER_CITY": "Отправлен в г. отправитель",
-    "ACCEPTED_IN_SENDER_CITY": "Встречен в г. отправителе",
-}
-
-# scenario step -> (code, reason code)
 STEP_CODES: dict[str, tuple[str, str]] = {
     "created": ("CREATED", ""),
     "accepted": ("RECEIVED_AT_SHIPMENT_WAREHOUSE", ""),
@@ -73,69 +76,6 @@ STEP_CODES: dict[str, tuple[str, str]] = {
     "lost": ("NOT_DELIVERED", "26"),
 }
 
-TARIFFS: dict[int, tuple[str, int, Decimal, int, int]] = {
-    # code: (name, delivery_mode, base price, period_min, period_max)
-    136: ("Посылка склад-склад", 4, Decimal("290"), 2, 4),
-    137: ("Посылка склад-дверь", 3, Decimal("390"), 2, 4),
-    138: ("Посылка дверь-склад", 2, Decimal("340"), 3, 5),
-    139: ("Посылка дверь-дверь", 1, Decimal("440"), 3, 5),
-    62: ("Магистральный экспресс склад-склад", 4, Decimal("520"), 1, 2),
-    368: ("Посылка склад-постамат", 7, Decimal("270"), 2, 4),
-    11: ("Экспресс лайт склад-дверь", 3, Decimal("480"), 1, 3),
-}
-
-CITIES = {
-    44: ("Москва", "Москва", "101000"),
-    137: ("Санкт-Петербург", "Санкт-Петербург", "190000"),
-    270: ("Новосибирск", "Новосибирская обл.", "630000"),
-    268: ("Омск", "Омская обл.", "644000"),
-}
-
-OFFICES: list[dict[str, Any]] = [
-    {
-        "code": "MSK5",
-        "city_code": 44,
-        "type": "PVZ",
-        "address": "ул. Большая Дмитровка, 7/5, стр. 1",
-        "postal_code": "125009",
-        "lat": 55.7601,
-        "lon": 37.6150,
-        "hours": "Пн-Вс 09:00-21:00",
-    },
-    {
-        "code": "MSK142",
-        "city_code": 44,
-        "type": "POSTAMAT",
-        "address": "ул. Арбат, 24",
-        "postal_code": "119002",
-        "lat": 55.7500,
-        "lon": 37.5920,
-        "hours": "Пн-Вс 00:00-23:59",
-    },
-    {
-        "code": "SPB12",
-        "city_code": 137,
-        "type": "PVZ",
-        "address": "Невский пр., 88",
-        "postal_code": "191025",
-        "lat": 59.9320,
-        "lon": 30.3480,
-        "hours": "Пн-Вс 10:00-21:00",
-    },
-    {
-        "code": "OMS3",
-        "city_code": 268,
-        "type": "PVZ",
-        "address": "ул. Ленина, 18",
-        "postal_code": "644024",
-        "lat": 54.9850,
-        "lon": 73.3700,
-        "hours": "Пн-Сб 10:00-20:00",
-    },
-]
-
-
-MSK = timezone(timedelta(hours=3))
 
 
 def keep_free_until(order: Order, now: datetime, step_seconds: float = 0.0) -> str | None:
@@ -153,11 +93,6 @@ def keep_free_until(order: Order, now: datetime, step_seconds: float = 0.0) -> s
     return last.astimezone(MSK).date().isoformat()
 
 
-def cdek_time(moment: datetime) -> str:
-    """CDEK's datetime format: ``2019-07-11T13:07:34+0700``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 @dataclass
 class Order:
     uuid: str
@@ -172,6 +107,12 @@ class Order:
     return_uuid: str = ""
     removed_at: datetime | None = None
     sent: set[str] = field(default_factory=set)
+    # CDEK's later verdict on a 202-accepted order: its errors make the order INVALID
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.errors)
 
 
 @dataclass
@@ -180,14 +121,22 @@ class PrintJob:
     kind: str  # barcodes | orders
     order_uuids: list[str]
     polls: int = 0
+    copy_count: int = 1
+    format: str = "A4"
 
 
-class CdekEmulator(App):
+class CdekEmulator(Directories, Intakes, App):
     def __init__(self, *, step_seconds: float = 0.0, token_ttl: int = 3600) -> None:
         super().__init__(step_seconds=step_seconds)
         self.clients = {CLIENT_ID: CLIENT_SECRET}
-        self.tokens: dict[str, float] = {}  # token -> expires at (real monotonic time)
+        self.tokens: dict[str, float] = {}  # issued and not revoked: token -> exp (Unix time)
         self.token_ttl = token_ttl
+        self.jwt_key = secrets.token_bytes(32)  # signs this emulator's tokens (HS256)
+        self.refuse_tokens = False  # every token refused (a revoked account)
+        # how long (emulator clock) CDEK takes to validate an accepted order
+        self.validation_delay = timedelta(0)
+        self.intakes: dict[str, Intake] = {}
+        self.next_intake_number = 2_001_000_001
         self.orders: dict[str, Order] = {}
         self.by_number: dict[str, Order] = {}
         self.prints: dict[str, PrintJob] = {}
@@ -209,12 +158,20 @@ class CdekEmulator(App):
             ("GET", "/v2/deliverypoints", self.deliverypoints),
             ("GET", "/v2/location/cities", self.cities),
             ("GET", "/v2/location/regions", self.regions),
+            ("GET", "/v2/location/suggest/cities", self.suggest_cities),
+            ("GET", "/v2/calculator/alltariffs", self.alltariffs),
+            ("POST", "/v2/intakes", self.intake_create),
+            ("GET", "/v2/intakes/availableDays", self.intake_days),
+            ("POST", "/v2/intakes/availableDays", self.intake_days),
+            ("GET", "/v2/intakes/{uuid}", self.intake_get),
+            ("DELETE", "/v2/intakes/{uuid}", self.intake_delete),
             ("POST", "/v2/print/barcodes", self.print_create),
             ("GET", "/v2/print/barcodes/{uuid}", self.print_get),
             ("POST", "/v2/print/orders", self.print_create),
             ("GET", "/v2/print/orders/{uuid}", self.print_get),
             ("POST", "/v2/webhooks", self.webhook_create),
             ("GET", "/v2/webhooks", self.webhook_list),
+            ("GET", "/v2/webhooks/{uuid}", self.webhook_get),
             ("DELETE", "/v2/webhooks/{uuid}", self.webhook_delete),
             ("GET", "/v2/registries", self.registries),
         ]:
@@ -222,7 +179,11 @@ class CdekEmulator(App):
 
     # --- auth and limits -----------------------------------------------------------------
     def oauth(self, request: Request) -> Response:
-        form = request.form()
+        # the documented form puts the parameters in the query string; clients also send a
+        # form body: both are read (the body wins)
+        form = {k: v[0] for k, v in request.query.items() if v}
+        if "x-www-form-urlencoded" in request.header("content-type") or not form:
+            form.update(request.form())
         self.token_requests += 1
         if form.get("grant_type") != "client_credentials":
             return json_response(
@@ -232,15 +193,20 @@ class CdekEmulator(App):
             "client_id"
         ):
             return json_response({"error": "invalid_client", "error_description": "Bad credentials"}, 401)
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.token_ttl
+        now = int(time.time())
+        jti = str(uuid.uuid4())
+        token = jwt.encode(
+            {"scope": ["order:all", "payment:all"], "exp": now + self.token_ttl, "iat": now,
+             "jti": jti, "client_id": form["client_id"], "authorities": ["SHARED-INTEGRATION"]},
+            self.jwt_key, algorithm="HS256")
+        self.tokens[token] = now + self.token_ttl
         return json_response(
             {
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": self.token_ttl,
                 "scope": "order:all payment:all",
-                "jti": str(uuid.uuid4()),
+                "jti": jti,
             }
         )
 
@@ -248,28 +214,17 @@ class CdekEmulator(App):
         self.tokens.clear()
         return json_response({"expired": True})
 
-    @staticmethod
-    def invalid(status: int, kind: str, errors: list[tuple[str, str]]) -> Response:
-        return json_response(
-            {
-                "requests": [
-                    {
-                        "type": kind,
-                        "state": "INVALID",
-                        "date_time": cdek_time(datetime.now(UTC)),
-                        "errors": [{"code": c, "message": m} for c, m in errors],
-                    }
-                ]
-            },
-            status,
-        )
+    invalid = staticmethod(invalid_answer)
 
     def _authed(self, handler: Any) -> Any:
         def wrapped(request: Request) -> Response:
             auth = request.header("authorization")
             token = auth[7:] if auth.startswith("Bearer ") else ""
-            expires = self.tokens.get(token)
-            if expires is None or expires < time.monotonic():
+            if self.refuse_tokens or token not in self.tokens:
+                return self.invalid(401, "AUTH", [("v2_token_expired", "Token is expired or invalid")])
+            try:
+                jwt.decode(token, self.jwt_key, algorithms=["HS256"])
+            except jwt.InvalidTokenError:  # expired (``exp``) or not ours
                 return self.invalid(401, "AUTH", [("v2_token_expired", "Token is expired or invalid")])
             if request.path in self.forbidden_paths:
                 return self.invalid(403, "GET", [("v2_forbidden", "Access to the method is denied")])
@@ -291,14 +246,15 @@ class CdekEmulator(App):
 
     # --- orders --------------------------------------------------------------------------
     def _validate_order(self, body: Any) -> list[tuple[str, str]]:
+        """What the request itself breaks (HTTP 400 at once)."""
         if not isinstance(body, dict):
             return [("v2_bad_request", "Request body must be an object")]
         errors: list[tuple[str, str]] = []
         tariff = body.get("tariff_code")
         if tariff in (None, ""):
             errors.append(("v2_field_is_empty", "Не задано поле [tariff_code]"))
-        elif not isinstance(tariff, int) or tariff not in TARIFFS:
-            errors.append(("v2_invalid_value", f"Тариф [tariff_code] {tariff} недоступен"))
+        elif not isinstance(tariff, int):
+            errors.append(("v2_invalid_value_type", f"Неверный тип поля [tariff_code] {tariff}"))
         recipient = body.get("recipient") or {}
         if not recipient.get("name"):
             errors.append(("v2_field_is_empty", "Не задано поле [recipient.name]"))
@@ -307,10 +263,6 @@ class CdekEmulator(App):
             errors.append(("v2_field_is_empty", "Не задано поле [recipient.phones]"))
         if not body.get("delivery_point") and not (body.get("to_location") or {}).get("address"):
             errors.append(("v2_field_is_empty", "Не задано поле [to_location.address] или [delivery_point]"))
-        if body.get("delivery_point") and body["delivery_point"] not in {o["code"] for o in OFFICES}:
-            errors.append(
-                ("v2_entity_not_found", f"Пункт выдачи [delivery_point] {body['delivery_point']} не найден")
-            )
         packages = body.get("packages")
         if not isinstance(packages, list) or not packages:
             errors.append(("v2_field_is_empty", "Не задано поле [packages]"))
@@ -319,11 +271,27 @@ class CdekEmulator(App):
                 weight = package.get("weight") if isinstance(package, dict) else None
                 if not isinstance(weight, int) or weight <= 0:
                     errors.append(("v2_invalid_value", f"Неверное значение поля [packages[{i}].weight]"))
+        return errors
+
+    def _later_errors(self, body: dict[str, Any]) -> list[tuple[str, str]]:
+        """What CDEK finds after accepting the order (202): the order becomes INVALID."""
+        errors: list[tuple[str, str]] = []
+        tariff = body.get("tariff_code")
+        if tariff not in TARIFFS:
+            errors.append(("v2_invalid_value", f"Тариф [tariff_code] {tariff} недоступен"))
+        elif TARIFF_ORDER_TYPES[int(tariff)] != body.get("type", 1):
+            errors.append(("v2_invalid_value",
+                           f"Тариф [tariff_code] {tariff} недоступен для типа заказа {body.get('type', 1)}"))
+        if body.get("delivery_point") and body["delivery_point"] not in {o["code"] for o in OFFICES}:
+            errors.append(
+                ("v2_entity_not_found", f"Пункт выдачи [delivery_point] {body['delivery_point']} не найден")
+            )
         number = str(body.get("number") or "")
         if (
             number
             and body.get("type", 1) == 1
-            and any(o.number == number and not o.removed_at for o in self.orders.values())
+            and any(o.number == number and not o.removed_at and not o.invalid
+                    for o in self.orders.values())
         ):
             errors.append(("v2_order_number_duplicate", f"Заказ с номером [number] {number} уже существует"))
         return errors
@@ -336,14 +304,15 @@ class CdekEmulator(App):
         errors = self._validate_order(body)
         if errors:
             return self.invalid(400, "CREATE", errors)
+        later = self._later_errors(body)
         cod = Decimal("0")
         for package in body["packages"]:
             for item in package.get("items") or []:
                 cod += Decimal(str((item.get("payment") or {}).get("value", 0))) * int(item.get("amount", 1))
         cod += Decimal(str((body.get("delivery_recipient_cost") or {}).get("value", 0)))
         with self.lock:
-            number = str(self.next_number)
-            self.next_number += 1
+            number = "" if later else str(self.next_number)
+            self.next_number += 0 if later else 1
         scenario = scenarios.choose(
             str(body.get("number") or number),
             str(body.get("comment", "")).removeprefix("scenario:")
@@ -358,10 +327,12 @@ class CdekEmulator(App):
             created_at=self.clock.now(),
             scenario=scenario,
             cod=cod,
+            errors=later,
         )
         with self.lock:
             self.orders[order.uuid] = order
-            self.by_number[number] = order
+            if number:
+                self.by_number[number] = order
         return json_response(
             {
                 "entity": {"uuid": order.uuid},
@@ -380,6 +351,8 @@ class CdekEmulator(App):
 
     def statuses(self, order: Order) -> list[dict[str, Any]]:
         """Oldest first; the return order (if any) is created at the ``returning`` step."""
+        if order.invalid or self._validating(order):
+            return []  # no movement before CDEK has validated the order (see _pending_entity)
         created = order.created_at
 
         def status(code: str, when: datetime, city: str = "", reason: str = "") -> dict[str, Any]:
@@ -436,7 +409,31 @@ class CdekEmulator(App):
         self.orders[ret.uuid] = ret
         self.by_number[number] = ret
 
+    def _validating(self, order: Order) -> bool:
+        return self.clock.now() < order.created_at + self.validation_delay
+
+    def _pending_entity(self, order: Order) -> dict[str, Any]:
+        """An order CDEK has accepted but not validated yet, or found INVALID: no number."""
+        created = cdek_time(order.created_at)
+        statuses = [{"code": "ACCEPTED", "name": STATUS_NAMES["ACCEPTED"], "date_time": created, "city": ""}]
+        request: dict[str, Any] = {"request_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, order.uuid)),
+                                   "type": "CREATE", "state": "ACCEPTED", "date_time": created,
+                                   "errors": [], "warnings": []}
+        if not self._validating(order):
+            when = cdek_time(order.created_at + self.validation_delay)
+            statuses.insert(0, {"code": "INVALID", "name": STATUS_NAMES["INVALID"], "date_time": when,
+                                "city": ""})
+            request.update(state="INVALID", date_time=when,
+                           errors=[{"code": c, "message": m} for c, m in order.errors])
+        entity = {"uuid": order.uuid, "type": order.body.get("type", 1), "is_return": False,
+                  "is_reverse": False, "is_client_return": False, "number": order.number,
+                  "tariff_code": order.body.get("tariff_code"), "recipient": order.body.get("recipient"),
+                  "packages": order.body.get("packages"), "statuses": statuses}
+        return {"entity": entity, "requests": [request], "related_entities": []}
+
     def order_entity(self, order: Order) -> dict[str, Any]:
+        if order.invalid or self._validating(order):
+            return self._pending_entity(order)
         body = order.body
         statuses = self.statuses(order)
         entity = {
@@ -505,7 +502,10 @@ class CdekEmulator(App):
         order = (
             self.by_number.get(number)
             if number
-            else next((o for o in self.orders.values() if im_number and o.number == im_number), None)
+            # the live order with that shop number before a refused (INVALID) one
+            else next((o for o in sorted(self.orders.values(),
+                                         key=lambda o: (o.invalid, o.removed_at is not None))
+                       if im_number and o.number == im_number), None)
         )
         if order is None:
             return self.invalid(404, "GET", [("v2_order_not_found", "Заказ не найден")])
@@ -586,6 +586,7 @@ class CdekEmulator(App):
                         "calendar_max": pmax + 1,
                     }
                     for code, (name, mode, _base, pmin, pmax) in TARIFFS.items()
+                    if TARIFF_ORDER_TYPES[code] == body.get("type", 1)
                 ]
             }
         )
@@ -633,74 +634,6 @@ class CdekEmulator(App):
             }
         )
 
-    # --- directories ---------------------------------------------------------------------
-    def deliverypoints(self, request: Request) -> Response:
-        city_code, postal, kind = (
-            request.arg("city_code"),
-            request.arg("postal_code"),
-            request.arg("type", "ALL"),
-        )
-        out = []
-        for office in OFFICES:
-            if city_code and str(office["city_code"]) != city_code:
-                continue
-            if postal and office["postal_code"][:3] != postal[:3]:
-                continue
-            if kind not in ("ALL", office["type"]):
-                continue
-            city, region, _zip = CITIES[office["city_code"]]
-            out.append(
-                {
-                    "code": office["code"],
-                    "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, office["code"])),
-                    "name": f"{city}, {office['address']}",
-                    "work_time": office["hours"],
-                    "work_time_list": [{"day": d, "time": "09:00/21:00"} for d in range(1, 8)],
-                    "type": office["type"],
-                    "owner_code": "cdek",
-                    "is_handout": True,
-                    "is_reception": True,
-                    "is_dressing_room": False,
-                    "take_only": False,
-                    "have_fast_payment_system": True,
-                    "work_time_exception_list": [],
-                    "have_cashless": True,
-                    "have_cash": True,
-                    "allowed_cod": True,
-                    "location": {
-                        "country_code": "RU",
-                        "region": region,
-                        "city_code": office["city_code"],
-                        "city_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdek-city-{office['city_code']}")),
-                        "city": city,
-                        "postal_code": office["postal_code"],
-                        "longitude": office["lon"],
-                        "latitude": office["lat"],
-                        "address": office["address"],
-                        "address_full": f"{office['postal_code']}, {city}, {office['address']}",
-                    },
-                }
-            )
-        return json_response(out)
-
-    def cities(self, request: Request) -> Response:
-        name = request.arg("city").strip().lower()
-        return json_response(
-            [
-                {"code": code, "city": city, "region": region, "country_code": "RU", "postal_codes": [postal]}
-                for code, (city, region, postal) in CITIES.items()
-                if not name or city.lower() == name
-            ]
-        )
-
-    def regions(self, request: Request) -> Response:
-        return json_response(
-            [
-                {"region": region, "country_code": "RU", "country": "Россия"}
-                for _city, region, _zip in CITIES.values()
-            ]
-        )
-
     # --- print forms ---------------------------------------------------------------------
     def print_create(self, request: Request) -> Response:
         body = request.json() or {}
@@ -708,6 +641,12 @@ class CdekEmulator(App):
         refs = body.get("orders") if isinstance(body, dict) else None
         if not isinstance(refs, list) or not refs:
             return self.invalid(400, "CREATE", [("v2_field_is_empty", "Не задано поле [orders]")])
+        copies = body.get("copy_count", 1 if kind == "barcodes" else 2)
+        fmt = body.get("format", "A4") if kind == "barcodes" else "A4"
+        if not isinstance(copies, int) or not 1 <= copies <= 50:
+            return self.invalid(400, "CREATE", [("v2_invalid_value", "Неверное значение поля [copy_count]")])
+        if fmt not in BARCODE_FORMATS:
+            return self.invalid(400, "CREATE", [("v2_invalid_value", f"Неверный формат [format] {fmt}")])
         uuids = []
         for ref in refs:
             order = self.orders.get(str(ref.get("order_uuid", ""))) or self.by_number.get(
@@ -715,8 +654,10 @@ class CdekEmulator(App):
             )
             if order is None:
                 return self.invalid(400, "CREATE", [("v2_entity_not_found", f"Заказ {ref} не найден")])
+            if order.invalid:
+                return self.invalid(400, "CREATE", [("v2_entity_invalid", f"Заказ {ref} некорректен")])
             uuids.append(order.uuid)
-        job = PrintJob(uuid=str(uuid.uuid4()), kind=kind, order_uuids=uuids)
+        job = PrintJob(uuid=str(uuid.uuid4()), kind=kind, order_uuids=uuids, copy_count=copies, format=fmt)
         self.prints[job.uuid] = job
         return json_response(
             {
@@ -758,7 +699,9 @@ class CdekEmulator(App):
                         ],
                     )
                     for o in orders
+                    for _copy in range(job.copy_count)
                 ],
+                pagesize=job.format,
             )
             return Response(200, content, "application/pdf")
         job.polls += 1
@@ -774,11 +717,11 @@ class CdekEmulator(App):
         entity: dict[str, Any] = {
             "uuid": job.uuid,
             "orders": [{"order_uuid": u} for u in job.order_uuids],
-            "copy_count": 1,
+            "copy_count": job.copy_count,
             "statuses": statuses,
         }
         if job.kind == "barcodes":
-            entity["format"] = "A6"
+            entity["format"] = job.format
         if job.polls >= 2:
             entity["url"] = f"http://{request.header('host')}/v2/print/{job.kind}/{job.uuid}.pdf"
         return json_response(
@@ -820,6 +763,13 @@ class CdekEmulator(App):
     def webhook_list(self, request: Request) -> Response:
         return json_response(list(self.webhooks.values()))
 
+    def webhook_get(self, request: Request) -> Response:
+        hook = self.webhooks.get(request.params["uuid"])
+        if hook is None:
+            return self.invalid(404, "GET", [("v2_entity_not_found", "Подписка не найдена")])
+        return json_response({"entity": hook, "requests": [
+            {"type": "GET", "state": "SUCCESSFUL", "date_time": cdek_time(self.clock.now())}]})
+
     def webhook_delete(self, request: Request) -> Response:
         if self.webhooks.pop(request.params["uuid"], None) is None:
             return self.invalid(404, "DELETE", [("v2_entity_not_found", "Подписка не найдена")])
@@ -844,6 +794,8 @@ class CdekEmulator(App):
             for order in list(self.orders.values()):
                 self.statuses(order)  # brings return orders into being first
             for order in list(self.orders.values()):
+                if order.invalid:
+                    continue
                 for status in self.statuses(order):
                     key = f"{status['code']}@{status['date_time']}"
                     if key in order.sent:

@@ -1,9 +1,25 @@
 """Every CDEK order status code (API v2 ``code``) and our status for it; the legacy numeric
-``status_code`` of old webhooks too. An unknown code maps to ``None`` and is flagged."""
+``status_code`` of old webhooks too. An unknown code maps to ``None`` and is flagged.
+
+The published list (appendix 1 of CDEK's API v2 documentation) is carried as data in
+``data/order_statuses.json``; ``ALIASES`` keeps the names older documents and SDKs used."""
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
+
 from shipdesk.tracking.statuses import Status
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@cache
+def published_statuses() -> dict[str, str]:
+    """CDEK's published order status codes with their Russian names."""
+    data = json.loads((DATA / "order_statuses.json").read_text(encoding="utf-8"))
+    return {row["code"]: row["name"] for row in data["statuses"]}
 
 S = Status
 
@@ -13,28 +29,20 @@ STATUS_MAP: dict[str, tuple[Status, str]] = {
     "REMOVED": (S.CANCELLED, ""),
     "INVALID": (S.INFO_RECEIVED, "invalid"),  # the order data was rejected: needs fixing
     "RECEIVED_AT_SHIPMENT_WAREHOUSE": (S.ACCEPTED, ""),
-    "READY_TO_SHIP_AT_SENDING_OFFICE": (S.IN_TRANSIT, "ready_to_ship"),
     "READY_FOR_SHIPMENT_IN_SENDER_CITY": (S.IN_TRANSIT, "ready_to_ship"),
     "RETURNED_TO_SENDER_CITY_WAREHOUSE": (S.IN_TRANSIT, "back_at_sender_city_warehouse"),
     "TAKEN_BY_TRANSPORTER_FROM_SENDER_CITY": (S.IN_TRANSIT, ""),
-    "PASSED_TO_CARRIER_AT_SENDING_OFFICE": (S.IN_TRANSIT, ""),
     "SENT_TO_TRANSIT_CITY": (S.IN_TRANSIT, ""),
-    "SEND_TO_TRANSIT_OFFICE": (S.IN_TRANSIT, ""),
     "ACCEPTED_IN_TRANSIT_CITY": (S.IN_TRANSIT, ""),
-    "MET_AT_TRANSIT_OFFICE": (S.IN_TRANSIT, ""),
     "ACCEPTED_AT_TRANSIT_WAREHOUSE": (S.IN_TRANSIT, ""),
     "RETURNED_TO_TRANSIT_WAREHOUSE": (S.IN_TRANSIT, "back_at_transit_warehouse"),
     "READY_FOR_SHIPMENT_IN_TRANSIT_CITY": (S.IN_TRANSIT, ""),
-    "READY_TO_SHIP_IN_TRANSIT_OFFICE": (S.IN_TRANSIT, ""),
     "TAKEN_BY_TRANSPORTER_FROM_TRANSIT_CITY": (S.IN_TRANSIT, ""),
-    "PASSED_TO_CARRIER_AT_TRANSIT_OFFICE": (S.IN_TRANSIT, ""),
     # the way back to the shop (after NOT_DELIVERED)
     "SENT_TO_SENDER_CITY": (S.RETURNING, ""),
     "ACCEPTED_IN_SENDER_CITY": (S.RETURNING, ""),
-    "MET_AT_SENDING_OFFICE": (S.RETURNING, ""),
     "SENT_TO_RECIPIENT_CITY": (S.IN_TRANSIT, ""),
     "ACCEPTED_IN_RECIPIENT_CITY": (S.IN_TRANSIT, "in_recipient_city"),
-    "MET_AT_RECIPIENT_OFFICE": (S.IN_TRANSIT, "in_recipient_city"),
     "ACCEPTED_AT_RECIPIENT_CITY_WAREHOUSE": (S.IN_TRANSIT, "awaiting_courier"),
     "ACCEPTED_AT_PICK_UP_POINT": (S.ARRIVED_AT_PICKUP, ""),
     "TAKEN_BY_COURIER": (S.OUT_FOR_DELIVERY, ""),
@@ -49,9 +57,26 @@ STATUS_MAP: dict[str, tuple[Status, str]] = {
     "POSTOMAT_POSTED": (S.ARRIVED_AT_PICKUP, "locker"),
     "POSTOMAT_SEIZED": (S.RETURNING, "removed_from_locker"),
     "POSTOMAT_RECEIVED": (S.DELIVERED, "locker"),
-    "ENTERED_TO_OFFICE_TRANSIT_WAREHOUSE": (S.IN_TRANSIT, ""),
-    "ENTERED_TO_DELIVERY_WAREHOUSE": (S.IN_TRANSIT, ""),
-    "ENTERED_TO_WAREHOUSE_ON_DEMAND": (S.ARRIVED_AT_PICKUP, ""),
+    # acceptance at a warehouse recorded separately from its arrival (the current list)
+    "ENTERED_TO_TRANSIT_WAREHOUSE": (S.IN_TRANSIT, ""),
+    "ENTERED_TO_RECIPIENT_CITY_WAREHOUSE": (S.IN_TRANSIT, "awaiting_courier"),
+    "ENTERED_TO_PICK_UP_POINT": (S.ARRIVED_AT_PICKUP, ""),
+}
+
+# Names of the same statuses in older documents and SDKs (still seen in old integrations'
+# webhooks): read as the published code.
+ALIASES: dict[str, str] = {
+    "READY_TO_SHIP_AT_SENDING_OFFICE": "READY_FOR_SHIPMENT_IN_SENDER_CITY",
+    "PASSED_TO_CARRIER_AT_SENDING_OFFICE": "TAKEN_BY_TRANSPORTER_FROM_SENDER_CITY",
+    "SEND_TO_TRANSIT_OFFICE": "SENT_TO_TRANSIT_CITY",
+    "MET_AT_TRANSIT_OFFICE": "ACCEPTED_IN_TRANSIT_CITY",
+    "READY_TO_SHIP_IN_TRANSIT_OFFICE": "READY_FOR_SHIPMENT_IN_TRANSIT_CITY",
+    "PASSED_TO_CARRIER_AT_TRANSIT_OFFICE": "TAKEN_BY_TRANSPORTER_FROM_TRANSIT_CITY",
+    "MET_AT_SENDING_OFFICE": "ACCEPTED_IN_SENDER_CITY",
+    "MET_AT_RECIPIENT_OFFICE": "ACCEPTED_IN_RECIPIENT_CITY",
+    "ENTERED_TO_OFFICE_TRANSIT_WAREHOUSE": "ENTERED_TO_TRANSIT_WAREHOUSE",
+    "ENTERED_TO_DELIVERY_WAREHOUSE": "ENTERED_TO_RECIPIENT_CITY_WAREHOUSE",
+    "ENTERED_TO_WAREHOUSE_ON_DEMAND": "ENTERED_TO_PICK_UP_POINT",
 }
 
 # Additional status (reason) codes that change the meaning of DELIVERED / NOT_DELIVERED.
@@ -109,6 +134,7 @@ def status_of(code: str, reason_code: str = "", *, is_return: bool = False) -> t
     """Our status and sub-status for a CDEK status code (+ reason code). A return order's
     DELIVERED means the parcel is back with the shop."""
     code = LEGACY_CODES.get(code, code)
+    code = ALIASES.get(code, code)
     if code not in STATUS_MAP:
         return None, ""
     status, substatus = STATUS_MAP[code]

@@ -13,7 +13,7 @@ import pytest
 from shipdesk.carriers.base import Address, ParcelRequest, Party
 from shipdesk.carriers.cdek.adapter import Adapter as CdekAdapter
 from shipdesk.carriers.cdek.adapter import tariff_code
-from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, TARIFFS, CdekEmulator
+from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, SHOP_TARIFFS, CdekEmulator
 from shipdesk.carriers.emulation import start
 from shipdesk.carriers.models import CarrierAccount
 from shipdesk.tariffs.services import rate_shop
@@ -43,7 +43,7 @@ def request(service_code: str) -> ParcelRequest:
 def test_another_carriers_service_code_rates_every_cdek_tariff(actor: Any, cdek_account: Any) -> None:
     offers = rate_shop(actor=actor, request=request("POSTAL_PARCEL"))
     assert [o.error for o in offers] == [""] * len(offers)
-    assert {o.quote.service_code for o in offers if o.quote} == {str(code) for code in TARIFFS}
+    assert {o.quote.service_code for o in offers if o.quote} == {str(code) for code in SHOP_TARIFFS}
     assert all(o.source == "api" and o.carrier_code == "cdek" for o in offers)
     assert offers[0].chosen and offers[0].quote is not None
     assert offers[0].quote.total == min(o.quote.total for o in offers if o.quote)

@@ -10,7 +10,7 @@ import pytest
 
 from shipdesk.carriers.base import RateQuote
 from shipdesk.carriers.cdek.adapter import Adapter as CdekAdapter
-from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, TARIFFS, CdekEmulator
+from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, SHOP_TARIFFS, CdekEmulator
 from shipdesk.carriers.emulation import Running, start
 from shipdesk.carriers.sandbox.adapter import Adapter as SandboxAdapter
 from shipdesk.carriers.sandbox.emulator import API_KEY, SandboxEmulator
@@ -40,7 +40,7 @@ def sandbox() -> Iterator[SandboxAdapter]:
     running.stop()
 
 
-@pytest.mark.parametrize("tariff", sorted(TARIFFS))
+@pytest.mark.parametrize("tariff", sorted(SHOP_TARIFFS))
 @pytest.mark.parametrize(("weight", "declared"), [(300, "0"), (1200, "1500.00"),
                                                   (7777, "12345.67")])
 def test_cdek_tariff_lines_add_up(cdek: CdekAdapter, tariff: int, weight: int,
@@ -55,7 +55,7 @@ def test_cdek_tariff_lines_add_up(cdek: CdekAdapter, tariff: int, weight: int,
 
 def test_cdek_tariff_list_lines_add_up(cdek: CdekAdapter) -> None:
     quotes = cdek.rate(parcel(service_code="", weight_g=2600))
-    assert {q.service_code for q in quotes} == {str(t) for t in TARIFFS}
+    assert {q.service_code for q in quotes} == {str(t) for t in SHOP_TARIFFS}
     for quote in quotes:
         assert_adds_up(quote)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -122,7 +123,9 @@ def test_a_refused_order_shows_the_carriers_words_and_is_sent_again_after_a_fix(
     assert shipment.registration == Registration.REJECTED
     assert "NOWHERE" in shipment.registration_error  # CDEK's own message names the point
     assert shipment.state == State.READY and not shipment.tracking_number
-    assert not any(o.number == "CD-2" for o in emulator.app.orders.values())  # type: ignore[attr-defined]
+    # accepted with 202, then found INVALID by CDEK: nothing valid was created there
+    assert not any(o.number == "CD-2" and not o.invalid
+                   for o in emulator.app.orders.values())  # type: ignore[attr-defined]
     page = api.get(f"/api/v1/shipments/{created['id']}").json()
     assert page["registration"] == "rejected"
     assert "NOWHERE" in page["registration_error"]
@@ -133,7 +136,31 @@ def test_a_refused_order_shows_the_carriers_words_and_is_sent_again_after_a_fix(
     shipment.refresh_from_db()
     assert shipment.registration == Registration.REGISTERED, shipment.registration_error
     assert shipment.registration_error == ""
-    assert [o.number for o in emulator.app.orders.values()].count("CD-2") == 1  # type: ignore[attr-defined]
+    assert [o.number for o in emulator.app.orders.values()  # type: ignore[attr-defined]
+            if not o.invalid].count("CD-2") == 1
+
+
+def test_an_order_cdek_finds_invalid_after_the_202_shows_its_message_and_no_number(
+        actor: Any, api: Any, sender: SenderProfile, app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["cdek"]
+    emulator.app.validation_delay = timedelta(minutes=10)  # type: ignore[attr-defined]
+    _account(actor, "cdek", f"{emulator.url}/v2", dict(CDEK_CREDENTIALS))
+    created = _create(api, carrier_code="cdek", service_code="136", order_number="CD-9",
+                      pickup_point_code="GONE7")
+    shipment = _stored("CD-9")
+    # CDEK said 202 ACCEPTED and has not validated it yet: asked again later, not numbered
+    assert shipment.registration == Registration.PENDING and not shipment.tracking_number
+    assert shipment.carrier_order_id and shipment.register_due_at is not None
+    httpx.post(f"{emulator.url}/__emulator__/clock", json={"advance_hours": 1})
+    registration.shipments_register(shipment_ids=[shipment.pk],
+                                    now=shipment.register_due_at + timedelta(seconds=1))
+    shipment.refresh_from_db()
+    assert shipment.registration == Registration.REJECTED
+    assert "GONE7" in shipment.registration_error and "delivery_point" in shipment.registration_error
+    assert not shipment.tracking_number and not shipment.carrier_order_id
+    assert shipment.state == State.READY
+    page = api.get(f"/api/v1/shipments/{created['id']}").json()
+    assert page["registration"] == "rejected" and "GONE7" in page["registration_error"]
 
 
 def test_a_lost_answer_is_looked_up_before_sending_again(
