@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.problems import problem_response
-from shipdesk.tenancy.auth import api_auth
+from shipdesk.tenancy.auth import TooManyFailures, api_auth, lockout_response
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
         request, status=401, code="unauthenticated", title=_("Нужна авторизация"),
         detail=_("Передайте действующий ключ в заголовке X-API-Key или войдите в систему"),
         headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
+
+
+@api.exception_handler(TooManyFailures)
+def _locked_out(request: HttpRequest, exc: TooManyFailures) -> HttpResponse:
+    return lockout_response(request)
 
 
 @api.exception_handler(AuthorizationError)

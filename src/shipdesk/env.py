@@ -47,6 +47,9 @@ def secret(name: str, *, embedded_file: str | None = None) -> str:
     """
     value = os.environ.get(name)
     if value:
+        if not EMBEDDED:
+            for part in value.split(","):
+                _require_strong(name, part.strip())
         return value
     if not EMBEDDED or embedded_file is None:
         raise RuntimeError(f"{name} must be set in scale-out mode")
@@ -58,3 +61,18 @@ def secret(name: str, *, embedded_file: str | None = None) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
+
+
+# A scale-out secret (each comma-separated key of a list) must be long and varied: Django's
+# ``check --deploy`` asks 50 characters of at least 5 kinds of a session key; a guessable
+# key signs forged sessions and password-reset links.
+MIN_SECRET_LENGTH = 50
+MIN_SECRET_DISTINCT = 10
+
+
+def _require_strong(name: str, value: str) -> None:
+    if len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_DISTINCT:
+        raise RuntimeError(
+            f"{name} is too weak for scale-out mode: each key needs at least "
+            f"{MIN_SECRET_LENGTH} characters, {MIN_SECRET_DISTINCT} of them different. Generate one "
+            "with: python -c 'import secrets; print(secrets.token_urlsafe(50))'")

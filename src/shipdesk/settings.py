@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONCE
 
 from shipdesk import env
 
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "ninja",  # its Swagger UI static files: the API docs page loads nothing from a CDN
+    "axes",  # throttles failed logins (pages, /admin/) and bad API keys
+    "csp",
     "shipdesk.core",
     "shipdesk.tenancy",
     "shipdesk.carriers",
@@ -48,7 +52,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shipdesk.core.middleware.RequestIdMiddleware",
+    "shipdesk.core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Views marked @public_route leave here through PUBLIC_ROUTE_MIDDLEWARE below.
     "shipdesk.core.middleware.PublicRouteMiddleware",
@@ -63,6 +69,7 @@ MIDDLEWARE = [
     "shipdesk.tenancy.middleware.CurrentOrganizationMiddleware",
     "shipdesk.core.middleware.ServiceErrorMiddleware",
     "shipdesk.core.idempotency.IdempotencyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The short chain of public pages (the recipient's tracking page, health checks): nothing
@@ -143,6 +150,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before checking it
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (the login page and /admin/) and bad API keys are counted per user name and
+# client address; after AXES_FAILURE_LIMIT failures that pair waits AXES_COOLOFF_TIME (429).
+AXES_FAILURE_LIMIT = env.get_int("SHIPDESK_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("SHIPDESK_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# counted in the database (AxesDatabaseHandler, the default): atomic across processes in both
+# modes (a file cache is not), and the lockouts are listed in /admin/ where they can be lifted
+AXES_LOCKOUT_CALLABLE = "shipdesk.tenancy.auth.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+# behind a reverse proxy (scale-out) the client's address is the one it adds to X-Forwarded-For
+AXES_IPWARE_PROXY_COUNT = env.get_int("SHIPDESK_PROXY_COUNT", 0 if env.EMBEDDED else 1) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+                                     if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"])
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -177,6 +203,8 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("SHIPDESK_MAX_BODY_BYTES", 20 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SHIPDESK_MAX_UPLOAD_BYTES = env.get_int("SHIPDESK_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# a request with no session and no API key (login form, webhooks): refused above this, unread
+SHIPDESK_MAX_ANONYMOUS_BODY_BYTES = env.get_int("SHIPDESK_MAX_ANONYMOUS_BODY_BYTES", 1024 * 1024)
 # spreadsheets with at least this many rows are read and checked in a child process
 SHIPDESK_IMPORT_READ_IN_CHILD_ROWS = env.get_int("SHIPDESK_IMPORT_READ_IN_CHILD_ROWS", 5_000)
 
@@ -248,5 +276,33 @@ LOGGING = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not env.EMBEDDED else None
+# Scale-out serves HTTPS only (behind a proxy that sets X-Forwarded-Proto): plain HTTP is
+# redirected, and browsers are told to remember it. Health checks stay reachable over HTTP.
+SECURE_SSL_REDIRECT = env.get_bool("SHIPDESK_SSL_REDIRECT", not env.EMBEDDED)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.get_int("SHIPDESK_HSTS_SECONDS", 0 if env.EMBEDDED else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SHIPDESK_HSTS_INCLUDE_SUBDOMAINS", not env.EMBEDDED)
+# Preloading is a promise to browsers' built-in lists that only the domain's owner can make;
+# off unless asked for, and its deploy-check reminder silenced with it.
+SECURE_HSTS_PRELOAD = env.get_bool("SHIPDESK_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_REFERRER_POLICY = "same-origin"
+# Scripts only from our own static files (no inline handlers: core/static/core/shipdesk.js
+# wires data-confirm, data-autosubmit and data-check-all); inline <script> needs the nonce.
+# Inline style attributes stay allowed: they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 NINJA_PAGINATION_PER_PAGE = 50
 SHIPDESK_MODE = env.MODE

@@ -17,25 +17,25 @@ class CarriersConfig(AppConfig):
             "(tested in carriers/tests/test_accounts.py)"),
     }
 
-    def embedded_processes(self) -> list[tuple[str, list[str]]]:
-        """Every carrier emulator on its default port: the sandbox carriers of ``make run``."""
-        from shipdesk.carriers import registry
+    def sandbox_ports(self) -> dict[str, int]:
+        """Each carrier emulator with sandbox credentials, on its usual port."""
+        from shipdesk.carriers.services import sandbox_emulators
 
-        processes = []
-        for code in registry.all_codes():
-            try:
-                emulator = registry.emulator_module(code)
-            except ImportError:
-                continue
-            port = getattr(emulator, "DEFAULT_PORT", None)
-            if port is not None and hasattr(emulator, "SANDBOX_CREDENTIALS"):
-                processes.append(
-                    (
-                        f"emulator-{code}",
-                        [sys.executable, "-m", "shipdesk.cli", "emulate", code, "--port", str(port)],
-                    )
-                )
-        return processes
+        return {code: emulator.DEFAULT_PORT for code, emulator in sandbox_emulators().items()}
+
+    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+        """Every sandbox carrier's emulator, on this instance's port for it."""
+        from shipdesk.core import sandbox_ports
+
+        return [(f"emulator-{code}",
+                 [sys.executable, "-m", "shipdesk.cli", "emulate", code,
+                  "--port", str(sandbox_ports.port(code, usual))])
+                for code, usual in self.sandbox_ports().items()]
+
+    def embedded_prepare(self) -> None:
+        from shipdesk.carriers.services import sandbox_accounts_repoint
+
+        sandbox_accounts_repoint()
 
     def load_demo(self, organization: Any) -> None:
         from shipdesk.carriers.services import sandbox_accounts_connect

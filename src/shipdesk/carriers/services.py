@@ -260,22 +260,33 @@ def carrier_webhooks_subscribe(*, actor: Actor, account_id: int, url: str) -> No
     audit(actor, "carrier_account.webhooks_subscribe", account)
 
 
-def sandbox_accounts_connect(*, organization: Organization, host: str = "127.0.0.1") -> list[CarrierAccount]:
-    """Connects one sandbox account per carrier that ships an emulator with sandbox
-    credentials, pointing at the locally running emulator (``make run`` starts them).
-    Running it again changes nothing."""
-    accounts = []
+def sandbox_emulators() -> dict[str, Any]:
+    """The carriers whose emulator has sandbox credentials, by code: their modules."""
+    found = {}
     for code in registry.all_codes():
         try:
             emulator = registry.emulator_module(code)
         except ImportError:
             continue
-        credentials = getattr(emulator, "SANDBOX_CREDENTIALS", None)
-        port = getattr(emulator, "DEFAULT_PORT", None)
-        if credentials is None or port is None:
-            log.info("carrier %s has no sandbox credentials, not connected", code)
-            continue
-        base_url = f"http://{host}:{port}{getattr(emulator, 'SANDBOX_BASE_PATH', '')}"
+        if getattr(emulator, "SANDBOX_CREDENTIALS", None) is not None and \
+                getattr(emulator, "DEFAULT_PORT", None) is not None:
+            found[code] = emulator
+    return found
+
+
+def _sandbox_base_url(code: str, emulator: Any, host: str = "127.0.0.1") -> str:
+    from shipdesk.core import sandbox_ports
+
+    port = sandbox_ports.port(code, emulator.DEFAULT_PORT)
+    return f"http://{host}:{port}{getattr(emulator, 'SANDBOX_BASE_PATH', '')}"
+
+
+def sandbox_accounts_connect(*, organization: Organization, host: str = "127.0.0.1") -> list[CarrierAccount]:
+    """Connects one sandbox account per carrier that ships an emulator with sandbox
+    credentials, pointing at this instance's emulator (``make run`` starts them).
+    Running it again changes nothing."""
+    accounts = []
+    for code, emulator in sandbox_emulators().items():
         adapter_cls = registry.adapter_class(code)
         account, _created = CarrierAccount.objects.get_or_create(  # type: ignore[misc]
             organization=organization,
@@ -283,14 +294,27 @@ def sandbox_accounts_connect(*, organization: Organization, host: str = "127.0.0
             is_sandbox=True,
             defaults={
                 "name": _("%(name)s (песочница)") % {"name": adapter_cls.name},
-                "base_url": base_url,
-                "credentials": dict(credentials),
+                "base_url": _sandbox_base_url(code, emulator, host),
+                "credentials": dict(emulator.SANDBOX_CREDENTIALS),
                 # e.g. tracking tickets answered on the emulator's faster clock
                 "settings": getattr(emulator, "sandbox_settings", dict)(),
             },
         )
         accounts.append(account)
     return accounts
+
+
+def sandbox_accounts_repoint() -> int:
+    """Points every sandbox account that talks to a local emulator at this instance's
+    emulator (``shipdesk embedded`` calls it on start, after choosing the ports): an account
+    left on another port could reach another instance's emulator. Returns how many moved."""
+    moved = 0
+    for code, emulator in sandbox_emulators().items():
+        url = _sandbox_base_url(code, emulator)
+        moved += (CarrierAccount.objects
+                  .filter(carrier_code=code, is_sandbox=True, base_url__startswith="http://127.0.0.1:")
+                  .exclude(base_url=url).update(base_url=url))
+    return moved
 
 
 # --- webhooks ----------------------------------------------------------------------------

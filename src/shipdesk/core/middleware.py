@@ -100,3 +100,60 @@ class PublicRouteMiddleware:
             return self.get_response(request)
         request.resolver_match = match
         return self.public_chain(request)
+
+
+class BodyLimitMiddleware:
+    """Refuses an oversized request body with 413 from its ``Content-Length`` alone, before a
+    byte of it is read: Django's own limits apply only once a view parses the body, by which
+    time a 200 MB upload has been received and spooled to disk.
+
+    Limits: a caller with no credentials at all (no session cookie, no API key) — the login
+    form, carrier and SMS webhooks — sends small bodies (``SHIPDESK_MAX_ANONYMOUS_BODY_BYTES``);
+    multipart uploads may carry a spreadsheet up to ``SHIPDESK_MAX_UPLOAD_BYTES`` plus the form
+    around it; any other body stops at ``DATA_UPLOAD_MAX_MEMORY_SIZE``. A body without a length
+    (chunked) is not read by Django at all, so it needs no limit here."""
+
+    _FORM_OVERHEAD = 1024 * 1024
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = self.limit_for(request)
+        if length > limit:
+            return self._refuse(request, length, limit)
+        return self.get_response(request)
+
+    @classmethod
+    def limit_for(cls, request: HttpRequest) -> int:
+        has_credentials = (settings.SESSION_COOKIE_NAME in request.COOKIES
+                           or "HTTP_X_API_KEY" in request.META
+                           or "HTTP_AUTHORIZATION" in request.META)
+        if not has_credentials:
+            return int(settings.SHIPDESK_MAX_ANONYMOUS_BODY_BYTES)
+        if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+            return int(settings.SHIPDESK_MAX_UPLOAD_BYTES) + cls._FORM_OVERHEAD
+        return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, length: int, limit: int) -> HttpResponse:
+        from django.utils import translation
+        from django.utils.translation import gettext as _
+
+        from shipdesk.core.problems import problem_response
+
+        with translation.override(translation.get_language_from_request(request)):
+            title = _("Слишком большой запрос")
+            detail = _("Размер тела запроса %(size)s МБ, допускается не больше %(max)s МБ.") % {
+                "size": f"{length / 2**20:.1f}", "max": f"{limit / 2**20:.1f}"}
+            if request.path.startswith("/api/"):
+                response: HttpResponse = problem_response(
+                    request, status=413, code="payload_too_large", title=title, detail=detail)
+            else:
+                response = render(request, "413.html", {"title": title, "message": detail},
+                                  status=413)
+        return response

@@ -23,9 +23,22 @@ class NotificationsConfig(AppConfig):
                                   "unguessable per-account secret; tested in test_callbacks",
     }
 
+    def sandbox_ports(self) -> dict[str, int]:
+        from shipdesk.notifications.services import SANDBOX_SMS, sandbox_sms_usual_port
+
+        return {SANDBOX_SMS: sandbox_sms_usual_port()}
+
     def embedded_processes(self) -> list[tuple[str, list[str]]]:
         """The sms.ru emulator, the demo shop's SMS gateway under ``make run``."""
-        return [("sms-emulator", [sys.executable, "-m", "shipdesk.cli", "emulate_sms", "smsru"])]
+        from shipdesk.notifications.services import sandbox_sms_port
+
+        return [("sms-emulator", [sys.executable, "-m", "shipdesk.cli", "emulate_sms", "smsru",
+                                  "--port", str(sandbox_sms_port())])]
+
+    def embedded_prepare(self) -> None:
+        from shipdesk.notifications.services import demo_channels_repoint
+
+        demo_channels_repoint()
 
     def load_demo(self, organization: Any) -> None:
         from shipdesk.notifications.services import demo_channels_connect

@@ -349,16 +349,45 @@ def channel_config_save(*, actor: Actor, gateway: str, config: dict[str, Any],
     return obj
 
 
+# the SMS emulator ``make run`` starts beside the demo shop (core.sandbox_ports names it so)
+SANDBOX_SMS = "sms-smsru"
+
+
+def sandbox_sms_usual_port() -> int:
+    from shipdesk.notifications.gateways.emulators import SANDBOX_PORTS
+
+    return SANDBOX_PORTS[Gateway.SMSRU]
+
+
+def sandbox_sms_port() -> int:
+    from shipdesk.core import sandbox_ports
+
+    return sandbox_ports.port(SANDBOX_SMS, sandbox_sms_usual_port())
+
+
 def demo_channels_connect(*, organization: Organization) -> ChannelConfig:
     """The demo shop of ``make run`` sends its SMS to the sms.ru emulator started beside it
     (``shipdesk emulate_sms smsru``), so its buyers' messages can be watched going out."""
-    from shipdesk.notifications.gateways.emulators import SANDBOX_PORTS
     from shipdesk.tenancy.services import system_actor
 
     return channel_config_save(
         actor=system_actor(organization), gateway=Gateway.SMSRU,
-        config={"api_id": "test-api-id",
-                "base_url": f"http://127.0.0.1:{SANDBOX_PORTS[Gateway.SMSRU]}"})
+        config={"api_id": "test-api-id", "base_url": f"http://127.0.0.1:{sandbox_sms_port()}"})
+
+
+def demo_channels_repoint() -> int:
+    """Moves sms.ru channels that talk to a local emulator onto this instance's one (see
+    ``core.sandbox_ports``); returns how many moved."""
+    url = f"http://127.0.0.1:{sandbox_sms_port()}"
+    moved = 0
+    for channel in ChannelConfig.objects.filter(gateway=Gateway.SMSRU):
+        config: dict[str, Any] = dict(channel.config or {})  # type: ignore[arg-type]
+        base_url = str(config.get("base_url", ""))
+        if base_url.startswith("http://127.0.0.1:") and base_url != url:
+            channel.config = {**config, "base_url": url}  # type: ignore[assignment]
+            channel.save(update_fields=["config"])
+            moved += 1
+    return moved
 
 
 def channel_test_send(*, actor: Actor, gateway: str, to: str) -> str:

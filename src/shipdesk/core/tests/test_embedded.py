@@ -60,6 +60,16 @@ def test_a_dying_child_stops_everything():
     assert "stopped" in output
 
 
+def _answers(url: str, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(url, timeout=5).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.3)
+    return False
+
+
 def test_shipdesk_embedded_serves_and_stops_on_ctrl_c(tmp_path: Path):
     port = 18000 + (os.getpid() % 10)  # our range; one per xdist worker
     env = {k: v for k, v in os.environ.items()
@@ -81,6 +91,12 @@ def test_shipdesk_embedded_serves_and_stops_on_ctrl_c(tmp_path: Path):
                 break
         output = "".join(lines)
         assert f"Shipdesk is running: http://127.0.0.1:{port}/" in output, output
+        # this instance's emulators are its own: moved with its web port, never the usual
+        # 18100.. a `make run` beside it holds, and they answer there
+        emulators = dict(item.strip().split(" :") for item in output.split(
+            "Sandbox emulators:")[1].splitlines()[0].split(","))
+        assert int(emulators["russian_post"]) != 18100
+        assert _answers(f"http://127.0.0.1:{emulators['sandbox']}/__emulator__/state")
         password = lines[-1].split("Password:")[1].strip()
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(base + "/healthz").status_code == 200

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from openpyxl import Workbook
 from openpyxl.styles import Font
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfgen.canvas import Canvas
 
+from shipdesk.core.spreadsheets import SafeWorkbook
 from shipdesk.documents.rendering.common import draw_block, kg, money, new_canvas
 from shipdesk.documents.rendering.data import RegistryData, RegistryRow
 from shipdesk.documents.rendering.fonts import BOLD, REGULAR
@@ -179,18 +179,12 @@ def render_registry_pdf(data: RegistryData, out: BinaryIO | None = None,
 
 def render_registry_xlsx(data: RegistryData) -> bytes:
     """The same list as a spreadsheet: numbers as numbers (kg, rubles), one row per parcel."""
-    workbook = Workbook(write_only=True)
+    workbook = SafeWorkbook()
     sheet = workbook.create_sheet("Ф103")
     bold = Font(bold=True)
-    from openpyxl.cell import WriteOnlyCell
 
-    def bold_row(values: list[object]) -> list[WriteOnlyCell]:
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.font = bold
-            cells.append(cell)
-        return cells
+    def bold_row(values: list[object]) -> list[Any]:
+        return [sheet.styled(value, font=bold) for value in values]
 
     sheet.append(bold_row([f"Список № {data.number} ф. 103 от {data.date:%d.%m.%Y}"]))
     sheet.append([f"Отправитель: {data.sender.name}", f"ИНН {data.sender.inn}".strip()])
@@ -202,6 +196,4 @@ def render_registry_xlsx(data: RegistryData) -> bytes:
                       row.weight_g / 1000, row.declared_value, row.cod_amount, row.fee, row.marks])
     sheet.append(bold_row(["Итого", len(data.rows), "", "", "", data.total_weight_g / 1000,
                            data.total_declared_value, data.total_cod, data.total_fee, ""]))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return workbook.to_bytes()

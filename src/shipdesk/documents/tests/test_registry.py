@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from datetime import date
@@ -69,3 +70,18 @@ def test_f103_xlsx_has_a_row_per_parcel_and_totals() -> None:
     assert totals[0] == "Итого" and totals[1] == 12
     assert Decimal(str(totals[6])) == data.total_declared_value
     assert Decimal(str(totals[7])) == data.total_cod
+
+
+def test_f103_xlsx_keeps_formula_text_as_text() -> None:
+    """A surname typed (or uploaded) as «=1+1» or «@SUM(A1)» comes out as the text a person
+    typed, never as a live formula in the accountant's Excel."""
+    data = registry(2)
+    hostile = RegistryRow(position=3, tracking_number=f.rp14(2000), recipient="=1+1",
+                          index="141400", address="@SUM(A1:A9)", weight_g=100,
+                          declared_value=Decimal("1"), cod_amount=Decimal("0"), fee=Decimal("1"),
+                          marks="-2+3")
+    data = dataclasses.replace(data, rows=(*data.rows, hostile))
+    sheet = load_workbook(io.BytesIO(render_registry_xlsx(data))).active
+    cells = {cell.value: cell.data_type for row in sheet.iter_rows() for cell in row}
+    assert cells["'=1+1"] == "s" and cells["'@SUM(A1:A9)"] == "s" and cells["'-2+3"] == "s"
+    assert not any(kind == "f" for kind in cells.values())

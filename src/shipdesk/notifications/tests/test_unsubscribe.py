@@ -69,7 +69,7 @@ def test_a_plain_get_of_the_link_changes_nothing(
         assert page.status_code == 200
         html = page.content.decode()
         # the page that posts itself, with a button for browsers without scripts
-        assert '<form id="unsubscribe-form" method="post">' in html
+        assert '<form id="unsubscribe-form" method="post" data-submit-on-load>' in html
         assert "<noscript><button>Отписаться</button></noscript>" in html
         assert "Ромашка" in html
     assert Client().head(path).status_code == 200

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shipdesk.core import demo
+from shipdesk.core import demo, sandbox_ports
 from shipdesk.core.supervisor import Supervisor
 
 
@@ -69,8 +69,14 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}/"
         # the sandbox carriers' pace, before the sandbox accounts and the emulators see it
         demo.demo_pace_apply(os.environ)
+        # this instance's own emulator ports, before any sandbox account is written
+        sandbox_ports.allocate(host=host, web_port=port)
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
+        for config in apps.get_app_configs():
+            prepare = getattr(config, "embedded_prepare", None)
+            if callable(prepare):
+                prepare()
         if not (settings.STATIC_ROOT / "core" / "shipdesk.css").exists():
             call_command("collectstatic", interactive=False, verbosity=0)
         login = None
@@ -132,6 +138,10 @@ class Command(BaseCommand):
         head = (f"  Shipdesk is running: {url}" if running
                 else "  Shipdesk is ready; start it with `make run`.")
         lines = ["", "=" * 60, head]
+        ports = sandbox_ports.current()
+        if ports:
+            lines.append("  Sandbox emulators: " + ", ".join(f"{name} :{number}"
+                                                           for name, number in ports.items()))
         if login is not None:
             lines += [f"  Login:    {login.email}", f"  Password: {login.password}"]
         lines += ["  Stop with Ctrl-C." if running else "", "=" * 60, ""]

@@ -1,0 +1,73 @@
+"""Where the sandbox emulators of one embedded instance listen.
+
+Each instance (``make run``, a second ``make run`` on another ``PORT``, the tests' own
+``shipdesk embedded``) takes ports of its own: the emulator's usual port moved by as much as
+the web port is moved from 8000 (``PORT=8765``: Russian Post on 18865), or a free port where
+that one is taken. The choice travels to the instance's children (the emulator processes,
+the web app, the worker) in ``SHIPDESK_SANDBOX_PORTS`` and is written into the instance's
+sandbox accounts, so that no sandbox account ever talks to another instance's emulator.
+
+The ports wanted come from each app's ``sandbox_ports()`` hook: ``{name: usual port}``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from django.apps import apps
+
+ENV = "SHIPDESK_SANDBOX_PORTS"
+USUAL_WEB_PORT = 8000
+
+
+def wanted() -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for config in apps.get_app_configs():
+        hook = getattr(config, "sandbox_ports", None)
+        if callable(hook):
+            ports.update(hook())
+    return ports
+
+
+def current() -> dict[str, int]:
+    """The ports this instance chose (empty outside ``shipdesk embedded``)."""
+    ports = {}
+    for item in os.environ.get(ENV, "").split(","):
+        name, _sep, value = item.partition("=")
+        if name and value.isdigit():
+            ports[name.strip()] = int(value)
+    return ports
+
+
+def port(name: str, usual: int) -> int:
+    return current().get(name, usual)
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _any_free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def allocate(*, host: str, web_port: int) -> dict[str, int]:
+    """Chooses this instance's ports and puts them in the environment its children inherit."""
+    shift = web_port - USUAL_WEB_PORT
+    chosen: dict[str, int] = {}
+    for name, usual in sorted(wanted().items()):
+        candidate = usual + shift
+        taken = candidate in chosen.values() or candidate == web_port
+        if not 1024 <= candidate <= 65535 or taken or not _free(host, candidate):
+            candidate = _any_free_port(host)
+        chosen[name] = candidate
+    os.environ[ENV] = ",".join(f"{name}={value}" for name, value in chosen.items())
+    return chosen
