@@ -28,6 +28,7 @@ from shipdesk.tenancy.forms import (
     AcceptNewUserForm,
     ApiKeyForm,
     InvitationForm,
+    OrganizationCreateForm,
     OrganizationForm,
     RoleForm,
 )
@@ -41,8 +42,13 @@ AUDIT_PAGE_SIZE = 50
 @actor_required
 def dashboard(request: ActorRequest) -> HttpResponse:
     counts = shipment_selectors.shipment_counts_by_state(actor=request.actor)
+    from shipdesk.tenancy.checklist import setup_checklist
+
+    steps = setup_checklist(actor=request.actor)
     return render(request, "tenancy/dashboard.html", {
         "counts": counts,
+        "steps": steps if not all(step.done for step in steps) else [],
+        "steps_done": sum(step.done for step in steps),
         "total": sum(c["count"] for c in counts),
         "members": selectors.membership_list(actor=request.actor).count(),
     })
@@ -224,3 +230,30 @@ def audit_log(request: ActorRequest) -> HttpResponse:
     page = Paginator(selectors.audit_list(actor=request.actor), AUDIT_PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "tenancy/audit.html", {"page": page, "section": "audit"})
+
+
+# --- the installation operator: organizations and their owners ----------------------------
+
+@login_required
+def installation_organizations(request: HttpRequest) -> HttpResponse:
+    """Staff only: every organization of the installation, and a new one with its owner."""
+    if not (request.user.is_staff or request.user.is_superuser):
+        return forbidden_page(request, Forbidden(
+            _("Эта страница — для оператора установки")))
+    form = OrganizationCreateForm(request.POST or None)
+    made = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = services.organization_create_for_owner(
+                operator=request.user, name=form.cleaned_data["name"],
+                owner_email=form.cleaned_data["owner_email"],
+                password=form.cleaned_data["password"])
+        except ServiceError as exc:
+            form_add_service_error(form, exc)
+        else:
+            messages.success(request, _("Организация «%(name)s» создана, id %(id)s") % {
+                "name": made.organization.name, "id": made.organization.pk})
+            form = OrganizationCreateForm()
+    return render(request, "tenancy/installation.html", {
+        "form": form, "made": made, "organizations": selectors.organization_overview()},
+        status=422 if form.errors else 200)

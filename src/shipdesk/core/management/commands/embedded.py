@@ -133,7 +133,9 @@ class Command(BaseCommand):
                 else "  Shipdesk is ready; start it with `make run`.")
         lines = ["", "=" * 60, head]
         if login is not None:
-            lines += [f"  Login:    {login.email}", f"  Password: {login.password}"]
+            lines += [f"  Login:    {login.email}", f"  Password: {login.password}",
+                      f"  Organization: {login.organization.name} (id {login.organization.pk};"
+                      f" the CLI's --org {login.organization.pk})"]
         lines += ["  Stop with Ctrl-C." if running else "", "=" * 60, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
