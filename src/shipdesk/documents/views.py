@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
     actor_required,
@@ -63,6 +63,8 @@ def batch_form(request: ActorRequest) -> HttpResponse:
             batches = services.batch_auto_group(actor=request.actor, shipment_ids=ids)
         except NotFound as exc:
             raise Http404 from exc
+        except Forbidden:
+            raise
         except ServiceError as exc:
             message_service_error(request, exc)
             return batch_form_preview(request, ids)
@@ -86,6 +88,8 @@ def batch_form_preview(request: ActorRequest, ids: list[int]) -> HttpResponse:
         plan = services.batch_auto_group_preview(actor=request.actor, shipment_ids=ids)
     except NotFound as exc:
         raise Http404 from exc
+    except Forbidden:
+        raise
     except ServiceError as exc:
         error = "; ".join(dict.fromkeys(
             [str(exc.detail or exc.title)] + [str(e.message) for e in exc.errors[:30]]))

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
     actor_required,
@@ -63,7 +63,7 @@ def shipment_label(request: ActorRequest, shipment_id: int) -> HttpResponseBase:
     layout = "a4" if request.GET.get("layout") == "a4" else "thermal"
     try:
         pdf = shipment_labels_pdf(actor=request.actor, shipment_ids=[shipment.pk], layout=layout)
-    except NotFound:
+    except (NotFound, Forbidden):
         raise
     except ServiceError as exc:
         messages.error(request, _error_text(exc))
@@ -158,6 +158,8 @@ def _bulk_labels(request: ActorRequest, ids: list[int]) -> HttpResponse:
         pdf = shipment_labels_pdf(actor=request.actor, shipment_ids=ids,
                                   layout="a4" if request.POST.get("layout") == "a4"
                                   else "thermal")
+    except (NotFound, Forbidden):
+        raise
     except ServiceError as exc:
         messages.error(request, _error_text(exc))
         return _back_to_list(request)
@@ -170,7 +172,7 @@ def _bulk_register(request: ActorRequest, ids: list[int]) -> HttpResponse:
     for shipment_id in ids:
         try:
             registration.shipment_register(actor=request.actor, shipment_id=shipment_id)
-        except NotFound:
+        except (NotFound, Forbidden):
             raise
         except ServiceError as exc:
             refused.append(str(exc.detail or exc.title))
@@ -199,7 +201,7 @@ def _bulk_cancel(request: ActorRequest, ids: list[int]) -> HttpResponse:
     try:
         services.shipments_cancel(actor=request.actor, shipment_ids=ids,
                                   reason=_("Отменено списком"))
-    except NotFound:
+    except (NotFound, Forbidden):
         raise
     except ServiceError as exc:
         message_service_error(request, exc)

@@ -374,6 +374,16 @@ def _own(actor: Actor, shipment_id: int) -> Shipment:
     return shipment
 
 
+def registration_restart(shipment: Shipment) -> None:
+    """Readies a shipment whose order was cancelled at its carrier for a new order: nothing
+    to look up, and the number the carrier gave the old order goes with it (a registering
+    carrier numbers its own parcels; it gives the new order a new number)."""
+    shipment.carrier_order_id, shipment.registration_attempts = "", 0
+    shipment.tracking_number = None
+    if shipment.state == State.NUMBERED:
+        shipment.state = State.READY
+
+
 def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
     """Sends a shipment to its carrier now: again after the carrier refused it and the
     operator fixed it, or for the first time."""
@@ -391,9 +401,9 @@ def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
         if account is None or not account.is_active:
             raise Conflict(_("Выберите договор с перевозчиком для этого отправления"))
         if shipment.registration == Registration.CANCELLED:
-            # its old order is cancelled at the carrier: a new one, nothing to look up
-            shipment.carrier_order_id, shipment.registration_attempts = "", 0
-            shipment.save(update_fields=["carrier_order_id", "registration_attempts"])
+            registration_restart(shipment)
+            shipment.save(update_fields=["carrier_order_id", "registration_attempts",
+                                         "tracking_number", "state"])
         shipment.registration = Registration.PENDING
         shipment.register_due_at = registration_claimed_until()
         shipment.registration_error = ""

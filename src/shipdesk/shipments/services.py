@@ -68,6 +68,7 @@ from shipdesk.shipments.models import (
 from shipdesk.shipments.registration import (
     registration_claimed_until,
     registration_dispatch,
+    registration_restart,
     shipment_cancel_at_carrier,
 )
 from shipdesk.shipments.validation import ValidationContext, validate_shipment
@@ -1217,7 +1218,7 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
         raise ValidationFailed(_("Отправление не прошло проверку"), errors=errors)
     cleaned.update({name: getattr(shipment, name) for name in FIXED_AFTER_NUMBERING})
     changed = sorted(f for f in UPDATABLE_FIELDS if getattr(shipment, f) != cleaned[f])
-    cost_before = shipment.shipping_cost
+    cost_before, from_state = shipment.shipping_cost, shipment.state
     for name in UPDATABLE_FIELDS:
         setattr(shipment, name, cleaned[name])
     shipment.sender_id = cleaned["sender_id"]
@@ -1227,11 +1228,13 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
     _rate(actor.organization, [shipment], senders)
     at_carrier = bool(shipment.carrier_order_id) and shipment.registration in (
         Registration.PENDING, Registration.REGISTERED)
+    if at_carrier and changed and shipment.state == State.IN_BATCH:
+        raise InvalidTransition(_("Отправление зарегистрировано у перевозчика и уже в партии: "
+                                  "уберите его из партии, затем измените"))
     if at_carrier and changed:
         shipment_cancel_at_carrier(shipment=shipment)
-        shipment.carrier_order_id = ""
+        registration_restart(shipment)
         shipment.registration = Registration.PENDING
-        shipment.registration_attempts = 0  # a new order: nothing lost to look up
         shipment.register_due_at = registration_claimed_until()
         shipment.registration_error = ""
     shipment.save()
@@ -1239,7 +1242,7 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
     ShipmentItem.objects.bulk_create([ShipmentItem(shipment=shipment, **i)
                                       for i in cleaned["items"]])
     ShipmentEvent.objects.create(
-        shipment=shipment, from_state=shipment.state, to_state=shipment.state,
+        shipment=shipment, from_state=from_state, to_state=shipment.state,
         user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,
         reason=(_("Изменено; заказ у перевозчика отменён и передаётся заново")
                 if at_carrier and changed else _("Изменено")), data={"fields": changed})
