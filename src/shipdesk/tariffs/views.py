@@ -77,6 +77,7 @@ def rule_set(request: ActorRequest) -> HttpResponse:
 @require_POST
 def table_upload(request: ActorRequest) -> HttpResponse:
     """A tariff table (JSON, shipdesk-tariff/1) uploaded from the Tariffs page."""
+    request.actor.require(Perm.MANAGE_SETTINGS)
     upload = request.FILES.get("file")
     try:
         row = services.tariff_table_upload(
