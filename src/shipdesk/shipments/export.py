@@ -12,11 +12,10 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import IO, Any
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shipdesk.shipments import selectors
-from shipdesk.shipments.models import Registration, Shipment, State
+from shipdesk.shipments.models import Registration, State
 from shipdesk.tenancy.services import Actor
 
 CHUNK = 2000
@@ -41,42 +40,53 @@ def columns() -> list[str]:
             _("Наложенный платёж, ₽"), _("Доставка, ₽"), _("Создано")]
 
 
-def _carrier_names() -> dict[str, str]:
-    from shipdesk.carriers.registry import adapter_class, all_codes
+def _carrier_name(code: str, cache: dict[str, str]) -> str:
+    """The carrier's own name for its code (imported only for the codes in the list)."""
+    if code not in cache:
+        from shipdesk.carriers.registry import adapter_class
 
-    names = {}
-    for code in all_codes():
         try:
-            names[code] = adapter_class(code).name
-        except Exception:  # an unloadable carrier keeps its code
-            names[code] = code
-    return names
+            cache[code] = str(adapter_class(code).name) if code else ""
+        except Exception:  # an unknown or unloadable carrier keeps its code
+            cache[code] = code
+    return cache[code]
+
+
+_FIELDS = ("order_number", "state", "registration", "carrier_code", "carrier_account_id",
+           "service_code", "tracking_number", "recipient_surname", "recipient_given_name",
+           "recipient_patronymic", "recipient_company", "recipient_phone", "index", "region",
+           "city", "street", "house", "building", "apartment", "weight_g", "declared_value",
+           "cod_amount", "shipping_cost", "created_at")
 
 
 def rows(*, actor: Actor, filters: Mapping[str, Any]) -> Iterator[list[Any]]:
-    """The filtered list's rows, newest first, as the file shows them."""
+    """The filtered list's rows, newest first, as the file shows them (plain tuples from
+    the database, the words looked up once per code)."""
+    from shipdesk.carriers.models import CarrierAccount
     from shipdesk.documents.rules import mail_type_name
 
-    carriers = _carrier_names()
-    qs = (selectors.shipment_list(actor=actor, filters=filters)
-          .select_related("carrier_account"))
+    carriers: dict[str, str] = {}
+    accounts = dict(CarrierAccount.objects.filter(organization=actor.organization)
+                    .values_list("pk", "name"))
+    states = {value: str(label) for value, label in State.choices}
+    registrations = {value: str(label) for value, label in Registration.choices if value}
+    mail_types: dict[tuple[str, str], str] = {}
     zone = actor.organization.zone
-    for s in qs.iterator(chunk_size=CHUNK):
-        yield [escape_cell(v) for v in _row(s, carriers, mail_type_name, zone)]
-
-
-def _row(s: Shipment, carriers: dict[str, str], mail_type_name: Any, zone: Any) -> list[Any]:
-    address = ", ".join(p for p in (s.region, s.city, s.street, s.house, s.building,
-                                     s.apartment) if p)
-    carrier = (s.carrier_account.name if s.carrier_account
-               else carriers.get(s.carrier_code, s.carrier_code))
-    return [s.order_number, str(State(s.state).label),
-            str(Registration(s.registration).label) if s.registration else "",
-            carrier, mail_type_name(s.service_code, carrier_code=s.carrier_code) if s.service_code
-            else "", s.tracking_number or "", s.recipient_name, s.recipient_phone, s.index,
-            s.city, address, s.weight_g, _money(s.declared_value), _money(s.cod_amount),
-            _money(s.shipping_cost),
-            timezone.localtime(s.created_at, zone).replace(tzinfo=None)]
+    qs = selectors.shipment_list(actor=actor, filters=filters).values_list(*_FIELDS)
+    for (order, state, registration, carrier_code, account_id, service, number, surname,
+         given, patronymic, company, phone, index, region, city, street, house, building,
+         apartment, weight, declared, cod, cost, created) in qs.iterator(chunk_size=CHUNK):
+        key = (service, carrier_code)
+        if key not in mail_types:
+            mail_types[key] = mail_type_name(service, carrier_code=carrier_code) if service else ""
+        name = " ".join(p for p in (surname, given, patronymic) if p) or company
+        address = ", ".join(p for p in (region, city, street, house, building, apartment) if p)
+        yield [escape_cell(v) for v in (
+            order, states.get(state, state), registrations.get(registration, ""),
+            accounts.get(account_id) or _carrier_name(carrier_code, carriers),
+            mail_types[key], number or "", name, phone, index, city, address, weight,
+            _money(declared), _money(cod), _money(cost),
+            created.astimezone(zone).replace(tzinfo=None))]
 
 
 def _money(value: Decimal | None) -> Decimal | None:
@@ -110,23 +120,14 @@ def _csv_value(value: Any) -> str:
 
 
 def write_xlsx(*, actor: Actor, filters: Mapping[str, Any], out: IO[bytes]) -> None:
-    """An XLSX workbook (openpyxl's write-only mode: rows go to disk as they come)."""
+    """An XLSX workbook (openpyxl's write-only mode: rows go to disk as they come). Plain
+    values: money as numbers, dates as dates; a text that would start a formula ("=") was
+    escaped by ``escape_cell`` already, so no cell is ever a formula."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Отправления"))
     sheet.append(columns())
     for row in rows(actor=actor, filters=filters):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever it starts with
-            elif isinstance(value, Decimal):
-                cell.number_format = "#,##0.00"
-            elif hasattr(value, "strftime"):
-                cell.number_format = "DD.MM.YYYY HH:MM"
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append(row)
     book.save(out)
