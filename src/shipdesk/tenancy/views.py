@@ -17,6 +17,8 @@ from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
     actor_required,
+    confirm_page,
+    confirmed,
     forbidden_page,
     form_add_service_error,
     message_service_error,
@@ -133,8 +135,17 @@ def member_set_role(request: ActorRequest, membership_id: int) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def member_remove(request: ActorRequest, membership_id: int) -> HttpResponse:
+    if not confirmed(request):
+        member = selectors.membership_list(actor=request.actor).filter(pk=membership_id).first()
+        if member is None:
+            raise NotFound(_("Участник не найден"))
+        return confirm_page(
+            request, title=_("Удалить участника?"),
+            message=_("%(user)s больше не войдёт в организацию «%(org)s».") % {
+                "user": member.user.get_username(), "org": request.actor.organization.name},
+            action=request.path, button=_("Удалить из организации"),
+            back=reverse("tenancy:members"))
     service_action(request, lambda: services.membership_remove(
         actor=request.actor, membership_id=membership_id),
         success=_("Участник удалён из организации"))
@@ -215,8 +226,15 @@ def api_key_list(request: ActorRequest) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def api_key_revoke(request: ActorRequest, api_key_id: int) -> HttpResponse:
+    if not confirmed(request):
+        key = selectors.api_key_list(actor=request.actor).filter(pk=api_key_id).first()
+        if key is None:
+            raise NotFound(_("Ключ не найден"))
+        return confirm_page(
+            request, title=_("Отозвать ключ?"),
+            message=_("Интеграции с ключом «%(name)s» перестанут работать.") % {"name": key.name},
+            action=request.path, button=_("Отозвать"), back=reverse("tenancy:api_keys"))
     service_action(request, lambda: services.api_key_revoke(
         actor=request.actor, api_key_id=api_key_id),
         success=lambda key: _("Ключ «%(name)s» отозван") % {"name": key.name})
