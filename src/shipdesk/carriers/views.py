@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -15,7 +16,12 @@ from django.views.decorators.http import require_POST
 from shipdesk.carriers import registry, selectors, services
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required, message_service_error
+from shipdesk.core.views_support import (
+    actor_required,
+    confirm_page,
+    confirmed,
+    message_service_error,
+)
 from shipdesk.tenancy.permissions import Perm
 
 
@@ -184,9 +190,19 @@ def account_test(request: ActorRequest, account_id: int) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def account_delete(request: ActorRequest, account_id: int) -> HttpResponse:
     actor = request.actor
+    if not confirmed(request):
+        try:
+            account = selectors.carrier_account_get(actor=actor, account_id=account_id)
+        except NotFound:
+            raise Http404 from None
+        return confirm_page(
+            request, title=_("Удалить договор?"),
+            message=_("Договор «%(name)s» будет удалён вместе с его ключами доступа.") % {
+                "name": account.name},
+            action=request.path, button=_("Удалить договор"),
+            back=reverse("carriers:account", args=[account_id]))
     try:
         services.carrier_account_delete(actor=actor, account_id=account_id)
     except NotFound:

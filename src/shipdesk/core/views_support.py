@@ -85,3 +85,23 @@ def service_action(request: HttpRequest, action: Callable[[], T], *,
     if success is not None:
         messages.success(request, success(result) if callable(success) else success)
     return result
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """Whether a destructive action's POST comes from its confirmation step (the
+    ``confirm.html`` page), so that a bare button never destroys anything by itself."""
+    return request.method == "POST" and request.POST.get("confirmed") == "1"
+
+
+def confirm_page(request: HttpRequest, *, title: str, message: str, action: str, button: str,
+                 back: str, fields: dict[str, Any] | None = None) -> HttpResponse:
+    """The confirmation step of a destructive action: a page (no JavaScript needed) that
+    repeats what will happen and posts the action with ``confirmed=1``. ``fields`` are
+    carried over as hidden inputs (lists become repeated inputs)."""
+    hidden: list[tuple[str, Any]] = []
+    for name, value in (fields or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        hidden.extend((name, v) for v in values)
+    return render(request, "confirm.html", {
+        "title": title, "message": message, "action": action, "button": button,
+        "back": back, "hidden": hidden})

@@ -51,6 +51,41 @@ def batch_list(*, actor: Actor, state: str | None = None) -> QuerySet[Batch]:
     return qs
 
 
+def batch_candidates(*, actor: Actor, carrier: str = "", service: str = "",
+                     q: str = "") -> list[Shipment]:
+    """Numbered shipments not in a batch yet, oldest first (the order batches are formed
+    in), filtered by carrier, mail type and the list's search box."""
+    actor.require(Perm.VIEW)
+    qs = (Shipment.objects.filter(organization=actor.organization, state="numbered",
+                                  tracking_number__isnull=False, batch_entry__isnull=True)
+          .select_related("carrier_account", "sender"))
+    if carrier:
+        qs = qs.filter(carrier_code=carrier)
+    if service:
+        qs = qs.filter(service_code=service)
+    if q:
+        from shipdesk.shipments.selectors import shipment_list
+
+        qs = qs.filter(pk__in=shipment_list(actor=actor, filters={"q": q}).values("pk"))
+    return list(qs.order_by("created_at", "pk")[:2001])
+
+
+def candidate_choices(*, actor: Actor) -> dict[str, list[tuple[str, str]]]:
+    """The carriers and mail types among the shipments waiting for a batch, as words."""
+    pairs = (Shipment.objects.filter(organization=actor.organization, state="numbered",
+                                     batch_entry__isnull=True)
+             .values_list("carrier_code", "service_code").distinct().order_by())
+    carriers: dict[str, str] = {}
+    services: dict[str, str] = {}
+    for carrier, service in pairs:
+        if carrier:
+            carriers[carrier] = carrier_display_name(carrier)
+        if service:
+            services[service] = rules.mail_type_name(service, carrier_code=carrier)
+    return {"carriers": sorted(carriers.items(), key=lambda p: p[1]),
+            "services": sorted(services.items(), key=lambda p: p[1])}
+
+
 def batch_get(*, actor: Actor, batch_id: int) -> Batch:
     actor.require(Perm.VIEW)
     batch = Batch.objects.filter(organization=actor.organization, pk=batch_id).first()
@@ -195,6 +230,12 @@ def _pickup_addresses(shipments: list[Shipment]) -> dict[tuple[str, str], str]:
 
     keys = {(s.carrier_code, s.pickup_point_code) for s in shipments if s.pickup_point_code}
     return pickup_office_addresses(carrier_and_codes=keys) if keys else {}
+
+
+def shipments_label_data(shipments: list[Shipment], org: Organization) -> list[LabelData]:
+    """Our labels of a few chosen shipments (not a batch), with pickup points' addresses."""
+    addresses = _pickup_addresses(shipments)
+    return [label_data(s, org, addresses) for s in shipments]
 
 
 def _chunks(shipments: Iterable[Shipment]) -> Iterator[list[Shipment]]:

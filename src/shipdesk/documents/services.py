@@ -18,7 +18,9 @@ import logging
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -224,17 +226,23 @@ def batch_create(*, actor: Actor, shipment_ids: Sequence[int],
 
 
 @transaction.atomic
-def batch_auto_group(*, actor: Actor, shipping_date: date | None = None) -> list[Batch]:
-    """Puts every NUMBERED shipment of the organization into an open batch of its group
-    (carrier, mail type + category, shipping date, drop-off point), creating batches as
-    needed and splitting at the carrier's limit. Returns the batches that received parcels."""
+def batch_auto_group(*, actor: Actor, shipping_date: date | None = None,
+                     shipment_ids: Sequence[int] | None = None) -> list[Batch]:
+    """Puts every NUMBERED shipment of the organization (or those of ``shipment_ids`` the
+    operator chose) into an open batch of its group (carrier, mail type + category,
+    shipping date, drop-off point), creating batches as needed and splitting at the
+    carrier's limit. Returns the batches that received parcels."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     day = shipping_date or timezone.localdate()
-    shipments = list(Shipment.objects.select_for_update(of=("self",))
-                     .select_related("sender", "carrier_account")
-                     .filter(organization=actor.organization, state=State.NUMBERED,
-                             tracking_number__isnull=False, batch_entry__isnull=True)
-                     .order_by("created_at", "pk"))
+    if shipment_ids is not None:
+        _check_numbered(_lock_shipments(actor, shipment_ids))
+    query = (Shipment.objects.select_for_update(of=("self",))
+             .select_related("sender", "carrier_account")
+             .filter(organization=actor.organization, state=State.NUMBERED,
+                     tracking_number__isnull=False, batch_entry__isnull=True))
+    if shipment_ids is not None:
+        query = query.filter(pk__in=list(shipment_ids))
+    shipments = list(query.order_by("created_at", "pk"))
     groups: dict[GroupKey, list[Shipment]] = defaultdict(list)
     for s in shipments:
         groups[_key(s)].append(s)
@@ -251,6 +259,123 @@ def batch_auto_group(*, actor: Actor, shipping_date: date | None = None) -> list
             if b not in touched:
                 touched.append(b)
     return touched
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """One group of a batch forming preview: where its parcels would go and their totals."""
+
+    key: GroupKey
+    carrier: str
+    mail_type: str
+    mail_category: str
+    drop_off_point: str
+    count: int
+    weight_g: int
+    cod_total: Decimal
+    declared_total: Decimal
+    cost_total: Decimal
+    joins: str  # the open batch they would join ("" = a new one)
+    batches: int  # how many batches the carrier's limit makes of them
+
+
+def batch_auto_group_preview(*, actor: Actor, shipment_ids: Sequence[int],
+                             shipping_date: date | None = None) -> list[PlannedBatch]:
+    """What ``batch_auto_group`` would do with the chosen shipments, nothing written: the
+    groups, their counts and totals, and the open batch each would join. A shipment that
+    cannot go into a batch is refused with its order number, as forming would."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    from shipdesk.documents import rules as form_rules
+
+    ids = list(dict.fromkeys(shipment_ids))
+    shipments = list(Shipment.objects.select_related("sender", "carrier_account")
+                     .filter(organization=actor.organization, pk__in=ids).order_by("pk"))
+    if len(shipments) != len(ids) or not ids:
+        _lock_shipments(actor, ids)  # the same "not found" / "none chosen" errors
+    _check_numbered(shipments)
+    day = shipping_date or timezone.localdate()
+    groups: dict[GroupKey, list[Shipment]] = defaultdict(list)
+    for s in shipments:
+        groups[_key(s)].append(s)
+    plan = []
+    for key, members in groups.items():
+        existing = (Batch.objects.filter(organization=actor.organization, state=BatchState.OPEN,
+                                         carrier_code=key[0], carrier_account_id=key[1],
+                                         mail_type=key[2], mail_category=key[3],
+                                         drop_off_point=key[4], shipping_date=day)
+                    .order_by("-number").first())
+        limit = _batch_limit(members[0].carrier_account)
+        room_first = (len(members) if limit is None
+                      else max(limit - (existing.entries.count() if existing else 0), 0))
+        rest = max(len(members) - room_first, 0)
+        extra = 0 if limit is None or not rest else -(-rest // limit)
+        account = members[0].carrier_account
+        plan.append(PlannedBatch(
+            key=key, carrier=account.name if account else selectors.carrier_display_name(key[0]),
+            mail_type=form_rules.mail_type_name(key[2], carrier_code=key[0]),
+            mail_category=form_rules.mail_category_name(key[3]), drop_off_point=key[4],
+            count=len(members), weight_g=sum(s.weight_g or 0 for s in members),
+            cod_total=sum((s.cod_amount or Decimal(0) for s in members), Decimal(0)),
+            declared_total=sum((s.declared_value or Decimal(0) for s in members), Decimal(0)),
+            cost_total=sum((s.shipping_cost or Decimal(0) for s in members), Decimal(0)),
+            joins=existing.display_number if existing and room_first else "",
+            batches=(1 if room_first else 0) + extra))
+    return plan
+
+
+def batches_open_for(*, actor: Actor, shipment_id: int) -> list[Batch]:
+    """The open batches a numbered shipment may join (same carrier, mail type, category and
+    drop-off point), newest first."""
+    actor.require(Perm.VIEW)
+    shipment = (Shipment.objects.select_related("sender")
+                .filter(organization=actor.organization, pk=shipment_id).first())
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    carrier, account_id, mail_type, category, point = _key(shipment)
+    return list(Batch.objects.filter(
+        organization=actor.organization, state=BatchState.OPEN, carrier_code=carrier,
+        carrier_account_id=account_id, mail_type=mail_type, mail_category=category,
+        drop_off_point=point).order_by("-shipping_date", "-number")[:20])
+
+
+def shipment_add_to_batch(*, actor: Actor, shipment_id: int,
+                          batch_id: int | None = None) -> Batch:
+    """Puts one numbered shipment into the chosen open batch, or into a new one."""
+    if batch_id is None:
+        return batch_create(actor=actor, shipment_ids=[shipment_id])[0]
+    return batch_add(actor=actor, batch_id=batch_id, shipment_ids=[shipment_id])[-1]
+
+
+# Labels printed at once from the list or a shipment's page (a bigger print is a batch's).
+LABELS_AT_ONCE = 2000
+
+
+def shipment_labels_pdf(*, actor: Actor, shipment_ids: Sequence[int],
+                        layout: str = "thermal") -> bytes:
+    """The labels of the chosen numbered shipments as one PDF, drawn now (our layout, the
+    same as in a batch's labels). A shipment without a tracking number has no label."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    from shipdesk.documents.rendering import labels
+
+    ids = list(dict.fromkeys(shipment_ids))
+    if len(ids) > LABELS_AT_ONCE:
+        raise ValidationFailed(_("За раз печатается не больше %(n)d ярлыков: сформируйте партию")
+                               % {"n": LABELS_AT_ONCE})
+    found = {s.pk: s for s in Shipment.objects.select_related("sender", "carrier_account")
+             .filter(organization=actor.organization, pk__in=ids)}
+    if not ids or len(found) != len(ids):
+        _lock_shipments(actor, ids)  # the same "not found" / "none chosen" errors
+    shipments = [found[i] for i in ids]
+    errors = [FieldError(loc=("shipment_ids", n), code="no_number", message=_(
+        "У отправления %(order)s нет трек-номера: ярлык печатается после присвоения номера")
+        % {"order": s.order_number}) for n, s in enumerate(shipments)
+        if not s.tracking_number or s.state == State.CANCELLED]
+    if errors:
+        raise ValidationFailed(_("Не для всех отправлений можно напечатать ярлык"), errors=errors)
+    buffer = io.BytesIO()
+    labels.render_labels(selectors.shipments_label_data(shipments, actor.organization), buffer,
+                         layout=layout)
+    return buffer.getvalue()
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ app_name = "documents"
 urlpatterns: list[URLPattern] = [
     path("batches/", views.batch_list, name="batches"),
     path("batches/auto-group/", views.batch_auto_group, name="auto_group"),
+    path("batches/form/", views.batch_form, name="batch_form"),
     path("batches/<int:batch_id>/", views.batch_detail, name="batch"),
     path("batches/<int:batch_id>/close/", views.batch_close, name="batch_close"),
     path("batches/<int:batch_id>/remove/", views.batch_remove, name="batch_remove"),

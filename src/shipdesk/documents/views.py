@@ -9,12 +9,18 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import NotFound, ServiceError
+from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required, message_service_error
+from shipdesk.core.views_support import (
+    actor_required,
+    confirm_page,
+    confirmed,
+    message_service_error,
+)
 from shipdesk.documents import courier, selectors, services
 from shipdesk.documents.models import BatchState, DocumentKind, GeneratedDocument
 from shipdesk.tenancy.permissions import Perm
@@ -45,6 +51,55 @@ def batch_auto_group(request: ActorRequest) -> HttpResponse:
     return redirect("documents:batches")
 
 
+FORM_PAGE_SIZE = 500
+
+
+@actor_required
+def batch_form(request: ActorRequest) -> HttpResponse:
+    """«Сформировать партии» step by step: tick the numbered shipments (filtered by carrier,
+    mail type, search), see which batches they would make (counts, weight, sums), confirm."""
+    request.actor.require(Perm.MANAGE_SHIPMENTS)
+    ids = [int(x) for x in request.POST.getlist("ids") if x.isdigit()]
+    if request.method == "POST" and request.POST.get("step") == "confirm":
+        try:
+            batches = services.batch_auto_group(actor=request.actor, shipment_ids=ids)
+        except NotFound as exc:
+            raise Http404 from exc
+        except Forbidden:
+            raise
+        except ServiceError as exc:
+            message_service_error(request, exc)
+            return batch_form_preview(request, ids)
+        messages.success(request, _("Отправления распределены по партиям: %(n)s")
+                         % {"n": ", ".join(b.display_number for b in batches)})
+        return redirect("documents:batches")
+    if request.method == "POST":
+        return batch_form_preview(request, ids)
+    filters = {k: request.GET.get(k, "").strip() for k in ("carrier", "service", "q")}
+    candidates = selectors.batch_candidates(actor=request.actor, **filters)
+    return render(request, "documents/batch_form.html", {
+        "candidates": candidates[:FORM_PAGE_SIZE], "more": len(candidates) > FORM_PAGE_SIZE,
+        "filters": filters, "carriers": selectors.candidate_choices(actor=request.actor)})
+
+
+def batch_form_preview(request: ActorRequest, ids: list[int]) -> HttpResponse:
+    """The preview of forming batches of ``ids`` (also the list's bulk action «В партии»)."""
+    error = ""
+    plan: list[services.PlannedBatch] = []
+    try:
+        plan = services.batch_auto_group_preview(actor=request.actor, shipment_ids=ids)
+    except NotFound as exc:
+        raise Http404 from exc
+    except Forbidden:
+        raise
+    except ServiceError as exc:
+        error = "; ".join(dict.fromkeys(
+            [str(exc.detail or exc.title)] + [str(e.message) for e in exc.errors[:30]]))
+    return render(request, "documents/batch_preview.html", {
+        "plan": plan, "ids": ids, "error": error,
+        "total": sum(p.count for p in plan)}, status=422 if error else 200)
+
+
 def _batch_or_404(request: ActorRequest, batch_id: int):
     try:
         return selectors.batch_get(actor=request.actor, batch_id=batch_id)
@@ -68,9 +123,16 @@ def batch_detail(request: ActorRequest, batch_id: int) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def batch_close(request: ActorRequest, batch_id: int) -> HttpResponse:
-    _batch_or_404(request, batch_id)
+    found = _batch_or_404(request, batch_id)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=_("Передать партию %(n)s?") % {"n": found.display_number},
+            message=_("Партия %(n)s закрывается: её отправления считаются переданными "
+                      "перевозчику, состав больше не меняется.") % {
+                "n": found.display_number},
+            action=request.path, button=_("Передать партию (закрыть)"),
+            back=reverse("documents:batch", args=[batch_id]))
     try:
         batch = services.batch_close(actor=request.actor, batch_id=batch_id)
     except ServiceError as exc:

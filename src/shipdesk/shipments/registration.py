@@ -387,6 +387,16 @@ def _own(actor: Actor, shipment_id: int) -> Shipment:
     return shipment
 
 
+def registration_restart(shipment: Shipment) -> None:
+    """Readies a shipment whose order was cancelled at its carrier for a new order: nothing
+    to look up, and the number the carrier gave the old order goes with it (a registering
+    carrier numbers its own parcels; it gives the new order a new number)."""
+    shipment.carrier_order_id, shipment.registration_attempts = "", 0
+    shipment.tracking_number = None
+    if shipment.state == State.NUMBERED:
+        shipment.state = State.READY
+
+
 def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
     """Sends a shipment to its carrier now: again after the carrier refused it and the
     operator fixed it, or for the first time."""
@@ -395,12 +405,18 @@ def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
         shipment = _own(actor, shipment_id)
         if shipment.registration == Registration.REGISTERED:
             raise Conflict(_("Отправление уже зарегистрировано у перевозчика"))
-        if shipment.state != State.READY:
+        if shipment.state not in (State.READY, State.NUMBERED):
             raise Conflict(_("Передать перевозчику можно только проверенное отправление, "
                              "не черновик и не отменённое"))
+        if shipment.registration == Registration.PENDING:
+            raise Conflict(_("Отправление уже передаётся перевозчику"))
         account = shipment.carrier_account
         if account is None or not account.is_active:
             raise Conflict(_("Выберите договор с перевозчиком для этого отправления"))
+        if shipment.registration == Registration.CANCELLED:
+            registration_restart(shipment)
+            shipment.save(update_fields=["carrier_order_id", "registration_attempts",
+                                         "tracking_number", "state"])
         shipment.registration = Registration.PENDING
         shipment.register_due_at = registration_claimed_until()
         shipment.registration_error = ""
@@ -431,3 +447,23 @@ def shipment_cancel_at_carrier(*, shipment: Shipment) -> None:
     Shipment.objects.filter(pk=shipment.pk).update(
         registration=Registration.CANCELLED, register_due_at=None, updated_at=timezone.now())
     shipment.registration = Registration.CANCELLED
+
+
+def shipment_cancel_registration(*, actor: Actor, shipment_id: int) -> Shipment:
+    """Cancels the shipment's order at its carrier and keeps the shipment here (to fix it
+    and register it again, or to send it another way); a handed-over parcel is not."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    with transaction.atomic():
+        shipment = _own(actor, shipment_id)
+        if shipment.state not in (State.READY, State.NUMBERED, State.IN_BATCH):
+            raise Conflict(_("Отправление в состоянии «%(state)s» у перевозчика не отменяется")
+                           % {"state": State(shipment.state).label})
+        if shipment.registration not in (Registration.PENDING, Registration.REGISTERED):
+            raise Conflict(_("Отправление не зарегистрировано у перевозчика"))
+        shipment_cancel_at_carrier(shipment=shipment)
+        ShipmentEvent.objects.create(
+            shipment=shipment, from_state=shipment.state, to_state=shipment.state,
+            user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,
+            reason=_("Заказ отменён у перевозчика"),
+            data={"registration": Registration.CANCELLED})
+    return shipment

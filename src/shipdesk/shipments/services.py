@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db import (
@@ -67,6 +68,7 @@ from shipdesk.shipments.models import (
 from shipdesk.shipments.registration import (
     registration_claimed_until,
     registration_dispatch,
+    registration_restart,
     shipment_cancel_at_carrier,
 )
 from shipdesk.shipments.validation import ValidationContext, validate_shipment
@@ -1163,6 +1165,91 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     if registers:
         registration_dispatch([shipment.pk])
     return shipment
+
+
+# What a parcel keeps once it has its number, its carrier's order or a place in a batch: the
+# number, the label and the batch were made for these.
+FIXED_AFTER_NUMBERING = ("carrier_code", "carrier_account_id", "service_code", "mail_category",
+                         "country")
+AMENDABLE_STATES = frozenset({State.READY, State.NUMBERED, State.IN_BATCH})
+
+
+def shipment_needs_amend(shipment: Shipment) -> bool:
+    """Whether a change goes through :func:`shipment_amend` (numbered, in a batch, or
+    known to the carrier) rather than :func:`shipment_update`."""
+    return shipment.state in (State.NUMBERED, State.IN_BATCH) or bool(
+        shipment.carrier_order_id and shipment.registration in (Registration.PENDING,
+                                                                Registration.REGISTERED))
+
+
+@dataclass(frozen=True)
+class AmendResult:
+    shipment: Shipment
+    reregistered: bool
+    cost_before: Decimal | None
+
+
+@transaction.atomic
+def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -> AmendResult:
+    """Changes a shipment after it was numbered or registered, until it is handed over:
+    recipient, address, weight, sizes, values, comment. The carrier, mail type, category
+    and tracking number stay (the number and label were made for them). The parcel is
+    rated again; one already at its carrier is cancelled there and registered anew with
+    the new data (no carrier adapter updates an order in place)."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("carrier_account")
+                .filter(organization=actor.organization, pk=shipment_id).first())
+    if shipment is None:
+        raise NotFound(_("Отправление не найдено"))
+    if shipment.state not in AMENDABLE_STATES:
+        raise InvalidTransition(_("Отправление в состоянии «%(state)s» менять нельзя: оно уже "
+                                  "передано перевозчику или закрыто") % {
+            "state": State(shipment.state).label})
+    merged = _shipment_data(shipment)
+    merged.update({k: v for k, v in data.items() if k not in ("order_number", "ready")})
+    ctx = validation_context(organization=actor.organization)
+    cleaned, errors = validate_shipment(merged, ctx)
+    for name in (*FIXED_AFTER_NUMBERING, "tracking_number"):
+        if name in data and (cleaned[name] or None) != (getattr(shipment, name) or None):
+            errors.append(FieldError((name,), _(
+                "После присвоения номера это поле не меняется: отмените отправление и "
+                "создайте новое")))
+    if errors:
+        raise ValidationFailed(_("Отправление не прошло проверку"), errors=errors)
+    cleaned.update({name: getattr(shipment, name) for name in FIXED_AFTER_NUMBERING})
+    changed = sorted(f for f in UPDATABLE_FIELDS if getattr(shipment, f) != cleaned[f])
+    cost_before, from_state = shipment.shipping_cost, shipment.state
+    for name in UPDATABLE_FIELDS:
+        setattr(shipment, name, cleaned[name])
+    shipment.sender_id = cleaned["sender_id"]
+    shipment.shipping_cost, shipment.rate_breakdown, shipment.unrated_reason = None, [], ""
+    senders = {s.pk: s for s in SenderProfile.objects.filter(
+        organization=actor.organization, pk=shipment.sender_id or 0)}
+    _rate(actor.organization, [shipment], senders)
+    at_carrier = bool(shipment.carrier_order_id) and shipment.registration in (
+        Registration.PENDING, Registration.REGISTERED)
+    if at_carrier and changed and shipment.state == State.IN_BATCH:
+        raise InvalidTransition(_("Отправление зарегистрировано у перевозчика и уже в партии: "
+                                  "уберите его из партии, затем измените"))
+    if at_carrier and changed:
+        shipment_cancel_at_carrier(shipment=shipment)
+        registration_restart(shipment)
+        shipment.registration = Registration.PENDING
+        shipment.register_due_at = registration_claimed_until()
+        shipment.registration_error = ""
+    shipment.save()
+    shipment.items.all().delete()
+    ShipmentItem.objects.bulk_create([ShipmentItem(shipment=shipment, **i)
+                                      for i in cleaned["items"]])
+    ShipmentEvent.objects.create(
+        shipment=shipment, from_state=from_state, to_state=shipment.state,
+        user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,
+        reason=(_("Изменено; заказ у перевозчика отменён и передаётся заново")
+                if at_carrier and changed else _("Изменено")), data={"fields": changed})
+    if at_carrier and changed:
+        registration_dispatch([shipment.pk])
+    return AmendResult(shipment=shipment, reregistered=at_carrier and bool(changed),
+                       cost_before=cost_before)
 
 
 def shipments_cancel(*, actor: Actor, shipment_ids: Sequence[int], reason: str = "") -> int:

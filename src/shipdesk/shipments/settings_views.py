@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -16,7 +17,13 @@ from django.views.decorators.http import require_POST
 from shipdesk.carriers import selectors as carrier_selectors
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required, form_add_service_error, service_action
+from shipdesk.core.views_support import (
+    actor_required,
+    confirm_page,
+    confirmed,
+    form_add_service_error,
+    service_action,
+)
 from shipdesk.shipments import delivery_rules as rules
 from shipdesk.shipments import senders
 from shipdesk.shipments.models import DeliveryRule
@@ -85,8 +92,13 @@ def sender_form(request: ActorRequest, sender_profile_id: int | None = None) -> 
 
 
 @actor_required
-@require_POST
 def sender_delete(request: ActorRequest, sender_profile_id: int) -> HttpResponse:
+    if not confirmed(request):
+        sender = senders.sender_get(actor=request.actor, sender_id=sender_profile_id)
+        return confirm_page(
+            request, title=_("Удалить отправителя?"),
+            message=_("Адрес отправителя «%(name)s» будет удалён.") % {"name": sender.name},
+            action=request.path, button=_("Удалить"), back=reverse("shipments:senders"))
     service_action(request, lambda: senders.sender_delete(
         actor=request.actor, sender_id=sender_profile_id), success=_("Отправитель удалён"))
     return redirect("shipments:senders")
@@ -188,8 +200,15 @@ def rule_form(request: ActorRequest, delivery_rule_id: int | None = None) -> Htt
 
 
 @actor_required
-@require_POST
 def rule_delete(request: ActorRequest, delivery_rule_id: int) -> HttpResponse:
+    if not confirmed(request):
+        rule = rules.delivery_rule_get(actor=request.actor, rule_id=delivery_rule_id)
+        return confirm_page(
+            request, title=_("Удалить правило?"),
+            message=_("Правило выбора перевозчика «%(name)s» будет удалено.") % {
+                "name": rules.rule_describe(rules.delivery_rule_facts(rule))},
+            action=request.path, button=_("Удалить"),
+            back=reverse("shipments:delivery_rules"))
     service_action(request, lambda: rules.delivery_rule_delete(
         actor=request.actor, rule_id=delivery_rule_id), success=_("Правило удалено"))
     return redirect("shipments:delivery_rules")

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from shipdesk.shipments import settings_views, views
+from shipdesk.shipments import action_views, settings_views, views
 
 app_name = "shipments"
 urlpatterns = [
     path("", views.shipment_list, name="list"),
-    path("bulk/", views.shipment_bulk_action, name="bulk"),
+    path("bulk/", action_views.shipment_bulk_action, name="bulk"),
+    path("export.<str:fmt>", action_views.shipment_export, name="export"),
     path("new/", views.shipment_form, name="create"),
     path("validate/", views.shipment_validate, name="validate"),
     path("<int:shipment_id>/", views.shipment_detail, name="detail"),
@@ -14,6 +15,10 @@ urlpatterns = [
     path("<int:shipment_id>/register/", views.shipment_register, name="register"),
     path("<int:shipment_id>/choose/", views.shipment_choose_offer, name="choose_offer"),
     path("<int:shipment_id>/rates/", views.shipment_rates, name="rates"),
+    path("<int:shipment_id>/label.pdf", action_views.shipment_label, name="label"),
+    path("<int:shipment_id>/batch/", action_views.shipment_batch, name="batch"),
+    path("<int:shipment_id>/cancel-at-carrier/", action_views.shipment_cancel_registration,
+         name="cancel_registration"),
     path("import/", views.import_upload, name="import"),
     path("import/template.xlsx", views.import_template, name="import_template"),
     path("import/<int:job_id>/", views.import_job, name="import_job"),

@@ -14,10 +14,16 @@ from django.views.decorators.http import require_GET, require_POST
 from shipdesk.carriers.selectors import active_accounts
 from shipdesk.core.errors import FieldError, ServiceError
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required, service_action
+from shipdesk.core.views_support import (
+    actor_required,
+    confirm_page,
+    confirmed,
+    service_action,
+)
 from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import ImportJob, Registration, State
 from shipdesk.shipments.validation import shipment_warnings, validate_shipment
+from shipdesk.tenancy.permissions import Perm
 
 FORM_FIELDS = (
     ("order_number", _("Номер заказа")), ("carrier_account_id", _("Договор с перевозчиком")),
@@ -57,21 +63,8 @@ def shipment_list(request: ActorRequest) -> HttpResponse:
     return render(request, "shipments/list.html", {
         "rows": rows, "next_id": next_id, "filters": filters, "states": State.choices,
         "query": query, "first_page": not after,
+        "can_manage": request.actor.can(Perm.MANAGE_SHIPMENTS),
     })
-
-
-@actor_required
-@require_POST
-def shipment_bulk_action(request: ActorRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
-    if request.POST.get("action") == "cancel" and ids:
-        try:
-            services.shipments_cancel(actor=request.actor, shipment_ids=ids,
-                                      reason=_("Отменено списком"))
-            messages.success(request, _("Отменено: %(n)d") % {"n": len(ids)})
-        except ServiceError as exc:
-            messages.error(request, str(exc.detail))
-    return HttpResponseRedirect(reverse("shipments:list"))
 
 
 @actor_required
@@ -81,11 +74,34 @@ def shipment_detail(request: ActorRequest, shipment_id: int) -> HttpResponse:
         "s": shipment, "items": list(shipment.items.all()),
         "warnings": shipment_warnings(shipment),
         "events": selectors.shipment_history(actor=request.actor, shipment_id=shipment_id),
-        "editable": shipment.state in (State.DRAFT, State.READY),
-        "cancellable": State.CANCELLED in services.TRANSITIONS[shipment.state],
-        "can_register": (shipment.state == State.READY and shipment.carrier_account_id
-                         and shipment.registration in (Registration.NONE, Registration.REJECTED)),
+        **_actions(request, shipment),
     })
+
+
+def _actions(request: ActorRequest, shipment: Any) -> dict[str, Any]:
+    """Which of the page's actions this shipment and the user's role allow."""
+    manage = request.actor.can(Perm.MANAGE_SHIPMENTS)
+    numbered = bool(shipment.tracking_number) and shipment.state != State.CANCELLED
+    at_carrier = shipment.registration in (Registration.PENDING, Registration.REGISTERED)
+    from shipdesk.tracking.selectors import shipment_tracking_summary
+
+    summary = shipment_tracking_summary(shipment_ids=[shipment.pk]).get(shipment.pk)
+    return {
+        "can_manage": manage,
+        "editable": manage and shipment.state in services.AMENDABLE_STATES | {State.DRAFT},
+        "cancellable": manage and State.CANCELLED in services.TRANSITIONS[shipment.state],
+        "can_register": manage and (
+            shipment.state in (State.READY, State.NUMBERED) and shipment.carrier_account_id
+            and shipment.registration in (Registration.NONE, Registration.REJECTED,
+                                          Registration.CANCELLED)),
+        "can_cancel_registration": manage and at_carrier and shipment.state in (
+            State.READY, State.NUMBERED, State.IN_BATCH),
+        "can_print_label": manage and numbered,
+        "can_batch": manage and shipment.state == State.NUMBERED and numbered,
+        "batch": getattr(getattr(shipment, "batch_entry", None), "batch", None),
+        "tracking_token": summary.public_token if summary else "",
+        "tracked": shipment.tracking_number is not None,
+    }
 
 
 @actor_required
@@ -111,8 +127,20 @@ def shipment_choose_offer(request: ActorRequest, shipment_id: int) -> HttpRespon
 
 
 @actor_required
-@require_POST
 def shipment_cancel(request: ActorRequest, shipment_id: int) -> HttpResponse:
+    if not confirmed(request):
+        shipment = selectors.shipment_get(actor=request.actor, shipment_id=shipment_id)
+        return confirm_page(
+            request, title=_("Отменить отправление?"),
+            message=_("Отправление %(order)s будет отменено%(carrier)s. Отменённое не вернуть: "
+                      "его трек-номер больше не выдаётся.") % {
+                "order": shipment.order_number,
+                "carrier": _(", а его заказ — отменён у перевозчика")
+                if shipment.registration in (Registration.PENDING, Registration.REGISTERED)
+                else ""},
+            action=request.path, button=_("Отменить отправление"),
+            back=reverse("shipments:detail", args=[shipment_id]),
+            fields={"reason": request.POST.get("reason", "")})
     service_action(request, lambda: services.shipment_cancel(
         actor=request.actor, shipment_id=shipment_id, reason=request.POST.get("reason", "")),
         success=_("Отправление отменено"))
@@ -169,6 +197,10 @@ def shipment_form(request: ActorRequest, shipment_id: int | None = None) -> Http
                 shipment = services.shipment_create(actor=request.actor, data=data,
                                                     source="ui",
                                                     draft=bool(request.POST.get("draft")))
+            elif services.shipment_needs_amend(shipment):
+                messages.success(request, _amended_message(services.shipment_amend(
+                    actor=request.actor, shipment_id=shipment.pk, data=data)))
+                return HttpResponseRedirect(reverse("shipments:detail", args=[shipment.pk]))
             else:
                 data.pop("order_number", None)
                 data["ready"] = not request.POST.get("draft")
@@ -184,6 +216,24 @@ def shipment_form(request: ActorRequest, shipment_id: int | None = None) -> Http
         data = {"country": "RU"}
     return render(request, "shipments/form.html",
                   _form_context(request, data, errors, shipment=shipment))
+
+
+def _amended_message(result: services.AmendResult) -> str:
+    """What saving a numbered shipment did: the price again, the carrier's order again."""
+    s = result.shipment
+    parts = [_("Сохранено")]
+    if s.shipping_cost is None:
+        parts.append(_("стоимость не рассчитана: %(why)s") % {"why": s.unrated_reason or "—"})
+    elif s.shipping_cost != result.cost_before:
+        parts.append(_("стоимость пересчитана: %(old)s → %(new)s ₽") % {
+            "old": result.cost_before if result.cost_before is not None else "—",
+            "new": s.shipping_cost})
+    else:
+        parts.append(_("стоимость не изменилась: %(cost)s ₽") % {"cost": s.shipping_cost})
+    if result.reregistered:
+        parts.append(_("заказ у перевозчика отменён и передаётся заново с новыми данными; "
+                       "если перевозчик даст новый номер, перепечатайте ярлык"))
+    return "; ".join(parts)
 
 
 @actor_required

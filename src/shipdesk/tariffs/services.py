@@ -98,16 +98,51 @@ def tariff_table_load(*, data: dict[str, Any], source: str = "",
     return row
 
 
+def _parse_table(content: bytes, name: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(_("Файл %(path)s не является JSON в UTF-8: %(error)s") % {
+            "path": name, "error": exc}) from exc
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(
+            _("Файл %(path)s не является JSON в UTF-8: %(error)s") % {"path": name, "error": exc},
+            errors=[FieldError(("file", exc.lineno), _("строка %(line)d, позиция %(col)d: %(msg)s")
+                               % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg})]) from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Файл %(path)s: ожидается объект JSON с таблицей") % {
+            "path": name})
+    return data
+
+
 def tariff_table_load_file(*, path: str, organization: Organization | None = None) -> TariffTableRow:
     try:
-        data = json.loads(Path(path).read_text("utf-8"))
+        content = Path(path).read_bytes()
     except OSError as exc:
         raise ValidationFailed(_("Не удалось прочитать файл %(path)s: %(error)s") % {
             "path": path, "error": exc.strerror or exc}) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationFailed(_("Файл %(path)s не является JSON в UTF-8: %(error)s") % {
-            "path": path, "error": exc}) from exc
-    return tariff_table_load(data=data, source=Path(path).name, organization=organization)
+    return tariff_table_load(data=_parse_table(content, path), source=Path(path).name,
+                             organization=organization)
+
+
+# An uploaded table is JSON text; a bigger file is not a tariff table.
+UPLOAD_LIMIT = 20 * 1024 * 1024
+
+
+def tariff_table_upload(*, actor: Actor, filename: str, content: bytes) -> TariffTableRow:
+    """A table uploaded on the Tariffs page: the organization's own (its contract's
+    prices), checked and stored as ``shipdesk load-tariffs --org`` does."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    if not content:
+        raise ValidationFailed(_("Выберите файл тарифной таблицы (JSON)"),
+                               errors=[FieldError(("file",), _("Файл не выбран"))])
+    if len(content) > UPLOAD_LIMIT:
+        raise ValidationFailed(_("Файл больше 20 МБ: это не тарифная таблица"))
+    row = tariff_table_load(data=_parse_table(content, filename), source=filename,
+                            organization=actor.organization)
+    audit(actor, "tariffs.table_upload", row, carrier=row.carrier_code,
+          effective_from=str(row.effective_from))
+    return row
 
 
 # --- bulk table rating -----------------------------------------------------------------

@@ -6,4 +6,5 @@ app_name = "tariffs"
 urlpatterns = [
     path("", views.compare, name="compare"),
     path("rule/", views.rule_set, name="rule_set"),
+    path("tables/upload/", views.table_upload, name="table_upload"),
 ]

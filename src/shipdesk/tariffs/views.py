@@ -17,6 +17,7 @@ from shipdesk.tariffs import selectors, services
 from shipdesk.tariffs.api import parcel_from
 from shipdesk.tariffs.models import RatingPreference
 from shipdesk.tariffs.schemas import RateIn
+from shipdesk.tenancy.permissions import Perm
 
 FIELD_LABELS = {
     "from_index": gettext_lazy("Индекс отправителя"), "to_index": gettext_lazy("Индекс получателя"),
@@ -57,6 +58,7 @@ def compare(request: ActorRequest) -> HttpResponse:
         "rule": services.rating_rule_get(organization=request.actor.organization),
         "rule_choices": RatingPreference.choices,
         "tables": selectors.tables_in_force(actor=request.actor),
+        "can_upload": request.actor.can(Perm.MANAGE_SETTINGS),
     })
 
 
@@ -68,4 +70,25 @@ def rule_set(request: ActorRequest) -> HttpResponse:
         messages.success(request, _("Правило выбора сохранено"))
     except ServiceError as exc:
         messages.error(request, str(exc.detail))
+    return redirect("tariffs:compare")
+
+
+@actor_required
+@require_POST
+def table_upload(request: ActorRequest) -> HttpResponse:
+    """A tariff table (JSON, shipdesk-tariff/1) uploaded from the Tariffs page."""
+    request.actor.require(Perm.MANAGE_SETTINGS)
+    upload = request.FILES.get("file")
+    try:
+        row = services.tariff_table_upload(
+            actor=request.actor, filename=(upload.name or "") if upload else "",
+            content=upload.read() if upload else b"")
+    except ServiceError as exc:
+        messages.error(request, "; ".join(dict.fromkeys(
+            [str(exc.detail)] + [str(e.message) for e in exc.errors[:20]])))
+    else:
+        messages.success(request, _("Таблица «%(name)s» загружена: %(carrier)s, действует с "
+                                    "%(date)s") % {"name": row.name or row.source,
+                                                   "carrier": row.carrier_code,
+                                                   "date": row.effective_from.strftime("%d.%m.%Y")})
     return redirect("tariffs:compare")

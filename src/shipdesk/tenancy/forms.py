@@ -50,3 +50,12 @@ class AcceptNewUserForm(forms.Form):
         if data.get("password") and data.get("password") != data.get("password2"):
             self.add_error("password2", _("Пароли не совпадают"))
         return data
+
+
+class OrganizationCreateForm(forms.Form):
+    name = forms.CharField(label=_("Название организации"), max_length=200)
+    owner_email = forms.EmailField(label=_("E-mail владельца"))
+    password = forms.CharField(label=_("Пароль владельца"), required=False,
+                               widget=forms.PasswordInput(render_value=False),
+                               help_text=_("Пусто — сгенерируем и покажем один раз; "
+                                           "для существующего пользователя не нужен"))

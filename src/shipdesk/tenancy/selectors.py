@@ -27,3 +27,10 @@ def api_key_list(*, actor: Actor) -> QuerySet[ApiKey]:
 def audit_list(*, actor: Actor) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(organization=actor.organization).select_related(
         "user", "api_key").order_by("-created_at")
+
+
+def organization_overview() -> QuerySet[Organization]:
+    """Every organization of the installation with its members' count (staff only)."""
+    from django.db.models import Count
+
+    return Organization.objects.annotate(members=Count("memberships")).order_by("-pk")

@@ -107,6 +107,48 @@ def organization_create(*, owner: User, name: str, **details: Any) -> Organizati
     return org
 
 
+@dataclass(frozen=True)
+class NewOrganization:
+    organization: Organization
+    owner: Any
+    password: str  # the new owner's password when one was made here; "" for an existing user
+
+
+@transaction.atomic
+def organization_create_for_owner(*, operator: Any, name: str, owner_email: str,
+                                  password: str = "") -> NewOrganization:
+    """The installation operator's first-run step: an organization and its owner. A new
+    owner gets the given password (checked by the password rules) or a generated one; an
+    existing user simply becomes the owner. Only staff (or the command line, ``operator``
+    None) may do it."""
+    if operator is not None and not (operator.is_staff or operator.is_superuser):
+        raise Forbidden(_("Создавать организации может только оператор установки"))
+    errors: list[FieldError] = []
+    name = name.strip()
+    email = owner_email.strip().lower()
+    if not name:
+        errors.append(FieldError(("name",), _("Укажите название организации")))
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        errors.append(FieldError(("owner_email",), _("Укажите e-mail владельца")))
+    users = get_user_model().objects
+    user = users.filter(username=email).first() if email else None
+    if user is None and password:
+        try:
+            password_validation.validate_password(password)
+        except DjangoValidationError as exc:
+            errors.extend(FieldError(("password",), str(m)) for m in exc.messages)
+    if errors:
+        raise ValidationFailed(_("Организация не создана"), errors=errors)
+    made = ""
+    if user is None:
+        made = password or secrets.token_urlsafe(12)
+        user = users.create_user(username=email, email=email, password=made)
+    organization = organization_create(owner=user, name=name)
+    return NewOrganization(organization=organization, owner=user, password=made)
+
+
 @transaction.atomic
 def organization_update(*, actor: Actor, **details: Any) -> Organization:
     actor.require(Perm.MANAGE_SETTINGS)

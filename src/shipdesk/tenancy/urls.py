@@ -15,4 +15,5 @@ urlpatterns = [
     path("api-keys/", views.api_key_list, name="api_keys"),
     path("api-keys/<int:api_key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("audit/", views.audit_log, name="audit"),
+    path("installation/", views.installation_organizations, name="installation"),
 ]

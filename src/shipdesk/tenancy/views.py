@@ -17,6 +17,8 @@ from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
     actor_required,
+    confirm_page,
+    confirmed,
     forbidden_page,
     form_add_service_error,
     message_service_error,
@@ -28,6 +30,7 @@ from shipdesk.tenancy.forms import (
     AcceptNewUserForm,
     ApiKeyForm,
     InvitationForm,
+    OrganizationCreateForm,
     OrganizationForm,
     RoleForm,
 )
@@ -41,8 +44,13 @@ AUDIT_PAGE_SIZE = 50
 @actor_required
 def dashboard(request: ActorRequest) -> HttpResponse:
     counts = shipment_selectors.shipment_counts_by_state(actor=request.actor)
+    from shipdesk.tenancy.checklist import setup_checklist
+
+    steps = setup_checklist(actor=request.actor)
     return render(request, "tenancy/dashboard.html", {
         "counts": counts,
+        "steps": steps if not all(step.done for step in steps) else [],
+        "steps_done": sum(step.done for step in steps),
         "total": sum(c["count"] for c in counts),
         "members": selectors.membership_list(actor=request.actor).count(),
     })
@@ -127,8 +135,17 @@ def member_set_role(request: ActorRequest, membership_id: int) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def member_remove(request: ActorRequest, membership_id: int) -> HttpResponse:
+    if not confirmed(request):
+        member = selectors.membership_list(actor=request.actor).filter(pk=membership_id).first()
+        if member is None:
+            raise NotFound(_("Участник не найден"))
+        return confirm_page(
+            request, title=_("Удалить участника?"),
+            message=_("%(user)s больше не войдёт в организацию «%(org)s».") % {
+                "user": member.user.get_username(), "org": request.actor.organization.name},
+            action=request.path, button=_("Удалить из организации"),
+            back=reverse("tenancy:members"))
     service_action(request, lambda: services.membership_remove(
         actor=request.actor, membership_id=membership_id),
         success=_("Участник удалён из организации"))
@@ -209,8 +226,15 @@ def api_key_list(request: ActorRequest) -> HttpResponse:
 
 
 @actor_required
-@require_POST
 def api_key_revoke(request: ActorRequest, api_key_id: int) -> HttpResponse:
+    if not confirmed(request):
+        key = selectors.api_key_list(actor=request.actor).filter(pk=api_key_id).first()
+        if key is None:
+            raise NotFound(_("Ключ не найден"))
+        return confirm_page(
+            request, title=_("Отозвать ключ?"),
+            message=_("Интеграции с ключом «%(name)s» перестанут работать.") % {"name": key.name},
+            action=request.path, button=_("Отозвать"), back=reverse("tenancy:api_keys"))
     service_action(request, lambda: services.api_key_revoke(
         actor=request.actor, api_key_id=api_key_id),
         success=lambda key: _("Ключ «%(name)s» отозван") % {"name": key.name})
@@ -224,3 +248,30 @@ def audit_log(request: ActorRequest) -> HttpResponse:
     page = Paginator(selectors.audit_list(actor=request.actor), AUDIT_PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "tenancy/audit.html", {"page": page, "section": "audit"})
+
+
+# --- the installation operator: organizations and their owners ----------------------------
+
+@login_required
+def installation_organizations(request: HttpRequest) -> HttpResponse:
+    """Staff only: every organization of the installation, and a new one with its owner."""
+    if not (request.user.is_staff or request.user.is_superuser):
+        return forbidden_page(request, Forbidden(
+            _("Эта страница — для оператора установки")))
+    form = OrganizationCreateForm(request.POST or None)
+    made = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = services.organization_create_for_owner(
+                operator=request.user, name=form.cleaned_data["name"],
+                owner_email=form.cleaned_data["owner_email"],
+                password=form.cleaned_data["password"])
+        except ServiceError as exc:
+            form_add_service_error(form, exc)
+        else:
+            messages.success(request, _("Организация «%(name)s» создана, id %(id)s") % {
+                "name": made.organization.name, "id": made.organization.pk})
+            form = OrganizationCreateForm()
+    return render(request, "tenancy/installation.html", {
+        "form": form, "made": made, "organizations": selectors.organization_overview()},
+        status=422 if form.errors else 200)

@@ -384,3 +384,53 @@ def test_a_pool_of_the_wrong_kind_is_said_on_the_shipment(actor: Any, api: Any, 
     assert 'data-testid="numbering-error"' in page and "S10" in page
     domestic = _create(api, order_number="DOM-1")
     assert domestic["tracking_number"] and domestic["numbering_error"] == ""
+
+
+def test_cancel_at_the_carrier_from_the_page_and_register_again(
+        actor: Any, api: Any, web: Any, sender: SenderProfile,
+        app_emulators: dict[str, Running]) -> None:
+    emulator = app_emulators["sandbox"]
+    _account(actor, "sandbox", emulator.url, dict(SANDBOX_CREDENTIALS))
+    _create(api, carrier_code="sandbox", service_code="standard", order_number="SB-C")
+    shipment = _stored("SB-C")
+    first_number = shipment.tracking_number
+    assert shipment.registration == Registration.REGISTERED
+    page = web.get(f"/shipments/{shipment.pk}/").content.decode()
+    assert f"/shipments/{shipment.pk}/cancel-at-carrier/" in page
+    web.post(f"/shipments/{shipment.pk}/cancel-at-carrier/")  # only the question
+    assert _stored("SB-C").registration == Registration.REGISTERED
+    web.post(f"/shipments/{shipment.pk}/cancel-at-carrier/", {"confirmed": "1"})
+    shipment = _stored("SB-C")
+    assert shipment.registration == Registration.CANCELLED
+    assert shipment.state != State.CANCELLED  # kept here, to send again
+    held = emulator.app.by_number[first_number]  # type: ignore[attr-defined]
+    assert held.cancelled_at is not None
+    web.post(f"/shipments/{shipment.pk}/register/")
+    shipment = _stored("SB-C")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    assert shipment.tracking_number and shipment.tracking_number != first_number
+    assert shipment.state == State.NUMBERED
+
+
+def test_editing_a_registered_shipment_registers_it_anew_with_the_new_data(
+        actor: Any, api: Any, web: Any, sender: SenderProfile,
+        app_emulators: dict[str, Running]) -> None:
+    from shipdesk.shipments import services
+
+    emulator = app_emulators["sandbox"]
+    _account(actor, "sandbox", emulator.url, dict(SANDBOX_CREDENTIALS))
+    _create(api, carrier_code="sandbox", service_code="standard", order_number="SB-E",
+            weight_g=700)
+    shipment = _stored("SB-E")
+    old_number = shipment.tracking_number
+    result = services.shipment_amend(actor=actor, shipment_id=shipment.pk,
+                                     data={"weight_g": 2300, "house": "77"})
+    assert result.reregistered
+    shipment = _stored("SB-E")
+    assert shipment.registration == Registration.REGISTERED, shipment.registration_error
+    assert shipment.weight_g == 2300 and shipment.state == State.NUMBERED
+    app = emulator.app  # type: ignore[attr-defined]
+    assert app.by_number[old_number].cancelled_at is not None
+    fresh = app.by_number[shipment.tracking_number]
+    assert fresh.weight_g == 2300 and fresh.cancelled_at is None
+    assert shipment.events.filter(reason__contains="передаётся заново").exists()

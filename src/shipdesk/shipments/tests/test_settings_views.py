@@ -63,14 +63,16 @@ def test_edit_make_default_and_delete_a_sender(web: Client, actor: Actor) -> Non
     web.post(f"/shipments/senders/{second.pk}/default/")
     page = text_of(web.get("/shipments/senders/").content)
     assert "Второй по умолчанию" in page and "101700" in page
-    web.post(f"/shipments/senders/{first.pk}/delete/")
+    asked = web.post(f"/shipments/senders/{first.pk}/delete/")  # the question first
+    assert "confirmed" in asked.content.decode() and SenderProfile.objects.count() == 2
+    web.post(f"/shipments/senders/{first.pk}/delete/", {"confirmed": "1"})
     assert list(SenderProfile.objects.values_list("name", flat=True)) == ["Второй"]
 
 
 def test_deleting_a_used_sender_explains_why_not(web: Client, actor: Actor) -> None:
     sender = senders.sender_create(actor=actor, **SENDER)
     services.shipment_create(actor=actor, data=shipment_data(sender_id=sender.pk), draft=True)
-    page = web.post(f"/shipments/senders/{sender.pk}/delete/", follow=True)
+    page = web.post(f"/shipments/senders/{sender.pk}/delete/", {"confirmed": "1"}, follow=True)
     assert "удалить его нельзя" in page.content.decode()
     assert SenderProfile.objects.filter(pk=sender.pk).exists()
 
@@ -112,7 +114,7 @@ def test_move_rules_up_and_down_with_htmx(web: Client, actor: Actor, org: Any) -
     assert re.findall(r'data-rule="(\d+)"', answer.content.decode()) == [
         str(made[0].pk), str(made[2].pk), str(made[1].pk)]
     web.post(f"/shipments/delivery-rules/{made[0].pk}/move/", {"direction": "down"})
-    web.post(f"/shipments/delivery-rules/{made[1].pk}/delete/")
+    web.post(f"/shipments/delivery-rules/{made[1].pk}/delete/", {"confirmed": "1"})
     assert [(r.position, r.name) for r in delivery_rules.delivery_rule_list(actor=actor)] == [
         (1, "C"), (2, "A")]
 

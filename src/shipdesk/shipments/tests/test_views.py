@@ -66,7 +66,7 @@ def test_detail_with_history_and_cancel(web: Client, actor: Actor) -> None:
     shipment = services.shipment_create(actor=actor, data=shipment_data(order_number="D-1"))
     html = web.get(f"/shipments/{shipment.pk}/").content.decode()
     assert "D-1" in html and "ул. Ленина" in html and "улица ленина" in html
-    web.post(f"/shipments/{shipment.pk}/cancel/")
+    web.post(f"/shipments/{shipment.pk}/cancel/", {"confirmed": "1"})
     shipment.refresh_from_db()
     assert shipment.state == State.CANCELLED
     assert "cancelled" in web.get(f"/shipments/{shipment.pk}/").content.decode()
@@ -75,7 +75,7 @@ def test_detail_with_history_and_cancel(web: Client, actor: Actor) -> None:
 def test_bulk_cancel_from_the_list(web: Client, actor: Actor) -> None:
     result = services.shipments_create_many(actor=actor, items=[shipment_data() for _ in range(3)])
     ids = [r.shipment_id for r in result.results]
-    web.post("/shipments/bulk/", {"action": "cancel", "ids": ids[:2]})
+    web.post("/shipments/bulk/", {"action": "cancel", "ids": ids[:2], "confirmed": "1"})
     assert sorted(Shipment.objects.values_list("state", flat=True)) == [
         State.CANCELLED, State.CANCELLED, State.READY]
 

@@ -73,7 +73,9 @@ def test_owner_changes_role_and_removes_member(web, org, make_user):
     web.post(f"/organization/members/{membership.pk}/role/", {"role": Role.ACCOUNTANT})
     membership.refresh_from_db()
     assert membership.role == Role.ACCOUNTANT
-    web.post(f"/organization/members/{membership.pk}/remove/")
+    web.post(f"/organization/members/{membership.pk}/remove/")  # asks first
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    web.post(f"/organization/members/{membership.pk}/remove/", {"confirmed": "1"})
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
@@ -147,7 +149,7 @@ def test_api_key_is_shown_once_then_revoked(web, org):
     assert plain not in listing and "МойСклад" in listing
     key = ApiKey.objects.get(organization=org, name="МойСклад")
     assert key.last_used_at is not None
-    web.post(f"/organization/api-keys/{key.pk}/revoke/")
+    web.post(f"/organization/api-keys/{key.pk}/revoke/", {"confirmed": "1"})
     assert Client(headers={"X-API-Key": plain}).get("/api/v1/organization").status_code == 401
 
 

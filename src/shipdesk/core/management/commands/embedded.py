@@ -143,7 +143,9 @@ class Command(BaseCommand):
             lines.append("  Sandbox emulators: " + ", ".join(f"{name} :{number}"
                                                            for name, number in ports.items()))
         if login is not None:
-            lines += [f"  Login:    {login.email}", f"  Password: {login.password}"]
+            lines += [f"  Login:    {login.email}", f"  Password: {login.password}",
+                      f"  Organization: {login.organization.name} (id {login.organization.pk};"
+                      f" the CLI's --org {login.organization.pk})"]
         lines += ["  Stop with Ctrl-C." if running else "", "=" * 60, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
