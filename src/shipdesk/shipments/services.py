@@ -622,6 +622,11 @@ def _store(actor: Actor, shipments: list[Any], rows: list[list[Any]] | None = No
             "user_id": user_id, "api_key_id": api_key_id, "reason": reason,
             "data": data, "created_at": now}))
     fast_insert(ShipmentEvent, events)
+    # the statistics count the chunk in the same transaction (imported here: analytics
+    # reads shipments, not the other way round)
+    from shipdesk.analytics.services import rollups_shipments_created
+
+    rollups_shipments_created(shipments=shipments, user_id=user_id)
 
 
 def _existing(sql: str, first: Any, values: list[str]) -> list[tuple[Any, ...]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.utils import timezone
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,13 +39,20 @@ from shipdesk.tenancy.models import Role
 from shipdesk.tenancy.permissions import Perm
 
 AUDIT_PAGE_SIZE = 50
+DASHBOARD_PERIODS = ("7", "30", "90")
 
 
 @actor_required
 def dashboard(request: ActorRequest) -> HttpResponse:
-    counts = shipment_selectors.shipment_counts_by_state(actor=request.actor)
+    # the period of the tiles: the last 7 / 30 / 90 days or all time; each tile links to
+    # the shipments list with the same filter
+    period = request.GET.get("period", "")
+    days = int(period) if period in DASHBOARD_PERIODS else None
+    since = timezone.now().date() - timedelta(days=days - 1) if days else None
+    counts = shipment_selectors.shipment_counts_by_state(actor=request.actor, since=since)
     return render(request, "tenancy/dashboard.html", {
-        "counts": counts,
+        "counts": counts, "period": period, "periods": DASHBOARD_PERIODS,
+        "since": since.isoformat() if since else "",
         "total": sum(c["count"] for c in counts),
         "members": selectors.membership_list(actor=request.actor).count(),
     })
