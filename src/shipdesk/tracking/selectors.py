@@ -493,5 +493,5 @@ def status_change_facts(*, organization_ids: Sequence[int] | None = None,
         if not rows:
             return
         last = rows[-1][0]
-        yield [ChangeRow(*(("" if v is None and i == 15 else v) for i, v in enumerate(r)))
-               for r in rows]
+        # a change without a tracking state (none yet) has no route
+        yield [ChangeRow(*r[:15], r[15] or "", *r[16:]) for r in rows]
