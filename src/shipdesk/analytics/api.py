@@ -4,11 +4,12 @@ account, carrier, region, sender, kind."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from ninja import Router
+from ninja import Router, Schema
 
-from shipdesk.analytics import selectors
+from shipdesk.analytics import reports, selectors
 from shipdesk.core.errors import NotFound
 from shipdesk.core.typing import ApiRequest
 
@@ -40,3 +41,21 @@ def table(request: ApiRequest, name: str) -> dict[str, Any]:
     f = _filters(request)
     return {"name": name, "columns": [k for k, _h in selectors.TABLES[name][2]],
             "rows": selectors.table(actor=request.auth, f=f, name=name)}
+
+
+class WeeklyReportIn(Schema):
+    emails: list[str]
+
+
+class WeeklyReportOut(Schema):
+    emails: list[str]
+    next_report_at: datetime | None
+
+
+@router.put("/weekly-report", response=WeeklyReportOut)
+def weekly_report_set(request: ApiRequest, payload: WeeklyReportIn) -> dict[str, Any]:
+    """Chooses the members (by e-mail) who get the weekly statistics, Monday 08:00 in the
+    organization's zone; an empty list stops it."""
+    row = reports.weekly_report_recipients_set(actor=request.auth, emails=payload.emails)
+    return {"emails": [e for e in row.weekly_emails.split(",") if e],
+            "next_report_at": row.next_report_at}

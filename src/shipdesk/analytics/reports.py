@@ -7,6 +7,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -49,6 +50,17 @@ def weekly_report_recipients_set(*, actor: Actor, emails: Sequence[str]) -> Anal
         row.next_report_at = next_report_at(timezone.now(), actor.organization.zone)
     row.save()
     return row
+
+
+def weekly_report_settings(*, actor: Actor) -> dict[str, Any]:
+    """The members who may get the weekly report, which of them do, and when it goes next."""
+    actor.require(Perm.VIEW)
+    row = AnalyticsSettings.objects.filter(organization=actor.organization).first()
+    chosen = set((row.weekly_emails if row else "").split(","))
+    emails = sorted(Membership.objects.filter(organization=actor.organization)
+                    .values_list("user__email", flat=True))
+    return {"members": [(e, e.lower() in chosen) for e in emails],
+            "next_report_at": row.next_report_at if row and row.weekly_emails else None}
 
 
 def weekly_reports_send(*, settings_ids: Sequence[int]) -> int:

@@ -7,16 +7,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from shipdesk.analytics import charts, exports, selectors
+from shipdesk.analytics import charts, exports, reports, selectors
 from shipdesk.analytics.selectors import Filters
 from shipdesk.core.errors import ValidationFailed
 from shipdesk.core.typing import ActorRequest
-from shipdesk.core.views_support import actor_required
+from shipdesk.core.views_support import actor_required, service_action
 from shipdesk.shipments.regions import REGION_NAMES
 
 
@@ -129,9 +129,19 @@ def dashboard(request: ActorRequest) -> HttpResponse:
                "accounts": carrier_account_list(actor=actor), "regions_all": REGION_NAMES,
                "senders": sender_profiles(actor=actor),
                "tables": [(name, t[1]) for name, t in selectors.TABLES.items()],
-               "list_url": _list_url(f)}
+               "list_url": _list_url(f), "weekly": reports.weekly_report_settings(actor=actor)}
     context.update(dashboard_charts(actor, f))
     return render(request, "analytics/dashboard.html", context)
+
+
+@actor_required
+@require_POST
+def weekly_report(request: ActorRequest) -> HttpResponse:
+    """The members chosen (ticked) on the statistics page get the weekly report."""
+    service_action(request, lambda: reports.weekly_report_recipients_set(
+        actor=request.actor, emails=request.POST.getlist("emails")),
+        success=_("Получатели еженедельного отчёта сохранены"))
+    return redirect("analytics:dashboard")
 
 
 @actor_required

@@ -494,4 +494,4 @@ def status_change_facts(*, organization_ids: Sequence[int] | None = None,
             return
         last = rows[-1][0]
         # a change without a tracking state (none yet) has no route
-        yield [ChangeRow(*(r[:15] + (r[15] or "",) + r[16:])) for r in rows]
+        yield [ChangeRow(*(r[:15] + (r[15] or "",) + r[16:])) for r in rows]  # noqa: RUF005

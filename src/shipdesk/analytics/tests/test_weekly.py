@@ -38,3 +38,19 @@ def test_weekly_report_goes_to_chosen_members_once(smtp_server: Any, actor: Any,
     assert "Создано: 4" in body and "1200,00" in body
     row = AnalyticsSettings.objects.get(organization=org)
     assert row.next_report_at == datetime.fromisoformat("2026-12-07T05:00:00+00:00")
+
+
+def test_members_are_chosen_on_the_page_and_through_the_api(web: Any, api: Any, owner: Any,
+                                                            org: Any) -> None:
+    page = web.get("/analytics/").content.decode()
+    assert f'value="{owner.email}"' in page
+    web.post("/analytics/weekly-report/", {"emails": [owner.email]})
+    assert AnalyticsSettings.objects.get(organization=org).weekly_emails == owner.email
+    assert f'value="{owner.email}" checked' in web.get("/analytics/").content.decode()
+    refused = api.put("/api/v1/analytics/weekly-report", {"emails": ["x@example.test"]},
+                      content_type="application/json")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["emails"]
+    cleared = api.put("/api/v1/analytics/weekly-report", {"emails": []},
+                      content_type="application/json")
+    assert cleared.json()["emails"] == []
