@@ -40,8 +40,9 @@ class _Keyed(models.Model):
 class ShipmentRollup(_Keyed):
     """Counts and sums per (organization, day, account, kind, region, sender)."""
 
-    created = models.PositiveIntegerField(default=0)
-    cost_count = models.PositiveIntegerField(default=0)  # created with a known cost
+    # plain integers: an upsert adds deltas, and an edit's delta is negative
+    created = models.IntegerField(default=0)
+    cost_count = models.IntegerField(default=0)  # created with a known cost
     cost_sum = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     handed_over = models.IntegerField(default=0)
     delivered = models.IntegerField(default=0)

@@ -100,14 +100,34 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
     counted: one upsert for the chunk. Called by the shipments intake in its transaction."""
     if not shipments:
         return
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, _created_sums(shipments))
+    users: dict[tuple[Any, ...], list[Any]] = {}
+    now = timezone.now()
+    for s in shipments:
+        key = (s.organization_id, _day(getattr(s, "created_at", None) or now), user_id or 0)
+        users.setdefault(key, [0])[0] += 1
+    _upsert(UserRollup._meta.db_table, ["organization_id", "day", "user_id"], ["created"],
+            users)
+
+
+def rollups_shipment_changed(*, before: Any, after: Any) -> None:
+    """An edited shipment (still a draft or validated: no outcome yet) moves its count and
+    cost from the key it had to the key it has (another carrier, region, kind, cost)."""
+    sums = _created_sums([before], sign=-1)
+    for key, row in _created_sums([after]).items():
+        old = sums.setdefault(key, [0] * len(SHIPMENT_MEASURES))
+        sums[key] = [a + b for a, b in zip(old, row, strict=True)]
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
+            {k: v for k, v in sums.items() if any(v)})
+
+
+def _created_sums(shipments: Sequence[Any], sign: int = 1) -> dict[tuple[Any, ...], list[Any]]:
     now = timezone.now()
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
-    users: dict[tuple[Any, ...], int] = defaultdict(int)
     kinds: dict[tuple[Any, Any], str] = {}
     regions: dict[tuple[Any, Any], str] = {}
     for s in shipments:
-        created = getattr(s, "created_at", None) or now
-        day = _day(created)
+        day = _day(getattr(s, "created_at", None) or now)
         kk = (s.service_code, s.mail_category)
         kind = kinds.get(kk)
         if kind is None:
@@ -116,17 +136,13 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
         region = regions.get(rk)
         if region is None:
             region = regions[rk] = region_of(*rk)
-        key = (s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "", kind,
-               region, s.sender_id or 0)
-        row = sums[key]
-        row[0] += 1
+        row = sums[(s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
+                    kind, region, s.sender_id or 0)]
+        row[0] += sign
         if s.shipping_cost is not None:
-            row[1] += 1
-            row[2] += Decimal(s.shipping_cost)
-        users[(s.organization_id, day, user_id or 0)] += 1
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums)
-    _upsert(UserRollup._meta.db_table, ["organization_id", "day", "user_id"], ["created"],
-            {k: [v] for k, v in users.items()})
+            row[1] += sign
+            row[2] += sign * Decimal(s.shipping_cost)
+    return sums
 
 
 def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:

@@ -93,3 +93,17 @@ def test_a_batch_is_one_upsert_per_table_not_one_per_row(actor: Any) -> None:
     upserts = [q for q in writes.captured_queries
                if "analytics_shipmentrollup" in q["sql"] and "INSERT" in q["sql"]]
     assert len(upserts) == 1
+
+
+def test_an_edited_shipment_moves_to_its_new_region_and_cost(actor: Any) -> None:
+    shipment = services.shipment_create(actor=actor, data=shipment_data())
+    services.shipment_update(actor=actor, shipment_id=shipment.pk, data={
+        "index": "101000", "region": "Москва", "city": "Москва", "ready": True})
+    f = selectors.filters_parse({})
+    regions = {r["region"]: r["created"] for r in selectors.by_region(actor=actor, f=f)}
+    assert regions == {"Москва": 1, "Омская область": 0}
+    shipment.refresh_from_db()
+    total = selectors.totals(actor=actor, f=f)
+    assert total["cost_sum"] == (shipment.shipping_cost or Decimal("0")).quantize(
+        Decimal("0.01"))
+    assert total["created"] == 1
