@@ -39,15 +39,20 @@ def _generate(org: Any, accounts: list[int], senders: list[int], end: datetime) 
     template = Shipment.objects.create(
         organization=org, order_number="A-template", state=State.DELIVERED,
         carrier_code="russian_post", index="630000", tracking_number="8" + "9" * 13)
-    prefixes = "{" + ",".join(sorted(PREFIX_REGION)) + "}"
+    # literals written into the statement (generated here, digits only): the columns'
+    # order, not this dict's, decides where each expression goes
+    prefixes = "'{" + ",".join(sorted(PREFIX_REGION)) + "}'::text[]"
+    account_ids = "'{" + ",".join(map(str, accounts)) + "}'::bigint[]"
+    sender_ids = "'{" + ",".join(map(str, senders)) + "}'::bigint[]"
+    until = f"'{end.isoformat()}'::timestamptz"
     own = {
         "order_number": "'A' || g", "tracking_number": "'8' || lpad(g::text, 13, '0')",
-        "index": "(%s::text[])[1 + (g * 7919) %% cardinality(%s::text[])] || '000'",
-        "created_at": "%s - ((g %% " + str(DAYS) + ") || ' days')::interval "
+        "index": f"({prefixes})[1 + (g * 7919) %% cardinality({prefixes})] || '000'",
+        "created_at": f"{until} - ((g %% {DAYS}) || ' days')::interval "
                       "- ((g %% 1440) || ' minutes')::interval",
-        "carrier_account_id": "(%s::bigint[])[1 + g %% 3]",
+        "carrier_account_id": f"({account_ids})[1 + g %% 3]",
         "service_code": "(ARRAY['POSTAL_PARCEL','ONLINE_PARCEL','EMS','COURIER'])[1 + g %% 4]",
-        "sender_id": "(%s::bigint[])[1 + (g / 7) %% 2]",
+        "sender_id": f"({sender_ids})[1 + (g / 7) %% 2]",
         "shipping_cost": "(150 + (g %% 300))::numeric + 0.5",
         "state": "CASE WHEN g %% 20 < 3 THEN 'returned' ELSE 'delivered' END",
     }
@@ -58,8 +63,7 @@ def _generate(org: Any, accounts: list[int], senders: list[int], end: datetime) 
     with connection.cursor() as cur:
         cur.execute(f'INSERT INTO "{table}" ({names}) SELECT {values} FROM "{table}" t, '
                     "generate_series(0, %s) g WHERE t.id = %s",
-                    [prefixes, prefixes, end, "{" + ",".join(map(str, accounts)) + "}",
-                     "{" + ",".join(map(str, senders)) + "}", SHIPMENTS - 1, template.pk])
+                    [SHIPMENTS - 1, template.pk])
         template.delete()
         started = time.perf_counter()
         cur.execute(
@@ -82,7 +86,7 @@ def _generate(org: Any, accounts: list[int], senders: list[int], end: datetime) 
             "SELECT s.id, s.organization_id, now(), now(), md5(s.id::text), s.carrier_code, "
             "'101-' || left(s.\"index\", 3), 'delivered', '', s.created_at + interval '9 days', "
             "true, 0, s.created_at + interval '11 hours', "
-            "s.created_at + ((2 + s.id %% 7) || ' days')::interval, false, "
+            "s.created_at + ((2 + s.id % 7) || ' days')::interval, false, "
             "s.created_at + interval '6 days', true, false, false, false, "
             f"s.state = 'returned', false, false FROM \"{table}\" s")
         for previous, status, substatus, at in (
