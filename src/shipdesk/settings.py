@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "shipdesk.documents",
     "shipdesk.tracking",
     "shipdesk.notifications",
+    "shipdesk.analytics",
 ]
 
 MIDDLEWARE = [

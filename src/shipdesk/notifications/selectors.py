@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -95,3 +96,21 @@ def notifications_report(*, actor: Actor) -> dict[str, Any]:
                         "returned_share": round(100 * counts["returned"] / total, 1)
                         if total else None})
     return {"by_rule": by_rule, "sms_cost": sms_cost, "outcome": outcome}
+
+
+# the messages that tell a recipient the parcel waits for them
+_ARRIVAL_RULES = ("arrived", "reminder")
+
+
+def shipments_notified_of_arrival(*, shipment_ids: Sequence[int]) -> set[int]:
+    """Which of these shipments' recipients were told (a message sent) that the parcel
+    waits for them: the statistics compare their pickups and returns with the others'.
+    One query, on the outbox's (shipment, ...) key."""
+    found: set[int] = set()
+    ids = sorted(set(shipment_ids))
+    for i in range(0, len(ids), 5000):
+        found.update(Message.objects.filter(
+            shipment_id__in=ids[i:i + 5000], rule__in=_ARRIVAL_RULES,
+            status__in=(MessageStatus.SENT, MessageStatus.DELIVERED),
+        ).values_list("shipment_id", flat=True).distinct())
+    return found

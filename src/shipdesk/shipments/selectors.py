@@ -18,14 +18,17 @@ from shipdesk.shipments.models import (
     ShipmentEvent,
     State,
 )
+from shipdesk.shipments.regions import PREFIX_REGION
 from shipdesk.shipments.validation import parse_phone
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor
 
 
-def shipment_counts_by_state(*, actor: Actor) -> list[dict[str, Any]]:
-    rows = dict(Shipment.objects.filter(organization=actor.organization)
-                .values_list("state").annotate(n=Count("id")).order_by())
+def shipment_counts_by_state(*, actor: Actor, since: date | None = None) -> list[dict[str, Any]]:
+    qs = Shipment.objects.filter(organization=actor.organization)
+    if since is not None:  # created on or after that day (UTC), as the list's date filter
+        qs = qs.filter(created_at__gte=_start_of(since))
+    rows = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
     return [{"state": s, "label": s.label, "count": rows.get(s.value, 0)} for s in State]
 
 
@@ -40,6 +43,7 @@ def shipment_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> 
         qs = qs.filter(state__in=states)
     if "carrier" in f:
         qs = qs.filter(carrier_code=f["carrier"])
+    qs = _statistics_filters(qs, f)
     if "created_from" in f:
         qs = qs.filter(created_at__gte=_start_of(f["created_from"]))
     if "created_to" in f:
@@ -54,6 +58,26 @@ def shipment_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> 
     if "q" in f:
         qs = _search(qs, str(f["q"]).strip())
     return qs.order_by("-id")
+
+
+def _statistics_filters(qs: QuerySet[Shipment], f: Mapping[str, Any]) -> QuerySet[Shipment]:
+    """The statistics' dimensions (a chart links here with them): carrier account, sender,
+    destination region, kind (mail type)."""
+    for key, field in (("account", "carrier_account_id"), ("sender", "sender_id")):
+        if key in f:
+            value = str(f[key])
+            qs = qs.filter(**{field: int(value)}) if value.isdigit() else qs.none()
+    if "region" in f:
+        from django.db.models.functions import Substr
+
+        prefixes = [p for p, name in PREFIX_REGION.items() if name == f["region"]]
+        qs = qs.annotate(_prefix=Substr("index", 1, 3)).filter(
+            country="RU", _prefix__in=prefixes)
+    if "kind" in f:
+        kind = str(f["kind"])
+        qs = qs.filter(Q(service_code__iexact=kind) | Q(service_code__istartswith=kind + "/")
+                       | Q(service_code="", mail_category=kind))
+    return qs
 
 
 def _start_of(day: date | datetime | str) -> datetime:
@@ -174,3 +198,37 @@ def postal_offices(*, indexes: Sequence[str]) -> dict[str, PostalOffice]:
     an index the directory does not hold is absent."""
     wanted = sorted({i for i in indexes if len(i) == 6 and i.isdigit()})
     return PostalOffice.objects.in_bulk(wanted) if wanted else {}
+
+
+_ROLLUP_FIELDS = ("id", "organization_id", "created_at", "carrier_account_id", "carrier_code",
+                  "service_code", "mail_category", "index", "country", "sender_id",
+                  "shipping_cost")
+
+
+class _RollupRow:
+    __slots__ = (*_ROLLUP_FIELDS, "user_id")
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
+def shipments_rollup_rows(*, organization_ids: Sequence[int] | None = None,
+                          chunk_size: int = 20_000) -> Any:
+    """Every shipment as the statistics count it (what created it: the user of its
+    "created" event, when one was written), in chunks by id: for rebuilding the rollups."""
+    from django.db.models import OuterRef, Subquery
+
+    creator = ShipmentEvent.objects.filter(shipment_id=OuterRef("pk"), from_state="").order_by(
+        "pk").values("user_id")[:1]
+    qs = Shipment.objects.all()
+    if organization_ids is not None:
+        qs = qs.filter(organization_id__in=organization_ids)
+    last = 0
+    while True:
+        rows = list(qs.filter(pk__gt=last).order_by("pk").annotate(creator=Subquery(creator))
+                    .values_list(*_ROLLUP_FIELDS, "creator")[:chunk_size])
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [_RollupRow(r) for r in rows]

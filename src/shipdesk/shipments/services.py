@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
 from django.db import (
@@ -624,6 +625,11 @@ def _store(actor: Actor, shipments: list[Any], rows: list[list[Any]] | None = No
             "user_id": user_id, "api_key_id": api_key_id, "reason": reason,
             "data": data, "created_at": now}))
     fast_insert(ShipmentEvent, events)
+    # the statistics count the chunk in the same transaction (imported here: analytics
+    # reads shipments, not the other way round)
+    from shipdesk.analytics.services import rollups_shipments_created
+
+    rollups_shipments_created(shipments=shipments, user_id=user_id)
 
 
 def _existing(sql: str, first: Any, values: list[str]) -> list[tuple[Any, ...]]:
@@ -1102,6 +1108,11 @@ def _shipment_data(shipment: Shipment) -> dict[str, Any]:
     return data
 
 
+_ROLLUP_FIELDS = ("organization_id", "created_at", "carrier_account_id", "carrier_code",
+                  "service_code", "mail_category", "index", "country", "sender_id",
+                  "shipping_cost")
+
+
 @transaction.atomic
 def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -> Shipment:
     """Changes a shipment while it is a draft or validated (not yet numbered): the result is
@@ -1118,6 +1129,8 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
                                                                Registration.REGISTERED):
         raise InvalidTransition(_("Отправление уже передано перевозчику: чтобы изменить, "
                                   "отмените его и создайте заново"))
+    # what the statistics counted it under (analytics moves it if that changes)
+    before = SimpleNamespace(**{f: getattr(shipment, f) for f in _ROLLUP_FIELDS})
     merged = _shipment_data(shipment)
     if data.get("address"):  # a new one-line address: the parts not sent come from it
         for key in (*validation.ADDRESS_FIELDS, "index"):
@@ -1158,6 +1171,9 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     shipment.save()
     shipment.items.all().delete()
     ShipmentItem.objects.bulk_create(shipment._pending_items)  # type: ignore[attr-defined]
+    from shipdesk.analytics.services import rollups_shipment_changed
+
+    rollups_shipment_changed(before=before, after=shipment)
     ShipmentEvent.objects.create(
         shipment=shipment, from_state=from_state, to_state=shipment.state,
         user=actor.user if getattr(actor.user, "pk", None) else None, api_key=actor.api_key,

@@ -40,7 +40,8 @@ FORM_FIELDS = (
     ("cod_amount", _("Наложенный платёж, ₽")), ("tracking_number", _("Трек-номер")),
     ("comment", _("Комментарий")),
 )
-FILTER_KEYS = ("state", "carrier", "q", "created_from", "created_to")
+FILTER_KEYS = ("state", "carrier", "q", "created_from", "created_to",
+               "account", "region", "sender", "kind")  # the last four: statistics links
 
 
 def _filters(request: ActorRequest) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -9,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,6 +29,7 @@ from shipdesk.core.views_support import (
 )
 from shipdesk.shipments import selectors as shipment_selectors
 from shipdesk.tenancy import selectors, services
+from shipdesk.tenancy.checklist import setup_checklist
 from shipdesk.tenancy.forms import (
     AcceptNewUserForm,
     ApiKeyForm,
@@ -39,16 +43,21 @@ from shipdesk.tenancy.models import Role
 from shipdesk.tenancy.permissions import Perm
 
 AUDIT_PAGE_SIZE = 50
+DASHBOARD_PERIODS = ("7", "30", "90")
 
 
 @actor_required
 def dashboard(request: ActorRequest) -> HttpResponse:
-    counts = shipment_selectors.shipment_counts_by_state(actor=request.actor)
-    from shipdesk.tenancy.checklist import setup_checklist
-
+    # the period of the tiles: the last 7 / 30 / 90 days or all time; each tile links to
+    # the shipments list with the same filter
+    period = request.GET.get("period", "")
+    days = int(period) if period in DASHBOARD_PERIODS else None
+    since = timezone.now().date() - timedelta(days=days - 1) if days else None
+    counts = shipment_selectors.shipment_counts_by_state(actor=request.actor, since=since)
     steps = setup_checklist(actor=request.actor)
     return render(request, "tenancy/dashboard.html", {
-        "counts": counts,
+        "counts": counts, "period": period, "periods": DASHBOARD_PERIODS,
+        "since": since.isoformat() if since else "",
         "steps": steps if not all(step.done for step in steps) else [],
         "steps_done": sum(step.done for step in steps),
         "total": sum(c["count"] for c in counts),

@@ -442,3 +442,56 @@ def webhook_deliveries(*, actor: Actor, endpoint_id: int | None = None, limit: i
     if endpoint_id is not None:
         qs = qs.filter(endpoint_id=endpoint_id)
     return qs.order_by("-pk")[:limit]
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A status change with its shipment's dimensions and its tracking state's times."""
+
+    id: int
+    organization_id: int
+    shipment_id: int
+    previous_status: str
+    status: str
+    substatus: str
+    changed_at: datetime
+    created_at: datetime
+    carrier_account_id: int | None
+    carrier_code: str
+    service_code: str
+    mail_category: str
+    index: str
+    country: str
+    sender_id: int | None
+    route: str
+    accepted_at: datetime | None
+    arrived_at_pickup_at: datetime | None
+    expected_delivery: datetime | None
+
+
+_CHANGE_ROW_FIELDS = (
+    "id", "organization_id", "shipment_id", "previous_status", "status", "substatus",
+    "changed_at", "shipment__created_at", "shipment__carrier_account_id",
+    "shipment__carrier_code", "shipment__service_code", "shipment__mail_category",
+    "shipment__index", "shipment__country", "shipment__sender_id",
+    "shipment__tracking_state__route", "shipment__tracking_state__accepted_at",
+    "shipment__tracking_state__arrived_at_pickup_at",
+    "shipment__tracking_state__expected_delivery")
+
+
+def status_change_facts(*, organization_ids: Sequence[int] | None = None,
+                        chunk_size: int = 20_000) -> Any:
+    """The whole status-change feed in id order, in chunks, with what the statistics file
+    each change under (for rebuilding them)."""
+    qs = ShipmentStatusChange.objects.all()
+    if organization_ids is not None:
+        qs = qs.filter(organization_id__in=organization_ids)
+    last = 0
+    while True:
+        rows = list(qs.filter(pk__gt=last).order_by("pk").values_list(*_CHANGE_ROW_FIELDS)
+                    [:chunk_size])
+        if not rows:
+            return
+        last = rows[-1][0]
+        # a change without a tracking state (none yet) has no route
+        yield [ChangeRow(*(r[:15] + (r[15] or "",) + r[16:])) for r in rows]  # noqa: RUF005

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg.types.datetime import TimestamptzLoader
 
+from shipdesk.analytics import services as analytics
 from shipdesk.carriers import base as carrier_base
 from shipdesk.core import crypto, pgcopy
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
@@ -95,6 +96,9 @@ class _ShipmentInfo:
     control_days: int | None
     # the delivery region's zone: a pickup office keeps its storage calendar in it
     zone: zoneinfo.ZoneInfo | None
+    # what the statistics file its status changes under (analytics' rollups)
+    sender_id: int | None = None
+    region: str = ""
 
 
 # --------------------------------------------------------------------------- rules
@@ -188,6 +192,7 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
     # mail types and routes: a few hundred distinct values among thousands of parcels
     mail_type_of: dict[tuple[str | None, str | None], str] = {}
     route_of: dict[tuple[str | None, str | None], str] = {}
+    region_of: dict[tuple[str | None, str | None], str] = {}
     shipments, senders = Shipment._meta.db_table, "shipments_senderprofile"
     for i in range(0, len(numbers), 5000):
         part = list(numbers[i:i + 5000])
@@ -198,11 +203,12 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
         rows = _fetch(
             "SELECT s.id, s.organization_id, s.tracking_number, s.carrier_code, "  # noqa: S608
             "s.carrier_account_id, s.mail_category, s.service_code, p.\"index\", "
-            "s.\"index\", s.pickup_point_code, s.options, s.created_at, s.delivery_days_max "
+            "s.\"index\", s.pickup_point_code, s.options, s.created_at, s.delivery_days_max, "
+            "s.sender_id, s.country "
             f"FROM {shipments} s LEFT JOIN {senders} p ON p.id = s.sender_id WHERE {where}",
             params)
         for (sid, org_id, number, carrier, account, category, service, s_index, index, pp,
-             options, created, days_max) in rows:
+             options, created, days_max, sender_id, country) in rows:
             if isinstance(options, str):
                 to_door = to_door_of.get(options)
                 if to_door is None:
@@ -216,10 +222,14 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
             route = route_of.get((s_index, index))
             if route is None:
                 route = route_of[(s_index, index)] = _route(s_index, index)
+            region = region_of.get((index, country))
+            if region is None:
+                region = region_of[(index, country)] = analytics.region_of(
+                    (index or "")[:3], country)
             found[number] = _ShipmentInfo(
                 sid, org_id, number, carrier, account, mail_type, route,
                 bool(pp) or not to_door, cast(datetime, _dt(created)), days_max,
-                zone_for_index(index[:3]) if index else None)
+                zone_for_index(index[:3]) if index else None, sender_id, region)
     return found
 
 
@@ -526,6 +536,7 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     rules = Rules({i.organization_id for i in infos})
     windows = _poll_windows({i.organization_id for i in infos})
     changes: list[tuple[Any, ...]] = []
+    facts: list[analytics.ChangeFact] = []
     updates: list[TrackingUpdate] = []
     state_rows: list[tuple[Any, ...]] = []
     transit: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -540,6 +551,12 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
             if status != previous:
                 changes.append((info.organization_id, info.id, previous, status,
                                 verdict.substatus, verdict.status_at, now, now))
+                facts.append(analytics.ChangeFact(
+                    info.organization_id, info.created_at, info.account_id, info.carrier_code,
+                    info.mail_type, info.region, info.sender_id, info.route, info.id,
+                    previous, status, verdict.substatus, verdict.status_at,
+                    verdict.accepted_at, verdict.arrived_at_pickup_at,
+                    verdict.expected_delivery))
             updates.append(TrackingUpdate(info.id, status, verdict.substatus,
                                           verdict.status_at))  # type: ignore[arg-type]
         if (not recorded and verdict.accepted_at and verdict.arrived_at_pickup_at
@@ -576,6 +593,7 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
         made = _insert_changes(changes, returning=hooked)
         if hooked:
             _queue_webhooks(made)
+        analytics.rollups_status_changes(changes=facts)
     if updates:
         shipments_apply_tracking(updates=updates)
     if transit:

@@ -1,0 +1,277 @@
+"""Keeping the rollups current (write side): as shipments are stored and as tracking's
+status-change feed grows, each batch becomes one upsert per rollup table (summed deltas,
+never a recount), in the writer's own transaction, so a figure is never ahead of or behind
+the rows it counts. ``analytics_rebuild`` recomputes everything from the stored rows with
+the same functions (used after an upgrade, or to check the increments)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from shipdesk.analytics.models import (
+    ReturnReasonRollup,
+    ShipmentRollup,
+    TransitRollup,
+    UserRollup,
+)
+from shipdesk.shipments.regions import region_for_index
+
+KEY = ["organization_id", "day", "carrier_account_id", "carrier_code", "kind", "region",
+       "sender_id"]
+SHIPMENT_MEASURES = ["created", "cost_count", "cost_sum", "handed_over", "delivered",
+                     "returned", "lost", "delivered_notified", "returned_notified"]
+_M = {name: i for i, name in enumerate(SHIPMENT_MEASURES)}
+MAX_TRANSIT_DAYS = 120
+# statuses before the parcel reaches its destination: leaving them is an arrival
+_ON_THE_WAY = frozenset({"", "info_received", "accepted", "in_transit", "customs"})
+_NOT_HANDED_OVER = frozenset({"", "info_received", "cancelled"})
+_RETURNING = frozenset({"returning", "returned"})
+
+
+def kind_of(service_code: str | None, category: str | None) -> str:
+    """The kind of a parcel in the statistics: its carrier's mail type ("ONLINE_PARCEL" of
+    "ONLINE_PARCEL/WITH_DECLARED_VALUE"), else its category; the same key as tracking's
+    carrier rules."""
+    return (service_code or "").partition("/")[0].upper() or (category or "")
+
+
+def region_of(index: str | None, country: str | None = "RU") -> str:
+    """The destination region's name ("" abroad or when the index names none)."""
+    if country and country != "RU":
+        return ""
+    return region_for_index(index or "") or ""
+
+
+class ChangeFact(NamedTuple):
+    """One row of tracking's status-change feed with what the rollups need of its shipment
+    and of the verdict behind it."""
+
+    organization_id: int
+    created_at: datetime
+    carrier_account_id: int | None
+    carrier_code: str
+    kind: str
+    region: str
+    sender_id: int | None
+    route: str
+    shipment_id: int
+    previous: str
+    status: str
+    substatus: str
+    status_at: datetime | None
+    accepted_at: datetime | None
+    arrived_at: datetime | None
+    expected_delivery: datetime | None
+
+
+def outcome(status: str, substatus: str = "") -> str | None:
+    """What a status means for the rollups' outcome counts."""
+    if status == "delivered":
+        return "returned" if substatus == "to_sender" else "delivered"
+    if status in ("returned", "lost"):
+        return status
+    return None
+
+
+def return_reason(previous: str, substatus: str) -> str:
+    """Why a parcel went back: the carrier's sub-status when it tells one (storage expired,
+    refused...), else the status it left (waiting at the pickup point, refused...)."""
+    if substatus and substatus != "to_sender":
+        return substatus[:64]
+    return previous or "unknown"
+
+
+# --------------------------------------------------------------------------- upkeep
+
+def _day(at: datetime) -> date:
+    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+
+
+def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None = None
+                              ) -> None:
+    """A stored chunk of new shipments (records or instances with the model's attnames)
+    counted: one upsert for the chunk. Called by the shipments intake in its transaction."""
+    if not shipments:
+        return
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, _created_sums(shipments))
+    users: dict[tuple[Any, ...], list[Any]] = {}
+    now = timezone.now()
+    for s in shipments:
+        key = (s.organization_id, _day(getattr(s, "created_at", None) or now), user_id or 0)
+        users.setdefault(key, [0])[0] += 1
+    _upsert(UserRollup._meta.db_table, ["organization_id", "day", "user_id"], ["created"],
+            users)
+
+
+def rollups_shipment_changed(*, before: Any, after: Any) -> None:
+    """An edited shipment (still a draft or validated: no outcome yet) moves its count and
+    cost from the key it had to the key it has (another carrier, region, kind, cost)."""
+    sums = _created_sums([before], sign=-1)
+    for key, row in _created_sums([after]).items():
+        old = sums.setdefault(key, [0] * len(SHIPMENT_MEASURES))
+        sums[key] = [a + b for a, b in zip(old, row, strict=True)]
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
+            {k: v for k, v in sums.items() if any(v)})
+
+
+def _created_sums(shipments: Sequence[Any], sign: int = 1) -> dict[tuple[Any, ...], list[Any]]:
+    now = timezone.now()
+    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
+    kinds: dict[tuple[Any, Any], str] = {}
+    regions: dict[tuple[Any, Any], str] = {}
+    for s in shipments:
+        day = _day(getattr(s, "created_at", None) or now)
+        kk = (s.service_code, s.mail_category)
+        kind = kinds.get(kk)
+        if kind is None:
+            kind = kinds[kk] = kind_of(*kk)
+        rk = ((s.index or "")[:3], s.country)
+        region = regions.get(rk)
+        if region is None:
+            region = regions[rk] = region_of(*rk)
+        row = sums[(s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
+                    kind, region, s.sender_id or 0)]
+        row[0] += sign
+        if s.shipping_cost is not None:
+            row[1] += sign
+            row[2] += sign * Decimal(s.shipping_cost)
+    return sums
+
+
+def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
+    """A batch of tracking's status changes folded into the rollups: handed over (the
+    carrier has it), outcome deltas (a "delivered" later found returned moves from one
+    count to the other), transit times at the first arrival, return reasons. One query
+    (who was notified) and one upsert per table for the whole batch."""
+    if not changes:
+        return
+    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
+    transit: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    reasons: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
+    decided = [c.shipment_id for c in changes
+               if outcome(c.previous) != outcome(c.status, c.substatus)]
+    notified = _notified(decided) if decided else set()
+    days: dict[datetime, date] = {}
+    for c in changes:
+        day = days.get(c.created_at)
+        if day is None:
+            day = days[c.created_at] = _day(c.created_at)
+        key = (c.organization_id, day, c.carrier_account_id or 0, c.carrier_code, c.kind,
+               c.region, c.sender_id or 0)
+        row = None
+        if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER:
+            row = sums[key]
+            row[_M["handed_over"]] += 1
+        before, after = outcome(c.previous), outcome(c.status, c.substatus)
+        if before != after:
+            row = row or sums[key]
+            told = c.shipment_id in notified
+            for name, sign in ((before, -1), (after, 1)):
+                if name is None:
+                    continue
+                row[_M[name]] += sign
+                if told and name != "lost":
+                    row[_M[name + "_notified"]] += sign
+        if (c.previous in _ON_THE_WAY and c.accepted_at is not None
+                and (c.status == "arrived_at_pickup" or after == "delivered")):
+            arrival = c.arrived_at or c.status_at
+            if arrival is not None:
+                spent = int((arrival - c.accepted_at).total_seconds() // 86400)
+                if 0 <= spent <= MAX_TRANSIT_DAYS:
+                    t = transit[(*key, c.route, spent)]
+                    t[0] += 1
+                    if c.expected_delivery is not None:
+                        t[1] += 1
+                        t[2] += arrival > c.expected_delivery
+        if (c.status in _RETURNING or after == "returned") and c.previous not in _RETURNING \
+                and outcome(c.previous) != "returned":
+            reasons[(*key, return_reason(c.previous, c.substatus))][0] += 1
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums)
+    _upsert(TransitRollup._meta.db_table, [*KEY, "route", "days"], ["n", "with_term", "late"],
+            transit)
+    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons)
+
+
+def _notified(shipment_ids: Sequence[int]) -> set[int]:
+    from shipdesk.notifications.selectors import shipments_notified_of_arrival
+
+    return shipments_notified_of_arrival(shipment_ids=shipment_ids)
+
+
+def _upsert(table: str, keys: list[str], measures: list[str],
+            sums: dict[tuple[Any, ...], list[Any]]) -> None:
+    """Adds ``sums`` (key -> measures) to ``table``: a multi-row INSERT ... ON CONFLICT DO
+    UPDATE adding the deltas, keys in order (two writers lock rows in the same order)."""
+    if not sums:
+        return
+    sqlite = connection.vendor == "sqlite"
+    day_at = keys.index("day")
+    rows: list[list[Any]] = []
+    for key in sorted(sums, key=lambda k: tuple(str(v) for v in k)):
+        values = [*key, *sums[key]]
+        if sqlite:
+            values[day_at] = values[day_at].isoformat()
+            values = [str(v) if isinstance(v, Decimal) else v for v in values]
+        rows.append(values)
+    cols = [*keys, *measures]
+    names = ", ".join(cols)
+    conflict = ", ".join(keys)
+    sets = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    row_marks = "(" + ", ".join(["%s"] * len(cols)) + ")"
+    step = max(1, 30_000 // len(cols))
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), step):
+            part = rows[i:i + step]
+            cur.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([row_marks] * len(part))} "  # noqa: S608
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {sets}",
+                [v for r in part for v in r])
+
+
+# --------------------------------------------------------------------------- rebuild
+
+REBUILD_CHUNK = 20_000
+
+
+@transaction.atomic
+def analytics_rebuild(*, organization_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Recomputes the rollups from the stored shipments and the whole status-change feed
+    (in id order, through the same functions as the increments). All or nothing."""
+    from shipdesk.shipments.selectors import shipments_rollup_rows
+    from shipdesk.tracking.selectors import status_change_facts
+
+    orgs = None if organization_ids is None else sorted(set(organization_ids))
+    for model in (ShipmentRollup, TransitRollup, ReturnReasonRollup, UserRollup):
+        qs = model.objects.all()
+        if orgs is not None:
+            qs = qs.filter(organization_id__in=orgs)
+        qs.delete()
+    shipments = changes = 0
+    for chunk in shipments_rollup_rows(organization_ids=orgs, chunk_size=REBUILD_CHUNK):
+        by_user: dict[int, list[Any]] = defaultdict(list)
+        for s in chunk:
+            by_user[s.user_id or 0].append(s)
+        for user_id, part in by_user.items():
+            rollups_shipments_created(shipments=part, user_id=user_id)
+        shipments += len(chunk)
+    for rows in status_change_facts(organization_ids=orgs, chunk_size=REBUILD_CHUNK):
+        facts = [ChangeFact(r.organization_id, r.created_at, r.carrier_account_id,
+                            r.carrier_code, kind_of(r.service_code, r.mail_category),
+                            region_of(r.index[:3], r.country), r.sender_id, r.route,
+                            r.shipment_id, r.previous_status, r.status, r.substatus,
+                            r.changed_at, r.accepted_at, r.arrived_at_pickup_at,
+                            r.expected_delivery) for r in rows]
+        rollups_status_changes(changes=facts)
+        changes += len(facts)
+    return {"shipments": shipments, "status_changes": changes}
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())

@@ -1,0 +1,110 @@
+"""The statistics page's figures equal independent SQL counts over generated data, every
+chart mark links to the shipments it counts, exports carry the same figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from openpyxl import load_workbook
+
+from shipdesk.analytics.tests.data import sql
+
+pytestmark = pytest.mark.django_db
+
+
+def _marks(html: str, chart: str) -> dict[str, str]:
+    svg = re.search(rf'<svg[^>]*data-chart="{chart}".*?</svg>', html, re.S)
+    assert svg, chart
+    return {label: value for label, value in re.findall(
+        r'data-label="([^"]*)" data-series="[^"]*" data-value="([^"]*)"', svg.group(0))}
+
+
+def _hrefs(html: str, chart: str) -> dict[str, str]:
+    svg = re.search(rf'<svg[^>]*data-chart="{chart}".*?</svg>', html, re.S)
+    assert svg
+    return {label: href.replace("&amp;", "&") for href, label in re.findall(
+        r'<a href="([^"]*)"><rect [^>]*data-label="([^"]*)"', svg.group(0))}
+
+
+def test_page_figures_equal_an_independent_count(web: Any, org: Any, generated: Any) -> None:
+    html = web.get("/analytics/?" + urlencode(generated["params"])).content.decode()
+    card = dict(re.findall(r'data-figure="(\w+)"><div class="card-value">([^<]*)<', html))
+    assert int(card["created"].replace("\xa0", "")) == sql(
+        "SELECT COUNT(*) FROM {s} WHERE organization_id = %s", org.pk) == 20
+    assert int(card["delivered"]) == sql(
+        "SELECT COUNT(*) FROM {s} WHERE organization_id = %s AND state = 'delivered'", org.pk) == 8
+    assert int(card["returned"]) == sql(
+        "SELECT COUNT(*) FROM {s} WHERE organization_id = %s AND state = 'returned'", org.pk) == 2
+    assert Decimal(card["cost_sum"].replace(",", ".")) == Decimal(str(sql(
+        "SELECT SUM(shipping_cost) FROM {s} WHERE organization_id = %s", org.pk))).quantize(
+        Decimal("0.01")) == Decimal("4252.50")
+    regions = _marks(html, "regions_volume")
+    assert regions == {"Омская область": "12", "Москва": "5", "Новосибирская область": "3"}
+    assert _marks(html, "regions_transit")["Омская область"] == "3"
+    volume = _marks(html, "volume")
+    assert sum(int(v) for v in volume.values()) == 20
+
+
+def test_a_chart_mark_opens_the_shipments_it_counts(web: Any, org: Any, generated: Any) -> None:
+    html = web.get("/analytics/?" + urlencode(generated["params"])).content.decode()
+    href = _hrefs(html, "regions_volume")["Омская область"]
+    listed = web.get(href).content.decode()
+    assert listed.count('href="/shipments/') - listed.count('href="/shipments/new') >= 12
+    ids = set(re.findall(r'href="/shipments/(\d+)/"', listed))
+    assert ids == {str(s.pk) for s in generated["omsk"]}
+
+
+def test_filters_and_comparison(web: Any, generated: Any) -> None:
+    params = {**generated["params"], "region": "Москва", "compare": "previous"}
+    html = web.get("/analytics/?" + urlencode(params)).content.decode()
+    card = dict(re.findall(r'data-figure="(\w+)"><div class="card-value">([^<]*)<', html))
+    assert (card["created"], card["delivered"]) == ("5", "2")
+    assert 'data-figure="compared_created">0<' in html
+    bad = web.get("/analytics/?date_from=2026-13-01").content.decode()
+    assert "Дата: ГГГГ-ММ-ДД" in bad
+
+
+def test_exports_carry_the_figures_and_never_a_formula(web: Any, generated: Any) -> None:
+    q = urlencode(generated["params"])
+    text = web.get(f"/analytics/export/volume.csv?{q}").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][:3] == ["День", "Вид", "Создано"]
+    assert sum(int(r[2]) for r in rows[1:]) == 20
+    assert any(r[1] == "'=HYPERLINK(1)" for r in rows[1:])
+    book = load_workbook(io.BytesIO(web.get(f"/analytics/export/carriers.xlsx?{q}").content))
+    sheet = book.active
+    assert [c.value for c in sheet[1]][:3] == ["Договор", "Перевозчик", "Создано"]
+    assert sheet.cell(2, 3).value == 20
+    volume = load_workbook(io.BytesIO(web.get(f"/analytics/export/volume.xlsx?{q}").content))
+    kinds = [row[1].value for row in volume.active.iter_rows(min_row=2)]
+    assert "'=HYPERLINK(1)" in kinds and all(not str(k).startswith("=") for k in kinds)
+
+
+def test_api_gives_the_same_figures_and_names_bad_filters(api: Any, generated: Any) -> None:
+    q = urlencode(generated["params"])
+    body = api.get(f"/api/v1/analytics/summary?{q}").json()
+    assert (body["totals"]["created"], body["totals"]["delivered"]) == (20, 8)
+    regions = api.get(f"/api/v1/analytics/tables/regions?{q}").json()["rows"]
+    assert {r["region"]: r["created"] for r in regions}["Омская область"] == 12
+    bad = api.get("/api/v1/analytics/summary?date_from=2026-02-30&region=Атлантида")
+    assert bad.status_code == 422
+    assert {tuple(e["loc"]) for e in bad.json()["errors"]} == {("date_from",), ("region",)}
+
+
+def test_another_organization_sees_none_of_it(other_api: Any, generated: Any) -> None:
+    body = other_api.get("/api/v1/analytics/summary?" + urlencode(generated["params"])).json()
+    assert body["totals"]["created"] == 7
+
+
+def test_dashboard_tiles_link_to_the_list_for_the_period(web: Any, generated: Any) -> None:
+    html = web.get("/?period=30").content.decode()
+    assert re.search(r'href="/shipments/\?state=delivered&amp;created_from=\d{4}-\d\d-\d\d"',
+                     html)
+    tile = re.search(r'data-state="delivered"[^>]*>.*?card-value">(\d+)<', html, re.S)
+    assert tile and tile.group(1) == "8"
