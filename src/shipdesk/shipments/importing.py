@@ -1287,15 +1287,16 @@ def _hash_file(stream: IO[bytes]) -> str:
 
 
 def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
-                      run: bool = True, weight_unit: str | None = None
-                      ) -> tuple[ImportJob, bool]:
+                      run: bool = True, weight_unit: str | None = None,
+                      dispatch: bool = True) -> tuple[ImportJob, bool]:
     """Stores an upload and reads how its columns map (as remembered for its header set, or
     by the headers). Returns ``(job, created)``: the same file uploaded again in the same
     mode returns the earlier job (nothing is imported twice); in the other mode it is a new
     job. A file that cannot be read or is unsafe is refused here. ``run``: queued at once
     (API, CLI), so a mapping that cannot be used (a required column missing, a weight
     whose unit cannot be told and no ``weight_unit``) is refused too; otherwise the
-    operator confirms it on the preview (:func:`import_job_confirm`)."""
+    operator confirms it on the preview (:func:`import_job_confirm`). ``dispatch=False``:
+    confirmed but not queued, for a caller that runs it itself (the CLI)."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     if mode not in services.Mode.__members__.values():
         raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
@@ -1331,15 +1332,15 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
                        for c in info.missing])
     if run and info.problems:
         job.file.delete(save=False)
-        raise _reject("; ".join(info.problems), [FieldError(("columns",), p)
-                                                 for p in info.problems])
+        raise refusal(info.problems)
     job.total_rows = info.total_rows
     job.save()
     audit(actor, "shipments.import", job, filename=filename, rows=job.total_rows, mode=mode)
     if run:
         job.confirmed_at = timezone.now()
         job.save(update_fields=["confirmed_at"])
-        _dispatch(job)
+        if dispatch:
+            _dispatch(job)
     return job, True
 
 
@@ -1363,6 +1364,11 @@ def _first_reading(actor: Actor, job: ImportJob, path: Path, weight_unit: str | 
     job.mapping = {str(c["index"]): c["field"] for c in info.columns if c["field"]}
     job.units = {str(c["index"]): c["unit"] for c in info.columns if c["unit"]}
     return info
+
+
+def refusal(problems: Sequence[str]) -> ImportRejected:
+    """What stops a mapping, as one refusal."""
+    return _reject("; ".join(problems), [FieldError(("columns",), p) for p in problems])
 
 
 def _dispatch(job: ImportJob) -> None:
