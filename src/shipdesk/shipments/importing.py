@@ -161,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
                                                              "страна изготовления")),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
-_NON_WORD = re.compile(r"[^\w%₽]+")
+_NON_WORD = re.compile(r"[^\w%₽№]+")
 
 # Units a header may name for a weight column («Вес, кг», «Weight (g)»): the words are the
 # unit, not the column's name.
@@ -937,7 +937,7 @@ def preview(sheet: Sheet, sample_rows: int = 5, mapping: dict[str, str] | None =
     header_units = {str(i): u for i, h in enumerate(sheet.headers)
                     if fields[i] in WEIGHT_FIELDS and (u := header_words(h)[1])}
     values_needed = [i for i, f in enumerate(fields)
-                     if f in WEIGHT_FIELDS and str(i) not in units and str(i) not in header_units]
+                     if f in WEIGHT_FIELDS and str(i) not in header_units]
     value_units: dict[str, str | None] = {}
     if values_needed:
         scanned = list(itertools.islice(sheet.rows(), UNIT_SCAN_ROWS))
@@ -953,9 +953,11 @@ def preview(sheet: Sheet, sample_rows: int = 5, mapping: dict[str, str] | None =
                   "unit_from": ""}
         if name in WEIGHT_FIELDS:
             key = str(i)
-            unit, source = ((units[key], "choice") if key in units else
-                            (header_units[key], "header") if key in header_units else
+            told, source = ((header_units[key], "header") if key in header_units else
                             (value_units.get(key), "values"))
+            unit = told
+            if units.get(key) and units[key] != told:
+                unit, source = units[key], "choice"
             column["unit"], column["unit_from"] = unit, source if unit else ""
             where = {"letter": column_letter(i), "header": header}
             if unit is None:
@@ -1392,7 +1394,7 @@ def import_job_confirm(*, actor: Actor, job_id: int, mapping: dict[str, str],
         return job  # pressed twice: the first press runs it
     if mode is not None and mode not in ImportJob.Mode.values:
         raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
-    clean_units = {k: v for k, v in units.items() if v in (KG, GRAMS)}
+    clean_units = {k: v for k, v in {**job.units, **units}.items() if v in (KG, GRAMS)}
     with local_file(job.file) as path:
         sheet = open_sheet(path, job.filename, outline=True, accepted=True,
                            rows_known=job.total_rows)
