@@ -1022,7 +1022,8 @@ def row_reader(fields: Sequence[str | None], kilos: Sequence[int] = ()
     read = _row_reader(fields)
     if not kilos:
         return read
-    names = [name for i in kilos if (name := fields[i]) in WEIGHT_FIELDS and name]
+    names = [name for i in kilos if (name := fields[i]) and (
+        name in WEIGHT_FIELDS or f"items.{name}" in WEIGHT_FIELDS)]
 
     def read_kilos(values: Sequence[Any]) -> dict[str, Any]:
         data = read(values)
@@ -1585,7 +1586,11 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
     if items is not None:
         item_values = dict(items.rows)
         item_columns = {f: i for i, f in enumerate(items.fields) if f}
-        read_item = row_reader([f.removeprefix("items.") if f else None for f in items.fields])
+        # an item's weight in kilos when its header says so («Вес, кг»)
+        item_kilos = [i for i, (h, f) in enumerate(zip(items.headers, items.fields, strict=True))
+                      if f == "items.weight_g" and header_words(h)[1] == KG]
+        read_item = row_reader([f.removeprefix("items.") if f else None for f in items.fields],
+                               item_kilos)
         for number, values in items.rows:
             data = read_item(values)
             order = _order_text(data.pop("order_number", None))

@@ -275,3 +275,17 @@ def test_a_pool_too_short_for_a_chunk_numbers_what_it_can_and_says_so(actor: Act
     without = Shipment.objects.filter(tracking_number__in=["", None])
     assert all("исчерпан" in s.numbering_error for s in without)
     assert AuditEntry.objects.filter(action="numbering.pool_low").count() == 1
+
+
+def test_items_weighed_in_kilos_on_the_sheet_of_items(actor: Actor) -> None:
+    from shipdesk.shipments.tests.test_importing import HEADERS, _with_items_sheet, row
+
+    content = _with_items_sheet([row(1, weight=900)], [["F-1", "Чашка", 2, 150, "0,3", 20]],
+                                headers=("Заказ", "Наименование", "Кол-во", "Цена",
+                                         "Вес, кг", "НДС"))
+    assert HEADERS[7] == "Вес (г)"  # the parcel's own weight stays in grams
+    job = confirm_and_run(actor, create(actor, content))
+    assert job.created_count == 1, job.errors
+    shipment = Shipment.objects.get()
+    assert shipment.weight_g == 900
+    assert [i.weight_g for i in shipment.items.all()] == [300]
