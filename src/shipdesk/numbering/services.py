@@ -140,7 +140,8 @@ def numbers_from_pools(carrier_code: str) -> bool:
 
 
 def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
-                  international: bool = False, service_code: str = "") -> list[str]:
+                  international: bool = False, service_code: str = "",
+                  partial: bool = False) -> list[str]:
     """``count`` new tracking numbers for the organization's parcels with the carrier, all
     of one destination kind and mail type.
 
@@ -155,6 +156,8 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
     * Numbers come from the fitting active pools oldest first, all or none. :class:`Conflict`
       when there is no fitting pool (the message says what there is instead and what to
       add: «Нет пула номеров S10 для международных отправлений …») or not enough numbers.
+      ``partial``: not enough numbers gives what is left (fewer than ``count``; the
+      low-numbers warning fires) instead; :class:`Conflict` only when none is left.
 
     Call it inside the transaction that stores the parcels: the counter advance commits or
     rolls back with them.
@@ -182,6 +185,8 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
         if not pools:
             _no_fitting_pool(organization, carrier_code, fit, service_code)
         available = sum(max(p.remaining, 0) for p in pools)
+        if partial and 0 < available < count:
+            count = available
         if available < count:
             if fit.kind == NumberKind.S10:
                 raise Conflict(_("Пул номеров S10 для международных отправлений перевозчика "

@@ -294,6 +294,9 @@ class ImportJobOut(Schema):
     created_count: int
     skipped_count: int
     rejected_count: int
+    unnumbered_count: int
+    mapping: dict[str, str]
+    units: dict[str, str]
     message: str
     errors: list[dict[str, Any]]
     created_at: datetime
@@ -339,9 +342,13 @@ def get_import(request: ApiRequest, job_id: DbId) -> Any:
 @router.post("/imports", response={202: ImportJobOut, 200: ImportJobOut},
              summary="Загрузить файл XLSX/XLS/ODS/CSV")
 def upload_import(request: ApiRequest, file: File[UploadedFile],
-                  mode: Form[Literal["valid_rows", "all_or_nothing"]] = "valid_rows"
-                  ) -> Status[Any]:
-    job, created = importing.import_job_create(actor=request.auth, upload=file, mode=mode)
+                  mode: Form[Literal["valid_rows", "all_or_nothing"]] = "valid_rows",
+                  weight_unit: Form[Literal["", "kg", "g"]] = "") -> Status[Any]:
+    """A weight column whose unit neither its header («Вес, кг») nor its values tell
+    needs ``weight_unit``; the mapping remembered from the upload page for the same
+    headers is used."""
+    job, created = importing.import_job_create(actor=request.auth, upload=file, mode=mode,
+                                               weight_unit=weight_unit or None)
     return Status(202 if created else 200, job)
 
 

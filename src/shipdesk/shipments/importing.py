@@ -10,20 +10,24 @@ encrypted (password-protected) workbook, a file over the size or row limit.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import hashlib
 import io
+import itertools
 import logging
 import re
 import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from time import time as wall_clock
 from typing import IO, Any
 
 from django.conf import settings
@@ -34,9 +38,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shipdesk.core.errors import FieldError, ServiceError, ValidationFailed
+from shipdesk.core.errors import FieldError, NotFound, ServiceError, ValidationFailed
 from shipdesk.shipments import services, validation
-from shipdesk.shipments.models import ImportJob, MailTypeLimit
+from shipdesk.shipments.models import ImportJob, ImportMapping, MailTypeLimit
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
 
@@ -101,7 +105,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("recipient_company", "Организация получателя", ("компания", "организация",
                                                            "company", "recipient_company")),
     Column("recipient_phone", "Телефон", ("телефон получателя", "моб. телефон",
-                                          "мобильный телефон", "тел.", "тел", "phone",
+                                          "мобильный телефон", "номер телефона", "тел.",
+                                          "тел", "phone",
                                           "recipient_phone"),
            "Любой записи: 8 912 345-67-89, +7(912)3456789"),
     Column("recipient_email", "E-mail", ("email", "эл. почта", "электронная почта", "почта",
@@ -136,7 +141,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("cod_amount", "Наложенный платёж, ₽", (
         "наложенный платеж", "наложенный платёж", "нп", "сумма нп", "наложка", "cod",
         "cod_amount", "payment"), "Не больше объявленной ценности; до копеек"),
-    Column("tracking_number", "Трек-номер", ("шпи", "трек", "трек номер", "tracking",
+    Column("tracking_number", "Трек-номер", ("шпи", "трек", "трек номер", "номер отправления",
+                                             "почтовый идентификатор", "tracking",
                                              "tracking number", "tracking_number", "barcode"),
            "Если номер уже есть: проверяется контрольная цифра"),
     Column("sender_id", "Отправитель (код)", ("отправитель", "склад", "sender", "sender_id")),
@@ -155,59 +161,146 @@ COLUMNS: tuple[Column, ...] = (
                                                              "страна изготовления")),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
-_NON_WORD = re.compile(r"[^\w%₽]+")
+_NON_WORD = re.compile(r"[^\w%₽№]+")
+
+# Units a header may name for a weight column («Вес, кг», «Weight (g)»): the words are the
+# unit, not the column's name.
+KG, GRAMS = "kg", "g"
+UNIT_WORDS = {"кг": KG, "kg": KG, "килограмм": KG, "килограммы": KG, "килограммах": KG,
+              "г": GRAMS, "гр": GRAMS, "g": GRAMS, "грамм": GRAMS, "граммы": GRAMS,
+              "граммов": GRAMS, "граммах": GRAMS}
+WEIGHT_FIELDS = frozenset({"weight_g", "items.weight_g"})
+UNIT_CHOICES = ((KG, gettext_lazy("килограммы")), (GRAMS, gettext_lazy("граммы")))
 
 
 def _norm_header(text: Any) -> str:
     return _NON_WORD.sub(" ", str(text or "").lower().replace("ё", "е")).strip()
 
 
-_SYNONYMS: dict[str, str] = {}
-for _column in COLUMNS:
-    for _name in (_column.title, _column.field, *_column.synonyms):
-        _SYNONYMS.setdefault(_norm_header(_name), _column.field)
+def header_words(text: Any) -> tuple[tuple[str, ...], str | None]:
+    """A header's words without its unit, case and punctuation ignored, and the unit it
+    names (``"kg"``, ``"g"`` or None): «Вес, кг» → (("вес",), "kg")."""
+    words = _norm_header(text).split()
+    kept = tuple(w for w in words if w not in UNIT_WORDS)
+    unit = next((UNIT_WORDS[w] for w in words if w in UNIT_WORDS), None)
+    return kept or tuple(words), unit
 
+
+Synonyms = dict[tuple[str, ...], str]
+
+
+def _synonym_table(names: Iterable[tuple[str, str]]) -> Synonyms:
+    table: Synonyms = {}
+    for name, field_name in names:
+        words, _unit = header_words(name)
+        if words:
+            table.setdefault(words, field_name)
+    return table
+
+
+_SYNONYMS = _synonym_table((name, c.field) for c in COLUMNS
+                           for name in (c.title, c.field, *c.synonyms))
 
 # The optional sheet of items (several per shipment), one item a row, keyed by the order
 # number: its plain "Вес", "Цена", "Наименование" are the item's.
 ITEM_SHEET_TITLE = gettext_lazy("Вложения")
 ITEM_SHEET_NAMES = ("вложения", "товары", "items")
-_ITEM_SYNONYMS: dict[str, str] = {}
-for _column in COLUMNS:
-    if _column.field == "order_number" or _column.field.startswith("items."):
-        for _name in (_column.title, _column.field, _column.field.removeprefix("items."),
-                      *_column.synonyms):
-            _ITEM_SYNONYMS.setdefault(_norm_header(_name), _column.field)
-for _name, _field in (("вес", "items.weight_g"), ("вес, г", "items.weight_g"),
-                      ("масса", "items.weight_g"), ("weight", "items.weight_g"),
-                      ("цена, ₽", "items.unit_price"), ("стоимость", "items.unit_price"),
-                      ("товар", "items.name"), ("название", "items.name"),
-                      ("страна", "items.origin_country")):
-    _ITEM_SYNONYMS.setdefault(_norm_header(_name), _field)
+_ITEM_SYNONYMS = _synonym_table(
+    [(name, c.field) for c in COLUMNS
+     if c.field == "order_number" or c.field.startswith("items.")
+     for name in (c.title, c.field, c.field.removeprefix("items."), *c.synonyms)]
+    + [("вес", "items.weight_g"), ("масса", "items.weight_g"), ("weight", "items.weight_g"),
+       ("цена, ₽", "items.unit_price"), ("стоимость", "items.unit_price"),
+       ("товар", "items.name"), ("название", "items.name"),
+       ("страна", "items.origin_country")])
+
+
+def header_field(header: Any, synonyms: Synonyms | None = None) -> str | None:
+    """The field a header names: a synonym of any length equal to the header's words, or
+    else the longest one found among them as whole words («Вес посылки», «Телефон
+    получателя*»); None when none is."""
+    synonyms = _SYNONYMS if synonyms is None else synonyms
+    words, _unit = header_words(header)
+    if not words:
+        return None
+    found = synonyms.get(words)
+    if found is not None:
+        return found
+    best: tuple[int, int, int] | None = None
+    for synonym, candidate in synonyms.items():
+        size = len(synonym)
+        for start in range(len(words) - size + 1):
+            if words[start:start + size] == synonym:
+                rank = (size, len("".join(synonym)), -start)
+                if best is None or rank > best:
+                    best, found = rank, candidate
+                break
+    return found
 
 
 def map_headers(headers: Sequence[Any],
-                synonyms: dict[str, str] | None = None) -> list[str | None]:
+                synonyms: Synonyms | None = None) -> list[str | None]:
     """The field of each column (None: not recognised), by synonyms, in any order. A field
     claimed by two columns goes to the first."""
-    synonyms = _SYNONYMS if synonyms is None else synonyms
     fields: list[str | None] = []
     used: set[str] = set()
     for header in headers:
-        key = _norm_header(header)
-        found = synonyms.get(key)
-        if found is None and key:
-            # "Вес посылки (г)", "Телефон получателя*": a known name at the start
-            for synonym, candidate in synonyms.items():
-                if len(synonym) >= 4 and key.startswith(synonym + " "):
-                    found = candidate
-                    break
+        found = header_field(header, synonyms)
         if found in used:
             found = None
         if found:
             used.add(found)
         fields.append(found)
     return fields
+
+
+def headers_key(headers: Sequence[Any]) -> str:
+    """The key of a header set, for the mapping remembered for it."""
+    return hashlib.sha256("\x1f".join(_norm_header(h) for h in headers).encode()).hexdigest()
+
+
+_DECIMAL = re.compile(r"^\d+[.,]\d+$")
+
+
+def unit_from_values(values: Iterable[Any]) -> str | None:
+    """The unit of a weight column told by its values: kilograms when one has a fraction
+    («14,954», 0.5), grams when all are whole and one is above 100 (no parcel weighs
+    100 kg); None when it cannot be told (whole numbers up to 100: «10» is 10 kg or 10 g)."""
+    grams = False
+    for value in values:
+        if value is None or value == "" or isinstance(value, bool):
+            continue
+        if isinstance(value, float | int | Decimal):
+            if value != int(value):
+                return KG
+            number = int(value)
+        else:
+            text = str(value).strip().replace(" ", "").replace("\xa0", "")
+            if _DECIMAL.match(text):
+                return KG
+            if not text.isdigit():
+                continue
+            number = int(text)
+        grams = grams or number > 100
+    return GRAMS if grams else None
+
+
+def kilos_to_grams(value: Any) -> Any:
+    """A weight in kilograms as whole grams, exactly (Decimal, half up); a value that is
+    not a number is given back as it was, for validation to name."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value * 1000
+    text = repr(value) if isinstance(value, float) else (
+        str(value).strip().replace(" ", "").replace("\xa0", "").replace(",", "."))
+    try:
+        kilos = Decimal(text)
+    except InvalidOperation:
+        return value
+    if not kilos.is_finite():
+        return value
+    return int((kilos * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def column_letter(index: int) -> str:
@@ -235,9 +328,13 @@ class Sheet:
     name: str = ""  # the sheet's name in a workbook
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """``(row number as the user sees it in the file, values)``; empty rows skipped."""
+        """``(row number as the user sees it in the file, values)``; empty rows skipped.
+        The row limit holds here too, whatever the file said of its size."""
+        last = self.header_row + MAX_ROWS
         for offset, values in enumerate(self._rows(), start=self.header_row + 1):
             if values.count(None) + values.count("") < len(values):  # counted in C
+                if offset > last:
+                    raise _too_many_rows()
                 yield offset, values
 
 
@@ -251,6 +348,21 @@ def detect_format(filename: str, head: bytes) -> str:
         raise _reject(_("Файл «%(name)s» повреждён: это не таблица Excel/ODS") % {
             "name": filename})
     return "csv"
+
+
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError,
+                   NotImplementedError, OSError)
+
+
+@contextlib.contextmanager
+def zip_read_errors() -> Iterator[None]:
+    """A part of the archive that cannot be read as its directory says (a wrong CRC, sizes
+    that lie, a method we do not know) refuses the file, with a message, not a traceback."""
+    try:
+        yield
+    except ZIP_READ_ERRORS as exc:
+        raise _reject(_("Файл повреждён: часть архива XLSX не читается (%(err)s). Откройте "
+                        "его в Excel и сохраните заново") % {"err": exc}) from exc
 
 
 def check_zip(path: Path) -> str:
@@ -444,6 +556,17 @@ _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]+)\d+')
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
+_ANY_ROW_TAG = re.compile(rb"<(?:\w{1,10}:)?row[\s>]")
+
+
+def _count_row_tags(tail: bytes, block: bytes) -> int:
+    """The row tags in ``block``, and the one cut in two between ``tail`` (the end of the
+    block before) and it, counted once."""
+    joint = tail + block[:16]
+    return len(_ANY_ROW_TAG.findall(block)) + sum(
+        1 for m in _ANY_ROW_TAG.finditer(joint) if m.start() < len(tail) < m.end())
+
+
 def _column_number(letters: bytes) -> int:
     number = 0
     for char in letters:
@@ -517,9 +640,15 @@ def _xlsx_outline(path: Path, *, count_rows: bool = True,
         first_number = last_number = 0
         start_column: int | None = None
         tail = b""
+        row_tags, row_tail = 0, b""
         try:
             with archive.open(member) as stream:
                 while block := stream.read(4 * 2**20):
+                    if count_rows:  # rows counted by their tags: a row needs no r="…"
+                        row_tags += _count_row_tags(row_tail, block)
+                        row_tail = block[-16:]
+                        if row_tags > MAX_ROWS + 1:
+                            raise _too_many_rows()
                     data = tail + block
                     if formulas is not None:
                         _add_formulas(data, formulas, FORMULA_LIMIT)
@@ -527,7 +656,7 @@ def _xlsx_outline(path: Path, *, count_rows: bool = True,
                         start_column = _column_number(dimension.group(1))
                     if first_row is None and (opening := _ROW_TAG.search(data)):
                         end = data.find(b"</row>", opening.start())
-                        if end < 0 and len(data) > 2**20:
+                        if end < 0 and len(data) > 2**20 and not count_rows:
                             return None  # no header row of a usual size
                         if end >= 0:
                             first_row = data[opening.start():end]
@@ -587,28 +716,55 @@ def _number_or_text(text: str) -> Any:
         return text
 
 
-def decode_csv(raw: bytes) -> str:
+_ASCII = bytes(range(0x80))
+# Windows-1251's Cyrillic: А-Я а-я, Ё ё, №, « », – —
+_CP1251_NOT_CYRILLIC = bytes(b for b in range(0x80, 0x100)
+                             if not (b >= 0xC0 or b in b"\xa8\xb8\xb9\xab\xbb\x96\x97"))
+_CP1251_NOT_UPPER = bytes(b for b in range(0x100) if not (0xC0 <= b <= 0xDF or b == 0xA8))
+CSV_BLOCK = 2**20
+
+
+def csv_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) or Windows-1251, as Russian Excel saves; anything else
-    is refused rather than read as mojibake."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
-        raise _reject(_("CSV в кодировке UTF-16 не поддерживается: сохраните как «CSV UTF-8» "
-                        "или «CSV (разделители — точка с запятой)» в Windows-1251"))
+    is refused rather than read as mojibake. The file is read in blocks, never whole."""
+    with path.open("rb") as stream:
+        return _stream_encoding(stream)
+
+
+def decode_csv(raw: bytes) -> str:
+    """A small CSV's bytes as text, its encoding told as :func:`csv_encoding` tells it."""
+    return raw.decode(_stream_encoding(io.BytesIO(raw)), errors="replace")
+
+
+def _stream_encoding(stream: IO[bytes]) -> str:
+    head = stream.read(4096)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise _reject(_("CSV в кодировке UTF-16 не поддерживается: сохраните как «CSV "
+                        "UTF-8» или «CSV (разделители — точка с запятой)» в Windows-1251"))
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return raw.decode("utf-8")
+        while block := stream.read(CSV_BLOCK):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return "utf-8"
     except UnicodeDecodeError:
         pass
-    text = raw.decode("cp1251", errors="replace")
-    non_ascii = [c for c in text if ord(c) > 127]
-    cyrillic = [c for c in non_ascii if "А" <= c <= "я" or c in "Ёё№«»—–"]
-    upper = sum(1 for c in cyrillic if c.isupper())
-    lower = len(cyrillic) - upper
-    if non_ascii and (len(cyrillic) < 0.95 * len(non_ascii) or (
-            len(cyrillic) > 40 and upper > 3 * lower)):
+    stream.seek(0)
+    non_ascii = cyrillic = upper = 0
+    while block := stream.read(CSV_BLOCK):  # counted by bytes, in C
+        high = block.translate(None, _ASCII)
+        letters = high.translate(None, _CP1251_NOT_CYRILLIC)
+        non_ascii += len(high)
+        cyrillic += len(letters)
+        upper += len(letters.translate(None, _CP1251_NOT_UPPER))
+    lower = cyrillic - upper
+    if non_ascii and (cyrillic < 0.95 * non_ascii or (cyrillic > 40 and upper > 3 * lower)):
         raise _reject(_("CSV в неизвестной кодировке (не UTF-8 и не Windows-1251): сохраните "
                         "файл как «CSV UTF-8»"))
-    return text
+    return "cp1251"
 
 
 def _detect_delimiter(header_line: str) -> str:
@@ -616,28 +772,44 @@ def _detect_delimiter(header_line: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ";"
 
 
+def _too_many_rows(n: int | None = None) -> ImportRejected:
+    if n is None:
+        return _reject(_("В файле больше %(max)d строк, а за один раз можно загрузить не "
+                         "больше %(max)d — разделите файл") % {"max": MAX_ROWS})
+    return _reject(_("В файле %(n)d строк, а за один раз можно загрузить не больше "
+                     "%(max)d — разделите файл") % {"n": n, "max": MAX_ROWS})
+
+
 def _open_csv(path: Path) -> Sheet:
-    text = decode_csv(path.read_bytes())
-    first_line = text.split("\n", 1)[0]
-    delimiter = _detect_delimiter(first_line)
+    encoding = csv_encoding(path)
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding, errors="replace",
+                                                  newline="") as text:
+        delimiter = _detect_delimiter(text.readline())
 
-    def reader() -> Iterator[list[str]]:
-        return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    def rows() -> Generator[list[str]]:
+        # streamed: a decoded block at a time, whatever the file's size and encoding
+        with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                      errors="replace", newline="") as text:
+            yield from csv.reader(text, delimiter=delimiter)
 
+    total = -1
     try:
-        iterator = reader()
+        iterator = rows()
         header = next(iterator, [])
-        total = sum(1 for _row in iterator)
+        for total, _row in enumerate(iterator):
+            if total >= MAX_ROWS:
+                iterator.close()
+                raise _too_many_rows()
     except csv.Error as exc:
         raise _reject(_("CSV не читается: %(err)s") % {"err": exc}) from exc
 
-    def rows() -> Iterator[list[Any]]:
-        it = reader()
+    def data_rows() -> Iterator[list[Any]]:
+        it = rows()
         next(it, None)
         yield from it
 
-    return Sheet(format="csv", headers=[h.strip() for h in header], total_rows=total,
-                 _rows=rows)
+    return Sheet(format="csv", headers=[h.strip() for h in header], total_rows=total + 1,
+                 _rows=data_rows)
 
 
 def open_sheet(path: Path, filename: str, *, outline: bool = False,
@@ -659,39 +831,9 @@ def open_sheet(path: Path, filename: str, *, outline: bool = False,
         head = stream.read(8)
     fmt = detect_format(filename, head)
     if fmt == "zip":
-        fmt = check_zip(path)
-        known = None
-        formulas: list[tuple[int, str]] | None = None
-        if outline and fmt == "xlsx":
-            # one reading of the sheet's XML gives the outline and the formulas
-            formulas = None if accepted or rows_known is not None else []
-            try:
-                known = _xlsx_outline(path, count_rows=rows_known is None, formulas=formulas)
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError):
-                known = None  # a damaged part: loading it whole says what is wrong
-        if accepted:
-            cells = []
-        elif known is not None and formulas is not None:
-            cells = formulas
-        else:
-            cells = formula_cells(path, fmt)
-        if cells:
-            if cells[0][0] == 0:
-                raise _reject(_("В файле есть формулы: они не вычисляются. Скопируйте "
-                                "таблицу и вставьте как значения"))
-            raise _reject(
-                _("В файле есть формулы (%(cells)s): они не вычисляются. Вставьте значения "
-                  "вместо формул") % {"cells": ", ".join(f"{c}{r}" for r, c in cells[:10])},
-                [FieldError(("row", row, column), _("Формула в ячейке %(cell)s: вставьте "
-                                                     "значение") % {"cell": f"{column}{row}"})
-                 for row, column in cells])
-        if known is not None:
-            headers, total, name = known
-            total = total if rows_known is None else rows_known
-            sheet = Sheet(format=fmt, headers=headers, total_rows=total,
-                          _rows=lambda: _open_workbook(path, fmt)._rows(), name=name)
-        else:
-            sheet = _open_workbook(path, fmt)
+        with zip_read_errors():
+            sheet = _open_zipped(path, outline=outline, accepted=accepted,
+                                 rows_known=rows_known)
     elif fmt == "xls":
         if ENCRYPTED_PACKAGE in path.read_bytes()[:1 << 20] or _ole_has_encrypted(path):
             raise _reject(_("Файл защищён паролем: снимите пароль и загрузите снова"))
@@ -701,9 +843,46 @@ def open_sheet(path: Path, filename: str, *, outline: bool = False,
     if len(sheet.headers) > MAX_COLUMNS:
         raise _reject(_("Слишком много колонок (%(n)d)") % {"n": len(sheet.headers)})
     if sheet.total_rows > MAX_ROWS:
-        raise _reject(_("В файле %(n)d строк, а за один раз можно загрузить не больше "
-                        "%(max)d — разделите файл") % {"n": sheet.total_rows, "max": MAX_ROWS})
+        raise _too_many_rows(sheet.total_rows)
     return sheet
+
+
+def _open_zipped(path: Path, *, outline: bool, accepted: bool, rows_known: int | None
+                 ) -> Sheet:
+    """An XLSX or ODS, checked: its rows counted by their tags before the sheet is loaded
+    (over the limit: refused while reading), its formulas refused."""
+    fmt = check_zip(path)
+    known = None
+    formulas: list[tuple[int, str]] | None = None
+    if fmt == "xlsx" and (outline or not accepted):
+        # one reading of the sheet's XML gives the outline, the rows and the formulas
+        formulas = None if accepted or rows_known is not None else []
+        try:
+            known = _xlsx_outline(path, count_rows=rows_known is None, formulas=formulas)
+        except ValueError:
+            known = None  # a part not shaped as usual: loading it whole says what is wrong
+    if accepted:
+        cells = []
+    elif known is not None and formulas is not None:
+        cells = formulas
+    else:
+        cells = formula_cells(path, fmt)
+    if cells:
+        if cells[0][0] == 0:
+            raise _reject(_("В файле есть формулы: они не вычисляются. Скопируйте "
+                            "таблицу и вставьте как значения"))
+        raise _reject(
+            _("В файле есть формулы (%(cells)s): они не вычисляются. Вставьте значения "
+              "вместо формул") % {"cells": ", ".join(f"{c}{r}" for r, c in cells[:10])},
+            [FieldError(("row", row, column), _("Формула в ячейке %(cell)s: вставьте "
+                                                 "значение") % {"cell": f"{column}{row}"})
+             for row, column in cells])
+    if known is not None and outline:
+        headers, total, name = known
+        total = total if rows_known is None else rows_known
+        return Sheet(format=fmt, headers=headers, total_rows=total,
+                     _rows=lambda: _open_workbook(path, fmt)._rows(), name=name)
+    return _open_workbook(path, fmt)
 
 
 def _ole_has_encrypted(path: Path) -> bool:
@@ -731,38 +910,133 @@ def _cell_value(value: Any) -> Any:
 class Preview:
     format: str
     total_rows: int
-    columns: list[dict[str, Any]]  # {"index", "letter", "header", "field", "title"}
+    # {"index", "letter", "header", "field", "title", "unit", "unit_from"}
+    columns: list[dict[str, Any]]
     missing: list[str]  # titles of required columns not found
     sample: list[list[str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what stops the import, in words
+    notes: list[str] = field(default_factory=list)  # what was assumed (a weight's unit)
 
 
-def preview(sheet: Sheet, sample_rows: int = 5) -> Preview:
-    fields = map_headers(sheet.headers)
-    columns = [{"index": i, "letter": column_letter(i), "header": h, "field": f,
-                "title": _BY_FIELD[f].title if f else ""}
-               for i, (h, f) in enumerate(zip(sheet.headers, fields, strict=True))]
-    found = {f for f in fields if f}
-    missing = [c.title for c in COLUMNS if c.required and c.field not in found]
-    if not found & {"recipient_name", "recipient_surname", "recipient_company"}:
-        missing.append(_("ФИО получателя"))
-    if not found & {"index", "address", "pickup_point_code"}:
-        missing.append(_("Индекс"))
+UNIT_SCAN_ROWS = 5_000  # rows looked at to tell a weight column's unit by its values
+
+
+def field_choices() -> list[tuple[str, str]]:
+    """The fields a column can be loaded into, for the preview's selects."""
+    return [(c.field, c.title) for c in COLUMNS]
+
+
+def preview(sheet: Sheet, sample_rows: int = 5, mapping: dict[str, str] | None = None,
+            units: dict[str, str] | None = None) -> Preview:
+    """How the file will be read: the field of each column (``mapping``: column index →
+    field, "" for a column not loaded; by default from the headers), the unit of each
+    weight column (``units``; by default told by the header or the values) and what stops
+    it: a field chosen twice, a required one missing, a weight whose unit cannot be told."""
+    fields = fields_of(sheet.headers, mapping)
+    units = dict(units or {})
+    header_units = {str(i): u for i, h in enumerate(sheet.headers)
+                    if fields[i] in WEIGHT_FIELDS and (u := header_words(h)[1])}
+    values_needed = [i for i, f in enumerate(fields)
+                     if f in WEIGHT_FIELDS and str(i) not in header_units]
+    value_units: dict[str, str | None] = {}
+    if values_needed:
+        scanned = list(itertools.islice(sheet.rows(), UNIT_SCAN_ROWS))
+        for i in values_needed:
+            value_units[str(i)] = unit_from_values(
+                values[i] for _n, values in scanned if i < len(values))
+    columns: list[dict[str, Any]] = []
+    notes: list[str] = []
+    problems: list[str] = []
+    for i, (header, name) in enumerate(zip(sheet.headers, fields, strict=True)):
+        column = {"index": i, "letter": column_letter(i), "header": header, "field": name,
+                  "title": _BY_FIELD[name].title if name else "", "unit": None,
+                  "unit_from": ""}
+        if name in WEIGHT_FIELDS:
+            key = str(i)
+            told, source = ((header_units[key], "header") if key in header_units else
+                            (value_units.get(key), "values"))
+            unit = told
+            if units.get(key) and units[key] != told:
+                unit, source = units[key], "choice"
+            column["unit"], column["unit_from"] = unit, source if unit else ""
+            where = {"letter": column_letter(i), "header": header}
+            if unit is None:
+                problems.append(_(
+                    "Колонка %(letter)s «%(header)s»: не понять, вес в килограммах или в "
+                    "граммах (все значения — целые числа до 100). Выберите единицу") % where)
+            elif source != "choice":
+                notes.append((_("Колонка %(letter)s «%(header)s»: вес в килограммах, "
+                                "переводим в граммы") if unit == KG else
+                              _("Колонка %(letter)s «%(header)s»: вес в граммах")) % where
+                             + " (" + (_("так сказано в заголовке") if source == "header"
+                                       else _("так следует из значений")) + ")")
+        columns.append(column)
+    chosen: dict[str, list[str]] = {}
+    for i, name in enumerate(fields):
+        if name:
+            chosen.setdefault(name, []).append(column_letter(i))
+    for name, letters in chosen.items():
+        if len(letters) > 1:
+            problems.append(_("Поле «%(field)s» выбрано для нескольких колонок: %(cols)s. "
+                              "Оставьте одну") % {"field": _BY_FIELD[name].title,
+                                                  "cols": ", ".join(letters)})
+    missing = missing_fields(set(chosen))
+    problems[:0] = [_("Нет колонки «%(c)s»: выберите её в списке") % {"c": c} for c in missing]
     sample: list[list[str]] = []
     for _n, values in sheet.rows() if sample_rows > 0 else ():
         sample.append([_cell_text(v) for v in values])
         if len(sample) >= sample_rows:
             break
     return Preview(format=sheet.format, total_rows=sheet.total_rows, columns=columns,
-                   missing=missing, sample=sample)
+                   missing=missing, sample=sample, problems=problems, notes=notes)
+
+
+def missing_fields(found: set[str]) -> list[str]:
+    """The titles of the required columns a mapping lacks."""
+    missing = [c.title for c in COLUMNS if c.required and c.field not in found]
+    if not found & {"recipient_name", "recipient_surname", "recipient_company"}:
+        missing.append(_("ФИО получателя"))
+    if not found & {"index", "address", "pickup_point_code"}:
+        missing.append(_("Индекс"))
+    return missing
+
+
+def fields_of(headers: Sequence[Any], mapping: dict[str, str] | None) -> list[str | None]:
+    """The field of each column: as ``mapping`` says (column index → field, "" or absent:
+    not loaded), or by the headers when there is none."""
+    if not mapping:
+        return map_headers(headers)
+    return [mapping.get(str(i)) or None if mapping.get(str(i)) in _BY_FIELD else None
+            for i in range(len(headers))]
 
 
 def row_to_data(values: Sequence[Any], fields: Sequence[str | None]) -> dict[str, Any]:
     return row_reader(fields)(values)
 
 
-def row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+def row_reader(fields: Sequence[str | None], kilos: Sequence[int] = ()
+               ) -> Callable[[Sequence[Any]], dict[str, Any]]:
     """A function turning one row's values into intake data (``items.*`` columns into one
-    item), with the column plan worked out once per file instead of once per cell."""
+    item), with the column plan worked out once per file instead of once per cell.
+    ``kilos``: the columns whose weights are in kilograms, given to intake in grams."""
+    read = _row_reader(fields)
+    if not kilos:
+        return read
+    names = [name for i in kilos if (name := fields[i]) and (
+        name in WEIGHT_FIELDS or f"items.{name}" in WEIGHT_FIELDS)]
+
+    def read_kilos(values: Sequence[Any]) -> dict[str, Any]:
+        data = read(values)
+        for name in names:
+            target = data["items"][0] if name.startswith("items.") and data.get("items") else data
+            key = name.removeprefix("items.")
+            if key in target:
+                target[key] = kilos_to_grams(target[key])
+        return data
+    return read_kilos
+
+
+def _row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[str, Any]]:
     plain = [(i, name) for i, name in enumerate(fields) if name and not name.startswith("items.")]
     item_columns = [(i, name[6:]) for i, name in enumerate(fields)
                     if name and name.startswith("items.")]
@@ -856,6 +1130,70 @@ def _report_sheet(workbook: Any, title: str, headers: Sequence[str],
             cells.append(cell)
         cells.append(WriteOnlyCell(sheet, value=safe_cell("; ".join(m for _c, m in row_errors))))
         sheet.append(cells)
+
+
+ErrorRow = tuple[str, int, str, str, str]  # sheet, file row, column letter, field, message
+
+
+def _error_list_titles() -> list[str]:
+    return [_("Лист"), _("Строка файла"), _("Колонка"), _("Поле"), _("Ошибка")]
+
+
+def error_list_csv(rows: Sequence[ErrorRow]) -> bytes:
+    """Every error of a job, a row each (UTF-8 with BOM, «;»: Excel opens it as it is),
+    text that a spreadsheet would take for a formula escaped."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(_error_list_titles())
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def error_list_rows(job: ImportJob) -> Iterator[ErrorRow]:
+    """Every error of a job: from its whole list when it has one, else (a file refused as
+    a whole) from the errors kept on it. Cells come back as given (unescaped)."""
+    if job.error_list:
+        with job.error_list.open("rb") as stream, io.TextIOWrapper(
+                stream, encoding="utf-8-sig", newline="") as text:
+            reader = csv.reader(text, delimiter=";")
+            next(reader, None)
+            for sheet, row, column, name, message in reader:
+                yield (_unescape(sheet), int(row) if row.isdigit() else 0, column,
+                       _unescape(name), _unescape(message))
+        return
+    for error in job.errors or []:
+        yield (str(error.get("sheet") or ""), int(error.get("row") or 0),
+               str(error.get("column") or ""),
+               str(error.get("header") or error.get("field") or ""), str(error["message"]))
+
+
+def _unescape(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_PREFIXES else value
+
+
+def error_list_file(job: ImportJob, fmt: str) -> bytes:
+    """The whole list of a job's errors as ``"csv"`` or ``"xlsx"``."""
+    if fmt == "csv":
+        return error_list_csv(list(error_list_rows(job)))
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Ошибки"))
+    bold = Font(bold=True)
+    titles = []
+    for title in _error_list_titles():
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        titles.append(cell)
+    sheet.append(titles)
+    for row in error_list_rows(job):
+        sheet.append([safe_cell(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def template_xlsx() -> bytes:
@@ -952,20 +1290,30 @@ def _hash_file(stream: IO[bytes]) -> str:
 
 
 def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
-                      run: bool = True) -> tuple[ImportJob, bool]:
-    """Stores an upload and queues its import. Returns ``(job, created)``: the same file
-    uploaded again returns the earlier job (nothing is imported twice). A file that cannot
-    be read, is unsafe, or lacks required columns is refused here, before queueing."""
+                      run: bool = True, weight_unit: str | None = None,
+                      dispatch: bool = True) -> tuple[ImportJob, bool]:
+    """Stores an upload and reads how its columns map (as remembered for its header set, or
+    by the headers). Returns ``(job, created)``: the same file uploaded again in the same
+    mode returns the earlier job (nothing is imported twice); in the other mode it is a new
+    job. A file that cannot be read or is unsafe is refused here. ``run``: queued at once
+    (API, CLI), so a mapping that cannot be used (a required column missing, a weight
+    whose unit cannot be told and no ``weight_unit``) is refused too; otherwise the
+    operator confirms it on the preview (:func:`import_job_confirm`). ``dispatch=False``:
+    confirmed but not queued, for a caller that runs it itself (the CLI)."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     if mode not in services.Mode.__members__.values():
         raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
+    if weight_unit not in (None, "", KG, GRAMS):
+        raise ValidationFailed(errors=[FieldError(("weight_unit",), _(
+            "Единица веса: kg (килограммы) или g (граммы)"))])
     size = upload.size or 0
     if size > settings.SHIPDESK_MAX_UPLOAD_BYTES:
         raise _reject(_("Файл больше %(max)d МБ") % {
             "max": settings.SHIPDESK_MAX_UPLOAD_BYTES // 2**20})
     upload.seek(0)
     file_hash = _hash_file(upload)
-    earlier = (ImportJob.objects.filter(organization=actor.organization, file_hash=file_hash)
+    earlier = (ImportJob.objects.filter(organization=actor.organization, file_hash=file_hash,
+                                        mode=mode)
                .exclude(status=ImportJob.Status.FAILED).order_by("-id").first())
     if earlier is not None:
         return earlier, False
@@ -976,26 +1324,133 @@ def import_job_create(*, actor: Actor, upload: File, mode: str = "valid_rows",
     job.file.save(f"{file_hash[:16]}{Path(filename).suffix.lower()[:8]}", upload, save=False)
     try:
         with local_file(job.file) as path:
-            info = preview(open_sheet(path, filename, outline=True), sample_rows=0)
-            if not info.missing:
-                check_item_sheet(path, info.format)
-    except ImportRejected:
-        job.file.delete(save=False)
+            info = _first_reading(actor, job, path, weight_unit)
+    except BaseException:
+        job.file.delete(save=False)  # refused (or broken): no file left behind
         raise
-    if info.missing:
+    if run and info.missing:
         job.file.delete(save=False)
         raise _reject(_("В файле нет колонок: %(cols)s") % {"cols": ", ".join(info.missing)},
                       [FieldError(("columns",), _("Нет колонки «%(c)s»") % {"c": c})
                        for c in info.missing])
+    if run and info.problems:
+        job.file.delete(save=False)
+        raise refusal(info.problems)
     job.total_rows = info.total_rows
-    job.mapping = {str(c["index"]): c["field"] for c in info.columns if c["field"]}
     job.save()
     audit(actor, "shipments.import", job, filename=filename, rows=job.total_rows, mode=mode)
     if run:
-        from shipdesk.shipments.tasks import import_job_run_task
-
-        transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+        job.confirmed_at = timezone.now()
+        job.save(update_fields=["confirmed_at"])
+        if dispatch:
+            _dispatch(job)
     return job, True
+
+
+def _first_reading(actor: Actor, job: ImportJob, path: Path, weight_unit: str | None
+                   ) -> Preview:
+    """Opens a new upload (refusing what is unsafe) and sets its job's mapping and units:
+    those remembered for its header set, else told by its headers and values."""
+    sheet = open_sheet(path, job.filename, outline=True)
+    saved = (ImportMapping.objects.filter(organization=actor.organization,
+                                          headers_key=headers_key(sheet.headers)).first())
+    mapping = dict(saved.mapping) if saved else None
+    units = dict(saved.units) if saved else {}
+    if weight_unit:
+        for i, name in enumerate(fields_of(sheet.headers, mapping)):
+            if name in WEIGHT_FIELDS and not header_words(sheet.headers[i])[1]:
+                units[str(i)] = weight_unit
+    info = preview(sheet, sample_rows=0, mapping=mapping, units=units)
+    if not info.missing:
+        with zip_read_errors():
+            check_item_sheet(path, info.format)
+    job.mapping = {str(c["index"]): c["field"] for c in info.columns if c["field"]}
+    job.units = {str(c["index"]): c["unit"] for c in info.columns if c["unit"]}
+    return info
+
+
+def refusal(problems: Sequence[str]) -> ImportRejected:
+    """What stops a mapping, as one refusal."""
+    return _reject("; ".join(problems), [FieldError(("columns",), p) for p in problems])
+
+
+def _dispatch(job: ImportJob) -> None:
+    from shipdesk.shipments.tasks import import_job_run_task
+
+    transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+
+
+def import_job_confirm(*, actor: Actor, job_id: int, mapping: dict[str, str],
+                       units: dict[str, str], mode: str | None = None) -> ImportJob:
+    """The operator's «Загрузить» on the preview: the mapping as chosen (column index →
+    field, "" for a column not loaded) and the weights' units are checked; a field chosen
+    twice, a required one missing or a unit not told raise :class:`ValidationFailed`
+    (nothing is stored); otherwise they are remembered for the organization's files of
+    the same headers and the job is queued."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    job = ImportJob.objects.filter(organization=actor.organization, pk=job_id).first()
+    if job is None:
+        raise NotFound(_("Загрузка не найдена"))
+    if job.status != ImportJob.Status.PENDING or job.confirmed_at is not None:
+        return job  # pressed twice: the first press runs it
+    if mode is not None and mode not in ImportJob.Mode.values:
+        raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
+    clean_units = {k: v for k, v in {**job.units, **units}.items() if v in (KG, GRAMS)}
+    with local_file(job.file) as path:
+        sheet = open_sheet(path, job.filename, outline=True, accepted=True,
+                           rows_known=job.total_rows)
+        info = preview(sheet, sample_rows=0, mapping={k: v for k, v in mapping.items()
+                                                      if v in _BY_FIELD} or {"": ""},
+                       units=clean_units)
+        if info.problems:
+            raise ValidationFailed(info.problems[0], errors=[
+                FieldError(("mapping",), p) for p in info.problems])
+        if not info.missing:
+            with zip_read_errors():
+                check_item_sheet(path, info.format)
+    job.mapping = {str(c["index"]): c["field"] for c in info.columns if c["field"]}
+    job.units = {str(c["index"]): c["unit"] for c in info.columns if c["unit"]}
+    job.mode = mode or job.mode
+    job.confirmed_at = timezone.now()
+    with transaction.atomic():
+        job.save(update_fields=["mapping", "units", "mode", "confirmed_at", "updated_at"])
+        ImportMapping.objects.update_or_create(
+            organization=actor.organization, headers_key=headers_key(sheet.headers),
+            defaults={"headers": sheet.headers,
+                      "mapping": {str(c["index"]): c["field"] or "" for c in info.columns},
+                      "units": job.units})
+        _dispatch(job)
+    return job
+
+
+def import_job_retry(*, actor: Actor, job_id: int, mode: str) -> ImportJob:
+    """The file of a finished job imported again in ``mode`` (all or nothing after a
+    partial import, or the valid rows after an all-or-nothing one refused): a new job with
+    the same mapping, queued; rows the first one stored are counted as skipped."""
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    if mode not in ImportJob.Mode.values:
+        raise ValidationFailed(errors=[FieldError(("mode",), _("Неизвестный режим"))])
+    earlier = ImportJob.objects.filter(organization=actor.organization, pk=job_id).first()
+    if earlier is None:
+        raise NotFound(_("Загрузка не найдена"))
+    if earlier.status in (ImportJob.Status.PENDING, ImportJob.Status.RUNNING):
+        raise ValidationFailed(_("Эта загрузка ещё не закончилась"), errors=[
+            FieldError(("job",), _("Эта загрузка ещё не закончилась"))])
+    job = ImportJob(organization=actor.organization, filename=earlier.filename,
+                    file_hash=earlier.file_hash, size=earlier.size, mode=mode,
+                    mapping=earlier.mapping, units=earlier.units,
+                    total_rows=earlier.total_rows, retry_of=earlier,
+                    created_by=actor.user if getattr(actor.user, "pk", None) else None,
+                    confirmed_at=timezone.now())
+    with earlier.file.open("rb") as source:
+        job.file.save(Path(earlier.file.name or earlier.filename).name, File(source),
+                      save=False)
+    with transaction.atomic():
+        job.save()
+        audit(actor, "shipments.import", job, filename=job.filename, rows=job.total_rows,
+              mode=mode, retry_of=earlier.pk)
+        _dispatch(job)
+    return job
 
 
 @contextlib.contextmanager
@@ -1015,14 +1470,48 @@ def local_file(fieldfile: Any) -> Iterator[Path]:
         yield Path(tmp.name)
 
 
-def import_job_progress(job: ImportJob) -> tuple[int, int]:
-    """(processed rows, total rows) — live while the job runs, from the cache (the rows of
-    an all-or-nothing import are not visible in the database until it commits)."""
+@dataclass
+class Progress:
+    """Where a job is: rows read from the file, checked, stored (or, all or nothing,
+    ready to be stored), of ``total``; the rate of storing and the time it needs yet."""
+
+    total: int
+    read: int = 0
+    checked: int = 0
+    stored: int = 0
+    per_second: float = 0.0
+    seconds_left: int | None = None
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(self.stored * 100 / self.total)) if self.total else 0
+
+
+_PROGRESS_PARTS = ("read", "checked", "stored", "started")
+
+
+def _progress_set(job_id: int, **parts: float) -> None:
+    # a key per part: the rows are read and checked in a child process, stored in this one
+    cache.set_many({f"{PROGRESS_KEY.format(job_id)}:{k}": v for k, v in parts.items()}, 3600)
+
+
+def import_job_progress(job: ImportJob) -> Progress:
+    """Live while the job runs, from the cache (the rows of an all-or-nothing import are
+    not visible in the database until it commits)."""
     if job.status == ImportJob.Status.RUNNING:
-        processed = cache.get(PROGRESS_KEY.format(job.pk))
-        if processed is not None:
-            return int(processed), job.total_rows
-    return job.processed_rows, job.total_rows
+        keys = {f"{PROGRESS_KEY.format(job.pk)}:{k}": k for k in _PROGRESS_PARTS}
+        found = {keys[k]: v for k, v in cache.get_many(list(keys)).items()}
+        stored = int(found.get("stored", 0))
+        checked = max(int(found.get("checked", 0)), stored)
+        progress = Progress(total=job.total_rows, read=max(int(found.get("read", 0)), checked),
+                            checked=checked, stored=stored)
+        started = found.get("started")
+        if started and stored:
+            progress.per_second = stored / max(wall_clock() - float(started), 0.001)
+            progress.seconds_left = int(max(job.total_rows - stored, 0) / progress.per_second)
+        return progress
+    done = job.processed_rows
+    return Progress(total=job.total_rows, read=done, checked=done, stored=done)
 
 
 def import_job_run(*, job_id: int, actor: Actor | None = None,
@@ -1065,16 +1554,22 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
         items = item_sheet(path, sheet.format)
     except ImportRejected as exc:
         return _finish_failed(job, str(exc.detail), exc.errors)
-    fields = map_headers(sheet.headers)
+    fields = fields_of(sheet.headers, job.mapping)
+    kilos = sorted(int(i) for i, unit in (job.units or {}).items() if unit == KG)
     columns_of: dict[str, int] = {f: i for i, f in enumerate(fields) if f}
     pending: dict[int, list[Any]] = {}  # the rows read and not yet checked, as given
     rejected: list[tuple[int, list[Any] | None]] = []  # None: not kept, read again
     row_errors: dict[int, list[tuple[int | None, str]]] = {}
     flat_errors: list[dict[str, Any]] = []
+    every_error: list[tuple[str, int, str, str, str]] = []  # for the whole list's file
     seen = 0
+    _progress_set(job.pk, started=wall_clock(), read=0, checked=0, stored=0)
 
     def flat(sheet_name: str, row: int, field: str, column: int | None, headers: list[str],
              message: str) -> None:
+        every_error.append((sheet_name, row, column_letter(column) if column is not None
+                            else "", headers[column] if column is not None else
+                            (_BY_FIELD[field].title if field in _BY_FIELD else field), message))
         if len(flat_errors) < ERROR_LIST_LIMIT:
             flat_errors.append({
                 "sheet": sheet_name, "row": row, "field": field,
@@ -1091,7 +1586,11 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
     if items is not None:
         item_values = dict(items.rows)
         item_columns = {f: i for i, f in enumerate(items.fields) if f}
-        read_item = row_reader([f.removeprefix("items.") if f else None for f in items.fields])
+        # an item's weight in kilos when its header says so («Вес, кг»)
+        item_kilos = [i for i, (h, f) in enumerate(zip(items.headers, items.fields, strict=True))
+                      if f == "items.weight_g" and header_words(h)[1] == KG]
+        read_item = row_reader([f.removeprefix("items.") if f else None for f in items.fields],
+                               item_kilos)
         for number, values in items.rows:
             data = read_item(values)
             order = _order_text(data.pop("order_number", None))
@@ -1110,10 +1609,14 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                                 % {"order": order, "sheet": sheet.name},
                                 item_rejected, item_row_errors, flat)
 
-    read = row_reader(fields)
+    read = row_reader(fields, kilos)
+    counted = {"read": 0, "checked": 0}
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in sheet.rows():
+            counted["read"] += 1
+            if counted["read"] % 1000 == 0:
+                _progress_set(job.pk, read=counted["read"])
             pending[number] = values
             data = read(values)
             if by_order:
@@ -1129,6 +1632,8 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
         """The rows of a chunk that failed the checks, as given, and where their items came
         from, for the report (taken where the rows are read: they go with the chunk). A row
         refused later (its order already stored) is read again for the report."""
+        counted["checked"] += len(refs)
+        _progress_set(job.pk, read=counted["read"], checked=counted["checked"])
         for ref in refs:
             if ref not in bad:
                 pending.pop(ref, None)
@@ -1166,7 +1671,7 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                     row_errors.setdefault(item.ref, []).append((column, message))
                     flat(sheet.name, item.ref, name, column, sheet.headers, message)
         seen = len(result.results)
-        cache.set(PROGRESS_KEY.format(job.pk), processed, 3600)
+        _progress_set(job.pk, stored=processed)
         if job.mode == ImportJob.Mode.VALID_ROWS:
             ImportJob.objects.filter(pk=job.pk).update(processed_rows=processed)
         if progress is not None:
@@ -1182,12 +1687,16 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
             chunk_extra=chunk_extra, chunk_size=services.INTAKE_CHUNK,
             read_in_child=(sheet.total_rows >= READ_IN_CHILD_ROWS
                            and services.read_in_child_possible()),
-            expected_rows=sheet.total_rows)
+            expected_rows=sheet.total_rows, skip_uploaded=True)
     job.processed_rows = seen
     job.created_count = result.created
     job.skipped_count = result.skipped
     job.rejected_count = result.rejected
+    job.unnumbered_count = result.unnumbered
     job.errors = flat_errors
+    if every_error:
+        job.error_list.save(f"errors-{job.pk}.csv", ContentFile(error_list_csv(every_error)),
+                            save=False)
     unread = {ref for ref, values in rejected if values is None}
     # refused when stored (their order already there): their cells read again for the report
     again = {n: values for n, values in sheet.rows() if n in unread} if unread else {}
@@ -1214,9 +1723,13 @@ def _run_job(job: ImportJob, actor: Actor, path: Path,
                                              "r": result.rejected}
         if unknown_items:
             job.message += "; " + _("строк вложений без заказа: %(n)d") % {"n": unknown_items}
+        if result.unnumbered:
+            job.message += "; " + _("%(n)d отправлений без номера: %(why)s") % {
+                "n": result.unnumbered, "why": result.unnumbered_reason}
+    job.message = job.message[:1000]
     job.finished_at = timezone.now()
     job.save()
-    cache.delete(PROGRESS_KEY.format(job.pk))
+    cache.delete_many([f"{PROGRESS_KEY.format(job.pk)}:{k}" for k in _PROGRESS_PARTS])
     return job
 
 

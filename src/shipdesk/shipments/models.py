@@ -429,6 +429,16 @@ class ImportJob(TenantModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # the unit of each weight column ({column index: "kg" | "g"}), as told by its header,
+    # its values or the operator on the preview
+    units = models.JSONField(default=dict, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)  # «Загрузить» pressed
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+")
+    unnumbered_count = models.PositiveIntegerField(default=0)  # stored without a number
+    # every rejected row's error (file row, field, message) as CSV: ``errors`` keeps the first
+    error_list = models.FileField(upload_to="imports/reports/%Y/%m/", max_length=300,
+                                  blank=True)
 
     class Meta:
         verbose_name = _("загрузка файла")
@@ -443,3 +453,23 @@ class ImportJob(TenantModel):
         if not self.total_rows:
             return 100 if self.status in (self.Status.DONE, self.Status.FAILED) else 0
         return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+
+class ImportMapping(TenantModel):
+    """How an organization's file of a given header set is read: the field of each column
+    (or none) and the unit of its weights, as the operator confirmed it on the preview;
+    offered again on the next upload of the same headers."""
+
+    headers_key = models.CharField(max_length=64)  # sha256 of the normalised headers
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # column index -> field ("" = not loaded)
+    units = models.JSONField(default=dict, blank=True)  # column index -> "kg" | "g"
+
+    class Meta:
+        verbose_name = _("сопоставление колонок")
+        verbose_name_plural = _("сопоставления колонок")
+        constraints = [models.UniqueConstraint(fields=["organization", "headers_key"],
+                                               name="import_mapping_unique_headers")]
+
+    def __str__(self) -> str:
+        return ", ".join(str(h) for h in self.headers)[:100]

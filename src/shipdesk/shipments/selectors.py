@@ -188,6 +188,13 @@ def import_job_list(*, actor: Actor, limit: int = 20) -> list[ImportJob]:
                 .order_by("-created_at", "-id")[:limit])
 
 
+def import_job_history(*, actor: Actor) -> QuerySet[ImportJob]:
+    """Every upload of the organization, newest first, with who made it."""
+    actor.require(Perm.VIEW)
+    return (ImportJob.objects.filter(organization=actor.organization)
+            .select_related("created_by").order_by("-created_at", "-id"))
+
+
 def sender_profiles(*, actor: Actor) -> list[SenderProfile]:
     return list(SenderProfile.objects.filter(organization=actor.organization)
                 .order_by("-is_default", "name"))

@@ -298,6 +298,8 @@ class IntakeResult:
     rejected: int = 0
     skipped: int = 0
     rolled_back: bool = False  # all_or_nothing with errors: nothing was stored
+    unnumbered: int = 0  # stored without a tracking number (no pool, or it ran out)
+    unnumbered_reason: str = ""  # why, for the first of them
 
 
 class _RollBack(Exception):
@@ -515,8 +517,10 @@ def _rate(organization: Any, shipments: list[Shipment],
 
 
 def _number(organization: Any, shipments: list[Shipment]) -> None:
-    """Issues tracking numbers per carrier for the shipments that have none. No pool (or not
-    enough) for a carrier: they stay READY without a number, which is not an error."""
+    """Issues tracking numbers per carrier for the shipments that have none. No pool for a
+    carrier: they stay READY without a number, which is not an error, but said on each. A
+    pool with fewer numbers left than wanted gives what it has (the first shipments get
+    them); the rest say that the pool ran out."""
     numbers_issue = _numbers_issue()
     # per carrier, destination (14-digit numbers at home, S10 abroad) and mail type (the
     # S10 service letter)
@@ -535,7 +539,7 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
         try:
             numbers = numbers_issue(organization=organization, carrier_code=carrier_code,
                                     count=len(group), international=international,
-                                    service_code=service_code)
+                                    service_code=service_code, partial=True)
         except Conflict as exc:  # no pool (of that kind), spent, or the carrier numbers them
             # not an error of the shipment (it stays READY), but said on it: a pool of the
             # wrong kind for the destination must not leave it silently without a number
@@ -543,10 +547,15 @@ def _number(organization: Any, shipments: list[Shipment]) -> None:
             for shipment in group:
                 shipment.numbering_error = reason
             continue
-        for shipment, number in zip(group, numbers, strict=True):
+        for shipment, number in zip(group, numbers, strict=False):
             shipment.tracking_number = number
             shipment.state = State.NUMBERED
             shipment.numbering_error = ""
+        if len(numbers) < len(group):
+            spent = _("Пул трек-номеров перевозчика «%(carrier)s» исчерпан: добавьте новый "
+                      "диапазон номеров") % {"carrier": carrier_code}
+            for shipment in group[len(numbers):]:
+                shipment.numbering_error = spent
 
 
 class _NewShipment(Record):
@@ -671,7 +680,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                      chunk_extra: Callable[[list[int], set[int]], Any] | None = None,
                      read_in_child: bool = False, expected_rows: int = 0,
                      keep_stored: bool = False, dispatch_registration: bool = True,
-                     ctx: ValidationContext | None = None) -> IntakeResult:
+                     ctx: ValidationContext | None = None,
+                     skip_uploaded: bool = False) -> IntakeResult:
     """The one intake pipeline behind the API, spreadsheets and the UI.
 
     ``rows`` yields ``(ref, data)``; it is consumed in chunks (a 100,000-row file is never
@@ -684,7 +694,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     and rated (see :func:`_overlap`).
 
     ``source_key`` (the file hash of an upload) makes a re-upload idempotent: a row whose
-    order number was stored from the same file before is reported as skipped.
+    order number was stored from the same file before is reported as skipped;
+    ``skip_uploaded``: also one stored from another upload (a corrected file sent again).
 
     ``chunk_extra(refs, rejected)`` runs where a chunk is read and checked, right after it,
     with the refs of its rows and of those that failed the checks; what it returns goes
@@ -755,9 +766,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         rates them: no writes (runs while the chunk before is being stored)."""
         staged = checked.staged
         orders = [c["order_number"] for _i, c in staged]
-        stored = dict(_existing(
-            "SELECT order_number, source_ref FROM shipments_shipment "
-            "WHERE organization_id = %s AND order_number {IN}", organization.pk, orders))
+        stored = {order: (ref, src) for order, ref, src in _existing(
+            "SELECT order_number, source_ref, source FROM shipments_shipment "
+            "WHERE organization_id = %s AND order_number {IN}", organization.pk, orders)}
         numbers = [c["tracking_number"] for _i, c in staged if c["tracking_number"]]
         taken = {row[0] for row in _existing(
             "SELECT tracking_number FROM shipments_shipment WHERE %s = 1 "
@@ -767,7 +778,9 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
         for item, cleaned in staged:
             order = cleaned["order_number"]
             if order in stored:
-                if source_key and stored[order].startswith(ref_prefix):
+                stored_ref, stored_source = stored[order]
+                if (source_key and stored_ref.startswith(ref_prefix)) or (
+                        skip_uploaded and stored_source == source):
                     item.skipped = True
                     continue
                 item.errors.append(FieldError((*loc_prefix, item.ref, "order_number"), _(
@@ -824,6 +837,11 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
             registration_dispatch([s.id for s in shipments
                                    if s.registration == Registration.PENDING])
         if done:
+            for shipment in shipments:
+                if shipment.numbering_error and not shipment.tracking_number:
+                    result.unnumbered += 1
+                    result.unnumbered_reason = (result.unnumbered_reason
+                                                or shipment.numbering_error)
             for item, shipment in zip(created_items, shipments, strict=True):
                 item.ok = True
                 item.shipment_id = shipment.id

@@ -25,6 +25,10 @@ urlpatterns = [
     path("import/<int:job_id>/start/", views.import_start, name="import_start"),
     path("import/<int:job_id>/progress/", views.import_progress, name="import_progress"),
     path("import/<int:job_id>/errors.xlsx", views.import_error_report, name="import_errors"),
+    path("import/<int:job_id>/error-list.<str:fmt>", views.import_error_list,
+         name="import_error_list"),
+    path("import/<int:job_id>/retry/", views.import_retry, name="import_retry"),
+    path("import/history/", views.import_history, name="import_history"),
     # senders and delivery rules (settings_views.py)
     path("senders/", settings_views.sender_list, name="senders"),
     path("senders/new/", settings_views.sender_form, name="sender_create"),

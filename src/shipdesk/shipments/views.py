@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.carriers.selectors import active_accounts
-from shipdesk.core.errors import FieldError, ServiceError
+from shipdesk.core.errors import FieldError, Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
     actor_required,
@@ -279,6 +280,10 @@ def shipment_rates(request: ActorRequest, shipment_id: int) -> HttpResponse:
 
 # --- uploads ----------------------------------------------------------------------------
 
+ERROR_PAGE_SIZE = 100
+HISTORY_PAGE_SIZE = 50
+
+
 @actor_required
 def import_upload(request: ActorRequest) -> HttpResponse:
     errors: list[str] = []
@@ -292,49 +297,81 @@ def import_upload(request: ActorRequest) -> HttpResponse:
             errors = [str(exc.detail)] + [str(e.message) for e in exc.errors[1:20]]
         else:
             if not created:
-                messages.info(request, _("Этот файл уже загружался: показываем ту загрузку, "
-                                         "дубликаты не созданы"))
+                messages.info(request, _("Этот файл уже загружался в этом режиме: показываем "
+                                         "ту загрузку, дубликаты не созданы"))
             return HttpResponseRedirect(reverse("shipments:import_job", args=[job.pk]))
     elif request.method == "POST":
         errors = [_("Выберите файл")]
     return render(request, "shipments/upload.html", {
-        "errors": errors, "jobs": selectors.import_job_list(actor=request.actor),
+        "errors": errors, "jobs": selectors.import_job_list(actor=request.actor, limit=10),
         "modes": ImportJob.Mode.choices,
-    })
+    }, status=422 if errors else 200)
 
 
 def _job_context(request: ActorRequest, job: ImportJob) -> dict[str, Any]:
-    processed, total = importing.import_job_progress(job)
-    return {"job": job, "processed": processed, "total": total,
-            "percent": min(100, int(processed * 100 / total)) if total else 0}
+    errors = Paginator(job.errors or [], ERROR_PAGE_SIZE).get_page(request.GET.get("page"))
+    other = next(m for m in ImportJob.Mode if m != job.mode)
+    return {"job": job, "progress": importing.import_job_progress(job), "errors_page": errors,
+            "errors_cut": job.rejected_count and len(job.errors or []) >= importing.ERROR_LIST_LIMIT,
+            "other_mode": other, "other_mode_label": other.label}
+
+
+def _preview_context(job: ImportJob, mapping: dict[str, str] | None,
+                     units: dict[str, str] | None) -> dict[str, Any]:
+    try:
+        with importing.local_file(job.file) as path:
+            sheet = importing.open_sheet(path, job.filename, accepted=True)
+            return {"preview": importing.preview(sheet, mapping=mapping, units=units),
+                    "fields": importing.field_choices(), "units": importing.UNIT_CHOICES,
+                    "modes": ImportJob.Mode.choices}
+    except ServiceError as exc:
+        return {"preview_error": str(exc.detail)}
 
 
 @actor_required
 def import_job(request: ActorRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
     context = _job_context(request, job)
-    if job.status == ImportJob.Status.PENDING:
-        try:
-            with importing.local_file(job.file) as path:
-                context["preview"] = importing.preview(importing.open_sheet(path, job.filename))
-        except ServiceError as exc:
-            context["preview_error"] = str(exc.detail)
-        context["modes"] = ImportJob.Mode.choices
+    if job.status == ImportJob.Status.PENDING and job.confirmed_at is None:
+        context.update(_preview_context(job, job.mapping or None, job.units))
     return render(request, "shipments/import_job.html", context)
 
 
 @actor_required
 @require_POST
 def import_start(request: ActorRequest, job_id: int) -> HttpResponse:
+    """«Загрузить» on the preview: the columns as the operator chose them."""
     job = selectors.import_job_get(actor=request.actor, job_id=job_id)
-    if job.status == ImportJob.Status.PENDING:
-        mode = request.POST.get("mode", job.mode)
+    posted = {key: str(request.POST.get(key, "")) for key in request.POST}
+    mapping = {key.removeprefix("col_"): value for key, value in posted.items()
+               if key.startswith("col_")}
+    units = {key.removeprefix("unit_"): value for key, value in posted.items()
+             if key.startswith("unit_") and value}
+    mode = request.POST.get("mode") or None
+    try:
+        importing.import_job_confirm(actor=request.actor, job_id=job.pk,
+                                     mapping=mapping or dict(job.mapping), units=units,
+                                     mode=mode)
+    except (NotFound, Forbidden):
+        raise
+    except ServiceError as exc:
+        context = _job_context(request, job)
+        context.update(_preview_context(job, mapping or None, units))
+        context["start_errors"] = [str(e.message) for e in exc.errors] or [str(exc.detail)]
         if mode in ImportJob.Mode.values:
-            ImportJob.objects.filter(pk=job.pk).update(mode=mode)
-        from shipdesk.shipments.tasks import import_job_run_task
-
-        import_job_run_task.delay(job.pk)
+            job.mode = mode
+        return render(request, "shipments/import_job.html", context, status=422)
     return HttpResponseRedirect(reverse("shipments:import_job", args=[job.pk]))
+
+
+@actor_required
+@require_POST
+def import_retry(request: ActorRequest, job_id: int) -> HttpResponse:
+    """The same file again in the other mode: a new job."""
+    job = service_action(request, lambda: importing.import_job_retry(
+        actor=request.actor, job_id=job_id, mode=request.POST.get("mode", "")))
+    return HttpResponseRedirect(reverse("shipments:import_job",
+                                        args=[job.pk if job else job_id]))
 
 
 @actor_required
@@ -351,6 +388,28 @@ def import_error_report(request: ActorRequest, job_id: int) -> FileResponse:
         raise Http404
     return FileResponse(job.error_report.open("rb"), as_attachment=True,
                         filename=f"errors-{job.filename.rsplit('.', 1)[0]}.xlsx")
+
+
+@actor_required
+@require_GET
+def import_error_list(request: ActorRequest, job_id: int, fmt: str) -> HttpResponse:
+    """Every error of a job, a row each (file row, column, field, message)."""
+    job = selectors.import_job_get(actor=request.actor, job_id=job_id)
+    if fmt not in ("csv", "xlsx") or not (job.error_list or job.errors):
+        raise Http404
+    types = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    response = HttpResponse(importing.error_list_file(job, fmt), content_type=types[fmt])
+    response["Content-Disposition"] = f'attachment; filename="errors-{job.pk}.{fmt}"'
+    return response
+
+
+@actor_required
+@require_GET
+def import_history(request: ActorRequest) -> HttpResponse:
+    page = Paginator(selectors.import_job_history(actor=request.actor),
+                     HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "shipments/import_history.html", {"page": page})
 
 
 @actor_required

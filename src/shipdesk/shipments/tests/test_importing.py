@@ -84,11 +84,12 @@ def test_mapping_preview(tmp_path: Path) -> None:
     assert info.missing == [] and info.total_rows == 1 and info.sample[0][1] == "F-1"
 
 
-def test_missing_required_column_refused(actor: Actor) -> None:
+def test_missing_required_column_refused_when_queued_at_once(actor: Actor) -> None:
     with pytest.raises(ValidationFailed) as info:
         importing.import_job_create(actor=actor, upload=ContentFile(
-            xlsx([row(1)[1:]], HEADERS[1:7] + HEADERS[8:]), "o.xlsx"), run=False)
+            xlsx([row(1)[1:]], HEADERS[1:7] + HEADERS[8:]), "o.xlsx"), run=True)
     assert "Вес" in str(info.value.detail)
+    assert not ImportJob.objects.exists()
 
 
 def test_bad_rows_reported_by_row_and_column_with_a_report(actor: Actor) -> None:
@@ -116,15 +117,26 @@ def test_bad_rows_reported_by_row_and_column_with_a_report(actor: Actor) -> None
 
 
 @pytest.mark.parametrize("read_in_child", [False, True])
-def test_rows_whose_orders_are_already_stored_are_reported_as_given(
+def test_rows_whose_orders_an_earlier_upload_stored_are_skipped_not_rejected(
         actor: Actor, monkeypatch: pytest.MonkeyPatch, read_in_child: bool) -> None:
     monkeypatch.setattr(importing, "READ_IN_CHILD_ROWS", 1 if read_in_child else 10**9)
     upload(actor, xlsx([row(1)]))
     job = upload(actor, xlsx([row(7), row(1, city="Тверь"), row(8, weight=-1)]))
-    assert (job.created_count, job.rejected_count) == (1, 2)
+    assert (job.created_count, job.skipped_count, job.rejected_count) == (1, 1, 1)
     report = load_workbook(io.BytesIO(job.error_report.read())).active
     values = [[c.value for c in r] for r in report.iter_rows(min_row=2)]
-    assert [(v[0], v[2], v[5]) for v in values] == [(3, "F-1", "Тверь"), (4, "F-8", "Москва")]
+    assert [(v[0], v[2], v[5]) for v in values] == [(4, "F-8", "Москва")]
+
+
+def test_an_order_stored_otherwise_than_by_upload_is_rejected_as_given(actor: Actor) -> None:
+    from shipdesk.shipments.tests.factories import shipment_data
+
+    services.shipment_create(actor=actor, data=shipment_data(order_number="F-1"))
+    job = upload(actor, xlsx([row(7), row(1, city="Тверь")]))
+    assert (job.created_count, job.skipped_count, job.rejected_count) == (1, 0, 1)
+    report = load_workbook(io.BytesIO(job.error_report.read())).active
+    values = [[c.value for c in r] for r in report.iter_rows(min_row=2)]
+    assert [(v[0], v[2], v[5]) for v in values] == [(3, "F-1", "Тверь")]
     assert "уже есть в системе" in values[0][-1]
 
 
@@ -325,11 +337,14 @@ def test_cli_json_summary(actor: Actor, tmp_path: Path, capsys: pytest.CaptureFi
                           ) -> None:
     path = tmp_path / "orders.xlsx"
     path.write_bytes(xlsx([row(1), row(2, weight=-1)]))
-    call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    with pytest.raises(SystemExit) as partial:
+        call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    assert partial.value.code == 2
     summary = json.loads(capsys.readouterr().out)
     assert (summary["created"], summary["rejected"], summary["status"]) == (1, 1, "done")
     assert summary["errors"][0]["row"] == 3 and summary["errors"][0]["column"] == "H"
-    call_command("import", str(path), org=str(actor.organization.pk), json=True)
+    with pytest.raises(SystemExit):
+        call_command("import", str(path), org=str(actor.organization.pk), json=True)
     again = json.loads(capsys.readouterr().out)
     assert again["already_imported"] and Shipment.objects.count() == 1
 
@@ -340,7 +355,7 @@ def test_cli_rejected_file_exits_nonzero(actor: Actor, tmp_path: Path,
     path.write_bytes(b"PK\x03\x04broken")
     with pytest.raises(SystemExit) as info:
         call_command("import", str(path), org=str(actor.organization.pk), json=True)
-    assert info.value.code == 2
+    assert info.value.code == 1
     assert json.loads(capsys.readouterr().out)["status"] == "rejected"
 
 
