@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# a phone number in E.164 (+79161234567) is only a number to a spreadsheet: left readable
+_PHONE = re.compile(r"\+\d{6,15}")
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) \
+            and not _PHONE.fullmatch(value):
         return "'" + value
     return value
+
+
+def unescape(value: str) -> str:
+    """The text as it was given, from a cell ``safe_cell`` escaped (reading our own files)."""
+    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_PREFIXES else value
 
 
 class SafeSheet:
@@ -62,6 +71,9 @@ class SafeWorkbook:
 
     def create_sheet(self, title: str) -> SafeSheet:
         return SafeSheet(self.workbook.create_sheet(title[:31]))
+
+    def save(self, out: Any) -> None:
+        self.workbook.save(out)
 
     def to_bytes(self) -> bytes:
         out = io.BytesIO()

@@ -5,32 +5,19 @@ all in memory)."""
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import IO, Any
 
 from django.utils.translation import gettext as _
 
+from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook, safe_cell
 from shipdesk.shipments import selectors
 from shipdesk.shipments.models import Registration, State
 from shipdesk.tenancy.services import Actor
 
 CHUNK = 2000
-# A value starting with one of these is a formula to Excel / LibreOffice (OWASP "CSV
-# injection"); a phone number in E.164 (+79161234567) is left as it is.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PHONE = re.compile(r"\+\d{6,15}")
-
-
-def escape_cell(value: Any) -> Any:
-    """The value, with a leading apostrophe when a spreadsheet would run it as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) \
-            and not _PHONE.fullmatch(value):
-        return "'" + value
-    return value
 
 
 def columns() -> list[str]:
@@ -81,7 +68,7 @@ def rows(*, actor: Actor, filters: Mapping[str, Any]) -> Iterator[list[Any]]:
             mail_types[key] = mail_type_name(service, carrier_code=carrier_code) if service else ""
         name = " ".join(p for p in (surname, given, patronymic) if p) or company
         address = ", ".join(p for p in (region, city, street, house, building, apartment) if p)
-        yield [escape_cell(v) for v in (
+        yield [safe_cell(v) for v in (
             order, states.get(state, state), registrations.get(registration, ""),
             accounts.get(account_id) or _carrier_name(carrier_code, carriers),
             mail_types[key], number or "", name, phone, index, city, address, weight,
@@ -97,7 +84,7 @@ def csv_chunks(*, actor: Actor, filters: Mapping[str, Any]) -> Iterator[str]:
     """CSV for Excel in Russian locales: UTF-8 with a BOM, «;» between cells, decimal
     comma; yielded in pieces for a streaming response."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";")
+    writer = SafeCsvWriter(buffer, delimiter=";")
     buffer.write("\ufeff")
     writer.writerow(columns())
     for n, row in enumerate(rows(actor=actor, filters=filters), 1):
@@ -122,10 +109,8 @@ def _csv_value(value: Any) -> str:
 def write_xlsx(*, actor: Actor, filters: Mapping[str, Any], out: IO[bytes]) -> None:
     """An XLSX workbook (openpyxl's write-only mode: rows go to disk as they come). Plain
     values: money as numbers, dates as dates; a text that would start a formula ("=") was
-    escaped by ``escape_cell`` already, so no cell is ever a formula."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
+    escaped (core.spreadsheets), so no cell is ever a formula."""
+    book = SafeWorkbook()
     sheet = book.create_sheet(_("Отправления"))
     sheet.append(columns())
     for row in rows(actor=actor, filters=filters):

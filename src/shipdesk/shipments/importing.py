@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError, NotFound, ServiceError, ValidationFailed
+from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook, unescape
 from shipdesk.shipments import services, validation
 from shipdesk.shipments.models import ImportJob, ImportMapping, MailTypeLimit
 from shipdesk.tenancy.permissions import Perm
@@ -1064,17 +1065,6 @@ def _row_reader(fields: Sequence[str | None]) -> Callable[[Sequence[Any]], dict[
 
 # --- the error report and exports ---------------------------------------------------------
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A value safe to put in a spreadsheet a person opens: text that a spreadsheet would
-    take for a formula (=, +, -, @) is prefixed with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 ReportSheet = tuple[str, Sequence[str], Sequence[tuple[int, Sequence[Any]]],
                     dict[int, list[tuple[int | None, str]]]]
 
@@ -1086,49 +1076,37 @@ def error_report(headers: Sequence[str], rows: Sequence[tuple[int, Sequence[Any]
     message in a comment, all messages of the row in a last column, the row number of the
     original file in the first. ``items``: the rejected rows of the sheet of items
     ``(its name, headers, rows, errors)``, on a second sheet of the same shape."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
+    workbook = SafeWorkbook()
     _report_sheet(workbook, _("Ошибки"), headers, rows, errors)
     if items is not None:
         _report_sheet(workbook, items[0][:31], *items[1:])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook.to_bytes()
 
 
-def _report_sheet(workbook: Any, title: str, headers: Sequence[str],
+def _report_sheet(workbook: SafeWorkbook, title: str, headers: Sequence[str],
                   rows: Sequence[tuple[int, Sequence[Any]]],
                   errors: dict[int, list[tuple[int | None, str]]]) -> None:
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
 
     sheet = workbook.create_sheet(title)
     bold = Font(bold=True)
     red = PatternFill("solid", fgColor="FFC7CE")
-    header_cells = []
-    for title in (_("Строка файла"), *headers, _("Ошибки")):
-        cell = WriteOnlyCell(sheet, value=safe_cell(title))
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
+    sheet.append([sheet.styled(title, font=bold)
+                  for title in (_("Строка файла"), *headers, _("Ошибки"))])
     for row_number, values in rows:
         row_errors = errors.get(row_number, [])
         by_column: dict[int, list[str]] = {}
         for column, message in row_errors:
             if column is not None:
                 by_column.setdefault(column, []).append(message)
-        cells = [WriteOnlyCell(sheet, value=row_number)]
+        cells: list[Any] = [row_number]
         width = max(len(headers), len(values))
         for index in range(width):
-            value = values[index] if index < len(values) else None
-            cell = WriteOnlyCell(sheet, value=safe_cell(_cell_value(value)))
-            if index in by_column:
-                cell.fill = red
-                cell.comment = Comment("\n".join(by_column[index]), "Shipdesk")
-            cells.append(cell)
-        cells.append(WriteOnlyCell(sheet, value=safe_cell("; ".join(m for _c, m in row_errors))))
+            value = _cell_value(values[index] if index < len(values) else None)
+            cells.append(sheet.styled(value, fill=red, comment=Comment(
+                "\n".join(by_column[index]), "Shipdesk")) if index in by_column else value)
+        cells.append("; ".join(m for _c, m in row_errors))
         sheet.append(cells)
 
 
@@ -1143,10 +1121,9 @@ def error_list_csv(rows: Sequence[ErrorRow]) -> bytes:
     """Every error of a job, a row each (UTF-8 with BOM, «;»: Excel opens it as it is),
     text that a spreadsheet would take for a formula escaped."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";")
+    writer = SafeCsvWriter(buffer, delimiter=";")
     writer.writerow(_error_list_titles())
-    for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+    writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -1159,8 +1136,8 @@ def error_list_rows(job: ImportJob) -> Iterator[ErrorRow]:
             reader = csv.reader(text, delimiter=";")
             next(reader, None)
             for sheet, row, column, name, message in reader:
-                yield (_unescape(sheet), int(row) if row.isdigit() else 0, column,
-                       _unescape(name), _unescape(message))
+                yield (unescape(sheet), int(row) if row.isdigit() else 0, column,
+                       unescape(name), unescape(message))
         return
     for error in job.errors or []:
         yield (str(error.get("sheet") or ""), int(error.get("row") or 0),
@@ -1168,45 +1145,30 @@ def error_list_rows(job: ImportJob) -> Iterator[ErrorRow]:
                str(error.get("header") or error.get("field") or ""), str(error["message"]))
 
 
-def _unescape(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_PREFIXES else value
-
-
 def error_list_file(job: ImportJob, fmt: str) -> bytes:
     """The whole list of a job's errors as ``"csv"`` or ``"xlsx"``."""
     if fmt == "csv":
         return error_list_csv(list(error_list_rows(job)))
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    workbook = Workbook(write_only=True)
+    workbook = SafeWorkbook()
     sheet = workbook.create_sheet(_("Ошибки"))
     bold = Font(bold=True)
-    titles = []
-    for title in _error_list_titles():
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        titles.append(cell)
-    sheet.append(titles)
+    sheet.append([sheet.styled(title, font=bold) for title in _error_list_titles()])
     for row in error_list_rows(job):
-        sheet.append([safe_cell(v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        sheet.append(row)
+    return workbook.to_bytes()
 
 
 def template_xlsx() -> bytes:
     """The upload template: Russian headers with notes, dropdowns for the coded columns,
     one example row."""
-    from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _("Отправления")
+    workbook = SafeWorkbook(write_only=False)
+    sheet = workbook.create_sheet(_("Отправления"))
     for index, column in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=index, value=column.title + (" *" if column.required
                                                                       else ""))
@@ -1246,10 +1208,8 @@ def template_xlsx() -> bytes:
             validation.prompt = column.note or column.title
             sheet.add_data_validation(validation)
             validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    sheet.sheet.freeze_panes = "A2"
+    return workbook.to_bytes()
 
 
 def _template_items_sheet(sheet: Any) -> None:
@@ -1276,7 +1236,7 @@ def _template_items_sheet(sheet: Any) -> None:
         for index, column in enumerate(columns, start=1):
             if column.field in values:
                 sheet.cell(row=row, column=index, value=values[column.field])
-    sheet.freeze_panes = "A2"
+    sheet.sheet.freeze_panes = "A2"
 
 
 # --- jobs --------------------------------------------------------------------------------

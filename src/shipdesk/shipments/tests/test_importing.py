@@ -15,6 +15,7 @@ from django.core.management import call_command
 from openpyxl import Workbook, load_workbook
 
 from shipdesk.core.errors import ValidationFailed
+from shipdesk.core.spreadsheets import safe_cell
 from shipdesk.shipments import importing, services
 from shipdesk.shipments.models import ImportJob, Shipment
 from shipdesk.tenancy.services import Actor
@@ -360,7 +361,7 @@ def test_cli_rejected_file_exits_nonzero(actor: Actor, tmp_path: Path,
 
 
 def test_export_prefixes_formula_like_text() -> None:
-    assert [importing.safe_cell(v) for v in ("=1+2", "+7912", "-5", "@x", "ok", -5)] == [
+    assert [safe_cell(v) for v in ("=1+2", "+7912", "-5", "@x", "ok", -5)] == [
         "'=1+2", "'+7912", "'-5", "'@x", "ok", -5]
 
 
