@@ -85,7 +85,7 @@ def test_add_a_rule_and_see_it_in_plain_words(web: Client, org: Any) -> None:
         "service_code": "136", "is_active": "on"})
     assert answer.status_code == 302, answer.content.decode()
     page = text_of(web.get("/shipments/delivery-rules/").content)
-    assert "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136" in page
+    assert "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад" in page
 
 
 def test_rule_form_shows_errors_beside_fields(web: Client, org: Any) -> None:
@@ -170,6 +170,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.click("button[type=submit]")
     page.wait_for_selector(".mainnav")
 
+    page.hover(".mainnav .nav-group > button")  # the settings fold into «Настройки»
     page.click(".mainnav >> text=Отправители")
     page.click("text=Добавить отправителя")
     for field, value in SENDER.items():
@@ -179,6 +180,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     row = page.locator("#senders tbody tr").first
     assert "Склад на Мясницкой" in row.inner_text() and "по умолчанию" in row.inner_text()
 
+    page.hover(".mainnav .nav-group > button")
     page.click(".mainnav >> text=Правила выбора перевозчика")
     page.click("text=Добавить правило")
     page.fill("#id_name", "Столицы")
@@ -186,7 +188,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.fill("#id_max_weight_g", "2000")
     page.select_option("#id_cod", "with")
     page.select_option("#id_carrier_account_id", str(cdek.pk))
-    page.fill("#id_service_code", "136")
+    page.select_option("#id_service_code", "136")  # «Посылка склад-склад»
     page.click("button[type=submit].primary")
     page.wait_for_selector(".rule-text")
     assert page.locator(".rule-text").all_inner_texts() == [
