@@ -375,3 +375,62 @@ def codes_in(text: str, codes: dict[str, str]) -> list[str]:
         if code in text and re.search(rf"(?<![\w.\-/]){re.escape(code)}(?![\w\-/]|\.\w)", text):
             found.append(code)
     return found
+
+
+# --- English pages --------------------------------------------------------------------------
+
+CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_NODE_SPLIT = re.compile(r"(?s)<[^>]+>")
+
+
+def text_nodes(page: str, *, without_classes: tuple[str, ...] = ()) -> list[str]:
+    """The page's text, node by node (a label, a cell, a button's words), as read."""
+    for css_class in without_classes:
+        page = strip_class(page, css_class)
+    page = _HIDDEN.sub("<x>", page)
+    nodes = (re.sub(r"\s+", " ", html.unescape(part)).strip() for part in _NODE_SPLIT.split(page))
+    return [_URL.sub(" ", node).strip() for node in nodes if node.strip()]
+
+
+def user_strings(org: Organization) -> re.Pattern[str] | None:
+    """A pattern matching the organization's own words (names, addresses, its accounts' and
+    senders' names...) and the shared data tables' names: every Cyrillic value of a text
+    column of its rows. Demo data is Russian user data: an English page may show it."""
+    from django.contrib.auth import get_user_model
+
+    found: set[str] = set()
+
+    def collect(qs: Any, model: type[models.Model]) -> None:
+        fields = [f.name for f in model._meta.concrete_fields
+                  if isinstance(f, models.CharField | models.TextField)]
+        if not fields:
+            return
+        for row in qs.values_list(*fields):
+            found.update(v.strip() for v in row if isinstance(v, str) and CYRILLIC.search(v))
+
+    for model in _tenant_models():
+        collect(model.objects.filter(**{_org_path(model) or "organization": org}), model)
+    collect(Organization.objects.filter(pk=org.pk), Organization)
+    User = get_user_model()
+    collect(User.objects.filter(memberships__organization=org), User)
+    for label in ("tariffs.TariffTable", "shipments.MailTypeLimit"):
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        collect(model.objects.all(), model)
+    words = sorted((w for w in found if len(w) > 1), key=len, reverse=True)
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+
+def cyrillic_nodes(page: str, data: re.Pattern[str] | None) -> list[str]:
+    """The nodes of an English page still in Russian once the organization's own data is
+    taken out (and what templates mark as data: ``user-data``, ``stored-text``)."""
+    out = []
+    for node in text_nodes(page, without_classes=("user-data", "stored-text")):
+        if not CYRILLIC.search(node):
+            continue
+        rest = data.sub(" ", node) if data is not None else node
+        if CYRILLIC.search(rest):
+            out.append(node)
+    return out
