@@ -35,12 +35,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from django.utils.translation import gettext as _
 import pybreaker
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tenacity import (
     RetryCallState,
     Retrying,

@@ -192,7 +192,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.click("button[type=submit].primary")
     page.wait_for_selector(".rule-text")
     assert page.locator(".rule-text").all_inner_texts() == [
-        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"]
+        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"]
 
     # a second rule, moved above the first with the «↑» button (htmx swaps the table)
     page.click("text=Добавить правило")
@@ -205,6 +205,6 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
         "document.querySelector('tr[data-rule] td:nth-child(2)').innerText.includes('Остальное')")
     assert page.locator(".rule-text").all_inner_texts() == [
         "Все отправления → СДЭК (песочница)",
-        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"]
+        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"]
     assert list(DeliveryRule.objects.order_by("position").values_list("name", flat=True)) == [
         "Остальное", "Столицы"]
