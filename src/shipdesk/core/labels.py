@@ -15,6 +15,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.module_loading import import_string
+from django.utils.text import camel_case_to_spaces
 from django.utils.translation import gettext_lazy as _
 
 CHOICES: dict[str, str] = {
@@ -132,9 +133,13 @@ def model_name(label_lower: str) -> str:
     if not label_lower:
         return ""
     try:
-        return str(apps.get_model(label_lower)._meta.verbose_name)
+        model = apps.get_model(label_lower)
     except (LookupError, ValueError):
         return label_lower
+    name = str(model._meta.verbose_name)
+    if name == camel_case_to_spaces(model.__name__):  # no name given: its app's
+        return str(model._meta.app_config.verbose_name)
+    return name
 
 
 def app_name(app_label: str) -> str:
@@ -216,6 +221,8 @@ def audit_details(*, object_type: str, data: dict[str, Any]) -> str:
 
     parts = []
     for key, value in (data or {}).items():
+        if value in ("", None, [], {}):
+            continue
         if isinstance(value, bool):
             shown = gettext("да") if value else gettext("нет")
         elif key == "fields" and isinstance(value, list | tuple):
