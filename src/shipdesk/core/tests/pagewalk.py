@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -25,15 +24,14 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 from django.test import TestCase
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from shipdesk.core.demo import demo_load
+from shipdesk.core.tests.test_tenant_isolation import _web_patterns
 from shipdesk.tenancy import services as tenancy
 from shipdesk.tenancy.models import Membership, Organization, Role
 
-# Namespaces and routes that are not the shop's pages.
-SKIPPED_NAMESPACES = {"admin", "api"}
+# Routes that are not the shop's pages (admin and the API are left out by the walker).
 SKIPPED_ROUTES = {
     "logout", "set_language", "password_reset_confirm", "tenancy:invitation_accept",
     "tenancy:switch", "notifications:unsubscribe", "notifications:callback", "healthz", "readyz",
@@ -140,20 +138,6 @@ def demo_site(make_org: Any, name: str = "Ромашка-обход") -> Site:
 
 # --- the pages ------------------------------------------------------------------------------
 
-def _patterns(resolvers: list[Any] | None = None, prefix: str = "", namespace: str = ""
-              ) -> Iterator[tuple[str, str, list[str]]]:
-    for entry in resolvers if resolvers is not None else get_resolver().url_patterns:
-        if isinstance(entry, URLResolver):
-            ns = entry.namespace or ""
-            if ns in SKIPPED_NAMESPACES:
-                continue
-            full = f"{namespace}:{ns}" if namespace and ns else ns or namespace
-            yield from _patterns(entry.url_patterns, prefix + str(entry.pattern), full)
-        elif isinstance(entry, URLPattern):
-            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name or ""
-            yield prefix + str(entry.pattern), name, list(entry.pattern.regex.groupindex)
-
-
 def _org_path(model: type[models.Model]) -> str | None:
     """How a model's rows reach their organization: ``organization`` itself, or through
     their shipment; None for a model of no organization."""
@@ -222,7 +206,8 @@ def _param_values(param: str, org: Organization) -> list[str]:
 def page_urls(org: Organization) -> list[tuple[str, str]]:
     """(route name, path) of every GET page of the organization."""
     out: list[tuple[str, str]] = []
-    for route, name, params in _patterns():
+    for route, name_or_none, params in _web_patterns():  # the tenant walker's routes
+        name = name_or_none or ""
         if name in SKIPPED_ROUTES or SKIPPED_PARAMS & set(params) or route.startswith(
                 ("static/", "media/")):
             continue
@@ -272,19 +257,9 @@ def strip_class(page: str, css_class: str) -> str:
 
 
 def pdf_text(data: bytes) -> str:
-    import pypdfium2 as pdfium
+    from shipdesk.documents.tests.pdfcheck import page_texts
 
-    doc = pdfium.PdfDocument(data)
-    try:
-        texts = []
-        for page in doc:
-            textpage = page.get_textpage()
-            texts.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        return "\n".join(texts)
-    finally:
-        doc.close()
+    return "\n".join(page_texts(data))
 
 
 def xlsx_text(data: bytes) -> str:
@@ -434,3 +409,19 @@ def cyrillic_nodes(page: str, data: re.Pattern[str] | None) -> list[str]:
         if CYRILLIC.search(rest):
             out.append(node)
     return out
+
+
+def html_pages(client: Any, org: Organization, *, per_route: int) -> list[tuple[str, Any]]:
+    """(path, response) of the whole HTML pages of the organization, each route with at most
+    ``per_route`` of its objects (the first: one per state)."""
+    seen: dict[str, int] = {}
+    pages = []
+    for name, path in page_urls(org):
+        if seen.get(name, 0) >= per_route:
+            continue
+        response = client.get(path)
+        if response.status_code == 200 and response.get("Content-Type", "").startswith(
+                "text/html") and b"<html" in response.content[:400]:
+            seen[name] = seen.get(name, 0) + 1
+            pages.append((path, response))
+    return pages

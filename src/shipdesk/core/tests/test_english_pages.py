@@ -38,17 +38,9 @@ def english_pages(make_org: Any) -> list[tuple[str, list[str]]]:
     client = Client()
     client.force_login(site.owner)
     client.cookies["django_language"] = "en"
-    seen: dict[str, int] = {}
-    pages = []
-    for name, path in pagewalk.page_urls(site.organization):
-        if seen.get(name, 0) >= PER_ROUTE:
-            continue
-        response = client.get(path)
-        if response.status_code != 200 or not response.get("Content-Type", "").startswith(
-                "text/html"):
-            continue
-        seen[name] = seen.get(name, 0) + 1
-        pages.append((path, pagewalk.cyrillic_nodes(response.content.decode(), data)))
+    pages = [(path, pagewalk.cyrillic_nodes(response.content.decode(), data))
+             for path, response in pagewalk.html_pages(client, site.organization,
+                                                       per_route=PER_ROUTE)]
     assert len(pages) > 40
     return pages
 
