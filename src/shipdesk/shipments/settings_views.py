@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shipdesk.carriers import selectors as carrier_selectors
+from shipdesk.carriers.names import service_choices, service_name
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, form_add_service_error, service_action
@@ -133,8 +134,6 @@ class RuleForm(forms.Form):
             for a in accounts]
         # the mail types and tariffs of the accounts' carriers, by name (a stored code no
         # carrier lists any more stays choosable)
-        from shipdesk.carriers.names import service_choices, service_name
-
         codes: dict[str, list[str]] = {}
         for (carrier, code) in rules.service_names():
             codes.setdefault(carrier, []).append(code)

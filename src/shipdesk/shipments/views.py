@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from shipdesk.carriers.names import carrier_name, service_choices, service_name
 from shipdesk.carriers.selectors import active_accounts
 from shipdesk.core.errors import FieldError, ServiceError
 from shipdesk.core.typing import ActorRequest
@@ -77,8 +78,6 @@ def shipment_list(request: ActorRequest) -> HttpResponse:
 
 def _carrier_choices(request: ActorRequest) -> list[tuple[str, str]]:
     """The list's carrier filter: the carriers of the organization's accounts, by name."""
-    from shipdesk.carriers.names import carrier_name
-
     accounts = active_accounts(organization_id=request.actor.organization_id)
     codes = {account.carrier_code for account in accounts}
     return sorted(((code, carrier_name(code)) for code in codes), key=lambda c: c[1])
@@ -183,8 +182,6 @@ def _form_context(request: ActorRequest, data: dict[str, Any], errors: list[Fiel
 def _service_groups(request: ActorRequest, current: str) -> list[Any]:
     """The mail types and tariffs of the organization's carriers, by name; a current code no
     carrier lists stays choosable."""
-    from shipdesk.carriers.names import service_choices, service_name
-
     codes: dict[str, list[str]] = {}
     for carrier, code in services.validation_context(organization=request.actor.organization).limits:
         codes.setdefault(carrier, []).append(code)
