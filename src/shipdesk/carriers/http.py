@@ -40,6 +40,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -457,9 +458,11 @@ class ResilientTransport(httpx.BaseTransport):
                 return failure.response  # a 5xx answer: the adapter reads the carrier's error
             error = failure.error
             if isinstance(error, httpx.TimeoutException):
-                raise CarrierError(f"Перевозчик не ответил вовремя ({type(error).__name__})",
+                raise CarrierError(_("Перевозчик не ответил вовремя (%(error)s)") % {
+                    "error": type(error).__name__},
                                    code="timeout", transient=True) from error
-            raise CarrierError(f"Нет связи с перевозчиком: {error}", code="unavailable",
+            raise CarrierError(_("Нет связи с перевозчиком: %(error)s") % {"error": error},
+                               code="unavailable",
                                transient=True) from error
 
     def close(self) -> None:

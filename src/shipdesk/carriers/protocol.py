@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext as _
 
 from shipdesk.carriers.base import AuthenticationFailed, CarrierError, RateLimited
 
@@ -19,10 +20,12 @@ def send(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Resp
     except CarrierError:
         raise
     except httpx.TimeoutException as exc:
-        raise CarrierError(f"Перевозчик не ответил вовремя ({type(exc).__name__})", code="timeout",
+        raise CarrierError(_("Перевозчик не ответил вовремя (%(error)s)") % {
+            "error": type(exc).__name__}, code="timeout",
                            transient=True) from exc
     except httpx.HTTPError as exc:
-        raise CarrierError(f"Нет связи с перевозчиком: {exc}", code="unavailable", transient=True) from exc
+        raise CarrierError(_("Нет связи с перевозчиком: %(error)s") % {"error": exc},
+                           code="unavailable", transient=True) from exc
 
 
 def describe(response: httpx.Response, limit: int = 200) -> str:
@@ -34,7 +37,8 @@ def describe(response: httpx.Response, limit: int = 200) -> str:
 def json_body(response: httpx.Response) -> Any:
     """The JSON of an answer, or a CarrierError saying what came instead."""
     if not response.content:
-        raise CarrierError(f"Пустой ответ перевозчика (HTTP {response.status_code})", code="bad_response",
+        raise CarrierError(_("Пустой ответ перевозчика (HTTP %(status)s)") % {
+            "status": response.status_code}, code="bad_response",
                            transient=response.status_code >= 500, status=response.status_code)
     try:
         return json.loads(response.content)
@@ -61,7 +65,8 @@ def raise_for_common(response: httpx.Response) -> None:
             seconds = None
         raise RateLimited("Перевозчик просит снизить частоту запросов (HTTP 429)", retry_after=seconds)
     if status >= 500:
-        raise CarrierError(f"Ошибка на стороне перевозчика ({describe(response)})", code="server_error",
+        raise CarrierError(_("Ошибка на стороне перевозчика (%(answer)s)") % {
+            "answer": describe(response)}, code="server_error",
                            transient=True, status=status)
 
 

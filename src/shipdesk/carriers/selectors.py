@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from shipdesk.carriers import registry
+from shipdesk.carriers import names, registry
 from shipdesk.carriers.base import Capability
 from shipdesk.carriers.models import CarrierAccount, CarrierExchange
 from shipdesk.core.errors import NotFound
@@ -31,7 +31,8 @@ def carrier_account_public(account: CarrierAccount) -> dict[str, Any]:
     try:
         cls = registry.adapter_class(account.carrier_code)
         fields = cls.credential_fields
-        carrier_name, capabilities = cls.name, sorted(c.value for c in cls.capabilities)
+        carrier_name = names.carrier_name(account.carrier_code)
+        capabilities = sorted(c.value for c in cls.capabilities)
     except registry.UnknownCarrier:
         fields, carrier_name, capabilities = (), account.carrier_code, []
     stored: dict[str, Any] = account.credentials or {}  # type: ignore[assignment]
@@ -63,10 +64,10 @@ def carrier_choices() -> list[dict[str, Any]]:
         out.append(
             {
                 "code": code,
-                "name": str(cls.name),
+                "name": names.carrier_name(code),
                 "default_base_url": cls.default_base_url,
                 "credential_fields": [
-                    {"name": n, "label": str(label), "secret": s,
+                    {"name": n, "label": names.credential_label(label), "secret": s,
                      "required": n not in cls.optional_credentials}
                     for n, label, s in cls.credential_fields
                 ],

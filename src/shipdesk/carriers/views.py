@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shipdesk.carriers import registry, selectors, services
+from shipdesk.carriers.names import carrier_name, credential_label
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
@@ -38,7 +39,7 @@ class AccountForm(forms.Form):
             widget = forms.PasswordInput(render_value=False) if secret else forms.TextInput()
             help_text = _("Оставьте пустым, чтобы не менять") if editing and secret else ""
             self.fields[key] = forms.CharField(
-                label=label, widget=widget, help_text=help_text,
+                label=credential_label(label), widget=widget, help_text=help_text,
                 required=not editing and name not in adapter_cls.optional_credentials,
             )
             self.credential_names.append(name)
@@ -93,7 +94,7 @@ def account_create(request: ActorRequest, carrier_code: str) -> HttpResponse:
     form = AccountForm(
         request.POST or None,
         adapter_cls=adapter_cls,
-        initial={"name": adapter_cls.name, "base_url": adapter_cls.default_base_url},
+        initial={"name": carrier_name(carrier_code), "base_url": adapter_cls.default_base_url},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -114,7 +115,7 @@ def account_create(request: ActorRequest, carrier_code: str) -> HttpResponse:
     return render(
         request,
         "carriers/account_form.html",
-        {"form": form, "carrier": adapter_cls, "account": None},
+        {"form": form, "carrier_name": carrier_name(carrier_code), "account": None},
         status=422 if form.errors else 200,
     )
 

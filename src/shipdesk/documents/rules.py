@@ -1,44 +1,23 @@
-"""Document rules as data: which forms a carrier's parcels get, names of mail types and
-categories, marks, countries, customs categories and the customs form rule.
-Pure (no database)."""
+"""Document rules as data: which forms a carrier's parcels get, marks, countries, customs
+categories and the customs form rule; the names of mail types, tariffs and categories come
+from ``carriers.names``, in Russian on the forms. Pure (no database)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pycountry
+from django.utils import translation
 
-MAIL_TYPES: dict[str, str] = {
-    "POSTAL_PARCEL": "Посылка нестандартная", "ONLINE_PARCEL": "Посылка онлайн",
-    "ONLINE_COURIER": "Курьер онлайн", "EMS": "Отправление EMS", "EMS_OPTIMAL": "EMS оптимальное",
-    "EMS_RT": "EMS РТ", "EMS_TENDER": "EMS тендер", "LETTER": "Письмо",
-    "LETTER_CLASS_1": "Письмо 1-го класса", "BANDEROL": "Бандероль",
-    "BANDEROL_CLASS_1": "Бандероль 1-го класса", "PARCEL_CLASS_1": "Посылка 1-го класса",
-    "BUSINESS_COURIER": "Бизнес курьер", "BUSINESS_COURIER_ES": "Бизнес курьер экспресс",
-    "SMALL_PACKET": "Мелкий пакет", "VGPO_CLASS_1": "ВГПО 1-го класса", "ECOM": "ЕКОМ",
-    "ECOM_MARKETPLACE": "ЕКОМ Маркетплейс", "EASY_RETURN": "Лёгкий возврат",
-    "PARCEL_INTERNATIONAL": "Посылка международная", "EMS_INTERNATIONAL": "EMS международное",
-}
+from shipdesk.carriers import names
+from shipdesk.carriers.names import service_name
+
 # What a foreign postal worker reads beside the Russian name (UPU terms).
 MAIL_TYPES_EN: dict[str, str] = {
     "PARCEL_INTERNATIONAL": "Parcel", "EMS_INTERNATIONAL": "EMS", "EMS": "EMS",
     "SMALL_PACKET": "Small packet", "LETTER": "Letter", "LETTER_CLASS_1": "Letter",
     "BANDEROL": "Printed papers", "BANDEROL_CLASS_1": "Printed papers", "POSTAL_PARCEL": "Parcel",
-}
-# Courier services' tariff names, by carrier (their service codes are bare numbers).
-SERVICE_NAMES: dict[str, dict[str, str]] = {
-    "cdek": {"136": "Посылка склад-склад", "137": "Посылка склад-дверь",
-             "138": "Посылка дверь-склад", "139": "Посылка дверь-дверь",
-             "62": "Магистральный экспресс склад-склад"},
-}
-MAIL_CATEGORIES: dict[str, str] = {
-    "SIMPLE": "Простое", "ORDERED": "Заказное", "ORDINARY": "Обыкновенное",
-    "WITH_DECLARED_VALUE": "С объявленной ценностью",
-    "WITH_DECLARED_VALUE_AND_CASH_ON_DELIVERY": "С объявленной ценностью и наложенным платежом",
-    "WITH_DECLARED_VALUE_AND_COMPULSORY_PAYMENT": "С объявленной ценностью и обязательным платежом",
-    "WITH_COMPULSORY_PAYMENT": "С обязательным платежом",
 }
 # UPU letter post (CN22 possible); everything else is a parcel (always CN23).
 LETTER_POST_TYPES = frozenset({"LETTER", "LETTER_CLASS_1", "BANDEROL", "BANDEROL_CLASS_1",
@@ -51,24 +30,19 @@ MARKS: dict[str, str] = {
 CN22_LIMIT_SDR = Decimal("300")
 
 
-_CODE_LIKE = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)+$")
-
-
 def mail_type_name(code: str, *, carrier_code: str = "", foreign: bool = False) -> str:
-    """The human name of a mail type or tariff, never a raw code like PARCEL_INTERNATIONAL:
-    the Russian name (with the UPU English term for a foreign parcel), a carrier's tariff
-    name, "Тариф 136" for an unknown numeric tariff, else the code's words."""
-    name = SERVICE_NAMES.get(carrier_code, {}).get(code) or MAIL_TYPES.get(code)
-    if name is None:
-        if code.isdigit():
-            return f"Тариф {code}"
-        name = code.replace("_", " ").capitalize() if _CODE_LIKE.match(code) else code
+    """The Russian name of a mail type or tariff, never a raw code like PARCEL_INTERNATIONAL
+    (with the UPU English term for a foreign parcel): «Тариф 136» for an unknown numeric
+    tariff, else the code's words."""
+    with translation.override("ru"):
+        name = service_name(code, carrier_code=carrier_code)
     english = MAIL_TYPES_EN.get(code) if foreign else None
     return f"{name} / {english}" if english else name
 
 
 def mail_category_name(code: str) -> str:
-    return MAIL_CATEGORIES.get(code, code)
+    with translation.override("ru"):
+        return names.mail_category_name(code)
 
 
 def marks_for(options: dict[str, object]) -> tuple[str, ...]:

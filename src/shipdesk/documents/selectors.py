@@ -45,7 +45,7 @@ _CHUNK = 2000
 def batch_list(*, actor: Actor, state: str | None = None) -> QuerySet[Batch]:
     actor.require(Perm.VIEW)
     qs = Batch.objects.filter(organization=actor.organization).annotate(
-        parcel_count=Count("entries")).order_by("-created_at", "-id")
+        parcel_count=Count("entries")).select_related("carrier_account").order_by("-created_at", "-id")
     if state:
         qs = qs.filter(state=state)
     return qs

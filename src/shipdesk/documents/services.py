@@ -107,8 +107,13 @@ def _batch_key(batch: Batch) -> GroupKey:
 
 
 def _describe(key: GroupKey) -> str:
+    """A batch's kind in words: «Почта России / Посылка онлайн / Обыкновенное / 101000»."""
+    from shipdesk.carriers.names import carrier_name, mail_category_name, service_name
+
     carrier, _account, mail_type, category, point = key
-    return " / ".join(p for p in (carrier, mail_type, category, point) if p) or "—"
+    words = (carrier_name(carrier), service_name(mail_type, carrier_code=carrier),
+             mail_category_name(category), point)
+    return " / ".join(p for p in words if p) or "—"
 
 
 def _lock_shipments(actor: Actor, shipment_ids: Sequence[int]) -> list[Shipment]:

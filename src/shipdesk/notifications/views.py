@@ -8,6 +8,7 @@ import json
 
 from django.contrib import messages
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -64,25 +65,11 @@ def settings_page(request: ActorRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         try:
-            if action == "settings":
-                services.settings_update(
-                    actor=actor,
-                    window_start=dt.time.fromisoformat(request.POST["window_start"]),
-                    window_end=dt.time.fromisoformat(request.POST["window_end"]),
-                    sms_segment_warn=int(request.POST["sms_segment_warn"]),
-                    sms_segment_limit=int(request.POST["sms_segment_limit"]),
-                    review_url=request.POST.get("review_url", ""),
-                    shop_phone=request.POST.get("shop_phone", ""),
-                    staff_email=request.POST.get("staff_email", ""),
-                    sms_gateway=request.POST.get("sms_gateway", ""))
+            if action == "settings":  # the general settings and every rule: one form
+                with transaction.atomic():
+                    _settings_and_rules_save(request)
             elif action == "rule":
-                services.rule_update(
-                    actor=actor, kind=request.POST["kind"],
-                    enabled=request.POST.get("enabled") == "on",
-                    channels=[c for c in request.POST.get("channels", "").replace(" ", "")
-                              .split(",") if c],
-                    fallback=request.POST.get("fallback") == "on",
-                    interval_days=int(request.POST.get("interval_days") or 5))
+                _rule_save(request, kind=request.POST["kind"], prefix="")
             elif action == "channel":
                 gateway = request.POST["gateway"]
                 config = {k[4:]: v for k, v in request.POST.items() if k.startswith("cfg_")}
@@ -104,12 +91,52 @@ def settings_page(request: ActorRequest) -> HttpResponse:
             messages.error(request, _("Проверьте заполнение полей"))
         return redirect("notifications:settings")
     return render(request, "notifications/settings.html", {
-        "conf": conf, "rules": selectors.rules_list(actor=actor),
+        "conf": conf, "rules": [(rule, _channel_choices(rule.channels))
+                                for rule in selectors.rules_list(actor=actor)],
         "channels": {c.gateway: c for c in selectors.channels_list(actor=actor)},
         "gateways": Gateway.choices, "q": request.GET.get("q", ""),
         "callback_urls": {c.gateway: services.callback_url(c.gateway, c.callback_token)
                           for c in selectors.channels_list(actor=actor) if c.callback_token},
         "suppressions": selectors.suppressions_list(actor=actor, q=request.GET.get("q", ""))})
+
+
+def _channel_choices(chosen: list[str]) -> list[tuple[str, str, bool]]:
+    """A rule's channels as checkboxes: the chosen ones first, in their order (the order
+    counts: with «only the first available» the first one that reaches the recipient wins),
+    then the others."""
+    labels = dict(Channel.choices)
+    order = [c for c in chosen if c in labels] + [c for c in labels if c not in chosen]
+    return [(c, str(labels[c]), c in chosen) for c in order]
+
+
+def _settings_and_rules_save(request: ActorRequest) -> None:
+    post = request.POST
+    services.settings_update(
+        actor=request.actor,
+        window_start=dt.time.fromisoformat(post["window_start"]),
+        window_end=dt.time.fromisoformat(post["window_end"]),
+        sms_segment_warn=int(post["sms_segment_warn"]),
+        sms_segment_limit=int(post["sms_segment_limit"]),
+        review_url=post.get("review_url", ""),
+        shop_phone=post.get("shop_phone", ""),
+        staff_email=post.get("staff_email", ""),
+        sms_gateway=post.get("sms_gateway", ""))
+    for kind in RuleKind.values:
+        if f"rule-{kind}" in post:  # the rule's row was on the form
+            _rule_save(request, kind=kind, prefix=f"rule-{kind}-")
+
+
+def _rule_save(request: ActorRequest, *, kind: str, prefix: str) -> None:
+    """One rule from the form: its fields named ``prefix + name``; the channels ticked, in
+    the order the form lists them (or a comma-separated ``channels`` field)."""
+    post = request.POST
+    channels = [c for c in post.getlist(f"{prefix}channel") if c]
+    if not channels:
+        channels = [c for c in post.get(f"{prefix}channels", "").replace(" ", "").split(",") if c]
+    services.rule_update(
+        actor=request.actor, kind=kind, enabled=post.get(f"{prefix}enabled") == "on",
+        channels=channels, fallback=post.get(f"{prefix}fallback") == "on",
+        interval_days=int(post.get(f"{prefix}interval_days") or 5))
 
 
 @actor_required

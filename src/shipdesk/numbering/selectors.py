@@ -56,12 +56,14 @@ def carrier_choices() -> list[tuple[str, str]]:
     """(code, name) of every carrier Shipdesk has an adapter for, for the number check."""
     try:
         from shipdesk.carriers import registry
+        from shipdesk.carriers.names import carrier_name
     except ImportError:
         return []
     out = []
     for code in registry.all_codes():
         try:
-            out.append((code, str(registry.adapter_class(code).name)))
+            registry.adapter_class(code)
+            out.append((code, carrier_name(code)))
         except LookupError:
             continue
     return out

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shipdesk.carriers.names import carrier_name, service_name
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shipdesk.numbering import selectors
 from shipdesk.numbering.models import NumberKind, NumberPool, PoolSource
@@ -170,7 +171,7 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
     if not numbers_from_pools(carrier_code):
         raise NumbersFromCarrier(_("Перевозчик «%(carrier)s» присваивает номер сам, когда "
                                    "отправление регистрируется у него: пулы номеров для него "
-                                   "не используются") % {"carrier": carrier_code})
+                                   "не используются") % {"carrier": carrier_name(carrier_code)})
     fit = (_Fit(NumberKind.S10, s10_service_letters(service_code)) if international
            else _Fit(NumberKind.RP14))
     issued = _issue_from_oldest_pool(organization, carrier_code, count, fit)
@@ -192,10 +193,11 @@ def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
                 raise Conflict(_("Пул номеров S10 для международных отправлений перевозчика "
                                  "«%(carrier)s» исчерпан: нужно %(count)d, осталось %(left)d. "
                                  "Добавьте новый диапазон номеров") % {
-                                     "carrier": carrier_code, "count": count, "left": available})
+                                     "carrier": carrier_name(carrier_code), "count": count,
+                                     "left": available})
             raise Conflict(_("Пул трек-номеров перевозчика «%(carrier)s» исчерпан: нужно "
                              "%(count)d, осталось %(left)d. Добавьте новый диапазон номеров") % {
-                                 "carrier": carrier_code, "count": count, "left": available})
+                                 "carrier": carrier_name(carrier_code), "count": count, "left": available})
         numbers: list[str] = []
         need = count
         touched: list[NumberPool] = []
@@ -245,7 +247,7 @@ def _no_fitting_pool(organization: Organization, carrier_code: str, fit: _Fit,
                              "«%(carrier)s»%(only)s. Добавьте диапазон международных номеров "
                              "(вида RA123456785RU) в разделе «Трек-номера» или запросите его "
                              "у перевозчика") % {
-                                 "carrier": carrier_code,
+                                 "carrier": carrier_name(carrier_code),
                                  "only": _(": есть только 14-значные номера для внутренних "
                                            "отправлений") if kinds else ""})
         letters = fit.letters or frozenset()
@@ -254,16 +256,17 @@ def _no_fitting_pool(organization: Organization, carrier_code: str, fit: _Fit,
                          "«%(carrier)s» с кодом услуги %(want)s для вида «%(service)s»: есть "
                          "только %(have)s. Добавьте диапазон с подходящим кодом услуги в "
                          "разделе «Трек-номера»") % {
-                             "carrier": carrier_code, "want": _letters_text(letters),
-                             "service": service_code, "have": ", ".join(others)})
+                             "carrier": carrier_name(carrier_code), "want": _letters_text(letters),
+                             "service": service_name(service_code, carrier_code=carrier_code),
+                             "have": ", ".join(others)})
     if NumberKind.S10 in kinds:
         raise Conflict(_("Нет пула 14-значных номеров для внутренних отправлений перевозчика "
                          "«%(carrier)s»: есть только международные номера S10. Добавьте "
                          "диапазон 14-значных номеров в разделе «Трек-номера»") % {
-                             "carrier": carrier_code})
+                             "carrier": carrier_name(carrier_code)})
     raise Conflict(_("Нет активного пула трек-номеров для перевозчика «%(carrier)s»: "
                      "добавьте диапазон номеров в разделе «Трек-номера»") % {
-                         "carrier": carrier_code})
+                         "carrier": carrier_name(carrier_code)})
 
 
 def _flag_low(pool: NumberPool, left: int) -> bool:

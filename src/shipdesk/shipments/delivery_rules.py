@@ -125,8 +125,11 @@ def rule_describe(rule: RuleFacts, *, service_names: Mapping[tuple[str, str], st
     condition = condition[:1].upper() + condition[1:]
     action = rule.carrier_account_name or rule.carrier_code
     if rule.service_code:
-        name = (service_names or {}).get((rule.carrier_code, rule.service_code))
-        action += (", " + name) if name else _(", тариф %(code)s") % {"code": rule.service_code}
+        from shipdesk.carriers.names import service_name
+
+        action += ", " + service_name(
+            rule.service_code, carrier_code=rule.carrier_code,
+            fallback=(service_names or {}).get((rule.carrier_code, rule.service_code), ""))
     return f"{condition} → {action}"
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shipdesk.carriers import selectors as carrier_selectors
+from shipdesk.carriers.names import service_choices, service_name
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
@@ -132,10 +133,9 @@ class RuleForm(forms.Form):
                                     choices=DeliveryRule.Destination.choices, required=False)
     carrier_account_id = forms.TypedChoiceField(label=gettext_lazy("Договор с перевозчиком"),
                                                 coerce=int)
-    service_code = forms.CharField(
-        label=gettext_lazy("Вид отправления / тариф"), max_length=64, required=False,
-        help_text=gettext_lazy("напр. ONLINE_PARCEL у Почты России, 136 у СДЭК; пусто: не задан"),
-        widget=forms.TextInput(attrs={"list": "service-codes"}))
+    service_code = forms.ChoiceField(
+        label=gettext_lazy("Вид отправления / тариф"), required=False,
+        help_text=gettext_lazy("пусто: вид по умолчанию у договора"))
     is_active = forms.BooleanField(label=gettext_lazy("Действует"), required=False, initial=True)
 
     def __init__(self, *args: Any, accounts: list[Any], **kwargs: Any) -> None:
@@ -144,6 +144,19 @@ class RuleForm(forms.Form):
         field.choices = [("", "—")] + [  # type: ignore[attr-defined]
             (a.pk, a.name if a.is_active else _("%(name)s (отключён)") % {"name": a.name})
             for a in accounts]
+        # the mail types and tariffs of the accounts' carriers, by name (a stored code no
+        # carrier lists any more stays choosable)
+        codes: dict[str, list[str]] = {}
+        for (carrier, code) in rules.service_names():
+            codes.setdefault(carrier, []).append(code)
+        for account in accounts:
+            codes.setdefault(account.carrier_code, [])
+        groups: list[Any] = [("", "—"), *service_choices(
+            {c: v for c, v in codes.items() if c in {a.carrier_code for a in accounts}})]
+        current = self.data.get("service_code") or self.initial.get("service_code") or ""
+        if current and not any(current == code for _n, options in groups[1:] for code, _l in options):
+            groups.append((current, service_name(current)))
+        self.fields["service_code"].choices = groups  # type: ignore[attr-defined]
 
 
 CONDITION_FIELDS = ("index_prefixes", "min_weight_g", "max_weight_g", "cod", "delivery",
@@ -194,8 +207,7 @@ def rule_form(request: ActorRequest, delivery_rule_id: int | None = None) -> Htt
     return render(request, "shipments/settings/rule_form.html", {
         "form": form, "rule": rule, "has_accounts": bool(accounts),
         "condition_fields": [form[name] for name in CONDITION_FIELDS],
-        "action_fields": [form[name] for name in ACTION_FIELDS],
-        "services": sorted(rules.service_names().items())},
+        "action_fields": [form[name] for name in ACTION_FIELDS]},
                   status=422 if form.errors else 200)
 
 

@@ -10,8 +10,10 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from shipdesk.carriers.names import carrier_name, service_choices, service_name
 from shipdesk.carriers.selectors import active_accounts
 from shipdesk.core.errors import FieldError, Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
@@ -27,19 +29,33 @@ from shipdesk.shipments.validation import shipment_warnings, validate_shipment
 from shipdesk.tenancy.permissions import Perm
 
 FORM_FIELDS = (
-    ("order_number", _("Номер заказа")), ("carrier_account_id", _("Договор с перевозчиком")),
-    ("service_code", _("Вид отправления / тариф")),
-    ("recipient_surname", _("Фамилия")), ("recipient_given_name", _("Имя")),
-    ("recipient_patronymic", _("Отчество")), ("recipient_company", _("Организация")),
-    ("recipient_phone", _("Телефон")), ("recipient_email", _("E-mail")),
-    ("country", _("Страна")), ("index", _("Индекс")), ("region", _("Регион")),
-    ("district", _("Район")), ("city", _("Населённый пункт")), ("street", _("Улица")),
-    ("house", _("Дом")), ("building", _("Корпус/строение")), ("apartment", _("Квартира/офис")),
-    ("pickup_point_code", _("Пункт выдачи")), ("weight_g", _("Вес, г")),
-    ("length_cm", _("Длина, см")), ("width_cm", _("Ширина, см")),
-    ("height_cm", _("Высота, см")), ("declared_value", _("Объявленная ценность, ₽")),
-    ("cod_amount", _("Наложенный платёж, ₽")), ("tracking_number", _("Трек-номер")),
-    ("comment", _("Комментарий")),
+    ("order_number", gettext_lazy("Номер заказа")),
+    ("carrier_account_id", gettext_lazy("Договор с перевозчиком")),
+    ("service_code", gettext_lazy("Вид отправления / тариф")),
+    ("recipient_surname", gettext_lazy("Фамилия")),
+    ("recipient_given_name", gettext_lazy("Имя")),
+    ("recipient_patronymic", gettext_lazy("Отчество")),
+    ("recipient_company", gettext_lazy("Организация")),
+    ("recipient_phone", gettext_lazy("Телефон")),
+    ("recipient_email", gettext_lazy("E-mail")),
+    ("country", gettext_lazy("Страна")),
+    ("index", gettext_lazy("Индекс")),
+    ("region", gettext_lazy("Регион")),
+    ("district", gettext_lazy("Район")),
+    ("city", gettext_lazy("Населённый пункт")),
+    ("street", gettext_lazy("Улица")),
+    ("house", gettext_lazy("Дом")),
+    ("building", gettext_lazy("Корпус/строение")),
+    ("apartment", gettext_lazy("Квартира/офис")),
+    ("pickup_point_code", gettext_lazy("Пункт выдачи")),
+    ("weight_g", gettext_lazy("Вес, г")),
+    ("length_cm", gettext_lazy("Длина, см")),
+    ("width_cm", gettext_lazy("Ширина, см")),
+    ("height_cm", gettext_lazy("Высота, см")),
+    ("declared_value", gettext_lazy("Объявленная ценность, ₽")),
+    ("cod_amount", gettext_lazy("Наложенный платёж, ₽")),
+    ("tracking_number", gettext_lazy("Трек-номер")),
+    ("comment", gettext_lazy("Комментарий")),
 )
 FILTER_KEYS = ("state", "carrier", "q", "created_from", "created_to",
                "account", "region", "sender", "kind")  # the last four: statistics links
@@ -64,9 +80,16 @@ def shipment_list(request: ActorRequest) -> HttpResponse:
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return render(request, "shipments/list.html", {
         "rows": rows, "next_id": next_id, "filters": filters, "states": State.choices,
-        "query": query, "first_page": not after,
+        "query": query, "first_page": not after, "carriers": _carrier_choices(request),
         "can_manage": request.actor.can(Perm.MANAGE_SHIPMENTS),
     })
+
+
+def _carrier_choices(request: ActorRequest) -> list[tuple[str, str]]:
+    """The list's carrier filter: the carriers of the organization's accounts, by name."""
+    accounts = active_accounts(organization_id=request.actor.organization_id)
+    codes = {account.carrier_code for account in accounts}
+    return sorted(((code, carrier_name(code)) for code in codes), key=lambda c: c[1])
 
 
 @actor_required
@@ -180,11 +203,24 @@ def _form_context(request: ActorRequest, data: dict[str, Any], errors: list[Fiel
         "item": (data.get("items") or [{}])[0], "item_errors": by_field,
         "other_errors": [m for k, ms in by_field.items() for m in ms
                          if k not in dict(FORM_FIELDS) and not k.startswith("item_")],
-        "service_codes": sorted({c for _car, c in services.validation_context(
-            organization=request.actor.organization).limits}),
+        "service_groups": _service_groups(request, data.get("service_code") or ""),
         "accounts": active_accounts(organization_id=request.actor.organization.pk),
         **extra,
     }
+
+
+def _service_groups(request: ActorRequest, current: str) -> list[Any]:
+    """The mail types and tariffs of the organization's carriers, by name; a current code no
+    carrier lists stays choosable."""
+    codes: dict[str, list[str]] = {}
+    for carrier, code in services.validation_context(organization=request.actor.organization).limits:
+        codes.setdefault(carrier, []).append(code)
+    for account in active_accounts(organization_id=request.actor.organization_id):
+        codes.setdefault(account.carrier_code, [])
+    groups = service_choices(codes)
+    if current and not any(current == code for _name, options in groups for code, _label in options):
+        groups.append(("", [(current, service_name(current))]))
+    return groups
 
 
 @actor_required

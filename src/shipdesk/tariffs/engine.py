@@ -26,10 +26,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import formats
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from shipdesk.carriers.base import ChargeLine, ParcelRequest, RateQuote
+from shipdesk.carriers.names import mail_category_name, option_name, service_name
 
 FORMAT = "shipdesk-tariff/1"
 CATEGORY_ORDINARY = "ORDINARY"
@@ -256,7 +258,8 @@ class TariffTable:
         service = self.services.get(code)
         if service is None:
             return _("Вид отправления «%(code)s» не тарифицируется таблицей %(table)s") % {
-                "code": code, "table": self.version}
+                "code": service_name(code, carrier_code=self.carrier),
+                "table": f"«{self.name}» ({formats.date_format(self.effective_from)})"}
         zone = self.zone(parcel.sender.address.index, parcel.recipient.address.index)
         if not zone:
             return _("Индекс отправителя или получателя не найден в таблице зон")
@@ -313,7 +316,7 @@ class TariffTable:
             CATEGORY_COD if cod else CATEGORY_DECLARED if declared else CATEGORY_ORDINARY)
         if category not in service.categories:
             return _("Категория «%(category)s» недоступна для «%(name)s»") % {
-                "category": category, "name": service.name}
+                "category": mail_category_name(category), "name": service.name}
         steps = 0
         if weight > service.first_step_g:
             steps = -(-(weight - service.first_step_g) // service.step_g)
@@ -341,7 +344,7 @@ class TariffTable:
                     option = self.options.get(key)
                     if option is None:
                         return _("Услуга «%(key)s» не оказывается для «%(name)s»") % {
-                            "key": key, "name": service.name}
+                            "key": option_name(key), "name": service.name}
                     fee = option.amount + _pct_of(ground, option.percent_of_ground_bp)
                     if fee:
                         item, gross, tax = line(option.name, fee)

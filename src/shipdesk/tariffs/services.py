@@ -163,7 +163,10 @@ def rate_many_explained(*, organization: Organization, requests: list[ParcelRequ
     """Like :func:`rate_many`, with the Russian reason instead of ``None``."""
     table = tariff_table_current(organization=organization, carrier_code=carrier_code)
     if table is None:
-        reason = _("Нет тарифной таблицы для перевозчика «%(carrier)s»") % {"carrier": carrier_code}
+        from shipdesk.carriers.names import carrier_name
+
+        reason = _("Нет тарифной таблицы для перевозчика «%(carrier)s»") % {
+            "carrier": carrier_name(carrier_code)}
         return [reason] * len(requests)
     return [table.rate(r) for r in requests]
 

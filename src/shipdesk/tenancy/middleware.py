@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from shipdesk.tenancy.services import actor_for_user
 
@@ -26,4 +27,10 @@ class CurrentOrganizationMiddleware:
             request.actor = actor  # type: ignore[attr-defined]
             if actor and request.session.get(SESSION_ORGANIZATION_KEY) != actor.organization_id:
                 request.session[SESSION_ORGANIZATION_KEY] = actor.organization_id
+            if actor:  # dates and times on the pages in the organization's time zone
+                timezone.activate(actor.organization.zone)
+                try:
+                    return self.get_response(request)
+                finally:
+                    timezone.deactivate()
         return self.get_response(request)

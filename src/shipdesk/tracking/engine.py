@@ -37,6 +37,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from shipdesk.tracking.statuses import FINAL_STATUSES, STATUS_LABELS, Status, Substatus
 
@@ -421,27 +422,28 @@ def next_poll_delay(verdict: Verdict, *, now: datetime) -> timedelta | None:
     return timedelta(hours=6)
 
 
+# gettext_noop: the catalogue holds these; explain() translates them when it reads them
 _REASON_TEXT: dict[str, str] = {
-    "event": "{at}: перевозчик сообщил «{status}»",
-    "unknown_code": "{at}: код перевозчика неизвестен — сохранён, статус не меняет",
-    "before_shipping": "{at}: событие «{status}» раньше передачи посылки — не учтено",
-    "in_future": "{at}: событие «{status}» из будущего — не учтено",
-    "delivered_to_sender": "{at}: вручено отправителю — это возврат, а не доставка",
-    "inferred_accepted": "{at}: приём не отмечен перевозчиком, но посылка уже в пути — "
-                         "считаем принятой (выведено)",
-    "inferred_arrival": "около {at}: прибытие в пункт выдачи не отмечено, но следующие "
-                        "события это доказывают (выведено)",
-    "returned_after_delivered": "{at}: после «Вручено» пришло «{status}» — посылку вернули",
-    "return_after_delivered": "{at}: «{status}» после «{other}» — противоречие; более позднее "
-                              "событие важнее: посылка возвращается, денег за неё не будет",
-    "found_after_lost": "{at}: после «Утеряно» посылка снова в движении — нашлась",
-    "moving_after_cancelled": "{at}: после отмены посылка в движении — статус по событиям",
-    "contradiction": "{at}: «{status}» после итогового «{other}» — противоречие, не учтено",
-    "moving_back": "{at}: «{status}» на обратном пути — посылка возвращается",
-    "delivered_while_returning": "{at}: вручено во время возврата — вручено отправителю",
-    "step_back": "{at}: «{status}» после «{other}» — шаг назад, не учтён",
-    "went_back": "{at}: «{status}» после «{other}»",
-    "verdict": "Итог: «{status}» с {at}",
+    "event": gettext_noop("{at}: перевозчик сообщил «{status}»"),
+    "unknown_code": gettext_noop("{at}: код перевозчика неизвестен — сохранён, статус не меняет"),
+    "before_shipping": gettext_noop("{at}: событие «{status}» раньше передачи посылки — не учтено"),
+    "in_future": gettext_noop("{at}: событие «{status}» из будущего — не учтено"),
+    "delivered_to_sender": gettext_noop("{at}: вручено отправителю — это возврат, а не доставка"),
+    "inferred_accepted": gettext_noop("{at}: приём не отмечен перевозчиком, но посылка уже в пути — "
+                                      "считаем принятой (выведено)"),
+    "inferred_arrival": gettext_noop("около {at}: прибытие в пункт выдачи не отмечено, но следующие "
+                                     "события это доказывают (выведено)"),
+    "returned_after_delivered": gettext_noop("{at}: после «Вручено» пришло «{status}» — посылку вернули"),
+    "return_after_delivered": gettext_noop("{at}: «{status}» после «{other}» — противоречие; более позднее "
+                                           "событие важнее: посылка возвращается, денег за неё не будет"),
+    "found_after_lost": gettext_noop("{at}: после «Утеряно» посылка снова в движении — нашлась"),
+    "moving_after_cancelled": gettext_noop("{at}: после отмены посылка в движении — статус по событиям"),
+    "contradiction": gettext_noop("{at}: «{status}» после итогового «{other}» — противоречие, не учтено"),
+    "moving_back": gettext_noop("{at}: «{status}» на обратном пути — посылка возвращается"),
+    "delivered_while_returning": gettext_noop("{at}: вручено во время возврата — вручено отправителю"),
+    "step_back": gettext_noop("{at}: «{status}» после «{other}» — шаг назад, не учтён"),
+    "went_back": gettext_noop("{at}: «{status}» после «{other}»"),
+    "verdict": gettext_noop("Итог: «{status}» с {at}"),
 }
 
 

@@ -363,7 +363,7 @@ def test_owners_get_one_mail_per_crossing_of_the_low_threshold(
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message["To"] == owner.email
-    assert "russian_post" in message["Subject"] and "осталось 20" in message["Subject"]
+    assert "«Почта России»" in message["Subject"] and "осталось 20" in message["Subject"]
     assert "/numbering/" in smtp_server.body()
     # refilled above the threshold (15 + 10 left): the next crossing is news again
     make_pool(actor, code="41", first=0, last=9, low_threshold=20)

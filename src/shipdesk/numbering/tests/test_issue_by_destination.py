@@ -111,7 +111,7 @@ def test_only_domestic_pools_for_an_international_parcel_is_a_clear_conflict(
         issue(actor, international=True, service_code="PARCEL_INTERNATIONAL")
     message = str(info.value.detail)
     assert message.startswith("Нет пула номеров S10 для международных отправлений "
-                              "перевозчика «russian_post»")
+                              "перевозчика «Почта России»")
     assert "есть только 14-значные номера" in message
     assert "Добавьте диапазон международных номеров" in message
     pool.refresh_from_db()

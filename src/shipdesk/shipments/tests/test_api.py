@@ -175,7 +175,7 @@ def test_unrated_by_the_table_says_why(api: Client, actor: Any) -> None:
                                  city="Москва", is_default=True)
     body = post(api, BASE, shipment_data(service_code="BANDEROL", weight_g=1000)).json()
     assert body["shipping_cost"] is None, body
-    assert body["unrated_reason"].startswith("Вид отправления «BANDEROL» не тарифицируется")
+    assert body["unrated_reason"].startswith("Вид отправления «Бандероль» не тарифицируется")
 
 
 @pytest.mark.parametrize("weight_g", [20_500, 50_000])

@@ -87,7 +87,7 @@ def test_add_a_rule_and_see_it_in_plain_words(web: Client, org: Any) -> None:
         "service_code": "136", "is_active": "on"})
     assert answer.status_code == 302, answer.content.decode()
     page = text_of(web.get("/shipments/delivery-rules/").content)
-    assert "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136" in page
+    assert "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад" in page
 
 
 def test_rule_form_shows_errors_beside_fields(web: Client, org: Any) -> None:
@@ -172,6 +172,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.click("button[type=submit]")
     page.wait_for_selector(".mainnav")
 
+    page.hover(".mainnav .nav-group > button")  # the settings fold into «Настройки»
     page.click(".mainnav >> text=Отправители")
     page.click("text=Добавить отправителя")
     for field, value in SENDER.items():
@@ -181,6 +182,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     row = page.locator("#senders tbody tr").first
     assert "Склад на Мясницкой" in row.inner_text() and "по умолчанию" in row.inner_text()
 
+    page.hover(".mainnav .nav-group > button")
     page.click(".mainnav >> text=Правила выбора перевозчика")
     page.click("text=Добавить правило")
     page.fill("#id_name", "Столицы")
@@ -188,11 +190,11 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.fill("#id_max_weight_g", "2000")
     page.select_option("#id_cod", "with")
     page.select_option("#id_carrier_account_id", str(cdek.pk))
-    page.fill("#id_service_code", "136")
+    page.select_option("#id_service_code", "136")  # «Посылка склад-склад»
     page.click("button[type=submit].primary")
     page.wait_for_selector(".rule-text")
     assert page.locator(".rule-text").all_inner_texts() == [
-        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"]
+        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"]
 
     # a second rule, moved above the first with the «↑» button (htmx swaps the table)
     page.click("text=Добавить правило")
@@ -205,6 +207,6 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
         "document.querySelector('tr[data-rule] td:nth-child(2)').innerText.includes('Остальное')")
     assert page.locator(".rule-text").all_inner_texts() == [
         "Все отправления → СДЭК (песочница)",
-        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"]
+        "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"]
     assert list(DeliveryRule.objects.order_by("position").values_list("name", flat=True)) == [
         "Остальное", "Столицы"]

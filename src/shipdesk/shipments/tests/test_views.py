@@ -69,7 +69,8 @@ def test_detail_with_history_and_cancel(web: Client, actor: Actor) -> None:
     web.post(f"/shipments/{shipment.pk}/cancel/", {"confirmed": "1"})
     shipment.refresh_from_db()
     assert shipment.state == State.CANCELLED
-    assert "cancelled" in web.get(f"/shipments/{shipment.pk}/").content.decode()
+    html = web.get(f"/shipments/{shipment.pk}/").content.decode()
+    assert "→ Отменено</td>" in html and "cancelled" not in html  # the history in words
 
 
 def test_bulk_cancel_from_the_list(web: Client, actor: Actor) -> None:

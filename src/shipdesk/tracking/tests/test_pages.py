@@ -41,7 +41,7 @@ def test_public_page_shows_plain_russian_office_deadline_and_cod(client, org):
     html = r.content.decode()
     assert "Ромашка" in html and '<div class="status">Ожидает в пункте выдачи</div>' in html
     assert "ул. Ленина, 1" in html and "пн–пт 8:00–20:00" in html
-    assert "1499,90" in html or "1499.90" in html
+    assert "1\u00a0499,90\u00a0₽" in html  # money in the Russian format
     assert "Заберите до" in html
     assert "8.2" not in html  # no carrier jargon
     assert 'name="viewport"' in html

@@ -47,11 +47,11 @@ def test_status_change_is_on_the_page_at_the_next_request(client, org):
 
 def test_shop_edit_of_the_shipment_is_on_the_page_at_the_next_request(client, org):
     s, token = _in_transit(org, cod_amount=Decimal("1499.90"))
-    assert "1499" in client.get(f"/tracking/t/{token}/").content.decode()
+    assert "1\u00a0499,90\u00a0₽" in client.get(f"/tracking/t/{token}/").content.decode()
     s.cod_amount = Decimal("2500.00")
     s.save()
     html = client.get(f"/tracking/t/{token}/").content.decode()
-    assert "2500" in html and "1499" not in html
+    assert "2\u00a0500,00\u00a0₽" in html and "499,90" not in html
 
 
 def test_unchanged_page_is_served_from_the_cache_with_one_query(client, org):
