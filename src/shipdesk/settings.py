@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "shipdesk.documents",
     "shipdesk.tracking",
     "shipdesk.notifications",
+    "shipdesk.finance",
 ]
 
 MIDDLEWARE = [

@@ -30,5 +30,6 @@ urlpatterns = [
     path("documents/", include("shipdesk.documents.urls")),
     path("tracking/", include("shipdesk.tracking.urls")),
     path("notifications/", include("shipdesk.notifications.urls")),
+    path("finance/", include("shipdesk.finance.urls")),
     path("u/", include("shipdesk.notifications.short_urls")),  # short SMS unsubscribe links
 ]
