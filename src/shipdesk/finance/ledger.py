@@ -104,5 +104,7 @@ def balances(organization_id: int, *, shipment_id: int | None = None,
         qs = qs.filter(shipment_id=shipment_id)
     if up_to is not None:
         qs = qs.filter(posted_on__lte=up_to)
-    return {r["account"]: r["total"] for r in qs.values("account").annotate(total=Sum("amount"))
-            if r["total"]}
+    # SQLite sums decimals as floats: rounded back to kopecks here
+    sums = {r["account"]: Decimal(r["total"] or 0).quantize(ZERO)
+            for r in qs.values("account").annotate(total=Sum("amount"))}
+    return {account: total for account, total in sums.items() if total}
