@@ -230,3 +230,16 @@ def set_mailbox(request: ApiRequest, payload: MailboxIn) -> Any:
     return mailin.mailbox_set(actor=request.auth, **payload.dict())
 
 
+
+
+class PullIn(Schema):
+    carrier_account_id: DbId
+    day: dt.date
+
+
+@router.post("/reports/pull/", response={201: ReportOut, 200: ReportOut},
+             summary="Запросить реестры выплат у перевозчика (API)")
+def pull_report(request: ApiRequest, payload: PullIn) -> Status[Any]:
+    result = services.report_pull(actor=request.auth, carrier_account_id=payload.carrier_account_id,
+                                  day=payload.day)
+    return Status(201 if result.created else 200, result.report)
