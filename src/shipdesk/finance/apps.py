@@ -7,6 +7,8 @@ class FinanceConfig(AppConfig):
     label = "finance"
     verbose_name = _("Деньги: наложенный платёж, отчёты перевозчиков, учёт")
     nav_items = [(70, "finance:index", _("Деньги"))]
+    tenant_walker_params = {"report_id": "finance.PayoutReport",
+                            "account_id": "carriers.CarrierAccount"}
 
     def ready(self) -> None:
         from shipdesk.core import duework

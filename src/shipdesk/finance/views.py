@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shipdesk.core.errors import ServiceError
+from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
 from shipdesk.finance import charts, exports, formats, selectors, services
@@ -60,6 +60,8 @@ def reports(request: ActorRequest) -> HttpResponse:
             try:
                 result = services.report_import(actor=request.actor, filename=upload.name or "",
                                                 content=upload.read())
+            except (NotFound, Forbidden):
+                raise
             except ServiceError as exc:
                 message_service_error(request, exc)
                 for e in exc.errors:
@@ -103,6 +105,8 @@ def report_map(request: ActorRequest, report_id: int) -> HttpResponse:
         services.report_map(actor=request.actor, report_id=report_id, columns=columns,
                             carrier_code=request.POST.get("carrier_code", ""),
                             name=request.POST.get("name", ""))
+    except (NotFound, Forbidden):
+        raise
     except ServiceError as exc:
         message_service_error(request, exc)
         for e in exc.errors:
