@@ -9,5 +9,6 @@ urlpatterns = [
     path("reports/<int:report_id>/", views.report, name="report"),
     path("reports/<int:report_id>/mapping/", views.report_map, name="report_map"),
     path("orders/", views.orders, name="orders"),
+    path("pnl/", views.pnl, name="pnl"),
     path("ledger.xlsx", views.ledger_xlsx, name="ledger_xlsx"),
 ]

@@ -35,6 +35,7 @@ def _period(request: ActorRequest) -> tuple[dt.date, dt.date]:
 
 @actor_required
 def index(request: ActorRequest) -> HttpResponse:
+    """What the carriers owe now, how that debt aged over time, what comes in next."""
     org_id, today = request.actor.organization_id, timezone.localdate()
     start, end = _period(request)
     return render(request, "finance/index.html", {
@@ -42,11 +43,19 @@ def index(request: ActorRequest) -> HttpResponse:
         "chart": mark_safe(charts.ageing_svg(  # noqa: S308 - built from numbers and escaped text
             selectors.debt_history(organization_id=org_id, today=today))),
         "forecast": selectors.forecast(organization_id=org_id, today=today),
+        "start": start, "end": end, "labels": selectors.BUCKET_LABELS,
+    })
+
+
+@actor_required
+def pnl(request: ActorRequest) -> HttpResponse:
+    """P&L by cost item over a period, the order funnel, returns with reasons and costs."""
+    start, end = _period(request)
+    return render(request, "finance/pnl.html", {
         "pnl": selectors.pnl(actor=request.actor, start=start, end=end),
         "start": start, "end": end,
         "funnel": selectors.funnel(actor=request.actor),
-        "returns": selectors.returns(actor=request.actor, limit=50),
-        "labels": selectors.BUCKET_LABELS,
+        "returns": selectors.returns(actor=request.actor, limit=100),
     })
 
 
