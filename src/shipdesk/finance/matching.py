@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -28,39 +30,106 @@ from shipdesk.finance.models import (
 CHUNK = 5000
 
 
-def _load(organization_id: int, field: str, values: list[str]) -> dict[str, Receivable]:
-    out: dict[str, Receivable] = {}
-    only = ("pk", "shipment_id", "carrier_code", "tracking_number", "order_number",
-            "cod_amount", "fee_commission", "fee_delivery", "fee_insurance", "fee_return",
-            "fees_mode", "state", "collected_on", "paid_on")
+@dataclass(slots=True)
+class Rec:
+    """What matching needs of a receivable (plain values: 100,000 model instances cost more
+    than the whole match)."""
+
+    pk: int
+    shipment_id: int
+    carrier_code: str
+    tracking_number: str
+    order_number: str
+    cod_amount: Decimal
+    fee_commission: Decimal
+    fee_delivery: Decimal
+    fee_insurance: Decimal
+    fees_mode: str
+    state: str
+    collected_on: dt.date | None
+    paid_on: dt.date | None
+    paid_amount: Decimal
+
+
+@dataclass(slots=True)
+class RowData:
+    """A payout row before it is written (COPY on PostgreSQL takes it as it is)."""
+
+    organization_id: int
+    report_id: int
+    row_number: int
+    tracking_number: str
+    order_number: str
+    cod_amount: Decimal
+    fee: Decimal
+    paid_amount: Decimal
+    returned_amount: Decimal
+    paid_on: dt.date | None
+    outcome: str
+    receivable_id: int | None = None
+    expected_amount: Decimal | None = None
+    difference: Decimal | None = None
+    message: str = ""
+    id: int | None = None
+
+    @property
+    def pk(self) -> int | None:
+        return self.id
+
+
+_REC_FIELDS = ("pk", "shipment_id", "carrier_code", "tracking_number", "order_number",
+               "cod_amount", "fee_commission", "fee_delivery", "fee_insurance", "fees_mode",
+               "state", "collected_on", "paid_on", "paid_amount")
+
+
+def _load(organization_id: int, field: str, values: list[str]) -> dict[str, Rec]:
+    out: dict[str, Rec] = {}
     for start in range(0, len(values), CHUNK):
-        for r in Receivable.objects.filter(organization_id=organization_id,
-                                           **{f"{field}__in": values[start:start + CHUNK]}
-                                           ).only(*only):
+        for row in Receivable.objects.filter(organization_id=organization_id,
+                                             **{f"{field}__in": values[start:start + CHUNK]}
+                                             ).values_list(*_REC_FIELDS):
+            r = Rec(*row)
             out[getattr(r, field)] = r
     return out
 
 
-def run(*, organization_id: int, report: PayoutReport, lines: Sequence[formats.Line],
-        today: dt.date) -> dict[str, int]:
-    from shipdesk.finance.services import Cash, _add_cash, _lag, cash_add, receivables_ensure
+def _find(organization_id: int, lines: Sequence[formats.Line]
+          ) -> tuple[dict[str, Rec], dict[str, Rec]]:
+    """Receivables by carrier number, then by order number for the lines not found so; the
+    receivables of COD shipments that have none yet are made on the way."""
+    from shipdesk.finance.services import receivables_ensure
 
     numbers = sorted({ln.tracking_number for ln in lines if ln.tracking_number})
-    orders = sorted({ln.order_number for ln in lines if ln.order_number})
-    receivables_ensure(organization_id=organization_id, numbers=numbers, orders=orders)
-    ledger.lock(organization_id)
     by_number = _load(organization_id, "tracking_number", numbers)
-    missing = sorted({ln.order_number for ln in lines if ln.order_number
-                      and ln.tracking_number not in by_number})
-    by_order = _load(organization_id, "order_number", missing)
+    rest = [ln for ln in lines if ln.tracking_number not in by_number]
+    by_order = _load(organization_id, "order_number",
+                     sorted({ln.order_number for ln in rest if ln.order_number}))
+    rest = [ln for ln in rest if ln.order_number not in by_order]
+    if rest and receivables_ensure(
+            organization_id=organization_id,
+            numbers=sorted({ln.tracking_number for ln in rest if ln.tracking_number}),
+            orders=sorted({ln.order_number for ln in rest if ln.order_number})):
+        by_number.update(_load(organization_id, "tracking_number",
+                               sorted({ln.tracking_number for ln in rest if ln.tracking_number})))
+        by_order.update(_load(organization_id, "order_number",
+                              sorted({ln.order_number for ln in rest if ln.order_number})))
+    return by_number, by_order
 
-    rows: list[PayoutRow] = []
-    plans: list[tuple[int, Receivable, formats.Line, str]] = []  # index in rows, ...
-    corrections: list[tuple[int, Receivable]] = []
+
+def run(*, organization_id: int, report: PayoutReport, lines: Sequence[formats.Line],
+        today: dt.date) -> dict[str, int]:
+    from shipdesk.finance.services import Cash, _add_cash, _lag, cash_add
+
+    ledger.lock(organization_id)
+    by_number, by_order = _find(organization_id, lines)
+
+    rows: list[RowData] = []
+    plans: list[tuple[int, Rec, formats.Line, str]] = []  # index in rows, ...
+    corrections: list[tuple[int, Rec]] = []
     seen: set[int] = set()
     for ln in lines:
         r = by_number.get(ln.tracking_number) or by_order.get(ln.order_number)
-        row = PayoutRow(organization_id=organization_id, report_id=report.pk,
+        row = RowData(organization_id=organization_id, report_id=report.pk,
                         row_number=ln.row_number, tracking_number=ln.tracking_number,
                         order_number=ln.order_number, cod_amount=ln.cod_amount, fee=ln.fee,
                         paid_amount=ln.paid_amount, returned_amount=ln.returned_amount,
@@ -126,6 +195,9 @@ def run(*, organization_id: int, report: PayoutReport, lines: Sequence[formats.L
             cash_add(cash, r.carrier_code, on, collected=r.cod_amount)
     for index, r in corrections:
         entries.extend(_reverse_payment(organization_id, r, today, rows[index].pk))
+        if r.paid_on:  # the rollup forgets the payment too
+            cash_add(cash, r.carrier_code, r.paid_on, paid=-r.paid_amount, paid_count=-1,
+                     lag_days=-_lag(r.collected_on, r.paid_on))
         updates.append((r.pk, ReceivableState.COLLECTED, OrderState.OPEN, None, ZERO, ZERO,
                         r.collected_on))
     ledger.post(organization_id, entries)
@@ -137,7 +209,7 @@ def run(*, organization_id: int, report: PayoutReport, lines: Sequence[formats.L
     return counts
 
 
-def _operations(r: Receivable, ln: formats.Line, outcome: str, on: dt.date, row_id: int | None
+def _operations(r: Rec, ln: formats.Line, outcome: str, on: dt.date, row_id: int | None
                 ) -> list[Entry]:
     """The order's operations as MoySklad's courier integration makes them."""
     from shipdesk.finance.services import _demand, _services
@@ -159,7 +231,7 @@ def _operations(r: Receivable, ln: formats.Line, outcome: str, on: dt.date, row_
     return out
 
 
-def _reverse_payment(organization_id: int, r: Receivable, today: dt.date, row_id: int | None
+def _reverse_payment(organization_id: int, r: Rec, today: dt.date, row_id: int | None
                      ) -> list[Entry]:
     numbers = set(Posting.objects.filter(
         organization_id=organization_id, shipment_id=r.shipment_id, row_id__isnull=False,
@@ -180,16 +252,20 @@ _ROW_COLUMNS = ("id", "organization_id", "report_id", "row_number", "tracking_nu
                 "outcome", "receivable_id", "expected_amount", "difference", "message")
 
 
-def _insert_rows(rows: list[PayoutRow]) -> None:
+def _insert_rows(rows: list[RowData]) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        PayoutRow.objects.bulk_create(rows, batch_size=2000)
+        names = [c for c in _ROW_COLUMNS if c != "id"]
+        made = PayoutRow.objects.bulk_create(
+            [PayoutRow(**{c: getattr(r, c) for c in names}) for r in rows], batch_size=2000)
+        for row, obj in zip(rows, made, strict=True):
+            row.id = obj.pk
         return
     from shipdesk.core.pgcopy import copy_rows
 
     for row, pk in zip(rows, _next_ids(PayoutRow._meta.db_table, len(rows)), strict=True):
-        row.pk = pk
+        row.id = pk
     with connection.cursor() as cursor:
         copy_rows(cursor, PayoutRow._meta.db_table, _ROW_COLUMNS,
                   ([getattr(r, c) for c in _ROW_COLUMNS] for r in rows))

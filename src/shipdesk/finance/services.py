@@ -173,12 +173,12 @@ def _add_cash(organization_id: int, amounts: Cash) -> None:
                                   batch_size=2000)
 
 
-def _demand(r: Receivable, on: dt.date) -> Entry:
+def _demand(r: Any, on: dt.date) -> Entry:
     return Entry(EntryKind.DEMAND, r.shipment_id, on,
                  [(Account.CUSTOMERS, r.cod_amount), (Account.REVENUE, -r.cod_amount)])
 
 
-def _services(r: Receivable, amount: Decimal, on: dt.date, row_id: int | None) -> list[Entry]:
+def _services(r: Any, amount: Decimal, on: dt.date, row_id: int | None) -> list[Entry]:
     """Carrier's services accepted at cost; offset against the COD when deducted from it."""
     if amount <= 0:
         return []

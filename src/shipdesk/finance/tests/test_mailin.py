@@ -86,7 +86,7 @@ service stats {{
   }}
 }}
 """)
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],  # noqa: S603
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(100):

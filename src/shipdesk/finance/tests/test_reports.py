@@ -4,6 +4,7 @@ per account and order (never by counting rows)."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from shipdesk.conftest import actor_with_role
 from shipdesk.core.errors import Forbidden
 from shipdesk.finance import ledger, services
 from shipdesk.finance.models import (
+    CashDaily,
     FeesMode,
     OrderState,
     PayoutReport,
@@ -151,6 +153,8 @@ def test_a_negative_row_reverses_the_payment(actor: Any, org: Any, cdek_orders: 
     assert balances(org, cdek_orders["1001"]) == {"62": D("1234.50"), "90.1": D("-1234.50")}
     r = Receivable.objects.get(shipment=cdek_orders["1001"])
     assert (r.state, r.order_state) == (ReceivableState.COLLECTED, OrderState.OPEN)
+    day = CashDaily.objects.get(organization=org, carrier_code="cdek", day=date(2026, 12, 1))
+    assert (day.paid, day.paid_count) == (0, 0)  # the forecast's history forgets it too
 
 
 def test_a_row_paying_an_order_again_is_flagged_not_posted(actor: Any, org: Any,
