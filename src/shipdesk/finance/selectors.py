@@ -45,6 +45,11 @@ class DebtLine:
         return sum(self.buckets, ZERO)
 
 
+def _kop(value: Any) -> Decimal:
+    """Back to kopecks (SQLite sums decimals as floats)."""
+    return Decimal(value or 0).quantize(ZERO)
+
+
 def debt_ageing_now(*, organization_id: int, today: dt.date) -> list[DebtLine]:
     """What each carrier owes now (COD collected, not paid), by days since collection."""
     aggregates = {}
@@ -59,7 +64,8 @@ def debt_ageing_now(*, organization_id: int, today: dt.date) -> list[DebtLine]:
     out = []
     for r in rows:
         row: dict[str, Any] = dict(r)
-        out.append(DebtLine(row["carrier_code"], [row[f"b{i}"] for i in range(4)], row["n"]))
+        out.append(DebtLine(row["carrier_code"], [_kop(row[f"b{i}"]) for i in range(4)],
+                            row["n"]))
     return out
 
 
@@ -117,7 +123,7 @@ def forecast(*, organization_id: int, today: dt.date) -> list[ForecastLine]:
             n7=Coalesce(Sum("cod_amount", filter=window(1, 7)), Value(ZERO), output_field=_MONEY),
             late=Coalesce(Sum("cod_amount", filter=window(0, 0)), Value(ZERO),
                           output_field=_MONEY))
-        line = ForecastLine(carrier, lag, agg["n2"], agg["n7"], agg["late"])
+        line = ForecastLine(carrier, lag, _kop(agg["n2"]), _kop(agg["n7"]), _kop(agg["late"]))
         if carrier in history:
             line.error_2, line.error_7, line.backtest_days = backtest(history[carrier], lag=lag)
         out.append(line)
@@ -184,7 +190,8 @@ class Pnl:
 
 
 def pnl(*, actor: Actor, start: dt.date, end: dt.date) -> Pnl:
-    sums = {r["account"]: r["t"] for r in Posting.objects.filter(
+    # SQLite sums decimals as floats: back to kopecks
+    sums = {r["account"]: Decimal(r["t"] or 0).quantize(ZERO) for r in Posting.objects.filter(
         organization=actor.organization, posted_on__gte=start, posted_on__lte=end,
         account__in=(Account.REVENUE, Account.RETURNS, Account.DELIVERY))
         .values("account").annotate(t=Sum("amount"))}

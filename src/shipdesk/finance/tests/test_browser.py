@@ -51,5 +51,8 @@ def test_unknown_report_mapped_in_the_browser(transactional_db: Any, live_server
 
     page.click("text=Прибыли и убытки")
     page.wait_for_selector("#pnl")
-    assert "1455" not in page.inner_text("#pnl")  # revenue is the COD, not the transfer
-    assert "1500" in page.inner_text("#pnl") and "45" in page.inner_text("#pnl")
+    lines = dict(line.split("\t") for line in page.inner_text("#pnl").splitlines())
+    # revenue is the COD, the carrier's fee an expense, the margin what is left
+    assert lines["Выручка (90.1)"] == "1500,00"
+    assert lines["Расходы на доставку (44)"] == "-45,00"
+    assert lines["Итого"] == "1455,00"
