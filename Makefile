@@ -28,11 +28,15 @@ PORT ?= 8000
 run: install
 	$(VENV)/bin/shipdesk embedded --port $(PORT)
 
-# The test suite also needs a browser (Debian's chromium, driven by Playwright).
+# The test suite also needs a browser (Debian's chromium, driven by Playwright) and an IMAP
+# server (Debian's Dovecot) for the finance mail-in tests.
 install-test-system:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	  echo "Installing Debian's Dovecot for the mail-in tests (IMAP)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
 
 test: install install-test-system
 	scripts/test.sh

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "shipdesk.tracking",
     "shipdesk.notifications",
     "shipdesk.analytics",
+    "shipdesk.finance",
 ]
 
 MIDDLEWARE = [

@@ -31,5 +31,6 @@ urlpatterns = [
     path("tracking/", include("shipdesk.tracking.urls")),
     path("notifications/", include("shipdesk.notifications.urls")),
     path("analytics/", include("shipdesk.analytics.urls")),
+    path("finance/", include("shipdesk.finance.urls")),
     path("u/", include("shipdesk.notifications.short_urls")),  # short SMS unsubscribe links
 ]

@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FinanceConfig(AppConfig):
+    name = "shipdesk.finance"
+    label = "finance"
+    verbose_name = _("Деньги: наложенный платёж, отчёты перевозчиков, учёт")
+    nav_items = [(70, "finance:index", _("Деньги"))]
+    tenant_walker_params = {"report_id": "finance.PayoutReport",
+                            "account_id": "carriers.CarrierAccount"}
+
+    def ready(self) -> None:
+        from shipdesk.core import duework
+        from shipdesk.finance import tasks
+        from shipdesk.finance.models import FinanceJob, Mailbox
+
+        duework.register(duework.DueWork(
+            name="finance.mailboxes", model=Mailbox, due_field="due_at",
+            task=tasks.poll_mailboxes, chunk_size=10))
+        duework.register(duework.DueWork(
+            name="finance.jobs", model=FinanceJob, due_field="due_at", task=tasks.run_jobs,
+            chunk_size=10))

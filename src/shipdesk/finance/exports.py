@@ -1,0 +1,60 @@
+"""XLSX downloads: the ledger for 1C and the per-order economics. Text that a spreadsheet
+would take for a formula (= + - @ at the start) is written with a leading apostrophe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from shipdesk.finance import selectors
+from shipdesk.finance.models import Account, EntryKind, Receivable
+from shipdesk.tenancy.services import Actor
+
+
+def safe(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _book(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append([str(h) for h in headers])
+    for row in rows:
+        ws.append([safe(v) for v in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def ledger_xlsx(*, actor: Actor, start: dt.date, end: dt.date) -> bytes:
+    kinds, accounts = dict(EntryKind.choices), dict(Account.choices)
+    lines = list(selectors.ledger_lines(actor=actor, start=start, end=end))
+    orders = dict(Receivable.objects.filter(
+        organization=actor.organization, shipment_id__in={p.shipment_id for p in lines})
+        .values_list("shipment_id", "order_number"))
+    return _book(
+        [_("Дата"), _("Проводка"), _("Операция"), _("Заказ"), _("Счёт"), _("Название счёта"),
+         _("Дебет"), _("Кредит"), _("Сторно проводки"), _("Строка отчёта")],
+        ([p.posted_on, p.entry, str(kinds.get(p.kind, p.kind)), orders.get(p.shipment_id, ""),
+          p.account, str(accounts.get(p.account, p.account)),
+          p.amount if p.amount > 0 else None, -p.amount if p.amount < 0 else None,
+          p.reverses, p.row_id] for p in lines))
+
+
+def orders_xlsx(*, actor: Actor) -> bytes:
+    rows = selectors.orders(actor=actor, limit=100_000)
+    return _book(
+        [_("Заказ"), _("Трек-номер"), _("Перевозчик"), _("Наложенный платёж"),
+         _("Услуги перевозчика"), _("Вручено"), _("Ожидается выплата"), _("Выплачено"),
+         _("Сумма выплаты"), _("Состояние"), _("Оплачен полностью")],
+        ([r.order_number, r.tracking_number, r.carrier_code, r.cod_amount, r.fees,
+          r.collected_on, r.expected_on, r.paid_on, r.paid_amount, r.get_state_display(),
+          _("да") if r.paid_amount + r.refused_amount >= r.cod_amount and r.paid_on else _("нет")]
+         for r in rows))

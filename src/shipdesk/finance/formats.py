@@ -1,0 +1,219 @@
+"""Telling a payout report's carrier and kind from its content.
+
+The catalogue is data: each carrier package may hold a ``payout_format.json`` (header
+signature, column roles with their header aliases, number convention, the registry number's
+pattern, the words of totals rows), documented in its ``payout_format.md``. Recognition looks
+for the header row among the first rows (titles and blank rows above it are common), scores
+every format by the share of its signature found there (the confidence), and maps columns by
+role, wherever they stand. A mapping a person gave for an unknown header is remembered by
+the header's signature and recognised with full confidence next time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from shipdesk.finance import readers
+from shipdesk.finance.readers import Table
+
+ROLES = ("tracking_number", "order_number", "cod_amount", "fee", "paid_amount",
+         "returned_amount", "paid_on")
+HEADER_SCAN_ROWS = 30
+MIN_CONFIDENCE = Decimal("0.75")
+
+
+@dataclass(frozen=True)
+class Format:
+    code: str
+    carrier: str
+    name: str
+    signature: tuple[str, ...]
+    columns: dict[str, tuple[str, ...]]
+    decimal_comma: bool = True
+    registry_pattern: str = ""
+    totals_words: tuple[str, ...] = ("итого", "всего")
+
+
+@cache
+def catalogue() -> tuple[Format, ...]:
+    import shipdesk.carriers
+
+    found = []
+    for path in sorted(Path(shipdesk.carriers.__file__).parent.glob("*/payout_format.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found.append(Format(
+            code=data["code"], carrier=data["carrier"], name=data["name"],
+            signature=tuple(readers.normalise_header(h) for h in data["signature"]),
+            columns={r: tuple(readers.normalise_header(a) for a in aliases)
+                     for r, aliases in data["columns"].items()},
+            decimal_comma=bool(data.get("decimal_comma", True)),
+            registry_pattern=data.get("registry_pattern", ""),
+            totals_words=tuple(data.get("totals_words", ("итого", "всего")))))
+    return tuple(found)
+
+
+def header_signature(headers: list[str]) -> str:
+    return hashlib.sha256("|".join(h for h in headers if h).encode()).hexdigest()
+
+
+@dataclass
+class Recognition:
+    format: Format | None
+    confidence: Decimal
+    header_row: int  # 0-based index in the table
+    headers: list[str]
+    columns: dict[str, int]  # role -> column index
+    registry_number: str = ""
+
+
+def _filled_headers(row: list[Any]) -> list[str]:
+    # Merged header cells leave their right-hand neighbours empty: they carry the same title.
+    return [readers.normalise_header(c) for c in row]
+
+
+def _score(fmt: Format, headers: list[str]) -> Decimal:
+    present = set(headers)
+    hits = sum(1 for h in fmt.signature if h in present)
+    return (Decimal(hits) / Decimal(len(fmt.signature))).quantize(Decimal("0.001"))
+
+
+def _map_columns(fmt: Format, headers: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for role, aliases in fmt.columns.items():
+        for alias in aliases:
+            if alias in headers:
+                out[role] = headers.index(alias)
+                break
+    return out
+
+
+def recognise(table: Table, *, learned: dict[str, Format] | None = None) -> Recognition:
+    """The best format for the table, or ``format=None`` with the likeliest header row."""
+    best = Recognition(None, Decimal(0), 0, [], {})
+    fallback_row, fallback_width = 0, 0
+    for index, row in enumerate(table[:HEADER_SCAN_ROWS]):
+        headers = _filled_headers(row)
+        width = sum(1 for h in headers if h and not _numberish(h))
+        if width > fallback_width:
+            fallback_row, fallback_width = index, width
+        if learned and (fmt := learned.get(header_signature(headers))):
+            best = Recognition(fmt, Decimal(1), index, headers, _map_columns(fmt, headers))
+            break
+        for fmt in catalogue():
+            score = _score(fmt, headers)
+            if score > best.confidence:
+                best = Recognition(fmt, score, index, headers, _map_columns(fmt, headers))
+    if best.format is None or best.confidence < MIN_CONFIDENCE or not _usable(best.columns):
+        headers = _filled_headers(table[fallback_row]) if table else []
+        return Recognition(None, best.confidence, fallback_row, headers, {})
+    best.registry_number = _registry_number(best.format, table[:best.header_row])
+    return best
+
+
+def _numberish(value: str) -> bool:
+    return bool(re.fullmatch(r"[\d\s.,-]+", value))
+
+
+def _usable(columns: dict[str, int]) -> bool:
+    ids = "tracking_number" in columns or "order_number" in columns
+    return ids and ("paid_amount" in columns or "cod_amount" in columns)
+
+
+def _registry_number(fmt: Format, above: Table) -> str:
+    if not fmt.registry_pattern:
+        return ""
+    for row in above:
+        line = " ".join(readers.text(c) for c in row if c is not None)
+        if found := re.search(fmt.registry_pattern, line, flags=re.IGNORECASE):
+            return found.group(1)[:64]
+    return ""
+
+
+def learned_format(*, code: str, carrier: str, name: str, headers: list[str],
+                   columns: dict[str, str], decimal_comma: bool = True) -> Format:
+    return Format(code=code, carrier=carrier, name=name, signature=tuple(h for h in headers if h),
+                  columns={r: (readers.normalise_header(h),) for r, h in columns.items()},
+                  decimal_comma=decimal_comma)
+
+
+@dataclass
+class Line:
+    row_number: int  # 1-based, as the spreadsheet shows it
+    tracking_number: str
+    order_number: str
+    cod_amount: Decimal
+    fee: Decimal
+    paid_amount: Decimal
+    returned_amount: Decimal
+    paid_on: dt.date | None
+
+
+@dataclass
+class Extraction:
+    lines: list[Line] = field(default_factory=list)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # row, field, message
+    skipped_totals: int = 0
+
+
+def extract(table: Table, rec: Recognition) -> Extraction:
+    """The report's payment lines; totals and blank rows skipped; each bad cell named."""
+    assert rec.format is not None
+    fmt, cols = rec.format, rec.columns
+    out = Extraction()
+
+    def cell(row: list[Any], role: str) -> Any:
+        i = cols.get(role)
+        return row[i] if i is not None and i < len(row) else None
+
+    for index in range(rec.header_row + 1, len(table)):
+        row = table[index]
+        number = index + 1
+        if not any(c is not None and readers.text(c) for c in row):
+            continue
+        tracking = readers.text(cell(row, "tracking_number"))
+        order = readers.text(cell(row, "order_number"))
+        ids = f"{tracking} {order}".lower()
+        if any(word in ids for word in fmt.totals_words):
+            out.skipped_totals += 1
+            continue
+        if not tracking and not order:
+            out.skipped_totals += 1  # a subtotal row: amounts without an order
+            continue
+        values: dict[str, Any] = {}
+        bad = False
+        for role in ("cod_amount", "fee", "paid_amount", "returned_amount"):
+            try:
+                values[role] = readers.money(cell(row, role), decimal_comma=fmt.decimal_comma)
+            except ValueError:
+                out.errors.append((number, role, _("Непонятная сумма: «%(v)s»") % {
+                    "v": readers.text(cell(row, role))[:40]}))
+                bad = True
+        try:
+            paid_on = readers.day(cell(row, "paid_on"))
+        except ValueError:
+            out.errors.append((number, "paid_on", _("Непонятная дата: «%(v)s»") % {
+                "v": readers.text(cell(row, "paid_on"))[:40]}))
+            bad = True
+        if bad:
+            continue
+        cod, fee, paid = values["cod_amount"], values["fee"] or Decimal(0), values["paid_amount"]
+        if cod is None and paid is None:
+            out.errors.append((number, "cod_amount", _("Нет суммы")))
+            continue
+        if paid is None:
+            paid = cod - fee
+        if cod is None:
+            cod = paid + fee
+        out.lines.append(Line(number, tracking[:64], order[:64], cod, fee, paid,
+                              values["returned_amount"] or Decimal(0), paid_on))
+    return out
+

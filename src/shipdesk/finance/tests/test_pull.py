@@ -1,0 +1,54 @@
+"""CDEK's payment registries pulled through its API (the emulator's ``/v2/registries``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shipdesk.carriers.cdek.adapter import Adapter
+from shipdesk.carriers.cdek.emulator import CLIENT_ID, CLIENT_SECRET, CdekEmulator
+from shipdesk.carriers.emulation import Running, start
+from shipdesk.carriers.models import CarrierAccount
+from shipdesk.carriers.tests.helpers import control, fast_client, parcel
+from shipdesk.finance import ledger, services
+from shipdesk.finance.models import ReportStatus
+from shipdesk.finance.tests.conftest import make_shipment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def emulator() -> Iterator[Running]:
+    running = start(CdekEmulator())
+    yield running
+    running.stop()
+
+
+def test_cdek_registries_pulled_matched_and_posted_once(emulator: Running, actor: Any,
+                                                         org: Any) -> None:
+    Adapter.tokens._local.clear()
+    adapter = Adapter(credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+                      base_url=f"{emulator.url}/v2", http=fast_client())
+    created = adapter.create_parcels([parcel("SHOP-14", service_code="136",
+                                             comment="scenario:delivered")]).created[0]
+    control(emulator.url, "clock", advance_hours=24 * 6)
+    info = adapter.order_info(created.carrier_id)
+    paid_on = date.fromordinal(
+        date.fromisoformat(info["entity"]["delivery_detail"]["date"]).toordinal() + 3)
+    account = CarrierAccount.objects.create(
+        organization=org, carrier_code="cdek", name="СДЭК", base_url=f"{emulator.url}/v2",
+        credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    s = make_shipment(org, tracking=created.tracking_number, order="SHOP-14", cod="1500",
+                      account=account)
+    result = services.report_pull(actor=actor, carrier_account_id=account.pk, day=paid_on)
+    assert result.created and result.report.status == ReportStatus.POSTED
+    assert result.counts == {"matched": 1}
+    assert ledger.balances(org.pk, shipment_id=s.pk) == {
+        "51": Decimal("1455.00"), "44": Decimal("45.00"), "90.1": Decimal("-1500.00")}
+    again = services.report_pull(actor=actor, carrier_account_id=account.pk, day=paid_on)
+    assert not again.created
+    assert ledger.balances(org.pk, shipment_id=s.pk)["51"] == Decimal("1455.00")
