@@ -46,6 +46,9 @@ def port(name: str, usual: int) -> int:
 
 def _free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the emulators bind (http.server's allow_reuse_address): a port whose last
+        # connections are still closing is free to them; one another server listens on is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
