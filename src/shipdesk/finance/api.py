@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpResponse
 from django.utils import timezone
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import Field
 
-from shipdesk.core.apitypes import DbId
+from shipdesk.core.apitypes import DbId, PositiveInt, PositiveSmallInt
 from shipdesk.core.errors import NotFound
 from shipdesk.core.typing import ApiRequest
 from shipdesk.finance import exports, mailin, selectors, services
@@ -111,7 +112,7 @@ class TermsIn(Schema):
     insurance_pct: Decimal | None = None
     return_fee: Decimal | None = None
     fees_mode: str | None = None
-    payout_lag_days: int | None = None
+    payout_lag_days: PositiveSmallInt | None = None
     payout_weekdays: str | None = None
 
 
@@ -128,7 +129,7 @@ class TermsOut(Schema):
 
 class MailboxIn(Schema):
     host: str
-    port: int = 993
+    port: Annotated[int, Field(ge=1, le=65535)] = 993
     use_ssl: bool = True
     username: str
     password: str = ""
@@ -182,7 +183,7 @@ def map_report(request: ApiRequest, report_id: DbId, payload: MappingIn) -> Any:
 
 
 @router.get("/receivables/", response=list[ReceivableOut], summary="Заказы с наложенным платежом")
-def list_receivables(request: ApiRequest, state: str = "", offset: int = 0) -> Any:
+def list_receivables(request: ApiRequest, state: str = "", offset: PositiveInt = 0) -> Any:
     return list(selectors.orders(actor=request.auth, state=state, offset=max(offset, 0)))
 
 

@@ -4,33 +4,24 @@ would take for a formula (= + - @ at the start) is written with a leading apostr
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
+from shipdesk.core.spreadsheets import SafeWorkbook
 from shipdesk.finance import selectors
 from shipdesk.finance.models import Account, EntryKind, Receivable
 from shipdesk.tenancy.services import Actor
 
 
-def safe(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _book(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet()
-    ws.append([str(h) for h in headers])
+    book = SafeWorkbook()
+    sheet = book.create_sheet("Shipdesk")
+    sheet.append([str(h) for h in headers])
     for row in rows:
-        ws.append([safe(v) for v in row])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        sheet.append(row)
+    return book.to_bytes()
 
 
 def ledger_xlsx(*, actor: Actor, start: dt.date, end: dt.date) -> bytes:

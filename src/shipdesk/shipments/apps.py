@@ -12,6 +12,12 @@ class ShipmentsConfig(AppConfig):
                  (11, "shipments:import", _("Загрузка файла")),
                  (61, "shipments:senders", _("Отправители")),
                  (62, "shipments:delivery_rules", _("Правила выбора перевозчика"))]
+    tenant_walker_exempt = {
+        "shipments:export": "{fmt} is a file format; the list is always the caller's own",
+        "shipments:import_error_list": (
+            "{fmt} is a file format; another organization's job is a 404 "
+            "(shipments/tests/test_import_mapping.py)"),
+    }
 
     @property
     def periodic_tasks(self) -> tuple[tuple[str, float, str], ...]:

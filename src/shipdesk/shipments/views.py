@@ -404,6 +404,7 @@ def import_start(request: ActorRequest, job_id: int) -> HttpResponse:
 @require_POST
 def import_retry(request: ActorRequest, job_id: int) -> HttpResponse:
     """The same file again in the other mode: a new job."""
+    selectors.import_job_get(actor=request.actor, job_id=job_id)  # another's job: a 404
     job = service_action(request, lambda: importing.import_job_retry(
         actor=request.actor, job_id=job_id, mode=request.POST.get("mode", "")))
     return HttpResponseRedirect(reverse("shipments:import_job",

@@ -289,3 +289,25 @@ def test_items_weighed_in_kilos_on_the_sheet_of_items(actor: Actor) -> None:
     shipment = Shipment.objects.get()
     assert shipment.weight_g == 900
     assert [i.weight_g for i in shipment.items.all()] == [300]
+
+
+def test_another_organizations_job_errors_and_retry_are_not_found(
+        make_org: Any, make_user: Any) -> None:
+    """The error list (any format) and the retry of a job are the job's organization's only."""
+    from django.test import Client
+
+    from shipdesk.shipments.models import ImportJob
+
+    owner_a, owner_b = make_user(), make_user()
+    org_a, _org_b = make_org(owner=owner_a), make_org(owner=owner_b)
+    job = ImportJob.objects.create(organization=org_a, filename="a.csv", mode="valid_rows",
+                                   errors=[{"row": 2, "message": "x"}])
+    intruder = Client()
+    intruder.force_login(owner_b)
+    for fmt in ("csv", "xlsx"):
+        assert intruder.get(f"/shipments/import/{job.pk}/error-list.{fmt}").status_code == 404
+    assert intruder.post(f"/shipments/import/{job.pk}/retry/", {"mode": "all_or_nothing"}
+                         ).status_code == 404
+    owner = Client()
+    owner.force_login(owner_a)
+    assert owner.get(f"/shipments/import/{job.pk}/error-list.csv").status_code == 200
