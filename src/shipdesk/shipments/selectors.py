@@ -174,3 +174,17 @@ def postal_offices(*, indexes: Sequence[str]) -> dict[str, PostalOffice]:
     an index the directory does not hold is absent."""
     wanted = sorted({i for i in indexes if len(i) == 6 and i.isdigit()})
     return PostalOffice.objects.in_bulk(wanted) if wanted else {}
+
+
+def tracking_numbers_taken(*, organization_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which of ``numbers`` the organization's shipments already carry (typed in, or from
+    a carrier): numbering skips them. Only the organization's own: numbers are unique per
+    organization, and another one's shipments neither block nor burn ours."""
+    if not numbers:
+        return set()
+    taken: set[str] = set()
+    for i in range(0, len(numbers), 5000):
+        taken.update(n for n in Shipment.objects.filter(
+            organization_id=organization_id, tracking_number__in=numbers[i:i + 5000])
+            .values_list("tracking_number", flat=True) if n)
+    return taken
