@@ -250,3 +250,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not env.EMBEDDED else None
 NINJA_PAGINATION_PER_PAGE = 50
 SHIPDESK_MODE = env.MODE
+# Outbound requests to user-given addresses reach public addresses only, plus these networks
+# and hosts (shipdesk/core/outbound.py); embedded mode's emulators listen on loopback.
+OUTBOUND_ALLOW = env.get_list("SHIPDESK_OUTBOUND_ALLOW",
+                              "127.0.0.0/8,::1,localhost" if env.EMBEDDED else "")

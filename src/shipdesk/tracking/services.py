@@ -36,6 +36,7 @@ from shipdesk.carriers import base as carrier_base
 from shipdesk.core import crypto, pgcopy
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.core.memory import collector_paused
+from shipdesk.core.outbound import OutboundRefused, check_url, guarded_client
 from shipdesk.shipments.models import Shipment
 from shipdesk.shipments.regions import zone_for_index
 from shipdesk.shipments.services import TrackingUpdate, shipments_apply_tracking
@@ -999,6 +1000,10 @@ def _check_url(url: str) -> None:
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValidationFailed(_("Неверный адрес вебхука"), errors=[
             FieldError(("url",), _("нужен адрес http:// или https://"))])
+    try:
+        check_url(url)  # not into the installation's own network (SSRF)
+    except OutboundRefused as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError(("url",), str(exc))]) from exc
 
 
 def _endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
@@ -1083,7 +1088,8 @@ def webhook_deliveries_send(*, delivery_ids: Sequence[int] | None = None,
         qs = qs.filter(next_attempt_at__lte=now)
     ok = 0
     own = client is None
-    client = client or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    # public addresses only, checked at connect time (core.outbound)
+    client = client or guarded_client(timeout=httpx.Timeout(10.0, connect=5.0))
     try:
         for d in qs.order_by("pk")[:5000]:
             ok += _send_one(d, client=client, now=now)
