@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import smtplib
 import socket
 from functools import lru_cache
 from typing import Any
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.utils.translation import gettext as _
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -188,3 +190,34 @@ def guarded_client(*, verify: Any = True, **kwargs: Any) -> httpx.Client:
     keyword arguments as ``httpx.Client``'s."""
     return httpx.Client(transport=GuardedTransport(verify=verify), **kwargs)
 
+
+
+# --- SMTP servers an organization names (its notification e-mail) ------------------------
+
+def _checked_ip(host: str, port: int) -> str:
+    try:
+        return str(checked_addresses(host, port)[0])
+    except OutboundRefused as exc:  # an OSError to smtplib's callers: "cannot connect"
+        raise ConnectionRefusedError(str(exc)) from exc
+
+
+class GuardedSMTP(smtplib.SMTP):
+    """Connects to the checked address of the host (STARTTLS still verifies the name)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return super()._get_socket(_checked_ip(host, port), port, timeout)  # type: ignore[misc]
+
+
+class GuardedSMTPSSL(smtplib.SMTP_SSL):
+    """The same over implicit TLS (the certificate is checked against the host name)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return super()._get_socket(_checked_ip(host, port), port, timeout)  # type: ignore[misc]
+
+
+class GuardedEmailBackend(SMTPBackend):
+    """Django's SMTP backend whose connections go to checked addresses only."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return GuardedSMTPSSL if self.use_ssl else GuardedSMTP

@@ -159,3 +159,25 @@ def test_notification_webhook_and_smtp_into_the_network_are_refused(actor: Any,
 def test_mapped_and_literal_forms_are_judged_by_the_address() -> None:
     assert not outbound.address_allowed(ipaddress.ip_address("::ffff:169.254.169.254"))
     assert outbound.address_allowed(ipaddress.ip_address("8.8.8.8"))
+
+
+def test_an_organizations_smtp_server_is_checked_when_connecting(settings: Any,
+                                                                 smtp_server: Any) -> None:
+    """Saved while allowed, used after the installation stopped allowing it: refused, the
+    mail not handed over; allowed again, it goes."""
+    from django.core.mail import EmailMessage, get_connection
+
+    def send() -> int:
+        connection = get_connection("shipdesk.core.outbound.GuardedEmailBackend",
+                                    fail_silently=False, host=settings.EMAIL_HOST,
+                                    port=settings.EMAIL_PORT, timeout=5)
+        return EmailMessage("s", "b", "shop@example.test", ["buyer@example.test"],
+                            connection=connection).send()
+
+    settings.OUTBOUND_ALLOW = []
+    with pytest.raises(ConnectionRefusedError, match="внутреннюю сеть"):
+        send()
+    assert not smtp_server.messages
+    settings.OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    assert send() == 1
+    assert len(smtp_server.messages) == 1
