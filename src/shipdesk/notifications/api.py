@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Router, Schema, Status
+from pydantic import BeforeValidator
 
 from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
@@ -17,9 +18,16 @@ from shipdesk.tenancy.permissions import Perm
 router = Router(tags=["notifications"])
 
 
+# The sending window is a wall-clock time in the recipient's zone, without an offset: not
+# JSON Schema's "time" format (RFC 3339 wants one), so plain text of a documented shape.
+LocalTime = Annotated[str, BeforeValidator(lambda v: v.isoformat() if isinstance(v, dt.time) else v),
+                      Field(pattern=r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+                            description="местное время получателя, ЧЧ:ММ:СС")]
+
+
 class SettingsOut(Schema):
-    window_start: dt.time
-    window_end: dt.time
+    window_start: LocalTime
+    window_end: LocalTime
     sms_segment_warn: int
     sms_segment_limit: int
     review_url: str
