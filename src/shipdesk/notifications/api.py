@@ -6,8 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
@@ -36,9 +37,19 @@ class SettingsOut(Schema):
     sms_gateway: str
 
 
+def _local_time(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError(_("Время окна — местное время получателя: без часового пояса, ЧЧ:ММ"))
+    return value
+
+
+# an offset would mean nothing here (and made a 500 before)
+WindowTime = Annotated[dt.time, AfterValidator(_local_time)]
+
+
 class SettingsIn(Schema):
-    window_start: dt.time | Omitted = None
-    window_end: dt.time | Omitted = None
+    window_start: WindowTime | Omitted = None
+    window_end: WindowTime | Omitted = None
     sms_segment_warn: PositiveSmallInt | Omitted = None
     sms_segment_limit: PositiveSmallInt | Omitted = None
     review_url: str | None = Field(None, description="null или пусто: нет ссылки")
