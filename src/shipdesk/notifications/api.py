@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator, field_validator
 
 from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
@@ -37,19 +37,9 @@ class SettingsOut(Schema):
     sms_gateway: str
 
 
-def _local_time(value: dt.time) -> dt.time:
-    if value.tzinfo is not None:
-        raise ValueError(_("Время окна — местное время получателя: без часового пояса, ЧЧ:ММ"))
-    return value
-
-
-# an offset would mean nothing here (and made a 500 before)
-WindowTime = Annotated[dt.time, AfterValidator(_local_time)]
-
-
 class SettingsIn(Schema):
-    window_start: WindowTime | Omitted = None
-    window_end: WindowTime | Omitted = None
+    window_start: dt.time | Omitted = None
+    window_end: dt.time | Omitted = None
     sms_segment_warn: PositiveSmallInt | Omitted = None
     sms_segment_limit: PositiveSmallInt | Omitted = None
     review_url: str | None = Field(None, description="null или пусто: нет ссылки")
@@ -58,6 +48,14 @@ class SettingsIn(Schema):
     sms_gateway: str | None = None
 
     _no_null = refuse_null("window_start", "window_end", "sms_segment_warn", "sms_segment_limit")
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _local_time(cls, value: dt.time | None) -> dt.time | None:
+        # an offset would mean nothing here (and made a 500 before)
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(_("Время окна — местное время получателя: без часового пояса, ЧЧ:ММ"))
+        return value
 
 
 class NotificationRuleOut(Schema):
