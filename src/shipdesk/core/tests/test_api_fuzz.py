@@ -34,7 +34,7 @@ from shipdesk.tenancy.models import ApiKey, Role
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("SHIPDESK_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("SHIPDESK_FUZZ_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, response_schema_conformance]
 # far from the small ids hypothesis favours: a generated DELETE never revokes the caller
 CALLER_KEY_ID = 2_000_000_001
