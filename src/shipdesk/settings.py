@@ -308,3 +308,7 @@ CONTENT_SECURITY_POLICY = {
 }
 NINJA_PAGINATION_PER_PAGE = 50
 SHIPDESK_MODE = env.MODE
+# Outbound requests to user-given addresses reach public addresses only, plus these networks
+# and hosts (shipdesk/core/outbound.py); embedded mode's emulators listen on loopback.
+OUTBOUND_ALLOW = env.get_list("SHIPDESK_OUTBOUND_ALLOW",
+                              "127.0.0.0/8,::1,localhost" if env.EMBEDDED else "")

@@ -13,6 +13,7 @@ from shipdesk.carriers.base import CarrierError
 from shipdesk.core.apitypes import DbId, PositiveInt
 from shipdesk.core.errors import Conflict, NotFound
 from shipdesk.core.typing import ApiRequest
+from shipdesk.tenancy.permissions import Perm
 
 router = Router(tags=["carriers"])
 
@@ -98,7 +99,10 @@ class WebhookOut(Schema):
 
 def _out(request: ApiRequest, account: Any) -> dict[str, Any]:
     data = selectors.carrier_account_public(account)
-    data["webhook_url"] = request.build_absolute_uri(f"/api/v1/carriers/webhooks/{account.webhook_token}")
+    # the address carries its secret token: owners only (other roles get "")
+    if request.auth.can(Perm.VIEW_SECRETS):
+        data["webhook_url"] = request.build_absolute_uri(
+            f"/api/v1/carriers/webhooks/{account.webhook_token}")
     return data
 
 

@@ -317,8 +317,14 @@ class CarrierAdapter:
         # The core hands in a client with timeouts, retries, rate limiting, the circuit
         # breaker and request logging already wired (carriers.http); adapters only speak
         # their protocol over it.
-        self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-        self._owns_http = http is None
+        if http is None:  # public addresses only, checked at connect time
+            from shipdesk.core.outbound import guarded_client
+
+            http = guarded_client(timeout=httpx.Timeout(10.0, connect=5.0))
+            self._owns_http = True
+        else:
+            self._owns_http = False
+        self.http = http
 
     @classmethod
     def validate_number(cls, number: str) -> str:

@@ -49,6 +49,7 @@ from tenacity import (
 )
 
 from shipdesk.carriers.base import CarrierError, RateLimited
+from shipdesk.core.outbound import GuardedTransport
 
 log = logging.getLogger("shipdesk.carriers.http")
 
@@ -478,7 +479,7 @@ def build_client(*, key: str, account: Any = None, organization_id: int | None =
     ``backoff_base``, ``fail_max``, ``reset_timeout``."""
     opts = dict(options or {})
     transport = ResilientTransport(
-        inner=inner or httpx.HTTPTransport(),
+        inner=inner or GuardedTransport(),  # public addresses only, checked at connect time
         account=account, key=key, organization_id=organization_id,
         rate_per_second=float(opts.get("rate_per_second", rate_per_second)),
         max_attempts=int(opts.get("max_attempts", 4)),
@@ -495,6 +496,9 @@ def build_client(*, key: str, account: Any = None, organization_id: int | None =
 
 def client_for_account(account: Any, *, rate_per_second: float = 10.0) -> httpx.Client:
     """The client handed to an account's adapter (``account`` is a ``CarrierAccount``)."""
+    # the account's webhook token too: subscribing sends our address, which carries it
+    credentials = {**(account.credentials or {}),
+                   "webhook_token": getattr(account, "webhook_token", "")}
     return build_client(key=f"account-{account.pk}", account=account,
-                        organization_id=account.organization_id, credentials=account.credentials,
+                        organization_id=account.organization_id, credentials=credentials,
                         options=account.settings, rate_per_second=rate_per_second)

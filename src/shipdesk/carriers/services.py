@@ -18,6 +18,7 @@ from shipdesk.carriers import registry
 from shipdesk.carriers.base import AuthenticationFailed, CarrierError, RateLimited, TrackingEvent
 from shipdesk.carriers.models import CarrierAccount, CarrierExchange, WebhookInbox
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from shipdesk.core.outbound import OutboundRefused, check_url
 from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit
@@ -67,6 +68,11 @@ def _clean_base_url(value: str) -> str:
             _("Неверный адрес API"),
             errors=[FieldError(loc=("base_url",), message=_("Укажите адрес вида https://api.example.ru"))],
         ) from None
+    try:
+        check_url(value)  # not into the installation's own network (SSRF)
+    except OutboundRefused as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError(loc=("base_url",), message=str(exc))]
+                               ) from exc
     return value.rstrip("/")
 
 

@@ -133,7 +133,9 @@ def account_detail(request: ActorRequest, account_id: int) -> HttpResponse:
         "name": account.name,
         "base_url": account.base_url,
         "is_active": account.is_active,
-        **{f"cred_{k}": v for k, v in public["credentials_shown"].items()},
+        # logins and ids too are for the owners' eyes only
+        **({f"cred_{k}": v for k, v in public["credentials_shown"].items()}
+           if actor.can(Perm.VIEW_SECRETS) else {}),
     }
     form = AccountForm(request.POST or None, adapter_cls=adapter_cls, editing=True, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -161,7 +163,7 @@ def account_detail(request: ActorRequest, account_id: int) -> HttpResponse:
             "carrier": adapter_cls,
             "account": public,
             "webhook_url": request.build_absolute_uri(f"/api/v1/carriers/webhooks/{account.webhook_token}")
-            if actor.can(Perm.MANAGE_SETTINGS)
+            if actor.can(Perm.VIEW_SECRETS)
             else "",
             "exchanges": selectors.carrier_exchange_list(actor=actor, account_id=account.pk, limit=20),
         },

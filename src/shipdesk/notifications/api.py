@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
+from pydantic import BeforeValidator, field_validator
 
 from shipdesk.core.apitypes import DbId, Omitted, PositiveSmallInt, refuse_null
 from shipdesk.core.typing import ApiRequest
@@ -17,9 +19,16 @@ from shipdesk.tenancy.permissions import Perm
 router = Router(tags=["notifications"])
 
 
+# The sending window is a wall-clock time in the recipient's zone, without an offset: not
+# JSON Schema's "time" format (RFC 3339 wants one), so plain text of a documented shape.
+LocalTime = Annotated[str, BeforeValidator(lambda v: v.isoformat() if isinstance(v, dt.time) else v),
+                      Field(pattern=r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+                            description="местное время получателя, ЧЧ:ММ:СС")]
+
+
 class SettingsOut(Schema):
-    window_start: dt.time
-    window_end: dt.time
+    window_start: LocalTime
+    window_end: LocalTime
     sms_segment_warn: int
     sms_segment_limit: int
     review_url: str
@@ -39,6 +48,14 @@ class SettingsIn(Schema):
     sms_gateway: str | None = None
 
     _no_null = refuse_null("window_start", "window_end", "sms_segment_warn", "sms_segment_limit")
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _local_time(cls, value: dt.time | None) -> dt.time | None:
+        # an offset would mean nothing here (and made a 500 before)
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(_("Время окна — местное время получателя: без часового пояса, ЧЧ:ММ"))
+        return value
 
 
 class NotificationRuleOut(Schema):

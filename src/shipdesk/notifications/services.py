@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.outbound import OutboundRefused, check_host, check_url
 from shipdesk.notifications import rendering
 from shipdesk.notifications.context import message_context, parcel_facts, sample_context
 from shipdesk.notifications.defaults import DEFAULT_RULES, DEFAULT_TEMPLATES
@@ -296,6 +297,20 @@ def channel_config_errors(gateway: str, config: dict[str, Any]) -> list[FieldErr
         bad("secret", _("Секрет подписи: не короче 16 символов"))
     if config.get("base_url") and not _http_url(str(config["base_url"])):
         bad("base_url", _("Адрес: http:// или https://"))
+    # not into the installation's own network (SSRF): the gateway's address, the webhook's,
+    # the SMTP server
+    for key in ("url", "base_url"):
+        if config.get(key) and _http_url(str(config[key])):
+            try:
+                check_url(str(config[key]))
+            except OutboundRefused as exc:
+                bad(key, str(exc))
+    if gateway == Gateway.SMTP and str(config.get("host") or "").strip():
+        port = str(config.get("port") or "").strip()
+        try:
+            check_host(str(config["host"]).strip(), int(port) if port.isdigit() else 25)
+        except OutboundRefused as exc:
+            bad("host", str(exc))
     if gateway == Gateway.SMTP:
         port = str(config.get("port") or "").strip()
         if port and not (port.isdigit() and 1 <= int(port) <= 65535):

@@ -22,6 +22,7 @@ from shipdesk.notifications import selectors, services
 from shipdesk.notifications.defaults import DEFAULT_TEMPLATES
 from shipdesk.notifications.models import Channel, Gateway, MessageStatus, RuleKind
 from shipdesk.notifications.rendering import MACROS
+from shipdesk.tenancy.permissions import Perm
 
 
 def _error_text(exc: ServiceError) -> str:
@@ -95,8 +96,10 @@ def settings_page(request: ActorRequest) -> HttpResponse:
                                 for rule in selectors.rules_list(actor=actor)],
         "channels": {c.gateway: c for c in selectors.channels_list(actor=actor)},
         "gateways": Gateway.choices, "q": request.GET.get("q", ""),
+        # the addresses carry their secret tokens: owners only
         "callback_urls": {c.gateway: services.callback_url(c.gateway, c.callback_token)
-                          for c in selectors.channels_list(actor=actor) if c.callback_token},
+                          for c in selectors.channels_list(actor=actor) if c.callback_token}
+        if actor.can(Perm.VIEW_SECRETS) else {},
         "suppressions": selectors.suppressions_list(actor=actor, q=request.GET.get("q", ""))})
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,6 +16,30 @@ def pool_list(*, actor: Actor, carrier_code: str = "") -> QuerySet[NumberPool]:
     if carrier_code:
         qs = qs.filter(carrier_code=carrier_code)
     return qs.order_by("carrier_code", "created_at", "id")
+
+
+def own_number_checker(*, organization_id: int) -> Callable[[str, str], bool]:
+    """Whether a (normalised) number lies in one of the organization's pools of the carrier,
+    active or not, issued yet or not: the organization's own range. Its pools are read once;
+    the check is then pure (an intake checks every typed number with it). Only the
+    organization's own pools count: what others claim is never looked at nor told."""
+    ranges: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for carrier, prefix, country, first, last in NumberPool.objects.filter(
+            organization_id=organization_id).values_list(
+            "carrier_code", "prefix", "country", "serial_first", "serial_last"):
+        ranges.setdefault((carrier, prefix, country), []).append((first, last))
+
+    def owned(number: str, carrier_code: str) -> bool:
+        if len(number) == 14 and number.isdigit():
+            key, serial = (carrier_code, number[:8], ""), number[8:13]
+        elif len(number) == 13 and number[2:11].isdigit():
+            key, serial = (carrier_code, number[:2], number[11:13]), number[2:10]
+        else:
+            return False
+        value = int(serial)
+        return any(first <= value <= last for first, last in ranges.get(key, ()))
+
+    return owned
 
 
 def pool_get(*, actor: Actor, pool_id: int) -> NumberPool | None:

@@ -12,6 +12,7 @@ shipment is later cancelled.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,9 +141,55 @@ def numbers_from_pools(carrier_code: str) -> bool:
     return Capability.NUMBER_POOL in adapter.capabilities
 
 
+def _taken_in(organization: Organization) -> Callable[[list[str]], set[str]]:
+    """Which numbers the organization's shipments already carry (typed in from its own
+    range ahead of the counter, or given by a carrier): issuing passes over them."""
+    try:
+        from shipdesk.shipments.selectors import tracking_numbers_taken
+    except ImportError:  # the shipments domain not installed: nothing can be taken
+        return lambda numbers: set()
+    return lambda numbers: tracking_numbers_taken(organization_id=organization.pk,
+                                                  numbers=numbers)
+
+
 def numbers_issue(*, organization: Organization, carrier_code: str, count: int,
                   international: bool = False, service_code: str = "",
                   partial: bool = False) -> list[str]:
+    """``count`` new tracking numbers, none of them already on one of the organization's
+    shipments: a number typed in from its own range, ahead of the counter, is passed over
+    (the counter moves past it) instead of clashing with it forever. See
+    :func:`_numbers_issue_once` for how pools are chosen. All or none: when the pools run
+    out while passing over taken numbers, nothing is consumed — unless ``partial``: then
+    what could be issued is kept (fewer than ``count``)."""
+    if count <= 0:
+        return []
+    taken_in = _taken_in(organization)
+    with transaction.atomic():
+        issued = _numbers_issue_once(organization=organization, carrier_code=carrier_code,
+                                     count=count, international=international,
+                                     service_code=service_code, partial=partial)
+        numbers: list[str] = []
+        while issued:
+            taken = taken_in(issued)
+            numbers.extend(n for n in issued if n not in taken)
+            if not taken:
+                break
+            log.info("numbering for organization %s passed over %d numbers already on its "
+                     "shipments", organization.pk, len(taken))
+            try:
+                issued = _numbers_issue_once(
+                    organization=organization, carrier_code=carrier_code, count=len(taken),
+                    international=international, service_code=service_code, partial=partial)
+            except Conflict:
+                if not partial:
+                    raise
+                break  # the pools ran out while passing over: what was issued stands
+    return numbers
+
+
+def _numbers_issue_once(*, organization: Organization, carrier_code: str, count: int,
+                        international: bool = False, service_code: str = "",
+                        partial: bool = False) -> list[str]:
     """``count`` new tracking numbers for the organization's parcels with the carrier, all
     of one destination kind and mail type.
 
@@ -408,13 +455,16 @@ def pool_create(*, actor: Actor, carrier_code: str, first_number: str, last_numb
         msg = _("Порог не может быть отрицательным")
         raise ValidationFailed(msg, errors=[FieldError(("low_threshold",), msg)])
     with transaction.atomic():
-        # Ranges are the carrier's, whoever holds them: no two pools anywhere may overlap,
-        # or the same number could be issued twice.
+        # No two pools of one organization overlap, or it could issue a number twice.
+        # Another organization's pools are never looked at: a range claimed first by
+        # someone else must not block ours, nor tell us it is claimed (numbers are unique
+        # per organization; the carrier accepts a parcel only from the contract that
+        # holds its range). docs/tracking-numbers.md
         overlapping = NumberPool.objects.filter(
-            kind=kind, prefix=prefix, country=country,
+            organization=actor.organization, kind=kind, prefix=prefix, country=country,
             serial_first__lte=last, serial_last__gte=first)
         if overlapping.exists():
-            msg = _("Диапазон пересекается с уже заведённым пулом номеров")
+            msg = _("Диапазон пересекается с другим вашим пулом номеров")
             raise Conflict(msg, errors=[FieldError(("first_number",), msg)])
         # A new range re-arms the low-numbers warning of the carrier's other pools.
         NumberPool.objects.filter(organization=actor.organization, carrier_code=carrier_code,

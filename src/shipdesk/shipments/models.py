@@ -257,7 +257,11 @@ class Shipment(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "order_number"],
                                     name="shipment_order_number_per_org"),
-            models.UniqueConstraint(fields=["tracking_number"], name="shipment_tracking_number"),
+            # Unique within an organization, not across them: another organization typing
+            # (or claiming a range holding) our numbers must never block ours. The number
+            # leads, so a lookup by number alone is served too. docs/tracking-numbers.md
+            models.UniqueConstraint(fields=["tracking_number", "organization"],
+                                    name="shipment_tracking_number_per_org"),
         ]
         # Every index is paid on each of a big upload's rows: only those a query uses.
         indexes = [

@@ -282,14 +282,18 @@ def _finish(works: list[_Work], now: datetime, outcome: RegistrationOutcome) -> 
             .values_list("pk", flat=True))
         works = [w for w in works if w.shipment.pk in still]  # cancelled meanwhile: left
         numbers = [w.shipment.tracking_number for w in works if w.shipment.tracking_number]
-        taken = dict(Shipment.objects.filter(tracking_number__in=numbers)
-                     .exclude(pk__in=[w.shipment.pk for w in works])
-                     .values_list("tracking_number", "order_number"))
+        # numbers are unique per organization: only its own shipments can clash
+        taken = {(org, number): order for org, number, order in Shipment.objects.filter(
+            tracking_number__in=numbers,
+            organization_id__in={w.shipment.organization_id for w in works})
+            .exclude(pk__in=[w.shipment.pk for w in works])
+            .values_list("organization_id", "tracking_number", "order_number")}
         for work in works:
             s = work.shipment
-            if s.tracking_number in taken:
+            if (s.organization_id, s.tracking_number) in taken:
                 work.errors.append(_("Номер перевозчика %(n)s уже у отправления %(o)s") % {
-                    "n": s.tracking_number, "o": taken[s.tracking_number]})
+                    "n": s.tracking_number,
+                    "o": taken[(s.organization_id, s.tracking_number)]})
                 s.tracking_number = None
             before = s.state
             if work.errors:

@@ -239,3 +239,28 @@ def shipments_rollup_rows(*, organization_ids: Sequence[int] | None = None,
             return
         last = rows[-1][0]
         yield [_RollupRow(r) for r in rows]
+
+
+def tracking_numbers_taken(*, organization_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which of ``numbers`` the organization's shipments already carry (typed in, or from
+    a carrier): numbering skips them. Only the organization's own: numbers are unique per
+    organization, and another one's shipments neither block nor burn ours.
+
+    Numbers issued together are runs of one range (same prefix, consecutive serials, the
+    check digit last), so each run is asked as one span of the unique index — a probe that
+    usually finds nothing, cheap while the pool row is locked — not a value list."""
+    if not numbers:
+        return set()
+    spans: dict[tuple[int, str], list[str]] = {}
+    for number in numbers:
+        # the part before the serial (and after it, for S10): a run shares it
+        key = (len(number), number[:8] if len(number) == 14 else number[:2] + number[11:])
+        span = spans.setdefault(key, [number, number])
+        span[0], span[1] = min(span[0], number), max(span[1], number)
+    within = Q()
+    for low, high in spans.values():
+        within |= Q(tracking_number__gte=low, tracking_number__lte=high)
+    wanted = set(numbers)
+    found = Shipment.objects.filter(within, organization_id=organization_id).values_list(
+        "tracking_number", flat=True)
+    return {n for n in found if n in wanted}

@@ -358,7 +358,33 @@ def validation_context(*, organization: Any,
         default_accounts=default_accounts,
         registering_accounts=frozenset(a.id for a in accounts if a.registers),
         route=route if rules else None,
+        number_owned=_number_owned(organization,
+                                   frozenset(a.id for a in accounts if a.registers)),
     )
+
+
+def _number_owned(organization: Any, registering: frozenset[int]
+                  ) -> Callable[[str, str, int | None], bool] | None:
+    """Whether a typed number is the organization's own (docs/tracking-numbers.md): in one
+    of its pools of the carrier, or the carrier's own number — a carrier that numbers its
+    parcels itself (no pools: CDEK, PickPoint) or the organization's account that registers
+    parcels with it (the carrier gave the number). ``None`` without the numbering domain."""
+    try:
+        from shipdesk.numbering.selectors import own_number_checker
+        from shipdesk.numbering.services import numbers_from_pools
+    except ImportError:
+        return None
+    in_pools = own_number_checker(organization_id=organization.pk)
+    pooled: dict[str, bool] = {}
+
+    def owned(number: str, carrier_code: str, account_id: int | None) -> bool:
+        if in_pools(number, carrier_code) or account_id in registering:
+            return True
+        if carrier_code not in pooled:
+            pooled[carrier_code] = numbers_from_pools(carrier_code)
+        return not pooled[carrier_code]
+
+    return owned
 
 
 def _senders(organization: Any) -> list[SenderProfile]:
@@ -771,8 +797,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
             "WHERE organization_id = %s AND order_number {IN}", organization.pk, orders)}
         numbers = [c["tracking_number"] for _i, c in staged if c["tracking_number"]]
         taken = {row[0] for row in _existing(
-            "SELECT tracking_number FROM shipments_shipment WHERE %s = 1 "
-            "AND tracking_number {IN}", 1, numbers)}
+            "SELECT tracking_number FROM shipments_shipment WHERE organization_id = %s "
+            "AND tracking_number {IN}", organization.pk, numbers)}
         shipments = checked.shipments
         created_items = checked.created
         for item, cleaned in staged:
@@ -788,7 +814,7 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
                 continue
             if cleaned["tracking_number"] in taken:
                 item.errors.append(FieldError((*loc_prefix, item.ref, "tracking_number"), _(
-                    "Трек-номер %(n)s уже присвоен другому отправлению") % {
+                    "Трек-номер %(n)s уже занят другим вашим отправлением") % {
                     "n": cleaned["tracking_number"]}))
                 continue
             shipments.append(_new_shipment(
@@ -1160,9 +1186,10 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     ctx = validation_context(organization=actor.organization)
     cleaned, errors = validate_shipment(merged, ctx)
     if cleaned["tracking_number"] and cleaned["tracking_number"] != shipment.tracking_number \
-            and Shipment.objects.filter(tracking_number=cleaned["tracking_number"]).exists():
+            and Shipment.objects.filter(organization=actor.organization,
+                                        tracking_number=cleaned["tracking_number"]).exists():
         errors.append(FieldError(("tracking_number",), _(
-            "Трек-номер %(n)s уже присвоен другому отправлению") % {
+            "Трек-номер %(n)s уже занят другим вашим отправлением") % {
             "n": cleaned["tracking_number"]}))
     if errors:
         raise ValidationFailed(_("Отправление не прошло проверку"), errors=errors)

@@ -92,6 +92,10 @@ class ValidationContext:
     default_accounts: dict[str, int] = field(default_factory=dict)
     # accounts whose carrier registers parcels through its API (their shipments are sent)
     registering_accounts: frozenset[int] = frozenset()
+    # (number, carrier_code, carrier_account_id) -> whether a typed number is the
+    # organization's own: from its pools, or given by a carrier that numbers its parcels
+    # itself (None: not checked)
+    number_owned: Callable[[str, str, int | None], bool] | None = None
     # the organization's delivery rules for a shipment that names no carrier:
     # (index, weight_g, cod, pickup, international) -> (account id, service code) or None
     route: Callable[..., tuple[int, str] | None] | None = None
@@ -710,4 +714,12 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
                     tracking, carrier_code=out["carrier_code"])
             except ValueError as exc:
                 errors.append(FieldError(("tracking_number",), str(exc)))
+        number = out["tracking_number"]
+        if number and ctx.number_owned is not None and not ctx.number_owned(
+                number, out["carrier_code"], out["carrier_account_id"]):
+            # says nothing of whose the number is, only that it is not ours
+            errors.append(FieldError(("tracking_number",), _(
+                "Номер %(n)s не из ваших диапазонов номеров перевозчика «%(carrier)s»: добавьте "
+                "свой диапазон в разделе «Трек-номера» или оставьте поле пустым — номер выдаст "
+                "Shipdesk") % {"n": number, "carrier": out["carrier_code"]}, "not_own_number"))
     return out, errors

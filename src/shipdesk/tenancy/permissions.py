@@ -14,6 +14,9 @@ class Perm(enum.StrEnum):
     MANAGE_SETTINGS = "manage_settings"  # carrier accounts, templates, channels, org details
     MANAGE_MEMBERS = "manage_members"
     MANAGE_API_KEYS = "manage_api_keys"
+    # secrets shown on pages and in the API: webhook addresses with their tokens, gateway
+    # callback addresses, non-secret credentials (logins) too — owners only
+    VIEW_SECRETS = "view_secrets"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

@@ -280,11 +280,24 @@ def invitation_accept_new_user(*, token: str, password: str, first_name: str = "
     return invitation_accept(token=token, user=user)
 
 
+def invitation_is_for(*, invitation: Invitation, user: Any) -> bool:
+    """Whether the user is the one invited: their e-mail is the invited one (any case)."""
+    mine = (getattr(user, "email", "") or getattr(user, "username", "") or "").strip()
+    return bool(mine) and mine.casefold() == invitation.email.strip().casefold()
+
+
 @transaction.atomic
 def invitation_accept(*, token: str, user: User) -> Membership:
+    """Joins the invited organization. Only the invited address may: a link forwarded, or
+    opened by someone else logged in, lets no one else in."""
     invitation = Invitation.objects.select_for_update().filter(token_hash=_hash(token)).first()
     if invitation is None or invitation.accepted_at or invitation.expires_at < timezone.now():
         raise NotFound(_("Приглашение недействительно или истекло"))
+    if not invitation_is_for(invitation=invitation, user=user):
+        raise Forbidden(_("Приглашение выслано на %(invited)s, а вы вошли как %(me)s. Выйдите и "
+                          "войдите с адресом из приглашения или попросите владельца пригласить "
+                          "ваш адрес") % {"invited": invitation.email,
+                                          "me": user.email or user.username})
     membership, _created = Membership.objects.get_or_create(
         user=user, organization=invitation.organization, defaults={"role": invitation.role})
     invitation.accepted_at = timezone.now()

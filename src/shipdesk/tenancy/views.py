@@ -204,6 +204,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("dashboard")
     return render(request, "tenancy/invitation_accept.html", {
         "invitation": invitation, "form": form, "user_exists": user_exists,
+        "for_me": request.user.is_authenticated and services.invitation_is_for(
+            invitation=invitation, user=request.user),
         "login_url": reverse("login") + "?next=" + request.path,
     }, status=422 if form is not None and form.errors else 200)
 

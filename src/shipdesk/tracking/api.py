@@ -8,6 +8,7 @@ from typing import Any
 from ninja import Router, Schema, Status
 
 from shipdesk.core.apitypes import DbId
+from shipdesk.core.outbound import redact_url
 from shipdesk.core.typing import ApiRequest
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tracking import polling, selectors, services
@@ -111,8 +112,11 @@ class DeliveryOut(Schema):
     created_at: datetime
 
 
-def _endpoint_out(e: Any) -> dict[str, Any]:
-    return {"id": e.pk, "url": e.url, "description": e.description, "is_active": e.is_active,
+def _endpoint_out(e: Any, actor: Any = None) -> dict[str, Any]:
+    # a shop's endpoint often carries its own token (in the path or the query): other roles
+    # than the owner see the host only
+    url = e.url if actor is None or actor.can(Perm.VIEW_SECRETS) else redact_url(e.url)
+    return {"id": e.pk, "url": url, "description": e.description, "is_active": e.is_active,
             "disabled_reason": e.disabled_reason, "created_at": e.created_at}
 
 
@@ -155,7 +159,7 @@ def shipment_refresh(request: ApiRequest, shipment_id: DbId) -> dict[str, Any]:
 def endpoints_list(request: ApiRequest) -> list[dict[str, Any]]:
     actor = request.auth
     actor.require(Perm.VIEW)
-    return [_endpoint_out(e) for e in selectors.webhook_endpoints(actor=actor)]
+    return [_endpoint_out(e, actor) for e in selectors.webhook_endpoints(actor=actor)]
 
 
 @router.post("/webhooks/", response={201: EndpointCreatedOut})

@@ -205,7 +205,9 @@ class Timeline:
 def _context_for(shipment: Shipment, state: TrackingState | None) -> engine.Context:
     from shipdesk.tracking.services import Rules, _load_shipments
 
-    info = _load_shipments([shipment.tracking_number or ""]).get(shipment.tracking_number or "")
+    info = _load_shipments([shipment.tracking_number or ""],
+                           organization_id=shipment.organization_id
+                           ).get(shipment.tracking_number or "")
     if info is None:
         return engine.Context()
     return Rules([shipment.organization_id]).context(info)

@@ -37,6 +37,7 @@ from shipdesk.carriers import base as carrier_base
 from shipdesk.core import crypto, pgcopy
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.core.memory import collector_paused
+from shipdesk.core.outbound import OutboundRefused, check_url, guarded_client
 from shipdesk.shipments.models import Shipment
 from shipdesk.shipments.regions import zone_for_index
 from shipdesk.shipments.services import TrackingUpdate, shipments_apply_tracking
@@ -186,20 +187,32 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cur.fetchall()
 
 
-def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
+def _load_shipments(numbers: Sequence[str], *, organization_id: int | None = None,
+                    ids: Sequence[int] | None = None) -> dict[str, _ShipmentInfo]:
+    """The shipments carrying ``numbers``, by number. Numbers are unique per organization
+    only (docs/tracking-numbers.md): events from a carrier account are matched within its
+    organization (``organization_id``); without one, a number two organizations carry is
+    left out (whose parcel it is cannot be told). ``ids``: the shipments by id instead,
+    keyed ``"organization:number"`` (for callers that take the values)."""
     found: dict[str, _ShipmentInfo] = {}
+    shared: set[str] = set()
     to_door_of: dict[str, bool] = {}  # options as stored: the same few texts over and over
     # mail types and routes: a few hundred distinct values among thousands of parcels
     mail_type_of: dict[tuple[str | None, str | None], str] = {}
     route_of: dict[tuple[str | None, str | None], str] = {}
     region_of: dict[tuple[str | None, str | None], str] = {}
     shipments, senders = Shipment._meta.db_table, "shipments_senderprofile"
-    for i in range(0, len(numbers), 5000):
-        part = list(numbers[i:i + 5000])
-        if connection.vendor == "postgresql":
+    keys: Sequence[Any] = numbers if ids is None else ids
+    for i in range(0, len(keys), 5000):
+        part = list(keys[i:i + 5000])
+        if ids is not None:
+            where, params = f"s.id IN ({', '.join(['%s'] * len(part))})", part
+        elif connection.vendor == "postgresql":
             where, params = "s.tracking_number = ANY(%s::text[])", [_text_array(part)]
         else:
             where, params = f"s.tracking_number IN ({', '.join(['%s'] * len(part))})", part
+        if organization_id is not None:
+            where, params = f"s.organization_id = %s AND {where}", [organization_id, *params]
         rows = _fetch(
             "SELECT s.id, s.organization_id, s.tracking_number, s.carrier_code, "  # noqa: S608
             "s.carrier_account_id, s.mail_category, s.service_code, p.\"index\", "
@@ -226,10 +239,14 @@ def _load_shipments(numbers: Sequence[str]) -> dict[str, _ShipmentInfo]:
             if region is None:
                 region = region_of[(index, country)] = analytics.region_of(
                     (index or "")[:3], country)
-            found[number] = _ShipmentInfo(
+            if number in found and ids is None:
+                shared.add(number)
+            found[number if ids is None else f"{org_id}:{number}"] = _ShipmentInfo(
                 sid, org_id, number, carrier, account, mail_type, route,
                 bool(pp) or not to_door, cast(datetime, _dt(created)), days_max,
                 zone_for_index(index[:3]) if index else None, sender_id, region)
+    for number in shared:  # only without an organization: whose it is cannot be told
+        del found[number]
     return found
 
 
@@ -259,7 +276,8 @@ def tracking_events_ingest(*, events: list[carrier_base.TrackingEvent], account:
 def _ingest_chunk(events: list[carrier_base.TrackingEvent], *, account: Any,
                   wanted: set[str] | None, source: str, now: datetime,
                   result: IngestResult) -> None:
-    infos = _load_shipments(sorted({e.tracking_number for e in events}))
+    infos = _load_shipments(sorted({e.tracking_number for e in events}),
+                            organization_id=getattr(account, "organization_id", None))
     rows: list[tuple[Any, ...]] = []
     rejected: list[RejectedEvent] = []
     seen: set[tuple[int, datetime, str, str]] = set()
@@ -705,8 +723,8 @@ def tracking_recheck(*, now: datetime | None = None, limit: int = 20_000) -> int
     now = now or timezone.now()
     ids = list(TrackingState.objects.filter(final=False).exclude(status="")
                .values_list("shipment_id", flat=True)[:limit])
-    numbers = list(Shipment.objects.filter(pk__in=ids).values_list("tracking_number", flat=True))
-    infos = _load_shipments([n for n in numbers if n])
+    infos = _load_shipments((), ids=list(Shipment.objects.filter(pk__in=ids).exclude(
+        tracking_number=None).values_list("pk", flat=True)))
     result = IngestResult()
     with transaction.atomic():
         _rederive(list(infos.values()), now=now, result=result)
@@ -1000,6 +1018,10 @@ def _check_url(url: str) -> None:
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValidationFailed(_("Неверный адрес вебхука"), errors=[
             FieldError(("url",), _("нужен адрес http:// или https://"))])
+    try:
+        check_url(url)  # not into the installation's own network (SSRF)
+    except OutboundRefused as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError(("url",), str(exc))]) from exc
 
 
 def _endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
@@ -1084,7 +1106,8 @@ def webhook_deliveries_send(*, delivery_ids: Sequence[int] | None = None,
         qs = qs.filter(next_attempt_at__lte=now)
     ok = 0
     own = client is None
-    client = client or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    # public addresses only, checked at connect time (core.outbound)
+    client = client or guarded_client(timeout=httpx.Timeout(10.0, connect=5.0))
     try:
         for d in qs.order_by("pk")[:5000]:
             ok += _send_one(d, client=client, now=now)

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from shipdesk.core.outbound import guarded_client
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -86,9 +88,10 @@ class Gateway:
     def __init__(self, *, config: dict[str, Any], http: httpx.Client | None = None) -> None:
         self.config = config
         self.base_url = (config.get("base_url") or self.default_base_url).rstrip("/")
-        self.http = http or httpx.Client(timeout=httpx.Timeout(float(config.get("timeout", 10)),
-                                                               connect=5.0),
-                                         verify=_tls_context())
+        # public addresses only, checked at connect time (core.outbound)
+        self.http = http or guarded_client(timeout=httpx.Timeout(float(config.get("timeout", 10)),
+                                                                 connect=5.0),
+                                           verify=_tls_context())
 
     def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
         raise NotImplementedError

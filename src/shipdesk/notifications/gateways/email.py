@@ -106,7 +106,8 @@ class Email(Gateway):
         c = self.config
         if not c.get("host"):
             return get_connection(fail_silently=False, timeout=int(c.get("timeout", 10)))
-        return get_connection("django.core.mail.backends.smtp.EmailBackend", fail_silently=False,
+        # the organization's own server: public addresses only, checked when connecting
+        return get_connection("shipdesk.core.outbound.GuardedEmailBackend", fail_silently=False,
                               host=c["host"], port=int(c.get("port") or 25),
                               username=c.get("username") or "", password=c.get("password") or "",
                               use_tls=bool(c.get("use_tls")), use_ssl=bool(c.get("use_ssl")),

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from shipdesk.core.errors import InvalidTransition, NotFound, ValidationFailed
-from shipdesk.numbering.validation import validate_tracking_number
+from shipdesk.numbering.validation import rp14_compose, validate_tracking_number
 from shipdesk.shipments import services
 from shipdesk.shipments.models import Shipment, ShipmentEvent, State
 from shipdesk.shipments.tests.factories import number_pool, shipment_data
@@ -95,6 +95,10 @@ def test_bulk_runs_a_fixed_number_of_queries_per_chunk(actor: Actor) -> None:
 
 
 def test_supplied_tracking_number_checked_and_unique(actor: Actor) -> None:
+    from shipdesk.numbering.services import pool_create
+
+    pool_create(actor=actor, carrier_code="russian_post", first_number="10944022440000",
+                last_number=rp14_compose("109440", "22", 44099))
     result = services.shipments_create_many(actor=actor, items=[
         shipment_data(tracking_number="10944022440321"),
         shipment_data(tracking_number="10944022440322"),
@@ -104,7 +108,7 @@ def test_supplied_tracking_number_checked_and_unique(actor: Actor) -> None:
     assert "повторяется" in result.results[2].errors[0].message
     again = services.shipments_create_many(actor=actor, items=[
         shipment_data(tracking_number="10944022440321")])
-    assert "уже присвоен" in again.results[0].errors[0].message
+    assert "уже занят" in again.results[0].errors[0].message
 
 
 def test_too_many_items_in_one_call(actor: Actor) -> None:

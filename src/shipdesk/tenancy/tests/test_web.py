@@ -131,6 +131,29 @@ def test_existing_user_joins_after_login(actor, make_user, other_org):
     assert invitation.accepted_at is not None
 
 
+def test_invitation_is_accepted_only_by_the_invited_address(actor, make_user):
+    invitation, token = services.invitation_create(actor=actor, email="Invited@Example.test",
+                                                   role=Role.OPERATOR)
+    stranger = make_user("stranger@example.test")
+    client = Client()
+    client.force_login(stranger)
+    page = client.get(f"/organization/invitations/accept/{token}/").content.decode()
+    assert "Присоединиться" not in page
+    assert "Приглашение выслано на invited@example.test, а вы вошли как stranger@example.test" \
+        in page.replace("Invited@Example.test", "invited@example.test")
+    answer = client.post(f"/organization/invitations/accept/{token}/", follow=True)
+    assert "а вы вошли как stranger@example.test" in answer.content.decode()
+    assert not Membership.objects.filter(user=stranger, organization=actor.organization).exists()
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None
+    # the invited address, in another case, joins with the same link
+    invited = make_user("invited@example.test")
+    client.force_login(invited)
+    assert client.post(f"/organization/invitations/accept/{token}/").status_code == 302
+    assert Membership.objects.filter(user=invited, organization=actor.organization,
+                                     role=Role.OPERATOR).exists()
+
+
 def test_revoked_invitation_link_is_dead(web, actor):
     invitation, token = services.invitation_create(actor=actor, email="x@example.test",
                                                    role=Role.VIEWER)

@@ -72,14 +72,15 @@ def test_bad_events_are_rejected_with_reasons_not_raised(org, other_org):
     naive = naive.__class__(**{**naive.__dict__, "occurred_at": datetime(2026, 11, 3, 10)})
     res = tracking_events_ingest(events=[
         event("00000000000000", 1, Status.ACCEPTED),  # unknown number
-        event(foreign.tracking_number, 1, Status.ACCEPTED),  # someone else's parcel
+        # someone else's parcel: unknown within the account's organization
+        event(foreign.tracking_number, 1, Status.ACCEPTED),
         event(mine.tracking_number, 30, Status.DELIVERED),  # in the future
         event(mine.tracking_number, -40, Status.ACCEPTED),  # before the shipment existed
         naive,
         event(mine.tracking_number, 1, None, "99.99"),  # unknown code: stored, flagged
     ], account=Account(), now=NOW)
-    assert res.rejected == {"unknown_number": 1, "foreign_parcel": 1, "future": 1,
-                            "before_creation": 1, "naive_time": 1}
+    assert res.rejected == {"unknown_number": 2, "future": 1, "before_creation": 1,
+                            "naive_time": 1}
     assert res.stored == 1 and res.unknown_codes == 1
     assert RejectedEvent.objects.count() == 5
     stored = TrackingEvent.objects.get(shipment=mine)
