@@ -6,18 +6,27 @@ put into a batch and handed over, then moved by the carrier's paced scenario and
 tracking to its final status, while the recipient's SMS (the sms.ru emulator) and e-mail (a
 real SMTP server) go out. Removing any link (registration, the number, the batch, the hand-over,
 polling, the status feed, the messages) makes one of these fail.
+
+The journeys run on a clock the test holds (``clock``): the whole process (the product, the
+emulators' threads, the live server) is set to a chosen moment of the week in Moscow and the
+parcel moves one scripted step each time the test moves the clock one ``STEP`` on. So tracking
+sees every step however slow the machine is (with the scenario paced in real seconds, a loaded
+machine's hand-over took longer than the steps to "delivered": the first poll saw the parcel
+delivered and, rightly, no "accepted" message went out), and the journeys are shown to hold
+late at night, on a Sunday, after the drop-off cut-off and across midnight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -49,8 +58,35 @@ from shipdesk.tracking.polling import tracking_poll_soon
 from shipdesk.tracking.statuses import Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-STEP = 1.0  # seconds between a paced parcel's scripted steps
-WAIT = 40.0  # the most one journey waits for its parcel's final status
+# seconds of the clock between a paced parcel's scripted steps: the test moves the clock by
+# this much at a time; the test's own work (seconds) never gets a parcel a step further
+STEP = 3600.0
+MOVES = 40  # the most clock steps one journey waits for its parcel's final status
+MSK = zoneinfo.ZoneInfo("Europe/Moscow")
+# moments of the week (Monday = 0, Moscow time) the journeys start at: the awkward ones
+SUNDAY_LATE = (6, dt.time(23, 30))  # no drop-off on Sundays; Monday already in Omsk
+MONDAY_AFTER_MIDNIGHT = (0, dt.time(0, 30))  # still Sunday in UTC
+FRIDAY_AFTER_CUTOFF = (4, dt.time(17, 30))  # registered after 17:00: handed over on Saturday
+SATURDAY_AFTER_CUTOFF = (5, dt.time(17, 30))  # handed over on Monday (no Sundays)
+WEEKDAY_NOON = (2, dt.time(12, 0))
+
+
+def moment(weekday: int, at: dt.time) -> dt.datetime:
+    """That weekday and time in Moscow, 7 to 13 days before today: in the past, so that nothing
+    a journey leaves behind (cached tokens, rate-limit stamps) lies ahead of the tests after it,
+    and recent, so that a browser still takes the session cookie."""
+    today = dt.datetime.now(MSK).date()
+    day = today - dt.timedelta(days=7 + (today.weekday() - weekday) % 7)
+    return dt.datetime.combine(day, at, MSK)
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Coordinates]:
+    """The process's clock from the test's moment of the week (``WEEKDAY_NOON`` unless the
+    test asks for another by indirect parametrization); it runs on as usual, and the test
+    moves it ``STEP`` on to let a parcel take its next step."""
+    with time_machine.travel(moment(*getattr(request, "param", WEEKDAY_NOON)), tick=True) as c:
+        yield c
 
 
 @dataclass
@@ -85,7 +121,7 @@ PATHS = {
 
 
 @pytest.fixture
-def emulators() -> Iterator[dict[str, Any]]:
+def emulators(clock: time_machine.Coordinates) -> Iterator[dict[str, Any]]:
     CdekAdapter.tokens._local.clear()
     PickpointAdapter._sessions.clear()
     apps: dict[str, Running] = {
@@ -177,17 +213,17 @@ def _label_number(carrier: str, emulators: dict[str, Any], shipment: Shipment) -
     return str(shipment.tracking_number)
 
 
-def _follow(shipment: Shipment, final: Status) -> Shipment:
-    """Polls the carrier as the due-work sweep does until the parcel reaches ``final``."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
+def _follow(clock: time_machine.Coordinates, shipment: Shipment, final: Status) -> Shipment:
+    """Polls the carrier as the due-work sweep does until the parcel reaches ``final``,
+    moving the clock one step on between polls: every scripted step is seen."""
+    for _move in range(MOVES):
         tracking_poll_soon(shipment_ids=[shipment.pk], at=timezone.now())
         duework.sweep()  # polls, ticket fetches: dispatched and run (eager tasks)
         _notify()  # the notifications job and a sending worker, as beat runs them
         shipment.refresh_from_db()
         if shipment.tracking_status == final:
             return shipment
-        time.sleep(STEP / 2)
+        clock.shift(STEP)
     return shipment
 
 
@@ -204,7 +240,8 @@ def _messages(shop: dict[str, Any]) -> tuple[list[str], list[str]]:
     return sms, mails
 
 
-def _journey(api: Client, actor: Any, shop: dict[str, Any], name: str) -> Shipment:
+def _journey(api: Client, actor: Any, shop: dict[str, Any], clock: time_machine.Coordinates,
+             name: str) -> Shipment:
     path = PATHS[name]
     account = shop["accounts"][path.carrier]
     _choose_by_rule(actor, account, path.shipment.get("service_code", ""))
@@ -247,17 +284,19 @@ def _journey(api: Client, actor: Any, shop: dict[str, Any], name: str) -> Shipme
     assert shipment.state == State.HANDED_OVER
 
     # the carrier moves it; tracking follows it to its final status
-    shipment = _follow(shipment, path.final)
+    shipment = _follow(clock, shipment, path.final)
     assert shipment.tracking_status == path.final, shipment.tracking_status
     assert shipment.state == (State.DELIVERED if path.final == Status.DELIVERED
                               else State.RETURNED)
     return shipment
 
 
-@pytest.mark.parametrize("name", ["russian_post_cod", "cdek_pickup", "pickpoint", "sandbox"])
-def test_a_parcel_travels_to_the_recipient(api: Client, actor: Any, shop: dict[str, Any],
-                                           name: str) -> None:
-    shipment = _journey(api, actor, shop, name)
+@pytest.mark.parametrize(("name", "clock"), [
+    ("russian_post_cod", FRIDAY_AFTER_CUTOFF), ("cdek_pickup", MONDAY_AFTER_MIDNIGHT),
+    ("pickpoint", SUNDAY_LATE), ("sandbox", WEEKDAY_NOON)], indirect=["clock"])
+def test_a_parcel_travels_to_the_recipient(clock: time_machine.Coordinates, api: Client,
+                                           actor: Any, shop: dict[str, Any], name: str) -> None:
+    shipment = _journey(api, actor, shop, clock, name)
     sms, mails = _messages(shop)
     mine = [t for t in sms if shipment.order_number in t or shipment.tracking_number in t]
     assert any("отправлен" in t for t in mine), sms  # "accepted", once
@@ -274,16 +313,19 @@ def test_a_parcel_travels_to_the_recipient(api: Client, actor: Any, shop: dict[s
     assert "Вручено" in public.content.decode()
 
 
-def test_a_refused_parcel_comes_back(api: Client, actor: Any, shop: dict[str, Any]) -> None:
-    shipment = _journey(api, actor, shop, "russian_post_refused")
+@pytest.mark.parametrize("clock", [SATURDAY_AFTER_CUTOFF], indirect=True)
+def test_a_refused_parcel_comes_back(clock: time_machine.Coordinates, api: Client, actor: Any,
+                                     shop: dict[str, Any]) -> None:
+    shipment = _journey(api, actor, shop, clock, "russian_post_refused")
     assert shipment.state == State.RETURNED
     public = Client().get(f"/tracking/t/{shipment.tracking_state.public_token}/")
     assert "Возвращено" in public.content.decode()
 
 
+@pytest.mark.parametrize("clock", [SUNDAY_LATE], indirect=True)
 def test_an_international_parcel_gets_an_s10_number_and_its_customs_data(
-        api: Client, actor: Any, shop: dict[str, Any]) -> None:
-    shipment = _journey(api, actor, shop, "russian_post_abroad")
+        clock: time_machine.Coordinates, api: Client, actor: Any, shop: dict[str, Any]) -> None:
+    shipment = _journey(api, actor, shop, clock, "russian_post_abroad")
     assert shipment.tracking_number is not None
     assert shipment.tracking_number.endswith("RU") and shipment.tracking_number[:2].isalpha()
     order = shop["emulators"]["russian_post"].state.orders[int(shipment.carrier_order_id)]
@@ -300,8 +342,8 @@ PASSWORD = "Put-Posylki-2026"
 
 @pytest.mark.browser
 def test_an_operator_walks_a_parcel_through_the_pages(
-        live_server: Any, chromium: Any, org: Any, owner: Any, actor: Any,
-        shop: dict[str, Any]) -> None:
+        clock: time_machine.Coordinates, live_server: Any, chromium: Any, org: Any, owner: Any,
+        actor: Any, shop: dict[str, Any]) -> None:
     owner.set_password(PASSWORD)
     owner.save()
     _choose_by_rule(actor, shop["accounts"]["sandbox"], "standard")
@@ -344,11 +386,13 @@ def test_an_operator_walks_a_parcel_through_the_pages(
     shipment.refresh_from_db()
     assert shipment.state == State.HANDED_OVER
 
-    # the parcel moves; the operator refreshes its tracking page until it is delivered
+    # the parcel moves (a step each time the clock moves on); the operator refreshes its
+    # tracking page until it is delivered
     page.goto(f"{live_server.url}/tracking/shipments/{shipment.pk}/")
-    deadline = time.monotonic() + WAIT
-    while "Статус: Вручено" not in page.inner_text("body") and time.monotonic() < deadline:
-        time.sleep(STEP)
+    for _move in range(MOVES):
+        if "Статус: Вручено" in page.inner_text("body"):
+            break
+        clock.shift(STEP)
         page.click("text=Обновить сейчас")
         page.wait_for_load_state()
     assert "Статус: Вручено" in page.inner_text("body")
