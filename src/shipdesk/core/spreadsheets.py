@@ -44,11 +44,11 @@ class SafeSheet:
         return cell
 
     def append(self, values: Iterable[Any]) -> None:
-        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import Cell  # WriteOnlyCell is a factory returning a Cell
 
         row = []
         for value in values:
-            if isinstance(value, WriteOnlyCell):
+            if isinstance(value, Cell):
                 value.value = safe_cell(value.value)
                 row.append(value)
             else:
