@@ -38,10 +38,10 @@ def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:
     from datetime import date
 
     columns = [date.fromordinal(d).isoformat() for d in days]
-    kinds = sorted({r["kind"] for r in volume})
+    kinds = sorted({r["kind_name"] for r in volume})
     volume_chart = charts.stacked_columns(
         [charts.Mark(r["day"].isoformat(), r["created"], _list_url(
-            f, created_from=r["day"], created_to=r["day"], kind=r["kind"] or ""), r["kind"])
+            f, created_from=r["day"], created_to=r["day"], kind=r["kind"] or ""), r["kind_name"])
          for r in volume],
         name="volume", title=_("Отправления по дням"), columns=columns, series=kinds)
     cost_by_day: dict[str, Any] = {}
@@ -129,6 +129,7 @@ def dashboard(request: ActorRequest) -> HttpResponse:
                "accounts": carrier_account_list(actor=actor), "regions_all": REGION_NAMES,
                "senders": sender_profiles(actor=actor),
                "tables": [(name, t[1]) for name, t in selectors.TABLES.items()],
+               "kinds": selectors.kind_choices(actor=actor, f=f),
                "list_url": _list_url(f), "weekly": reports.weekly_report_settings(actor=actor)}
     context.update(dashboard_charts(actor, f))
     return render(request, "analytics/dashboard.html", context)
@@ -153,7 +154,8 @@ def export(request: ActorRequest, name: str, fmt: str) -> HttpResponse:
     _fn, title, columns = selectors.TABLES[name]
     rows = selectors.table(actor=request.actor, f=f, name=name)
     headers = [str(h) for _k, h in columns]
-    values = [[r.get(k) for k, _h in columns] for r in rows]
+    shown = [selectors.SHOWN_AS.get(k, k) for k, _h in columns]  # names, not codes
+    values = [[r.get(k) for k in shown] for r in rows]
     stem = f"{name}_{f.date_from.isoformat()}_{f.date_to.isoformat()}"
     if fmt == "csv":
         response = HttpResponse(exports.to_csv(headers, values), content_type="text/csv; charset=utf-8")
