@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from shipdesk.carriers.names import carrier_name
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
@@ -94,7 +95,8 @@ def report(request: ActorRequest, report_id: int) -> HttpResponse:
         "report": item, "rows": selectors.report_rows(actor=request.actor, report_id=report_id),
         "needs_mapping": item.status == ReportStatus.NEEDS_MAPPING,
         "roles": [(r, _ROLE_LABELS[r]) for r in formats.ROLES],
-        "carriers": sorted({f.carrier for f in formats.catalogue()} | {"other"}),
+        "carriers": [(code, carrier_name(code) if code != "other" else _("Другой перевозчик"))
+                     for code in sorted({f.carrier for f in formats.catalogue()} | {"other"})],
         "can_post": request.actor.can(Perm.MANAGE_FINANCE)})
 
 
