@@ -127,7 +127,8 @@ def filters_parse(params: Mapping[str, Any], *, today: date | None = None) -> Fi
         errors.append(FieldError(("region",), _("Нет такого региона")))
     compare = str(params.get("compare") or "").strip()
     if compare not in COMPARE:
-        errors.append(FieldError(("compare",), _("Сравнение: previous или year")))
+        errors.append(FieldError(("compare",), _(
+            "Сравнение: без него, с прошлым периодом или с тем же периодом год назад")))
     account, sender = number("account"), number("sender")
     if errors:
         raise ValidationFailed(_("Фильтры статистики не прошли проверку"), errors=errors)

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.analytics import charts, exports, reports, selectors
@@ -24,11 +25,18 @@ def _list_url(f: Filters, **extra: Any) -> str:
     return reverse("shipments:list") + "?" + urlencode(f.query(**extra))
 
 
+# the filters as the form names them (an error names the field, never its code)
+FILTER_NAMES = {"date_from": gettext_lazy("С"), "date_to": gettext_lazy("По"),
+                "compare": gettext_lazy("Сравнить"), "account": gettext_lazy("Договор"),
+                "region": gettext_lazy("Регион"), "sender": gettext_lazy("Отправитель")}
+
+
 def _filters(request: ActorRequest) -> tuple[Filters, list[str]]:
     try:
         return selectors.filters_parse(request.GET), []
     except ValidationFailed as exc:
-        return selectors.filters_parse({}), [f"{e.loc[-1]}: {e.message}" for e in exc.errors]
+        return selectors.filters_parse({}), [
+            f"{FILTER_NAMES.get(str(e.loc[-1]), e.loc[-1])}: {e.message}" for e in exc.errors]
 
 
 def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:

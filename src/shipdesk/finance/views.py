@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shipdesk.carriers.names import carrier_name
@@ -100,11 +101,12 @@ def report(request: ActorRequest, report_id: int) -> HttpResponse:
         "can_post": request.actor.can(Perm.MANAGE_FINANCE)})
 
 
+# lazy: a module-level dict is built once, the words are read in the request's language
 _ROLE_LABELS = {
-    "tracking_number": _("Трек-номер"), "order_number": _("Номер заказа"),
-    "cod_amount": _("Сумма наложенного платежа"), "fee": _("Удержано перевозчиком"),
-    "paid_amount": _("Сумма к перечислению"), "returned_amount": _("Сумма возврата"),
-    "paid_on": _("Дата"),
+    "tracking_number": gettext_lazy("Трек-номер"), "order_number": gettext_lazy("Номер заказа"),
+    "cod_amount": gettext_lazy("Сумма наложенного платежа"), "fee": gettext_lazy("Удержано перевозчиком"),
+    "paid_amount": gettext_lazy("Сумма к перечислению"), "returned_amount": gettext_lazy("Сумма возврата"),
+    "paid_on": gettext_lazy("Дата"),
 }
 
 
