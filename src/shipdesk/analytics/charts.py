@@ -27,11 +27,21 @@ class Mark:
 
 
 def _fmt(value: Any) -> str:
+    """A figure as the pages write it (grouped, the language's decimal sign)."""
+    from shipdesk.core.templatetags.words import number_text
+
     if isinstance(value, Decimal):
-        return f"{value:,.2f}".replace(",", " ")
+        return number_text(value, 2)
     if isinstance(value, float):
-        return f"{value:.1f}"
-    return f"{value:,}".replace(",", " ")
+        return number_text(value, 1)
+    return number_text(value)
+
+
+def _day(column: str, *, year: bool = True) -> str:
+    """An ISO day column as people write it: «06.12.2026» (or «06.12» under a column)."""
+    if len(column) != 10 or column[4] != "-":
+        return column
+    return f"{column[8:10]}.{column[5:7]}" + (f".{column[:4]}" if year else "")
 
 
 def _a(mark: Mark, rect: str, title: str) -> str:
@@ -52,6 +62,9 @@ def stacked_columns(marks: Sequence[Mark], *, name: str, title: str,
                     columns: Sequence[str], series: Sequence[str]) -> SafeString:
     """Columns over ``columns`` (days), each stacked by ``series`` (kinds)."""
     width, height, left, bottom, top = 720, 260, 48, 36, 10
+    # the legend wraps onto more lines rather than running off the picture
+    per_line = max(1, (width - left) // 190)
+    extra = 14 * ((len(series) - 1) // per_line) if series else 0
     totals: dict[str, float] = {}
     for m in marks:
         totals[m.label] = totals.get(m.label, 0) + float(m.value)
@@ -71,17 +84,18 @@ def stacked_columns(marks: Sequence[Mark], *, name: str, title: str,
         stacked[m.label] = base + h
         shape = (f'x="{x_of[m.label] + 1:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" '
                  f'height="{h:.1f}" fill="{color.get(m.series, PALETTE[0])}"')
-        body.append(_a(m, shape, f"{m.label} · {m.series}: {_fmt(m.value)}"))
+        body.append(_a(m, shape, f"{_day(m.label)} · {m.series}: {_fmt(m.value)}"))
     every = max(1, len(columns) // 8)
     for i, c in enumerate(columns):
         if i % every == 0:
             body.append(f'<text x="{x_of[c]:.1f}" y="{height - bottom + 14}" '
-                        f'font-size="10">{escape(c[5:] if len(c) == 10 else c)}</text>')
+                        f'font-size="10">{escape(_day(c, year=False))}</text>')
     for i, s in enumerate(series):
-        body.append(f'<rect x="{left + i * 130}" y="{height - 12}" width="10" height="10" '
-                    f'fill="{color[s]}"/><text x="{left + i * 130 + 14}" y="{height - 3}" '
+        x, y = left + (i % per_line) * 190, height + 14 * (i // per_line)
+        body.append(f'<rect x="{x}" y="{y - 12}" width="10" height="10" '
+                    f'fill="{color[s]}"/><text x="{x + 14}" y="{y - 3}" '
                     f'font-size="10">{escape(s or "—")}</text>')
-    return _svg(width, height, body, name, title)
+    return _svg(width, height + extra, body, name, title)
 
 
 def bars(marks: Sequence[Mark], *, name: str, title: str, unit: str = "") -> SafeString:

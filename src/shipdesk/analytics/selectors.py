@@ -22,6 +22,7 @@ from shipdesk.analytics.models import (
     TransitRollup,
     UserRollup,
 )
+from shipdesk.carriers import names as carrier_names
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.shipments.regions import REGION_NAMES
 from shipdesk.tenancy.permissions import Perm
@@ -126,7 +127,8 @@ def filters_parse(params: Mapping[str, Any], *, today: date | None = None) -> Fi
         errors.append(FieldError(("region",), _("Нет такого региона")))
     compare = str(params.get("compare") or "").strip()
     if compare not in COMPARE:
-        errors.append(FieldError(("compare",), _("Сравнение: previous или year")))
+        errors.append(FieldError(("compare",), _(
+            "Сравнение: без него, с прошлым периодом или с тем же периодом год назад")))
     account, sender = number("account"), number("sender")
     if errors:
         raise ValidationFailed(_("Фильтры статистики не прошли проверку"), errors=errors)
@@ -189,12 +191,36 @@ def totals(*, actor: Actor, f: Filters) -> dict[str, Any]:
     return row
 
 
+def kind_name(kind: str, carrier_code: str = "") -> str:
+    """What people call a kind: the mail type's or tariff's name (kinds are stored in
+    capitals, the sandbox's tariffs are not), a category's name, never the code."""
+    if not kind:
+        return _("не указан")
+    if kind in carrier_names.MAIL_CATEGORIES:
+        return carrier_names.mail_category_name(kind)
+    services = carrier_names.SERVICES.get(carrier_code, {})
+    code = kind.lower() if kind not in services and kind.lower() in services else kind
+    return carrier_names.service_name(code, carrier_code=carrier_code)
+
+
+def kind_choices(*, actor: Actor, f: Filters) -> list[tuple[str, str]]:
+    """The kinds of the organization's parcels, named, for the filter."""
+    pairs = (ShipmentRollup.objects.filter(organization_id=actor.organization.pk)
+             .values_list("kind", "carrier_code").distinct())
+    named = {kind: kind_name(kind, carrier) for kind, carrier in pairs if kind}
+    return sorted(named.items(), key=lambda item: item[1])
+
+
 def volume_by_day(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
-    """Shipments created per day and kind, with their delivery costs."""
-    rows = (_scoped(ShipmentRollup, actor, f).values("day", "kind")
+    """Shipments created per day and kind, with their delivery costs; ``kind_name`` is
+    what the page and the exports show."""
+    scoped = _scoped(ShipmentRollup, actor, f)
+    carrier_of = dict(scoped.values_list("kind", "carrier_code").distinct())
+    rows = (scoped.values("day", "kind")
             .annotate(created=Sum("created"), cost_sum=Sum("cost_sum"),
                       cost_count=Sum("cost_count")).order_by("day", "kind"))
-    return [_with_rates(dict(r)) for r in rows]
+    return [_with_rates({**r, "kind_name": kind_name(r["kind"], carrier_of.get(r["kind"], ""))})
+            for r in rows]
 
 
 def by_period(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
@@ -219,7 +245,8 @@ def by_carrier(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         row = _with_rates(dict(r))
-        row["name"] = names.get(r["carrier_account_id"]) or r["carrier_code"] or _("не выбран")
+        row["carrier"] = carrier_names.carrier_name(r["carrier_code"]) or _("не выбран")
+        row["name"] = names.get(r["carrier_account_id"]) or row["carrier"]
         out.append(row)
     return out
 
@@ -259,7 +286,8 @@ def transit_by_route(*, actor: Actor, f: Filters, limit: int = 50) -> list[dict[
     for r in (_scoped(TransitRollup, actor, f).values("carrier_code", "route", "days")
               .annotate(n=Sum("n"), with_term=Sum("with_term"), late=Sum("late")).order_by()):
         g = groups.setdefault((r["carrier_code"], r["route"]), {
-            "carrier_code": r["carrier_code"], "route": r["route"], "hist": defaultdict(int),
+            "carrier_code": r["carrier_code"], "route": r["route"],
+            "carrier": carrier_names.carrier_name(r["carrier_code"]), "hist": defaultdict(int),
             "n": 0, "with_term": 0, "late": 0})
         g["hist"][r["days"]] += r["n"]
         for k in ("n", "with_term", "late"):
@@ -314,6 +342,9 @@ def users_activity(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     return [{"user_id": r["user_id"], "user": emails.get(r["user_id"]) or _("API и система"),
              "created": r["created"]} for r in rows]
 
+
+# The columns a person reads as names, not the codes the API gives (pages and exports).
+SHOWN_AS = {"kind": "kind_name", "carrier_code": "carrier"}
 
 # every table of the statistics: (name, title, columns (key, header)) — pages, exports, API
 TABLES: dict[str, tuple[Any, Any, tuple[tuple[str, Any], ...]]] = {

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.analytics import charts, exports, reports, selectors
@@ -24,11 +25,18 @@ def _list_url(f: Filters, **extra: Any) -> str:
     return reverse("shipments:list") + "?" + urlencode(f.query(**extra))
 
 
+# the filters as the form names them (an error names the field, never its code)
+FILTER_NAMES = {"date_from": gettext_lazy("С"), "date_to": gettext_lazy("По"),
+                "compare": gettext_lazy("Сравнить"), "account": gettext_lazy("Договор"),
+                "region": gettext_lazy("Регион"), "sender": gettext_lazy("Отправитель")}
+
+
 def _filters(request: ActorRequest) -> tuple[Filters, list[str]]:
     try:
         return selectors.filters_parse(request.GET), []
     except ValidationFailed as exc:
-        return selectors.filters_parse({}), [f"{e.loc[-1]}: {e.message}" for e in exc.errors]
+        return selectors.filters_parse({}), [
+            f"{FILTER_NAMES.get(str(e.loc[-1]), e.loc[-1])}: {e.message}" for e in exc.errors]
 
 
 def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:
@@ -38,10 +46,10 @@ def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:
     from datetime import date
 
     columns = [date.fromordinal(d).isoformat() for d in days]
-    kinds = sorted({r["kind"] for r in volume})
+    kinds = sorted({r["kind_name"] for r in volume})
     volume_chart = charts.stacked_columns(
         [charts.Mark(r["day"].isoformat(), r["created"], _list_url(
-            f, created_from=r["day"], created_to=r["day"], kind=r["kind"] or ""), r["kind"])
+            f, created_from=r["day"], created_to=r["day"], kind=r["kind"] or ""), r["kind_name"])
          for r in volume],
         name="volume", title=_("Отправления по дням"), columns=columns, series=kinds)
     cost_by_day: dict[str, Any] = {}
@@ -129,6 +137,7 @@ def dashboard(request: ActorRequest) -> HttpResponse:
                "accounts": carrier_account_list(actor=actor), "regions_all": REGION_NAMES,
                "senders": sender_profiles(actor=actor),
                "tables": [(name, t[1]) for name, t in selectors.TABLES.items()],
+               "kinds": selectors.kind_choices(actor=actor, f=f),
                "list_url": _list_url(f), "weekly": reports.weekly_report_settings(actor=actor)}
     context.update(dashboard_charts(actor, f))
     return render(request, "analytics/dashboard.html", context)
@@ -153,7 +162,8 @@ def export(request: ActorRequest, name: str, fmt: str) -> HttpResponse:
     _fn, title, columns = selectors.TABLES[name]
     rows = selectors.table(actor=request.actor, f=f, name=name)
     headers = [str(h) for _k, h in columns]
-    values = [[r.get(k) for k, _h in columns] for r in rows]
+    shown = [selectors.SHOWN_AS.get(k, k) for k, _h in columns]  # names, not codes
+    values = [[r.get(k) for k in shown] for r in rows]
     stem = f"{name}_{f.date_from.isoformat()}_{f.date_to.isoformat()}"
     if fmt == "csv":
         response = HttpResponse(exports.to_csv(headers, values), content_type="text/csv; charset=utf-8")

@@ -1,8 +1,8 @@
 """The main menu: each domain's AppConfig declares ``nav_items = [(order, url_name, label)]``
 and this collects them, so adding a domain never edits a shared menu. Items ordered from
-``SETTINGS_FROM`` on (carriers, notifications, senders, rules, the organization) fold into
-the «Настройки» group, so the bar fits one line at 1366 px; the item of the current page is
-marked (the longest URL that the page's path starts with)."""
+``SETTINGS_FROM`` on (carriers, notifications, senders, rules, number pools, the
+organization) fold into the «Настройки» group, so the bar fits one line at 1366 px; the item
+of the current page is marked (the longest URL that the page's path starts with)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,18 @@ from collections import defaultdict
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
+from django.utils.translation import gettext as _
+
+from shipdesk.core.templatetags.words import money_text, number_text
 from shipdesk.finance.models import DebtSnapshot
 from shipdesk.finance.selectors import BUCKET_LABELS
 
 COLOURS = ("#4caf50", "#ffc107", "#ff7043", "#c62828")
+
+
+def days_label(bucket: str) -> str:
+    """An age bucket as read: «8–14 дн.»."""
+    return _("%(days)s дн.") % {"days": bucket}
 
 
 def ageing_svg(snapshots: list[DebtSnapshot], *, width: int = 720, height: int = 240) -> str:
@@ -38,8 +46,9 @@ def ageing_svg(snapshots: list[DebtSnapshot], *, width: int = 720, height: int =
             y -= h
             parts.append(f'<rect x="{pad + n * bar_w:.1f}" y="{y:.1f}" width="{bar_w * 0.9:.1f}" '
                          f'height="{h:.1f}" fill="{COLOURS[i]}"><title>{day:%d.%m.%Y} '
-                         f'{escape(BUCKET_LABELS[i])}: {value}</title></rect>')
-    parts.append(f'<text x="0" y="12" font-size="11">{top:.0f}</text>')
+                         f'{escape(days_label(BUCKET_LABELS[i]))}: {escape(money_text(value))}'
+                         '</title></rect>')
+    parts.append(f'<text x="0" y="12" font-size="11">{escape(number_text(top))}</text>')
     parts.append(f'<text x="{pad}" y="{height - 22}" font-size="11">{days[0]:%d.%m}</text>')
     parts.append(f'<text x="{width - 40}" y="{height - 22}" font-size="11">{days[-1]:%d.%m}'
                  '</text>')
@@ -47,6 +56,6 @@ def ageing_svg(snapshots: list[DebtSnapshot], *, width: int = 720, height: int =
         x = pad + i * 110
         parts.append(f'<rect x="{x}" y="{height - 14}" width="10" height="10" '
                      f'fill="{COLOURS[i]}"/><text x="{x + 14}" y="{height - 5}" font-size="11">'
-                     f'{escape(label)}</text>')
+                     f'{escape(days_label(label))}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -118,6 +118,11 @@ class ReportStatus(models.TextChoices):
     FAILED = "failed", _("Ошибка")
 
 
+# how a report came (no choices on the field: the words change without a migration)
+REPORT_SOURCES = {"upload": _("Загружен вручную"), "mail": _("Пришёл по почте"),
+                  "api": _("Через API")}
+
+
 class PayoutReport(TenantModel):
     source = models.CharField(max_length=10)  # upload, mail, api
     filename = models.CharField(max_length=255)
@@ -139,6 +144,9 @@ class PayoutReport(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "sha256"],
                                                name="payoutreport_content_uniq")]
+
+    def get_source_display(self) -> str:
+        return str(REPORT_SOURCES.get(self.source, self.source))
 
 
 class RowOutcome(models.TextChoices):

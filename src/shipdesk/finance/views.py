@@ -11,8 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from shipdesk.carriers.names import carrier_name
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, message_service_error
@@ -94,15 +96,17 @@ def report(request: ActorRequest, report_id: int) -> HttpResponse:
         "report": item, "rows": selectors.report_rows(actor=request.actor, report_id=report_id),
         "needs_mapping": item.status == ReportStatus.NEEDS_MAPPING,
         "roles": [(r, _ROLE_LABELS[r]) for r in formats.ROLES],
-        "carriers": sorted({f.carrier for f in formats.catalogue()} | {"other"}),
+        "carriers": [(code, carrier_name(code) if code != "other" else _("Другой перевозчик"))
+                     for code in sorted({f.carrier for f in formats.catalogue()} | {"other"})],
         "can_post": request.actor.can(Perm.MANAGE_FINANCE)})
 
 
+# lazy: a module-level dict is built once, the words are read in the request's language
 _ROLE_LABELS = {
-    "tracking_number": _("Трек-номер"), "order_number": _("Номер заказа"),
-    "cod_amount": _("Сумма наложенного платежа"), "fee": _("Удержано перевозчиком"),
-    "paid_amount": _("Сумма к перечислению"), "returned_amount": _("Сумма возврата"),
-    "paid_on": _("Дата"),
+    "tracking_number": gettext_lazy("Трек-номер"), "order_number": gettext_lazy("Номер заказа"),
+    "cod_amount": gettext_lazy("Сумма наложенного платежа"), "fee": gettext_lazy("Удержано перевозчиком"),
+    "paid_amount": gettext_lazy("Сумма к перечислению"), "returned_amount": gettext_lazy("Сумма возврата"),
+    "paid_on": gettext_lazy("Дата"),
 }
 
 

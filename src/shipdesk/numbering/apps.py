@@ -8,7 +8,7 @@ class NumberingConfig(AppConfig):
     name = "shipdesk.numbering"
     label = "numbering"
     verbose_name = _("Трек-номера")
-    nav_items = [(40, "numbering:pools", _("Трек-номера"))]
+    nav_items = [(63, "numbering:pools", _("Трек-номера"))]  # set up once: under «Настройки»
 
     def load_demo(self, organization: Any) -> None:
         """Demo number pools for the sandbox and Russian Post carriers."""

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from shipdesk.carriers.names import carrier_name
 from shipdesk.core.errors import Forbidden, NotFound, ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
@@ -101,7 +102,7 @@ def shipment_cancel_registration(request: ActorRequest, shipment_id: int) -> Htt
                       "останется здесь: его можно будет исправить и передать снова.") % {
                 "order": shipment.order_number,
                 "carrier": shipment.carrier_account.name if shipment.carrier_account
-                else shipment.carrier_code},
+                else carrier_name(shipment.carrier_code)},
             action=request.path, button=_("Отменить у перевозчика"),
             back=reverse("shipments:detail", args=[shipment.pk]))
     service_action(request, lambda: registration.shipment_cancel_registration(

@@ -196,6 +196,12 @@ def _param_values(param: str, org: Organization) -> list[str]:
         from shipdesk.notifications.models import Channel, RuleKind
 
         return list(RuleKind.values if param == "rule" else Channel.values)
+    if param == "fmt":  # the exports' file formats
+        return ["csv", "xlsx"]
+    if param == "name":  # the statistics' tables
+        from shipdesk.analytics.selectors import TABLES
+
+        return list(TABLES)
     model = _model_for(param)
     if model is None:
         raise LookupError(f"pagewalk: no objects for the path parameter {{{param}}}:"

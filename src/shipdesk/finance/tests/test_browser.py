@@ -47,12 +47,12 @@ def test_unknown_report_mapped_in_the_browser(transactional_db: Any, live_server
     page.wait_for_selector("#rows tbody tr")
     assert "Проведён" in page.inner_text("#summary")
     row = page.inner_text("#rows tbody tr")
-    assert "SHOP-77" in row and "Сопоставлено" in row and "1455" in row
+    assert "SHOP-77" in row and "Сопоставлено" in row and "1\xa0455,00\xa0₽" in row
 
     page.click("text=Прибыли и убытки")
     page.wait_for_selector("#pnl")
     lines = dict(line.split("\t") for line in page.inner_text("#pnl").splitlines())
     # revenue is the COD, the carrier's fee an expense, the margin what is left
-    assert lines["Выручка (90.1)"] == "1500,00"
-    assert lines["Расходы на доставку (44)"] == "-45,00"
-    assert lines["Итого"] == "1455,00"
+    assert lines["Выручка (90.1)"] == "1\xa0500,00\xa0₽"
+    assert lines["Расходы на доставку (44)"] == "-45,00\xa0₽"
+    assert lines["Итого"] == "1\xa0455,00\xa0₽"

@@ -60,10 +60,10 @@ def test_unknown_report_mapping_form(web: Client, org: Any) -> None:
 
 def test_overview_page_shows_debt_forecast_and_pnl(web: Client, org: Any, paid: Any) -> None:
     page = web.get("/finance/").content.decode()
-    assert 'id="debt"' in page and "sandbox" in page and "1000" in page
+    assert 'id="debt"' in page and "Песочница Shipdesk" in page and "1\xa0000,00\xa0₽" in page
     assert 'id="forecast"' in page and "<svg" in page
     page = web.get("/finance/pnl/?start=2026-01-01&end=2026-12-31").content.decode()
-    assert 'id="pnl"' in page and "1000" in page and 'id="funnel"' in page
+    assert 'id="pnl"' in page and "1\xa0000,00\xa0₽" in page and 'id="funnel"' in page
 
 
 def test_api_upload_rows_and_tenancy(api: Client, other_api: Client, paid: Any) -> None:
