@@ -375,13 +375,18 @@ def test_an_operator_walks_a_parcel_through_the_pages(
 
     # batches: group, print the labels, hand over
     page.click(".mainnav >> text=Партии")
-    page.click("text=Сформировать партии")
+    page.click("text=Сформировать партии")  # choose the shipments, see the plan, confirm
+    page.check(f"input[name=ids][value='{shipment.pk}']")
+    page.click("[data-testid=preview]")
+    page.click("[data-testid=confirm-batches]")
+    page.wait_for_url(live_server.url + "/documents/batches/")
     page.click("table >> a >> nth=0")
     page.locator("#cell-labels_thermal").locator("xpath=..").locator("button").click()
     link = page.wait_for_selector("#cell-labels_thermal a")
     label = page.request.get(live_server.url + str(link.get_attribute("href")))
     assert number in pdf_barcodes(label.body())
     page.click("text=Передать партию (закрыть)")
+    page.click("[data-testid=confirm]")  # closing a batch asks first
     page.wait_for_selector("text=Закрыта")
     shipment.refresh_from_db()
     assert shipment.state == State.HANDED_OVER

@@ -40,7 +40,8 @@ def test_create_a_shipment_and_print_its_label_from_its_page(
     number_pool(actor)
     page = _logged_in(chromium, live_server, "labels@example.test")
     page.goto(live_server.url + "/shipments/new/")
-    for name, value in {"order_number": "BR-1", "service_code": "POSTAL_PARCEL",
+    page.select_option("#id_service_code", "POSTAL_PARCEL")  # mail types by name
+    for name, value in {"order_number": "BR-1",
                         "recipient_surname": "Петров", "recipient_given_name": "Пётр",
                         "recipient_phone": "+79161234567", "index": "644010",
                         "region": "Омская обл", "city": "Омск", "street": "ул. Ленина",

@@ -109,7 +109,7 @@ def test_choose_rule_breaks_position_ties_by_id() -> None:
 @pytest.mark.parametrize(("conditions", "expected"), [
     ({"index_prefixes": ("101", "190"), "max_weight_g": 2000, "cod": "with",
       "service_code": "136"},
-     "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"),
+     "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"),
     ({}, "Все отправления → СДЭК (песочница)"),
     ({"min_weight_g": 500, "max_weight_g": 1500, "cod": "without", "delivery": "pickup",
       "destination": "domestic"},

@@ -109,14 +109,15 @@ def test_rule_create_list_patch_move_delete(api: Client, org: Any) -> None:
     assert created.status_code == 201, created.content
     rule = created.json()
     assert rule["index_prefixes"] == ["101", "190"] and rule["position"] == 1
-    assert rule["description"] == "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), тариф 136"
+    assert rule["description"] == ("Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), "
+                                   "Посылка склад-склад")
     other = post(api, RULES, {"name": "Остальное", "carrier_account_id": post_.pk,
                               "index_prefixes": ["1", "6"], "service_code": "ONLINE_PARCEL"})
     assert other.status_code == 201
     assert other.json()["description"] == "Индексы 1, 6 → Почта России, Посылка онлайн"
     changed = patch(api, f"{RULES}{rule['id']}", {"max_weight_g": None, "cod": "without"})
     assert changed.status_code == 200
-    assert changed.json()["description"] == "Индексы 101, 190; без НП → СДЭК (песочница), тариф 136"
+    assert changed.json()["description"] == "Индексы 101, 190; без НП → СДЭК (песочница), Посылка склад-склад"
     moved = post(api, f"{RULES}{other.json()['id']}/move", {"position": 1})
     assert moved.status_code == 200
     assert [(r["position"], r["name"]) for r in moved.json()] == [(1, "Остальное"), (2, "Столицы")]

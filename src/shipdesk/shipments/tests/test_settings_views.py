@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from playwright.sync_api import expect
 
 from shipdesk.carriers.models import CarrierAccount
 from shipdesk.shipments import delivery_rules, senders, services
@@ -203,8 +204,8 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.click("button[type=submit].primary")
     page.wait_for_selector("tr[data-rule] >> nth=1")
     page.locator("tr[data-rule]").nth(1).locator("button[aria-label='Выше']").click()
-    page.wait_for_function(
-        "document.querySelector('tr[data-rule] td:nth-child(2)').innerText.includes('Остальное')")
+    # a locator assertion, not wait_for_function: the page's CSP allows no eval
+    expect(page.locator("tr[data-rule] td:nth-child(2)").first).to_contain_text("Остальное")
     assert page.locator(".rule-text").all_inner_texts() == [
         "Все отправления → СДЭК (песочница)",
         "Индексы 101, 190; вес до 2 кг; с НП → СДЭК (песочница), Посылка склад-склад"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from shipdesk.shipments import selectors as shipment_selectors
 from shipdesk.shipments.models import Shipment, State
@@ -57,7 +58,7 @@ def test_login_dashboard_and_switch_organization(transactional_db: Any, live_ser
     assert _counts_on_page(page) == expected["Альфа"]
 
     page.select_option("#org-select", label="Бета")  # submits the switcher form
-    page.wait_for_function("document.querySelector('h1').innerText === 'Бета'")
+    expect(page.locator("h1")).to_have_text("Бета")  # not wait_for_function: no eval under CSP
     assert _counts_on_page(page) == expected["Бета"]
     # The phone layout: the menu opens from the burger.
     assert page.locator(".mainnav").is_hidden()
