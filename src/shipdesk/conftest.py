@@ -41,6 +41,31 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(autouse=True)
+def _fresh_breakers_and_limits() -> Iterator[None]:
+    """Circuit breakers and rate-limit windows live in the cache (a folder or a Redis database
+    per test process) and are keyed by account id: one test's tripped breaker must not fail
+    the next test whose account got the same id."""
+    from django.core.cache import cache
+
+    from shipdesk.carriers import http as carrier_http
+
+    cache.clear()
+    carrier_http._breakers.clear()
+    yield
+
+
+@pytest.fixture
+def mail_type_limits() -> None:
+    """Russian Post's mail types as migration 0003 loads them: a test on a transactional
+    database may run after another one emptied the tables."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    import_module("shipdesk.shipments.migrations.0003_mail_type_limits").load(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
 def _carrier_clock() -> Iterator[None]:
     """A test that moved a carrier emulator's clock moved the adapters' with it
     (``carriers.timing.follow``): the next test starts on the real time again."""

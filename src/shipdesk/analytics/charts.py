@@ -51,9 +51,10 @@ def _a(mark: Mark, rect: str, title: str) -> str:
             f"<title>{escape(title)}</title></rect></a>")
 
 
-def _svg(width: int, height: int, body: list[str], name: str, title: str) -> SafeString:
+def _svg(width: int, height: int, body: list[str], name: str, title: str,
+         css_class: str = "chart") -> SafeString:
     return mark_safe(  # noqa: S308 — every text inside is escaped
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" data-chart="{escape(name)}" '
         f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}">'
         + "".join(body) + "</svg>")
 
@@ -149,4 +150,6 @@ def region_map(values: dict[str, tuple[float | int | None, str]], *, name: str, 
             continue
         mark = Mark(region, value, href)
         body.append(_a(mark, shape, f"{region}: {_fmt(value)}{unit}") + text)
-    return _svg(cols * size, rows * size, body, name, title)
+    # the regions' names are geographic reference data (Russian proper names, as the
+    # directory holds them), marked so like the organization's own data
+    return _svg(cols * size, rows * size, body, name, title, css_class="chart stored-text")

@@ -96,10 +96,12 @@ def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:
         [charts.Mark(r["label"], r["n"], _list_url(f, state="returned")) for r in reasons],
         name="reasons", title=_("Причины возвратов"))
     notified = selectors.notified_effect(actor=actor, f=f)
+    # outside the f-strings: xgettext does not see calls inside them
+    picked_up, returned = _("выкуп"), _("возвраты")
     notified_chart = charts.bars(
-        [charts.Mark(f"{r['label']}: {_('выкуп')}", r["pickup_rate"] or 0,
+        [charts.Mark(f"{r['label']}: {picked_up}", r["pickup_rate"] or 0,
                      _list_url(f, state="delivered"), r["group"]) for r in notified]
-        + [charts.Mark(f"{r['label']}: {_('возвраты')}", r["return_rate"] or 0,
+        + [charts.Mark(f"{r['label']}: {returned}", r["return_rate"] or 0,
                        _list_url(f, state="returned"), r["group"]) for r in notified],
         name="notified", title=_("Выкуп с уведомлением и без"), unit="%")
     users = selectors.users_activity(actor=actor, f=f)

@@ -32,7 +32,7 @@ def _logged_in(chromium: Any, live_server: Any, email: str) -> Any:
 
 
 def test_create_a_shipment_and_print_its_label_from_its_page(
-        transactional_db: Any, live_server: Any, chromium: Any) -> None:
+        transactional_db: Any, live_server: Any, chromium: Any, mail_type_limits: None) -> None:
     user = tenancy.user_create(email="labels@example.test", password=PASSWORD)
     org = tenancy.organization_create(owner=user, name="Ярлыки")
     actor = tenancy.Actor(organization=org, role=Role.OWNER, user=user)

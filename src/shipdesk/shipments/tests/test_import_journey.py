@@ -37,7 +37,7 @@ def shop_file(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 @pytest.mark.browser
 def test_shop_file_mapped_by_hand_watched_reported_and_sent_again(
         transactional_db: Any, live_server: Any, chromium: Any, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, mail_type_limits: None) -> None:
     user = tenancy.user_create(email="shop@example.test", password=PASSWORD)
     tenancy.organization_create(owner=user, name="Ромашка")
     queued: list[int] = []
