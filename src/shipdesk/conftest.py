@@ -54,6 +54,18 @@ def _fresh_breakers_and_limits() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _russian_first() -> Iterator[None]:
+    """Each test starts in the installation's language: a request in English (the test
+    client's language cookie) leaves its language active in the thread after it."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def mail_type_limits() -> None:
     """Russian Post's mail types as migration 0003 loads them: a test on a transactional
