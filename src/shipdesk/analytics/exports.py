@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook, safe_cell
+from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook
 
 
 def _cell(value: Any) -> Any:
@@ -17,7 +17,7 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, Decimal | int | float | date):
         return value
-    return safe_cell(str(value))
+    return str(value)  # escaped by the writers (core.spreadsheets)
 
 
 def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:

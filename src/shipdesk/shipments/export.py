@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from django.utils.translation import gettext as _
 
-from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook, safe_cell
+from shipdesk.core.spreadsheets import SafeCsvWriter, SafeWorkbook
 from shipdesk.shipments import selectors
 from shipdesk.shipments.models import Registration, State
 from shipdesk.tenancy.services import Actor
@@ -68,12 +68,13 @@ def rows(*, actor: Actor, filters: Mapping[str, Any]) -> Iterator[list[Any]]:
             mail_types[key] = mail_type_name(service, carrier_code=carrier_code) if service else ""
         name = " ".join(p for p in (surname, given, patronymic) if p) or company
         address = ", ".join(p for p in (region, city, street, house, building, apartment) if p)
-        yield [safe_cell(v) for v in (
+        # text is escaped against formulas by the writers (core.spreadsheets)
+        yield [
             order, states.get(state, state), registrations.get(registration, ""),
             accounts.get(account_id) or _carrier_name(carrier_code, carriers),
             mail_types[key], number or "", name, phone, index, city, address, weight,
             _money(declared), _money(cod), _money(cost),
-            created.astimezone(zone).replace(tzinfo=None))]
+            created.astimezone(zone).replace(tzinfo=None)]
 
 
 def _money(value: Decimal | None) -> Decimal | None:
