@@ -124,7 +124,8 @@ def _register_routers() -> None:
 
     api.add_router("/shipments/", shipment_settings_router)
     for domain in ("carriers", "shipments", "numbering", "tariffs", "documents", "tracking",
-                   "notifications", "analytics", "finance"):
+                   "notifications", "analytics", "finance", "integrations", "claims",
+                   "postage"):
         module = __import__(f"shipdesk.{domain}.api", fromlist=["router"])
         api.add_router(f"/{domain}/", module.router)
 

@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "shipdesk.notifications",
     "shipdesk.analytics",
     "shipdesk.finance",
+    "shipdesk.integrations",
+    "shipdesk.claims",
+    "shipdesk.postage",
 ]
 
 MIDDLEWARE = [

@@ -32,5 +32,8 @@ urlpatterns = [
     path("notifications/", include("shipdesk.notifications.urls")),
     path("analytics/", include("shipdesk.analytics.urls")),
     path("finance/", include("shipdesk.finance.urls")),
+    path("integrations/", include("shipdesk.integrations.urls")),
+    path("claims/", include("shipdesk.claims.urls")),
+    path("postage/", include("shipdesk.postage.urls")),
     path("u/", include("shipdesk.notifications.short_urls")),  # short SMS unsubscribe links
 ]

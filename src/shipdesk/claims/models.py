@@ -1,0 +1,1 @@
+"""The claims domain's tables."""

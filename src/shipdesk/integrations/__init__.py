@@ -1,0 +1,1 @@
+"""MoySklad and the shop platforms: orders in, statuses and accounting operations back."""

@@ -1,0 +1,1 @@
+"""The integrations domain's tables."""

@@ -1,0 +1,1 @@
+"""Prepaid balance, online postage marks and registered letters."""

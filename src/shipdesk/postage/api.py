@@ -1,0 +1,5 @@
+"""The postage REST API (/api/v1/postage/)."""
+
+from ninja import Router
+
+router = Router(tags=["postage"])

@@ -1,0 +1,1 @@
+"""The postage domain's tables."""
