@@ -401,22 +401,45 @@ def registration_restart(shipment: Shipment) -> None:
         shipment.state = State.READY
 
 
+AT_CARRIER = frozenset({Registration.PENDING, Registration.REGISTERED})
+
+
+def register_refusal(shipment: Shipment) -> str:
+    """Why the shipment can't be sent to its carrier now ("" when it can): the one rule
+    behind both :func:`shipment_register` and the shipment page's button."""
+    if shipment.registration == Registration.REGISTERED:
+        return _("Отправление уже зарегистрировано у перевозчика")
+    if shipment.state not in (State.READY, State.NUMBERED):
+        return _("Передать перевозчику можно только проверенное отправление, "
+                 "не черновик и не отменённое")
+    if shipment.registration == Registration.PENDING:
+        return _("Отправление уже передаётся перевозчику")
+    account = shipment.carrier_account
+    if account is None or not account.is_active:
+        return _("Выберите договор с перевозчиком для этого отправления")
+    return ""
+
+
+def carrier_cancel_refusal(shipment: Shipment) -> str:
+    """Why the shipment's order can't be cancelled at its carrier ("" when it can): behind
+    :func:`shipment_cancel_registration` and the page's button."""
+    if shipment.state not in (State.READY, State.NUMBERED, State.IN_BATCH):
+        return _("Отправление в состоянии «%(state)s» у перевозчика не отменяется") % {
+            "state": State(shipment.state).label}
+    if shipment.registration not in AT_CARRIER:
+        return _("Отправление не зарегистрировано у перевозчика")
+    return ""
+
+
 def shipment_register(*, actor: Actor, shipment_id: int) -> Shipment:
     """Sends a shipment to its carrier now: again after the carrier refused it and the
     operator fixed it, or for the first time."""
     actor.require(Perm.MANAGE_SHIPMENTS)
     with transaction.atomic():
         shipment = _own(actor, shipment_id)
-        if shipment.registration == Registration.REGISTERED:
-            raise Conflict(_("Отправление уже зарегистрировано у перевозчика"))
-        if shipment.state not in (State.READY, State.NUMBERED):
-            raise Conflict(_("Передать перевозчику можно только проверенное отправление, "
-                             "не черновик и не отменённое"))
-        if shipment.registration == Registration.PENDING:
-            raise Conflict(_("Отправление уже передаётся перевозчику"))
-        account = shipment.carrier_account
-        if account is None or not account.is_active:
-            raise Conflict(_("Выберите договор с перевозчиком для этого отправления"))
+        refusal = register_refusal(shipment)
+        if refusal:
+            raise Conflict(refusal)
         if shipment.registration == Registration.CANCELLED:
             registration_restart(shipment)
             shipment.save(update_fields=["carrier_order_id", "registration_attempts",
@@ -459,11 +482,9 @@ def shipment_cancel_registration(*, actor: Actor, shipment_id: int) -> Shipment:
     actor.require(Perm.MANAGE_SHIPMENTS)
     with transaction.atomic():
         shipment = _own(actor, shipment_id)
-        if shipment.state not in (State.READY, State.NUMBERED, State.IN_BATCH):
-            raise Conflict(_("Отправление в состоянии «%(state)s» у перевозчика не отменяется")
-                           % {"state": State(shipment.state).label})
-        if shipment.registration not in (Registration.PENDING, Registration.REGISTERED):
-            raise Conflict(_("Отправление не зарегистрировано у перевозчика"))
+        refusal = carrier_cancel_refusal(shipment)
+        if refusal:
+            raise Conflict(refusal)
         shipment_cancel_at_carrier(shipment=shipment)
         ShipmentEvent.objects.create(
             shipment=shipment, from_state=shipment.state, to_state=shipment.state,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -264,3 +265,42 @@ def tracking_numbers_taken(*, organization_id: int, numbers: Sequence[str]) -> s
     found = Shipment.objects.filter(within, organization_id=organization_id).values_list(
         "tracking_number", flat=True)
     return {n for n in found if n in wanted}
+
+
+@dataclass(frozen=True)
+class ShipmentActions:
+    """What the shipment page offers: each flag is the role's permission and the rule the
+    service itself enforces, so a button is shown exactly when pressing it would work."""
+
+    can_manage: bool
+    editable: bool
+    cancellable: bool
+    can_register: bool
+    can_cancel_registration: bool
+    can_print_label: bool
+    can_batch: bool
+    batch: Any  # the batch it sits in, if any
+    tracking_token: str  # the recipient's public tracking page
+    tracked: bool
+
+
+def shipment_actions(*, actor: Actor, shipment: Shipment) -> ShipmentActions:
+    from shipdesk.shipments import registration
+    from shipdesk.shipments.services import AMENDABLE_STATES, TRANSITIONS
+    from shipdesk.tracking.selectors import shipment_tracking_summary
+
+    manage = actor.can(Perm.MANAGE_SHIPMENTS)
+    numbered = bool(shipment.tracking_number) and shipment.state != State.CANCELLED
+    summary = shipment_tracking_summary(shipment_ids=[shipment.pk]).get(shipment.pk)
+    return ShipmentActions(
+        can_manage=manage,
+        editable=manage and shipment.state in AMENDABLE_STATES | {State.DRAFT},
+        cancellable=manage and State.CANCELLED in TRANSITIONS[shipment.state],
+        can_register=manage and not registration.register_refusal(shipment),
+        can_cancel_registration=manage and not registration.carrier_cancel_refusal(shipment),
+        can_print_label=manage and numbered,
+        can_batch=manage and numbered and shipment.state == State.NUMBERED,
+        batch=getattr(getattr(shipment, "batch_entry", None), "batch", None),
+        tracking_token=summary.public_token if summary else "",
+        tracked=shipment.tracking_number is not None,
+    )

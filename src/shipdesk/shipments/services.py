@@ -67,6 +67,7 @@ from shipdesk.shipments.models import (
     State,
 )
 from shipdesk.shipments.registration import (
+    AT_CARRIER,
     registration_claimed_until,
     registration_dispatch,
     registration_restart,
@@ -1169,8 +1170,7 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     if shipment.state not in EDITABLE_STATES:
         raise InvalidTransition(_("Отправление в состоянии «%(state)s» менять нельзя") % {
             "state": State(shipment.state).label})
-    if shipment.carrier_order_id and shipment.registration in (Registration.PENDING,
-                                                               Registration.REGISTERED):
+    if shipment.carrier_order_id and shipment.registration in AT_CARRIER:
         raise InvalidTransition(_("Отправление уже передано перевозчику: чтобы изменить, "
                                   "отмените его и создайте заново"))
     # what the statistics counted it under (analytics moves it if that changes)
@@ -1239,8 +1239,7 @@ def shipment_needs_amend(shipment: Shipment) -> bool:
     """Whether a change goes through :func:`shipment_amend` (numbered, in a batch, or
     known to the carrier) rather than :func:`shipment_update`."""
     return shipment.state in (State.NUMBERED, State.IN_BATCH) or bool(
-        shipment.carrier_order_id and shipment.registration in (Registration.PENDING,
-                                                                Registration.REGISTERED))
+        shipment.carrier_order_id and shipment.registration in AT_CARRIER)
 
 
 @dataclass(frozen=True)
@@ -1287,8 +1286,7 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
     senders = {s.pk: s for s in SenderProfile.objects.filter(
         organization=actor.organization, pk=shipment.sender_id or 0)}
     _rate(actor.organization, [shipment], senders)
-    at_carrier = bool(shipment.carrier_order_id) and shipment.registration in (
-        Registration.PENDING, Registration.REGISTERED)
+    at_carrier = bool(shipment.carrier_order_id) and shipment.registration in AT_CARRIER
     if at_carrier and changed and shipment.state == State.IN_BATCH:
         raise InvalidTransition(_("Отправление зарегистрировано у перевозчика и уже в партии: "
                                   "уберите его из партии, затем измените"))

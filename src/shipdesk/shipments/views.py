@@ -24,7 +24,7 @@ from shipdesk.core.views_support import (
     service_action,
 )
 from shipdesk.shipments import importing, registration, selectors, services
-from shipdesk.shipments.models import ImportJob, Registration, State
+from shipdesk.shipments.models import ImportJob, State
 from shipdesk.shipments.validation import shipment_warnings, validate_shipment
 from shipdesk.tenancy.permissions import Perm
 
@@ -99,34 +99,8 @@ def shipment_detail(request: ActorRequest, shipment_id: int) -> HttpResponse:
         "s": shipment, "items": list(shipment.items.all()),
         "warnings": shipment_warnings(shipment),
         "events": selectors.shipment_history(actor=request.actor, shipment_id=shipment_id),
-        **_actions(request, shipment),
+        **vars(selectors.shipment_actions(actor=request.actor, shipment=shipment)),
     })
-
-
-def _actions(request: ActorRequest, shipment: Any) -> dict[str, Any]:
-    """Which of the page's actions this shipment and the user's role allow."""
-    manage = request.actor.can(Perm.MANAGE_SHIPMENTS)
-    numbered = bool(shipment.tracking_number) and shipment.state != State.CANCELLED
-    at_carrier = shipment.registration in (Registration.PENDING, Registration.REGISTERED)
-    from shipdesk.tracking.selectors import shipment_tracking_summary
-
-    summary = shipment_tracking_summary(shipment_ids=[shipment.pk]).get(shipment.pk)
-    return {
-        "can_manage": manage,
-        "editable": manage and shipment.state in services.AMENDABLE_STATES | {State.DRAFT},
-        "cancellable": manage and State.CANCELLED in services.TRANSITIONS[shipment.state],
-        "can_register": manage and (
-            shipment.state in (State.READY, State.NUMBERED) and shipment.carrier_account_id
-            and shipment.registration in (Registration.NONE, Registration.REJECTED,
-                                          Registration.CANCELLED)),
-        "can_cancel_registration": manage and at_carrier and shipment.state in (
-            State.READY, State.NUMBERED, State.IN_BATCH),
-        "can_print_label": manage and numbered,
-        "can_batch": manage and shipment.state == State.NUMBERED and numbered,
-        "batch": getattr(getattr(shipment, "batch_entry", None), "batch", None),
-        "tracking_token": summary.public_token if summary else "",
-        "tracked": shipment.tracking_number is not None,
-    }
 
 
 @actor_required
@@ -161,7 +135,7 @@ def shipment_cancel(request: ActorRequest, shipment_id: int) -> HttpResponse:
                       "его трек-номер больше не выдаётся.") % {
                 "order": shipment.order_number,
                 "carrier": _(", а его заказ — отменён у перевозчика")
-                if shipment.registration in (Registration.PENDING, Registration.REGISTERED)
+                if shipment.registration in registration.AT_CARRIER
                 else ""},
             action=request.path, button=_("Отменить отправление"),
             back=reverse("shipments:detail", args=[shipment_id]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -84,6 +85,7 @@ class Gateway:
     # a crash can catch in flight is ``parallel`` chunks of this size
     chunk_size = 100
     default_base_url = ""
+    concurrency = 8  # one-message requests in flight at once (``send_one``); config may say
 
     def __init__(self, *, config: dict[str, Any], http: httpx.Client | None = None) -> None:
         self.config = config
@@ -94,6 +96,12 @@ class Gateway:
                                            verify=_tls_context())
 
     def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
+        with ThreadPoolExecutor(max_workers=int(self.config.get("concurrency", self.concurrency))) as pool:
+            return list(pool.map(self.send_one, messages))
+
+    def send_one(self, message: Outgoing) -> SendResult:
+        """For gateways that take one message per request (``send_many`` then sends
+        ``concurrency`` of them at a time)."""
         raise NotImplementedError
 
     def delivery_reports(self, items: list[tuple[str, str]]) -> list[DeliveryReport]:

@@ -7,7 +7,6 @@ accepted: recovery asks it about an interrupted attempt."""
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +80,7 @@ class SmsAero(Gateway):
     def _auth(self) -> tuple[str, str]:
         return (self.config.get("email", ""), self.config.get("api_key", ""))
 
-    def _one(self, m: Outgoing) -> SendResult:
+    def send_one(self, m: Outgoing) -> SendResult:
         payload: dict[str, Any] = {"number": m.to, "text": m.text,
                                    "sign": self.config.get("sign") or "SMS Aero"}
         if self.config.get("callback_url"):
@@ -104,10 +103,6 @@ class SmsAero(Gateway):
         data = body.get("data") or {}
         return SendResult(m.key, True, provider_id=str(data.get("id", "")),
                           cost=Decimal(str(data.get("cost", "0"))))
-
-    def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
-        with ThreadPoolExecutor(max_workers=int(self.config.get("concurrency", 8))) as pool:
-            return list(pool.map(self._one, messages))
 
     def delivery_reports(self, items: list[tuple[str, str]]) -> list[DeliveryReport]:
         out = []

@@ -7,7 +7,6 @@ recovery ask whether an interrupted attempt was accepted (status -3: not found).
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -82,7 +81,7 @@ class Smsc(Gateway):
         return {"login": self.config.get("login", ""), "psw": self.config.get("password", ""),
                 "fmt": 3, "charset": "utf-8"}
 
-    def _one(self, m: Outgoing) -> SendResult:
+    def send_one(self, m: Outgoing) -> SendResult:
         data = {**self._auth(), "phones": m.to, "mes": m.text, "id": smsc_id(m.attempt_id),
                 "cost": 3}
         if self.config.get("sender"):
@@ -100,11 +99,6 @@ class Smsc(Gateway):
                               permanent=is_permanent(code))
         return SendResult(m.key, True, provider_id=str(body.get("id", "")),
                           cost=Decimal(str(body.get("cost", "0"))))
-
-    def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
-        workers = int(self.config.get("concurrency", 8))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self._one, messages))
 
     def delivery_reports(self, items: list[tuple[str, str]]) -> list[DeliveryReport]:
         out = []

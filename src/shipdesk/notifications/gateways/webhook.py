@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 from shipdesk.notifications.gateways.base import (
     RESEND,
@@ -22,8 +21,9 @@ class Webhook(Gateway):
     name = "webhook"
     idempotent = True
     after_crash = RESEND
+    concurrency = 4
 
-    def _one(self, m: Outgoing) -> SendResult:
+    def send_one(self, m: Outgoing) -> SendResult:
         body = json.dumps({"recipient": m.to, "subject": m.subject, "text": m.text,
                            "id": m.attempt_id}, ensure_ascii=False).encode()
         sig = hmac.new(str(self.config.get("secret", "")).encode(), body,
@@ -38,10 +38,6 @@ class Webhook(Gateway):
             return SendResult(m.key, True, provider_id=m.attempt_id)
         return SendResult(m.key, False, error=f"вебхук: HTTP {resp.status_code}",
                           permanent=400 <= resp.status_code < 500 and resp.status_code != 429)
-
-    def send_many(self, messages: list[Outgoing]) -> list[SendResult]:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            return list(pool.map(self._one, messages))
 
     def check(self) -> str:
         if not str(self.config.get("url", "")).startswith(("http://", "https://")):

@@ -18,7 +18,7 @@ from shipdesk.documents.models import Batch
 from shipdesk.documents.tests import factories as f
 from shipdesk.documents.tests.pdfcheck import page_texts
 from shipdesk.shipments import services
-from shipdesk.shipments.models import Shipment, State
+from shipdesk.shipments.models import Registration, Shipment, State
 from shipdesk.shipments.tests.factories import number_pool, shipment_data
 from shipdesk.tenancy.models import Role
 from shipdesk.tenancy.services import Actor
@@ -182,3 +182,22 @@ def test_export_shows_only_own_organization(web: Client, other_org: Any) -> None
     f.shipment(other_org, order_number="ALIEN-1")
     body = b"".join(web.get("/shipments/export.csv").streaming_content).decode("utf-8-sig")
     assert "ALIEN-1" not in body
+
+
+def test_the_register_button_shows_exactly_when_registering_would_work(web: Client,
+                                                                      org: Any) -> None:
+    from shipdesk.carriers.models import CarrierAccount
+
+    account = CarrierAccount.objects.create(organization=org, carrier_code="sandbox",
+                                            name="Песочница", is_active=False)
+    s = f.shipment(org, sender_profile=f.sender(org), carrier_code="sandbox",
+                   service_code="standard", carrier_account=account)
+    page = web.get(f"/shipments/{s.pk}/").content.decode()
+    assert f"/shipments/{s.pk}/register/" not in page  # its contract is switched off
+    r = web.post(f"/shipments/{s.pk}/register/", follow=True)
+    assert "Выберите договор с перевозчиком" in r.content.decode()
+    s.refresh_from_db()
+    assert s.registration == Registration.NONE
+    account.is_active = True
+    account.save(update_fields=["is_active"])
+    assert f"/shipments/{s.pk}/register/" in web.get(f"/shipments/{s.pk}/").content.decode()
