@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import itertools
 import json
@@ -53,7 +54,12 @@ from shipdesk.shipments.bulk import (
     fast_insert,
     insert_rows,
 )
-from shipdesk.shipments.delivery_rules import choose_rule, delivery_rules_for
+from shipdesk.shipments.delivery_rules import (
+    RuleFacts,
+    choose_rule,
+    delivery_rules_for,
+    order_value,
+)
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -344,9 +350,10 @@ def validation_context(*, organization: Any,
     rules = [r for r in delivery_rules_for(organization)
              if r.carrier_account_id in {a.id for a in accounts}]
 
-    def route(**facts: Any) -> tuple[int, str] | None:
-        rule = choose_rule(rules, **facts)
-        return None if rule is None else (rule.carrier_account_id, rule.service_code)
+    by_value = any(r.min_value is not None or r.max_value is not None for r in rules)
+
+    def route(*, order: Mapping[str, Any], **facts: Any) -> RuleFacts | None:
+        return choose_rule(rules, value=order_value(order) if by_value else None, **facts)
 
     return ValidationContext(
         limits=limits, limited_carriers=frozenset(c for c, _s in limits),
@@ -741,6 +748,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     organization = actor.organization
     sender_list = _senders(organization)
     ctx = ctx or validation_context(organization=organization, senders=sender_list)
+    if ctx.source != source:  # the rules may look at where the orders come from
+        ctx = dataclasses.replace(ctx, source=source)
     senders = {s.pk: s for s in sender_list}
     result = IntakeResult()
     seen_orders: dict[str, int] = {}
