@@ -281,8 +281,15 @@ def rule_dry_run(request: ActorRequest) -> HttpResponse:
 
 def _fill_text(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(str(OPTIONS.get(k) or k) if v is True else f"{k}: {v}"
-                         for k, v in value.items())
+        parts = []
+        for key, item in value.items():
+            if key == "notify_channels":
+                parts.append(_("уведомления: %(list)s") % {"list": ", ".join(
+                    str(rules.NOTIFY_CHANNELS.get(c, c)) for c in item) or _("не отправлять")})
+            else:
+                parts.append(str(OPTIONS.get(key) or words_of(key)) if item is True
+                             else f"{key}: {item}")
+        return ", ".join(parts)
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "—"
     return str(value)
