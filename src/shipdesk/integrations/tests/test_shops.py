@@ -238,3 +238,21 @@ def test_a_connection_is_made_on_its_page(web: Client, actor: Actor) -> None:
     assert answer.status_code == 302
     connection = intake.shop_connection_list(actor=actor).get()
     assert intake.connection_secrets(connection)["application_token"] == p.BITRIX_TOKEN
+
+
+def test_connections_through_the_api(api: Client, setup: dict[str, Any]) -> None:
+    made = api.post("/api/v1/integrations/shops/", data=json.dumps(
+        {"platform": "insales", "name": "Второй", "trigger_status": "accepted"}),
+        content_type="application/json")
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["webhook_path"].startswith("/integrations/shops/hook/")
+    assert body["webhook_path"].endswith(f"?key={body['secret']}")
+    bad = api.post("/api/v1/integrations/shops/", data=json.dumps(
+        {"platform": "bitrix", "name": "Б"}), content_type="application/json")
+    assert [e["loc"][-1] for e in bad.json()["errors"]] == ["application_token"]
+    connection = setup["connections"]["shop_webhook"]
+    call(connection)
+    events = api.get(f"/api/v1/integrations/shops/{connection.pk}/events").json()
+    assert [(e["outcome"], e["external_id"]) for e in events] == [("created", "WEB-77")]
+    assert len(api.get("/api/v1/integrations/shops/").json()) == 6
