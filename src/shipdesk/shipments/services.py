@@ -1192,7 +1192,8 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     if "carrier_code" in data and not ({"carrier_account_id", "carrier_account"} & data.keys()):
         merged["carrier_account_id"] = None  # another carrier: its default account
     merged.update({k: v for k, v in data.items() if k != "order_number"})
-    ctx = validation_context(organization=actor.organization)
+    ctx = dataclasses.replace(validation_context(organization=actor.organization),
+                              rule_actions=False)
     cleaned, errors = validate_shipment(merged, ctx)
     if cleaned["tracking_number"] and cleaned["tracking_number"] != shipment.tracking_number \
             and Shipment.objects.filter(organization=actor.organization,
@@ -1277,7 +1278,8 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
             "state": State(shipment.state).label})
     merged = _shipment_data(shipment)
     merged.update({k: v for k, v in data.items() if k not in ("order_number", "ready")})
-    ctx = validation_context(organization=actor.organization)
+    ctx = dataclasses.replace(validation_context(organization=actor.organization),
+                              rule_actions=False)
     cleaned, errors = validate_shipment(merged, ctx)
     for name in (*FIXED_AFTER_NUMBERING, "tracking_number"):
         if name in data and (cleaned[name] or None) != (getattr(shipment, name) or None):

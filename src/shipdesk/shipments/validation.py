@@ -102,6 +102,10 @@ class ValidationContext:
     route: Callable[..., Any] | None = None
     # where the orders of this intake come from (Shipment.source), for the rules
     source: str = ""
+    # whether the matching rule's actions beyond the carrier fill the order's blanks: at
+    # intake, not when a stored shipment is edited (a person's removal of an extra
+    # service or a weight must not be undone by the rule)
+    rule_actions: bool = True
 
 
 # --- scalar parsers: each returns (value, error message or None) -----------------------
@@ -533,7 +537,7 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
     rule = _rule_for(data, ctx)
-    if rule is not None:  # its actions fill what the order left empty
+    if rule is not None and ctx.rule_actions:  # its actions fill what the order left empty
         data = rule_apply(rule, data)
     get = data.get
     for name, max_len in STR_FIELDS.items():

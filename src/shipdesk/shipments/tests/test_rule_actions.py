@@ -71,6 +71,12 @@ def test_the_api_and_bulk_intake_apply_the_first_matching_rules_actions(
     assert made.weight_g == 1200  # the order's own weight stays
     assert made.options == {"fragile": True, "sms_notice": True, "notify_channels": []}
     assert made.declared_value == Decimal("7000.00") and made.sender_id == world["second"].pk
+    # a person who takes the extra services off keeps them off (no rule on edits)
+    edited = api.patch(f"/api/v1/shipments/{made.pk}", data=json.dumps({"options": {}}),
+                       content_type="application/json")
+    assert edited.status_code == 200, edited.content
+    made.refresh_from_db()
+    assert made.options == {} and made.length_cm == 40
     # bulk: a cheap order matches no rule (the «upload» one is for files only)
     result = shipments_create_many(actor=actor, items=[
         shipment_data(order_number="CHEAP-1", weight_g=None, service_code="POSTAL_PARCEL"),
