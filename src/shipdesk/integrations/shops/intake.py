@@ -286,6 +286,7 @@ def shop_connection_update(*, actor: Actor, connection_id: int, name: str,
     actor.require(Perm.MANAGE_SETTINGS)
     connection = shop_connection_get(actor=actor, connection_id=connection_id)
     stored = connection_secrets(connection)
+    values = {k: v for k, v in values.items() if v or k not in SECRET_FIELDS}
     config, given = _clean(connection.platform, name,
                            {**{k: stored.get(k) for k in SECRET_FIELDS}, **values})
     connection.name, connection.is_active, connection.config = name.strip()[:200], is_active, config

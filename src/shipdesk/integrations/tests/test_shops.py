@@ -238,6 +238,13 @@ def test_a_connection_is_made_on_its_page(web: Client, actor: Actor) -> None:
     assert answer.status_code == 302
     connection = intake.shop_connection_list(actor=actor).get()
     assert intake.connection_secrets(connection)["application_token"] == p.BITRIX_TOKEN
+    # edited without typing the token again: the stored one stays
+    answer = web.post(f"/integrations/shops/{connection.pk}/edit/", {
+        "name": "Битрикс", "is_active": "on", "trigger_status": "P", "application_token": ""})
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    connection.refresh_from_db()
+    assert connection.config["trigger_status"] == "P"
+    assert intake.connection_secrets(connection)["application_token"] == p.BITRIX_TOKEN
 
 
 def test_connections_through_the_api(api: Client, setup: dict[str, Any]) -> None:
