@@ -48,6 +48,16 @@ SOURCE_NAMES = {
 # the extra services a rule may add: the option keys the carriers' adapters read
 RULE_OPTIONS = ("fragile", "sms_notice", "inventory", "completeness_checking", "courier",
                 "with_simple_notice", "with_order_of_notice")
+
+
+def option_name(key: str) -> str:
+    """An extra service's name («with_simple_notice» is the carriers' «simple_notice»)."""
+    from shipdesk.carriers.names import OPTIONS, words_of
+
+    name = OPTIONS.get(key) or OPTIONS.get(key.removeprefix("with_"))
+    return str(name) if name else words_of(key)
+
+
 NOTIFY_CHANNELS = {"sms": gettext_lazy("SMS"), "email": gettext_lazy("e-mail"),
                    "webhook": gettext_lazy("вебхук")}
 MAX_SIZE_CM = 500
@@ -256,8 +266,6 @@ def rule_describe(rule: RuleFacts, *, service_names: Mapping[tuple[str, str], st
 
 def rule_actions_describe(rule: RuleFacts) -> list[str]:
     """The actions beside the carrier, in words («вес 500 г», «Хрупкое», «без SMS»)."""
-    from shipdesk.carriers.names import OPTIONS
-
     out: list[str] = []
     if rule.default_weight_g:
         out.append(_("вес по умолчанию %(w)s") % {"w": _weight(rule.default_weight_g)})
@@ -265,7 +273,7 @@ def rule_actions_describe(rule: RuleFacts) -> list[str]:
         out.append(_("упаковка %(l)s×%(w)s×%(h)s см") % dict(
             zip("lwh", rule.default_dims_cm, strict=True)))
     for key, _value in rule.options:
-        out.append(str(OPTIONS.get(key, key)))
+        out.append(option_name(key))
     if rule.insure:
         out.append(_("объявленная ценность = сумма заказа"))
     if rule.sender_id is not None:

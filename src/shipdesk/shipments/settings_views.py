@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shipdesk.carriers import selectors as carrier_selectors
-from shipdesk.carriers.names import OPTIONS, service_choices, service_name, words_of
+from shipdesk.carriers.names import service_choices, service_name
 from shipdesk.core.errors import ServiceError
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import (
@@ -179,7 +179,7 @@ class RuleForm(forms.Form):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["options"].choices = [  # type: ignore[attr-defined]
-            (key, OPTIONS.get(key) or words_of(key)) for key in rules.RULE_OPTIONS]
+            (key, rules.option_name(key)) for key in rules.RULE_OPTIONS]
         self.fields["sender_id"].choices = [("", _("из заказа или по умолчанию"))] + [  # type: ignore[attr-defined]
             (s.pk, s.name) for s in senders or []]
         field = self.fields["carrier_account_id"]
@@ -273,7 +273,8 @@ def rule_dry_run(request: ActorRequest) -> HttpResponse:
     rows = rules.delivery_rules_dry_run(actor=request.actor, limit=limit)
     labels = {name: str(DRY_RUN_LABELS.get(name, name)) for row in rows for name in row.fills}
     return render(request, "shipments/settings/rules_dry_run.html", {
-        "rows": [{"row": row, "fills": [
+        "rows": [{"row": row, "source": str(rules.SOURCE_NAMES.get(row.source, row.source)),
+                  "fills": [
             (labels[k], row.rule.sender_name if k == "sender_id" and row.rule else _fill_text(v))
             for k, v in row.fills.items()]} for row in rows],
         "limit": limit, "matched": sum(1 for r in rows if r.rule is not None)})
@@ -287,7 +288,7 @@ def _fill_text(value: Any) -> str:
                 parts.append(_("уведомления: %(list)s") % {"list": ", ".join(
                     str(rules.NOTIFY_CHANNELS.get(c, c)) for c in item) or _("не отправлять")})
             else:
-                parts.append(str(OPTIONS.get(key) or words_of(key)) if item is True
+                parts.append(rules.option_name(key) if item is True
                              else f"{key}: {item}")
         return ", ".join(parts)
     if isinstance(value, list):
