@@ -87,6 +87,18 @@ def test_the_api_and_bulk_intake_apply_the_first_matching_rules_actions(
 
 
 @pytest.mark.django_db
+def test_an_uploaded_file_gets_the_rule_for_files(actor: Actor, world: dict[str, Any]) -> None:
+    from shipdesk.shipments.tests.test_importing import row, upload, xlsx
+
+    job = upload(actor, xlsx([row(1, weight=None), row(2, weight=900)]))
+    assert job.created_count == 2, job.errors
+    stored = dict(Shipment.objects.values_list("order_number", "weight_g"))
+    assert stored == {"F-1": 100, "F-2": 900}  # the rule's weight only where none was given
+    assert set(Shipment.objects.values_list("carrier_account_id", flat=True)) == {
+        world["cdek"].pk}
+
+
+@pytest.mark.django_db
 def test_rules_with_actions_through_the_api_and_errors_at_their_fields(
         api: Client, world: dict[str, Any]) -> None:
     rule = api.get(f"/api/v1/shipments/delivery-rules/{world['big'].pk}").json()
