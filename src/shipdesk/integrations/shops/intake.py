@@ -51,6 +51,8 @@ PLATFORMS: dict[str, ModuleType] = {
 EVENTS_KEPT_PER_PAGE = 50
 PAYLOAD_KEEP_CHARS = 4000
 PUSH_AGAIN = dt.timedelta(hours=1)
+# refused calls kept per connection and hour (a flood of forged calls is logged, not stored)
+REFUSED_KEPT_PER_HOUR = 100
 
 
 @dataclass
@@ -110,7 +112,11 @@ def shop_webhook_receive(*, token: str, body: bytes, headers: Mapping[str, str],
                         now=time.time() if now is None else now)
     except Refused as exc:
         log.warning("shop webhook refused for connection %s: %s", connection.pk, exc)
-        _record(connection, ShopEventOutcome.REFUSED, str(exc), body=b"")
+        recent = ShopEvent.objects.filter(
+            connection=connection, outcome=ShopEventOutcome.REFUSED,
+            received_at__gte=timezone.now() - dt.timedelta(hours=1)).count()
+        if recent < REFUSED_KEPT_PER_HOUR:
+            _record(connection, ShopEventOutcome.REFUSED, str(exc), body=b"")
         return _problem(401, str(exc), code="refused")
     except PayloadProblem as exc:
         return _invalid(connection, exc, body)

@@ -156,6 +156,14 @@ def test_wrong_keys_and_signatures_are_refused_and_logged(setup: dict[str, Any])
     assert set(ShopEvent.objects.values_list("connection__platform", flat=True)) == set(c)
 
 
+def test_a_flood_of_forged_calls_is_not_all_stored(setup: dict[str, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intake, "REFUSED_KEPT_PER_HOUR", 2)
+    connection = setup["connections"]["insales"]
+    assert [call(connection, key="x").status_code for _n in range(4)] == [401] * 4
+    assert ShopEvent.objects.filter(connection=connection, outcome="refused").count() == 2
+
+
 def test_a_bad_payload_is_answered_pointing_at_the_platforms_field(
         setup: dict[str, Any]) -> None:
     c = setup["connections"]
