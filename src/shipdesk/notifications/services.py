@@ -606,7 +606,10 @@ def _messages_for(shipment: Any, plan: _OrgPlan, rule_kind: str, occurrence: int
     org_id = shipment.organization_id
     staff = rule_kind == RuleKind.RETURNING
     candidates: list[tuple[str, str, str, str]] = []
-    for channel in rule.channels:
+    # an automation rule may have narrowed the parcel's channels (shipment options)
+    only = None if staff else (shipment.options or {}).get("notify_channels")
+    channels = [c for c in rule.channels if only is None or c in only]
+    for channel in channels:
         if channel == Channel.WEBHOOK:
             raw = plan.settings.staff_email if staff else (shipment.recipient_email
                                                            or shipment.recipient_phone)

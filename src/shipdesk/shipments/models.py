@@ -117,10 +117,36 @@ class DeliveryRule(TenantModel):
                                 blank=True, default=Delivery.ANY)
     destination = models.CharField(_("направление"), max_length=16, choices=Destination.choices,
                                    blank=True, default=Destination.ANY)
+    # conditions on the order: where it came from, what it is worth (declared value, else
+    # cash on delivery, else its items)
+    sources = models.CharField(_("откуда заказ"), max_length=300, blank=True,
+                               help_text=_("через запятую: api, upload, insales, bitrix, "
+                                           "shopscript, amocrm, shop_webhook, moysklad"))
+    min_value = models.DecimalField(_("сумма заказа от"), max_digits=12, decimal_places=2,
+                                    null=True, blank=True)
+    max_value = models.DecimalField(_("сумма заказа до"), max_digits=12, decimal_places=2,
+                                    null=True, blank=True)
     # the choice
     carrier_account = models.ForeignKey("carriers.CarrierAccount", on_delete=models.CASCADE,
                                         related_name="+", verbose_name=_("договор"))
     service_code = models.CharField(_("вид отправления / тариф"), max_length=64, blank=True)
+    # the other actions: each fills only what the order left empty
+    default_weight_g = models.PositiveIntegerField(_("вес по умолчанию, г"), null=True,
+                                                   blank=True)
+    default_length_cm = models.PositiveIntegerField(_("длина упаковки, см"), null=True,
+                                                    blank=True)
+    default_width_cm = models.PositiveIntegerField(_("ширина упаковки, см"), null=True,
+                                                   blank=True)
+    default_height_cm = models.PositiveIntegerField(_("высота упаковки, см"), null=True,
+                                                    blank=True)
+    # extra services: carriers.names.OPTIONS keys -> true
+    options = models.JSONField(_("доп. услуги"), default=dict, blank=True)
+    # declared value (insurance) = the order's value when the order gives none
+    insure = models.BooleanField(_("объявленная ценность = сумма заказа"), default=False)
+    sender = models.ForeignKey(SenderProfile, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+", verbose_name=_("отправитель"))
+    # None: as the notification settings say; a list: only these channels ([] = none)
+    notify_channels = models.JSONField(_("уведомления получателю"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("правило выбора перевозчика")

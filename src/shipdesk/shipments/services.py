@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import itertools
 import json
@@ -53,7 +54,12 @@ from shipdesk.shipments.bulk import (
     fast_insert,
     insert_rows,
 )
-from shipdesk.shipments.delivery_rules import choose_rule, delivery_rules_for
+from shipdesk.shipments.delivery_rules import (
+    RuleFacts,
+    choose_rule,
+    delivery_rules_for,
+    order_value,
+)
 from shipdesk.shipments.models import (
     EDITABLE_STATES,
     TRANSITIONS,
@@ -345,9 +351,10 @@ def validation_context(*, organization: Any,
     rules = [r for r in delivery_rules_for(organization)
              if r.carrier_account_id in {a.id for a in accounts}]
 
-    def route(**facts: Any) -> tuple[int, str] | None:
-        rule = choose_rule(rules, **facts)
-        return None if rule is None else (rule.carrier_account_id, rule.service_code)
+    by_value = any(r.min_value is not None or r.max_value is not None for r in rules)
+
+    def route(*, order: Mapping[str, Any], **facts: Any) -> RuleFacts | None:
+        return choose_rule(rules, value=order_value(order) if by_value else None, **facts)
 
     return ValidationContext(
         limits=limits, limited_carriers=frozenset(c for c, _s in limits),
@@ -742,6 +749,8 @@ def shipments_intake(*, actor: Actor, rows: Iterable[tuple[int, Mapping[str, Any
     organization = actor.organization
     sender_list = _senders(organization)
     ctx = ctx or validation_context(organization=organization, senders=sender_list)
+    if ctx.source != source:  # the rules may look at where the orders come from
+        ctx = dataclasses.replace(ctx, source=source)
     senders = {s.pk: s for s in sender_list}
     result = IntakeResult()
     seen_orders: dict[str, int] = {}
@@ -1183,7 +1192,8 @@ def shipment_update(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) 
     if "carrier_code" in data and not ({"carrier_account_id", "carrier_account"} & data.keys()):
         merged["carrier_account_id"] = None  # another carrier: its default account
     merged.update({k: v for k, v in data.items() if k != "order_number"})
-    ctx = validation_context(organization=actor.organization)
+    ctx = dataclasses.replace(validation_context(organization=actor.organization),
+                              rule_actions=False)
     cleaned, errors = validate_shipment(merged, ctx)
     if cleaned["tracking_number"] and cleaned["tracking_number"] != shipment.tracking_number \
             and Shipment.objects.filter(organization=actor.organization,
@@ -1267,7 +1277,8 @@ def shipment_amend(*, actor: Actor, shipment_id: int, data: Mapping[str, Any]) -
             "state": State(shipment.state).label})
     merged = _shipment_data(shipment)
     merged.update({k: v for k, v in data.items() if k not in ("order_number", "ready")})
-    ctx = validation_context(organization=actor.organization)
+    ctx = dataclasses.replace(validation_context(organization=actor.organization),
+                              rule_actions=False)
     cleaned, errors = validate_shipment(merged, ctx)
     for name in (*FIXED_AFTER_NUMBERING, "tracking_number"):
         if name in data and (cleaned[name] or None) != (getattr(shipment, name) or None):

@@ -3,6 +3,7 @@ thin, every rule is in shipments/senders.py and shipments/delivery_rules.py."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ninja import Field, Router, Schema, Status
@@ -124,6 +125,23 @@ class DeliveryRuleIn(Schema):
     service_code: str = Field("", description="вид отправления / тариф; пусто: не задан")
     position: int | None = Field(None, ge=1, le=INTEGER_MAX,
                                  description="место в списке (1 — первое); пусто: в конец")
+    sources: str | list[str] = Field("", description=(
+        "откуда заказ: api, upload, ui, insales, bitrix, shopscript, amocrm, shop_webhook, "
+        "moysklad; пусто: откуда угодно"))
+    min_value: Decimal | None = Field(None, description="сумма заказа от, ₽")
+    max_value: Decimal | None = Field(None, description="сумма заказа до, ₽")
+    default_weight_g: PositiveInt | None = Field(None, description="вес, если в заказе нет")
+    default_length_cm: PositiveInt | None = None
+    default_width_cm: PositiveInt | None = None
+    default_height_cm: PositiveInt | None = None
+    options: list[str] = Field([], description=(
+        "доп. услуги: fragile, sms_notice, inventory, completeness_checking, courier, "
+        "with_simple_notice, with_order_of_notice"))
+    insure: bool = Field(False, description="объявленная ценность = сумма заказа")
+    sender_id: DbId | None = Field(None, description="адрес отправителя, если в заказе нет")
+    notify_channels: list[str] | None = Field(None, description=(
+        "уведомления получателю только по этим каналам (sms, email, webhook); [] — без "
+        "уведомлений; null — как в настройках уведомлений"))
 
 
 class DeliveryRulePatch(Schema):
@@ -137,6 +155,17 @@ class DeliveryRulePatch(Schema):
     destination: str | None = None
     carrier_account_id: DbId | None = None
     service_code: str | None = None
+    sources: str | list[str] | None = None
+    min_value: Decimal | None = Field(None, description="null: без ограничения")
+    max_value: Decimal | None = Field(None, description="null: без ограничения")
+    default_weight_g: PositiveInt | None = Field(None, description="null: не задан")
+    default_length_cm: PositiveInt | None = None
+    default_width_cm: PositiveInt | None = None
+    default_height_cm: PositiveInt | None = None
+    options: list[str] | None = None
+    insure: bool | None = None
+    sender_id: DbId | None = Field(None, description="null: не задан")
+    notify_channels: list[str] | None = Field(None, description="null: как в настройках")
 
 
 class DeliveryRuleMoveIn(Schema):
@@ -157,6 +186,17 @@ class DeliveryRuleOut(Schema):
     carrier_account_id: int
     carrier_code: str
     service_code: str
+    sources: list[str]
+    min_value: Decimal | None
+    max_value: Decimal | None
+    default_weight_g: int | None
+    default_length_cm: int | None
+    default_width_cm: int | None
+    default_height_cm: int | None
+    options: list[str]
+    insure: bool
+    sender_id: int | None
+    notify_channels: list[str] | None
     description: str = Field(description="правило словами")
 
 
@@ -168,6 +208,11 @@ def _rule_out(rule: DeliveryRule, names: dict[tuple[str, str], str] | None = Non
         "max_weight_g": rule.max_weight_g, "cod": rule.cod, "delivery": rule.delivery,
         "destination": rule.destination, "carrier_account_id": rule.carrier_account_id,
         "carrier_code": facts.carrier_code, "service_code": rule.service_code,
+        "sources": list(facts.sources), "min_value": rule.min_value, "max_value": rule.max_value,
+        "default_weight_g": rule.default_weight_g, "default_length_cm": rule.default_length_cm,
+        "default_width_cm": rule.default_width_cm, "default_height_cm": rule.default_height_cm,
+        "options": sorted(rule.options or {}), "insure": rule.insure, "sender_id": rule.sender_id,
+        "notify_channels": rule.notify_channels,
         "description": rules.rule_describe(
             facts, service_names=rules.service_names() if names is None else names),
     }
@@ -185,6 +230,26 @@ def rule_create(request: ApiRequest, payload: DeliveryRuleIn) -> Any:
     return Status(201, _rule_out(rules.delivery_rule_get(actor=request.auth, rule_id=rule.pk)))
 
 
+class DryRunRowOut(Schema):
+    shipment_id: int
+    order_number: str
+    source: str
+    rule_id: int | None
+    rule_name: str
+    carrier: str = Field(description="договор (и вид), который выбрало бы правило")
+    fills: dict[str, Any] = Field(description="что правило заполнило бы в заказе: поле → значение")
+    note: str
+
+
+@router.get("/delivery-rules/dry-run", response=list[DryRunRowOut],
+            summary="Проверка правил на последних заказах (ничего не меняет)")
+def rule_dry_run(request: ApiRequest, limit: int = 50) -> Any:
+    rows = rules.delivery_rules_dry_run(actor=request.auth, limit=limit)
+    return [{"shipment_id": r.shipment_id, "order_number": r.order_number, "source": r.source,
+             "rule_id": r.rule.id if r.rule else None, "rule_name": r.rule.name if r.rule else "",
+             "carrier": r.carrier, "fills": r.fills, "note": r.note} for r in rows]
+
+
 @router.get("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Правило")
 def rule_get(request: ApiRequest, delivery_rule_id: DbId) -> Any:
     return _rule_out(rules.delivery_rule_get(actor=request.auth, rule_id=delivery_rule_id))
@@ -193,8 +258,12 @@ def rule_get(request: ApiRequest, delivery_rule_id: DbId) -> Any:
 @router.patch("/delivery-rules/{delivery_rule_id}", response=DeliveryRuleOut, summary="Изменить правило")
 def rule_update(request: ApiRequest, delivery_rule_id: DbId, payload: DeliveryRulePatch) -> Any:
     changes = payload.dict(exclude_unset=True)
-    # null clears a weight bound; for the other fields it means "unchanged"
-    changes = {k: v for k, v in changes.items() if v is not None or k.endswith("_weight_g")}
+    # null clears a bound, a default or the sender, and puts notifications back to the
+    # settings; for the other fields it means "unchanged"
+    nullable = {"min_weight_g", "max_weight_g", "min_value", "max_value", "default_weight_g",
+                "default_length_cm", "default_width_cm", "default_height_cm", "sender_id",
+                "notify_channels"}
+    changes = {k: v for k, v in changes.items() if v is not None or k in nullable}
     rule = rules.delivery_rule_update(actor=request.auth, rule_id=delivery_rule_id, **changes)
     return _rule_out(rule)
 

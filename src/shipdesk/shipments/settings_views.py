@@ -116,6 +116,18 @@ def sender_default(request: ActorRequest, sender_profile_id: int) -> HttpRespons
 
 # --- delivery rules ------------------------------------------------------------------------
 
+NOTIFY_CHOICES = [
+    ("", gettext_lazy("как в настройках уведомлений")),
+    ("sms", gettext_lazy("только SMS")), ("email", gettext_lazy("только e-mail")),
+    ("sms,email", gettext_lazy("SMS и e-mail")), ("none", gettext_lazy("не уведомлять")),
+]
+DRY_RUN_LABELS = {
+    "weight_g": gettext_lazy("вес, г"), "length_cm": gettext_lazy("длина, см"),
+    "width_cm": gettext_lazy("ширина, см"), "height_cm": gettext_lazy("высота, см"),
+    "declared_value": gettext_lazy("объявленная ценность, ₽"),
+    "sender_id": gettext_lazy("отправитель"), "options": gettext_lazy("доп. услуги"),
+}
+
 class RuleForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Название"), max_length=200)
     index_prefixes = forms.CharField(
@@ -137,9 +149,39 @@ class RuleForm(forms.Form):
         label=gettext_lazy("Вид отправления / тариф"), required=False,
         help_text=gettext_lazy("пусто: вид по умолчанию у договора"))
     is_active = forms.BooleanField(label=gettext_lazy("Действует"), required=False, initial=True)
+    sources = forms.MultipleChoiceField(
+        label=gettext_lazy("Откуда заказ"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=list(rules.SOURCE_NAMES.items()), help_text=gettext_lazy("ничего не отмечено: откуда угодно"))
+    min_value = forms.DecimalField(label=gettext_lazy("Сумма заказа от, ₽"), min_value=0,
+                                   decimal_places=2, required=False)
+    max_value = forms.DecimalField(label=gettext_lazy("Сумма заказа до, ₽"), min_value=0,
+                                   decimal_places=2, required=False)
+    default_weight_g = forms.IntegerField(
+        label=gettext_lazy("Вес, если в заказе нет, г"), min_value=1, required=False)
+    default_length_cm = forms.IntegerField(label=gettext_lazy("Упаковка: длина, см"),
+                                           min_value=1, required=False)
+    default_width_cm = forms.IntegerField(label=gettext_lazy("Упаковка: ширина, см"),
+                                          min_value=1, required=False)
+    default_height_cm = forms.IntegerField(label=gettext_lazy("Упаковка: высота, см"),
+                                           min_value=1, required=False,
+                                           help_text=gettext_lazy("если в заказе размеров нет"))
+    options = forms.MultipleChoiceField(
+        label=gettext_lazy("Доп. услуги"), required=False, widget=forms.CheckboxSelectMultiple)
+    insure = forms.BooleanField(
+        label=gettext_lazy("Объявленная ценность = сумма заказа"), required=False,
+        help_text=gettext_lazy("страховка, если в заказе ценность не указана"))
+    sender_id = forms.TypedChoiceField(label=gettext_lazy("Отправитель"), coerce=int,
+                                       required=False, empty_value=None)
+    notify = forms.ChoiceField(label=gettext_lazy("Уведомления получателю"), required=False,
+                               choices=NOTIFY_CHOICES)
 
-    def __init__(self, *args: Any, accounts: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, accounts: list[Any], senders: list[Any] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["options"].choices = [  # type: ignore[attr-defined]
+            (key, rules.option_name(key)) for key in rules.RULE_OPTIONS]
+        self.fields["sender_id"].choices = [("", _("из заказа или по умолчанию"))] + [  # type: ignore[attr-defined]
+            (s.pk, s.name) for s in senders or []]
         field = self.fields["carrier_account_id"]
         field.choices = [("", "—")] + [  # type: ignore[attr-defined]
             (a.pk, a.name if a.is_active else _("%(name)s (отключён)") % {"name": a.name})
@@ -160,8 +202,10 @@ class RuleForm(forms.Form):
 
 
 CONDITION_FIELDS = ("index_prefixes", "min_weight_g", "max_weight_g", "cod", "delivery",
-                    "destination")
-ACTION_FIELDS = ("carrier_account_id", "service_code")
+                    "destination", "sources", "min_value", "max_value")
+ACTION_FIELDS = ("carrier_account_id", "service_code", "default_weight_g", "default_length_cm",
+                 "default_width_cm", "default_height_cm", "options", "insure", "sender_id",
+                 "notify")
 
 
 def _rules_context(actor: Any) -> dict[str, Any]:
@@ -188,10 +232,18 @@ def rule_form(request: ActorRequest, delivery_rule_id: int | None = None) -> Htt
     if rule is not None:
         initial = {name: getattr(rule, name) for name in rules.RULE_FIELDS}
         initial["index_prefixes"] = rule.index_prefixes.replace(",", ", ")
+        initial["sources"] = [s for s in rule.sources.split(",") if s]
+        initial["options"] = sorted(rule.options or {})
+        initial["notify"] = ("" if rule.notify_channels is None
+                             else ",".join(rule.notify_channels) or "none")
     accounts = list(carrier_selectors.carrier_account_list(actor=actor))
-    form = RuleForm(request.POST or None, initial=initial, accounts=accounts)
+    form = RuleForm(request.POST or None, initial=initial, accounts=accounts,
+                    senders=list(senders.sender_list(actor=actor)))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
+        notify = data.pop("notify") or ""
+        data["notify_channels"] = (None if not notify else
+                                   [] if notify == "none" else notify.split(","))
         try:
             if rule is None:
                 rules.delivery_rule_create(actor=actor, **data)
@@ -209,6 +261,39 @@ def rule_form(request: ActorRequest, delivery_rule_id: int | None = None) -> Htt
         "condition_fields": [form[name] for name in CONDITION_FIELDS],
         "action_fields": [form[name] for name in ACTION_FIELDS]},
                   status=422 if form.errors else 200)
+
+
+@actor_required
+def rule_dry_run(request: ActorRequest) -> HttpResponse:
+    """The rules tried on the last N orders: which would match each and what it would set;
+    nothing is changed."""
+    raw = request.GET.get("limit", "")
+    limit = int(raw) if raw.isdecimal() else 50
+    limit = max(1, min(limit, rules.DRY_RUN_MAX))
+    rows = rules.delivery_rules_dry_run(actor=request.actor, limit=limit)
+    labels = {name: str(DRY_RUN_LABELS.get(name, name)) for row in rows for name in row.fills}
+    return render(request, "shipments/settings/rules_dry_run.html", {
+        "rows": [{"row": row, "source": str(rules.SOURCE_NAMES.get(row.source, row.source)),
+                  "fills": [
+            (labels[k], row.rule.sender_name if k == "sender_id" and row.rule else _fill_text(v))
+            for k, v in row.fills.items()]} for row in rows],
+        "limit": limit, "matched": sum(1 for r in rows if r.rule is not None)})
+
+
+def _fill_text(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if key == "notify_channels":
+                parts.append(_("уведомления: %(list)s") % {"list": ", ".join(
+                    str(rules.NOTIFY_CHANNELS.get(c, c)) for c in item) or _("не отправлять")})
+            else:
+                parts.append(rules.option_name(key) if item is True
+                             else f"{key}: {item}")
+        return ", ".join(parts)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "—"
+    return str(value)
 
 
 @actor_required

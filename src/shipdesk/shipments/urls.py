@@ -38,6 +38,7 @@ urlpatterns = [
     path("senders/<int:sender_profile_id>/default/", settings_views.sender_default,
          name="sender_default"),
     path("delivery-rules/", settings_views.rule_list, name="delivery_rules"),
+    path("delivery-rules/dry-run/", settings_views.rule_dry_run, name="delivery_rules_dry_run"),
     path("delivery-rules/new/", settings_views.rule_form, name="delivery_rule_create"),
     path("delivery-rules/<int:delivery_rule_id>/", settings_views.rule_form,
          name="delivery_rule_edit"),

@@ -29,6 +29,7 @@ from shipdesk.shipments.addresses import (
     STREET_TYPES,
     parse_address,
 )
+from shipdesk.shipments.delivery_rules import rule_apply
 from shipdesk.shipments.regions import region_for_index, region_matches
 
 WEIGHT = gettext_lazy("Вес")
@@ -96,9 +97,15 @@ class ValidationContext:
     # organization's own: from its pools, or given by a carrier that numbers its parcels
     # itself (None: not checked)
     number_owned: Callable[[str, str, int | None], bool] | None = None
-    # the organization's delivery rules for a shipment that names no carrier:
-    # (index, weight_g, cod, pickup, international) -> (account id, service code) or None
-    route: Callable[..., tuple[int, str] | None] | None = None
+    # the organization's automation rules: (index, weight_g, cod, pickup, international,
+    # source, value) -> the first matching rule (delivery_rules.RuleFacts) or None
+    route: Callable[..., Any] | None = None
+    # where the orders of this intake come from (Shipment.source), for the rules
+    source: str = ""
+    # whether the matching rule's actions beyond the carrier fill the order's blanks: at
+    # intake, not when a stored shipment is edited (a person's removal of an extra
+    # service or a weight must not be undone by the rule)
+    rule_actions: bool = True
 
 
 # --- scalar parsers: each returns (value, error message or None) -----------------------
@@ -436,8 +443,21 @@ def _validate_items(raw_items: Any, *, international: bool, errors: list[FieldEr
     return cleaned
 
 
+def _rule_for(data: Mapping[str, Any], ctx: ValidationContext) -> Any:
+    """The organization's first automation rule matching the order, or None."""
+    if ctx.route is None:
+        return None
+    weight, _error = parse_int(data.get("weight_g"), what=WEIGHT)
+    cod, _error = parse_money(data.get("cod_amount"))
+    country = (_text(data.get("country")) or "RU").upper()
+    return ctx.route(index=_text(data.get("index")).replace(" ", ""), weight_g=weight,
+                     cod=bool(cod), pickup=bool(_text(data.get("pickup_point_code"))),
+                     international=country not in ("RU", "РФ", "РОССИЯ", "RUS", "643"),
+                     source=ctx.source, order=data)
+
+
 def _choose_carrier(data: Mapping[str, Any], out: dict[str, Any], ctx: ValidationContext,
-                    errors: list[FieldError]) -> None:
+                    errors: list[FieldError], rule: Any = None) -> None:
     """The carrier account and carrier of the shipment: the account named (by id, or by its
     name in a spreadsheet), else the carrier's default account for a carrier code, else the
     organization's first matching delivery rule, else Russian Post as before."""
@@ -464,18 +484,11 @@ def _choose_carrier(data: Mapping[str, Any], out: dict[str, Any], ctx: Validatio
             out["carrier_account_id"], code = account_id, account_code
     elif code:
         out["carrier_account_id"] = ctx.default_accounts.get(code)
-    elif ctx.route is not None:
-        weight, _error = parse_int(data.get("weight_g"), what=WEIGHT)
-        cod, _error = parse_money(data.get("cod_amount"))
-        country = (_text(data.get("country")) or "RU").upper()
-        chosen = ctx.route(index=_text(data.get("index")).replace(" ", ""), weight_g=weight,
-                           cod=bool(cod), pickup=bool(_text(data.get("pickup_point_code"))),
-                           international=country not in ("RU", "РФ", "РОССИЯ", "RUS", "643"))
-        if chosen is not None:
-            out["carrier_account_id"], service = chosen
-            code = ctx.accounts[chosen[0]]
-            if service and not out["service_code"]:
-                out["service_code"] = service
+    elif rule is not None:
+        out["carrier_account_id"] = rule.carrier_account_id
+        code = ctx.accounts[rule.carrier_account_id]
+        if rule.service_code and not out["service_code"]:
+            out["service_code"] = rule.service_code
     if not code:
         code = DEFAULT_CARRIER
         out["carrier_account_id"] = ctx.default_accounts.get(code)
@@ -523,6 +536,9 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
     shipment is valid (an address that could not be split)."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
+    rule = _rule_for(data, ctx)
+    if rule is not None and ctx.rule_actions:  # its actions fill what the order left empty
+        data = rule_apply(rule, data)
     get = data.get
     for name, max_len in STR_FIELDS.items():
         value = get(name)
@@ -537,7 +553,7 @@ def validate_shipment(data: Mapping[str, Any], ctx: ValidationContext, *,
 
     if require_order_number and not out["order_number"]:
         errors.append(FieldError(("order_number",), _("Укажите номер заказа")))
-    _choose_carrier(data, out, ctx, errors)
+    _choose_carrier(data, out, ctx, errors, rule)
     if not out["service_code"] and out["carrier_code"] == DEFAULT_CARRIER:
         out["service_code"] = DEFAULT_SERVICE
     if out["carrier_code"] in ctx.limited_carriers or out["carrier_code"] == DEFAULT_CARRIER:
