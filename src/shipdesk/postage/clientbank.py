@@ -43,7 +43,7 @@ class BankDocument:
         if not value:
             return None
         try:
-            return dt.datetime.strptime(value, "%d.%m.%Y").date()
+            return _date(value)
         except ValueError as exc:
             raise StatementError(f"{key}={value!r}", self.line) from exc
 
@@ -67,6 +67,11 @@ class BankStatement:
         return [d for d in self.documents
                 if (d.get("ПолучательСчет") or d.get("ПолучательРасчСчет")) in own
                 and d.get("ДатаПоступило")]
+
+
+def _date(value: str) -> dt.date:
+    day, month, year = value.split(".")
+    return dt.date(int(year), int(month), int(day))
 
 
 def _decode(content: bytes) -> tuple[str, str]:
@@ -140,6 +145,6 @@ def parse(content: bytes) -> BankStatement:
 
 def header_date(statement: BankStatement, key: str) -> dt.date | None:
     try:
-        return dt.datetime.strptime(statement.header.get(key, "").strip(), "%d.%m.%Y").date()
+        return _date(statement.header.get(key, "").strip())
     except ValueError:
         return None

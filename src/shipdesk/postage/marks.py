@@ -103,7 +103,7 @@ def datamatrix_path(payload: str) -> MatrixPath:
     code = zxingcpp.create_barcode(payload.encode(), zxingcpp.BarcodeFormat.DataMatrix)
     image = code.to_image(scale=1, add_quiet_zones=False)
     rows, cols = image.shape[0], image.shape[1]
-    raw = bytes(memoryview(image))
+    raw = bytes(memoryview(image))  # type: ignore[arg-type]
     runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
             for r in range(rows) for m in _DARK_RUN.finditer(raw[r * cols:(r + 1) * cols])]
     return cols, rows, " ".join(runs) + " f"
@@ -118,7 +118,8 @@ def datamatrix_png(payload: str, scale: int = 6) -> bytes:
     code = zxingcpp.create_barcode(payload.encode(), zxingcpp.BarcodeFormat.DataMatrix)
     image = code.to_image(scale=scale, add_quiet_zones=True)
     out = io.BytesIO()
-    Image.frombytes("L", (image.shape[1], image.shape[0]), bytes(memoryview(image))).save(
+    Image.frombytes("L", (image.shape[1], image.shape[0]),
+        bytes(memoryview(image))).save(  # type: ignore[arg-type]
         out, format="PNG")
     return out.getvalue()
 
@@ -141,5 +142,5 @@ def read_codes(image_bytes: bytes) -> list[str]:
     found: list[str] = []
     for image in images:
         found += [r.text for r in zxingcpp.read_barcodes(
-            image.convert("L"), formats=zxingcpp.BarcodeFormat.DataMatrix)]
+            image.convert("L"), formats=zxingcpp.BarcodeFormat.DataMatrix)]  # type: ignore[arg-type]
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
@@ -53,7 +54,7 @@ def envelopes_pdf(*, actor: Actor, shipment_ids: Sequence[int], size: str) -> by
             sender_address=label.sender.address, sender_index=label.sender.index,
             recipient_name=label.recipient.name, recipient_address=label.recipient.address,
             recipient_index=label.recipient.index, mail_type=label.mail_type,
-            mark_number=mark.number if mark else "", mark_amount=mark.amount if mark else 0,
+            mark_number=mark.number if mark else "", mark_amount=mark.amount if mark else Decimal(0),
             mark_payload=mark.payload if mark else ""))
     try:
         return rendering.render_envelopes(envelopes, size)

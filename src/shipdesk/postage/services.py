@@ -96,7 +96,7 @@ def account_set_payee(*, actor: Actor, account_id: int, **details: str) -> Posta
         if clean.get(name):
             try:
                 check(clean[name])
-            except Exception as exc:  # noqa: BLE001 - Django's ValidationError, its message
+            except Exception as exc:
                 errors.append(FieldError((name,), " ".join(getattr(exc, "messages", [str(exc)]))))
     if clean.get("payee_account") and not re.fullmatch(r"\d{20}", clean["payee_account"]):
         errors.append(FieldError(("payee_account",), _("Расчётный счёт — 20 цифр")))
@@ -325,10 +325,10 @@ def signing_key(organization_id: int) -> SigningKey:
         return key
     private, public = marks.new_key()
     with transaction.atomic():
+        secret: Any = {"ed25519": private}
         key, _created = SigningKey.objects.get_or_create(
             organization_id=organization_id,
-            defaults={"key_id": public[:16], "public_key": public,
-                      "secret": {"ed25519": private}})
+            defaults={"key_id": public[:16], "public_key": public, "secret": secret})
     return key
 
 
@@ -370,7 +370,8 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
                 "Отправление %(n)s — по другому договору, не этого баланса") % {"n": number}))
     if errors:
         raise ValidationFailed(_("Знаки не выпущены"), errors=errors)
-    total = sum((cost for _pk, _n, cost, _a in items), ZERO)
+    priced = [(pk, str(number), Decimal(cost or 0)) for pk, number, cost, _a in items]
+    total = sum((cost for _pk, _n, cost in priced), ZERO)
     key = signing_key(actor.organization_id)
     private = marks.private_key(key.secret["ed25519"])  # type: ignore[index]
     inn = actor.organization.inn or "-"
@@ -383,7 +384,7 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
             "last_mark", flat=True).get()
         now = timezone.now()
         rows = []
-        for seq, (pk, number, cost, _a) in enumerate(items, start=last - len(items) + 1):
+        for seq, (pk, number, cost) in enumerate(priced, start=last - len(items) + 1):
             data = marks.MarkData(number=f"{account.pk}-{seq:07d}", tracking_number=number,
                                   sender_inn=inn, amount=cost, issued_on=today,
                                   key_id=key.key_id)

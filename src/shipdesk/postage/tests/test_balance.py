@@ -11,8 +11,7 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
-from shipdesk.core.errors import Conflict
-from shipdesk.core.errors import ValidationFailed
+from shipdesk.core.errors import Conflict, ValidationFailed
 from shipdesk.postage import printing, selectors, services
 from shipdesk.postage.models import InvoiceStatus, PaymentStatus, QueueReason
 from shipdesk.postage.tests.conftest import statement

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from decimal import Decimal
 from typing import Any
@@ -64,5 +65,5 @@ def test_eight_processes_never_overdraw_and_debits_equal_the_balance_movement(
     assert sum(m.amount for m in Mark.objects.all()) == debited
     # each movement's balance after it chains from the one before (no lost update)
     chain = list(Movement.objects.filter(account=postage_account).order_by("pk"))
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert after.balance_after == before.balance_after + after.amount

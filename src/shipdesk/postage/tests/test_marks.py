@@ -105,7 +105,7 @@ def test_reconciliation_and_balance_statement(actor, funded, letters):
     rows = [list(r) for r in book.active.iter_rows(values_only=True)]
     assert rows[0][0] == "Знак" and {r[1] for r in rows[1:3]} == {m.tracking_number
                                                                   for m in issued}
-    assert ["Выпущено", 2] == rows[-3][:2] and ["Отменено (возврат)", 1] == rows[-1][:2]
+    assert rows[-3][:2] == ["Выпущено", 2] and rows[-1][:2] == ["Отменено (возврат)", 1]
     st = selectors.balance_statement(actor=actor, account_id=funded.pk, start=DAY, end=DAY)
     assert (st.opening, st.closing) == (Decimal("0.00"), Decimal("912.50"))
     assert st.credits - st.debits == st.closing - st.opening
