@@ -93,20 +93,18 @@ def private_key(private_hex: str) -> Ed25519PrivateKey:
 
 # --- the DataMatrix ---------------------------------------------------------------------
 
-MatrixPath = tuple[int, int, str]  # (columns, rows, PDF path of the dark runs in module units)
+MatrixImage = tuple[int, int, str]  # (columns, rows, 8-bit grey samples as hex)
 
 
-def datamatrix_path(payload: str) -> MatrixPath:
-    """The symbol (zxing-cpp's writer) as a filled path of horizontal dark runs."""
+def datamatrix_bits(payload: str) -> MatrixImage:
+    """The symbol (zxing-cpp's writer), one grey byte per module (0 dark, 255 light), as
+    hex for a PDF inline image (compressed with the page)."""
     import zxingcpp
 
     code = zxingcpp.create_barcode(payload.encode(), zxingcpp.BarcodeFormat.DataMatrix)
     image = code.to_image(scale=1, add_quiet_zones=False)
-    rows, cols = image.shape[0], image.shape[1]
     raw = bytes(memoryview(image))  # type: ignore[arg-type]
-    runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
-            for r in range(rows) for m in _DARK_RUN.finditer(raw[r * cols:(r + 1) * cols])]
-    return cols, rows, " ".join(runs) + " f"
+    return image.shape[1], image.shape[0], raw.hex()
 
 
 def datamatrix_png(payload: str, scale: int = 6) -> bytes:

@@ -37,7 +37,8 @@ def envelopes_pdf(*, actor: Actor, shipment_ids: Sequence[int], size: str) -> by
         raise ValidationFailed(_("Неизвестный формат конверта"), errors=[FieldError(
             ("size",), _("Формат конверта: %(s)s") % {"s": ", ".join(rendering.ENVELOPES)})])
     shipments = list(Shipment.objects.filter(organization_id=actor.organization_id,
-                                             pk__in=shipment_ids).select_related("sender")
+                                             pk__in=shipment_ids).select_related("sender", "carrier_account")
+                     .defer("carrier_account__credentials")
                      .order_by("pk"))
     if not shipments:
         raise ValidationFailed(_("Не выбрано ни одного письма"), errors=[

@@ -9,9 +9,11 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from shipdesk.documents.rendering.barcodes import draw_linear, draw_qr
@@ -153,72 +155,123 @@ class EnvelopeData:
     mark_payload: str = ""
 
 
-def _text(canvas: Canvas, text: str, box: Box, size: float, font: str = REGULAR) -> None:
-    try:
-        fitted = fit_text(text, font, box.w, box.h, size, 5, box.name)
-    except TextDoesNotFit:
-        fitted = fit_text(text[:120], font, box.w, box.h, size, 4, box.name)
-    canvas.setFont(font, fitted.size)
-    y = box.top - fitted.size
-    for line in fitted.lines:
-        canvas.drawString(box.x, y, line)
-        y -= fitted.leading
+@dataclass(frozen=True)
+class _Frame:
+    """Where things go on one envelope size (the layout is drawn for C5, scaled down)."""
+
+    width: float
+    height: float
+    scale: float
+    pad: float
+    cell: float  # an index box's height
+
+    @classmethod
+    def of(cls, size: str) -> _Frame:
+        w_mm, h_mm = ENVELOPES[size]
+        scale = min(1.0, h_mm / 162)
+        return cls(w_mm * mm, h_mm * mm, scale, 8 * mm * scale, 14 * scale + 4)
+
+    @property
+    def half(self) -> float:
+        return self.width / 2
+
+    @property
+    def mark_side(self) -> float:
+        return 26 * mm * min(1.0, self.scale * 1.2)
+
+    def sender(self) -> Box:
+        return Box("sender", self.pad, self.height - self.pad - 48 * self.scale,
+                   self.half - 2 * self.pad, 38 * self.scale)
+
+    def recipient(self) -> Box:
+        return Box("recipient", self.half, self.pad + 22 * self.scale,
+                   self.half - self.pad, 70 * self.scale)
 
 
-def _index_boxes(canvas: Canvas, index: str, x: float, y: float, cell: float) -> None:
-    """The recipient's index in six boxes, large digits (what the sorting reads)."""
-    canvas.setFont(BOLD, cell * 0.9)
+def _static_form(canvas: Canvas, size: str) -> str:
+    """What every envelope of a size shares (captions, the index boxes) as one form XObject,
+    drawn once into the file and referenced by each page."""
+    name = f"envelope_{size}"
+    if name in getattr(canvas, "_postage_forms", set()):
+        return name
+    f = _Frame.of(size)
+    canvas.beginForm(name)
+    canvas.setFont(BOLD, 7)
+    canvas.drawString(f.pad, f.height - f.pad - 7, "От кого / Откуда")
+    rbox = f.recipient()
+    canvas.drawString(rbox.x, rbox.top + 3, "Кому / Куда")
     for i in range(6):
-        canvas.rect(x + i * cell * 0.8, y, cell * 0.7, cell)
-        if i < len(index):
-            canvas.drawCentredString(x + i * cell * 0.8 + cell * 0.35, y + cell * 0.18, index[i])
+        canvas.rect(f.pad + i * f.cell * 0.8, f.pad, f.cell * 0.7, f.cell)
+    canvas.endForm()
+    canvas._postage_forms = getattr(canvas, "_postage_forms", set()) | {name}
+    return name
+
+
+def _fitted_lines(tx: Any, text: str, box: Box, size: float) -> None:
+    try:
+        fitted = fit_text(text, REGULAR, box.w, box.h, size, 5, box.name)
+    except TextDoesNotFit:
+        fitted = fit_text(text[:120], REGULAR, box.w, box.h, size, 4, box.name)
+    tx.setFont(REGULAR, fitted.size, fitted.leading)
+    tx.setTextOrigin(box.x, box.top - fitted.size)
+    for line in fitted.lines:
+        tx.textLine(line)
 
 
 def draw_envelope(canvas: Canvas, env: EnvelopeData, size: str,
-                  path: marks.MatrixPath | None = None) -> None:
-    w_mm, h_mm = ENVELOPES[size]
-    width, height = w_mm * mm, h_mm * mm
-    scale = min(1.0, h_mm / 162)  # the layout is drawn for C5 and scaled down for smaller
-    pad = 8 * mm * scale
-    half = width / 2
-    # the sender, top left
-    canvas.setFont(BOLD, 7)
-    canvas.drawString(pad, height - pad - 7, "От кого / Откуда")
-    _text(canvas, f"{env.sender_name}\n{env.sender_address}",
-          Box("sender", pad, height - pad - 48 * scale, half - 2 * pad, 38 * scale), 9 * scale)
-    canvas.setFont(BOLD, 9 * scale + 2)
-    canvas.drawString(pad, height - pad - 60 * scale, env.sender_index)
+                  bits: marks.MatrixImage | None = None) -> None:
+    f = _Frame.of(size)
+    canvas.doForm(_static_form(canvas, size))
+    width, height, scale, pad = f.width, f.height, f.scale, f.pad
+    # every text of the envelope in one text object
+    tx = canvas.beginText()
+    _fitted_lines(tx, f"{env.sender_name}\n{env.sender_address}", f.sender(), 9 * scale)
+    tx.setFont(BOLD, 9 * scale + 2)
+    tx.setTextOrigin(pad, height - pad - 60 * scale)
+    tx.textOut(env.sender_index)
+    _fitted_lines(tx, f"{env.recipient_name}\n{env.recipient_address}", f.recipient(),
+                  11 * scale)
+    tx.setFont(BOLD, 11 * scale + 2)
+    tx.setTextOrigin(f.half, pad + 6 * scale)
+    tx.textOut(env.recipient_index)
+    # the index in its boxes: tabular digits, spaced to the boxes' pitch
+    digit = f.cell * 0.9
+    tx.setFont(BOLD, digit)
+    tx.setCharSpace(f.cell * 0.8 - stringWidth("0", BOLD, digit))
+    tx.setTextOrigin(pad + (f.cell * 0.7 - stringWidth("0", BOLD, digit)) / 2,
+                     pad + f.cell * 0.18)
+    tx.textOut(env.recipient_index[:6])
+    tx.setCharSpace(0)
+    if env.tracking_number:
+        tx.setFont(REGULAR, 7)
+        tx.setTextOrigin(pad, height - pad - 100 * scale - 9)
+        tx.textOut(env.tracking_number)
+    canvas.drawText(tx)
     # the item's barcode under the sender
     if env.tracking_number:
         draw_linear(canvas, env.tracking_number, pad, height - pad - 100 * scale,
-                    min(half - 2 * pad, 200), 28 * scale)
-        canvas.setFont(REGULAR, 7)
-        canvas.drawString(pad, height - pad - 109 * scale, env.tracking_number)
+                    min(f.half - 2 * pad, 200), 28 * scale)
     # the mark, top right
     if env.mark_payload:
-        side = 26 * mm * min(1.0, scale * 1.2)
+        side = f.mark_side
         x0, y0 = width - pad - side, height - pad - side
-        cols, rows, ops = path or marks.datamatrix_path(env.mark_payload)
+        cols, rows, hexdata = bits or marks.datamatrix_bits(env.mark_payload)
         cell = side / (max(cols, rows) + 2)
-        canvas.saveState()
-        canvas.transform(cell, 0, 0, -cell, x0 + cell, y0 + side - cell)
-        canvas.addLiteral(ops)
-        canvas.restoreState()
-        canvas.setFont(BOLD, 6.5)
-        canvas.drawRightString(x0 - 3, height - pad - 7, "ЗНАК ОНЛАЙН-ОПЛАТЫ")
-        canvas.setFont(REGULAR, 6.5)
-        canvas.drawRightString(x0 - 3, height - pad - 15, f"{money(env.mark_amount)} ₽")
-        canvas.drawRightString(x0 - 3, height - pad - 23, env.mark_number)
-        canvas.drawRightString(x0 - 3, height - pad - 31, env.mail_type)
-    # the recipient, bottom right
-    rbox = Box("recipient", half, pad + 22 * scale, half - pad, 70 * scale)
-    canvas.setFont(BOLD, 7)
-    canvas.drawString(rbox.x, rbox.top + 3, "Кому / Куда")
-    _text(canvas, f"{env.recipient_name}\n{env.recipient_address}", rbox, 11 * scale)
-    canvas.setFont(BOLD, 11 * scale + 2)
-    canvas.drawString(half, pad + 6 * scale, env.recipient_index)
-    # the index boxes, bottom left
-    _index_boxes(canvas, env.recipient_index, pad, pad, 14 * scale + 4)
+        # an inline image, one module a sample: one operator per mark, no per-module paths
+        canvas.addLiteral(
+            f"q {cols * cell:.3f} 0 0 {rows * cell:.3f} {x0 + cell:.3f} "
+            f"{y0 + side - cell - rows * cell:.3f} cm BI /W {cols} /H {rows} /CS /G "
+            f"/BPC 8 /I false /F /AHx ID {hexdata}> EI Q")
+        tx = canvas.beginText()
+        tx.setFont(BOLD, 6.5)
+        for n, line in enumerate(("ЗНАК ОНЛАЙН-ОПЛАТЫ", f"{money(env.mark_amount)} ₽",
+                                  env.mark_number, env.mail_type)):
+            if n == 1:
+                tx.setFont(REGULAR, 6.5)
+            tx.setTextOrigin(x0 - 3 - stringWidth(line, BOLD if n == 0 else REGULAR, 6.5),
+                             height - pad - 7 - 8 * n)
+            tx.textOut(line)
+        canvas.drawText(tx)
 
 
 def render_envelopes(envelopes: Iterable[EnvelopeData], size: str) -> bytes:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -333,8 +333,9 @@ def signing_key(organization_id: int) -> SigningKey:
 
 
 def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
-                today: dt.date | None = None) -> list[Mark]:
-    """One mark per item, paid from the balance in one debit. Refused whole (with the
+                today: dt.date | None = None) -> QuerySet[Mark]:
+    """One mark per item, paid from the balance in one debit (the marks come back as a lazy
+    query: a caller wanting only the debit reads none of them). Refused whole (with the
     item's number in the message) for an item of another organization or another contract,
     without a number or a price, or with a live mark already."""
     from shipdesk.shipments.models import Shipment
@@ -383,34 +384,35 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
         last = PostageAccount.objects.filter(pk=account.pk).values_list(
             "last_mark", flat=True).get()
         now = timezone.now()
+        org_id = actor.organization_id
         rows = []
         for seq, (pk, number, cost) in enumerate(priced, start=last - len(items) + 1):
             data = marks.MarkData(number=f"{account.pk}-{seq:07d}", tracking_number=number,
                                   sender_inn=inn, amount=cost, issued_on=today,
                                   key_id=key.key_id)
-            rows.append(Mark(organization_id=actor.organization_id, account_id=account.pk,
-                             shipment_id=pk, number=data.number, tracking_number=number,
-                             amount=cost, issued_on=today, payload=marks.sign(data, private),
-                             debit=debit, created_at=now, updated_at=now))
-        created = _insert_marks(rows)
+            rows.append((org_id, account.pk, pk, data.number, number, cost, today,
+                         MarkState.ISSUED, marks.sign(data, private), debit.pk, now, now))
+        _insert_marks(rows)
         audit(actor, "postage.marks_issue", debit, count=len(rows), amount=str(total))
-    return created
+    return Mark.objects.filter(debit=debit).order_by("pk")
 
 
-def _insert_marks(rows: list[Mark]) -> list[Mark]:
+_MARK_COLUMNS = ("organization_id", "account_id", "shipment_id", "number", "tracking_number",
+                 "amount", "issued_on", "state", "payload", "debit_id", "created_at",
+                 "updated_at")
+
+
+def _insert_marks(rows: list[tuple[Any, ...]]) -> None:
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return Mark.objects.bulk_create(rows, batch_size=2000)
+        Mark.objects.bulk_create([Mark(**dict(zip(_MARK_COLUMNS, r, strict=True)))
+                                  for r in rows], batch_size=2000)
+        return
     from shipdesk.core.pgcopy import copy_rows
 
-    columns = ("organization_id", "account_id", "shipment_id", "number", "tracking_number",
-               "amount", "issued_on", "state", "payload", "debit_id", "created_at",
-               "updated_at")
     with connection.cursor() as cursor:
-        copy_rows(cursor, Mark._meta.db_table, columns,
-                  [[getattr(m, c) for c in columns] for m in rows])
-    return rows
+        copy_rows(cursor, Mark._meta.db_table, _MARK_COLUMNS, rows)
 
 
 def mark_get(*, actor: Actor, mark_id: int) -> Mark:
