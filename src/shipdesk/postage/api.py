@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import timezone
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
@@ -182,15 +183,17 @@ def correct(request: ApiRequest, account_id: DbId, payload: CorrectionIn) -> Sta
 
 @router.get("/accounts/{account_id}/statement/", response=StatementReportOut,
             summary="Выписка по балансу: входящий и исходящий остаток, движения")
-def balance_statement(request: ApiRequest, account_id: DbId, start: dt.date,
-                      end: dt.date) -> Any:
+def balance_statement(request: ApiRequest, account_id: DbId, start: dt.date | None = None,
+                      end: dt.date | None = None) -> Any:
+    start, end = _period(start, end)
     return selectors.balance_statement(actor=request.auth, account_id=account_id,
                                        start=start, end=end)
 
 
 @router.get("/accounts/{account_id}/statement.xlsx", summary="Выписка по балансу (XLSX)")
-def balance_statement_xlsx(request: ApiRequest, account_id: DbId, start: dt.date,
-                           end: dt.date) -> HttpResponse:
+def balance_statement_xlsx(request: ApiRequest, account_id: DbId, start: dt.date | None = None,
+                           end: dt.date | None = None) -> HttpResponse:
+    start, end = _period(start, end)
     return _xlsx(printing.statement_xlsx(actor=request.auth, account_id=account_id,
                                          start=start, end=end), "postage-statement.xlsx")
 
@@ -288,6 +291,12 @@ def envelopes(request: ApiRequest, payload: EnvelopesIn) -> HttpResponse:
              summary="Партия писем принята: знаки использованы, проводки в учёт")
 def handover(request: ApiRequest, batch_id: DbId) -> Any:
     return services.handover_accept(actor=request.auth, batch_id=batch_id)
+
+
+def _period(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The period asked for; by default the month so far."""
+    today = timezone.localdate()
+    return start or today.replace(day=1), end or today
 
 
 def _xlsx(content: bytes, name: str) -> HttpResponse:

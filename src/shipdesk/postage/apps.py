@@ -10,6 +10,10 @@ class PostageConfig(AppConfig):
     tenant_walker_params = {"account_id": "postage.PostageAccount",
                             "invoice_id": "postage.Invoice", "mark_id": "postage.Mark",
                             "payment_id": "postage.StatementPayment"}
+    # the page's one-button forms: {name} is the action; the ids come in the form, and every
+    # service they reach scopes them to the organization (tests: another organization's
+    # mark, item or invoice is refused)
+    tenant_walker_exempt = {"postage:action": "action name, not an object id"}
 
     def ready(self) -> None:
         from shipdesk.core import duework
