@@ -17,7 +17,7 @@ from pydantic import Field
 
 from shipdesk.core.apitypes import DbId
 from shipdesk.core.typing import ApiRequest
-from shipdesk.postage import printing, selectors, services
+from shipdesk.postage import letters, printing, selectors, services
 
 router = Router(tags=["postage"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -271,6 +271,22 @@ def _verdict(v: selectors.Verdict) -> dict[str, Any]:
     return {"valid": v.valid, "message": v.message, "state": v.state,
             "number": d.number if d else "", "tracking_number": d.tracking_number if d else "",
             "amount": d.amount if d else None, "issued_on": d.issued_on if d else None}
+
+
+class LetterKindOut(Schema):
+    code: str
+    name: str
+    registered: bool
+    max_weight_g: int
+    step_g: int
+    first: Decimal
+    per_step: Decimal
+
+
+@router.get("/letters/kinds/", response=list[LetterKindOut],
+            summary="Виды писем и мелких пакетов с тарифами")
+def letter_kinds(request: ApiRequest) -> Any:
+    return list(letters.KINDS.values())
 
 
 @router.get("/reconciliation.xlsx", summary="Сверка знаков за день (XLSX для 1С)")

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shipdesk.documents.rendering.common import money
-from shipdesk.postage import clientbank, marks
+from shipdesk.postage import clientbank, letters, marks
 from shipdesk.postage.models import (
     Invoice,
     InvoiceStatus,
@@ -347,8 +347,11 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
         raise ValidationFailed(_("Не выбрано ни одного отправления"), errors=[
             FieldError(("shipment_ids",), _("Выберите отправления"))])
     account = account_get(actor=actor, account_id=account_id)
-    items = list(Shipment.objects.filter(organization_id=actor.organization_id, pk__in=ids)
-                 .values_list("pk", "tracking_number", "shipping_cost", "carrier_account_id"))
+    items = [(pk, number, cost if cost else _letter_postage(service, weight), carrier)
+             for pk, number, cost, carrier, service, weight in Shipment.objects.filter(
+                 organization_id=actor.organization_id, pk__in=ids).values_list(
+                 "pk", "tracking_number", "shipping_cost", "carrier_account_id",
+                 "service_code", "weight_g")]
     errors: list[FieldError] = []
     found = {pk for pk, *_rest in items}
     errors += [FieldError(("shipment_ids", pk), _(
@@ -365,7 +368,8 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
                 "На отправление %(n)s знак уже выпущен") % {"n": number}, "duplicate"))
         elif not cost or cost <= 0:
             errors.append(FieldError(("shipment_ids", pk), _(
-                "У отправления %(n)s не рассчитан тариф") % {"n": number}))
+                "У отправления %(n)s не рассчитан тариф (и это не письмо с известным "
+                "весом)") % {"n": number}))
         elif carrier_account != account.carrier_account_id:
             errors.append(FieldError(("shipment_ids", pk), _(
                 "Отправление %(n)s — по другому договору, не этого баланса") % {"n": number}))
@@ -413,6 +417,14 @@ def _insert_marks(rows: list[tuple[Any, ...]]) -> None:
 
     with connection.cursor() as cursor:
         copy_rows(cursor, Mark._meta.db_table, _MARK_COLUMNS, rows)
+
+
+def _letter_postage(service_code: str, weight_g: int | None) -> Decimal | None:
+    """A letter's postage by its kind and weight when the item has no price of its own."""
+    try:
+        return letters.postage(service_code, weight_g or 0)
+    except letters.NotALetter:
+        return None
 
 
 def mark_get(*, actor: Actor, mark_id: int) -> Mark:

@@ -109,3 +109,22 @@ def test_reconciliation_and_balance_statement(actor, funded, letters):
     st = selectors.balance_statement(actor=actor, account_id=funded.pk, start=DAY, end=DAY)
     assert (st.opening, st.closing) == (Decimal("0.00"), Decimal("912.50"))
     assert st.credits - st.debits == st.closing - st.opening
+
+
+def test_letters_without_a_price_pay_their_kinds_postage_by_weight(actor, funded, letters):
+    from shipdesk.postage import letters as kinds
+    from shipdesk.shipments.models import Shipment
+
+    assert kinds.postage("LETTER", 20) == Decimal("87.50")
+    assert kinds.postage("LETTER", 45) == Decimal("95.50")  # 2 further started 20 g steps
+    with pytest.raises(kinds.NotALetter):
+        kinds.postage("LETTER", 101)
+    ids = letters(2)
+    Shipment.objects.filter(pk__in=ids).update(shipping_cost=None, weight_g=45)
+    Shipment.objects.filter(pk=ids[1]).update(service_code="POSTAL_PARCEL")
+    with pytest.raises(ValidationFailed) as exc:  # a parcel needs its own price
+        services.marks_issue(actor=actor, account_id=funded.pk, shipment_ids=ids, today=DAY)
+    assert [e.loc for e in exc.value.errors] == [("shipment_ids", ids[1])]
+    [mark] = services.marks_issue(actor=actor, account_id=funded.pk, shipment_ids=ids[:1],
+                                  today=DAY)
+    assert mark.amount == Decimal("95.50")
