@@ -17,9 +17,26 @@ ORG_INN = "7707083893"
 PAYEE_ACCOUNT = "40702810900000000001"
 
 
+def fast_user(email: str) -> Any:
+    """An owner who never logs in with a password: no password hashing (a second a user on a
+    loaded machine); pages are reached with ``force_login``."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(username=email, email=email)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
 @pytest.fixture
 def org(make_org: Any) -> Organization:
-    return make_org(inn=ORG_INN, legal_name="ООО «Рога и копыта»")
+    return make_org(owner=fast_user("owner@postage.test"), inn=ORG_INN,
+                    legal_name="ООО «Рога и копыта»")
+
+
+@pytest.fixture
+def other_org(make_org: Any) -> Organization:
+    return make_org(owner=fast_user("other@postage.test"), name="Чужой магазин")
 
 
 @pytest.fixture

@@ -83,7 +83,9 @@ def test_second_mark_for_an_item_and_another_organizations_item_refused(
         actor, funded, letters, make_org):
     [first] = letters(1)
     services.marks_issue(actor=actor, account_id=funded.pk, shipment_ids=[first], today=DAY)
-    other = make_org()
+    from shipdesk.postage.tests.conftest import fast_user
+
+    other = make_org(owner=fast_user("someone@postage.test"))
     [foreign] = letters(1, org_id=other.pk, start=100)
     with pytest.raises(ValidationFailed) as exc:
         services.marks_issue(actor=actor, account_id=funded.pk,
