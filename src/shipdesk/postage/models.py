@@ -176,6 +176,7 @@ class Mark(TenantModel):
     refund = models.OneToOneField(Movement, on_delete=models.PROTECT, null=True, blank=True,
                                   related_name="+")
     used_on = models.DateField(null=True, blank=True)
+    batch_id = models.BigIntegerField(null=True, blank=True)  # the hand-over that took it
     cancelled_on = models.DateField(null=True, blank=True)
 
     class Meta:

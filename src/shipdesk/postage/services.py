@@ -455,42 +455,57 @@ def mark_cancel(*, actor: Actor, mark_id: int, today: dt.date | None = None) -> 
     return mark
 
 
-def marks_use(*, organization_id: int, shipment_ids: Sequence[int],
-              on: dt.date) -> tuple[list[Mark], list[Mark]]:
-    """Moves the items' issued marks to used; returns (now used, refused: used already or
-    cancelled). Rows are locked so that two hand-overs of one letter cannot both use it."""
+def _post_used(organization_id: int, used: Sequence[Mark], on: dt.date) -> None:
+    """The postage of marks just used, to the finance ledger: Dr 44 (delivery costs),
+    Cr 60 (the carrier, whose advance it was)."""
+    from shipdesk.finance import ledger
+    from shipdesk.finance.models import Account, EntryKind
+
+    ledger.post(organization_id, [ledger.Entry(
+        kind=EntryKind.SERVICES, shipment_id=m.shipment_id, posted_on=on,
+        lines=[(Account.DELIVERY, m.amount), (Account.CARRIER, -m.amount)]) for m in used])
+
+
+def marks_use(*, organization_id: int, shipment_ids: Sequence[int], on: dt.date,
+              batch_id: int | None = None) -> tuple[list[Mark], list[Mark]]:
+    """Moves the items' issued marks to used and posts their postage to the ledger; returns
+    (now used, the rest: used already or cancelled). Rows are locked so that two hand-overs
+    of one letter cannot both use it."""
     live = list(Mark.objects.select_for_update().filter(
         organization_id=organization_id, shipment_id__in=shipment_ids).exclude(
         state=MarkState.CANCELLED).order_by("pk"))
     fresh = [m for m in live if m.state == MarkState.ISSUED]
-    refused = [m for m in live if m.state != MarkState.ISSUED]
+    rest = [m for m in live if m.state != MarkState.ISSUED]
     if fresh:
         Mark.objects.filter(pk__in=[m.pk for m in fresh]).update(
-            state=MarkState.USED, used_on=on, updated_at=timezone.now())
-    for m in fresh:
-        m.state, m.used_on = MarkState.USED, on
-    return fresh, refused
+            state=MarkState.USED, used_on=on, batch_id=batch_id, updated_at=timezone.now())
+        for m in fresh:
+            m.state, m.used_on, m.batch_id = MarkState.USED, on, batch_id
+        _post_used(organization_id, fresh, on)
+    return fresh, rest
 
 
 def handover_accept(*, actor: Actor, batch_id: int, today: dt.date | None = None) -> list[Mark]:
-    """A batch of marked letters accepted at the office: every letter must carry an issued
-    mark; the marks become used and the postage is posted to the ledger (Dr 44, Cr 60)."""
+    """A batch of marked letters accepted at the office: every letter must carry a mark not
+    handed over before; the marks become used and their postage is posted to the ledger
+    (Dr 44, Cr 60). A mark tracking already saw accepted (posted then) joins the batch."""
     from shipdesk.documents import selectors as documents
-    from shipdesk.finance import ledger
-    from shipdesk.finance.models import Account, EntryKind
 
     actor.require(Perm.MANAGE_SHIPMENTS)
     today = today or timezone.localdate()
     batch = documents.batch_get(actor=actor, batch_id=batch_id)
     shipments = dict(documents.batch_shipments(batch).values_list("pk", "tracking_number"))
     with transaction.atomic():
-        used, refused = marks_use(organization_id=actor.organization_id,
-                                  shipment_ids=list(shipments), on=today)
-        marked = {m.shipment_id for m in used} | {m.shipment_id for m in refused}
+        used, rest = marks_use(organization_id=actor.organization_id,
+                               shipment_ids=list(shipments), on=today, batch_id=batch.pk)
+        twice = [m for m in rest if m.batch_id is not None]
+        joined = [m for m in rest if m.batch_id is None]
+        marked = {m.shipment_id for m in used + rest}
         errors = [FieldError(("marks", m.tracking_number), _(
-            "Знак %(n)s на %(t)s уже %(state)s") % {
-            "n": m.number, "t": m.tracking_number, "state": m.get_state_display().lower()},
-            "used_twice") for m in refused]
+            "Знак %(n)s на %(t)s уже использован: сдан %(d)s") % {
+            "n": m.number, "t": m.tracking_number,
+            "d": m.used_on.strftime("%d.%m.%Y") if m.used_on else ""},
+            "used_twice") for m in twice]
         errors += [FieldError(("shipments", number or pk), _(
             "На отправлении %(t)s нет знака онлайн-оплаты") % {"t": number or pk}, "no_mark")
             for pk, number in shipments.items() if pk not in marked]
@@ -498,12 +513,10 @@ def handover_accept(*, actor: Actor, batch_id: int, today: dt.date | None = None
             transaction.set_rollback(True)
             raise ValidationFailed(_("Партия %(b)s не принята") % {"b": str(batch)},
                                    errors=errors)
-        ledger.post(actor.organization_id, [ledger.Entry(
-            kind=EntryKind.SERVICES, shipment_id=m.shipment_id, posted_on=today,
-            lines=[(Account.DELIVERY, m.amount), (Account.CARRIER, -m.amount)]) for m in used])
-        audit(actor, "postage.handover_accept", batch, marks=len(used),
-              amount=str(sum((m.amount for m in used), ZERO)))
-    return used
+        Mark.objects.filter(pk__in=[m.pk for m in joined]).update(batch_id=batch.pk)
+        audit(actor, "postage.handover_accept", batch, marks=len(used) + len(joined),
+              amount=str(sum((m.amount for m in used + joined), ZERO)))
+    return used + joined
 
 
 def marks_from_tracking(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
