@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import imaplib
 import logging
+from collections.abc import Callable
 from email.message import Message
 from email.policy import default as default_policy
 from typing import Any
@@ -25,6 +26,16 @@ from shipdesk.tenancy.services import Actor, audit, system_actor
 log = logging.getLogger(__name__)
 EXTENSIONS = (".xlsx", ".xls", ".ods", ".csv")
 TIMEOUT = 30
+# Other domains' readers of attachments this mailbox also receives (postage: a bank's
+# statements in 1C "Client Bank" text): ``handler(actor, name, content) -> taken``.
+AttachmentHandler = Callable[[Actor, str, bytes], bool]
+_handlers: list[AttachmentHandler] = []
+HANDLED_EXTENSIONS = (".txt",)
+
+
+def register_attachment_handler(handler: AttachmentHandler) -> None:
+    if handler not in _handlers:
+        _handlers.append(handler)
 
 
 def mailbox_set(*, actor: Actor, host: str, port: int, username: str, password: str,
@@ -64,7 +75,7 @@ def _attachments(msg: Message) -> list[tuple[str, bytes]]:
     found = []
     for part in msg.walk():
         name = part.get_filename() or ""
-        if name.lower().endswith(EXTENSIONS):
+        if name.lower().endswith(EXTENSIONS + HANDLED_EXTENSIONS):
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 found.append((name, payload))
@@ -99,6 +110,11 @@ def mailbox_poll(*, mailbox_id: int, now: dt.datetime | None = None) -> int:
                 msg = email.message_from_bytes(raw, policy=default_policy)
                 for name, content in _attachments(msg):
                     try:
+                        if any(handler(actor, name, content) for handler in _handlers):
+                            imported += 1
+                            continue
+                        if not name.lower().endswith(EXTENSIONS):
+                            continue
                         report_import(actor=actor, filename=name, content=content, source="mail")
                         imported += 1
                     except ServiceError as exc:  # an unreadable attachment: noted, not fatal
