@@ -17,7 +17,7 @@ router = Router(tags=["analytics"])
 
 
 def _filters(request: ApiRequest) -> selectors.Filters:
-    return selectors.filters_parse(request.GET)
+    return selectors.filters_parse(request.GET, actor=request.auth)
 
 
 @router.get("/summary", response=dict[str, Any])

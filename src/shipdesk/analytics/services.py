@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from shipdesk.analytics.models import (
+    Grain,
     ReturnReasonRollup,
     ShipmentRollup,
     TransitRollup,
@@ -26,7 +28,14 @@ from shipdesk.shipments.regions import region_for_index
 KEY = ["organization_id", "day", "carrier_account_id", "carrier_code", "kind", "region",
        "sender_id"]
 SHIPMENT_MEASURES = ["created", "cost_count", "cost_sum", "handed_over", "delivered",
-                     "returned", "lost", "delivered_notified", "returned_notified"]
+                     "returned", "lost", "delivered_notified", "returned_notified",
+                     "with_term", "late"]
+# the grains each table is written at (models.Grain): the shipments' figures at all three,
+# the routes' histograms by day and month (a route names its region), the return reasons
+# by day with and without the region
+SHIPMENT_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DAY_NO_REGION)
+TRANSIT_GRAINS = (Grain.DAY, Grain.MONTH)
+REASON_GRAINS = (Grain.DAY, Grain.DAY_NO_REGION)
 _M = {name: i for i, name in enumerate(SHIPMENT_MEASURES)}
 MAX_TRANSIT_DAYS = 120
 # statuses before the parcel reaches its destination: leaving them is an arrival
@@ -90,8 +99,23 @@ def return_reason(previous: str, substatus: str) -> str:
 
 # --------------------------------------------------------------------------- upkeep
 
-def _day(at: datetime) -> date:
-    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+def _zones(organization_ids: Iterable[int]) -> dict[int, ZoneInfo]:
+    """Each organization's time zone (one query): its rollups are filed by local day."""
+    from shipdesk.tenancy.models import Organization, zone_named
+
+    ids = set(organization_ids)
+    return {pk: zone_named(name) for pk, name in Organization.objects.filter(
+        pk__in=ids).values_list("pk", "timezone")} if ids else {}
+
+
+_MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def local_day(at: datetime, zone: ZoneInfo | None) -> date:
+    """The organization's day of a moment (naive moments are UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone or _MOSCOW).date()
 
 
 def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None = None
@@ -100,11 +124,14 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
     counted: one upsert for the chunk. Called by the shipments intake in its transaction."""
     if not shipments:
         return
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, _created_sums(shipments))
+    zones = _zones({s.organization_id for s in shipments})
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
+            _created_sums(shipments, zones), SHIPMENT_GRAINS)
     users: dict[tuple[Any, ...], list[Any]] = {}
     now = timezone.now()
     for s in shipments:
-        key = (s.organization_id, _day(getattr(s, "created_at", None) or now), user_id or 0)
+        key = (s.organization_id, local_day(getattr(s, "created_at", None) or now,
+                                            zones.get(s.organization_id)), user_id or 0)
         users.setdefault(key, [0])[0] += 1
     _upsert(UserRollup._meta.db_table, ["organization_id", "day", "user_id"], ["created"],
             users)
@@ -113,21 +140,23 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
 def rollups_shipment_changed(*, before: Any, after: Any) -> None:
     """An edited shipment (still a draft or validated: no outcome yet) moves its count and
     cost from the key it had to the key it has (another carrier, region, kind, cost)."""
-    sums = _created_sums([before], sign=-1)
-    for key, row in _created_sums([after]).items():
+    zones = _zones({before.organization_id})
+    sums = _created_sums([before], zones, sign=-1)
+    for key, row in _created_sums([after], zones).items():
         old = sums.setdefault(key, [0] * len(SHIPMENT_MEASURES))
         sums[key] = [a + b for a, b in zip(old, row, strict=True)]
     _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
-            {k: v for k, v in sums.items() if any(v)})
+            {k: v for k, v in sums.items() if any(v)}, SHIPMENT_GRAINS)
 
 
-def _created_sums(shipments: Sequence[Any], sign: int = 1) -> dict[tuple[Any, ...], list[Any]]:
+def _created_sums(shipments: Sequence[Any], zones: dict[int, ZoneInfo], sign: int = 1
+                  ) -> dict[tuple[Any, ...], list[Any]]:
     now = timezone.now()
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
     kinds: dict[tuple[Any, Any], str] = {}
     regions: dict[tuple[Any, Any], str] = {}
     for s in shipments:
-        day = _day(getattr(s, "created_at", None) or now)
+        day = local_day(getattr(s, "created_at", None) or now, zones.get(s.organization_id))
         kk = (s.service_code, s.mail_category)
         kind = kinds.get(kk)
         if kind is None:
@@ -158,11 +187,13 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
     decided = [c.shipment_id for c in changes
                if outcome(c.previous) != outcome(c.status, c.substatus)]
     notified = _notified(decided) if decided else set()
-    days: dict[datetime, date] = {}
+    zones = _zones({c.organization_id for c in changes})
+    days: dict[tuple[int, datetime], date] = {}
     for c in changes:
-        day = days.get(c.created_at)
+        day = days.get((c.organization_id, c.created_at))
         if day is None:
-            day = days[c.created_at] = _day(c.created_at)
+            day = days[(c.organization_id, c.created_at)] = local_day(
+                c.created_at, zones.get(c.organization_id))
         key = (c.organization_id, day, c.carrier_account_id or 0, c.carrier_code, c.kind,
                c.region, c.sender_id or 0)
         row = None
@@ -188,15 +219,20 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
                     t = transit[(*key, c.route, spent)]
                     t[0] += 1
                     if c.expected_delivery is not None:
+                        late = arrival > c.expected_delivery
                         t[1] += 1
-                        t[2] += arrival > c.expected_delivery
+                        t[2] += late
+                        row = row or sums[key]
+                        row[_M["with_term"]] += 1
+                        row[_M["late"]] += late
         if (c.status in _RETURNING or after == "returned") and c.previous not in _RETURNING \
                 and outcome(c.previous) != "returned":
             reasons[(*key, return_reason(c.previous, c.substatus))][0] += 1
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums)
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums, SHIPMENT_GRAINS)
     _upsert(TransitRollup._meta.db_table, [*KEY, "route", "days"], ["n", "with_term", "late"],
-            transit)
-    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons)
+            transit, TRANSIT_GRAINS)
+    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons,
+            REASON_GRAINS)
 
 
 def _notified(shipment_ids: Sequence[int]) -> set[int]:
@@ -205,12 +241,37 @@ def _notified(shipment_ids: Sequence[int]) -> set[int]:
     return shipments_notified_of_arrival(shipment_ids=shipment_ids)
 
 
+def _grained(keys: list[str], sums: dict[tuple[Any, ...], list[Any]],
+             grains: Sequence[int]) -> dict[tuple[Any, ...], list[Any]]:
+    """``sums`` keyed at every grain: (organization, grain, day, ...), the month's rows
+    on its first day, the region-less rows with region "" (summed where keys meet)."""
+    day_at, region_at = keys.index("day"), keys.index("region")
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for key, values in sums.items():
+        for grain in grains:
+            k = list(key)
+            if grain == Grain.MONTH:
+                k[day_at] = k[day_at].replace(day=1)
+            elif grain == Grain.DAY_NO_REGION:
+                k[region_at] = ""
+            full = (k[0], int(grain), *k[1:])
+            had = out.get(full)
+            out[full] = list(values) if had is None else [
+                a + b for a, b in zip(had, values, strict=True)]
+    return out
+
+
 def _upsert(table: str, keys: list[str], measures: list[str],
-            sums: dict[tuple[Any, ...], list[Any]]) -> None:
-    """Adds ``sums`` (key -> measures) to ``table``: a multi-row INSERT ... ON CONFLICT DO
-    UPDATE adding the deltas, keys in order (two writers lock rows in the same order)."""
+            sums: dict[tuple[Any, ...], list[Any]], grains: Sequence[int] | None = None
+            ) -> None:
+    """Adds ``sums`` (key -> measures) to ``table`` at each of ``grains``: a multi-row
+    INSERT ... ON CONFLICT DO UPDATE adding the deltas, keys in order (two writers lock
+    rows in the same order). ``grains`` None: a table without grains (the users')."""
     if not sums:
         return
+    if grains is not None:
+        sums = _grained(keys, sums, grains)
+        keys = [keys[0], "grain", *keys[1:]]
     sqlite = connection.vendor == "sqlite"
     day_at = keys.index("day")
     rows: list[list[Any]] = []
@@ -242,12 +303,30 @@ REBUILD_CHUNK = 20_000
 
 @transaction.atomic
 def analytics_rebuild(*, organization_ids: Iterable[int] | None = None) -> dict[str, int]:
-    """Recomputes the rollups from the stored shipments and the whole status-change feed
-    (in id order, through the same functions as the increments). All or nothing."""
+    """Recomputes the rollups from the stored shipments and the whole status-change feed.
+    All or nothing. On PostgreSQL set-based SQL (``analytics.rebuild``: a few statements,
+    about a minute per million shipments); elsewhere (SQLite) chunk by chunk through the
+    same functions as the increments."""
+    from shipdesk.tenancy.models import Organization, zone_named
+
+    orgs = None if organization_ids is None else sorted(set(organization_ids))
+    if connection.vendor == "postgresql":
+        from shipdesk.analytics.rebuild import rebuild_postgresql
+        from shipdesk.shipments.regions import PREFIX_REGION
+
+        found = Organization.objects.all()
+        if orgs is not None:
+            found = found.filter(pk__in=orgs)
+        zones = {pk: zone_named(name).key for pk, name in found.values_list("pk", "timezone")}
+        return rebuild_postgresql(organization_ids=orgs, zones=zones,
+                                  prefixes=dict(PREFIX_REGION))
+    return _rebuild_in_chunks(orgs)
+
+
+def _rebuild_in_chunks(orgs: list[int] | None) -> dict[str, int]:
     from shipdesk.shipments.selectors import shipments_rollup_rows
     from shipdesk.tracking.selectors import status_change_facts
 
-    orgs = None if organization_ids is None else sorted(set(organization_ids))
     for model in (ShipmentRollup, TransitRollup, ReturnReasonRollup, UserRollup):
         qs = model.objects.all()
         if orgs is not None:
