@@ -22,7 +22,13 @@ reads a few thousand rows whatever the period (see ``selectors._spans``):
   whole months inside a long period, for the charts by region and route;
 - ``DAY_NO_REGION``: per day, with the region folded away (``region`` = ""): every
   chart that neither filters nor groups by region (totals, volumes, carriers, weeks,
-  reasons, reminders) — about a dozen rows per day for a whole organization."""
+  reasons, reminders) — about a dozen rows per day for a whole organization;
+- ``DAY_CARRIER`` / ``MONTH_CARRIER`` (transit only): the routes' histograms with the
+  account, kind and sender folded away, for the transit charts without those filters.
+
+A route is the pair of regions (the sender's, from the index the carrier accepted the
+parcel at, and the recipient's): a few hundred routes a country, not the tens of
+thousands of index-prefix pairs."""
 
 from __future__ import annotations
 
@@ -42,6 +48,10 @@ class Grain(models.IntegerChoices):
     DAY = 0, "day"
     MONTH = 1, "month"
     DAY_NO_REGION = 2, "day without region"
+    # the routes' histograms with the account, kind and sender folded away (0 / ""):
+    # per carrier, route and region only, for the charts with none of those filters
+    DAY_CARRIER = 3, "day per carrier"
+    MONTH_CARRIER = 4, "month per carrier"
 
 
 class _Keyed(models.Model):
@@ -92,7 +102,7 @@ class ShipmentRollup(_Keyed):
 class TransitRollup(_Keyed):
     """A histogram of transit times (whole days from acceptance to arrival) per route."""
 
-    route = models.CharField(max_length=16, blank=True)  # "101-630": index prefixes
+    route = models.CharField(max_length=100, blank=True)  # the origin's region name
     days = models.SmallIntegerField()
     n = models.IntegerField(default=0)
     with_term = models.IntegerField(default=0)  # the carrier's control term was known

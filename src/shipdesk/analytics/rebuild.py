@@ -98,13 +98,14 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
         cur.execute(
             "CREATE TEMP TABLE analytics_change ON COMMIT DROP AS "  # noqa: S608
             "SELECT k.organization_id, k.day, k.carrier_account_id, k.carrier_code, k.kind, "
-            "k.region, k.sender_id, COALESCE(st.route, '') AS route, "
+            "k.region, k.sender_id, COALESCE(origin.region, '') AS route, "
             "ch.previous_status AS prev, ch.status, ch.substatus, "
             f"{_BEFORE} AS before, {_AFTER} AS after, "
             "COALESCE(st.arrived_at_pickup_at, ch.changed_at) AS arrival, "
             "st.accepted_at, st.expected_delivery, ch.shipment_id "
             f"FROM {t['ch']} ch JOIN analytics_keyed k ON k.id = ch.shipment_id "
-            f"LEFT JOIN {t['t']} st ON st.shipment_id = ch.shipment_id")
+            f"LEFT JOIN {t['t']} st ON st.shipment_id = ch.shipment_id "
+            "LEFT JOIN analytics_prefix origin ON origin.prefix = left(st.route, 3)")
         cur.execute("SELECT COUNT(*) FROM analytics_change")
         changes = cur.fetchone()[0]
         # who was told their parcel waits (as shipments_notified_of_arrival asks it)
@@ -193,21 +194,28 @@ def _coarser(cur: Any, t: dict[str, str], params: list[Any]) -> None:
                 "lost", "delivered_notified", "returned_notified", "with_term", "late"]
     plans: tuple[tuple[str, list[str], list[str], tuple[Grain, ...]], ...] = (
         ("sr", shipment, [], (Grain.MONTH, Grain.DAY_NO_REGION)),
-        ("tr", ["n", "with_term", "late"], ["route", "days"], (Grain.MONTH,)),
+        ("tr", ["n", "with_term", "late"], ["route", "days"],
+         (Grain.MONTH, Grain.DAY_CARRIER, Grain.MONTH_CARRIER)),
         ("rr", ["n"], ["reason"], (Grain.DAY_NO_REGION,)))
     for table, measures, extra, grains in plans:
         for grain in grains:
-            day = "date_trunc('month', day)::date" if grain == Grain.MONTH else "day"
-            region = "''" if grain == Grain.DAY_NO_REGION else "region"
+            monthly = grain in (Grain.MONTH, Grain.MONTH_CARRIER)
+            folded = grain in (Grain.DAY_CARRIER, Grain.MONTH_CARRIER)
+            # (column, as written): a folded column is a constant, not grouped by
+            shape = [("organization_id", "organization_id"),
+                     ("day", "date_trunc('month', day)::date" if monthly else "day"),
+                     ("carrier_account_id", "0" if folded else "carrier_account_id"),
+                     ("carrier_code", "carrier_code"), ("kind", "''" if folded else "kind"),
+                     ("region", "''" if grain == Grain.DAY_NO_REGION else "region"),
+                     ("sender_id", "0" if folded else "sender_id"),
+                     *((e, e) for e in extra)]
+            written = ", ".join(w for _c, w in shape)
+            group = ", ".join(w for _c, w in shape if w not in ("0", "''"))
             rest = ", ".join(extra)
-            group = (f"organization_id, {day}, carrier_account_id, carrier_code, kind, "
-                     + ("" if grain == Grain.DAY_NO_REGION else "region, ")
-                     + "sender_id" + (f", {rest}" if rest else ""))
             cur.execute(
                 f"INSERT INTO {t[table]} ({_KEY_COLUMNS}{', ' + rest if rest else ''}, "  # noqa: S608
-                f"{', '.join(measures)}) SELECT organization_id, {int(grain)}, {day}, "
-                f"carrier_account_id, carrier_code, kind, {region}, sender_id"
-                f"{', ' + rest if rest else ''}, "
+                f"{', '.join(measures)}) SELECT organization_id, {int(grain)}, "
+                f"{written.removeprefix('organization_id, ')}, "
                 + ", ".join(f"SUM({m})" for m in measures)
                 + f" FROM {t[table]} WHERE grain = {int(Grain.DAY)}{only} GROUP BY {group}",
                 params)

@@ -181,7 +181,12 @@ def _scoped(model: Any, actor: Actor, f: Filters, *, by_region: bool = False
             ) -> QuerySet[Any]:
     actor.require(Perm.VIEW)
     within = Q()
-    for grain, first, last in _spans(f, by_region=by_region or model is TransitRollup):
+    transit = model is TransitRollup
+    # the routes' histograms per carrier only, when no filter needs the folded dimensions
+    per_carrier = transit and f.account is None and f.sender is None and not f.kind
+    for grain, first, last in _spans(f, by_region=by_region or transit):
+        if per_carrier:
+            grain = Grain.MONTH_CARRIER if grain == Grain.MONTH else Grain.DAY_CARRIER
         within |= Q(grain=grain, day__gte=first, day__lte=last)
     qs = model.objects.filter(within, organization_id=actor.organization.pk)
     if f.account is not None:
@@ -263,7 +268,8 @@ def volume_by_day(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     rows = (scoped.values("day", "kind")
             .annotate(created=Sum("created"), cost_sum=Sum("cost_sum"),
                       cost_count=Sum("cost_count")).order_by("day", "kind"))
-    return [_with_rates({**r, "kind_name": kind_name(r["kind"], carrier_of.get(r["kind"], ""))})
+    names = {kind: kind_name(kind, carrier) for kind, carrier in carrier_of.items()}
+    return [_with_rates({**r, "kind_name": names.get(r["kind"]) or kind_name(r["kind"])})
             for r in rows]
 
 
@@ -345,13 +351,16 @@ def percentile(histogram: Mapping[int, int], p: float) -> int | None:
 
 
 def transit_by_route(*, actor: Actor, f: Filters, limit: int = 50) -> list[dict[str, Any]]:
-    """Transit time percentiles (days, acceptance to arrival) per carrier and route, and
-    how many arrived within the carrier's control term; the busiest routes first."""
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in (_scoped(TransitRollup, actor, f).values("carrier_code", "route", "days")
+    """Transit time percentiles (days, acceptance to arrival) per carrier and route (from
+    the region it was accepted in to the recipient's), and how many arrived within the
+    carrier's control term; the busiest routes first."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in (_scoped(TransitRollup, actor, f)
+              .values("carrier_code", "route", "region", "days")
               .annotate(n=Sum("n"), with_term=Sum("with_term"), late=Sum("late")).order_by()):
-        g = groups.setdefault((r["carrier_code"], r["route"]), {
-            "carrier_code": r["carrier_code"], "route": r["route"],
+        g = groups.setdefault((r["carrier_code"], r["route"], r["region"]), {
+            "carrier_code": r["carrier_code"], "origin": r["route"], "region": r["region"],
+            "route": f"{r['route'] or '?'} → {r['region'] or '?'}",
             "carrier": carrier_names.carrier_name(r["carrier_code"]), "hist": defaultdict(int),
             "n": 0, "with_term": 0, "late": 0})
         g["hist"][r["days"]] += r["n"]

@@ -34,7 +34,7 @@ SHIPMENT_MEASURES = ["created", "cost_count", "cost_sum", "handed_over", "delive
 # the routes' histograms by day and month (a route names its region), the return reasons
 # by day with and without the region
 SHIPMENT_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DAY_NO_REGION)
-TRANSIT_GRAINS = (Grain.DAY, Grain.MONTH)
+TRANSIT_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DAY_CARRIER, Grain.MONTH_CARRIER)
 REASON_GRAINS = (Grain.DAY, Grain.DAY_NO_REGION)
 _M = {name: i for i, name in enumerate(SHIPMENT_MEASURES)}
 MAX_TRANSIT_DAYS = 120
@@ -49,6 +49,12 @@ def kind_of(service_code: str | None, category: str | None) -> str:
     "ONLINE_PARCEL/WITH_DECLARED_VALUE"), else its category; the same key as tracking's
     carrier rules."""
     return (service_code or "").partition("/")[0].upper() or (category or "")
+
+
+def route_origin(route: str | None) -> str:
+    """The region a route starts from (tracking's routes are "101-630": index prefixes of
+    the acceptance and the destination); "" when unknown."""
+    return region_for_index((route or "")[:3]) or "" if route and route[:3].isdigit() else ""
 
 
 def region_of(index: str | None, country: str | None = "RU") -> str:
@@ -216,7 +222,7 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
             if arrival is not None:
                 spent = int((arrival - c.accepted_at).total_seconds() // 86400)
                 if 0 <= spent <= MAX_TRANSIT_DAYS:
-                    t = transit[(*key, c.route, spent)]
+                    t = transit[(*key, route_origin(c.route), spent)]
                     t[0] += 1
                     if c.expected_delivery is not None:
                         late = arrival > c.expected_delivery
@@ -246,14 +252,19 @@ def _grained(keys: list[str], sums: dict[tuple[Any, ...], list[Any]],
     """``sums`` keyed at every grain: (organization, grain, day, ...), the month's rows
     on its first day, the region-less rows with region "" (summed where keys meet)."""
     day_at, region_at = keys.index("day"), keys.index("region")
+    folded = [(keys.index(name), empty) for name, empty in (
+        ("carrier_account_id", 0), ("kind", ""), ("sender_id", 0))]
     out: dict[tuple[Any, ...], list[Any]] = {}
     for key, values in sums.items():
         for grain in grains:
             k = list(key)
-            if grain == Grain.MONTH:
+            if grain in (Grain.MONTH, Grain.MONTH_CARRIER):
                 k[day_at] = k[day_at].replace(day=1)
-            elif grain == Grain.DAY_NO_REGION:
+            if grain == Grain.DAY_NO_REGION:
                 k[region_at] = ""
+            if grain in (Grain.DAY_CARRIER, Grain.MONTH_CARRIER):
+                for at, empty in folded:
+                    k[at] = empty
             full = (k[0], int(grain), *k[1:])
             had = out.get(full)
             out[full] = list(values) if had is None else [
