@@ -117,7 +117,7 @@ def stacked_columns(marks: Sequence[Mark], *, name: str, title: str,
         body.append(f'<rect x="{x}" y="{y - 12}" width="10" height="10" '
                     f'fill="{color[s]}"/><text x="{x + 14}" y="{y - 3}" '
                     f'font-size="10">{escape(s or "—")}</text>')
-    if line_name:
+    if line_name and points:
         i = len(series)
         x, y = left + (i % per_line) * 190, height + 14 * (i // per_line)
         extra = max(extra, 14 * (i // per_line))
@@ -132,7 +132,7 @@ def bars(marks: Sequence[Mark], *, name: str, title: str, unit: str = "",
     """Horizontal bars, one per mark, with the figure written beside it; ``compared``
     (aligned with ``marks``, None where the compared period has no figure): a thin grey
     bar under each, the compared period's figure, named ``compared_name``."""
-    two = bool(compared)
+    two = any(c is not None for c in compared)
     row, left, width = (36 if two else 24), 220, 720
     height = max(row * len(marks) + 8, 30) + (18 if two else 0)
     values = [float(m.value) for m in marks] + [float(c.value) for c in compared if c]

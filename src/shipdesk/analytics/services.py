@@ -157,27 +157,75 @@ def rollups_shipment_changed(*, before: Any, after: Any) -> None:
 
 def _created_sums(shipments: Sequence[Any], zones: dict[int, ZoneInfo], sign: int = 1
                   ) -> dict[tuple[Any, ...], list[Any]]:
-    now = timezone.now()
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
-    kinds: dict[tuple[Any, Any], str] = {}
-    regions: dict[tuple[Any, Any], str] = {}
+    keys = _Keys(zones)
     for s in shipments:
-        day = local_day(getattr(s, "created_at", None) or now, zones.get(s.organization_id))
-        kk = (s.service_code, s.mail_category)
-        kind = kinds.get(kk)
-        if kind is None:
-            kind = kinds[kk] = kind_of(*kk)
-        rk = ((s.index or "")[:3], s.country)
-        region = regions.get(rk)
-        if region is None:
-            region = regions[rk] = region_of(*rk)
-        row = sums[(s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
-                    kind, region, s.sender_id or 0)]
+        row = sums[keys.of(s)]
         row[0] += sign
         if s.shipping_cost is not None:
             row[1] += sign
             row[2] += sign * Decimal(s.shipping_cost)
     return sums
+
+
+class _Keys:
+    """A shipment's rollup key (organization, local day, account, carrier, kind, region,
+    sender), the kinds and regions worked out once per batch."""
+
+    def __init__(self, zones: dict[int, ZoneInfo]) -> None:
+        self.zones, self.now = zones, timezone.now()
+        self.kinds: dict[tuple[Any, Any], str] = {}
+        self.regions: dict[tuple[Any, Any], str] = {}
+
+    def of(self, s: Any) -> tuple[Any, ...]:
+        day = local_day(getattr(s, "created_at", None) or self.now,
+                        self.zones.get(s.organization_id))
+        kk = (s.service_code, s.mail_category)
+        kind = self.kinds.get(kk)
+        if kind is None:
+            kind = self.kinds[kk] = kind_of(*kk)
+        rk = ((s.index or "")[:3], s.country)
+        region = self.regions.get(rk)
+        if region is None:
+            region = self.regions[rk] = region_of(*rk)
+        return (s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
+                kind, region, s.sender_id or 0)
+
+
+def rollups_batch_handed_over(*, shipments: Sequence[Any], check_tracking: bool = True
+                              ) -> None:
+    """A closed batch's parcels counted as handed over (the documents' hand-over), each
+    once: a parcel the carrier's tracking already showed as accepted was counted then
+    (``check_tracking``; a rebuild passes False, as its tracking pass skips the parcels
+    handed over in a batch). Called by ``documents.batch_close`` in its transaction."""
+    if not shipments:
+        return
+    counted: set[int] = set()
+    if check_tracking:
+        from shipdesk.tracking.models import TrackingState  # read only
+
+        counted = set(TrackingState.objects.filter(
+            shipment_id__in=[s.id for s in shipments]).exclude(
+            status__in=_NOT_HANDED_OVER).values_list("shipment_id", flat=True))
+    keys = _Keys(_zones({s.organization_id for s in shipments}))
+    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
+    for s in shipments:
+        if s.id not in counted:
+            sums[keys.of(s)][_M["handed_over"]] += 1
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums, SHIPMENT_GRAINS)
+
+
+def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
+    """Which of these parcels a closed batch handed over (their history says so)."""
+    from shipdesk.shipments.models import ShipmentEvent, State  # read only
+
+    found: set[int] = set()
+    ids = sorted(set(shipment_ids))
+    for i in range(0, len(ids), 5000):
+        found.update(ShipmentEvent.objects.filter(
+            shipment_id__in=ids[i:i + 5000], from_state=State.IN_BATCH,
+            to_state=State.HANDED_OVER).values_list("shipment_id", flat=True))
+    return found
 
 
 def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
@@ -193,6 +241,10 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
     decided = [c.shipment_id for c in changes
                if outcome(c.previous) != outcome(c.status, c.substatus)]
     notified = _notified(decided) if decided else set()
+    # a parcel handed over in a batch was counted when the batch closed
+    taken = [c.shipment_id for c in changes
+             if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER]
+    batched = _handed_over_in_batch(taken) if taken else set()
     zones = _zones({c.organization_id for c in changes})
     days: dict[tuple[int, datetime], date] = {}
     for c in changes:
@@ -203,7 +255,8 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
         key = (c.organization_id, day, c.carrier_account_id or 0, c.carrier_code, c.kind,
                c.region, c.sender_id or 0)
         row = None
-        if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER:
+        if (c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER
+                and c.shipment_id not in batched):
             row = sums[key]
             row[_M["handed_over"]] += 1
         before, after = outcome(c.previous), outcome(c.status, c.substatus)
@@ -350,6 +403,9 @@ def _rebuild_in_chunks(orgs: list[int] | None) -> dict[str, int]:
             by_user[s.user_id or 0].append(s)
         for user_id, part in by_user.items():
             rollups_shipments_created(shipments=part, user_id=user_id)
+        batched = _handed_over_in_batch([s.id for s in chunk])
+        rollups_batch_handed_over(shipments=[s for s in chunk if s.id in batched],
+                                  check_tracking=False)
         shipments += len(chunk)
     for rows in status_change_facts(organization_ids=orgs, chunk_size=REBUILD_CHUNK):
         facts = [ChangeFact(r.organization_id, r.created_at, r.carrier_account_id,

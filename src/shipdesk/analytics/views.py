@@ -208,6 +208,18 @@ def dashboard_charts(actor: Any, f: Filters) -> dict[str, Any]:
     }
 
 
+def _deltas(totals: dict[str, Any]) -> dict[str, str]:
+    """The change against the compared period as the cards write it («+12,5 %»), none
+    where the compared period had nothing to compare with."""
+    from shipdesk.core.templatetags.words import number_text
+
+    out = {}
+    for name, change in (totals.get("change") or {}).items():
+        if change is not None:
+            out[name] = ("+" if change > 0 else "") + number_text(change, 1) + " %"
+    return out
+
+
 def _compared_url(f: Filters, other: Filters | None, column: str) -> str:
     """The compared period's parcels of the column that stands for ``column``."""
     if other is None:
@@ -226,7 +238,9 @@ def dashboard(request: ActorRequest) -> HttpResponse:
 
     actor = request.actor
     f, errors = _filters(request)
-    context = {"f": f, "errors": errors, "totals": selectors.totals(actor=actor, f=f),
+    totals = selectors.totals(actor=actor, f=f)
+    context: dict[str, Any] = {
+               "f": f, "errors": errors, "totals": totals, "deltas": _deltas(totals),
                "query": urlencode(f.params()), "compare_choices": selectors.COMPARE.items(),
                "accounts": carrier_account_list(actor=actor), "regions_all": REGION_NAMES,
                "senders": sender_profiles(actor=actor),
