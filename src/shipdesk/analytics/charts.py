@@ -54,10 +54,12 @@ def _a(mark: Mark, rect: str, title: str) -> str:
 
 def _svg(width: int, height: int, body: list[str], name: str, title: str,
          css_class: str = "chart") -> SafeString:
+    # in a box of its own that scrolls sideways on a phone, so the words stay readable
     return mark_safe(  # noqa: S308 — every text inside is escaped
+        '<div class="chart-wrap">'
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" data-chart="{escape(name)}" '
         f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}">'
-        + "".join(body) + "</svg>")
+        + "".join(body) + "</svg></div>")
 
 
 def _dot(mark: Mark, x: float, y: float, title: str) -> str:

@@ -45,7 +45,23 @@ REASON_LABELS = {
     "damaged": gettext_lazy("Повреждено"),
     "in_transit": gettext_lazy("Вернули в пути"),
     "unknown": gettext_lazy("Причина не указана"),
+    "returned_to_sender": gettext_lazy("Возвращено отправителю, причина не указана"),
+    "partial": gettext_lazy("Выкуплено частично"),
 }
+
+
+def reason_label(reason: str) -> str:
+    """A return reason in words, never its code: a sub-status we know, else the status
+    the parcel went back from."""
+    from shipdesk.tracking.statuses import status_label
+
+    known = REASON_LABELS.get(reason)
+    if known is not None:
+        return str(known)
+    status = status_label(reason)
+    if status:
+        return _("Вернули после статуса «%(status)s»") % {"status": status}
+    return str(REASON_LABELS["unknown"])
 
 
 @dataclass(frozen=True)
@@ -380,7 +396,7 @@ def transit_by_route(*, actor: Actor, f: Filters, limit: int = 50) -> list[dict[
 def return_reasons(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     rows = (_scoped(ReturnReasonRollup, actor, f).values("reason").annotate(n=Sum("n"))
             .order_by("-n", "reason"))
-    return [{"reason": r["reason"], "label": str(REASON_LABELS.get(r["reason"], r["reason"])),
+    return [{"reason": r["reason"], "label": reason_label(r["reason"]),
              "n": r["n"]} for r in rows if r["n"]]
 
 

@@ -83,6 +83,8 @@ class ChangeFact(NamedTuple):
     status_at: datetime | None
     accepted_at: datetime | None
     arrived_at: datetime | None
+    # the carrier's control term's end (acceptance + its days); a rebuild has only the
+    # tracking state's expected delivery, which a final status clears
     expected_delivery: datetime | None
 
 
