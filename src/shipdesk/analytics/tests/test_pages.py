@@ -93,6 +93,19 @@ def test_api_gives_the_same_figures_and_names_bad_filters(api: Any, generated: A
     assert (body["totals"]["created"], body["totals"]["delivered"]) == (20, 8)
     regions = api.get(f"/api/v1/analytics/tables/regions?{q}").json()["rows"]
     assert {r["region"]: r["created"] for r in regions}["Омская область"] == 12
+    # a range with whole months inside reads the month rows (and the day rows at its ends)
+    from datetime import timedelta
+
+    from shipdesk.analytics.tests.conftest import DAY0
+
+    wide = urlencode({"date_from": (DAY0 - timedelta(days=40)).isoformat(),
+                      "date_to": (DAY0 + timedelta(days=40)).isoformat()})
+    by_month = api.get(f"/api/v1/analytics/tables/regions?{wide}").json()["rows"]
+    assert {r["region"]: (r["created"], r["delivered"]) for r in by_month} == {
+        r["region"]: (r["created"], r["delivered"]) for r in regions}
+    routes = api.get(f"/api/v1/analytics/tables/transit?{wide}").json()["rows"]
+    assert {(r["route"], r["n"], r["p50"]) for r in routes} == {
+        ("Москва → Омская область", 8, 3), ("Москва → Москва", 2, 1)}
     bad = api.get("/api/v1/analytics/summary?date_from=2026-02-30&region=Атлантида")
     assert bad.status_code == 422
     assert {tuple(e["loc"]) for e in bad.json()["errors"]} == {("date_from",), ("region",)}
