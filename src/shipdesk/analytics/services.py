@@ -341,7 +341,7 @@ def _upsert(table: str, keys: list[str], measures: list[str],
     sqlite = connection.vendor == "sqlite"
     day_at = keys.index("day")
     rows: list[list[Any]] = []
-    for key in sorted(sums, key=lambda k: tuple(str(v) for v in k)):
+    for key in sorted(sums):  # every position one type (0 / "" for none): a total order
         values = [*key, *sums[key]]
         if sqlite:
             values[day_at] = values[day_at].isoformat()
