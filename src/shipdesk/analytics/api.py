@@ -1,6 +1,6 @@
 """Statistics REST API (/api/v1/analytics/): the pages' figures, the same selectors.
-Filters as query parameters: date_from, date_to (YYYY-MM-DD), compare (previous | year),
-account, carrier, region, sender, kind."""
+Filters as query parameters: date_from, date_to (YYYY-MM-DD, the organization's days),
+compare (previous | year), account, carrier, region, sender, kind."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ router = Router(tags=["analytics"])
 
 
 def _filters(request: ApiRequest) -> selectors.Filters:
-    return selectors.filters_parse(request.GET)
+    return selectors.filters_parse(request.GET, actor=request.auth)
 
 
 @router.get("/summary", response=dict[str, Any])
@@ -34,8 +34,8 @@ def summary(request: ApiRequest) -> dict[str, Any]:
 
 @router.get("/tables/{name}", response=dict[str, Any])
 def table(request: ApiRequest, name: str) -> dict[str, Any]:
-    """One statistics table (volume, periods, carriers, regions, transit, reasons, notified,
-    users) as rows of its columns."""
+    """One statistics table (volume, periods, carriers, cod, regions, transit, reasons,
+    notified, users) as rows of its columns."""
     if name not in selectors.TABLES:
         raise NotFound(f"{name}: " + ", ".join(selectors.TABLES))
     f = _filters(request)

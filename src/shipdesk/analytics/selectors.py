@@ -1,6 +1,11 @@
 """The statistics' figures (read side): every figure is summed from the rollups, for a
-date range (the shipments' creation days, UTC) and filters; the same functions serve the
-pages, the exports, the API and the weekly report."""
+date range (the shipments' creation days, in the organization's zone) and filters; the
+same functions serve the pages, the exports, the API and the weekly report.
+
+Each query reads the coarsest grain that answers it (``_spans``): the region-less day
+rows unless a region is filtered or grouped by; a region filter reads that region's day
+rows through its index; the figures by region and by route read the month rows for the
+whole months of the period and the day rows only for the days at its ends."""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shipdesk.analytics.models import (
+    Grain,
     ReturnReasonRollup,
     ShipmentRollup,
     TransitRollup,
@@ -39,7 +45,23 @@ REASON_LABELS = {
     "damaged": gettext_lazy("Повреждено"),
     "in_transit": gettext_lazy("Вернули в пути"),
     "unknown": gettext_lazy("Причина не указана"),
+    "returned_to_sender": gettext_lazy("Возвращено отправителю, причина не указана"),
+    "partial": gettext_lazy("Выкуплено частично"),
 }
+
+
+def reason_label(reason: str) -> str:
+    """A return reason in words, never its code: a sub-status we know, else the status
+    the parcel went back from."""
+    from shipdesk.tracking.statuses import status_label
+
+    known = REASON_LABELS.get(reason)
+    if known is not None:
+        return str(known)
+    status = status_label(reason)
+    if status:
+        return _("Вернули после статуса «%(status)s»") % {"status": status}
+    return str(REASON_LABELS["unknown"])
 
 
 @dataclass(frozen=True)
@@ -92,9 +114,19 @@ def _year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def filters_parse(params: Mapping[str, Any], *, today: date | None = None) -> Filters:
-    """The filters from a query string; an error names each bad field (in Russian)."""
-    today = today or timezone.now().date()
+def local_today(actor: Actor | None) -> date:
+    """Today in the organization's zone (Moscow without one)."""
+    from shipdesk.tenancy.models import zone_named
+
+    zone = actor.organization.zone if actor is not None else zone_named("Europe/Moscow")
+    return timezone.now().astimezone(zone).date()
+
+
+def filters_parse(params: Mapping[str, Any], *, today: date | None = None,
+                  actor: Actor | None = None) -> Filters:
+    """The filters from a query string; an error names each bad field (in Russian). The
+    default period ends today in the organization's zone."""
+    today = today or local_today(actor)
     errors: list[FieldError] = []
 
     def day(name: str, default: date) -> date:
@@ -138,10 +170,41 @@ def filters_parse(params: Mapping[str, Any], *, today: date | None = None) -> Fi
                    compare=compare)
 
 
-def _scoped(model: Any, actor: Actor, f: Filters) -> QuerySet[Any]:
+def _month_after(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _spans(f: Filters, *, by_region: bool) -> list[tuple[int, date, date]]:
+    """The (grain, first day, last day) pieces that cover the period: see the module."""
+    if f.region:
+        return [(Grain.DAY, f.date_from, f.date_to)]
+    if not by_region:
+        return [(Grain.DAY_NO_REGION, f.date_from, f.date_to)]
+    first = f.date_from if f.date_from.day == 1 else _month_after(f.date_from)
+    end = _month_after(f.date_to) if _month_after(f.date_to) - timedelta(days=1) == f.date_to \
+        else f.date_to.replace(day=1)  # the day after the last whole month
+    if first >= end:
+        return [(Grain.DAY, f.date_from, f.date_to)]
+    spans = [(int(Grain.MONTH), first, end - timedelta(days=1))]
+    if f.date_from < first:
+        spans.append((Grain.DAY, f.date_from, first - timedelta(days=1)))
+    if end <= f.date_to:
+        spans.append((Grain.DAY, end, f.date_to))
+    return spans
+
+
+def _scoped(model: Any, actor: Actor, f: Filters, *, by_region: bool = False
+            ) -> QuerySet[Any]:
     actor.require(Perm.VIEW)
-    qs = model.objects.filter(organization_id=actor.organization.pk,
-                              day__gte=f.date_from, day__lte=f.date_to)
+    within = Q()
+    transit = model is TransitRollup
+    # the routes' histograms per carrier only, when no filter needs the folded dimensions
+    per_carrier = transit and f.account is None and f.sender is None and not f.kind
+    for grain, first, last in _spans(f, by_region=by_region or transit):
+        if per_carrier:
+            grain = Grain.MONTH_CARRIER if grain == Grain.MONTH else Grain.DAY_CARRIER
+        within |= Q(grain=grain, day__gte=first, day__lte=last)
+    qs = model.objects.filter(within, organization_id=actor.organization.pk)
     if f.account is not None:
         qs = qs.filter(carrier_account_id=f.account)
     if f.carrier:
@@ -156,7 +219,7 @@ def _scoped(model: Any, actor: Actor, f: Filters) -> QuerySet[Any]:
 
 
 _SUMS = ("created", "cost_count", "cost_sum", "handed_over", "delivered", "returned", "lost",
-         "delivered_notified", "returned_notified")
+         "delivered_notified", "returned_notified", "with_term", "late")
 
 
 def _share(part: int, whole: int) -> Decimal | None:
@@ -174,6 +237,7 @@ def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
                        if row["cost_count"] else None)
     row["delivery_rate"] = _share(row["delivered"], row["created"])
     row["return_rate"] = _share(row["returned"], row["created"])
+    row["on_time_rate"] = _share(row["with_term"] - row["late"], row["with_term"])
     return row
 
 
@@ -205,7 +269,8 @@ def kind_name(kind: str, carrier_code: str = "") -> str:
 
 def kind_choices(*, actor: Actor, f: Filters) -> list[tuple[str, str]]:
     """The kinds of the organization's parcels, named, for the filter."""
-    pairs = (ShipmentRollup.objects.filter(organization_id=actor.organization.pk)
+    pairs = (ShipmentRollup.objects.filter(organization_id=actor.organization.pk,
+                                           grain=Grain.DAY_NO_REGION)
              .values_list("kind", "carrier_code").distinct())
     named = {kind: kind_name(kind, carrier) for kind, carrier in pairs if kind}
     return sorted(named.items(), key=lambda item: item[1])
@@ -219,8 +284,24 @@ def volume_by_day(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     rows = (scoped.values("day", "kind")
             .annotate(created=Sum("created"), cost_sum=Sum("cost_sum"),
                       cost_count=Sum("cost_count")).order_by("day", "kind"))
-    return [_with_rates({**r, "kind_name": kind_name(r["kind"], carrier_of.get(r["kind"], ""))})
+    names = {kind: kind_name(kind, carrier) for kind, carrier in carrier_of.items()}
+    return [_with_rates({**r, "kind_name": names.get(r["kind"]) or kind_name(r["kind"])})
             for r in rows]
+
+
+def volume_compared(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
+    """The compared period's shipments and costs per day, each placed on the day of this
+    period it is compared with (the n-th day against the n-th day): the chart's second
+    series. Empty without a comparison."""
+    other = f.compared()
+    if other is None:
+        return []
+    shift = f.date_from - other.date_from
+    rows = (_scoped(ShipmentRollup, actor, other).values("day")
+            .annotate(created=Sum("created"), cost_sum=Sum("cost_sum"),
+                      cost_count=Sum("cost_count")).order_by("day"))
+    return [_with_rates({**r, "compared_day": r["day"], "day": r["day"] + shift})
+            for r in rows if r["day"] + shift <= f.date_to]
 
 
 def by_period(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
@@ -233,6 +314,12 @@ def by_period(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
         for n in _SUMS:
             week[n] += r[n] or 0
     return [_with_rates(w) for w in weeks.values()]
+
+
+def on_time_by_carrier(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
+    """Per carrier account, the share of parcels that reached the pickup point or the
+    recipient within the carrier's control term (of those whose term was known)."""
+    return [r for r in by_carrier(actor=actor, f=f) if r["with_term"]]
 
 
 def by_carrier(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
@@ -254,7 +341,7 @@ def by_carrier(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
 def by_region(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     """Per destination region: counts, rates and the median transit time."""
     rows = {r["region"]: _with_rates(dict(r)) for r in (
-        _scoped(ShipmentRollup, actor, f).values("region")
+        _scoped(ShipmentRollup, actor, f, by_region=True).values("region")
         .annotate(**{n: Sum(n) for n in _SUMS}).order_by("region"))}
     hist: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for r in (_scoped(TransitRollup, actor, f).values("region", "days")
@@ -280,13 +367,16 @@ def percentile(histogram: Mapping[int, int], p: float) -> int | None:
 
 
 def transit_by_route(*, actor: Actor, f: Filters, limit: int = 50) -> list[dict[str, Any]]:
-    """Transit time percentiles (days, acceptance to arrival) per carrier and route, and
-    how many arrived within the carrier's control term; the busiest routes first."""
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in (_scoped(TransitRollup, actor, f).values("carrier_code", "route", "days")
+    """Transit time percentiles (days, acceptance to arrival) per carrier and route (from
+    the region it was accepted in to the recipient's), and how many arrived within the
+    carrier's control term; the busiest routes first."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in (_scoped(TransitRollup, actor, f)
+              .values("carrier_code", "route", "region", "days")
               .annotate(n=Sum("n"), with_term=Sum("with_term"), late=Sum("late")).order_by()):
-        g = groups.setdefault((r["carrier_code"], r["route"]), {
-            "carrier_code": r["carrier_code"], "route": r["route"],
+        g = groups.setdefault((r["carrier_code"], r["route"], r["region"]), {
+            "carrier_code": r["carrier_code"], "origin": r["route"], "region": r["region"],
+            "route": f"{r['route'] or '?'} → {r['region'] or '?'}",
             "carrier": carrier_names.carrier_name(r["carrier_code"]), "hist": defaultdict(int),
             "n": 0, "with_term": 0, "late": 0})
         g["hist"][r["days"]] += r["n"]
@@ -306,7 +396,7 @@ def transit_by_route(*, actor: Actor, f: Filters, limit: int = 50) -> list[dict[
 def return_reasons(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
     rows = (_scoped(ReturnReasonRollup, actor, f).values("reason").annotate(n=Sum("n"))
             .order_by("-n", "reason"))
-    return [{"reason": r["reason"], "label": str(REASON_LABELS.get(r["reason"], r["reason"])),
+    return [{"reason": r["reason"], "label": reason_label(r["reason"]),
              "n": r["n"]} for r in rows if r["n"]]
 
 
@@ -343,6 +433,50 @@ def users_activity(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
              "created": r["created"]} for r in rows]
 
 
+def _cod_cash_by_day(*, organization_id: int, start: date, end: date
+                     ) -> list[tuple[str, date, Any, Any]]:
+    """Finance's daily cash rollup (carrier, day, collected, paid), read only: finance's
+    selectors offer it only as the forecast's private last-year history."""
+    from shipdesk.finance.models import CashDaily
+
+    return list(CashDaily.objects.filter(organization_id=organization_id, day__gte=start,
+                                         day__lte=end)
+                .values_list("carrier_code", "day", "collected", "paid").order_by("day"))
+
+
+def cod_by_day(*, actor: Actor, f: Filters) -> list[dict[str, Any]]:
+    """Cash on delivery per day: collected by the carriers, paid out to us, and what they
+    owed at the day's end (finance's daily rollups; only the carrier filter applies, as
+    money is kept per carrier)."""
+    from shipdesk.finance.selectors import debt_history
+
+    actor.require(Perm.VIEW)
+    days: dict[date, dict[str, Any]] = {}
+
+    def day_row(day: date) -> dict[str, Any]:
+        return days.setdefault(day, {"day": day, "collected": Decimal("0"),
+                                     "paid": Decimal("0"), "owed": Decimal("0")})
+
+    for carrier, day, collected, paid in _cod_cash_by_day(
+            organization_id=actor.organization.pk, start=f.date_from, end=f.date_to):
+        if f.carrier and carrier != f.carrier:
+            continue
+        row = day_row(day)
+        row["collected"] += Decimal(collected or 0)
+        row["paid"] += Decimal(paid or 0)
+    for snap in debt_history(organization_id=actor.organization.pk, days=f.days,
+                             today=f.date_to):
+        if f.carrier and snap.carrier_code != f.carrier:
+            continue
+        day_row(snap.day)["owed"] += (snap.age_0_7 + snap.age_8_14 + snap.age_15_30
+                                      + snap.age_over_30)
+    out = [days[d] for d in sorted(days)]
+    for r in out:
+        for k in ("collected", "paid", "owed"):
+            r[k] = Decimal(r[k]).quantize(Decimal("0.01"))
+    return out
+
+
 # The columns a person reads as names, not the codes the API gives (pages and exports).
 SHOWN_AS = {"kind": "kind_name", "carrier_code": "carrier"}
 
@@ -364,7 +498,12 @@ TABLES: dict[str, tuple[Any, Any, tuple[tuple[str, Any], ...]]] = {
         ("delivery_rate", gettext_lazy("Вручено, %")),
         ("return_rate", gettext_lazy("Возвращено, %")),
         ("cost_sum", gettext_lazy("Стоимость, ₽")),
-        ("avg_cost", gettext_lazy("Средняя стоимость, ₽")))),
+        ("avg_cost", gettext_lazy("Средняя стоимость, ₽")),
+        ("on_time_rate", gettext_lazy("В контрольный срок, %")))),
+    "cod": (cod_by_day, gettext_lazy("Наложенный платёж по дням"), (
+        ("day", gettext_lazy("День")), ("collected", gettext_lazy("Собрано, ₽")),
+        ("paid", gettext_lazy("Перечислено, ₽")),
+        ("owed", gettext_lazy("Долг на конец дня, ₽")))),
     "regions": (by_region, gettext_lazy("По регионам"), (
         ("region", gettext_lazy("Регион")), ("created", gettext_lazy("Создано")),
         ("delivered", gettext_lazy("Вручено")), ("returned", gettext_lazy("Возвращено")),

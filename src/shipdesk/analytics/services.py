@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from shipdesk.analytics.models import (
+    Grain,
     ReturnReasonRollup,
     ShipmentRollup,
     TransitRollup,
@@ -26,7 +28,14 @@ from shipdesk.shipments.regions import region_for_index
 KEY = ["organization_id", "day", "carrier_account_id", "carrier_code", "kind", "region",
        "sender_id"]
 SHIPMENT_MEASURES = ["created", "cost_count", "cost_sum", "handed_over", "delivered",
-                     "returned", "lost", "delivered_notified", "returned_notified"]
+                     "returned", "lost", "delivered_notified", "returned_notified",
+                     "with_term", "late"]
+# the grains each table is written at (models.Grain): the shipments' figures at all three,
+# the routes' histograms by day and month (a route names its region), the return reasons
+# by day with and without the region
+SHIPMENT_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DAY_NO_REGION)
+TRANSIT_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DAY_CARRIER, Grain.MONTH_CARRIER)
+REASON_GRAINS = (Grain.DAY, Grain.DAY_NO_REGION)
 _M = {name: i for i, name in enumerate(SHIPMENT_MEASURES)}
 MAX_TRANSIT_DAYS = 120
 # statuses before the parcel reaches its destination: leaving them is an arrival
@@ -40,6 +49,12 @@ def kind_of(service_code: str | None, category: str | None) -> str:
     "ONLINE_PARCEL/WITH_DECLARED_VALUE"), else its category; the same key as tracking's
     carrier rules."""
     return (service_code or "").partition("/")[0].upper() or (category or "")
+
+
+def route_origin(route: str | None) -> str:
+    """The region a route starts from (tracking's routes are "101-630": index prefixes of
+    the acceptance and the destination); "" when unknown."""
+    return region_for_index((route or "")[:3]) or "" if route and route[:3].isdigit() else ""
 
 
 def region_of(index: str | None, country: str | None = "RU") -> str:
@@ -68,6 +83,8 @@ class ChangeFact(NamedTuple):
     status_at: datetime | None
     accepted_at: datetime | None
     arrived_at: datetime | None
+    # the carrier's control term's end (acceptance + its days); a rebuild has only the
+    # tracking state's expected delivery, which a final status clears
     expected_delivery: datetime | None
 
 
@@ -90,8 +107,23 @@ def return_reason(previous: str, substatus: str) -> str:
 
 # --------------------------------------------------------------------------- upkeep
 
-def _day(at: datetime) -> date:
-    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+def _zones(organization_ids: Iterable[int]) -> dict[int, ZoneInfo]:
+    """Each organization's time zone (one query): its rollups are filed by local day."""
+    from shipdesk.tenancy.models import Organization, zone_named
+
+    ids = set(organization_ids)
+    return {pk: zone_named(name) for pk, name in Organization.objects.filter(
+        pk__in=ids).values_list("pk", "timezone")} if ids else {}
+
+
+_MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def local_day(at: datetime, zone: ZoneInfo | None) -> date:
+    """The organization's day of a moment (naive moments are UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone or _MOSCOW).date()
 
 
 def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None = None
@@ -100,11 +132,14 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
     counted: one upsert for the chunk. Called by the shipments intake in its transaction."""
     if not shipments:
         return
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, _created_sums(shipments))
+    zones = _zones({s.organization_id for s in shipments})
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
+            _created_sums(shipments, zones), SHIPMENT_GRAINS)
     users: dict[tuple[Any, ...], list[Any]] = {}
     now = timezone.now()
     for s in shipments:
-        key = (s.organization_id, _day(getattr(s, "created_at", None) or now), user_id or 0)
+        key = (s.organization_id, local_day(getattr(s, "created_at", None) or now,
+                                            zones.get(s.organization_id)), user_id or 0)
         users.setdefault(key, [0])[0] += 1
     _upsert(UserRollup._meta.db_table, ["organization_id", "day", "user_id"], ["created"],
             users)
@@ -113,36 +148,86 @@ def rollups_shipments_created(*, shipments: Sequence[Any], user_id: int | None =
 def rollups_shipment_changed(*, before: Any, after: Any) -> None:
     """An edited shipment (still a draft or validated: no outcome yet) moves its count and
     cost from the key it had to the key it has (another carrier, region, kind, cost)."""
-    sums = _created_sums([before], sign=-1)
-    for key, row in _created_sums([after]).items():
+    zones = _zones({before.organization_id})
+    sums = _created_sums([before], zones, sign=-1)
+    for key, row in _created_sums([after], zones).items():
         old = sums.setdefault(key, [0] * len(SHIPMENT_MEASURES))
         sums[key] = [a + b for a, b in zip(old, row, strict=True)]
     _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES,
-            {k: v for k, v in sums.items() if any(v)})
+            {k: v for k, v in sums.items() if any(v)}, SHIPMENT_GRAINS)
 
 
-def _created_sums(shipments: Sequence[Any], sign: int = 1) -> dict[tuple[Any, ...], list[Any]]:
-    now = timezone.now()
+def _created_sums(shipments: Sequence[Any], zones: dict[int, ZoneInfo], sign: int = 1
+                  ) -> dict[tuple[Any, ...], list[Any]]:
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
-    kinds: dict[tuple[Any, Any], str] = {}
-    regions: dict[tuple[Any, Any], str] = {}
+    keys = _Keys(zones)
     for s in shipments:
-        day = _day(getattr(s, "created_at", None) or now)
-        kk = (s.service_code, s.mail_category)
-        kind = kinds.get(kk)
-        if kind is None:
-            kind = kinds[kk] = kind_of(*kk)
-        rk = ((s.index or "")[:3], s.country)
-        region = regions.get(rk)
-        if region is None:
-            region = regions[rk] = region_of(*rk)
-        row = sums[(s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
-                    kind, region, s.sender_id or 0)]
+        row = sums[keys.of(s)]
         row[0] += sign
         if s.shipping_cost is not None:
             row[1] += sign
             row[2] += sign * Decimal(s.shipping_cost)
     return sums
+
+
+class _Keys:
+    """A shipment's rollup key (organization, local day, account, carrier, kind, region,
+    sender), the kinds and regions worked out once per batch."""
+
+    def __init__(self, zones: dict[int, ZoneInfo]) -> None:
+        self.zones, self.now = zones, timezone.now()
+        self.kinds: dict[tuple[Any, Any], str] = {}
+        self.regions: dict[tuple[Any, Any], str] = {}
+
+    def of(self, s: Any) -> tuple[Any, ...]:
+        day = local_day(getattr(s, "created_at", None) or self.now,
+                        self.zones.get(s.organization_id))
+        kk = (s.service_code, s.mail_category)
+        kind = self.kinds.get(kk)
+        if kind is None:
+            kind = self.kinds[kk] = kind_of(*kk)
+        rk = ((s.index or "")[:3], s.country)
+        region = self.regions.get(rk)
+        if region is None:
+            region = self.regions[rk] = region_of(*rk)
+        return (s.organization_id, day, s.carrier_account_id or 0, s.carrier_code or "",
+                kind, region, s.sender_id or 0)
+
+
+def rollups_batch_handed_over(*, shipments: Sequence[Any], check_tracking: bool = True
+                              ) -> None:
+    """A closed batch's parcels counted as handed over (the documents' hand-over), each
+    once: a parcel the carrier's tracking already showed as accepted was counted then
+    (``check_tracking``; a rebuild passes False, as its tracking pass skips the parcels
+    handed over in a batch). Called by ``documents.batch_close`` in its transaction."""
+    if not shipments:
+        return
+    counted: set[int] = set()
+    if check_tracking:
+        from shipdesk.tracking.models import TrackingState  # read only
+
+        counted = set(TrackingState.objects.filter(
+            shipment_id__in=[s.id for s in shipments]).exclude(
+            status__in=_NOT_HANDED_OVER).values_list("shipment_id", flat=True))
+    keys = _Keys(_zones({s.organization_id for s in shipments}))
+    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
+    for s in shipments:
+        if s.id not in counted:
+            sums[keys.of(s)][_M["handed_over"]] += 1
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums, SHIPMENT_GRAINS)
+
+
+def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
+    """Which of these parcels a closed batch handed over (their history says so)."""
+    from shipdesk.shipments.models import ShipmentEvent, State  # read only
+
+    found: set[int] = set()
+    ids = sorted(set(shipment_ids))
+    for i in range(0, len(ids), 5000):
+        found.update(ShipmentEvent.objects.filter(
+            shipment_id__in=ids[i:i + 5000], from_state=State.IN_BATCH,
+            to_state=State.HANDED_OVER).values_list("shipment_id", flat=True))
+    return found
 
 
 def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
@@ -158,15 +243,22 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
     decided = [c.shipment_id for c in changes
                if outcome(c.previous) != outcome(c.status, c.substatus)]
     notified = _notified(decided) if decided else set()
-    days: dict[datetime, date] = {}
+    # a parcel handed over in a batch was counted when the batch closed
+    taken = [c.shipment_id for c in changes
+             if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER]
+    batched = _handed_over_in_batch(taken) if taken else set()
+    zones = _zones({c.organization_id for c in changes})
+    days: dict[tuple[int, datetime], date] = {}
     for c in changes:
-        day = days.get(c.created_at)
+        day = days.get((c.organization_id, c.created_at))
         if day is None:
-            day = days[c.created_at] = _day(c.created_at)
+            day = days[(c.organization_id, c.created_at)] = local_day(
+                c.created_at, zones.get(c.organization_id))
         key = (c.organization_id, day, c.carrier_account_id or 0, c.carrier_code, c.kind,
                c.region, c.sender_id or 0)
         row = None
-        if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER:
+        if (c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER
+                and c.shipment_id not in batched):
             row = sums[key]
             row[_M["handed_over"]] += 1
         before, after = outcome(c.previous), outcome(c.status, c.substatus)
@@ -185,18 +277,23 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
             if arrival is not None:
                 spent = int((arrival - c.accepted_at).total_seconds() // 86400)
                 if 0 <= spent <= MAX_TRANSIT_DAYS:
-                    t = transit[(*key, c.route, spent)]
+                    t = transit[(*key, route_origin(c.route), spent)]
                     t[0] += 1
                     if c.expected_delivery is not None:
+                        late = arrival > c.expected_delivery
                         t[1] += 1
-                        t[2] += arrival > c.expected_delivery
+                        t[2] += late
+                        row = row or sums[key]
+                        row[_M["with_term"]] += 1
+                        row[_M["late"]] += late
         if (c.status in _RETURNING or after == "returned") and c.previous not in _RETURNING \
                 and outcome(c.previous) != "returned":
             reasons[(*key, return_reason(c.previous, c.substatus))][0] += 1
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums)
+    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums, SHIPMENT_GRAINS)
     _upsert(TransitRollup._meta.db_table, [*KEY, "route", "days"], ["n", "with_term", "late"],
-            transit)
-    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons)
+            transit, TRANSIT_GRAINS)
+    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons,
+            REASON_GRAINS)
 
 
 def _notified(shipment_ids: Sequence[int]) -> set[int]:
@@ -205,16 +302,46 @@ def _notified(shipment_ids: Sequence[int]) -> set[int]:
     return shipments_notified_of_arrival(shipment_ids=shipment_ids)
 
 
+def _grained(keys: list[str], sums: dict[tuple[Any, ...], list[Any]],
+             grains: Sequence[int]) -> dict[tuple[Any, ...], list[Any]]:
+    """``sums`` keyed at every grain: (organization, grain, day, ...), the month's rows
+    on its first day, the region-less rows with region "" (summed where keys meet)."""
+    day_at, region_at = keys.index("day"), keys.index("region")
+    folded = [(keys.index(name), empty) for name, empty in (
+        ("carrier_account_id", 0), ("kind", ""), ("sender_id", 0))]
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for key, values in sums.items():
+        for grain in grains:
+            k = list(key)
+            if grain in (Grain.MONTH, Grain.MONTH_CARRIER):
+                k[day_at] = k[day_at].replace(day=1)
+            if grain == Grain.DAY_NO_REGION:
+                k[region_at] = ""
+            if grain in (Grain.DAY_CARRIER, Grain.MONTH_CARRIER):
+                for at, empty in folded:
+                    k[at] = empty
+            full = (k[0], int(grain), *k[1:])
+            had = out.get(full)
+            out[full] = list(values) if had is None else [
+                a + b for a, b in zip(had, values, strict=True)]
+    return out
+
+
 def _upsert(table: str, keys: list[str], measures: list[str],
-            sums: dict[tuple[Any, ...], list[Any]]) -> None:
-    """Adds ``sums`` (key -> measures) to ``table``: a multi-row INSERT ... ON CONFLICT DO
-    UPDATE adding the deltas, keys in order (two writers lock rows in the same order)."""
+            sums: dict[tuple[Any, ...], list[Any]], grains: Sequence[int] | None = None
+            ) -> None:
+    """Adds ``sums`` (key -> measures) to ``table`` at each of ``grains``: a multi-row
+    INSERT ... ON CONFLICT DO UPDATE adding the deltas, keys in order (two writers lock
+    rows in the same order). ``grains`` None: a table without grains (the users')."""
     if not sums:
         return
+    if grains is not None:
+        sums = _grained(keys, sums, grains)
+        keys = [keys[0], "grain", *keys[1:]]
     sqlite = connection.vendor == "sqlite"
     day_at = keys.index("day")
     rows: list[list[Any]] = []
-    for key in sorted(sums, key=lambda k: tuple(str(v) for v in k)):
+    for key in sorted(sums):  # every position one type (0 / "" for none): a total order
         values = [*key, *sums[key]]
         if sqlite:
             values[day_at] = values[day_at].isoformat()
@@ -242,12 +369,30 @@ REBUILD_CHUNK = 20_000
 
 @transaction.atomic
 def analytics_rebuild(*, organization_ids: Iterable[int] | None = None) -> dict[str, int]:
-    """Recomputes the rollups from the stored shipments and the whole status-change feed
-    (in id order, through the same functions as the increments). All or nothing."""
+    """Recomputes the rollups from the stored shipments and the whole status-change feed.
+    All or nothing. On PostgreSQL set-based SQL (``analytics.rebuild``: a few statements,
+    about a minute per million shipments); elsewhere (SQLite) chunk by chunk through the
+    same functions as the increments."""
+    from shipdesk.tenancy.models import Organization, zone_named
+
+    orgs = None if organization_ids is None else sorted(set(organization_ids))
+    if connection.vendor == "postgresql":
+        from shipdesk.analytics.rebuild import rebuild_postgresql
+        from shipdesk.shipments.regions import PREFIX_REGION
+
+        found = Organization.objects.all()
+        if orgs is not None:
+            found = found.filter(pk__in=orgs)
+        zones = {pk: zone_named(name).key for pk, name in found.values_list("pk", "timezone")}
+        return rebuild_postgresql(organization_ids=orgs, zones=zones,
+                                  prefixes=dict(PREFIX_REGION))
+    return _rebuild_in_chunks(orgs)
+
+
+def _rebuild_in_chunks(orgs: list[int] | None) -> dict[str, int]:
     from shipdesk.shipments.selectors import shipments_rollup_rows
     from shipdesk.tracking.selectors import status_change_facts
 
-    orgs = None if organization_ids is None else sorted(set(organization_ids))
     for model in (ShipmentRollup, TransitRollup, ReturnReasonRollup, UserRollup):
         qs = model.objects.all()
         if orgs is not None:
@@ -260,6 +405,9 @@ def analytics_rebuild(*, organization_ids: Iterable[int] | None = None) -> dict[
             by_user[s.user_id or 0].append(s)
         for user_id, part in by_user.items():
             rollups_shipments_created(shipments=part, user_id=user_id)
+        batched = _handed_over_in_batch([s.id for s in chunk])
+        rollups_batch_handed_over(shipments=[s for s in chunk if s.id in batched],
+                                  check_tracking=False)
         shipments += len(chunk)
     for rows in status_change_facts(organization_ids=orgs, chunk_size=REBUILD_CHUNK):
         facts = [ChangeFact(r.organization_id, r.created_at, r.carrier_account_id,

@@ -480,6 +480,10 @@ def batch_close(*, actor: Actor, batch_id: int) -> Batch:
         shipments_transition(actor=actor, shipment_ids=[s.pk for s in shipments],
                              to_state=State.HANDED_OVER,
                              reason=_("Партия %(n)s передана") % {"n": batch.display_number})
+        # the statistics count the hand-over now, not when the carrier's first scan comes
+        from shipdesk.analytics.services import rollups_batch_handed_over
+
+        rollups_batch_handed_over(shipments=shipments)
         # Documents made from the data as it was handed over stay as they are.
         GeneratedDocument.objects.filter(batch=batch, status=DocumentStatus.DONE).update(
             frozen=True)

@@ -102,6 +102,12 @@ def notifications_report(*, actor: Actor) -> dict[str, Any]:
 _ARRIVAL_RULES = ("arrived", "reminder")
 
 
+def arrival_rules() -> tuple[str, ...]:
+    """The rules whose message tells a recipient the parcel waits (the statistics' rebuild
+    asks the same question as :func:`shipments_notified_of_arrival` in SQL)."""
+    return _ARRIVAL_RULES
+
+
 def shipments_notified_of_arrival(*, shipment_ids: Sequence[int]) -> set[int]:
     """Which of these shipments' recipients were told (a message sent) that the parcel
     waits for them: the statistics compare their pickups and returns with the others'.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection
@@ -27,8 +27,8 @@ from shipdesk.tenancy.services import Actor
 
 def shipment_counts_by_state(*, actor: Actor, since: date | None = None) -> list[dict[str, Any]]:
     qs = Shipment.objects.filter(organization=actor.organization)
-    if since is not None:  # created on or after that day (UTC), as the list's date filter
-        qs = qs.filter(created_at__gte=_start_of(since))
+    if since is not None:  # created on or after that day (the organization's), as the list's
+        qs = qs.filter(created_at__gte=_start_of(since, actor.organization.zone))
     rows = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
     return [{"state": s, "label": s.label, "count": rows.get(s.value, 0)} for s in State]
 
@@ -45,10 +45,12 @@ def shipment_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> 
     if "carrier" in f:
         qs = qs.filter(carrier_code=f["carrier"])
     qs = _statistics_filters(qs, f)
+    # days are the organization's (as the pages show moments and the statistics file them)
+    zone = actor.organization.zone
     if "created_from" in f:
-        qs = qs.filter(created_at__gte=_start_of(f["created_from"]))
+        qs = qs.filter(created_at__gte=_start_of(f["created_from"], zone))
     if "created_to" in f:
-        qs = qs.filter(created_at__lt=_start_of(f["created_to"]) + timedelta(days=1))
+        qs = qs.filter(created_at__lt=_start_of(f["created_to"], zone, next_day=True))
     if "order_number" in f:
         qs = qs.filter(order_number=str(f["order_number"]).strip())
     if "tracking_number" in f:
@@ -81,12 +83,17 @@ def _statistics_filters(qs: QuerySet[Shipment], f: Mapping[str, Any]) -> QuerySe
     return qs
 
 
-def _start_of(day: date | datetime | str) -> datetime:
+def _start_of(day: date | datetime | str, zone: tzinfo = UTC, *, next_day: bool = False
+              ) -> datetime:
+    """The first moment of ``day`` in ``zone`` (of the day after, with ``next_day``)."""
     if isinstance(day, str):
         day = date.fromisoformat(day)
     if isinstance(day, datetime):
-        return day if timezone.is_aware(day) else timezone.make_aware(day, UTC)
-    return datetime.combine(day, time.min, tzinfo=UTC)
+        at = day if timezone.is_aware(day) else timezone.make_aware(day, UTC)
+        return at + timedelta(days=1) if next_day else at
+    if next_day:
+        day = day + timedelta(days=1)
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def _search(qs: QuerySet[Shipment], text: str) -> QuerySet[Shipment]:

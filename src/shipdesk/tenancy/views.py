@@ -52,7 +52,8 @@ def dashboard(request: ActorRequest) -> HttpResponse:
     # the shipments list with the same filter
     period = request.GET.get("period", "")
     days = int(period) if period in DASHBOARD_PERIODS else None
-    since = timezone.now().date() - timedelta(days=days - 1) if days else None
+    today = timezone.now().astimezone(request.actor.organization.zone).date()
+    since = today - timedelta(days=days - 1) if days else None
     counts = shipment_selectors.shipment_counts_by_state(actor=request.actor, since=since)
     steps = setup_checklist(actor=request.actor)
     return render(request, "tenancy/dashboard.html", {

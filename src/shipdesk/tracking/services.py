@@ -561,7 +561,8 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     derive, poll_delay, context = engine.derive, engine.next_poll_delay, rules.context
     no_state = ("", "", None, False)
     for info in infos:
-        verdict = derive(history.get(info.id, ()), now=now, context=context(info), explain=False)
+        ctx = context(info)
+        verdict = derive(history.get(info.id, ()), now=now, context=ctx, explain=False)
         state = states.get(info.id)
         previous, previous_sub, _last, recorded = state or no_state
         status = verdict.status.value if verdict.status is not None else ""
@@ -574,7 +575,10 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
                     info.mail_type, info.region, info.sender_id, info.route, info.id,
                     previous, status, verdict.substatus, verdict.status_at,
                     verdict.accepted_at, verdict.arrived_at_pickup_at,
-                    verdict.expected_delivery))
+                    # on time is against the carrier's control term, not our prediction
+                    verdict.accepted_at + timedelta(days=ctx.control_days)
+                    if verdict.accepted_at is not None and ctx.control_days is not None
+                    else None))
             updates.append(TrackingUpdate(info.id, status, verdict.substatus,
                                           verdict.status_at))  # type: ignore[arg-type]
         if (not recorded and verdict.accepted_at and verdict.arrived_at_pickup_at

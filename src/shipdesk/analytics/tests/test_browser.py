@@ -32,6 +32,9 @@ def test_charts_render_with_their_values_and_click_through(
     bar = page.locator('svg[data-chart="carrier_delivery_rate"] a rect').first
     assert bar.get_attribute("data-value") == "40.0"  # 8 of 20 delivered
     assert bar.bounding_box()["width"] > 100  # type: ignore[index]
+    on_time = page.locator('svg[data-chart="carrier_on_time"] a rect').first
+    assert on_time.get_attribute("data-value") == "20.0"  # 2 of 10 within the control term
+    assert on_time.bounding_box()["width"] > 10  # type: ignore[index]
     tile.click()
     page.wait_for_url("**/shipments/**")
     shown = page.locator('a[href^="/shipments/"]').evaluate_all(

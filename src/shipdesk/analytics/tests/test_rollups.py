@@ -107,3 +107,26 @@ def test_an_edited_shipment_moves_to_its_new_region_and_cost(actor: Any) -> None
     assert total["cost_sum"] == (shipment.shipping_cost or Decimal("0")).quantize(
         Decimal("0.01"))
     assert total["created"] == 1
+
+
+def test_a_closed_batch_counts_as_handed_over_once(actor: Any, org: Any) -> None:
+    """3 parcels handed over in a batch count when it closes; the carrier's acceptance
+    scan later does not count them again; a 4th parcel outside any batch counts at its
+    scan; a rebuild gives the same figure."""
+    from shipdesk.analytics.services import analytics_rebuild
+    from shipdesk.documents import services as documents
+    from shipdesk.documents.tests import factories as f
+
+    sp = f.sender(org)
+    made = [f.shipment(org, sender_profile=sp) for _ in range(4)]
+    analytics_rebuild()
+    batch = documents.batch_create(actor=actor, shipment_ids=[s.pk for s in made[:3]])[0]
+    documents.batch_close(actor=actor, batch_id=batch.pk)
+    f_ = selectors.filters_parse({})
+    assert selectors.totals(actor=actor, f=f_)["handed_over"] == 3
+    track(made, "", base=timezone.now() - timedelta(hours=2))  # accepted, then arrived
+    # independently: every parcel has left "numbered" / "in batch" once
+    assert selectors.totals(actor=actor, f=f_)["handed_over"] == 4 == sql(
+        "SELECT COUNT(*) FROM {s} WHERE state NOT IN ('numbered', 'in_batch')")
+    analytics_rebuild()
+    assert selectors.totals(actor=actor, f=f_)["handed_over"] == 4
