@@ -6,3 +6,46 @@ class IntegrationsConfig(AppConfig):
     name = "shipdesk.integrations"
     label = "integrations"
     verbose_name = _("Интеграции")
+    # MoySklad
+    nav_items = [(70, "integrations:moysklad", _("МойСклад"))]
+    tenant_walker_exempt = {
+        "POST /api/v1/integrations/moysklad/webhook/{token}": (
+            "MoySklad calls it without a session or key: {token} is an unguessable "
+            "per-connection secret; unknown tokens are a 404 (tested in test_moysklad.py)"),
+    }
+
+    def emulators(self) -> dict[str, object]:
+        """``shipdesk emulate NAME``: emulators of the services this app talks to."""
+        # MoySklad
+        from shipdesk.integrations.moysklad import emulator as moysklad
+
+        return {"moysklad": moysklad}
+
+    def sandbox_ports(self) -> dict[str, int]:
+        # MoySklad: its emulator beside the sandbox carriers (``make run``)
+        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
+
+        return {"moysklad": DEFAULT_PORT}
+
+    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+        import sys
+
+        from shipdesk.core import sandbox_ports
+        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
+
+        return [("emulator-moysklad", [sys.executable, "-m", "shipdesk.cli", "emulate", "moysklad",
+                                       "--port", str(sandbox_ports.port("moysklad", DEFAULT_PORT))])]
+
+    def ready(self) -> None:
+        from django.db.models import Q
+
+        from shipdesk.core import duework
+        from shipdesk.integrations import tasks
+
+        # MoySklad
+        from shipdesk.integrations.models import MoySkladConnection
+
+        duework.register(duework.DueWork(
+            name="integrations.moysklad", model=MoySkladConnection, due_field="due_at",
+            task=tasks.moysklad_run, chunk_size=10,
+            extra_filter=lambda: Q(is_active=True, paused_at__isnull=True)))
