@@ -37,7 +37,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection as db
 from django.db import transaction
+from django.db.models import Field
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -378,6 +380,36 @@ def _pause(connection: MoySkladConnection, exc: MoySkladError) -> None:
           reason=exc.message)
 
 
+def _save_rows(rows: Sequence[MoySkladOrder], fields: Sequence[str]) -> None:
+    """Writes these fields of many orders: one ``UPDATE … FROM (VALUES …)`` per 1,000 on
+    PostgreSQL (Django's ``bulk_update`` builds a CASE per field and row: minutes for
+    10,000), ``bulk_update`` elsewhere."""
+    if not rows:
+        return
+    if db.vendor != "postgresql":
+        MoySkladOrder.objects.bulk_update(rows, list(fields), batch_size=500)
+        return
+    columns = [c for c in (MoySkladOrder._meta.get_field(f) for f in fields)
+               if isinstance(c, Field)]
+    types = [c.db_type(db) for c in columns]
+    names = ", ".join(f'"{c.column}"' for c in columns)
+    assign = ", ".join(f'"{c.column}" = v."{c.column}"' for c in columns)
+    row_sql = "(%s::bigint, " + ", ".join(f"%s::{t}" for t in types) + ")"
+    table = MoySkladOrder._meta.db_table
+    with db.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start:start + 1000]
+            params: list[Any] = []
+            for row in chunk:
+                params.append(row.pk)
+                params.extend(c.get_db_prep_save(getattr(row, c.attname), db)
+                              for c in columns)
+            cursor.execute(
+                f'UPDATE "{table}" AS t SET {assign} FROM (VALUES '  # noqa: S608 - our columns
+                f'{", ".join([row_sql] * len(chunk))}) AS v(id, {names}) WHERE t.id = v.id',
+                params)
+
+
 # --- 1. fetch and intake -------------------------------------------------------------------------
 
 def _fetch(connection: MoySkladConnection, client: MoySkladClient, outcome: RunOutcome) -> int:
@@ -412,9 +444,9 @@ def _fetch(connection: MoySkladConnection, client: MoySkladClient, outcome: RunO
         elif row.state_id == connection.trigger_state_id and connection.trigger_state_id:
             to_ship.append((row, order, digest))
         now_changed.append(row)
-    MoySkladOrder.objects.bulk_update(now_changed, [
+    _save_rows(now_changed, [
         "fetch_due", "name", "state_id", "description", "sum_kop", "agent_href",
-        "edited_in_flight", "problem_kind", "problem"], batch_size=1000)
+        "edited_in_flight", "problem_kind", "problem"])
     if to_ship:
         _intake(connection, to_ship, outcome)
     return len(due)
@@ -525,9 +557,9 @@ def _intake(connection: MoySkladConnection,
             row.push_due = True
             problems.append(row)
     outcome.problems += len(problems)
-    MoySkladOrder.objects.bulk_update(
+    _save_rows(
         [r for r, _d in by_ref.values()] + problems,
-        ["shipment", "content_hash", "problem_kind", "problem", "push_due"], batch_size=1000)
+        ["shipment", "content_hash", "problem_kind", "problem", "push_due"])
 
 
 # --- 2. push back -------------------------------------------------------------------------------
@@ -574,6 +606,8 @@ def _push(connection: MoySkladConnection, client: MoySkladClient, outcome: RunOu
         return
     facts = _shipment_facts(connection, [r.shipment_id for r in rows if r.shipment_id])
     wanted: list[_Wanted] = []
+    quiet = ("push_due", "problem_kind", "problem", "pushed_status", "pushed_tracking")
+    before = {id(r): tuple(getattr(r, f) for f in quiet) for r in rows}
     for row in rows:
         want = _Wanted(row)
         fact = facts.get(row.shipment_id) if row.shipment_id else None
@@ -595,9 +629,8 @@ def _push(connection: MoySkladConnection, client: MoySkladClient, outcome: RunOu
         if want.changes:
             wanted.append(want)
     writing = {id(w.row) for w in wanted}
-    MoySkladOrder.objects.bulk_update([r for r in rows if id(r) not in writing],
-                                      ["push_due", "problem_kind", "problem", "pushed_status",
-                                       "pushed_tracking"], batch_size=1000)
+    _save_rows([r for r in rows if id(r) not in writing
+                and before[id(r)] != tuple(getattr(r, f) for f in quiet)], list(quiet))
     if not wanted:
         return
     body = [{"meta": entity_meta(f"{connection.base_url}/entity/customerorder/{w.row.order_id}",
@@ -612,10 +645,10 @@ def _push(connection: MoySkladConnection, client: MoySkladClient, outcome: RunOu
             row.state_we_set = row.state_id = id_of(w.changes["state"])
         if "description" in w.changes:
             row.description = w.changes["description"]
-    MoySkladOrder.objects.bulk_update(
+    _save_rows(
         [w.row for w in wanted],
         ["push_due", "problem_kind", "problem", "pushed_tracking", "pushed_status",
-         "pushed_problem", "state_we_set", "state_id", "description"], batch_size=1000)
+         "pushed_problem", "state_we_set", "state_id", "description"])
     outcome.pushed += len(wanted)
 
 
