@@ -325,8 +325,12 @@ class MoySkladEmulator(App):
                 return error(400, 1002, f"Неверный фильтр «{part}»")
             conditions.setdefault(field, []).append(value)
         with self.lock:
-            rows = [e for e in self.entities.get(kind, {}).values()
-                    if self._matches(e, conditions)]
+            table = self.entities.get(kind, {})
+            if set(conditions) == {"id"}:  # by ids: looked up, not scanned
+                found = (table.get(i) for i in dict.fromkeys(conditions["id"]))
+                rows = [e for e in found if e is not None]
+            else:
+                rows = [e for e in table.values() if self._matches(e, conditions)]
             page = [self._expand(e, expand) for e in rows[offset:offset + limit]]
         meta: dict[str, Any] = {"href": self.href(kind), "type": kind,
                                 "mediaType": "application/json", "size": len(rows),
