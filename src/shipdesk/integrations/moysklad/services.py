@@ -162,6 +162,8 @@ def connection_connect(*, actor: Actor, base_url: str = "", token: str = "", log
     _guess(connection)
     connection.is_active = True
     connection.paused_reason, connection.paused_at, connection.last_error = "", None, ""
+    if MoySkladOrder.objects.filter(connection=connection, fetch_due=True).exists():
+        connection.due_at = timezone.now()  # what came while paused is taken now
     connection.save()
     audit(actor, "moysklad.connect", connection, base_url=connection.base_url)
     return connection

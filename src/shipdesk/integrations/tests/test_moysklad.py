@@ -255,7 +255,7 @@ def test_429_and_5xx_slow_us_down_without_losing_anything(moysklad: Running) -> 
 
 
 def test_revoked_token_pauses_and_an_edited_order_asks_the_operator(
-        shop: dict[str, Any], web: Client) -> None:
+        shop: dict[str, Any], web: Client, actor: Any) -> None:
     emulator = shop["emulator"]
     order = emulator.seed_orders(1)[0]
     _move(shop, [order])
@@ -281,3 +281,10 @@ def test_revoked_token_pauses_and_an_edited_order_asks_the_operator(
     assert connection.paused_at is not None and connection.due_at is None
     assert "токен" in web.get("/integrations/moysklad/").content.decode()
     assert MoySkladOrder.objects.get(order_id=other).fetch_due  # kept for later, not lost
+    # a new token saved: the exchange resumes and takes what came meanwhile
+    emulator.tokens.add("new-token")
+    services.connection_connect(actor=actor, token="new-token")
+    connection.refresh_from_db()
+    assert connection.paused_at is None and connection.due_at is not None
+    assert _run(shop).shipments == 1
+    assert emulator.order_attribute(other, "Трек-номер")
