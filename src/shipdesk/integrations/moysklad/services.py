@@ -40,7 +40,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from shipdesk.integrations.models import (
     MoySkladConnection,
     MoySkladOrder,
@@ -57,7 +57,6 @@ from shipdesk.integrations.moysklad.client import (
 from shipdesk.integrations.moysklad.flowback import push_back
 from shipdesk.integrations.moysklad.intake import fetch_due_orders, order_to_shipment
 from shipdesk.integrations.moysklad.money import post_money
-from shipdesk.tenancy.models import Organization
 from shipdesk.tenancy.permissions import Perm
 from shipdesk.tenancy.services import Actor, audit, system_actor
 
@@ -256,8 +255,6 @@ def webhook_receive(*, token: str, request_id: str, body: bytes) -> WebhookOutco
     if foreign:
         log.warning("moysklad webhook for connection %s names another account %s: refused",
                     connection.pk, foreign[0].get("accountId"))
-        from shipdesk.core.errors import Forbidden
-
         raise Forbidden(_("Уведомление относится к другому аккаунту МоегоСклада"))
     order_ids = list(dict.fromkeys(
         id_of(e) for e in events if (e.get("meta") or {}).get("type") == "customerorder"))
@@ -389,6 +386,3 @@ def orders_labels_pdf(*, actor: Actor, order_ids: Sequence[int]) -> bytes:
             "Выберите заказы, по которым созданы отправления"))])
     return shipment_labels_pdf(actor=actor, shipment_ids=[r for r in rows if r is not None])
 
-
-def organization_of(connection: MoySkladConnection) -> Organization:
-    return connection.organization

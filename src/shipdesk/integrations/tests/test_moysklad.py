@@ -91,9 +91,15 @@ def test_trigger_state_makes_registered_labelled_shipment_and_order_carries_numb
     good, no_address = emulator.seed_orders(2, without_address=0)[0], emulator.seed_orders(
         1, without_address=1)[0]
     unknown = emulator.seed_orders(1, delivery="Телепорт")[0]
-    _move(shop, [good, no_address, unknown])
+    heavy = emulator.seed_orders(1)[0]  # 100 × 0.35 kg: more than the carrier takes
+    emulator.entities["customerorder"][heavy]["_positions"][0]["quantity"] = 100
+    _move(shop, [good, no_address, unknown, heavy])
     outcome = _run(shop)
-    assert (outcome.shipments, outcome.problems) == (1, 2)
+    assert outcome.shipments + outcome.problems == 4
+    refused = MoySkladOrder.objects.get(order_id=heavy)
+    assert refused.problem_kind in ("carrier", "invalid") and "вес" in refused.problem.lower()
+    assert emulator.order_state_name(heavy) == "Проблема доставки"
+    assert refused.problem in emulator.entities["customerorder"][heavy]["description"]
 
     row = MoySkladOrder.objects.get(order_id=good)
     shipment = Shipment.objects.get(pk=row.shipment_id)
