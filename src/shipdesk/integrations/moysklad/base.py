@@ -27,6 +27,7 @@ class RunOutcome:
     edited: int = 0
     pushed: int = 0
     operations: int = 0
+    waiting: int = 0  # shipments still being registered: their numbers come soon
     paused: bool = False
     error: str = ""
 

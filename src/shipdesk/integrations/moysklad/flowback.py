@@ -69,6 +69,7 @@ def push_back(connection: MoySkladConnection, client: MoySkladClient, outcome: R
         want = _Wanted(row)
         fact = facts.get(row.shipment_id) if row.shipment_id else None
         if fact is not None:
+            outcome.waiting += fact["registration"] == "pending"
             want.tracking = fact["tracking_number"] or ""
             want.status = _status_of(fact)
             if fact["registration"] == "rejected":

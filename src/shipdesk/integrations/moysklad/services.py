@@ -63,6 +63,7 @@ from shipdesk.tenancy.services import Actor, audit, system_actor
 log = logging.getLogger(__name__)
 
 RUN_AGAIN = timedelta(minutes=2)  # while orders are on their way
+SOON = timedelta(seconds=20)  # while shipments are being registered
 LOCK_SECONDS = 600
 __all__ = ["MAPPABLE", "RunOutcome", "order_to_shipment"]
 
@@ -335,6 +336,11 @@ def connection_run(*, connection_id: int) -> RunOutcome:
         active = MoySkladOrder.objects.filter(connection=connection, shipment__isnull=False
                                               ).exclude(pushed_status__in=FINAL).exists()
         connection.due_at = timezone.now() + RUN_AGAIN if active else None
+        if outcome.waiting:  # their numbers go to the orders as soon as the carrier gives them
+            connection.due_at = timezone.now() + SOON
+        if MoySkladOrder.objects.filter(connection=connection, fetch_due=True).exists():
+            # named by a webhook after our last read (its own dispatch found us running)
+            connection.due_at = timezone.now()
         connection.last_error = ""
         connection.save(update_fields=["due_at", "last_error", "updated_at"])
         return outcome
