@@ -110,8 +110,8 @@ class MoySkladEmulator(App):
         self.route("POST", f"{p}/entity/webhook", self._webhook_create)
         self.route("DELETE", f"{p}/entity/webhook/{{id}}", self._webhook_delete)
         self.route("PUT", f"{p}/entity/demand/new", self._demand_template)
-        for kind in (*DOCUMENTS, "counterparty", "organization", "product", "expenseitem",
-                     "store"):
+        for kind in (*DOCUMENTS, "counterparty", "organization", "product", "service",
+                     "expenseitem", "store"):
             self.route("GET", f"{p}/entity/{kind}", self._list)
             self.route("POST", f"{p}/entity/{kind}", self._create)
             self.route("GET", f"{p}/entity/{kind}/{{id}}", self._get)
@@ -400,7 +400,7 @@ class MoySkladEmulator(App):
             if kind in ("supply", "salesreturn", "demand"):
                 base += ("store",)
             return base
-        if kind in ("counterparty", "product"):
+        if kind in ("counterparty", "product", "service"):
             return ("name",)
         return ()
 
@@ -417,10 +417,10 @@ class MoySkladEmulator(App):
             entity.setdefault("applicable", True)
             positions = [self._position(kind, p) for p in data.get("positions") or []]
             entity["_positions"] = positions
-            if positions:
-                entity["sum"] = sum(round(p["price"] * p["quantity"]) for p in positions)
-            else:
+            if kind in ("paymentin", "paymentout"):  # a payment's sum is given
                 entity["sum"] = int(data.get("sum") or 0)
+            else:  # a document with goods or services: the sum of its positions (read-only)
+                entity["sum"] = sum(round(p["price"] * p["quantity"]) for p in positions)
         self.entities.setdefault(kind, {})[entity_id] = entity
         return entity
 

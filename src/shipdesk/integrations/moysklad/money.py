@@ -102,9 +102,12 @@ def _post_order_money(connection: MoySkladConnection, client: MoySkladClient,
                            {**demand_meta, "linkedSum": paid}]}, done)
     if fees and not returned:
         carrier = _carrier_counterparty(client, receivable.carrier_code)
+        # a receipt's sum is its positions': the carrier's services as one service position
         _create_once(connection, client, order, "supply", {
             "organization": seller, "agent": carrier,
-            "store": {"meta": store["meta"]} if store else None, "sum": kopecks(fees),
+            "store": {"meta": store["meta"]} if store else None,
+            "positions": [{"quantity": 1, "price": kopecks(fees),
+                           "assortment": _delivery_service(client)}],
             "description": _("Услуги перевозчика по заказу %(o)s") % {"o": order.name}}, done)
     if fees and not returned and receivable.fees_mode == "deducted":
         expense = client.first("expenseitem")
@@ -125,6 +128,15 @@ def _post_order_money(connection: MoySkladConnection, client: MoySkladClient,
         order.save(update_fields=["state_we_set", "state_id", "pushed_status", "updated_at"])
         done.add((order.pk, state_kind))
     return len(done) - kinds_before
+
+
+def _delivery_service(client: MoySkladClient) -> dict[str, Any]:
+    """The account's service "Услуги доставки" (made once if it has none)."""
+    name = _("Услуги доставки")
+    found = list(client.rows("service", filters=[f"name={name}"], limit=1))
+    if found:
+        return {"meta": found[0]["meta"]}
+    return {"meta": client.create("service", {"name": name})["meta"]}
 
 
 def _carrier_counterparty(client: MoySkladClient, carrier_code: str) -> dict[str, Any]:
