@@ -32,22 +32,22 @@ class RunOutcome:
     error: str = ""
 
 
-
 def save_rows(rows: Sequence[MoySkladOrder], fields: Sequence[str]) -> None:
-    """Writes these fields of many orders: one ``UPDATE … FROM (VALUES …)`` per 1,000 on
-    PostgreSQL (Django's ``bulk_update`` builds a CASE per field and row: minutes for
-    10,000), ``bulk_update`` elsewhere."""
+    """Writes these fields of many orders: one ``UPDATE … FROM (VALUES …)`` per 1,000
+    (Django's ``bulk_update`` builds a CASE per field and row: minutes for 10,000)."""
     if not rows:
         return
-    if db.vendor != "postgresql":
+    if db.vendor not in ("postgresql", "sqlite"):
         MoySkladOrder.objects.bulk_update(rows, list(fields), batch_size=500)
         return
     columns = [c for c in (MoySkladOrder._meta.get_field(f) for f in fields)
                if isinstance(c, Field)]
-    types = [c.db_type(db) for c in columns]
     names = ", ".join(f'"{c.column}"' for c in columns)
     assign = ", ".join(f'"{c.column}" = v."{c.column}"' for c in columns)
-    row_sql = "(%s::bigint, " + ", ".join(f"%s::{t}" for t in types) + ")"
+    if db.vendor == "postgresql":  # typed: VALUES of untyped parameters are text there
+        row_sql = "(%s::bigint, " + ", ".join(f"%s::{c.db_type(db)}" for c in columns) + ")"
+    else:
+        row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
     table = MoySkladOrder._meta.db_table
     with db.cursor() as cursor:
         for start in range(0, len(rows), 1000):
@@ -58,6 +58,5 @@ def save_rows(rows: Sequence[MoySkladOrder], fields: Sequence[str]) -> None:
                 params.extend(c.get_db_prep_save(getattr(row, c.attname), db)
                               for c in columns)
             cursor.execute(
-                f'UPDATE "{table}" AS t SET {assign} FROM (VALUES '  # noqa: S608 - our columns
-                f'{", ".join([row_sql] * len(chunk))}) AS v(id, {names}) WHERE t.id = v.id',
-                params)
+                f'WITH v(id, {names}) AS (VALUES {", ".join([row_sql] * len(chunk))}) '  # noqa: S608
+                f'UPDATE "{table}" SET {assign} FROM v WHERE "{table}".id = v.id', params)
