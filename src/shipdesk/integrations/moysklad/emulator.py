@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 from shipdesk.carriers.emulation import App, Request, Response, serve_app
 
-DEFAULT_PORT = 18300
+DEFAULT_PORT = 18400
 PREFIX = "/api/remap/1.2"
 LOGIN, PASSWORD = "admin@shop", "demo-password"
 SANDBOX_TOKEN = "moysklad-demo-token"  # noqa: S105 - the emulator's demo token
