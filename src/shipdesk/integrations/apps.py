@@ -6,16 +6,52 @@ class IntegrationsConfig(AppConfig):
     name = "shipdesk.integrations"
     label = "integrations"
     verbose_name = _("Интеграции")
-    # Shop platforms
-    nav_items = [(62, "integrations:shops", _("Магазины"))]
-    tenant_walker_exempt = {"integrations:shop_hook": "the webhook's token names the connection"}
+    # Shop platforms, MoySklad
+    nav_items = [(62, "integrations:shops", _("Магазины")),
+                 (70, "integrations:moysklad", _("МойСклад"))]
+    tenant_walker_exempt = {
+        "integrations:shop_hook": "the webhook's token names the connection",
+        "POST /api/v1/integrations/moysklad/webhook/{token}": (
+            "MoySklad calls it without a session or key: {token} is an unguessable "
+            "per-connection secret; unknown tokens are a 404 (tested in test_moysklad.py)"),
+    }
+
+    def emulators(self) -> dict[str, object]:
+        """``shipdesk emulate NAME``: emulators of the services this app talks to."""
+        # MoySklad
+        from shipdesk.integrations.moysklad import emulator as moysklad
+
+        return {"moysklad": moysklad}
+
+    def sandbox_ports(self) -> dict[str, int]:
+        # MoySklad: its emulator beside the sandbox carriers (``make run``)
+        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
+
+        return {"moysklad": DEFAULT_PORT}
+
+    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+        import sys
+
+        from shipdesk.core import sandbox_ports
+        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
+
+        return [("emulator-moysklad", [sys.executable, "-m", "shipdesk.cli", "emulate", "moysklad",
+                                       "--port", str(sandbox_ports.port("moysklad", DEFAULT_PORT))])]
 
     def ready(self) -> None:
-        # Shop platforms
+        from django.db.models import Q
+
         from shipdesk.core import duework
-        from shipdesk.integrations.models import ShopOrder
+        from shipdesk.integrations import tasks
+        from shipdesk.integrations.models import MoySkladConnection, ShopOrder
         from shipdesk.integrations.shops import tasks as shop_tasks
 
+        # MoySklad
+        duework.register(duework.DueWork(
+            name="integrations.moysklad", model=MoySkladConnection, due_field="due_at",
+            task=tasks.moysklad_run, chunk_size=10,
+            extra_filter=lambda: Q(is_active=True, paused_at__isnull=True)))
+        # Shop platforms
         duework.register(duework.DueWork(
             name="integrations.shop_orders_push", model=ShopOrder, due_field="push_due_at",
             task=shop_tasks.push_orders, chunk_size=50))

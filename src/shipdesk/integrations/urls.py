@@ -1,5 +1,6 @@
 from django.urls import URLPattern, path
 
+from shipdesk.integrations import views
 from shipdesk.integrations.shops import views as shop_views
 
 app_name = "integrations"
@@ -14,4 +15,11 @@ urlpatterns: list[URLPattern] = [
     path("shops/<int:shop_connection_id>/delete/", shop_views.connection_delete,
          name="shop_delete"),
     path("shops/hook/<str:token>/", shop_views.shop_hook, name="shop_hook"),
+    # MoySklad
+    path("moysklad/", views.moysklad, name="moysklad"),
+    path("moysklad/connect/", views.moysklad_connect, name="moysklad_connect"),
+    path("moysklad/rule/", views.moysklad_rule, name="moysklad_rule"),
+    path("moysklad/orders/<int:order_id>/accept/", views.moysklad_accept_edit,
+         name="moysklad_accept_edit"),
+    path("moysklad/labels/", views.moysklad_labels, name="moysklad_labels"),
 ]

@@ -30,7 +30,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         codes = registry.all_codes()
+        others = _other_emulators()  # emulators other apps declare (MoySklad)
+        if options["carrier"] in others:
+            module = others[options["carrier"]]
+            module.serve(options["host"], options["port"] or module.DEFAULT_PORT)
+            return
         if options["list"] or not options["carrier"]:
+            for name, module in others.items():
+                self.stdout.write(f"{name}\t{module.DEFAULT_PORT}")
             for code in codes:
                 try:
                     port = registry.emulator_module(code).DEFAULT_PORT
@@ -57,3 +64,16 @@ class Command(BaseCommand):
             ticket_delay_seconds=max(0.0, timing.get("ticket_delay", emulator.ticket_delay_from_env())),
             step_seconds=max(0.0, timing.get("step_seconds", emulator.step_seconds_from_env())))
         emulator.serve(options["host"], port, config=config)
+
+
+def _other_emulators() -> dict[str, Any]:
+    """``{name: module}`` from the apps' ``emulators()`` hooks (a module with ``serve`` and
+    ``DEFAULT_PORT``)."""
+    from django.apps import apps
+
+    found: dict[str, Any] = {}
+    for config in apps.get_app_configs():
+        hook = getattr(config, "emulators", None)
+        if callable(hook):
+            found.update(hook())
+    return found
