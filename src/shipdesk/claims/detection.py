@@ -212,15 +212,15 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM claims_candidate WHERE organization_id = %s AND state = %s",
                     [organization_id, CandidateState.OPEN])
-        for kind, select, params in statements:
+        for rule_kind, select, params in statements:
             # the first parameters of every SELECT: kind, state, created_at, updated_at,
             # then the organization (twice) and the rule's own
             cur.execute(f"INSERT INTO claims_candidate ({_COLUMNS}) {select} "
                         "ON CONFLICT (shipment_id, kind) DO NOTHING",
-                        [kind, CandidateState.OPEN, stamp, stamp, *params])
+                        [rule_kind, CandidateState.OPEN, stamp, stamp, *params])
     counts = dict.fromkeys(Kind.values, 0)
-    for kind, n in _open_counts(organization_id):
-        counts[kind] = n
+    for found_kind, n in _open_counts(organization_id):
+        counts[found_kind] = n
     return counts
 
 

@@ -187,7 +187,9 @@ class Audit(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     total = models.PositiveIntegerField(default=0)
+    # seconds the carriers made us wait for ticket answers (their documented delays)
     rate_wait_seconds = models.FloatField(default=0)  # statistics, not money
+    tickets = models.JSONField(default=list, blank=True)  # batch requests awaiting answers
     error = models.CharField(max_length=500, blank=True)
 
 
