@@ -123,7 +123,7 @@ def claim_document(claim: Claim) -> ClaimDocument:
         sender=(f"{sender.company or sender.name}, {sender.index} {sender.city}"
                 if sender else ""),
         recipient=f"{recipient}, {address}".strip(", "),
-        route=f"{sender.index if sender else '—'} → {s.index or '—'}",
+        route=_("из %(a)s в %(b)s") % {"a": sender.index if sender else "—", "b": s.index or "—"},
         weight_g=s.weight_g, declared_value=s.declared_value, cod_amount=s.cod_amount,
         postage=s.shipping_cost, mail_type=s.service_code, f103=f103,
         claimed_amount=claim.claimed_amount, evidence=list(claim.evidence or []),
