@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -26,3 +27,8 @@ class ClaimsConfig(AppConfig):
         duework.register(duework.DueWork(
             name="claims.audits", model=Audit, due_field="due_at", task=tasks.run_audits,
             chunk_size=1, lease=dt.timedelta(hours=2)))
+
+    def load_demo(self, organization: Any) -> None:
+        from shipdesk.claims.demo import demo_load
+
+        demo_load(organization)
