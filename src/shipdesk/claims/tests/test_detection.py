@@ -39,8 +39,7 @@ def test_every_problem_parcel_is_found_and_no_healthy_one(world: Any, actor: Any
     over = Candidate.objects.filter(organization=world.org, kind="overcharge").first()
     assert over is not None and over.at_stake == Decimal("50.00") and over.payout_row_id
 
-
-def test_rules_per_carrier_change_what_is_found(world: Any, actor: Any) -> None:
+    # the same history (built once: it is the costly part), rules changed per carrier:
     # no COD-unpaid search for CDEK; a 20-day margin for Russian Post's stuck parcels
     services.rule_set(actor=actor, kind="cod_unpaid", carrier_code="cdek", enabled=False,
                       margin_days=10, file_window_days=180, answer_days=30, remind_days=7)
