@@ -64,8 +64,6 @@ def _carrier_of(number: str, accounts: dict[str, int]) -> tuple[str, int | None,
 
     fits = []
     for code in registry.all_codes():
-        if code == "sandbox":
-            continue
         try:
             registry.adapter_class(code).validate_number(number)
         except (ValueError, LookupError):

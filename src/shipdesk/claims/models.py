@@ -135,6 +135,14 @@ class ClaimEvent(models.Model):
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    @property
+    def from_label(self) -> str:
+        return str(ClaimState(self.from_state).label) if self.from_state else ""
+
+    @property
+    def to_label(self) -> str:
+        return str(ClaimState(self.to_state).label) if self.to_state else ""
+
 
 class ClaimReminder(models.Model):
     """A reminder sent before a deadline: one per claim, deadline kind and date."""

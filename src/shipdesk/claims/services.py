@@ -124,15 +124,21 @@ def evidence_words(c: Candidate) -> list[str]:
     elif c.kind == Kind.COD_UNPAID:
         if c.since:
             out.append(_("Вручено %(d)s") % {"d": when(c.since)})
-        out.append(_("Наложенный платёж %(exp)s ₽, перечислено %(got)s ₽") % {
-            "exp": c.expected_amount, "got": c.actual_amount or ZERO})
+        out.append(_("Наложенный платёж %(exp)s, перечислено %(got)s") % {
+            "exp": _rub(c.expected_amount), "got": _rub(c.actual_amount)})
     elif c.kind == Kind.OVERCHARGE:
-        out.append(_("В отчёте о выплате: ожидалось %(exp)s ₽, перечислено %(got)s ₽") % {
-            "exp": c.expected_amount, "got": c.actual_amount})
+        out.append(_("В отчёте о выплате: ожидалось %(exp)s, перечислено %(got)s") % {
+            "exp": _rub(c.expected_amount), "got": _rub(c.actual_amount)})
         if c.event_text:
             out.append(c.event_text)
-    out.append(_("На кону %(sum)s ₽") % {"sum": c.at_stake})
+    out.append(_("На кону %(sum)s") % {"sum": _rub(c.at_stake)})
     return out
+
+
+def _rub(value: Decimal | None) -> str:
+    from shipdesk.core.templatetags.words import money_text
+
+    return str(money_text(value or ZERO))
 
 
 def when(value: dt.datetime) -> str:

@@ -224,8 +224,15 @@ def control(request: ActorRequest) -> HttpResponse:
     data = selectors.control_room(actor=request.actor, f=f)
     return render(request, "claims/control.html", {
         "f": f, "d": data, "charts": charts.control_charts(data),
+        "carriers": sorted({r["carrier_code"] for r in data["rows"]} | _own_carriers(request)),
         "query": urlencode({"date_from": f.date_from, "date_to": f.date_to,
                             "carrier": f.carrier, "older_than_days": f.older_than_days})})
+
+
+def _own_carriers(request: ActorRequest) -> set[str]:
+    from shipdesk.carriers.selectors import carrier_account_list
+
+    return {a.carrier_code for a in carrier_account_list(actor=request.actor)}
 
 
 @actor_required
