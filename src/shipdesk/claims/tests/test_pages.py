@@ -18,8 +18,8 @@ from shipdesk.core.templatetags.words import money_text
 
 
 @pytest.mark.django_db
-def test_operator_finds_claims_files_one_and_sees_the_money_come_back(org: Any,
-                                                                     web: Any) -> None:
+def test_operator_finds_claims_files_one_and_sees_the_money_come_back(org: Any, web: Any,
+                                                                     api: Any) -> None:
     world = build_world(org, parcels=300)
     with time_machine.travel(NOW, tick=False):
         assert web.post("/claims/detect/").status_code == 302
@@ -28,6 +28,10 @@ def test_operator_finds_claims_files_one_and_sees_the_money_come_back(org: Any,
         assert lost.count() == len(world.expected["lost"])
         assert all(c.tracking_number in page for c in lost)
         assert "перевозчик сообщил" in page
+        # the API says the same, with the evidence in words
+        listed = api.get("/api/v1/claims/candidates?kind=lost").json()
+        assert {c["tracking_number"] for c in listed} == {c.tracking_number for c in lost}
+        assert all(c["evidence"] for c in listed)
         answer = web.post("/claims/candidates/claim/",
                           {"candidate_ids": [c.pk for c in lost]})
         assert answer.status_code == 302 and answer["Location"] == "/claims/list/"
@@ -56,3 +60,5 @@ def test_operator_finds_claims_files_one_and_sees_the_money_come_back(org: Any,
         rows = CalamineWorkbook.from_filelike(io.BytesIO(xlsx.content)).get_sheet_by_index(
             0).to_python()
         assert rows[0][0] == "Месяц" and sum(float(r[4] or 0) for r in rows[1:]) == 1300.0
+        figures = api.get("/api/v1/claims/control?date_from=2026-01-01&date_to=2026-12-31").json()
+        assert figures["totals"]["recovered"] == "1300.00" and figures["success_rate"] == 100.0
