@@ -414,7 +414,7 @@ def audit_pdf(report: AuditReport) -> bytes:
     w.space()
     w.line(_("Проблемные отправления"), bold=True, size=11)
     for i in report.problems:
-        w.line(f"{i.tracking_number}  {Verdict(i.verdict).label}  {i.status}  "
+        w.line(f"{i.tracking_number}  {Verdict(i.verdict).label}  "
                f"{_money(i.at_stake)}", size=9, gap=2)
     if report.not_checked:
         w.space()
