@@ -100,42 +100,49 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
     statements: list[tuple[str, str, Sequence[Any]]] = []
     base = "s.organization_id = %s AND s.state <> 'cancelled'"
 
-    # 1. stuck: the control term (+ margin) passed and no movement for the margin either
+    # 1-3. the derived state, in one scan: lost (the carrier said so); stuck (the control
+    # term + margin passed, and no movement for the margin either); a return that never
+    # came back. Each condition with its carrier's knobs; the kind says which one held.
     cut, cut_unknown, quiet = (days_before(Kind.STUCK), days_before(
         Kind.STUCK, rules.CONTROL_DAYS_FALLBACK), days_before(Kind.STUCK))
-    least = minimum(Kind.STUCK)
-    statements.append((Kind.STUCK, f"""
-        SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
-               COALESCE(ts.last_movement_at, ts.accepted_at), ts.expected_delivery,
-               ts.status, '', NULL, NULL, {_STAKE}, NULL, %s, %s
-        FROM tracking_trackingstate ts JOIN shipments_shipment s ON s.id = ts.shipment_id
-        WHERE {base} AND ts.organization_id = %s AND NOT ts.final
-          AND ts.status IN ({_MOVING}) AND ts.accepted_at IS NOT NULL
+    least_stuck, least_lost = minimum(Kind.STUCK), minimum(Kind.LOST)
+    on_lost = rule_case(Kind.LOST, "s.carrier_code", lambda _r: 1)
+    back_cut, least_back = days_before(Kind.RETURN_MISSING), minimum(Kind.RETURN_MISSING)
+    lost = (f"((ts.status = 'lost' OR ts.is_lost) AND {on_lost.sql} = 1 "
+            f"AND {_STAKE} >= {least_lost.sql})")
+    lost_p = [*on_lost.params, *least_lost.params]
+    back = (f"(NOT ts.final AND ts.status IN ('returning', 'refused') "
+            f"AND ts.status_at <= {back_cut.sql} AND {_STAKE} >= {least_back.sql})")
+    back_p = [*back_cut.params, *least_back.params]
+    stuck = f"""(NOT ts.final AND ts.status IN ({_MOVING}) AND ts.accepted_at IS NOT NULL
           AND ((ts.expected_delivery IS NOT NULL AND ts.expected_delivery <= {cut.sql})
                OR (ts.expected_delivery IS NULL AND ts.accepted_at <= {cut_unknown.sql}))
           AND COALESCE(ts.last_movement_at, ts.accepted_at) <= {quiet.sql}
-          AND {_STAKE} >= {least.sql}""",  # noqa: S608 — constants and placeholders only
-        [organization_id, organization_id, *cut.params, *cut_unknown.params, *quiet.params,
-         *least.params]))
-
-    # 2. lost: the carrier said so
-    least = minimum(Kind.LOST)
-    on = rule_case(Kind.LOST, "s.carrier_code", lambda _r: 1)
-    statements.append((Kind.LOST, f"""
-        SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
-               ts.status_at, NULL, ts.status, ts.substatus, NULL, NULL, {_STAKE}, NULL, %s, %s
+          AND {_STAKE} >= {least_stuck.sql})"""
+    stuck_p = [*cut.params, *cut_unknown.params, *quiet.params, *least_stuck.params]
+    moving = f"ts.status IN ({_MOVING})"
+    statements.append((
+        f"CASE WHEN {lost} THEN 'lost' WHEN {back} THEN 'return_missing' ELSE 'stuck' END",
+        f"""s.carrier_code, s.tracking_number,
+               CASE WHEN {moving} THEN COALESCE(ts.last_movement_at, ts.accepted_at)
+                    ELSE ts.status_at END,
+               CASE WHEN {moving} THEN ts.expected_delivery END,
+               ts.status, CASE WHEN {moving} THEN '' ELSE ts.substatus END, NULL, NULL,
+               {_STAKE}, NULL, %s, %s
         FROM tracking_trackingstate ts JOIN shipments_shipment s ON s.id = ts.shipment_id
-        WHERE {base} AND ts.organization_id = %s AND (ts.status = 'lost' OR ts.is_lost)
-          AND {on.sql} = 1 AND {_STAKE} >= {least.sql}""",  # noqa: S608 — constants and placeholders only
-        [organization_id, organization_id, *on.params, *least.params]))
+        WHERE {base} AND ts.organization_id = %s
+          AND (ts.is_lost OR ts.status = 'lost' OR (NOT ts.final AND ts.status IN (
+               'returning', 'refused', {_MOVING})))
+          AND ({lost} OR {stuck} OR {back})""",
+        [*lost_p, *back_p, "STAMPS", organization_id, organization_id, *lost_p, *stuck_p,
+         *back_p]))
 
-    # 3. damaged / partial delivery: at any point of the history (the status-change feed)
+    # 4-5. damaged / partly delivered: at any point of the history (the status-change feed);
+    # one statement each (an OR of the two made the planner join the whole feed first)
     for kind, where in ((Kind.DAMAGED, "sc.status = 'damaged'"),
                         (Kind.PARTIAL, f"sc.substatus IN ({_PARTIAL})")):
-        least = minimum(kind)
-        on = rule_case(kind, "s.carrier_code", lambda _r: 1)
-        statements.append((kind, f"""
-            SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
+        least, on = minimum(kind), rule_case(kind, "s.carrier_code", lambda _r: 1)
+        statements.append(("%s", f"""s.carrier_code, s.tracking_number,
                    MIN(sc.changed_at), NULL, MIN(sc.status), MIN(sc.substatus), NULL, NULL,
                    {_STAKE}, NULL, %s, %s
             FROM tracking_shipmentstatuschange sc
@@ -143,8 +150,8 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
             WHERE {base} AND sc.organization_id = %s AND {where}
               AND {on.sql} = 1 AND {_STAKE} >= {least.sql}
             GROUP BY s.organization_id, s.id, s.carrier_code, s.tracking_number,
-                     s.declared_value, s.cod_amount, s.shipping_cost""",  # noqa: S608 — constants and placeholders only
-            [organization_id, organization_id, *on.params, *least.params]))
+                     s.declared_value, s.cod_amount, s.shipping_cost""",
+            [kind, "STAMPS", organization_id, organization_id, *on.params, *least.params]))
 
     # 4. COD unpaid: delivered, the contract's payout term + margin passed, no money
     accounts = _accounts(organization_id)
@@ -163,8 +170,7 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
                      _ts(now - days) if as_ts else _day(today - days))
 
     by_day, by_ts, least = unpaid_cut(False), unpaid_cut(True), minimum(Kind.COD_UNPAID)
-    statements.append((Kind.COD_UNPAID, f"""
-        SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
+    statements.append(("%s", f"""s.carrier_code, s.tracking_number,
                ts.status_at, NULL, ts.status, r.state, r.cod_amount, r.paid_amount,
                r.cod_amount - r.paid_amount, NULL, %s, %s
         FROM finance_receivable r JOIN shipments_shipment s ON s.id = r.shipment_id
@@ -174,19 +180,9 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
           AND ((r.collected_on IS NOT NULL AND r.collected_on <= {by_day.sql})
                OR (r.collected_on IS NULL AND ts.status = 'delivered'
                    AND ts.status_at <= {by_ts.sql}))
-          AND r.cod_amount - r.paid_amount >= {least.sql}""",  # noqa: S608 — constants and placeholders only
-        [organization_id, organization_id, *by_day.params, *by_ts.params, *least.params]))
-
-    # 5. a return that never came back
-    cut, least = days_before(Kind.RETURN_MISSING), minimum(Kind.RETURN_MISSING)
-    statements.append((Kind.RETURN_MISSING, f"""
-        SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
-               ts.status_at, NULL, ts.status, ts.substatus, NULL, NULL, {_STAKE}, NULL, %s, %s
-        FROM tracking_trackingstate ts JOIN shipments_shipment s ON s.id = ts.shipment_id
-        WHERE {base} AND ts.organization_id = %s AND NOT ts.final
-          AND ts.status IN ('returning', 'refused') AND ts.status_at <= {cut.sql}
-          AND {_STAKE} >= {least.sql}""",  # noqa: S608 — constants and placeholders only
-        [organization_id, organization_id, *cut.params, *least.params]))
+          AND r.cod_amount - r.paid_amount >= {least.sql}""",
+        [Kind.COD_UNPAID, "STAMPS", organization_id, organization_id, *by_day.params,
+         *by_ts.params, *least.params]))
 
     # 6. overcharge in a payout report: less paid than the order's amount, or more fees
     # withheld than the contract's tariff gives
@@ -195,8 +191,7 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
             f"+ CASE WHEN pr.fee > {fees} THEN pr.fee - {fees} ELSE 0 END)")
     least = minimum(Kind.OVERCHARGE)
     on = rule_case(Kind.OVERCHARGE, "s.carrier_code", lambda _r: 1)
-    statements.append((Kind.OVERCHARGE, f"""
-        SELECT s.organization_id, s.id, %s, %s, s.carrier_code, s.tracking_number,
+    statements.append(("%s", f"""s.carrier_code, s.tracking_number,
                NULL, NULL, pr.outcome, pr.message, r.cod_amount + 0, pr.cod_amount, {over},
                pr.id, %s, %s
         FROM finance_payoutrow pr JOIN finance_receivable r ON r.id = pr.receivable_id
@@ -205,19 +200,21 @@ def detect(*, organization_id: int, now: dt.datetime) -> dict[str, int]:
           AND ((pr.outcome = 'amount_differs' AND pr.difference < 0)
                OR (pr.outcome IN ('matched', 'partial', 'amount_differs')
                    AND r.fees_mode = 'deducted' AND pr.fee > {fees}))
-          AND {on.sql} = 1 AND {over} >= {least.sql}""",  # noqa: S608 — constants and placeholders only
-        [organization_id, organization_id, *on.params, *least.params]))
+          AND {on.sql} = 1 AND {over} >= {least.sql}""",
+        [Kind.OVERCHARGE, "STAMPS", organization_id, organization_id, *on.params,
+         *least.params]))
 
     stamp = _ts(now)
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM claims_candidate WHERE organization_id = %s AND state = %s",
                     [organization_id, CandidateState.OPEN])
-        for rule_kind, select, params in statements:
-            # the first parameters of every SELECT: kind, state, created_at, updated_at,
-            # then the organization (twice) and the rule's own
-            cur.execute(f"INSERT INTO claims_candidate ({_COLUMNS}) {select} "
-                        "ON CONFLICT (shipment_id, kind) DO NOTHING",
-                        [rule_kind, CandidateState.OPEN, stamp, stamp, *params])
+        for kind_sql, rest, values in statements:
+            # (kind expression, the columns after the state, parameters in order): the
+            # state and the two timestamps go where "STAMPS" stands
+            at = list(values).index("STAMPS")
+            cur.execute(f"INSERT INTO claims_candidate ({_COLUMNS}) SELECT s.organization_id, "
+                        f"s.id, {kind_sql}, %s, {rest} ON CONFLICT (shipment_id, kind) DO NOTHING",
+                        [*values[:at], CandidateState.OPEN, stamp, stamp, *values[at + 1:]])
     counts = dict.fromkeys(Kind.values, 0)
     for found_kind, n in _open_counts(organization_id):
         counts[found_kind] = n
