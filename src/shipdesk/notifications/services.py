@@ -1351,3 +1351,13 @@ def jobs_run(*, ids: list[int], now: dt.datetime | None = None) -> None:
             outbox_poll_delivery(now=now)
         FeedCursor.objects.filter(pk=job.pk).update(
             due_at=timezone.now() + JOB_INTERVAL.get(job.name, dt.timedelta(minutes=1)))
+
+
+def organization_mail_connection(*, organization_id: int) -> tuple[Any, str]:
+    """The organization's own SMTP (its e-mail channel settings, else the installation's) as
+    a Django mail connection and the From address, for letters other domains send on the
+    shop's behalf (a claim to the carrier)."""
+    from shipdesk.notifications.gateways.email import Email
+
+    gateway = Email(config=_gateway_config(organization_id, Gateway.SMTP) or {})
+    return gateway._connection(), gateway.from_email
