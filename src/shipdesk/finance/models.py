@@ -56,12 +56,20 @@ class OrderState(models.TextChoices):
 class Receivable(TenantModel):
     """What one COD shipment should bring, its fees, when, and where it stands."""
 
+    # A payout report moves 100,000 receivables at once: every index is paid for on each row,
+    # so the organization and creation indexes of TenantModel (never read alone) are left
+    # out, and a payout row finds its receivable through the shipment's unique carrier and
+    # order numbers (shipments' own indexes), then ``shipment``.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", verbose_name=_("организация"),
+                                     db_index=False)
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     shipment = models.OneToOneField("shipments.Shipment", on_delete=models.CASCADE,
                                     related_name="receivable")
     carrier_code = models.CharField(max_length=32)
     carrier_account_id = models.BigIntegerField(null=True, blank=True)
-    tracking_number = models.CharField(max_length=32, blank=True, db_index=True)
-    order_number = models.CharField(max_length=64, db_index=True)
+    tracking_number = models.CharField(max_length=32, blank=True)
+    order_number = models.CharField(max_length=64)
     cod_amount = models.DecimalField(max_digits=12, decimal_places=2)
     fee_commission = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     fee_delivery = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -82,10 +90,11 @@ class Receivable(TenantModel):
 
     class Meta:
         indexes = [
+            # what is owed now: a paid or refused receivable leaves this index (and a
+            # payout of 100,000 orders writes no entry into it)
             models.Index(fields=["organization", "state", "collected_on"],
-                         name="receivable_open"),
-            models.Index(fields=["organization", "state", "expected_on"],
-                         name="receivable_expected"),
+                         name="receivable_owed",
+                         condition=models.Q(state__in=("collected", "overdue"))),
         ]
 
     @property
@@ -161,8 +170,10 @@ class RowOutcome(models.TextChoices):
 
 class PayoutRow(models.Model):
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
-                                     related_name="+", db_constraint=False)
-    report = models.ForeignKey(PayoutReport, on_delete=models.CASCADE, related_name="rows")
+                                     related_name="+", db_constraint=False, db_index=False)
+    # rows are read by report (the composite index below) or by receivable
+    report = models.ForeignKey(PayoutReport, on_delete=models.CASCADE, related_name="rows",
+                               db_index=False)
     row_number = models.PositiveIntegerField()
     tracking_number = models.CharField(max_length=64, blank=True)
     order_number = models.CharField(max_length=64, blank=True)
@@ -205,12 +216,16 @@ class EntryKind(models.TextChoices):
 class Posting(models.Model):
     """One line of a ledger entry: a signed amount (debit +, credit −) on an account.
 
+    Indexed by what is read: balances by account and day, and lines by shipment and entry
+    (an entry is looked up through its shipment) — each index costs on every one of the
+    hundreds of thousands of lines a payout report writes.
+
     An entry is the set of lines sharing ``entry``; its amounts sum to zero. Lines are never
     changed or deleted: a correction is a new entry whose lines reverse an earlier one's
     (``reverses``). Each line names its shipment and the payout row that caused it."""
 
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
-                                     related_name="+", db_constraint=False)
+                                     related_name="+", db_constraint=False, db_index=False)
     entry = models.BigIntegerField()
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     shipment_id = models.BigIntegerField()
@@ -224,9 +239,7 @@ class Posting(models.Model):
     class Meta:
         indexes = [models.Index(fields=["organization", "account", "posted_on"],
                                 name="posting_account"),
-                   models.Index(fields=["shipment_id", "account"], name="posting_shipment"),
-                   models.Index(fields=["entry"], name="posting_entry"),
-                   models.Index(fields=["row_id"], name="posting_row")]
+                   models.Index(fields=["shipment_id", "entry"], name="posting_shipment_entry")]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
