@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,11 +14,15 @@ class FinanceConfig(AppConfig):
     def ready(self) -> None:
         from shipdesk.core import duework
         from shipdesk.finance import tasks
-        from shipdesk.finance.models import FinanceJob, Mailbox
+        from shipdesk.finance.models import FinanceJob, FinanceTerms, Mailbox
 
         duework.register(duework.DueWork(
             name="finance.mailboxes", model=Mailbox, due_field="due_at",
             task=tasks.poll_mailboxes, chunk_size=10))
+        duework.register(duework.DueWork(
+            name="finance.registries", model=FinanceTerms, due_field="pull_due_at",
+            task=tasks.pull_registries, chunk_size=5,
+            extra_filter=lambda: Q(pull_registries=True)))
         duework.register(duework.DueWork(
             name="finance.jobs", model=FinanceJob, due_field="due_at", task=tasks.run_jobs,
             chunk_size=10))

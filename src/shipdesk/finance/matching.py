@@ -83,7 +83,7 @@ WITH f AS MATERIALIZED (
 )
 INSERT INTO finance_payoutrow (organization_id, report_id, row_number, tracking_number,
   order_number, cod_amount, fee, paid_amount, returned_amount, paid_on, outcome,
-  receivable_id, expected_amount, difference, message)
+  receivable_id, expected_amount, difference, message, resolution)
 SELECT %(org)s, %(report)s, row_number, tracking_number, order_number, cod_amount, fee,
   paid_amount, returned_amount, paid_on,
   CASE WHEN outcome = 'refused' THEN 'amount_differs' ELSE outcome END,
@@ -96,7 +96,7 @@ SELECT %(org)s, %(report)s, row_number, tracking_number, order_number, cod_amoun
        WHEN outcome = 'correction' THEN %(m_nothing)s
        WHEN outcome = 'paid_twice' THEN %(m_twice)s
        WHEN outcome = 'refused' THEN %(m_refused)s
-       ELSE '' END
+       ELSE '' END, ''
 FROM o"""
 
 _PAID = f"pr.report_id = %(report)s AND pr.outcome IN ('{RowOutcome.MATCHED}', " \
@@ -111,7 +111,8 @@ WHERE {_PAID}"""
 #   demand (only if tracking had not said "delivered"): 62 Dr COD / 90.1 Cr COD;
 #   the payout, one entry: 62 Cr the COD paid (payment in), 51 Dr what reached the bank,
 #   44 Dr the carrier's services — when they are deducted from the COD they are offset at
-#   once (51 gets the COD less them), when invoiced they stay owed on 60 (60 Cr);
+#   once (51 gets the COD less them), when invoiced they stay owed on 60 (60 Cr); their
+#   lines are marked "agent report" when the contract has the carrier's agent reports;
 #   a partial refusal adds the customer return: 90.2 Dr / 62 Cr the goods sent back.
 _LINES = " UNION ALL ".join(
     f"SELECT {k} AS k, '{kind}' AS kind, '{account}' AS account" for k, kind, account in (
@@ -124,13 +125,16 @@ WITH p AS (
   SELECT pr.id AS row_id, pr.paid_on AS day, pr.cod_amount AS cod, pr.paid_amount AS paid,
     pr.returned_amount AS ret, r.shipment_id, r.state AS rstate, r.cod_amount AS rcod,
     r.fees_mode, r.fee_commission + r.fee_delivery + r.fee_insurance AS invoiced,
+    CASE WHEN ft.agent_reports THEN 'agent_report' ELSE 'services' END AS services,
     ROW_NUMBER() OVER (ORDER BY pr.row_number) AS seq,
     SUM(CASE WHEN r.state = 'expected' THEN 1 ELSE 0 END)
       OVER (ORDER BY pr.row_number ROWS UNBOUNDED PRECEDING) AS dseq
   FROM finance_payoutrow pr JOIN finance_receivable r ON r.id = pr.receivable_id
+    LEFT JOIN finance_financeterms ft ON ft.carrier_account_id = r.carrier_account_id
   WHERE {_PAID}
 ), l AS (
-  SELECT p.*, t.k, t.kind, t.account, ROUND(CASE t.k
+  SELECT p.*, t.k, CASE WHEN t.kind = 'services' THEN p.services ELSE t.kind END AS kind,
+    t.account, ROUND(CASE t.k
       WHEN 1 THEN p.rcod WHEN 2 THEN -p.rcod
       WHEN 3 THEN -p.cod
       WHEN 4 THEN CASE WHEN p.fees_mode = '{FeesMode.DEDUCTED}' THEN p.cod - {_FEE}
@@ -320,7 +324,8 @@ def _corrections(organization_id: int, report: PayoutReport, today: dt.date, cas
         r = Receivable.objects.get(pk=receivable_id)
         entries = set(Posting.objects.filter(
             organization_id=organization_id, shipment_id=r.shipment_id, row_id__isnull=False,
-            kind__in=("payment_in", "services", "offset", "sales_return"))
+            kind__in=("payment_in", "services", "agent_report", "offset", "sales_return",
+                      "adjustment"))
             .values_list("entry", flat=True))
         ledger.post(organization_id, ledger.reversals(
             organization_id, entries, posted_on=today, row_id=row_id,

@@ -37,6 +37,15 @@ class FinanceTerms(TenantModel):
     payout_lag_days = models.PositiveSmallIntegerField(_("выплата через, дней"), default=7)
     payout_weekdays = models.CharField(_("дни выплат (1=пн…7=вс)"), max_length=20,
                                        blank=True, default="")
+    # the carrier sends agent reports (отчёт агента) for its fees: the services are accepted
+    # by that report, not by each payout line (MoySklad's "agent reports" setting)
+    agent_reports = models.BooleanField(_("услуги принимаются по отчёту агента"),
+                                        default=False)
+    # pull the carrier's payout registries through its API every day (where it offers them)
+    pull_registries = models.BooleanField(_("забирать реестры выплат через API ежедневно"),
+                                          default=False)
+    pull_due_at = models.DateTimeField(null=True, blank=True)
+    pull_error = models.CharField(max_length=500, blank=True)
 
 
 class ReceivableState(models.TextChoices):
@@ -189,9 +198,38 @@ class PayoutRow(models.Model):
                                           blank=True)
     difference = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     message = models.CharField(max_length=300, blank=True)
+    # an «amount differs» row an accountant settled: accepted (the carrier's amount posted,
+    # the difference corrected) or disputed (nothing posted, the carrier is asked)
+    resolution = models.CharField(max_length=10, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["report", "row_number"])]
+
+    @property
+    def explanation(self) -> str:
+        """What happened to the row, in the reader's language."""
+        from django.utils.translation import gettext
+
+        if self.resolution == RowResolution.ACCEPTED:
+            return gettext("Принята сумма перевозчика; разница %(diff)s ₽ проведена "
+                           "корректировкой") % {"diff": self.difference}
+        if self.resolution == RowResolution.DISPUTED:
+            return gettext("Оспорено: ждём ответа перевозчика, проводок нет")
+        if self.message:
+            return self.message
+        if self.outcome == RowOutcome.AMOUNT_DIFFERS and self.difference is not None:
+            return gettext("Ожидалось %(exp)s ₽, получено %(got)s ₽, разница %(diff)s ₽") % {
+                "exp": self.expected_amount, "got": self.cod_amount, "diff": self.difference}
+        if self.outcome == RowOutcome.PARTIAL:
+            return gettext("Частичный выкуп: возвращено товара на %(sum)s ₽") % {
+                "sum": self.returned_amount}
+        return ""
+
+
+class RowResolution(models.TextChoices):
+    ACCEPTED = "accepted", _("Принята сумма перевозчика")
+    DISPUTED = "disputed", _("Оспорено")
 
 
 class Account(models.TextChoices):
@@ -210,6 +248,8 @@ class EntryKind(models.TextChoices):
     SERVICES = "services", _("Приёмка услуг перевозчика")
     OFFSET = "offset", _("Оплата услуг зачётом")
     SALES_RETURN = "sales_return", _("Возврат покупателя")
+    AGENT_REPORT = "agent_report", _("Услуги перевозчика по отчёту агента")
+    ADJUSTMENT = "adjustment", _("Корректировка суммы по отчёту перевозчика")
     REVERSAL = "reversal", _("Сторно")
 
 

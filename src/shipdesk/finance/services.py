@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.errors import FieldError, NotFound, ServiceError, ValidationFailed
 from shipdesk.finance import formats, ledger, readers
 from shipdesk.finance.ledger import ZERO, Entry
 from shipdesk.finance.models import (
@@ -47,7 +47,8 @@ OPEN_STATES = (ReceivableState.COLLECTED, ReceivableState.OVERDUE)
 
 # --- terms ----------------------------------------------------------------------------------
 TERMS_FIELDS = ("cod_commission_pct", "delivery_fee", "insurance_pct", "return_fee",
-                "fees_mode", "payout_lag_days", "payout_weekdays")
+                "fees_mode", "payout_lag_days", "payout_weekdays", "agent_reports",
+                "pull_registries")
 
 
 def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> FinanceTerms:
@@ -73,6 +74,9 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
     days = str(values.get("payout_weekdays", "")).replace(" ", "")
     if days and not all(d in "1234567" for d in days.split(",")):
         errors.append(FieldError(("payout_weekdays",), _("Дни недели числами 1–7 через запятую")))
+    if values.get("pull_registries") and not _pulls_registries(account):
+        errors.append(FieldError(("pull_registries",), _(
+            "Этот перевозчик не отдаёт реестры выплат через API")))
     if errors:
         raise ValidationFailed(_("Условия договора не сохранены"), errors=errors)
     with transaction.atomic():
@@ -80,9 +84,43 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
             organization=actor.organization, carrier_account=account)
         for name, value in values.items():
             setattr(terms, name, days if name == "payout_weekdays" else value)
+        if "pull_registries" in values:  # due at once when switched on, never when off
+            terms.pull_due_at = timezone.now() if terms.pull_registries else None
         terms.save()
         audit(actor, "finance.terms_set", terms, **{k: str(v) for k, v in values.items()})
     return terms
+
+
+def _pulls_registries(account: Any) -> bool:
+    from shipdesk.carriers.base import Capability
+    from shipdesk.carriers.registry import adapter_for_account
+
+    try:
+        adapter = adapter_for_account(account)
+    except Exception:  # an account whose adapter cannot be built pulls nothing
+        return False
+    return Capability.PAYOUT_REPORTS in adapter.capabilities and hasattr(adapter, "registries")
+
+
+def registries_pull_due(*, terms_id: int, now: dt.datetime | None = None) -> None:
+    """Due work: yesterday's payout registries pulled for one contract, as the button does
+    (the same report again changes nothing); next pull a day later, an error kept."""
+    from shipdesk.tenancy.services import system_actor
+
+    now = now or timezone.now()
+    terms = FinanceTerms.objects.select_related("carrier_account", "organization").filter(
+        pk=terms_id, pull_registries=True).first()
+    if terms is None:
+        return
+    actor = system_actor(terms.organization)
+    try:
+        report_pull(actor=actor, carrier_account_id=terms.carrier_account_id,
+                    day=timezone.localdate(now) - dt.timedelta(days=1))
+        error = ""
+    except ServiceError as exc:
+        error = str(exc.detail or exc.title)
+    FinanceTerms.objects.filter(pk=terms.pk).update(
+        pull_due_at=now + dt.timedelta(days=1), pull_error=error[:500])
 
 
 def expected_payout(collected_on: dt.date, terms: FinanceTerms | None) -> dt.date:
