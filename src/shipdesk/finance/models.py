@@ -166,6 +166,13 @@ class PayoutReport(TenantModel):
     def get_source_display(self) -> str:
         return str(REPORT_SOURCES.get(self.source, self.source))
 
+    @property
+    def outcome_counts(self) -> list[tuple[str, int]]:
+        """How many rows ended how («Сопоставлено: 120»), in the reader's language."""
+        labels = dict(RowOutcome.choices)
+        return [(str(labels[k]), int(self.totals[k])) for k in RowOutcome.values
+                if self.totals.get(k)]
+
 
 class RowOutcome(models.TextChoices):
     MATCHED = "matched", _("Сопоставлено")
@@ -211,19 +218,22 @@ class PayoutRow(models.Model):
         """What happened to the row, in the reader's language."""
         from django.utils.translation import gettext
 
+        from shipdesk.core.templatetags.words import money_text as money
+
         if self.resolution == RowResolution.ACCEPTED:
-            return gettext("Принята сумма перевозчика; разница %(diff)s ₽ проведена "
-                           "корректировкой") % {"diff": self.difference}
+            return gettext("Принята сумма перевозчика; разница %(diff)s проведена "
+                           "корректировкой") % {"diff": money(self.difference)}
         if self.resolution == RowResolution.DISPUTED:
             return gettext("Оспорено: ждём ответа перевозчика, проводок нет")
         if self.message:
             return self.message
         if self.outcome == RowOutcome.AMOUNT_DIFFERS and self.difference is not None:
-            return gettext("Ожидалось %(exp)s ₽, получено %(got)s ₽, разница %(diff)s ₽") % {
-                "exp": self.expected_amount, "got": self.cod_amount, "diff": self.difference}
+            return gettext("Ожидалось %(exp)s, получено %(got)s, разница %(diff)s") % {
+                "exp": money(self.expected_amount), "got": money(self.cod_amount),
+                "diff": money(self.difference)}
         if self.outcome == RowOutcome.PARTIAL:
-            return gettext("Частичный выкуп: возвращено товара на %(sum)s ₽") % {
-                "sum": self.returned_amount}
+            return gettext("Частичный выкуп: возвращено товара на %(sum)s") % {
+                "sum": money(self.returned_amount)}
         return ""
 
 

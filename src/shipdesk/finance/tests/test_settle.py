@@ -33,7 +33,8 @@ def test_accepting_the_carriers_amount_posts_it_and_corrects_the_difference(
         web: Client, actor: Any, org: Any, cdek_orders: Any) -> None:  # noqa: F811
     row = _differs(actor)
     page = web.get(f"/finance/reports/{row.report_id}/").content.decode()
-    assert "Ожидалось 1000.00 ₽, получено 900.00 ₽, разница -100.00 ₽" in page
+    assert "Ожидалось 1\u00a0000,00\u00a0₽, получено 900,00\u00a0₽, разница -100,00\u00a0₽" in page
+    assert "Сумма отличается: <strong>1</strong>" in page
     assert "Принять сумму перевозчика" in page and "Оспорить" in page
     response = web.post(f"/finance/reports/{row.report_id}/rows/{row.pk}/resolve/",
                         {"resolution": "accepted"}, follow=True)
