@@ -135,3 +135,21 @@ def test_an_upload_without_a_file_says_so(web: Client) -> None:
     response = web.post("/finance/reports/", {"file": SimpleUploadedFile("e.csv", b"")},
                         follow=True)
     assert "Файл пуст" in response.content.decode()
+
+
+def test_a_report_paying_an_order_twice_pays_it_once_and_skips_subtotals(
+        actor: Any, org: Any, cdek_orders: Any) -> None:  # noqa: F811
+    from shipdesk.finance.tests.test_reports import _cdek_xlsx
+
+    content = _cdek_xlsx([
+        ["1500000001", "SHOP-1001", "01.12.2026", "1 234,50", "37,04", "1 197,46", 0],
+        ["", "", "", "1 234,50", "37,04", "1 197,46", ""],  # a subtotal: amounts, no order
+        ["1500000001", "SHOP-1001", 46357, 1234.5, 37.04, 1197.46, 0],
+    ], registry="4799")
+    report = services.report_import(actor=actor, filename="twice.xlsx", content=content).report
+    rows = {r.row_number: r for r in report.rows.all()}
+    assert sorted((n, r.outcome) for n, r in rows.items()) == [(4, "matched"), (6, "paid_twice")]
+    assert "уже оплачен" in rows[6].explanation
+    assert report.totals["skipped_totals"] == 2  # the subtotal and the «Итого» row
+    assert ledger.balances(org.pk, shipment_id=cdek_orders["1001"].pk) == {
+        "51": D("1197.46"), "44": D("37.04"), "90.1": D("-1234.50")}
