@@ -167,10 +167,10 @@ class PayoutReport(TenantModel):
         return str(REPORT_SOURCES.get(self.source, self.source))
 
     @property
-    def outcome_counts(self) -> list[tuple[str, int]]:
+    def outcome_counts(self) -> list[tuple[str, str, int]]:
         """How many rows ended how («Сопоставлено: 120»), in the reader's language."""
         labels = dict(RowOutcome.choices)
-        return [(str(labels[k]), int(self.totals[k])) for k in RowOutcome.values
+        return [(k, str(labels[k]), int(self.totals[k])) for k in RowOutcome.values
                 if self.totals.get(k)]
 
 

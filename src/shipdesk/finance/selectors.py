@@ -244,9 +244,12 @@ def report_get(*, actor: Actor, report_id: int) -> PayoutReport | None:
         "content").first()
 
 
-def report_rows(*, actor: Actor, report_id: int, limit: int = 1000) -> QuerySet[PayoutRow]:
-    return PayoutRow.objects.filter(organization=actor.organization, report_id=report_id
-                                    ).order_by("row_number")[:limit]
+def report_rows(*, actor: Actor, report_id: int, limit: int = 1000, outcome: str = ""
+                ) -> QuerySet[PayoutRow]:
+    qs = PayoutRow.objects.filter(organization=actor.organization, report_id=report_id)
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    return qs.order_by("row_number")[:limit]
 
 
 def ledger_lines(*, actor: Actor, start: dt.date, end: dt.date) -> QuerySet[Posting]:

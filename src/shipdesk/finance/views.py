@@ -100,7 +100,9 @@ def report(request: ActorRequest, report_id: int) -> HttpResponse:
     if item is None:
         raise Http404
     return render(request, "finance/report.html", {
-        "report": item, "rows": selectors.report_rows(actor=request.actor, report_id=report_id),
+        "report": item, "outcome": request.GET.get("outcome", ""),
+        "rows": selectors.report_rows(actor=request.actor, report_id=report_id,
+                                      outcome=request.GET.get("outcome", "")),
         "needs_mapping": item.status == ReportStatus.NEEDS_MAPPING,
         "roles": [(r, _ROLE_LABELS[r]) for r in formats.ROLES],
         "carriers": [(code, carrier_name(code) if code != "other" else _("Другой перевозчик"))

@@ -34,7 +34,9 @@ def test_accepting_the_carriers_amount_posts_it_and_corrects_the_difference(
     row = _differs(actor)
     page = web.get(f"/finance/reports/{row.report_id}/").content.decode()
     assert "Ожидалось 1\u00a0000,00\u00a0₽, получено 900,00\u00a0₽, разница -100,00\u00a0₽" in page
-    assert "Сумма отличается: <strong>1</strong>" in page
+    assert "Сумма отличается</a>: <strong>1</strong>" in page
+    only = web.get(f"/finance/reports/{row.report_id}/?outcome=amount_differs").content.decode()
+    assert "SHOP-1004" in only and "SHOP-1001" not in only
     assert "Принять сумму перевозчика" in page and "Оспорить" in page
     response = web.post(f"/finance/reports/{row.report_id}/rows/{row.pk}/resolve/",
                         {"resolution": "accepted"}, follow=True)
