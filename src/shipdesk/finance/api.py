@@ -258,7 +258,8 @@ def pull_report(request: ApiRequest, payload: PullIn) -> Status[Any]:
 class ResolveIn(Schema):
     resolution: Annotated[str, Field(description="accepted — принять сумму перевозчика "
                                                  "(с корректирующей проводкой); disputed — "
-                                                 "оспорить, ничего не проводя")]
+                                                 "оспорить, ничего не проводя",
+                                     examples=["accepted"])]
 
 
 @router.post("/rows/{row_id}/resolve/", response=RowOut,

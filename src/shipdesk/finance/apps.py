@@ -8,7 +8,7 @@ class FinanceConfig(AppConfig):
     label = "finance"
     verbose_name = _("Деньги: наложенный платёж, отчёты перевозчиков, учёт")
     nav_items = [(48, "finance:index", _("Деньги"))]  # a top item: the shop's money
-    tenant_walker_params = {"report_id": "finance.PayoutReport",
+    tenant_walker_params = {"report_id": "finance.PayoutReport", "row_id": "finance.PayoutRow",
                             "account_id": "carriers.CarrierAccount"}
 
     def ready(self) -> None:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import NotFound, ValidationFailed
+from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.finance import ledger
 from shipdesk.finance.ledger import ZERO, Entry
 from shipdesk.finance.models import (
@@ -31,14 +31,15 @@ from shipdesk.tenancy.services import Actor, audit
 def row_resolve(*, actor: Actor, row_id: int, resolution: str) -> PayoutRow:
     """Settles one «amount differs» row: ``accepted`` or ``disputed``."""
     actor.require(Perm.MANAGE_FINANCE)
-    if resolution not in RowResolution.values:
-        raise ValidationFailed(_("Неизвестное решение"), errors=[])
     with transaction.atomic():
         ledger.lock(actor.organization_id)
         row = (PayoutRow.objects.select_for_update()
                .filter(organization=actor.organization, pk=row_id).first())
         if row is None:
             raise NotFound(_("Строка отчёта не найдена"))
+        if resolution not in RowResolution.values:
+            raise ValidationFailed(_("Неизвестное решение"), errors=[FieldError(
+                ("resolution",), _("Ожидается accepted (принять) или disputed (оспорить)"))])
         if row.outcome != RowOutcome.AMOUNT_DIFFERS:
             raise ValidationFailed(_("Решение нужно только строкам, где сумма отличается"))
         if row.resolution == RowResolution.ACCEPTED:
