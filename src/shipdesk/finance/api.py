@@ -39,6 +39,7 @@ class ReportOut(Schema):
 
 
 class RowOut(Schema):
+    id: int
     row_number: int
     tracking_number: str
     order_number: str
@@ -51,6 +52,11 @@ class RowOut(Schema):
     expected_amount: Decimal | None
     difference: Decimal | None
     message: str
+    resolution: str
+
+    @staticmethod
+    def resolve_message(obj: Any) -> str:
+        return str(obj.explanation)
 
 
 class MappingIn(Schema):
@@ -85,6 +91,7 @@ class DebtOut(Schema):
     days_15_30: Decimal
     days_over_30: Decimal
     total: Decimal
+    net_of_fees: Decimal
     count: int
 
 
@@ -114,6 +121,8 @@ class TermsIn(Schema):
     fees_mode: str | None = None
     payout_lag_days: PositiveSmallInt | None = None
     payout_weekdays: str | None = None
+    agent_reports: bool | None = None
+    pull_registries: bool | None = None
 
 
 class TermsOut(Schema):
@@ -125,6 +134,8 @@ class TermsOut(Schema):
     fees_mode: str
     payout_lag_days: int
     payout_weekdays: str
+    agent_reports: bool
+    pull_registries: bool
 
 
 class MailboxIn(Schema):
@@ -192,7 +203,7 @@ def debt(request: ApiRequest) -> Any:
     today = timezone.localdate()
     return [DebtOut(carrier_code=d.carrier_code, days_0_7=d.buckets[0], days_8_14=d.buckets[1],
                     days_15_30=d.buckets[2], days_over_30=d.buckets[3], total=d.total,
-                    count=d.count)
+                    net_of_fees=d.net, count=d.count)
             for d in selectors.debt_ageing_now(organization_id=request.auth.organization_id,
                                                today=today)]
 
@@ -231,8 +242,6 @@ def set_mailbox(request: ApiRequest, payload: MailboxIn) -> Any:
     return mailin.mailbox_set(actor=request.auth, **payload.dict())
 
 
-
-
 class PullIn(Schema):
     carrier_account_id: DbId
     day: dt.date
@@ -244,3 +253,19 @@ def pull_report(request: ApiRequest, payload: PullIn) -> Status[Any]:
     result = services.report_pull(actor=request.auth, carrier_account_id=payload.carrier_account_id,
                                   day=payload.day)
     return Status(201 if result.created else 200, result.report)
+
+
+class ResolveIn(Schema):
+    resolution: Annotated[str, Field(description="accepted — принять сумму перевозчика "
+                                                 "(с корректирующей проводкой); disputed — "
+                                                 "оспорить, ничего не проводя",
+                                     examples=["accepted"])]
+
+
+@router.post("/rows/{row_id}/resolve/", response=RowOut,
+             summary="Решение по строке «сумма отличается»: принять или оспорить")
+def resolve_row(request: ApiRequest, row_id: DbId, payload: ResolveIn) -> Any:
+    from shipdesk.finance import resolution
+
+    return resolution.row_resolve(actor=request.auth, row_id=row_id,
+                                  resolution=payload.resolution)

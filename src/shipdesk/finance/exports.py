@@ -44,8 +44,9 @@ def orders_xlsx(*, actor: Actor) -> bytes:
     return _book(
         [_("Заказ"), _("Трек-номер"), _("Перевозчик"), _("Наложенный платёж"),
          _("Услуги перевозчика"), _("Вручено"), _("Ожидается выплата"), _("Выплачено"),
-         _("Сумма выплаты"), _("Состояние"), _("Оплачен полностью")],
+         _("Сумма выплаты"), _("Состояние"), _("Итог заказа"), _("Оплачен полностью")],
         ([r.order_number, r.tracking_number, r.carrier_code, r.cod_amount, r.fees,
           r.collected_on, r.expected_on, r.paid_on, r.paid_amount, r.get_state_display(),
+          r.get_order_state_display(),
           _("да") if r.paid_amount + r.refused_amount >= r.cod_amount and r.paid_on else _("нет")]
          for r in rows))

@@ -10,6 +10,7 @@ the header's signature and recognised with full confidence next time."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -165,47 +166,54 @@ class Extraction:
 
 
 def extract(table: Table, rec: Recognition) -> Extraction:
-    """The report's payment lines; totals and blank rows skipped; each bad cell named."""
-    assert rec.format is not None
-    fmt, cols = rec.format, rec.columns
-    out = Extraction()
+    """The report's payment lines; totals and blank rows skipped; each bad cell named.
 
-    def cell(row: list[Any], role: str) -> Any:
-        i = cols.get(role)
-        return row[i] if i is not None and i < len(row) else None
+    100,000 rows are read in about a second: amounts and dates repeat, so each distinct cell
+    value is converted once (``_Cells``)."""
+    assert rec.format is not None
+    fmt = rec.format
+    out = Extraction()
+    at = {role: rec.columns.get(role) for role in ROLES}
+    i_track, i_order = at["tracking_number"], at["order_number"]
+    money_roles = [(role, at[role]) for role in ("cod_amount", "fee", "paid_amount",
+                                                  "returned_amount")]
+    i_day = at["paid_on"]
+    cells = _Cells(fmt.decimal_comma)
+    text, totals_words, zero = readers.text, fmt.totals_words, Decimal(0)
 
     for index in range(rec.header_row + 1, len(table)):
         row = table[index]
-        number = index + 1
-        if not any(c is not None and readers.text(c) for c in row):
+        width = len(row)
+        tracking = text(row[i_track]) if i_track is not None and i_track < width else ""
+        order = text(row[i_order]) if i_order is not None and i_order < width else ""
+        if not tracking and not order:
+            if any(c is not None and text(c) for c in row):
+                out.skipped_totals += 1  # a subtotal row: amounts without an order
             continue
-        tracking = readers.text(cell(row, "tracking_number"))
-        order = readers.text(cell(row, "order_number"))
         ids = f"{tracking} {order}".lower()
-        if any(word in ids for word in fmt.totals_words):
+        if any(word in ids for word in totals_words):
             out.skipped_totals += 1
             continue
-        if not tracking and not order:
-            out.skipped_totals += 1  # a subtotal row: amounts without an order
-            continue
+        number = index + 1
         values: dict[str, Any] = {}
         bad = False
-        for role in ("cod_amount", "fee", "paid_amount", "returned_amount"):
-            try:
-                values[role] = readers.money(cell(row, role), decimal_comma=fmt.decimal_comma)
-            except ValueError:
+        for role, i in money_roles:
+            cell = row[i] if i is not None and i < width else None
+            value = cells.money(cell)
+            if value is _BAD:
                 out.errors.append((number, role, _("Непонятная сумма: «%(v)s»") % {
-                    "v": readers.text(cell(row, role))[:40]}))
+                    "v": text(cell)[:40]}))
                 bad = True
-        try:
-            paid_on = readers.day(cell(row, "paid_on"))
-        except ValueError:
+            values[role] = value
+        cell = row[i_day] if i_day is not None and i_day < width else None
+        paid_on = cells.day(cell)
+        if paid_on is _BAD:
             out.errors.append((number, "paid_on", _("Непонятная дата: «%(v)s»") % {
-                "v": readers.text(cell(row, "paid_on"))[:40]}))
+                "v": text(cell)[:40]}))
             bad = True
         if bad:
             continue
-        cod, fee, paid = values["cod_amount"], values["fee"] or Decimal(0), values["paid_amount"]
+        cod, fee, paid = values["cod_amount"], values["fee"] or zero, values["paid_amount"]
         if cod is None and paid is None:
             out.errors.append((number, "cod_amount", _("Нет суммы")))
             continue
@@ -214,6 +222,48 @@ def extract(table: Table, rec: Recognition) -> Extraction:
         if cod is None:
             cod = paid + fee
         out.lines.append(Line(number, tracking[:64], order[:64], cod, fee, paid,
-                              values["returned_amount"] or Decimal(0), paid_on))
+                              values["returned_amount"] or zero, paid_on))
     return out
 
+
+_BAD: Any = object()  # a cell that is no amount (or no date)
+
+
+class _Cells:
+    """Amount and date cells converted once per distinct value (booleans, which are never
+    amounts or dates, first: ``True == 1`` in a dict)."""
+
+    def __init__(self, decimal_comma: bool) -> None:
+        self.decimal_comma = decimal_comma
+        self.amounts: dict[Any, Any] = {None: None, "": None}
+        self.days: dict[Any, Any] = {None: None, "": None}
+
+    def money(self, cell: Any) -> Any:
+        if cell is True or cell is False:
+            return _BAD
+        try:
+            return self.amounts[cell]
+        except (KeyError, TypeError):
+            pass
+        try:
+            value = readers.money(cell, decimal_comma=self.decimal_comma)
+        except ValueError:
+            value = _BAD
+        with contextlib.suppress(TypeError):  # an unhashable cell is converted each time
+            self.amounts[cell] = value
+        return value
+
+    def day(self, cell: Any) -> Any:
+        if cell is True or cell is False:
+            return _BAD
+        try:
+            return self.days[cell]
+        except (KeyError, TypeError):
+            pass
+        try:
+            value = readers.day(cell)
+        except ValueError:
+            value = _BAD
+        with contextlib.suppress(TypeError):
+            self.days[cell] = value
+        return value

@@ -8,9 +8,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from shipdesk.finance.models import EntryKind, LedgerCounter, Posting
@@ -79,22 +80,37 @@ def _write(rows: Sequence[tuple[object, ...]]) -> None:
 
 
 def reversals(organization_id: int, entry_numbers: Iterable[int], *, posted_on: dt.date,
-              row_id: int | None) -> list[Entry]:
-    """Entries that undo the given ones (those not reversed already)."""
+              row_id: int | None, shipment_ids: Iterable[int] | None = None) -> list[Entry]:
+    """Entries that undo the given ones (those not reversed already). Lines are found
+    through their shipments' index when ``shipment_ids`` (the entries' shipments) is given,
+    else by entry number alone (a scan of the organization's ledger: fine for a few)."""
     numbers = set(entry_numbers)
     if not numbers:
         return []
-    done = set(Posting.objects.filter(organization_id=organization_id, reverses__in=numbers)
-               .values_list("reverses", flat=True))
     lines: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
     shipment: dict[int, int] = {}
-    for entry, account, amount, shipment_id in Posting.objects.filter(
-            organization_id=organization_id, entry__in=numbers - done).values_list(
-            "entry", "account", "amount", "shipment_id"):
-        lines[entry].append((account, -amount))
-        shipment[entry] = shipment_id
+    done: set[int] = set()
+    fields = ("entry", "account", "amount", "shipment_id", "kind", "reverses")
+    if shipment_ids is not None:
+        ids = sorted(set(shipment_ids))
+        found: Iterable[tuple[Any, ...]] = (
+            row for start in range(0, len(ids), 5000) for row in Posting.objects.filter(
+                organization_id=organization_id, shipment_id__in=ids[start:start + 5000]
+            ).values_list(*fields))
+    else:
+        ordered = sorted(numbers)
+        found = (row for start in range(0, len(ordered), 5000) for row in Posting.objects.filter(
+            Q(entry__in=ordered[start:start + 5000]) | Q(reverses__in=ordered[start:start + 5000]),
+            organization_id=organization_id).values_list(*fields))
+    for entry, account, amount, shipment_id, kind, reverses in found:
+        if kind == EntryKind.REVERSAL and reverses in numbers:
+            done.add(reverses)
+        if entry in numbers:
+            lines[entry].append((account, -amount))
+            shipment[entry] = shipment_id
     return [Entry(kind=EntryKind.REVERSAL, shipment_id=shipment[n], posted_on=posted_on,
-                  lines=lines[n], row_id=row_id, reverses=n) for n in sorted(lines)]
+                  lines=lines[n], row_id=row_id, reverses=n)
+            for n in sorted(lines) if n not in done]
 
 
 def balances(organization_id: int, *, shipment_id: int | None = None,
@@ -108,3 +124,18 @@ def balances(organization_id: int, *, shipment_id: int | None = None,
     sums = {r["account"]: Decimal(r["total"] or 0).quantize(ZERO)
             for r in qs.values("account").annotate(total=Sum("amount"))}
     return {account: total for account, total in sums.items() if total}
+
+
+def check_balanced(organization_id: int, *, first: int, last: int) -> None:
+    """Raises :class:`Unbalanced` if any entry numbered ``first``…``last`` does not sum to
+    zero (entries written by SQL are checked here, as :func:`post` checks its own)."""
+    from django.db.models import Func
+
+    bad = (Posting.objects.filter(organization_id=organization_id, entry__gte=first,
+                                  entry__lte=last)
+           .values("entry").annotate(total=Sum("amount"))
+           .annotate(off=Func("total", function="ABS")).filter(off__gte=Decimal("0.005"))
+           .values_list("entry", flat=True)[:1])
+    found = list(bad)
+    if found:
+        raise Unbalanced(f"entry {found[0]} does not balance")

@@ -37,6 +37,15 @@ class FinanceTerms(TenantModel):
     payout_lag_days = models.PositiveSmallIntegerField(_("выплата через, дней"), default=7)
     payout_weekdays = models.CharField(_("дни выплат (1=пн…7=вс)"), max_length=20,
                                        blank=True, default="")
+    # the carrier sends agent reports (отчёт агента) for its fees: the services are accepted
+    # by that report, not by each payout line (MoySklad's "agent reports" setting)
+    agent_reports = models.BooleanField(_("услуги принимаются по отчёту агента"),
+                                        default=False)
+    # pull the carrier's payout registries through its API every day (where it offers them)
+    pull_registries = models.BooleanField(_("забирать реестры выплат через API ежедневно"),
+                                          default=False)
+    pull_due_at = models.DateTimeField(null=True, blank=True)
+    pull_error = models.CharField(max_length=500, blank=True)
 
 
 class ReceivableState(models.TextChoices):
@@ -56,12 +65,20 @@ class OrderState(models.TextChoices):
 class Receivable(TenantModel):
     """What one COD shipment should bring, its fees, when, and where it stands."""
 
+    # A payout report moves 100,000 receivables at once: every index is paid for on each row,
+    # so the organization and creation indexes of TenantModel (never read alone) are left
+    # out, and a payout row finds its receivable through the shipment's unique carrier and
+    # order numbers (shipments' own indexes), then ``shipment``.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", verbose_name=_("организация"),
+                                     db_index=False)
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     shipment = models.OneToOneField("shipments.Shipment", on_delete=models.CASCADE,
                                     related_name="receivable")
     carrier_code = models.CharField(max_length=32)
     carrier_account_id = models.BigIntegerField(null=True, blank=True)
-    tracking_number = models.CharField(max_length=32, blank=True, db_index=True)
-    order_number = models.CharField(max_length=64, db_index=True)
+    tracking_number = models.CharField(max_length=32, blank=True)
+    order_number = models.CharField(max_length=64)
     cod_amount = models.DecimalField(max_digits=12, decimal_places=2)
     fee_commission = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     fee_delivery = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -82,10 +99,11 @@ class Receivable(TenantModel):
 
     class Meta:
         indexes = [
+            # what is owed now: a paid or refused receivable leaves this index (and a
+            # payout of 100,000 orders writes no entry into it)
             models.Index(fields=["organization", "state", "collected_on"],
-                         name="receivable_open"),
-            models.Index(fields=["organization", "state", "expected_on"],
-                         name="receivable_expected"),
+                         name="receivable_owed",
+                         condition=models.Q(state__in=("collected", "overdue"))),
         ]
 
     @property
@@ -148,6 +166,13 @@ class PayoutReport(TenantModel):
     def get_source_display(self) -> str:
         return str(REPORT_SOURCES.get(self.source, self.source))
 
+    @property
+    def outcome_counts(self) -> list[tuple[str, str, int]]:
+        """How many rows ended how («Сопоставлено: 120»), in the reader's language."""
+        labels = dict(RowOutcome.choices)
+        return [(k, str(labels[k]), int(self.totals[k])) for k in RowOutcome.values
+                if self.totals.get(k)]
+
 
 class RowOutcome(models.TextChoices):
     MATCHED = "matched", _("Сопоставлено")
@@ -161,8 +186,10 @@ class RowOutcome(models.TextChoices):
 
 class PayoutRow(models.Model):
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
-                                     related_name="+", db_constraint=False)
-    report = models.ForeignKey(PayoutReport, on_delete=models.CASCADE, related_name="rows")
+                                     related_name="+", db_constraint=False, db_index=False)
+    # rows are read by report (the composite index below) or by receivable
+    report = models.ForeignKey(PayoutReport, on_delete=models.CASCADE, related_name="rows",
+                               db_index=False)
     row_number = models.PositiveIntegerField()
     tracking_number = models.CharField(max_length=64, blank=True)
     order_number = models.CharField(max_length=64, blank=True)
@@ -178,9 +205,41 @@ class PayoutRow(models.Model):
                                           blank=True)
     difference = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     message = models.CharField(max_length=300, blank=True)
+    # an «amount differs» row an accountant settled: accepted (the carrier's amount posted,
+    # the difference corrected) or disputed (nothing posted, the carrier is asked)
+    resolution = models.CharField(max_length=10, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["report", "row_number"])]
+
+    @property
+    def explanation(self) -> str:
+        """What happened to the row, in the reader's language."""
+        from django.utils.translation import gettext
+
+        from shipdesk.core.templatetags.words import money_text as money
+
+        if self.resolution == RowResolution.ACCEPTED:
+            return gettext("Принята сумма перевозчика; разница %(diff)s проведена "
+                           "корректировкой") % {"diff": money(self.difference)}
+        if self.resolution == RowResolution.DISPUTED:
+            return gettext("Оспорено: ждём ответа перевозчика, проводок нет")
+        if self.message:
+            return self.message
+        if self.outcome == RowOutcome.AMOUNT_DIFFERS and self.difference is not None:
+            return gettext("Ожидалось %(exp)s, получено %(got)s, разница %(diff)s") % {
+                "exp": money(self.expected_amount), "got": money(self.cod_amount),
+                "diff": money(self.difference)}
+        if self.outcome == RowOutcome.PARTIAL:
+            return gettext("Частичный выкуп: возвращено товара на %(sum)s") % {
+                "sum": money(self.returned_amount)}
+        return ""
+
+
+class RowResolution(models.TextChoices):
+    ACCEPTED = "accepted", _("Принята сумма перевозчика")
+    DISPUTED = "disputed", _("Оспорено")
 
 
 class Account(models.TextChoices):
@@ -199,18 +258,24 @@ class EntryKind(models.TextChoices):
     SERVICES = "services", _("Приёмка услуг перевозчика")
     OFFSET = "offset", _("Оплата услуг зачётом")
     SALES_RETURN = "sales_return", _("Возврат покупателя")
+    AGENT_REPORT = "agent_report", _("Услуги перевозчика по отчёту агента")
+    ADJUSTMENT = "adjustment", _("Корректировка суммы по отчёту перевозчика")
     REVERSAL = "reversal", _("Сторно")
 
 
 class Posting(models.Model):
     """One line of a ledger entry: a signed amount (debit +, credit −) on an account.
 
+    Indexed by what is read: balances by account and day, and lines by shipment and entry
+    (an entry is looked up through its shipment) — each index costs on every one of the
+    hundreds of thousands of lines a payout report writes.
+
     An entry is the set of lines sharing ``entry``; its amounts sum to zero. Lines are never
     changed or deleted: a correction is a new entry whose lines reverse an earlier one's
     (``reverses``). Each line names its shipment and the payout row that caused it."""
 
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
-                                     related_name="+", db_constraint=False)
+                                     related_name="+", db_constraint=False, db_index=False)
     entry = models.BigIntegerField()
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     shipment_id = models.BigIntegerField()
@@ -224,9 +289,7 @@ class Posting(models.Model):
     class Meta:
         indexes = [models.Index(fields=["organization", "account", "posted_on"],
                                 name="posting_account"),
-                   models.Index(fields=["shipment_id", "account"], name="posting_shipment"),
-                   models.Index(fields=["entry"], name="posting_entry"),
-                   models.Index(fields=["row_id"], name="posting_row")]
+                   models.Index(fields=["shipment_id", "entry"], name="posting_shipment_entry")]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

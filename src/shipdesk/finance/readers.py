@@ -63,6 +63,8 @@ def _csv(content: bytes) -> Table:
 
 
 def text(cell: Any) -> str:
+    if type(cell) is str:
+        return cell.strip()
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():

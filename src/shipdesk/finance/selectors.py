@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from shipdesk.finance.ledger import ZERO
@@ -18,7 +18,10 @@ from shipdesk.finance.models import (
     Account,
     CashDaily,
     DebtSnapshot,
+    EntryKind,
+    FeesMode,
     FinanceTerms,
+    Mailbox,
     OrderState,
     PayoutReport,
     PayoutRow,
@@ -39,6 +42,7 @@ class DebtLine:
     carrier_code: str
     buckets: list[Decimal]
     count: int
+    net: Decimal = ZERO  # the total less the fees the carrier will withhold from it
 
     @property
     def total(self) -> Decimal:
@@ -59,13 +63,18 @@ def debt_ageing_now(*, organization_id: int, today: dt.date) -> list[DebtLine]:
             cond &= Q(collected_on__gte=today - dt.timedelta(days=high))
         aggregates[f"b{i}"] = Coalesce(Sum("cod_amount", filter=cond), Value(ZERO),
                                        output_field=_MONEY)
+    withheld = Case(When(fees_mode=FeesMode.DEDUCTED,
+                         then=F("fee_commission") + F("fee_delivery") + F("fee_insurance")),
+                    default=Value(ZERO), output_field=_MONEY)
+    aggregates["net"] = Coalesce(Sum(F("cod_amount") - withheld, output_field=_MONEY),
+                                 Value(ZERO), output_field=_MONEY)
     rows = (Receivable.objects.filter(organization_id=organization_id, state__in=OPEN)
             .values("carrier_code").annotate(n=Count("pk"), **aggregates).order_by("carrier_code"))
     out = []
     for r in rows:
         row: dict[str, Any] = dict(r)
         out.append(DebtLine(row["carrier_code"], [_kop(row[f"b{i}"]) for i in range(4)],
-                            row["n"]))
+                            row["n"], _kop(row["net"])))
     return out
 
 
@@ -235,11 +244,47 @@ def report_get(*, actor: Actor, report_id: int) -> PayoutReport | None:
         "content").first()
 
 
-def report_rows(*, actor: Actor, report_id: int, limit: int = 1000) -> QuerySet[PayoutRow]:
-    return PayoutRow.objects.filter(organization=actor.organization, report_id=report_id
-                                    ).order_by("row_number")[:limit]
+def report_rows(*, actor: Actor, report_id: int, limit: int = 1000, outcome: str = ""
+                ) -> QuerySet[PayoutRow]:
+    qs = PayoutRow.objects.filter(organization=actor.organization, report_id=report_id)
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    return qs.order_by("row_number")[:limit]
 
 
 def ledger_lines(*, actor: Actor, start: dt.date, end: dt.date) -> QuerySet[Posting]:
     return Posting.objects.filter(organization=actor.organization, posted_on__gte=start,
                                   posted_on__lte=end).order_by("entry", "pk")
+
+
+def terms_by_account(*, actor: Actor) -> list[tuple[Any, FinanceTerms | None]]:
+    """Each carrier account of the organization with its money terms (None: not set)."""
+    from shipdesk.carriers.selectors import carrier_account_list
+
+    terms = {t.carrier_account_id: t for t in FinanceTerms.objects.filter(
+        organization=actor.organization)}
+    return [(a, terms.get(a.pk)) for a in carrier_account_list(actor=actor)]
+
+
+def mailbox(*, actor: Actor) -> Mailbox | None:
+    return Mailbox.objects.filter(organization=actor.organization).first()
+
+
+def operations_by_shipment(*, actor: Actor, shipment_ids: list[int]) -> dict[int, list[str]]:
+    """Each order's operations set as the ledger holds it (demand, incoming payment, services,
+    customer return, corrections…) closed by the order's final state (Completed / Returned),
+    in the reader's language."""
+    kinds = dict(EntryKind.choices)
+    out: dict[int, list[str]] = defaultdict(list)
+    seen: set[tuple[int, str]] = set()
+    for shipment_id, kind in (Posting.objects.filter(organization=actor.organization,
+                                                     shipment_id__in=shipment_ids)
+                              .order_by("entry").values_list("shipment_id", "kind")):
+        if (shipment_id, kind) not in seen:
+            seen.add((shipment_id, kind))
+            out[shipment_id].append(str(kinds.get(kind, kind)))
+    for shipment_id, state in (Receivable.objects.filter(
+            organization=actor.organization, shipment_id__in=shipment_ids)
+            .exclude(order_state="").values_list("shipment_id", "order_state")):
+        out[shipment_id].append(str(_label(OrderState, state)))
+    return dict(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
+from shipdesk.core.errors import FieldError, NotFound, ServiceError, ValidationFailed
 from shipdesk.finance import formats, ledger, readers
 from shipdesk.finance.ledger import ZERO, Entry
 from shipdesk.finance.models import (
@@ -46,7 +47,8 @@ OPEN_STATES = (ReceivableState.COLLECTED, ReceivableState.OVERDUE)
 
 # --- terms ----------------------------------------------------------------------------------
 TERMS_FIELDS = ("cod_commission_pct", "delivery_fee", "insurance_pct", "return_fee",
-                "fees_mode", "payout_lag_days", "payout_weekdays")
+                "fees_mode", "payout_lag_days", "payout_weekdays", "agent_reports",
+                "pull_registries")
 
 
 def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> FinanceTerms:
@@ -72,6 +74,9 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
     days = str(values.get("payout_weekdays", "")).replace(" ", "")
     if days and not all(d in "1234567" for d in days.split(",")):
         errors.append(FieldError(("payout_weekdays",), _("Дни недели числами 1–7 через запятую")))
+    if values.get("pull_registries") and not _pulls_registries(account):
+        errors.append(FieldError(("pull_registries",), _(
+            "Этот перевозчик не отдаёт реестры выплат через API")))
     if errors:
         raise ValidationFailed(_("Условия договора не сохранены"), errors=errors)
     with transaction.atomic():
@@ -79,9 +84,43 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
             organization=actor.organization, carrier_account=account)
         for name, value in values.items():
             setattr(terms, name, days if name == "payout_weekdays" else value)
+        if "pull_registries" in values:  # due at once when switched on, never when off
+            terms.pull_due_at = timezone.now() if terms.pull_registries else None
         terms.save()
         audit(actor, "finance.terms_set", terms, **{k: str(v) for k, v in values.items()})
     return terms
+
+
+def _pulls_registries(account: Any) -> bool:
+    from shipdesk.carriers.base import Capability
+    from shipdesk.carriers.registry import adapter_for_account
+
+    try:
+        adapter = adapter_for_account(account)
+    except Exception:  # an account whose adapter cannot be built pulls nothing
+        return False
+    return Capability.PAYOUT_REPORTS in adapter.capabilities and hasattr(adapter, "registries")
+
+
+def registries_pull_due(*, terms_id: int, now: dt.datetime | None = None) -> None:
+    """Due work: yesterday's payout registries pulled for one contract, as the button does
+    (the same report again changes nothing); next pull a day later, an error kept."""
+    from shipdesk.tenancy.services import system_actor
+
+    now = now or timezone.now()
+    terms = FinanceTerms.objects.select_related("carrier_account", "organization").filter(
+        pk=terms_id, pull_registries=True).first()
+    if terms is None:
+        return
+    actor = system_actor(terms.organization)
+    try:
+        report_pull(actor=actor, carrier_account_id=terms.carrier_account_id,
+                    day=timezone.localdate(now) - dt.timedelta(days=1))
+        error = ""
+    except ServiceError as exc:
+        error = str(exc.detail or exc.title)
+    FinanceTerms.objects.filter(pk=terms.pk).update(
+        pull_due_at=now + dt.timedelta(days=1), pull_error=error[:500])
 
 
 def expected_payout(collected_on: dt.date, terms: FinanceTerms | None) -> dt.date:
@@ -296,11 +335,13 @@ def _learned(organization_id: int) -> dict[str, formats.Format]:
         columns=f.columns) for f in ReportFormat.objects.filter(organization_id=organization_id)}
 
 
-def report_import(*, actor: Actor, filename: str, content: bytes, source: str = "upload"
-                  ) -> ImportResult:
+def report_import(*, actor: Actor, filename: str, content: bytes, source: str = "upload",
+                  timings: dict[str, float] | None = None) -> ImportResult:
     """Takes a payout report in any known format: recognised, matched and posted at once,
-    or kept waiting for a column mapping. The same file again changes nothing."""
+    or kept waiting for a column mapping. The same file again changes nothing.
+    ``timings`` (if given) gets the seconds each step took (the benchmark prints them)."""
     actor.require(Perm.MANAGE_FINANCE)
+    started = time.perf_counter()
     digest = hashlib.sha256(content).hexdigest()
     same = PayoutReport.objects.filter(organization=actor.organization, sha256=digest).first()
     if same is not None:
@@ -310,6 +351,8 @@ def report_import(*, actor: Actor, filename: str, content: bytes, source: str = 
     except readers.ReadError as exc:
         raise ValidationFailed(_("Файл не прочитан"), errors=[
             FieldError(("file",), str(exc))]) from exc
+    if timings is not None:
+        timings["read"] = time.perf_counter() - started
     rec = formats.recognise(table, learned=_learned(actor.organization_id))
     with transaction.atomic():
         report = PayoutReport.objects.create(
@@ -319,7 +362,10 @@ def report_import(*, actor: Actor, filename: str, content: bytes, source: str = 
             headers=[readers.text(c) for c in table[rec.header_row]] if table else [])
         audit(actor, "finance.report_received", report, filename=filename, source=source)
         if rec.format is not None:
-            _process(actor, report, table, rec)
+            _process(actor, report, table, rec, timings=timings)
+        commit_from = time.perf_counter()
+    if timings is not None:
+        timings["commit"] = time.perf_counter() - commit_from
     return ImportResult(report, True, _counts(report))
 
 
@@ -372,13 +418,16 @@ def _counts(report: PayoutReport) -> dict[str, int]:
 
 
 def _process(actor: Actor, report: PayoutReport, table: readers.Table,
-             rec: formats.Recognition) -> None:
+             rec: formats.Recognition, *, timings: dict[str, float] | None = None) -> None:
     assert rec.format is not None
     fmt = rec.format
     report.format_code, report.format_name = fmt.code, fmt.name
     report.carrier_code, report.confidence = fmt.carrier, rec.confidence
     report.registry_number, report.header_row = rec.registry_number, rec.header_row
+    started = time.perf_counter()
     extraction = formats.extract(table, rec)
+    if timings is not None:
+        timings["extract"] = time.perf_counter() - started
     if extraction.errors:
         # all or nothing: a report with a bad row posts nothing and says where
         report.status = ReportStatus.FAILED
@@ -395,7 +444,7 @@ def _process(actor: Actor, report: PayoutReport, table: readers.Table,
     if report.registry_number:
         _supersede(actor, report, today)
     counts = match_and_post(organization_id=actor.organization_id, report=report,
-                            lines=extraction.lines, today=today)
+                            lines=extraction.lines, today=today, timings=timings)
     report.status = ReportStatus.POSTED
     report.totals = {"rows": len(extraction.lines), "skipped_totals": extraction.skipped_totals,
                      **counts}
@@ -412,11 +461,10 @@ def _supersede(actor: Actor, report: PayoutReport, today: dt.date) -> None:
             registry_number=report.registry_number, status=ReportStatus.POSTED
     ).exclude(pk=report.pk):
         ledger.lock(actor.organization_id)
-        row_ids = list(old.rows.values_list("pk", flat=True))
-        entries = set(Posting.objects.filter(organization=actor.organization, row_id__in=row_ids)
-                      .exclude(kind=EntryKind.REVERSAL).values_list("entry", flat=True))
+        entries, shipments = _row_entries(actor.organization_id, old)
         ledger.post(actor.organization_id,
-                    ledger.reversals(actor.organization_id, entries, posted_on=today, row_id=None))
+                    ledger.reversals(actor.organization_id, entries, posted_on=today,
+                                     row_id=None, shipment_ids=shipments))
         cash: Cash = {}
         paid = list(old.rows.filter(outcome__in=(RowOutcome.MATCHED, RowOutcome.PARTIAL))
                     .values_list("receivable_id", "paid_on", "cod_amount",
@@ -434,6 +482,21 @@ def _supersede(actor: Actor, report: PayoutReport, today: dt.date) -> None:
         audit(actor, "finance.report_superseded", old, by=report.pk)
 
 
+def _row_entries(organization_id: int, report: PayoutReport) -> tuple[set[int], list[int]]:
+    """The entries a report's rows caused (payouts, services, returns — not the demands,
+    which the delivery owes whatever the report), found through the rows' shipments."""
+    rows = dict(report.rows.filter(receivable_id__isnull=False)
+                .values_list("pk", "receivable__shipment_id"))
+    shipments = sorted(set(rows.values()))
+    out: set[int] = set()
+    for start in range(0, len(shipments), 5000):
+        out.update(entry for entry, row_id in Posting.objects.filter(
+            organization_id=organization_id, shipment_id__in=shipments[start:start + 5000],
+            row_id__isnull=False).exclude(kind__in=(EntryKind.REVERSAL, EntryKind.DEMAND))
+            .values_list("entry", "row_id") if row_id in rows)
+    return out, shipments
+
+
 def _lag(collected_on: dt.date | None, paid_on: dt.date) -> int:
     return max((paid_on - collected_on).days, 0) if collected_on else 0
 
@@ -445,13 +508,14 @@ def _unpay(receivable_ids: list[int]) -> None:
 
 
 def match_and_post(*, organization_id: int, report: PayoutReport,
-                   lines: Sequence[formats.Line], today: dt.date) -> dict[str, int]:
+                   lines: Sequence[formats.Line], today: dt.date,
+                   timings: dict[str, float] | None = None) -> dict[str, int]:
     """Matches the lines to this organization's receivables and posts the operations of each
     matched order, in bulk. Rows that do not match post nothing and say why."""
     from shipdesk.finance import matching
 
     return matching.run(organization_id=organization_id, report=report, lines=lines,
-                        today=today)
+                        today=today, timings=timings)
 
 
 # --- pull through the carrier's API ---------------------------------------------------------

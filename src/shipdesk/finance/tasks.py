@@ -11,6 +11,12 @@ def poll_mailboxes(ids: list[int]) -> None:
         mailin.mailbox_poll(mailbox_id=mailbox_id)
 
 
+@shared_task(name="shipdesk.finance.tasks.pull_registries", ignore_result=True)
+def pull_registries(ids: list[int]) -> None:
+    for terms_id in ids:
+        services.registries_pull_due(terms_id=terms_id)
+
+
 @shared_task(name="shipdesk.finance.tasks.run_jobs", ignore_result=True)
 def run_jobs(ids: list[int]) -> None:
     import datetime as dt

@@ -3,7 +3,6 @@ demos and for shops trying the product before entering real credentials."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from datetime import date, datetime
@@ -26,7 +25,6 @@ from shipdesk.carriers.base import (
     ItemError,
     NumberRange,
     ParcelRequest,
-    PayoutLine,
     PickupPoint,
     RateQuote,
     TrackingEvent,
@@ -255,33 +253,6 @@ class Adapter(CarrierAdapter):
         """Downloads the payout report (CSV) the way a shop would receive it."""
         params = {"date": on.isoformat()} if on else None
         return self._call("GET", "/api/v1/payouts", params=params).content
-
-    @classmethod
-    def recognizes_payout_report(cls, filename: str, head: bytes) -> bool:
-        return head.lstrip(b"\xef\xbb\xbf").startswith(PAYOUT_MARK)
-
-    @classmethod
-    def parse_payout_report(cls, filename: str, content: bytes) -> list[PayoutLine]:
-        text = content.decode("utf-8-sig")
-        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-        reader = csv.DictReader(lines, delimiter=";")
-        out = []
-        for number, row in enumerate(reader, start=2):
-            try:
-                out.append(
-                    PayoutLine(
-                        tracking_number=row["tracking_number"],
-                        order_reference=row["order_reference"],
-                        cod_amount=Decimal(row["cod_amount"]),
-                        fee=Decimal(row["fee"]),
-                        paid_amount=Decimal(row["paid_amount"]),
-                        paid_on=date.fromisoformat(row["paid_on"]) if row.get("paid_on") else None,
-                        raw=dict(row),
-                    )
-                )
-            except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
-                raise CarrierError(f"Отчёт песочницы, строка {number}: {exc}", code="bad_report") from exc
-        return out
 
 
 def _decimal(value: Any) -> Decimal:

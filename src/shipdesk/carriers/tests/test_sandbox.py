@@ -176,24 +176,19 @@ def test_s10_ranges_when_the_account_asks_for_them(emulator: Running) -> None:
 
 
 def test_payout_report_round_trip(adapter: Adapter, emulator: Running) -> None:
+    """The sandbox's payout CSV is read by finance's format catalogue (payout_format.json
+    beside this adapter), like any carrier's file."""
+    from shipdesk.finance import formats, readers
+
     number = adapter.create_parcels([parcel("ORD-13", options={"scenario": "delivered"})]).created[0]
     control(emulator.url, "clock", advance_hours=24 * 5)
-    report = adapter.payout_report()
-    assert Adapter.recognizes_payout_report("payout.csv", report[:64])
-    lines = Adapter.parse_payout_report("payout.csv", report)
+    table = readers.read_table("payout.csv", adapter.payout_report())
+    rec = formats.recognise(table)
+    assert rec.format is not None and rec.format.code == "sandbox_payouts"
+    lines = formats.extract(table, rec).lines
     assert [(ln.tracking_number, ln.cod_amount, ln.fee, ln.paid_amount) for ln in lines] == [
         (number.tracking_number, Decimal("1500.00"), Decimal("30.00"), Decimal("1470.00"))
     ]
-
-
-def test_broken_payout_report_names_the_row() -> None:
-    content = (
-        b"# SHIPDESK SANDBOX PAYOUT REPORT\n"
-        b"tracking_number;order_reference;cod_amount;fee;paid_amount;paid_on\n"
-        b"SBX1;A;abc;1;1;2026-01-01\n"
-    )
-    with pytest.raises(CarrierError, match="строка 2"):
-        Adapter.parse_payout_report("x.csv", content)
 
 
 def test_webhook_payload_parses(adapter: Adapter) -> None:

@@ -52,3 +52,42 @@ def test_cdek_registries_pulled_matched_and_posted_once(emulator: Running, actor
     again = services.report_pull(actor=actor, carrier_account_id=account.pk, day=paid_on)
     assert not again.created
     assert ledger.balances(org.pk, shipment_id=s.pk)["51"] == Decimal("1455.00")
+
+
+def test_registries_pulled_every_day_as_due_work(emulator: Running, actor: Any, org: Any
+                                                 ) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shipdesk.core import duework
+    from shipdesk.finance.models import PayoutReport
+
+    Adapter.tokens._local.clear()
+    adapter = Adapter(credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+                      base_url=f"{emulator.url}/v2", http=fast_client())
+    created = adapter.create_parcels([parcel("SHOP-15", service_code="136",
+                                             comment="scenario:delivered")]).created[0]
+    control(emulator.url, "clock", advance_hours=24 * 6)
+    info = adapter.order_info(created.carrier_id)
+    paid_on = date.fromordinal(
+        date.fromisoformat(info["entity"]["delivery_detail"]["date"]).toordinal() + 3)
+    account = CarrierAccount.objects.create(
+        organization=org, carrier_code="cdek", name="СДЭК", base_url=f"{emulator.url}/v2",
+        credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    s = make_shipment(org, tracking=created.tracking_number, order="SHOP-15", cod="1500",
+                      account=account)
+    terms = services.terms_set(actor=actor, carrier_account_id=account.pk, pull_registries=True)
+    now = timezone.now()
+    assert terms.pk in duework.claim_due(duework.registered()["finance.registries"], now=now,
+                                         limit=10)
+    # the day after the payout: yesterday's registries are taken, the next pull a day later
+    morning = dt.datetime.combine(paid_on + dt.timedelta(days=1), dt.time(9), tzinfo=dt.UTC)
+    services.registries_pull_due(terms_id=terms.pk, now=morning)
+    report = PayoutReport.objects.get(organization=org, source="api")
+    assert report.status == ReportStatus.POSTED
+    assert ledger.balances(org.pk, shipment_id=s.pk)["51"] == Decimal("1455.00")
+    terms.refresh_from_db()
+    assert terms.pull_due_at == morning + dt.timedelta(days=1) and terms.pull_error == ""
+    services.registries_pull_due(terms_id=terms.pk, now=morning)  # again: nothing new
+    assert ledger.balances(org.pk, shipment_id=s.pk)["51"] == Decimal("1455.00")
