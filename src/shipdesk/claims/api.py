@@ -13,7 +13,7 @@ from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from shipdesk.claims import audits, letters, rules, selectors, services
-from shipdesk.core.apitypes import DbId
+from shipdesk.core.apitypes import DbId, PositiveSmallInt
 from shipdesk.core.typing import ApiRequest
 
 router = Router(tags=["claims"])
@@ -74,10 +74,10 @@ class RuleIn(Schema):
     carrier_code: str = ""
     kind: str
     enabled: bool = True
-    margin_days: int
-    file_window_days: int
-    answer_days: int
-    remind_days: int
+    margin_days: PositiveSmallInt
+    file_window_days: PositiveSmallInt
+    answer_days: PositiveSmallInt
+    remind_days: PositiveSmallInt
     min_amount: Decimal = Decimal("0")
 
 
@@ -214,7 +214,7 @@ def claim_pdf(request: ApiRequest, claim_id: DbId) -> HttpResponse:
     return response
 
 
-class AuditOut(Schema):
+class ClaimAuditOut(Schema):
     id: int
     state: str
     source: str
@@ -240,7 +240,7 @@ def _audit(report: audits.AuditReport) -> dict[str, Any]:
             "not_checked": [item(i) for i in report.not_checked]}
 
 
-@router.post("/audits", response={201: AuditOut})
+@router.post("/audits", response={201: ClaimAuditOut})
 def audit_create(request: ApiRequest, file: File[UploadedFile]) -> Any:
     """A first-day audit of an uploaded list of tracking numbers (XLSX/CSV, up to 100,000);
     the histories are fetched in the background: read the audit until its state is done."""
@@ -249,7 +249,7 @@ def audit_create(request: ApiRequest, file: File[UploadedFile]) -> Any:
     return Status(201, _audit(audits.audit_report(actor=request.auth, audit_id=row.pk)))
 
 
-@router.get("/audits/{audit_id}", response=AuditOut)
+@router.get("/audits/{audit_id}", response=ClaimAuditOut)
 def audit_get(request: ApiRequest, audit_id: DbId) -> dict[str, Any]:
     return _audit(audits.audit_report(actor=request.auth, audit_id=audit_id))
 

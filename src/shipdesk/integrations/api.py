@@ -207,7 +207,7 @@ def moysklad_webhook(request: HttpRequest, token: str, requestId: str = "") -> A
 
 
 class LabelsIn(Schema):
-    order_ids: list[int]
+    order_ids: list[DbId]
 
 
 @router.post("/moysklad/labels", summary="Ярлыки всех перевозчиков по выбранным заказам (PDF)")

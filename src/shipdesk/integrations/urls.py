@@ -19,7 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("moysklad/", views.moysklad, name="moysklad"),
     path("moysklad/connect/", views.moysklad_connect, name="moysklad_connect"),
     path("moysklad/rule/", views.moysklad_rule, name="moysklad_rule"),
-    path("moysklad/orders/<int:order_id>/accept/", views.moysklad_accept_edit,
+    path("moysklad/orders/<int:moysklad_order_id>/accept/", views.moysklad_accept_edit,
          name="moysklad_accept_edit"),
     path("moysklad/labels/", views.moysklad_labels, name="moysklad_labels"),
 ]

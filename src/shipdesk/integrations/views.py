@@ -104,11 +104,11 @@ def moysklad_rule(request: ActorRequest) -> HttpResponse:
 
 @require_POST
 @actor_required
-def moysklad_accept_edit(request: ActorRequest, order_id: int) -> HttpResponse:
+def moysklad_accept_edit(request: ActorRequest, moysklad_order_id: int) -> HttpResponse:
     from shipdesk.integrations.moysklad import services
 
     service_action(request, lambda: services.order_edit_accept(actor=request.actor,
-                                                               order_id=order_id),
+                                                               order_id=moysklad_order_id),
                    success=_("Изменения заказа приняты"))
     return redirect("integrations:moysklad")
 

@@ -23,7 +23,7 @@ router = Router(tags=["postage"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class AccountOut(Schema):
+class PostageAccountOut(Schema):
     id: int
     carrier_account_id: int
     balance: Decimal
@@ -36,7 +36,7 @@ class AccountOut(Schema):
     payee_corr_account: str
 
 
-class AccountIn(Schema):
+class PostageAccountIn(Schema):
     carrier_account_id: DbId
 
 
@@ -111,7 +111,7 @@ class MovementOut(Schema):
     posted_on: dt.date
 
 
-class IssueIn(Schema):
+class PostageIssueIn(Schema):
     account_id: DbId
     shipment_ids: list[DbId] = Field(min_length=1, max_length=20000)
 
@@ -156,18 +156,18 @@ class StatementReportOut(Schema):
     movements: list[MovementOut]
 
 
-@router.get("/accounts/", response=list[AccountOut], summary="Балансы франкирования")
+@router.get("/accounts/", response=list[PostageAccountOut], summary="Балансы франкирования")
 def list_accounts(request: ApiRequest) -> Any:
     return list(selectors.account_list(actor=request.auth))
 
 
-@router.post("/accounts/", response={201: AccountOut}, summary="Открыть баланс по договору")
-def open_account(request: ApiRequest, payload: AccountIn) -> Status[Any]:
+@router.post("/accounts/", response={201: PostageAccountOut}, summary="Открыть баланс по договору")
+def open_account(request: ApiRequest, payload: PostageAccountIn) -> Status[Any]:
     return Status(201, services.account_open(actor=request.auth,
                                              carrier_account_id=payload.carrier_account_id))
 
 
-@router.put("/accounts/{account_id}/payee/", response=AccountOut,
+@router.put("/accounts/{account_id}/payee/", response=PostageAccountOut,
             summary="Реквизиты получателя для счетов")
 def set_payee(request: ApiRequest, account_id: DbId, payload: PayeeIn) -> Any:
     return services.account_set_payee(actor=request.auth, account_id=account_id,
@@ -245,7 +245,7 @@ def dismiss_payment(request: ApiRequest, payment_id: DbId, payload: DismissIn) -
 
 @router.post("/marks/", response={201: list[MarkOut]},
              summary="Выпустить знаки онлайн-оплаты (списание с баланса)")
-def issue_marks(request: ApiRequest, payload: IssueIn) -> Status[Any]:
+def issue_marks(request: ApiRequest, payload: PostageIssueIn) -> Status[Any]:
     return Status(201, services.marks_issue(actor=request.auth, account_id=payload.account_id,
                                             shipment_ids=payload.shipment_ids))
 

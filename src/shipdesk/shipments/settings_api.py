@@ -8,7 +8,7 @@ from typing import Any
 
 from ninja import Field, Router, Schema, Status
 
-from shipdesk.core.apitypes import INTEGER_MAX, DbId, PositiveInt
+from shipdesk.core.apitypes import INTEGER_MAX, DbId, PositiveInt, PositiveSmallInt
 from shipdesk.core.typing import ApiRequest
 from shipdesk.shipments import delivery_rules as rules
 from shipdesk.shipments import senders
@@ -243,7 +243,7 @@ class DryRunRowOut(Schema):
 
 @router.get("/delivery-rules/dry-run", response=list[DryRunRowOut],
             summary="Проверка правил на последних заказах (ничего не меняет)")
-def rule_dry_run(request: ApiRequest, limit: int = 50) -> Any:
+def rule_dry_run(request: ApiRequest, limit: PositiveSmallInt = 50) -> Any:
     rows = rules.delivery_rules_dry_run(actor=request.auth, limit=limit)
     return [{"shipment_id": r.shipment_id, "order_number": r.order_number, "source": r.source,
              "rule_id": r.rule.id if r.rule else None, "rule_name": r.rule.name if r.rule else "",
