@@ -20,8 +20,9 @@ START, TODAY = dt.date(2025, 12, 1), dt.date(2026, 12, 1)
 
 
 def _year(org: Any, account: Any, *, per_day: int, rng: random.Random) -> dict[dt.date, list[str]]:
-    """A year of COD parcels delivered every day, each paid 5–8 days later by a weekly
-    payout report (in the sandbox carrier's CSV)."""
+    """A year of COD parcels delivered every day, each paid 5–8 days later (its row's date),
+    reported four weeks at a time (in the sandbox carrier's CSV): 14 reports, not 52, for
+    the suite's time — the forecast reads the rows' payment days, not the report's."""
     shipments, changes, payouts = [], [], {}
     n = 0
     day = START
@@ -42,7 +43,7 @@ def _year(org: Any, account: Any, *, per_day: int, rng: random.Random) -> dict[d
         paid = delivered + dt.timedelta(days=rng.choice((5, 6, 7, 7, 8)))
         if paid < TODAY:
             fee = (s.cod_amount * Decimal("0.02")).quantize(Decimal("0.01"))
-            payouts.setdefault(paid - dt.timedelta(days=paid.weekday()), []).append(
+            payouts.setdefault(START + dt.timedelta(days=(paid - START).days // 28 * 28), []).append(
                 f"{s.tracking_number};{s.order_number};{s.cod_amount};{fee};"
                 f"{s.cod_amount - fee};{paid.isoformat()}")
     ShipmentStatusChange.objects.bulk_create(changes, batch_size=1000)
