@@ -218,11 +218,20 @@ def rollups_batch_handed_over(*, shipments: Sequence[Any], check_tracking: bool 
 
 
 def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
-    """Which of these parcels a closed batch handed over (their history says so)."""
+    """Which of these parcels a closed batch handed over (their history says so). Read
+    through the history's partial index of batch hand-overs (``shipmentevent_batch_handover``):
+    tracking asks this for every parcel it sees accepted."""
     from shipdesk.shipments.models import ShipmentEvent, State  # read only
 
     found: set[int] = set()
     ids = sorted(set(shipment_ids))
+    if connection.vendor == "postgresql":  # one array parameter, not thousands of them
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT shipment_id FROM {ShipmentEvent._meta.db_table} "  # noqa: S608
+                "WHERE from_state = %s AND to_state = %s AND shipment_id = ANY(%s::bigint[])",
+                [State.IN_BATCH.value, State.HANDED_OVER.value, ids])
+            return {row[0] for row in cur.fetchall()}
     for i in range(0, len(ids), 5000):
         found.update(ShipmentEvent.objects.filter(
             shipment_id__in=ids[i:i + 5000], from_state=State.IN_BATCH,
