@@ -7,7 +7,7 @@ the same functions (used after an upgrade, or to check the increments)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -218,11 +218,20 @@ def rollups_batch_handed_over(*, shipments: Sequence[Any], check_tracking: bool 
 
 
 def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
-    """Which of these parcels a closed batch handed over (their history says so)."""
+    """Which of these parcels a closed batch handed over (their history says so). Read
+    through the history's partial index of batch hand-overs (``shipmentevent_batch_handover``):
+    tracking asks this for every parcel it sees accepted."""
     from shipdesk.shipments.models import ShipmentEvent, State  # read only
 
     found: set[int] = set()
     ids = sorted(set(shipment_ids))
+    if connection.vendor == "postgresql":  # one array parameter, not thousands of them
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT shipment_id FROM {ShipmentEvent._meta.db_table} "  # noqa: S608
+                "WHERE from_state = %s AND to_state = %s AND shipment_id = ANY(%s::bigint[])",
+                [State.IN_BATCH.value, State.HANDED_OVER.value, ids])
+            return {row[0] for row in cur.fetchall()}
     for i in range(0, len(ids), 5000):
         found.update(ShipmentEvent.objects.filter(
             shipment_id__in=ids[i:i + 5000], from_state=State.IN_BATCH,
@@ -230,13 +239,19 @@ def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
     return found
 
 
-def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
+def rollups_status_changes(*, changes: Sequence[ChangeFact], deferred: bool = False
+                           ) -> Callable[[], None] | None:
     """A batch of tracking's status changes folded into the rollups: handed over (the
     carrier has it), outcome deltas (a "delivered" later found returned moves from one
     count to the other), transit times at the first arrival, return reasons. One query
-    (who was notified) and one upsert per table for the whole batch."""
+    (who was notified) and one upsert per table for the whole batch.
+
+    ``deferred``: what the batch adds is worked out now (reading the parcels' histories
+    as they are, before the caller moves their states) and returned as a function that
+    writes it, for the caller to run last in its transaction: parallel ingests share a
+    day's rollup rows, and each holds their locks from its upsert until its commit."""
     if not changes:
-        return
+        return None
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
     transit: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
     reasons: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
@@ -289,11 +304,19 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact]) -> None:
         if (c.status in _RETURNING or after == "returned") and c.previous not in _RETURNING \
                 and outcome(c.previous) != "returned":
             reasons[(*key, return_reason(c.previous, c.substatus))][0] += 1
-    _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums, SHIPMENT_GRAINS)
-    _upsert(TransitRollup._meta.db_table, [*KEY, "route", "days"], ["n", "with_term", "late"],
-            transit, TRANSIT_GRAINS)
-    _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons,
-            REASON_GRAINS)
+
+    def write() -> None:
+        _upsert(ShipmentRollup._meta.db_table, KEY, SHIPMENT_MEASURES, sums,
+                SHIPMENT_GRAINS)
+        _upsert(TransitRollup._meta.db_table, [*KEY, "route", "days"],
+                ["n", "with_term", "late"], transit, TRANSIT_GRAINS)
+        _upsert(ReturnReasonRollup._meta.db_table, [*KEY, "reason"], ["n"], reasons,
+                REASON_GRAINS)
+
+    if deferred:
+        return write
+    write()
+    return None
 
 
 def _notified(shipment_ids: Sequence[int]) -> set[int]:

@@ -368,6 +368,11 @@ class ShipmentEvent(models.Model):
                          condition=models.Q(user__isnull=False)),
             models.Index(fields=["api_key"], name="shipmentevent_api_key",
                          condition=models.Q(api_key__isnull=False)),
+            # the hand-overs of closed batches only: tracking's ingest asks, for every
+            # parcel the carrier now shows accepted, whether a batch counted it already
+            # (analytics), and must not read each parcel's history to learn it
+            models.Index(fields=["shipment"], name="shipmentevent_batch_handover",
+                         condition=models.Q(from_state="in_batch", to_state="handed_over")),
         ]
 
 

@@ -608,6 +608,7 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     result.shipments += len(infos)
     result.status_changes += len(changes)
     _upsert_states(state_rows)
+    write_rollups = None
     if changes:
         # the new rows are read back only for the shops that have webhooks to send
         hooked = WebhookEndpoint.objects.filter(
@@ -615,9 +616,14 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
         made = _insert_changes(changes, returning=hooked)
         if hooked:
             _queue_webhooks(made)
-        analytics.rollups_status_changes(changes=facts)
+        # worked out now (before the shipments move on), written last
+        write_rollups = analytics.rollups_status_changes(changes=facts, deferred=True)
     if updates:
         shipments_apply_tracking(updates=updates)
+    if write_rollups is not None:
+        # the rollup rows parallel ingests share (a day's totals) stay locked only until
+        # the caller's commit, which follows
+        write_rollups()
     if transit:
         # statistics: after commit, in a short transaction of its own, so that parallel
         # ingests never wait on each other's route rows
