@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from shipdesk.claims import rules
 from shipdesk.claims.models import (
+    Audit,
     Candidate,
     CandidateState,
     Claim,
+    ClaimsSettings,
     ClaimState,
     Kind,
 )
@@ -65,6 +67,16 @@ def claim_get(*, actor: Actor, claim_id: int) -> Claim:
     if claim is None:
         raise NotFound("Претензия не найдена")
     return claim
+
+
+def claims_email(*, actor: Actor) -> str:
+    """The carrier's claims address the organization set ("" when none yet)."""
+    row = ClaimsSettings.objects.filter(organization=actor.organization).first()
+    return row.claims_email if row else ""
+
+
+def audits_recent(*, actor: Actor, limit: int = 50) -> QuerySet[Audit]:
+    return Audit.objects.filter(organization=actor.organization).order_by("-id")[:limit]
 
 
 def claim_ledger(*, actor: Actor, claim: Claim) -> dict[str, Decimal]:

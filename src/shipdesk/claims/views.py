@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shipdesk.claims import audits, charts, letters, selectors, services
-from shipdesk.claims.models import Audit, ClaimState, Kind, Verdict
+from shipdesk.claims.models import ClaimState, Kind, Verdict
 from shipdesk.core.errors import FieldError, ValidationFailed
 from shipdesk.core.typing import ActorRequest
 from shipdesk.core.views_support import actor_required, service_action
@@ -113,15 +113,12 @@ def claim_detail(request: ActorRequest, claim_id: int) -> HttpResponse:
         if action in actions:
             service_action(request, actions[action], success=_("Сделано"))
         return redirect("claims:claim", claim_id=claim.pk)
-    from shipdesk.claims.models import ClaimsSettings
-
-    settings_row = ClaimsSettings.objects.filter(organization=actor.organization).first()
     return render(request, "claims/claim.html", {
         "claim": claim, "events": claim.events.order_by("id"),
         "reminders": claim.reminders.order_by("id"), "letters": claim.letters.order_by("id"),
         "ledger": selectors.claim_ledger(actor=actor, claim=claim),
         "next_states": services.TRANSITIONS[claim.state],
-        "claims_email": settings_row.claims_email if settings_row else "",
+        "claims_email": selectors.claims_email(actor=actor),
         "today": timezone.localdate()})
 
 
@@ -196,7 +193,7 @@ def audit_list(request: ActorRequest) -> HttpResponse:
             return redirect("claims:audit", audit_id=made.pk)
         return redirect("claims:audits")
     return render(request, "claims/audits.html", {
-        "audits": Audit.objects.filter(organization=actor.organization).order_by("-id")[:50],
+        "audits": selectors.audits_recent(actor=actor),
         "today": timezone.localdate()})
 
 
