@@ -56,6 +56,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(urlparse(self.path).query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # the sender died mid-request (a killed worker): a real server never sees a
+            # request it did not receive whole, so neither does the emulator
+            raise ConnectionResetError("request body cut short")
         self._raw = raw
         params = {k: v[-1] for k, v in query.items()}
         ctype = self.headers.get("Content-Type", "")
@@ -68,7 +72,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._json = None
-        params = self._params()
+        try:
+            params = self._params()
+        except ConnectionResetError:
+            self.close_connection = True
+            return
         self.server.requests += 1
         if self.server.mode == "hang":
             time.sleep(self.server.hang_seconds)
@@ -401,6 +409,8 @@ class WebhookReceiver(_Server):
             if key and key in self.by_id:
                 return h._reply(200, {"ok": True, "duplicate": True})
         body = h._json or {}
+        if not body.get("recipient") or not body.get("text"):
+            return h._reply(400, {"error": "recipient and text are required"})
         msg = self._store(str(body.get("recipient", "")), str(body.get("text", "")),
                           signature=h.headers.get("X-Shipdesk-Signature", ""), raw=h._raw)
         if key:
