@@ -1,6 +1,8 @@
 """A small process supervisor for embedded mode: starts named children, prefixes each line of
 their output with the name, stops them all on SIGINT/SIGTERM, and stops everything when one
-of them dies."""
+of them dies. A closed terminal (SIGHUP) or a reader that went away (a broken pipe) stops
+the children too: they run in their own sessions, so nothing else would, and they would hold
+their ports against the next start."""
 
 from __future__ import annotations
 
@@ -38,8 +40,12 @@ class Supervisor:
 
     def say(self, name: str, line: str) -> None:
         with self._lock:
-            self.out.write(f"{name:<{self.width}} | {line}\n")
-            self.out.flush()
+            try:
+                self.out.write(f"{name:<{self.width}} | {line}\n")
+                self.out.flush()
+            except (BrokenPipeError, ValueError):
+                # nobody reads our output any more (``| head``, a closed terminal): stop
+                self._stop.set()
 
     def _pump(self, child: Child) -> None:
         assert child.process is not None and child.process.stdout is not None
@@ -99,14 +105,15 @@ class Supervisor:
 
     def run(self) -> int:
         """Start, supervise, stop: the exit code for the command (0 after Ctrl-C)."""
-        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, self.request_stop)
+                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             self.start()
             code = self.wait()
             self.say("shipdesk", "stopping…")
-            self.stop()
-            self.say("shipdesk", "stopped")
             return code
         finally:
+            self.stop()
+            self.say("shipdesk", "stopped")
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import shipdesk
 
@@ -32,7 +33,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def test_ctrl_c_stops_every_child_and_exits_zero():
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP],
+                         ids=["ctrl-c", "terminal-closed"])
+def test_ctrl_c_stops_every_child_and_exits_zero(stop_signal: signal.Signals):
     py = sys.executable
     show_pid = "import os; print('pid', os.getpid(), flush=True)\n" + LOOP
     process = _supervise([("alpha", [py, "-c", show_pid]), ("beta", [py, "-c", show_pid])])
@@ -40,13 +43,33 @@ def test_ctrl_c_stops_every_child_and_exits_zero():
     lines: list[str] = []
     while sum("pid" in line for line in lines) < 2:
         lines.append(process.stdout.readline())
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     _output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     pids = [int(line.split()[-1]) for line in lines if " pid " in line]
     assert any(line.startswith("alpha | pid") for line in lines)
     assert any(line.startswith("beta  | pid") for line in lines)
     time.sleep(0.2)
+    assert not any(_pid_alive(pid) for pid in pids)
+
+
+def test_nobody_reading_the_output_stops_every_child():
+    """``shipdesk embedded | head``: once the reader is gone, the children are stopped, not
+    left running in their own sessions holding their ports."""
+    py = sys.executable
+    chatty = "import os, time\nprint('pid', os.getpid(), flush=True)\n" \
+             "while True:\n    print('tick', flush=True); time.sleep(0.05)"
+    process = _supervise([("alpha", [py, "-c", chatty]), ("beta", [py, "-c", chatty])])
+    assert process.stdout is not None
+    lines: list[str] = []
+    while sum(" pid " in line for line in lines) < 2:
+        lines.append(process.stdout.readline())
+    process.stdout.close()
+    process.wait(timeout=30)
+    pids = [int(line.split()[-1]) for line in lines if " pid " in line]
+    deadline = time.monotonic() + 10
+    while any(_pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not any(_pid_alive(pid) for pid in pids)
 
 
