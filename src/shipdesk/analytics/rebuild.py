@@ -105,7 +105,7 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
             "ch.previous_status AS prev, ch.status, ch.substatus, "
             f"{_BEFORE} AS before, {_AFTER} AS after, "
             "COALESCE(st.arrived_at_pickup_at, ch.changed_at) AS arrival, "
-            "st.accepted_at, st.expected_delivery, ch.shipment_id "
+            "st.accepted_at, st.control_due, ch.shipment_id "
             f"FROM {t['ch']} ch JOIN analytics_keyed k ON k.id = ch.shipment_id "
             f"LEFT JOIN {t['t']} st ON st.shipment_id = ch.shipment_id "
             "LEFT JOIN analytics_prefix origin ON origin.prefix = left(st.route, 3)")
@@ -161,8 +161,8 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
             "      ('', 'info_received', 'cancelled') AND b.shipment_id IS NULL)::int), "
             f"  SUM({delta('delivered')}), SUM({delta('returned')}), SUM({delta('lost')}), "
             f"  SUM({delta('delivered', True)}), SUM({delta('returned', True)}), "
-            f"  SUM(({transit_ok} AND {in_range} AND c.expected_delivery IS NOT NULL)::int), "
-            f"  SUM(({transit_ok} AND {in_range} AND c.arrival > c.expected_delivery)::int) "
+            f"  SUM(({transit_ok} AND {in_range} AND c.control_due IS NOT NULL)::int), "
+            f"  SUM(({transit_ok} AND {in_range} AND c.arrival > c.control_due)::int) "
             "  FROM analytics_change c "
             "  LEFT JOIN analytics_told tl ON tl.shipment_id = c.shipment_id "
             "  LEFT JOIN analytics_batched b ON b.shipment_id = c.shipment_id "
@@ -172,8 +172,8 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
             f"INSERT INTO {t['tr']} ({_KEY_COLUMNS}, route, days, n, with_term, late) "  # noqa: S608
             f"SELECT c.organization_id, {int(Grain.DAY)}, c.day, c.carrier_account_id, "
             f"c.carrier_code, c.kind, c.region, c.sender_id, c.route, {spent}, COUNT(*), "
-            "COUNT(c.expected_delivery), "
-            "COALESCE(SUM((c.arrival > c.expected_delivery)::int), 0) "
+            "COUNT(c.control_due), "
+            "COALESCE(SUM((c.arrival > c.control_due)::int), 0) "
             f"FROM analytics_change c WHERE {transit_ok} AND {in_range} "
             f"GROUP BY c.organization_id, c.day, c.carrier_account_id, c.carrier_code, "
             f"c.kind, c.region, c.sender_id, c.route, {spent}")

@@ -83,9 +83,9 @@ class ChangeFact(NamedTuple):
     status_at: datetime | None
     accepted_at: datetime | None
     arrived_at: datetime | None
-    # the carrier's control term's end (acceptance + its days); a rebuild has only the
-    # tracking state's expected delivery, which a final status clears
-    expected_delivery: datetime | None
+    # the carrier's control term's end (acceptance + its days): the tracking state's
+    # control_due, which a final status keeps
+    control_due: datetime | None
 
 
 def outcome(status: str, substatus: str = "") -> str | None:
@@ -294,8 +294,8 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact], deferred: bool = Fa
                 if 0 <= spent <= MAX_TRANSIT_DAYS:
                     t = transit[(*key, route_origin(c.route), spent)]
                     t[0] += 1
-                    if c.expected_delivery is not None:
-                        late = arrival > c.expected_delivery
+                    if c.control_due is not None:
+                        late = arrival > c.control_due
                         t[1] += 1
                         t[2] += late
                         row = row or sums[key]
@@ -438,7 +438,7 @@ def _rebuild_in_chunks(orgs: list[int] | None) -> dict[str, int]:
                             region_of(r.index[:3], r.country), r.sender_id, r.route,
                             r.shipment_id, r.previous_status, r.status, r.substatus,
                             r.changed_at, r.accepted_at, r.arrived_at_pickup_at,
-                            r.expected_delivery) for r in rows]
+                            r.control_due) for r in rows]
         rollups_status_changes(changes=facts)
         changes += len(facts)
     return {"shipments": shipments, "status_changes": changes}

@@ -114,7 +114,10 @@ class TrackingState(TenantModel):
     arrived_at_pickup_at = models.DateTimeField(null=True)
     arrival_inferred = models.BooleanField(default=False)
     storage_deadline = models.DateTimeField(null=True)
-    expected_delivery = models.DateTimeField(null=True)
+    expected_delivery = models.DateTimeField(null=True)  # our forecast; gone at a final status
+    # the carrier's control term's end (acceptance + its days), kept after the final status:
+    # what "on time" is measured against, by the live rollups and by a rebuild alike
+    control_due = models.DateTimeField(null=True)
     transit_recorded = models.BooleanField(default=False)  # counted in RouteTransit
     is_stuck = models.BooleanField(default=False)
     is_overdue = models.BooleanField(default=False)

@@ -468,7 +468,7 @@ class ChangeRow:
     route: str
     accepted_at: datetime | None
     arrived_at_pickup_at: datetime | None
-    expected_delivery: datetime | None
+    control_due: datetime | None
 
 
 _CHANGE_ROW_FIELDS = (
@@ -478,7 +478,7 @@ _CHANGE_ROW_FIELDS = (
     "shipment__index", "shipment__country", "shipment__sender_id",
     "shipment__tracking_state__route", "shipment__tracking_state__accepted_at",
     "shipment__tracking_state__arrived_at_pickup_at",
-    "shipment__tracking_state__expected_delivery")
+    "shipment__tracking_state__control_due")
 
 
 def status_change_facts(*, organization_ids: Sequence[int] | None = None,

@@ -512,7 +512,7 @@ _STATUS: dict[str, Status] = {s.value: s for s in Status}
 _STATE_FIELDS = ["carrier_code", "route", "status", "substatus", "status_at", "final",
                  "next_poll_at", "last_event_at", "last_movement_at", "accepted_at",
                  "arrived_at_pickup_at", "arrival_inferred", "storage_deadline",
-                 "expected_delivery", "transit_recorded", "is_stuck", "is_overdue",
+                 "expected_delivery", "control_due", "transit_recorded", "is_stuck", "is_overdue",
                  "is_storage_ending", "is_returned", "is_lost", "has_unknown_codes",
                  "updated_at"]
 _STATE_INSERT_ONLY = ["shipment_id", "organization_id", "public_token", "created_at",
@@ -563,6 +563,10 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
     for info in infos:
         ctx = context(info)
         verdict = derive(history.get(info.id, ()), now=now, context=ctx, explain=False)
+        # on time is against the carrier's control term, not our prediction
+        control_due = (verdict.accepted_at + timedelta(days=ctx.control_days)
+                       if verdict.accepted_at is not None and ctx.control_days is not None
+                       else None)
         state = states.get(info.id)
         previous, previous_sub, _last, recorded = state or no_state
         status = verdict.status.value if verdict.status is not None else ""
@@ -574,11 +578,7 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
                     info.organization_id, info.created_at, info.account_id, info.carrier_code,
                     info.mail_type, info.region, info.sender_id, info.route, info.id,
                     previous, status, verdict.substatus, verdict.status_at,
-                    verdict.accepted_at, verdict.arrived_at_pickup_at,
-                    # on time is against the carrier's control term, not our prediction
-                    verdict.accepted_at + timedelta(days=ctx.control_days)
-                    if verdict.accepted_at is not None and ctx.control_days is not None
-                    else None))
+                    verdict.accepted_at, verdict.arrived_at_pickup_at, control_due))
             updates.append(TrackingUpdate(info.id, status, verdict.substatus,
                                           verdict.status_at))  # type: ignore[arg-type]
         if (not recorded and verdict.accepted_at and verdict.arrived_at_pickup_at
@@ -602,7 +602,7 @@ def _rederive(infos: list[_ShipmentInfo], *, now: datetime, result: IngestResult
             verdict.final, next_poll,
             verdict.last_event_at, verdict.last_movement_at, verdict.accepted_at,
             verdict.arrived_at_pickup_at, verdict.arrival_inferred, verdict.storage_deadline,
-            verdict.expected_delivery, recorded, engine.STUCK in flags, engine.OVERDUE in flags,
+            verdict.expected_delivery, control_due, recorded, engine.STUCK in flags, engine.OVERDUE in flags,
             engine.STORAGE_ENDING in flags, engine.RETURNED_FLAG in flags,
             engine.LOST_FLAG in flags, bool(verdict.unknown_codes), now))
     result.shipments += len(infos)
