@@ -7,6 +7,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
@@ -63,6 +64,16 @@ def weekly_report_settings(*, actor: Actor) -> dict[str, Any]:
             "next_report_at": row.next_report_at if row and row.weekly_emails else None}
 
 
+def _cod_week(days: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The week's cash on delivery: collected, paid out to us, and what the carriers owed
+    at its last day (None for a shop without COD that week)."""
+    if not days:
+        return None
+    return {"collected": sum((d["collected"] for d in days), Decimal("0")),
+            "paid": sum((d["paid"] for d in days), Decimal("0")),
+            "owed": days[-1]["owed"]}
+
+
 def weekly_reports_send(*, settings_ids: Sequence[int]) -> int:
     orgs = AnalyticsSettings.objects.filter(pk__in=list(settings_ids)).values_list(
         "organization_id", flat=True)
@@ -88,7 +99,8 @@ def weekly_report_send(*, organization_id: int, now: datetime | None = None) -> 
     context = {"organization": org, "f": f, "totals": selectors.totals(actor=actor, f=f),
                "carriers": selectors.by_carrier(actor=actor, f=f),
                "reasons": selectors.return_reasons(actor=actor, f=f),
-               "notified": selectors.notified_effect(actor=actor, f=f)}
+               "notified": selectors.notified_effect(actor=actor, f=f),
+               "cod": _cod_week(selectors.cod_by_day(actor=actor, f=f))}
     message = EmailMultiAlternatives(
         subject=_("Статистика за неделю %(start)s–%(end)s") % {
             "start": f.date_from.strftime("%d.%m.%Y"), "end": f.date_to.strftime("%d.%m.%Y")},
