@@ -9,8 +9,8 @@ class IntegrationsConfig(AppConfig):
     label = "integrations"
     verbose_name = _("Интеграции")
     # Shop platforms, MoySklad
-    nav_items = [(62, "integrations:shops", _("Магазины")),
-                 (70, "integrations:moysklad", _("МойСклад"))]
+    nav_items = [(56, "integrations:moysklad", _("МойСклад"), "integrations"),
+                 (57, "integrations:shops", _("Магазины"), "integrations")]
     tenant_walker_exempt = {
         "integrations:shop_hook": "the webhook's token names the connection",
         "POST /api/v1/integrations/moysklad/webhook/{token}": (
