@@ -52,7 +52,8 @@ PROBLEMS_JS = """() => {
     const right = Math.max(...[...document.querySelectorAll('.mainnav > a, .mainnav > .nav-group')]
       .map(e => e.getBoundingClientRect().right));
     const next = document.querySelector('.topbar .org-switch');
-    if (next && next.offsetWidth && right > next.getBoundingClientRect().left + 1) out.push('the menu runs under the organization switch');
+    if (next && next.offsetWidth && right > next.getBoundingClientRect().left + 1)
+      out.push('the menu runs under the organization switch');
   }
   return out;
 }"""
