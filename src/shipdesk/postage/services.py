@@ -414,9 +414,11 @@ def marks_issue_chosen(*, actor: Actor, shipment_ids: Sequence[int],
     if not ids:
         raise ValidationFailed(_("Не выбрано ни одного отправления"), errors=[
             FieldError(("shipment_ids",), _("Выберите отправления"))])
-    contract_of = dict(Shipment.objects.filter(organization_id=actor.organization_id,
-                                               pk__in=ids).values_list("pk",
-                                                                       "carrier_account_id"))
+    contract_of, names = {}, {}
+    for pk, contract, number, order in Shipment.objects.filter(
+            organization_id=actor.organization_id, pk__in=ids).values_list(
+            "pk", "carrier_account_id", "tracking_number", "order_number"):
+        contract_of[pk], names[pk] = contract, number or order
     errors = [FieldError(("shipment_ids", pk), _(
         "Отправление %(id)s не найдено в этой организации: знак на него не выпускается") % {
         "id": pk}, "not_found") for pk in ids if pk not in contract_of]
@@ -431,8 +433,8 @@ def marks_issue_chosen(*, actor: Actor, shipment_ids: Sequence[int],
         account_id = balances.get(contract_of[pk])
         if account_id is None:
             errors.append(FieldError(("shipment_ids", pk), _(
-                "У договора отправления %(id)s нет баланса франкирования: откройте его на "
-                "странице «Франкирование»") % {"id": pk}, "no_balance"))
+                "У договора отправления %(n)s нет баланса франкирования: откройте его на "
+                "странице «Франкирование»") % {"n": names[pk]}, "no_balance"))
         else:
             by_account.setdefault(account_id, []).append(pk)
     if errors:

@@ -68,7 +68,7 @@ def test_a_foreign_shipment_or_one_without_a_balance_issues_nothing(
                                      carrier_account=courier, shipping_cost=Decimal("300"))
     answer = web.post("/shipments/bulk/", {"action": "marks", "ids": [mine, parcel.pk],
                                            "confirmed": "1"}, follow=True).content.decode()
-    assert "нет баланса франкирования" in answer
+    assert "У договора отправления 1000000001 нет баланса франкирования" in answer
     assert Mark.objects.count() == 0 and _balance(funded) == Decimal("1000.00")
 
 
