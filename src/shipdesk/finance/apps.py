@@ -7,7 +7,7 @@ class FinanceConfig(AppConfig):
     name = "shipdesk.finance"
     label = "finance"
     verbose_name = _("Деньги: наложенный платёж, отчёты перевозчиков, учёт")
-    nav_items = [(48, "finance:index", _("Деньги"))]  # a top item: the shop's money
+    nav_items = [(47, "finance:index", _("Обзор"), "money")]  # the «Деньги» group's first
     tenant_walker_params = {"report_id": "finance.PayoutReport", "row_id": "finance.PayoutRow",
                             "account_id": "carriers.CarrierAccount"}
 

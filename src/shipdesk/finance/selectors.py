@@ -266,6 +266,22 @@ def terms_by_account(*, actor: Actor) -> list[tuple[Any, FinanceTerms | None]]:
     return [(a, terms.get(a.pk)) for a in carrier_account_list(actor=actor)]
 
 
+def pulls_registries(carrier_code: str) -> bool:
+    """Whether the carrier's adapter can be asked for a day's payout registries through its
+    API (CDEK's ``/v2/registries``, the sandbox's report); the others' reports come as files
+    (uploaded or mailed in)."""
+    from shipdesk.carriers import registry
+    from shipdesk.carriers.base import Capability
+
+    try:
+        adapter = registry.adapter_class(carrier_code)
+    except registry.UnknownCarrier:
+        return False
+    return Capability.PAYOUT_REPORTS in adapter.capabilities and (
+        callable(getattr(adapter, "registries", None))
+        or callable(getattr(adapter, "payout_report", None)))
+
+
 def mailbox(*, actor: Actor) -> Mailbox | None:
     return Mailbox.objects.filter(organization=actor.organization).first()
 

@@ -92,6 +92,7 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
 
 
 def _pulls_registries(account: Any) -> bool:
+    """Daily pulls: the carriers with a registries API (CDEK), not the sandbox's report."""
     from shipdesk.carriers.base import Capability
     from shipdesk.carriers.registry import adapter_for_account
 
@@ -522,19 +523,20 @@ def match_and_post(*, organization_id: int, report: PayoutReport,
 def report_pull(*, actor: Actor, carrier_account_id: int, day: dt.date) -> ImportResult:
     """Asks the carrier for a day's payout registries (where its API offers them, e.g. CDEK's
     ``/v2/registries``) and takes them like an uploaded report: same checks, same idempotence."""
-    from shipdesk.carriers.base import Capability, CarrierError
+    from shipdesk.carriers.base import CarrierError
     from shipdesk.carriers.models import CarrierAccount
     from shipdesk.carriers.registry import adapter_for_account
+    from shipdesk.finance.selectors import pulls_registries
 
     actor.require(Perm.MANAGE_FINANCE)
     account = CarrierAccount.objects.filter(organization=actor.organization,
                                             pk=carrier_account_id).first()
     if account is None:
         raise NotFound(_("Договор с перевозчиком не найден"))
-    adapter = adapter_for_account(account)
-    fetch = getattr(adapter, "registries", None) or getattr(adapter, "payout_report", None)
-    if Capability.PAYOUT_REPORTS not in adapter.capabilities or fetch is None:
+    if not pulls_registries(account.carrier_code):
         raise ValidationFailed(_("Перевозчик не отдаёт отчёты о выплатах через API"))
+    adapter = adapter_for_account(account)
+    fetch = getattr(adapter, "registries", None) or adapter.payout_report  # type: ignore[attr-defined]
     try:
         content: bytes = fetch(day)
     except CarrierError as exc:

@@ -248,7 +248,9 @@ def settings(request: ActorRequest) -> HttpResponse:
                 return redirect("finance:settings")
         if mine and form.errors:
             status = 422
-        forms_by_account.append((account, terms, form))
+        # «pull now» only where the carrier's API gives the registries
+        forms_by_account.append((account, terms, form,
+                                 selectors.pulls_registries(account.carrier_code)))
     initial = {"host": box.host, "port": box.port, "use_ssl": box.use_ssl,
                "username": box.username, "folder": box.folder} if box else None
     mail_form = MailboxForm(request.POST if posted == "mailbox" else None, initial=initial,

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,8 +9,8 @@ class IntegrationsConfig(AppConfig):
     label = "integrations"
     verbose_name = _("Интеграции")
     # Shop platforms, MoySklad
-    nav_items = [(62, "integrations:shops", _("Магазины")),
-                 (70, "integrations:moysklad", _("МойСклад"))]
+    nav_items = [(56, "integrations:moysklad", _("МойСклад"), "integrations"),
+                 (57, "integrations:shops", _("Магазины"), "integrations")]
     tenant_walker_exempt = {
         "integrations:shop_hook": "the webhook's token names the connection",
         "POST /api/v1/integrations/moysklad/webhook/{token}": (
@@ -37,6 +39,24 @@ class IntegrationsConfig(AppConfig):
 
         return [("emulator-moysklad", [sys.executable, "-m", "shipdesk.cli", "emulate", "moysklad",
                                        "--port", str(sandbox_ports.port("moysklad", DEFAULT_PORT))])]
+
+    def embedded_prepare(self) -> None:
+        # MoySklad: a sandbox connection follows this instance's emulator port
+        from shipdesk.integrations.moysklad.demo import demo_connections_repoint
+
+        demo_connections_repoint()
+
+    def load_demo(self, organization: Any) -> None:
+        """The demo shop is connected to the MoySklad emulator ``make run`` starts."""
+        from shipdesk.integrations.moysklad.demo import demo_connection_create
+
+        demo_connection_create(organization=organization)
+
+    def demo_started(self, organization: Any, public_url: str) -> None:
+        """Once the web app and the emulator answer: states read, webhook subscribed."""
+        from shipdesk.integrations.moysklad.demo import demo_connection_start
+
+        demo_connection_start(organization=organization, public_url=public_url)
 
     def ready(self) -> None:
         from django.db.models import Q

@@ -22,4 +22,5 @@ urlpatterns: list[URLPattern] = [
     path("moysklad/orders/<int:moysklad_order_id>/accept/", views.moysklad_accept_edit,
          name="moysklad_accept_edit"),
     path("moysklad/labels/", views.moysklad_labels, name="moysklad_labels"),
+    path("moysklad/sandbox/move/", views.moysklad_sandbox_move, name="moysklad_sandbox_move"),
 ]

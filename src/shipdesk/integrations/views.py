@@ -30,6 +30,7 @@ def moysklad(request: ActorRequest) -> HttpResponse:
     account's states, the tracking-number field; the orders that reached us and problems;
     labels of the chosen orders in one PDF."""
     from shipdesk.integrations.moysklad import selectors, services
+    from shipdesk.integrations.moysklad.demo import is_sandbox
 
     connection = services.connection_get(actor=request.actor)
     problems = request.GET.get("problems") == "1"
@@ -43,6 +44,8 @@ def moysklad(request: ActorRequest) -> HttpResponse:
         "orders": selectors.order_rows(actor=request.actor, problems_only=problems, limit=200),
         "counts": selectors.order_counts(actor=request.actor), "problems": problems,
         "can_manage": request.actor.can(Perm.MANAGE_SETTINGS),
+        "sandbox": is_sandbox(connection),
+        "trigger_name": connection.state_name(connection.trigger_state_id) if connection else "",
     })
 
 
@@ -126,3 +129,15 @@ def moysklad_labels(request: ActorRequest) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="moysklad-labels.pdf"'
     return response
+
+
+@require_POST
+@actor_required
+def moysklad_sandbox_move(request: ActorRequest) -> HttpResponse:
+    """The sandbox's stand-in for MoySklad's own screen (see moysklad.demo)."""
+    from shipdesk.integrations.moysklad.demo import demo_order_move
+
+    service_action(request, lambda: demo_order_move(actor=request.actor), success=lambda n: (
+        _("Заказ переведён в состояние-триггер: отправление появится через несколько секунд")
+        if n else _("В песочнице не осталось новых заказов")))
+    return redirect("integrations:moysklad")

@@ -6,9 +6,8 @@ class PostageConfig(AppConfig):
     name = "shipdesk.postage"
     label = "postage"
     verbose_name = _("Франкирование")
-    # under «Настройки» for now: the bar fits one line at 1366 px only as it is (the page
-    # layout test); the lead may move it up when the top items are rearranged
-    nav_items = [(61, "postage:index", _("Франкирование"))]
+    # in the menu's «Деньги» group, beside payouts and tariffs
+    nav_items = [(61, "postage:index", _("Франкирование"), "money")]
     tenant_walker_params = {"account_id": "postage.PostageAccount",
                             "invoice_id": "postage.Invoice", "mark_id": "postage.Mark",
                             "payment_id": "postage.StatementPayment"}

@@ -401,6 +401,52 @@ def marks_issue(*, actor: Actor, account_id: int, shipment_ids: Sequence[int],
     return Mark.objects.filter(debit=debit).order_by("pk")
 
 
+def marks_issue_chosen(*, actor: Actor, shipment_ids: Sequence[int],
+                       today: dt.date | None = None) -> list[Mark]:
+    """Marks for shipments chosen in a list (the shipments page, a batch): each item is paid
+    from the balance of its own contract, one debit per contract, all or nothing (a refusal
+    names the item, as :func:`marks_issue`'s do; another organization's id is refused as not
+    found)."""
+    from shipdesk.shipments.models import Shipment
+
+    actor.require(Perm.MANAGE_SHIPMENTS)
+    ids = list(dict.fromkeys(shipment_ids))
+    if not ids:
+        raise ValidationFailed(_("Не выбрано ни одного отправления"), errors=[
+            FieldError(("shipment_ids",), _("Выберите отправления"))])
+    contract_of, names = {}, {}
+    for pk, contract, number, order in Shipment.objects.filter(
+            organization_id=actor.organization_id, pk__in=ids).values_list(
+            "pk", "carrier_account_id", "tracking_number", "order_number"):
+        contract_of[pk], names[pk] = contract, number or order
+    errors = [FieldError(("shipment_ids", pk), _(
+        "Отправление %(id)s не найдено в этой организации: знак на него не выпускается") % {
+        "id": pk}, "not_found") for pk in ids if pk not in contract_of]
+    balances = dict(PostageAccount.objects.filter(
+        organization_id=actor.organization_id,
+        carrier_account_id__in={c for c in contract_of.values() if c}).values_list(
+        "carrier_account_id", "pk"))
+    by_account: dict[int, list[int]] = {}
+    for pk in ids:
+        if pk not in contract_of:
+            continue
+        account_id = balances.get(contract_of[pk])
+        if account_id is None:
+            errors.append(FieldError(("shipment_ids", pk), _(
+                "У договора отправления %(n)s нет баланса франкирования: откройте его на "
+                "странице «Франкирование»") % {"n": names[pk]}, "no_balance"))
+        else:
+            by_account.setdefault(account_id, []).append(pk)
+    if errors:
+        raise ValidationFailed(_("Знаки не выпущены"), errors=errors)
+    issued: list[Mark] = []
+    with transaction.atomic():  # one contract's refusal issues nothing for the others
+        for account_id, chosen in by_account.items():
+            issued += list(marks_issue(actor=actor, account_id=account_id,
+                                       shipment_ids=chosen, today=today))
+    return issued
+
+
 _MARK_COLUMNS = ("organization_id", "account_id", "shipment_id", "number", "tracking_number",
                  "amount", "issued_on", "state", "payload", "debit_id", "created_at",
                  "updated_at")

@@ -5,6 +5,7 @@ the services (shipments', documents')."""
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -148,6 +149,8 @@ def shipment_bulk_action(request: ActorRequest) -> HttpResponse:
         return _bulk_register(request, ids)
     if action == "cancel":
         return _bulk_cancel(request, ids)
+    if action == "marks":
+        return _bulk_marks(request, ids)
     messages.error(request, _("Выберите действие"))
     return _back_to_list(request)
 
@@ -208,6 +211,38 @@ def _bulk_cancel(request: ActorRequest, ids: list[int]) -> HttpResponse:
         message_service_error(request, exc)
     else:
         messages.success(request, _("Отменено: %(n)d") % {"n": len(ids)})
+    return HttpResponseRedirect(reverse("shipments:list"))
+
+
+def _bulk_marks(request: ActorRequest, ids: list[int]) -> HttpResponse:
+    """Postage marks for the chosen shipments, each paid from its contract's prepaid balance
+    (after a confirmation: the money leaves the balance)."""
+    from shipdesk.documents.rendering.common import money
+    from shipdesk.postage.services import marks_issue_chosen
+
+    request.actor.require(Perm.MANAGE_SHIPMENTS)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=_("Выпустить знаки онлайн-оплаты?"),
+            message=_("Знаки будут выпущены на отправлений: %(n)d. Их стоимость спишется с "
+                      "балансов франкирования договоров; неиспользованный знак можно "
+                      "отменить, деньги вернутся на баланс.") % {"n": len(ids)},
+            action=reverse("shipments:bulk"), button=_("Выпустить знаки"),
+            back=reverse("shipments:list"), fields={"action": "marks", "ids": ids})
+    try:
+        issued = marks_issue_chosen(actor=request.actor, shipment_ids=ids)
+    except (NotFound, Forbidden):
+        raise
+    except ServiceError as exc:
+        message_service_error(request, exc)
+        for error in exc.errors[:10]:  # which items, and why
+            messages.error(request, error.message)
+        if len(exc.errors) > 10:
+            messages.error(request, _("…и ещё %(n)d") % {"n": len(exc.errors) - 10})
+        return HttpResponseRedirect(reverse("shipments:list"))
+    messages.success(request, _("Знаки выпущены: %(n)d на %(sum)s ₽; печать конвертов и "
+                                "сверка — на странице «Франкирование»") % {
+        "n": len(issued), "sum": money(sum((m.amount for m in issued), Decimal(0)))})
     return HttpResponseRedirect(reverse("shipments:list"))
 
 

@@ -82,7 +82,15 @@ def shipment_list(request: ActorRequest) -> HttpResponse:
         "rows": rows, "next_id": next_id, "filters": filters, "states": State.choices,
         "query": query, "first_page": not after, "carriers": _carrier_choices(request),
         "can_manage": request.actor.can(Perm.MANAGE_SHIPMENTS),
+        "can_mark": _has_postage_balance(request),
     })
+
+
+def _has_postage_balance(request: ActorRequest) -> bool:
+    """Marks can be issued from the list once a contract has a prepaid postage balance."""
+    from shipdesk.postage.selectors import account_list
+
+    return account_list(actor=request.actor).exists()
 
 
 def _carrier_choices(request: ActorRequest) -> list[tuple[str, str]]:

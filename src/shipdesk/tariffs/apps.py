@@ -8,7 +8,7 @@ class TariffsConfig(AppConfig):
     name = "shipdesk.tariffs"
     label = "tariffs"
     verbose_name = _("Тарифы")
-    nav_items = [(45, "tariffs:compare", _("Тарифы"))]
+    nav_items = [(49, "tariffs:compare", _("Тарифы"), "money")]  # what delivery costs
 
     def load_demo(self, organization: Any) -> None:
         """Nothing to create: the shipped tables rate the sandbox and Russian Post carriers."""

@@ -1,7 +1,7 @@
 """A finished look, checked in Chromium on every page of a demo organization, on a laptop
 (1366 px) and a phone (390 px): the page never scrolls sideways (a wide table scrolls in its
 own box), no two form controls overlap, no card's value is cut off, and at 1366 px the menu
-stays on one line."""
+stays on one line, clear of the organization switch."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ PROBLEMS_JS = """() => {
     const tops = new Set([...document.querySelectorAll('.mainnav > a, .mainnav > .nav-group')]
       .map(e => Math.round(e.getBoundingClientRect().top)));
     if (tops.size > 1) out.push('the menu wraps onto a second line');
+    const right = Math.max(...[...document.querySelectorAll('.mainnav > a, .mainnav > .nav-group')]
+      .map(e => e.getBoundingClientRect().right));
+    const next = document.querySelector('.topbar .org-switch');
+    if (next && next.offsetWidth && right > next.getBoundingClientRect().left + 1)
+      out.push('the menu runs under the organization switch');
   }
   return out;
 }"""

@@ -32,7 +32,8 @@ def test_unknown_report_mapped_in_the_browser(transactional_db: Any, live_server
     page.click("button[type=submit]")
     page.wait_for_selector(".mainnav")
 
-    page.click(".mainnav >> text=Деньги")
+    page.click(".mainnav >> text=Деньги")  # the group opens
+    page.click(".mainnav >> text=Обзор")
     page.click("text=Отчёты о выплатах")
     page.set_input_files("input[type=file]", str(report))
     page.click("text=Загрузить и провести")

@@ -91,3 +91,18 @@ def test_registries_pulled_every_day_as_due_work(emulator: Running, actor: Any, 
     assert terms.pull_due_at == morning + dt.timedelta(days=1) and terms.pull_error == ""
     services.registries_pull_due(terms_id=terms.pk, now=morning)  # again: nothing new
     assert ledger.balances(org.pk, shipment_id=s.pk)["51"] == Decimal("1455.00")
+
+
+def test_pull_now_is_offered_only_for_carriers_whose_api_gives_registries(
+        web: Any, carrier_account: Any) -> None:
+    cdek, post = carrier_account("cdek"), carrier_account("russian_post")
+    page = web.get("/finance/settings/").content.decode()
+    cdek_card = page.split(f'id="terms-{cdek.pk}"')[1].split("</section>")[0]
+    post_card = page.split(f'id="terms-{post.pk}"')[1].split("</section>")[0]
+    assert "Забрать реестры выплат за вчера сейчас" in cdek_card
+    assert f'action="/finance/settings/{cdek.pk}/pull/"' in cdek_card
+    assert "Забрать реестры выплат за вчера сейчас" not in post_card
+    assert "приходят файлами" in post_card
+    # the address itself still answers in words, not with an error page
+    answer = web.post(f"/finance/settings/{post.pk}/pull/", follow=True)
+    assert "не отдаёт отчёты о выплатах через API" in answer.content.decode()

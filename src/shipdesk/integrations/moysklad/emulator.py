@@ -25,9 +25,9 @@ What it keeps to, as the real service does (``shared/domain.md`` §6):
 
 Control (tests, benchmarks): ``POST /__emulator__/seed`` ``{"orders": N, "without_address":
 K, "delivery": "value"}`` makes customer orders; ``POST /__emulator__/move`` ``{"ids": [...]
-| "count": N, "state": "Собран", "per_webhook": 100}`` moves orders to a state as a person
-would; ``POST /__emulator__/revoke`` revokes every token; ``POST /__emulator__/fail`` (the
-kit's) injects outages.
+| "count": N [, "from_state": "Новый"], "state": "Собран", "per_webhook": 100}`` moves orders
+to a state as a person would; ``POST /__emulator__/revoke`` revokes every token; ``POST
+/__emulator__/fail`` (the kit's) injects outages.
 """
 
 from __future__ import annotations
@@ -657,8 +657,11 @@ class MoySkladEmulator(App):
         data = request.json() or {}
         ids = list(data.get("ids") or [])
         if not ids:
+            source = str(data.get("from_state", ""))  # only orders now in this state
             with self.lock:
-                ids = list(self.entities.get("customerorder", {}))[:int(data.get("count", 0))]
+                ids = [i for i in self.entities.get("customerorder", {})
+                       if not source or self.order_state_name(i) == source
+                       ][:int(data.get("count", 0))]
         self.move(ids, str(data.get("state", "Собран")), per_webhook=int(data.get("per_webhook", 1)))
         return self._json({"moved": len(ids)})
 

@@ -70,9 +70,9 @@ __all__ = ["MAPPABLE", "RunOutcome", "order_to_shipment"]
 
 # --- the connection ----------------------------------------------------------------------
 
-def webhook_url(connection: MoySkladConnection) -> str:
+def webhook_url(connection: MoySkladConnection, public_url: str = "") -> str:
     path = reverse("api:moysklad_webhook", kwargs={"token": connection.webhook_token})
-    return f"{settings.PUBLIC_URL}{path}"
+    return f"{(public_url or settings.PUBLIC_URL).rstrip('/')}{path}"
 
 
 def webhook_prefix() -> str:
@@ -123,10 +123,11 @@ def _guess(connection: MoySkladConnection) -> None:
 
 
 def connection_connect(*, actor: Actor, base_url: str = "", token: str = "", login: str = "",
-                       password: str = "", name: str = "") -> MoySkladConnection:
+                       password: str = "", name: str = "",
+                       public_url: str = "") -> MoySkladConnection:
     """Connects (or reconnects, with a new token) the organization's MoySklad account: the
     token is checked by reading the account's states and fields, and we subscribe to its
-    customer orders' changes."""
+    customer orders' changes (at ``public_url``, the installation's address by default)."""
     actor.require(Perm.MANAGE_SETTINGS)
     if not token and not (login and password):
         raise ValidationFailed(errors=[FieldError(("token",), _(
@@ -146,9 +147,10 @@ def connection_connect(*, actor: Actor, base_url: str = "", token: str = "", log
             connection.credentials = {"token": client.token_issue()}  # type: ignore[assignment]
             client = client_for(connection)
         _read_account(connection, client)
-        hook_ids = {h["id"] for h in client.webhooks() if h["url"] == webhook_url(connection)}
+        hook_url = webhook_url(connection, public_url)
+        hook_ids = {h["id"] for h in client.webhooks() if h["url"] == hook_url}
         for action in ("UPDATE", "CREATE"):
-            hook = client.webhook_subscribe(url=webhook_url(connection), action=action)
+            hook = client.webhook_subscribe(url=hook_url, action=action)
             hook_ids.add(hook["id"])
     except TokenRevoked as exc:
         raise ValidationFailed(errors=[FieldError(("token",), _(

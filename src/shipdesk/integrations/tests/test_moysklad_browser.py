@@ -48,7 +48,7 @@ def test_connect_choose_trigger_and_see_shipments(transactional_db: Any, live_se
         page.fill("#id_password", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_selector(".mainnav")
-        page.goto(live_server.url + "/integrations/moysklad/")  # under «Настройки» in the menu
+        page.goto(live_server.url + "/integrations/moysklad/")  # under «Интеграции» in the menu
         page.fill("#connect input[name=base_url]", moysklad.url + PREFIX)
         page.fill("#connect input[name=token]", "wrong-token")
         page.click("#connect button[type=submit]")

@@ -41,7 +41,7 @@ def test_balance_topped_up_and_a_mark_issued_and_verified(transactional_db: Any,
     page.fill("#id_username", "buh@example.test")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.click(".mainnav >> text=Настройки")
+    page.click(".mainnav >> text=Деньги")
     page.click(".mainnav >> text=Франкирование")
     page.click("button:text-is('Открыть')")
     page.click("text=Реквизиты получателя (для счетов)")

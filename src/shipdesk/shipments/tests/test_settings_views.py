@@ -173,7 +173,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     page.click("button[type=submit]")
     page.wait_for_selector(".mainnav")
 
-    page.hover(".mainnav .nav-group > button")  # the settings fold into «Настройки»
+    page.hover(".mainnav [data-group=settings] > button")  # the settings fold into «Настройки»
     page.click(".mainnav >> text=Отправители")
     page.click("text=Добавить отправителя")
     for field, value in SENDER.items():
@@ -183,7 +183,7 @@ def test_add_sender_and_rule_through_the_pages(transactional_db: Any, live_serve
     row = page.locator("#senders tbody tr").first
     assert "Склад на Мясницкой" in row.inner_text() and "по умолчанию" in row.inner_text()
 
-    page.hover(".mainnav .nav-group > button")
+    page.hover(".mainnav [data-group=settings] > button")
     page.click(".mainnav >> text=Правила выбора перевозчика")
     page.click("text=Добавить правило")
     page.fill("#id_name", "Столицы")

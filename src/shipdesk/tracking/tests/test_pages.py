@@ -57,13 +57,16 @@ def test_public_page_unknown_token_is_404(client, org):
 
 def test_dashboard_counts_and_exceptions(web, org):
     _waiting(org)
-    stuck = shipment(org)
+    stuck = shipment(org, carrier="russian_post")
     tracking_events_ingest(events=[event(stuck.tracking_number, 0, Status.ACCEPTED),
                                    event(stuck.tracking_number, 1, Status.IN_TRANSIT)],
                            now=stuck.created_at + timedelta(days=20))
     html = web.get("/tracking/").content.decode()
     assert "Ожидает в пункте выдачи" in html and "В пути" in html
     assert stuck.order_number in html and "застряло" in html
+    # the carriers by name, not by their codes
+    table = html.split("Статусы по перевозчикам")[1].split("</table>")[0]
+    assert "Почта России" in table and "russian_post" not in table
 
 
 def test_timeline_explains_the_status(web, org, other_org, make_user):

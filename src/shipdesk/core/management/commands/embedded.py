@@ -112,7 +112,9 @@ class Command(BaseCommand):
         else:
             return
         if login is not None:
-            self._subscribe_demo_webhooks(login, os.environ.get("SHIPDESK_PUBLIC_URL") or url)
+            public_url = os.environ.get("SHIPDESK_PUBLIC_URL") or url
+            self._subscribe_demo_webhooks(login, public_url)
+            self._demo_started(login, public_url)
         with supervisor._lock:
             self._banner(url, login)
 
@@ -131,6 +133,28 @@ class Command(BaseCommand):
                 time.sleep(1)
         except Exception:  # the demo runs on without webhooks: polls still bring the events
             logging.getLogger(__name__).exception("demo webhooks not subscribed")
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _demo_started(self, login: demo.DemoLogin, public_url: str) -> None:
+        """Every app's ``demo_started(organization, public_url)`` hook, once the web app
+        answers (e.g. MoySklad's sandbox connection reads its emulator's states)."""
+        from django.db import connection
+
+        try:
+            for config in apps.get_app_configs():
+                hook = getattr(config, "demo_started", None)
+                if not callable(hook):
+                    continue
+                for attempt in range(10):  # the emulators start beside the web app
+                    try:
+                        hook(login.organization, public_url.rstrip("/"))
+                        break
+                    except Exception:
+                        if attempt == 9:
+                            logging.getLogger(__name__).exception(
+                                "demo: %s not started", config.label)
+                        time.sleep(1)
         finally:
             connection.close()  # this thread's own connection
 
