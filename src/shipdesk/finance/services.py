@@ -53,6 +53,7 @@ TERMS_FIELDS = ("cod_commission_pct", "delivery_fee", "insurance_pct", "return_f
 
 def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> FinanceTerms:
     from shipdesk.carriers.models import CarrierAccount
+    from shipdesk.finance.selectors import pulls_registries
 
     actor.require(Perm.MANAGE_FINANCE)
     from shipdesk.core.errors import refuse_unknown_fields
@@ -74,7 +75,7 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
     days = str(values.get("payout_weekdays", "")).replace(" ", "")
     if days and not all(d in "1234567" for d in days.split(",")):
         errors.append(FieldError(("payout_weekdays",), _("Дни недели числами 1–7 через запятую")))
-    if values.get("pull_registries") and not _pulls_registries(account):
+    if values.get("pull_registries") and not pulls_registries(account.carrier_code):
         errors.append(FieldError(("pull_registries",), _(
             "Этот перевозчик не отдаёт реестры выплат через API")))
     if errors:
@@ -89,18 +90,6 @@ def terms_set(*, actor: Actor, carrier_account_id: int, **values: Any) -> Financ
         terms.save()
         audit(actor, "finance.terms_set", terms, **{k: str(v) for k, v in values.items()})
     return terms
-
-
-def _pulls_registries(account: Any) -> bool:
-    """Daily pulls: the carriers with a registries API (CDEK), not the sandbox's report."""
-    from shipdesk.carriers.base import Capability
-    from shipdesk.carriers.registry import adapter_for_account
-
-    try:
-        adapter = adapter_for_account(account)
-    except Exception:  # an account whose adapter cannot be built pulls nothing
-        return False
-    return Capability.PAYOUT_REPORTS in adapter.capabilities and hasattr(adapter, "registries")
 
 
 def registries_pull_due(*, terms_id: int, now: dt.datetime | None = None) -> None:

@@ -232,8 +232,12 @@ def settings(request: ActorRequest) -> HttpResponse:
     status = 200
     for account, terms in accounts:
         mine = posted == f"terms-{account.pk}"
+        # «pull now» and the daily pull only where the carrier's API gives the registries
+        pullable = selectors.pulls_registries(account.carrier_code)
         form = TermsForm(request.POST if mine else None, initial=_terms_initial(terms),
                          prefix=f"t{account.pk}")
+        if not pullable:
+            del form.fields["pull_registries"]
         if mine and form.is_valid():
             try:
                 services.terms_set(actor=actor, carrier_account_id=account.pk,
@@ -248,9 +252,7 @@ def settings(request: ActorRequest) -> HttpResponse:
                 return redirect("finance:settings")
         if mine and form.errors:
             status = 422
-        # «pull now» only where the carrier's API gives the registries
-        forms_by_account.append((account, terms, form,
-                                 selectors.pulls_registries(account.carrier_code)))
+        forms_by_account.append((account, terms, form, pullable))
     initial = {"host": box.host, "port": box.port, "use_ssl": box.use_ssl,
                "username": box.username, "folder": box.folder} if box else None
     mail_form = MailboxForm(request.POST if posted == "mailbox" else None, initial=initial,

@@ -94,7 +94,7 @@ def test_registries_pulled_every_day_as_due_work(emulator: Running, actor: Any, 
 
 
 def test_pull_now_is_offered_only_for_carriers_whose_api_gives_registries(
-        web: Any, carrier_account: Any) -> None:
+        web: Any, api: Any, carrier_account: Any) -> None:
     cdek, post = carrier_account("cdek"), carrier_account("russian_post")
     page = web.get("/finance/settings/").content.decode()
     cdek_card = page.split(f'id="terms-{cdek.pk}"')[1].split("</section>")[0]
@@ -103,6 +103,13 @@ def test_pull_now_is_offered_only_for_carriers_whose_api_gives_registries(
     assert f'action="/finance/settings/{cdek.pk}/pull/"' in cdek_card
     assert "Забрать реестры выплат за вчера сейчас" not in post_card
     assert "приходят файлами" in post_card
+    # nor is the daily pull: no such box on the card, and the API refuses it at its field
+    assert "pull_registries" in cdek_card and "pull_registries" not in post_card
+    refused = api.put(f"/api/v1/finance/terms/{post.pk}/", {"pull_registries": True},
+                      content_type="application/json")
+    assert refused.status_code == 422, refused.content
+    assert "не отдаёт реестры выплат через API" in refused.content.decode()
+    assert refused.json()["errors"][0]["loc"][-1] == "pull_registries"
     # the address itself still answers in words, not with an error page
     answer = web.post(f"/finance/settings/{post.pk}/pull/", follow=True)
     assert "не отдаёт отчёты о выплатах через API" in answer.content.decode()
