@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import (
     FileResponse,
+    Http404,
     HttpResponse,
     HttpResponseRedirect,
     StreamingHttpResponse,
@@ -119,7 +120,17 @@ def _filters(source: Any) -> dict[str, str]:
 
 
 def _chosen_ids(request: ActorRequest) -> list[int]:
-    """The ticked rows, or every shipment matching the list's filter ("all matching")."""
+    """The ticked rows, every shipment matching the list's filter ("all matching"), or a
+    batch's shipments (its page's actions)."""
+    batch_id = request.POST.get("batch", "")
+    if batch_id.isdigit() and not request.POST.getlist("ids"):
+        from shipdesk.documents import selectors as batches
+
+        try:
+            batch = batches.batch_get(actor=request.actor, batch_id=int(batch_id))
+        except NotFound as exc:
+            raise Http404 from exc
+        return list(batches.batch_shipments(batch).values_list("pk", flat=True)[:BULK_LIMIT])
     if request.POST.get("all_matching") == "1":
         return list(selectors.shipment_list(actor=request.actor, filters=_filters(request.POST))
                     .values_list("pk", flat=True)[:BULK_LIMIT])
@@ -221,6 +232,10 @@ def _bulk_marks(request: ActorRequest, ids: list[int]) -> HttpResponse:
     from shipdesk.postage.services import marks_issue_chosen
 
     request.actor.require(Perm.MANAGE_SHIPMENTS)
+    # from a batch's page: back to that batch (its id was checked choosing the shipments)
+    batch_id = request.POST.get("batch", "")
+    back = (reverse("documents:batch", args=[int(batch_id)]) if batch_id.isdigit()
+            else reverse("shipments:list"))
     if not confirmed(request):
         return confirm_page(
             request, title=_("Выпустить знаки онлайн-оплаты?"),
@@ -228,7 +243,7 @@ def _bulk_marks(request: ActorRequest, ids: list[int]) -> HttpResponse:
                       "балансов франкирования договоров; неиспользованный знак можно "
                       "отменить, деньги вернутся на баланс.") % {"n": len(ids)},
             action=reverse("shipments:bulk"), button=_("Выпустить знаки"),
-            back=reverse("shipments:list"), fields={"action": "marks", "ids": ids})
+            back=back, fields={"action": "marks", "ids": ids, "batch": batch_id})
     try:
         issued = marks_issue_chosen(actor=request.actor, shipment_ids=ids)
     except (NotFound, Forbidden):
@@ -239,11 +254,11 @@ def _bulk_marks(request: ActorRequest, ids: list[int]) -> HttpResponse:
             messages.error(request, error.message)
         if len(exc.errors) > 10:
             messages.error(request, _("…и ещё %(n)d") % {"n": len(exc.errors) - 10})
-        return HttpResponseRedirect(reverse("shipments:list"))
+        return HttpResponseRedirect(back)
     messages.success(request, _("Знаки выпущены: %(n)d на %(sum)s ₽; печать конвертов и "
                                 "сверка — на странице «Франкирование»") % {
         "n": len(issued), "sum": money(sum((m.amount for m in issued), Decimal(0)))})
-    return HttpResponseRedirect(reverse("shipments:list"))
+    return HttpResponseRedirect(back)
 
 
 def _export_name(ext: str) -> str:

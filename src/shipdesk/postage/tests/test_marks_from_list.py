@@ -74,3 +74,32 @@ def test_a_foreign_shipment_or_one_without_a_balance_issues_nothing(
 
 def test_the_list_offers_no_marks_without_a_postage_balance(web: Client) -> None:
     assert 'value="marks"' not in web.get("/shipments/").content.decode()
+
+
+def test_a_batch_page_issues_its_shipments_marks_and_comes_back(
+        web: Client, actor: Any, funded: PostageAccount, letters: Any, make_org: Any) -> None:
+    from shipdesk.documents.services import batch_create
+
+    ids = letters(2)
+    [batch] = batch_create(actor=actor, shipment_ids=ids)
+    page = web.get(f"/documents/batches/{batch.pk}/").content.decode()
+    assert 'id="batch-marks"' in page and f'name="batch" value="{batch.pk}"' in page
+    confirm = web.post("/shipments/bulk/", {"action": "marks", "batch": batch.pk})
+    text = confirm.content.decode()
+    assert "отправлений: 2" in text and f'href="/documents/batches/{batch.pk}/"' in text
+    done = web.post("/shipments/bulk/", {"action": "marks", "ids": ids, "batch": batch.pk,
+                                         "confirmed": "1"})
+    assert done.status_code == 302 and done["Location"] == f"/documents/batches/{batch.pk}/"
+    assert sorted(Mark.objects.values_list("shipment_id", flat=True)) == sorted(ids)
+    assert _balance(funded) == Decimal("825.00")
+    # another organization's batch is not found, and issues nothing
+    other = make_org(owner=fast_user("batch-stranger@postage.test"))
+    [theirs] = letters(1, org_id=other.pk, start=200)
+    from shipdesk.tenancy.models import Role
+    from shipdesk.tenancy.services import Actor
+
+    [foreign] = batch_create(actor=Actor(organization=other, role=Role.OWNER, user=None),
+                             shipment_ids=[theirs])
+    assert web.post("/shipments/bulk/", {"action": "marks", "batch": foreign.pk,
+                                         "confirmed": "1"}).status_code == 404
+    assert not Mark.objects.filter(shipment_id=theirs).exists()
