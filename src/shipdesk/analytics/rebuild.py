@@ -56,7 +56,7 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
     """Deletes and refills the rollups of ``organization_ids`` (None: all) from the stored
     rows. ``zones``: each organization's zone name (checked by the caller), ``prefixes``:
     index prefix -> region name."""
-    from shipdesk.analytics.services import MAX_TRANSIT_DAYS
+    from shipdesk.analytics.services import MAX_TRANSIT_DAYS, NOT_HANDED_OVER
     from shipdesk.notifications.selectors import arrival_rules
 
     t = _tables()
@@ -125,6 +125,7 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
             "JOIN analytics_keyed k ON k.id = e.shipment_id "
             "WHERE e.from_state = 'in_batch' AND e.to_state = 'handed_over'")
         cur.execute("CREATE INDEX ON analytics_batched (shipment_id)")
+        not_handed = ", ".join(f"'{st}'" for st in sorted(NOT_HANDED_OVER))
         transit_ok = ("c.prev IN ('', 'info_received', 'accepted', 'in_transit', 'customs') "
                       "AND c.accepted_at IS NOT NULL AND (c.status = 'arrived_at_pickup' "
                       "OR c.after = 'delivered')")
@@ -157,8 +158,10 @@ def rebuild_postgresql(*, organization_ids: Sequence[int] | None, zones: dict[in
             f"  GROUP BY {', '.join('k.' + k for k in key.split(', '))} "
             "  UNION ALL "
             f"  SELECT {', '.join('c.' + k for k in key.split(', '))}, 0, 0, 0, "
-            "  SUM((c.prev IN ('', 'info_received', 'cancelled') AND c.status NOT IN "
-            "      ('', 'info_received', 'cancelled') AND b.shipment_id IS NULL)::int), "
+            "  SUM(CASE WHEN b.shipment_id IS NOT NULL THEN 0 "
+            f"      WHEN c.prev IN ({not_handed}) AND c.status NOT IN ({not_handed}) THEN 1 "
+            f"      WHEN c.status IN ({not_handed}) AND c.prev NOT IN ({not_handed}) THEN -1 "
+            "      ELSE 0 END), "
             f"  SUM({delta('delivered')}), SUM({delta('returned')}), SUM({delta('lost')}), "
             f"  SUM({delta('delivered', True)}), SUM({delta('returned', True)}), "
             f"  SUM(({transit_ok} AND {in_range} AND c.control_due IS NOT NULL)::int), "

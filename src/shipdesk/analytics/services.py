@@ -40,7 +40,7 @@ _M = {name: i for i, name in enumerate(SHIPMENT_MEASURES)}
 MAX_TRANSIT_DAYS = 120
 # statuses before the parcel reaches its destination: leaving them is an arrival
 _ON_THE_WAY = frozenset({"", "info_received", "accepted", "in_transit", "customs"})
-_NOT_HANDED_OVER = frozenset({"", "info_received", "cancelled"})
+NOT_HANDED_OVER = frozenset({"", "info_received", "cancelled"})
 _RETURNING = frozenset({"returning", "returned"})
 
 
@@ -208,7 +208,7 @@ def rollups_batch_handed_over(*, shipments: Sequence[Any], check_tracking: bool 
 
         counted = set(TrackingState.objects.filter(
             shipment_id__in=[s.id for s in shipments]).exclude(
-            status__in=_NOT_HANDED_OVER).values_list("shipment_id", flat=True))
+            status__in=NOT_HANDED_OVER).values_list("shipment_id", flat=True))
     keys = _Keys(_zones({s.organization_id for s in shipments}))
     sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(SHIPMENT_MEASURES))
     for s in shipments:
@@ -239,6 +239,13 @@ def _handed_over_in_batch(shipment_ids: Sequence[int]) -> set[int]:
     return found
 
 
+def _handed_over_delta(previous: str, status: str) -> int:
+    """+1 when a change puts the parcel in the carrier's hands, −1 when it leaves them
+    without being delivered (cancelled after acceptance), else 0."""
+    before, after = previous in NOT_HANDED_OVER, status in NOT_HANDED_OVER
+    return 1 if before and not after else -1 if after and not before else 0
+
+
 def rollups_status_changes(*, changes: Sequence[ChangeFact], deferred: bool = False
                            ) -> Callable[[], None] | None:
     """A batch of tracking's status changes folded into the rollups: handed over (the
@@ -258,9 +265,10 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact], deferred: bool = Fa
     decided = [c.shipment_id for c in changes
                if outcome(c.previous) != outcome(c.status, c.substatus)]
     notified = _notified(decided) if decided else set()
-    # a parcel handed over in a batch was counted when the batch closed
-    taken = [c.shipment_id for c in changes
-             if c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER]
+    # a parcel handed over in a batch was counted when the batch closed; one the carrier
+    # took and then gave up (cancelled) is taken back, so taking it again counts it once
+    moved = {c.shipment_id: _handed_over_delta(c.previous, c.status) for c in changes}
+    taken = [pk for pk, delta in moved.items() if delta]
     batched = _handed_over_in_batch(taken) if taken else set()
     zones = _zones({c.organization_id for c in changes})
     days: dict[tuple[int, datetime], date] = {}
@@ -272,10 +280,10 @@ def rollups_status_changes(*, changes: Sequence[ChangeFact], deferred: bool = Fa
         key = (c.organization_id, day, c.carrier_account_id or 0, c.carrier_code, c.kind,
                c.region, c.sender_id or 0)
         row = None
-        if (c.previous in _NOT_HANDED_OVER and c.status not in _NOT_HANDED_OVER
-                and c.shipment_id not in batched):
+        delta = _handed_over_delta(c.previous, c.status)
+        if delta and c.shipment_id not in batched:
             row = sums[key]
-            row[_M["handed_over"]] += 1
+            row[_M["handed_over"]] += delta
         before, after = outcome(c.previous), outcome(c.status, c.substatus)
         if before != after:
             row = row or sums[key]

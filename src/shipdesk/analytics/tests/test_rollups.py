@@ -137,3 +137,26 @@ def test_a_closed_batch_counts_as_handed_over_once(actor: Any, org: Any) -> None
         "SELECT COUNT(*) FROM {s} WHERE state NOT IN ('numbered', 'in_batch')")
     analytics_rebuild()
     assert selectors.totals(actor=actor, f=f_)["handed_over"] == 4
+
+
+def test_a_parcel_taken_back_and_handed_over_again_counts_once(actor: Any) -> None:
+    """Accepted, cancelled at the counter, accepted again: handed over once; one left
+    cancelled is not handed over at all. The live rollups and a rebuild agree."""
+    from shipdesk.tracking.services import tracking_events_ingest
+    from shipdesk.tracking.statuses import Status
+    from shipdesk.tracking.tests.factories import event
+
+    number_pool(actor)
+    again, dropped = _create(actor, 2)
+    base = timezone.now() + timedelta(minutes=1)  # events after the shipments' creation
+    for day, status, code in ((0, Status.ACCEPTED, "1.1"), (0.5, Status.CANCELLED, "26.1")):
+        tracking_events_ingest(events=[event(s.tracking_number, day, status, code, base=base)
+                                       for s in (again, dropped)], now=base + timedelta(days=1))
+    tracking_events_ingest(events=[event(again.tracking_number, 1, Status.ACCEPTED, "1.1",
+                                         base=base)], now=base + timedelta(days=2))
+    assert list(Shipment.objects.filter(tracking_state__status="cancelled")) == [dropped]
+    f = selectors.filters_parse({})
+    assert selectors.totals(actor=actor, f=f)["handed_over"] == 1
+    before = _rows()
+    call_command("analytics_rebuild", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert _rows() == before
