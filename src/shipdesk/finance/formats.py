@@ -179,7 +179,9 @@ def extract(table: Table, rec: Recognition) -> Extraction:
                                                   "returned_amount")]
     i_day = at["paid_on"]
     cells = _Cells(fmt.decimal_comma)
-    text, totals_words, zero = readers.text, fmt.totals_words, Decimal(0)
+    text, zero = readers.text, Decimal(0)
+    words = [w.lower() for w in fmt.totals_words if w]
+    totals = re.compile("|".join(map(re.escape, words))).search if words else None
 
     for index in range(rec.header_row + 1, len(table)):
         row = table[index]
@@ -190,8 +192,7 @@ def extract(table: Table, rec: Recognition) -> Extraction:
             if any(c is not None and text(c) for c in row):
                 out.skipped_totals += 1  # a subtotal row: amounts without an order
             continue
-        ids = f"{tracking} {order}".lower()
-        if any(word in ids for word in totals_words):
+        if totals is not None and totals(f"{tracking} {order}".lower()):
             out.skipped_totals += 1
             continue
         number = index + 1

@@ -106,7 +106,7 @@ SELECT %(row_id)s AS id, row_number, tracking_number, order_number, cod_amount, 
 FROM o"""
 # the payout row's id: PostgreSQL draws each from the table's sequence; SQLite (one writer
 # at a time) counts on from the highest id it ever gave
-_ROW_ID_PG = "nextval(pg_get_serial_sequence('finance_payoutrow', 'id'))"
+_ROW_ID_PG = "nextval(%(row_sequence)s::regclass)"
 _ROW_ID_SQLITE = ("(SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence "
                   "WHERE name = 'finance_payoutrow'), 0), "
                   "COALESCE((SELECT MAX(id) FROM finance_payoutrow), 0)))"
@@ -250,8 +250,14 @@ def run(*, organization_id: int, report: PayoutReport, lines: Sequence[formats.L
 
 def _match(cursor: Any, args: dict[str, Any]) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {MATCH}")
-    row_id = _ROW_ID_PG if connection.vendor == "postgresql" else _ROW_ID_SQLITE
-    cursor.execute(_MATCH_SQL.replace("%(row_id)s", row_id), args)
+    if connection.vendor == "postgresql":
+        # the sequence named once (looked up for each row, its name would cost more than
+        # the number)
+        cursor.execute("SELECT pg_get_serial_sequence('finance_payoutrow', 'id')")
+        args = {**args, "row_sequence": cursor.fetchone()[0]}
+        cursor.execute(_MATCH_SQL.replace("%(row_id)s", _ROW_ID_PG), args)
+    else:
+        cursor.execute(_MATCH_SQL.replace("%(row_id)s", _ROW_ID_SQLITE), args)
 
 
 class _Clock:

@@ -417,6 +417,11 @@ def _counts(report: PayoutReport) -> dict[str, int]:
             .values("outcome").annotate(n=Count("pk"))}
 
 
+# what processing a report sets (saved without its file, which is stored once on receipt)
+_PROCESSED = ("format_code", "format_name", "carrier_code", "confidence", "registry_number",
+              "header_row", "status", "error", "totals", "updated_at")
+
+
 def _process(actor: Actor, report: PayoutReport, table: readers.Table,
              rec: formats.Recognition, *, timings: dict[str, float] | None = None) -> None:
     assert rec.format is not None
@@ -434,11 +439,11 @@ def _process(actor: Actor, report: PayoutReport, table: readers.Table,
         report.error = "\n".join(
             _("Строка %(row)s, %(field)s: %(msg)s") % {"row": r, "field": f, "msg": m}
             for r, f, m in extraction.errors[:200])
-        report.save()
+        report.save(update_fields=_PROCESSED)
         return
     if not extraction.lines:
         report.status, report.error = ReportStatus.FAILED, _("В отчёте нет строк с оплатами")
-        report.save()
+        report.save(update_fields=_PROCESSED)
         return
     today = timezone.localdate()
     if report.registry_number:
@@ -449,7 +454,7 @@ def _process(actor: Actor, report: PayoutReport, table: readers.Table,
     report.totals = {"rows": len(extraction.lines), "skipped_totals": extraction.skipped_totals,
                      **counts}
     report.error = ""
-    report.save()
+    report.save(update_fields=_PROCESSED)
     audit(actor, "finance.report_posted", report, format=fmt.code, **counts)
 
 
