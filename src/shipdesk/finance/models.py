@@ -276,7 +276,8 @@ class DayRangeIndex(models.Index):
         if schema_editor.connection.vendor != "postgresql":
             return super().create_sql(model, schema_editor, using=using, **kwargs)
         statement = super().create_sql(model, schema_editor, using=" USING brin", **kwargs)
-        statement.parts["extra"] = " WITH (autosummarize = on)" + statement.parts["extra"]
+        parts: dict[str, Any] = statement.parts
+        parts["extra"] = " WITH (autosummarize = on)" + parts["extra"]
         return statement
 
 
