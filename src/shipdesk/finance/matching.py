@@ -1,8 +1,10 @@
 """Payout lines against receivables, set-based: the parsed lines go into a staging table
 (binary COPY on PostgreSQL), each finds its receivable by carrier number then order number,
-each row's outcome is one SQL ``CASE``, the matched orders' operations are posted with one
-``INSERT … SELECT`` and their receivables moved with one ``UPDATE … FROM``. The same
-statements run on SQLite (embedded mode), so both give the same outcomes.
+each row's outcome is one SQL ``CASE``, all worked out once into a second temporary table
+(``finance_match``) that the later steps read without joining again: the payout rows and
+the matched orders' operations are written with one ``INSERT … SELECT`` each and their
+receivables moved with one ``UPDATE … FROM``. The same statements run on SQLite (embedded
+mode), so both give the same outcomes.
 
 Outcomes, in the order they are decided:
 
@@ -13,7 +15,7 @@ Outcomes, in the order they are decided:
 * matched — the amount is the order's COD; partial — the amount and the goods returned
   add up to it (a partial refusal).
 
-A matched order's payout is one ledger entry of three or four lines (see ``_POST_SQL``);
+A matched order's payout is one ledger entry of three or four lines (see ``_LINE_RULES``);
 the shipment's demand is posted beside it when tracking had not yet said "delivered"."""
 
 # ruff: noqa: S608 - the SQL is assembled from this module's constants; values are parameters
