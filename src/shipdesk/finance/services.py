@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -355,7 +355,7 @@ def report_import(*, actor: Actor, filename: str, content: bytes, source: str = 
         timings["read"] = time.perf_counter() - started
     rec = formats.recognise(table, learned=_learned(actor.organization_id))
     with transaction.atomic():
-        report = PayoutReport.objects.create(
+        report = _report_create(
             organization=actor.organization, source=source, filename=filename[:255],
             sha256=digest, content=content, status=ReportStatus.NEEDS_MAPPING,
             confidence=rec.confidence, header_row=rec.header_row,
@@ -367,6 +367,24 @@ def report_import(*, actor: Actor, filename: str, content: bytes, source: str = 
     if timings is not None:
         timings["commit"] = time.perf_counter() - commit_from
     return ImportResult(report, True, _counts(report))
+
+
+def _report_create(**fields: Any) -> PayoutReport:
+    """Stores a received report with its file. On PostgreSQL the file (megabytes) goes as one
+    binary parameter of a plain psycopg cursor, which binds on the server: Django's cursor
+    binds on the client, writing it into the statement as text twice its size for the server
+    to parse back (a tenth of a second for a 4 MB registry)."""
+    content: bytes = fields.pop("content")
+    if connection.vendor != "postgresql":
+        return PayoutReport.objects.create(content=content, **fields)
+    import psycopg
+
+    report = PayoutReport.objects.create(content=b"", **fields)
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute("UPDATE finance_payoutreport SET content = %b WHERE id = %s",
+                       [content, report.pk])
+    report.content = content
+    return report
 
 
 def report_map(*, actor: Actor, report_id: int, columns: dict[str, str], carrier_code: str,
@@ -561,7 +579,7 @@ def report_pull(*, actor: Actor, carrier_account_id: int, day: dt.date) -> Impor
              for i, p in enumerate(parsed, start=1)]
     registries = sorted({str(p.raw.get("registry_number") or "") for p in parsed} - {""})
     with transaction.atomic():
-        report = PayoutReport.objects.create(
+        report = _report_create(
             organization=actor.organization, source="api", filename=filename + ".json",
             sha256=digest, content=content, status=ReportStatus.POSTED,
             format_code=f"{account.carrier_code}_api", carrier_code=account.carrier_code,

@@ -325,3 +325,10 @@ def test_a_payout_whose_lines_would_not_balance_posts_nothing(
     assert ledger.balances(org.pk) == demands
     assert not PayoutReport.objects.filter(organization=org).exists()
     assert not Receivable.objects.filter(organization=org, state=ReceivableState.PAID).exists()
+
+
+def test_the_report_file_is_kept_as_received(actor: Any, org: Any, cdek_orders: Any) -> None:
+    content = sample("cdek_registry.xls")
+    result = services.report_import(actor=actor, filename="выгрузка.xls", content=content)
+    stored = PayoutReport.objects.get(pk=result.report.pk)
+    assert bytes(stored.content) == content and stored.status == ReportStatus.POSTED
