@@ -146,7 +146,7 @@ def learned_format(*, code: str, carrier: str, name: str, headers: list[str],
                   decimal_comma=decimal_comma)
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     row_number: int  # 1-based, as the spreadsheet shows it
     tracking_number: str
@@ -179,7 +179,10 @@ def extract(table: Table, rec: Recognition) -> Extraction:
                                                   "returned_amount")]
     i_day = at["paid_on"]
     cells = _Cells(fmt.decimal_comma)
-    text, totals_words, zero = readers.text, fmt.totals_words, Decimal(0)
+    text, zero = readers.text, Decimal(0)
+    words = [w.lower() for w in fmt.totals_words if w]
+    totals = re.compile("|".join(map(re.escape, words))).search if words else None
+    money, day, append = cells.money, cells.day, out.lines.append
 
     for index in range(rec.header_row + 1, len(table)):
         row = table[index]
@@ -190,30 +193,30 @@ def extract(table: Table, rec: Recognition) -> Extraction:
             if any(c is not None and text(c) for c in row):
                 out.skipped_totals += 1  # a subtotal row: amounts without an order
             continue
-        ids = f"{tracking} {order}".lower()
-        if any(word in ids for word in totals_words):
+        if totals is not None and totals(f"{tracking} {order}".lower()):
             out.skipped_totals += 1
             continue
         number = index + 1
-        values: dict[str, Any] = {}
+        amounts: list[Any] = []
         bad = False
         for role, i in money_roles:
             cell = row[i] if i is not None and i < width else None
-            value = cells.money(cell)
+            value = money(cell)
             if value is _BAD:
                 out.errors.append((number, role, _("Непонятная сумма: «%(v)s»") % {
                     "v": text(cell)[:40]}))
                 bad = True
-            values[role] = value
+            amounts.append(value)
         cell = row[i_day] if i_day is not None and i_day < width else None
-        paid_on = cells.day(cell)
+        paid_on = day(cell)
         if paid_on is _BAD:
             out.errors.append((number, "paid_on", _("Непонятная дата: «%(v)s»") % {
                 "v": text(cell)[:40]}))
             bad = True
         if bad:
             continue
-        cod, fee, paid = values["cod_amount"], values["fee"] or zero, values["paid_amount"]
+        cod, fee, paid, returned = amounts
+        fee = fee or zero
         if cod is None and paid is None:
             out.errors.append((number, "cod_amount", _("Нет суммы")))
             continue
@@ -221,8 +224,8 @@ def extract(table: Table, rec: Recognition) -> Extraction:
             paid = cod - fee
         if cod is None:
             cod = paid + fee
-        out.lines.append(Line(number, tracking[:64], order[:64], cod, fee, paid,
-                              values["returned_amount"] or zero, paid_on))
+        append(Line(number, tracking[:64], order[:64], cod, fee, paid, returned or zero,
+                    paid_on))
     return out
 
 

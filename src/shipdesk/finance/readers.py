@@ -41,7 +41,8 @@ def _spreadsheet(content: bytes) -> Table:
     except Exception as exc:  # calamine raises its own errors for each broken container
         raise ReadError(_("Файл не читается как таблица XLSX/XLS/ODS: %(e)s") % {"e": exc}
                         ) from exc
-    return [[None if c == "" else c for c in row] for row in rows]
+    # an empty cell reads as "": None, as in CSV (a row without one is kept as it is)
+    return [[None if c == "" else c for c in row] if "" in row else row for row in rows]
 
 
 def _csv(content: bytes) -> Table:

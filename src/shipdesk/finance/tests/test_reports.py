@@ -308,3 +308,27 @@ def test_postings_are_immutable(actor: Any, org: Any, cdek_orders: Any) -> None:
         p.save()
     with pytest.raises(PermissionError):
         p.delete()
+
+
+def test_a_payout_whose_lines_would_not_balance_posts_nothing(
+        actor: Any, org: Any, cdek_orders: Any, monkeypatch: Any) -> None:
+    from shipdesk.finance import matching
+
+    # the services line (the carrier's fee) lost: the payout's lines no longer sum to zero
+    broken = {**matching._LINE_RULES, 5: ("services", "44", "TRUE", "0")}
+    monkeypatch.setattr(matching, "_POST_SQL", matching._post_sql(broken))
+    monkeypatch.setattr(matching, "_UNBALANCED_SQL", matching._unbalanced_sql(broken))
+    demands = ledger.balances(org.pk)
+    with pytest.raises(ledger.Unbalanced):
+        services.report_import(actor=actor, filename="выгрузка.xls",
+                               content=sample("cdek_registry.xls"))
+    assert ledger.balances(org.pk) == demands
+    assert not PayoutReport.objects.filter(organization=org).exists()
+    assert not Receivable.objects.filter(organization=org, state=ReceivableState.PAID).exists()
+
+
+def test_the_report_file_is_kept_as_received(actor: Any, org: Any, cdek_orders: Any) -> None:
+    content = sample("cdek_registry.xls")
+    result = services.report_import(actor=actor, filename="выгрузка.xls", content=content)
+    stored = PayoutReport.objects.get(pk=result.report.pk)
+    assert bytes(stored.content) == content and stored.status == ReportStatus.POSTED
