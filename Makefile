@@ -14,7 +14,7 @@ help:
 	@echo "make run    - start Shipdesk in embedded mode (SQLite, embedded broker, sandbox carriers);"
 	@echo "              PORT=8000 by default, data in ./var (SHIPDESK_DATA_DIR)"
 	@echo "make test   - run the whole test suite (SQLite, and PostgreSQL + Redis when present)"
-	@echo "make bench  - run the benchmarks in bench/ and print each figure beside its target"
+	@echo "make bench  - run the benchmarks in bench/ and print each figure beside its target (BENCH_DATABASE_URL: a database they drop and recreate)"
 	@echo "make lint   - ruff and mypy"
 
 $(UV):
