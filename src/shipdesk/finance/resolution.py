@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from shipdesk.core.errors import FieldError, NotFound, ValidationFailed
 from shipdesk.finance import ledger
-from shipdesk.finance.ledger import Entry
+from shipdesk.finance.ledger import ZERO, Entry
 from shipdesk.finance.models import (
     Account,
     EntryKind,
@@ -81,10 +81,13 @@ def _accept(actor: Actor, row: PayoutRow) -> None:
                              row_id=row.pk))
     terms = FinanceTerms.objects.filter(organization=actor.organization,
                                         carrier_account_id=r.carrier_account_id or 0).first()
+    # the order's COD (and the commission reckoned on it) become the carrier's
+    commission = ((carrier_cod * terms.cod_commission_pct / 100).quantize(ZERO) if terms
+                  else r.fee_commission)
     entries.append(payout_entry(
         shipment_id=r.shipment_id, row_id=row.pk, on=on, cod=cod, paid=row.paid_amount,
         returned=returned, fees_mode=r.fees_mode,
-        invoiced=r.fee_commission + r.fee_delivery + r.fee_insurance,
+        invoiced=commission + r.fee_delivery + r.fee_insurance,
         services=EntryKind.AGENT_REPORT if terms and terms.agent_reports
         else EntryKind.SERVICES))
     ledger.post(actor.organization_id, entries)
@@ -97,5 +100,5 @@ def _accept(actor: Actor, row: PayoutRow) -> None:
     Receivable.objects.filter(pk=r.pk).update(
         state=ReceivableState.PAID,
         order_state=OrderState.RETURNED if returned else OrderState.COMPLETED,
-        paid_on=on, paid_amount=cod, refused_amount=returned,
-        collected_on=r.collected_on or on)
+        cod_amount=carrier_cod, fee_commission=commission, paid_on=on, paid_amount=cod,
+        refused_amount=returned, collected_on=r.collected_on or on)

@@ -14,7 +14,14 @@ from django.test import Client
 
 from shipdesk.conftest import actor_with_role
 from shipdesk.finance import ledger, services
-from shipdesk.finance.models import FinanceTerms, Mailbox, PayoutRow, Posting, ReceivableState
+from shipdesk.finance.models import (
+    FinanceTerms,
+    Mailbox,
+    PayoutRow,
+    Posting,
+    Receivable,
+    ReceivableState,
+)
 from shipdesk.finance.tests.conftest import sample
 from shipdesk.finance.tests.test_reports import cdek_orders  # noqa: F401 - a fixture
 from shipdesk.tenancy.models import AuditEntry, Role
@@ -169,7 +176,8 @@ def _by_kind(org: Any, shipment: Any) -> dict[tuple[str, str], Decimal]:
 @pytest.mark.parametrize("delivered", [True, False], ids=["delivered", "not_yet_delivered"])
 @pytest.mark.parametrize("terms", [
     {"cod_commission_pct": D("3")},
-    {"fees_mode": "invoiced", "delivery_fee": D("150"), "agent_reports": True}],
+    {"fees_mode": "invoiced", "cod_commission_pct": D("2"), "delivery_fee": D("150"),
+     "agent_reports": True}],
     ids=["fees_deducted", "fees_invoiced_agent_reports"])
 def test_an_accepted_amount_posts_what_a_direct_match_at_that_amount_posts(
         actor: Any, org: Any, carrier_account: Any, delivered: bool,
@@ -196,6 +204,11 @@ def test_an_accepted_amount_posts_what_a_direct_match_at_that_amount_posts(
     assert accepted == _by_kind(org, direct)
     assert ledger.balances(org.pk, shipment_id=differs.pk) == ledger.balances(
         org.pk, shipment_id=direct.pk)
+    # the order's economics read as the direct one's: COD, fees, paid, final state
+    fields = ("cod_amount", "fee_commission", "fee_delivery", "paid_amount", "state",
+              "order_state", "paid_on")
+    assert Receivable.objects.filter(shipment=differs).values(*fields).get() == (
+        Receivable.objects.filter(shipment=direct).values(*fields).get())
     services_kind = "agent_report" if terms.get("agent_reports") else "services"
     assert {k for k, _a in accepted} == {"demand", "payment_in", services_kind}
     assert sum(ledger.balances(org.pk).values()) == 0

@@ -60,6 +60,9 @@ def test_the_ledgers_advances_follow_the_balance_from_statement_to_handover(
     marks = {m.shipment_id: m for m in services.marks_issue(
         actor=actor, account_id=postage_account.pk, shipment_ids=ids, today=DAY)}
     services.mark_cancel(actor=actor, mark_id=marks[ids[2]].pk, today=DAY)
+    # issued marks are postage paid for but not yet handed over: still the carrier's advance
+    postage_account.refresh_from_db()
+    assert _advances(actor) == postage_account.balance + D("175.00") == D("1000.00")
     services.handover_accept(actor=actor, batch_id=_batch(actor, ids[:2]).pk, today=DAY)
     postage_account.refresh_from_db()
     assert postage_account.balance == D("825.00")
