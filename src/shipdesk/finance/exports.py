@@ -27,13 +27,18 @@ def _book(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 def ledger_xlsx(*, actor: Actor, start: dt.date, end: dt.date) -> bytes:
     kinds, accounts = dict(EntryKind.choices), dict(Account.choices)
     lines = list(selectors.ledger_lines(actor=actor, start=start, end=end))
-    orders = dict(Receivable.objects.filter(
-        organization=actor.organization, shipment_id__in={p.shipment_id for p in lines})
-        .values_list("shipment_id", "order_number"))
+    ids = {p.shipment_id for p in lines if p.shipment_id is not None}
+    orders = dict(Receivable.objects.filter(organization=actor.organization, shipment_id__in=ids)
+                  .values_list("shipment_id", "order_number"))
+    if missing := ids - set(orders):  # shipments with no COD (postage of marked letters)
+        from shipdesk.shipments.selectors import shipment_list
+
+        orders.update(shipment_list(actor=actor).filter(pk__in=missing)
+                      .values_list("pk", "order_number"))
     return _book(
         [_("Дата"), _("Проводка"), _("Операция"), _("Заказ"), _("Счёт"), _("Название счёта"),
          _("Дебет"), _("Кредит"), _("Сторно проводки"), _("Строка отчёта")],
-        ([p.posted_on, p.entry, str(kinds.get(p.kind, p.kind)), orders.get(p.shipment_id, ""),
+        ([p.posted_on, p.entry, str(kinds.get(p.kind, p.kind)), orders.get(p.shipment_id or 0, ""),
           p.account, str(accounts.get(p.account, p.account)),
           p.amount if p.amount > 0 else None, -p.amount if p.amount < 0 else None,
           p.reverses, p.row_id] for p in lines))

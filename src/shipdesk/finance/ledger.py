@@ -22,12 +22,15 @@ ZERO = Decimal("0.00")
 @dataclass
 class Entry:
     kind: str
-    shipment_id: int
+    shipment_id: int | None  # None: an entry of no shipment (an advance to a carrier)
     posted_on: dt.date
     lines: list[tuple[str, Decimal]]  # (account, signed amount)
     row_id: int | None = None
     reverses: int | None = None
     number: int = field(default=0)
+    # each line's own kind, where an entry's lines tell several operations (a paid order's
+    # payout: payment in, the carrier's services, a customer return — as matching writes it)
+    line_kinds: Sequence[str] = ()
 
 
 class Unbalanced(ValueError):
@@ -56,9 +59,10 @@ def post(organization_id: int, entries: Sequence[Entry]) -> int:
     rows = []
     for number, e in enumerate(entries, start=first):
         e.number = number
-        for account, amount in e.lines:
+        kinds = e.line_kinds or [e.kind] * len(e.lines)
+        for (account, amount), kind in zip(e.lines, kinds, strict=True):
             if amount:
-                rows.append((organization_id, number, e.kind, e.shipment_id, e.row_id,
+                rows.append((organization_id, number, kind, e.shipment_id, e.row_id,
                              e.reverses, account, amount, e.posted_on, now))
     _write(rows)
     return len(rows)
@@ -88,7 +92,7 @@ def reversals(organization_id: int, entry_numbers: Iterable[int], *, posted_on: 
     if not numbers:
         return []
     lines: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
-    shipment: dict[int, int] = {}
+    shipment: dict[int, int | None] = {}
     done: set[int] = set()
     fields = ("entry", "account", "amount", "shipment_id", "kind", "reverses")
     if shipment_ids is not None:

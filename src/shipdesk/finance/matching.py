@@ -147,6 +147,28 @@ _LINE_RULES = {
     8: ("sales_return", "62", "p.ret <> 0", "-p.ret"),
 }
 _DEMAND_LINES, _PAYOUT_LINES = (1, 2), (3, 4, 5, 6, 7, 8)
+
+
+def payout_entry(*, shipment_id: int, row_id: int | None, on: dt.date, cod: Decimal,
+                 paid: Decimal, returned: Decimal, fees_mode: str, invoiced: Decimal,
+                 services: str) -> ledger.Entry:
+    """One paid order's payout entry by the payout lines of ``_LINE_RULES`` (3…8), for a
+    payment posted one order at a time (an «amount differs» row accepted): the same lines,
+    accounts and kinds the bulk statement writes. ``services`` is the kind of the carrier's
+    services' lines (``services`` or ``agent_report``)."""
+    deducted = fees_mode == FeesMode.DEDUCTED
+    fee = cod - paid if cod > paid else ledger.ZERO
+    rules = [("payment_in", "62", True, -cod),
+             ("payment_in", "51", True, cod - fee if deducted else cod),
+             (services, "44", True, fee if deducted else invoiced),
+             (services, "60", not deducted, ledger.ZERO if deducted else -invoiced),
+             ("sales_return", "90.2", returned != 0, returned),
+             ("sales_return", "62", returned != 0, -returned)]
+    written = [(kind, account, amount.quantize(ledger.ZERO))
+               for kind, account, when, amount in rules if when and amount]
+    return ledger.Entry(kind="payment_in", shipment_id=shipment_id, posted_on=on,
+                        lines=[(account, amount) for _k, account, amount in written],
+                        row_id=row_id, line_kinds=[kind for kind, _a, _m in written])
 _P_COLUMNS = """m.id AS row_id, m.paid_on AS day, m.cod_amount AS cod, m.paid_amount AS paid,
     m.returned_amount AS ret, m.shipment_id, m.rstate, m.rcod, m.fees_mode, m.invoiced,
     m.services"""

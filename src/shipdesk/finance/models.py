@@ -250,6 +250,9 @@ class Account(models.TextChoices):
     BANK = "51", _("Расчётный счёт (51)")
     CUSTOMERS = "62", _("Покупатели: заказы с наложенным платежом (62)")
     CARRIER = "60", _("Перевозчики: услуги (60)")
+    # what was paid to a carrier in advance (the prepaid postage balance): offset against
+    # its services as they are handed over
+    ADVANCES = "60.02", _("Перевозчики: авансы выданные (60.02)")
     REVENUE = "90.1", _("Выручка (90.1)")
     RETURNS = "90.2", _("Возвраты покупателей (90.2)")
     DELIVERY = "44", _("Расходы на доставку (44)")
@@ -263,6 +266,8 @@ class EntryKind(models.TextChoices):
     SALES_RETURN = "sales_return", _("Возврат покупателя")
     AGENT_REPORT = "agent_report", _("Услуги перевозчика по отчёту агента")
     ADJUSTMENT = "adjustment", _("Корректировка суммы по отчёту перевозчика")
+    ADVANCE = "advance", _("Аванс перевозчику")
+    ADVANCE_OFFSET = "advance_offset", _("Зачёт аванса перевозчику")
     REVERSAL = "reversal", _("Сторно")
 
 
@@ -291,13 +296,14 @@ class Posting(models.Model):
 
     An entry is the set of lines sharing ``entry``; its amounts sum to zero. Lines are never
     changed or deleted: a correction is a new entry whose lines reverse an earlier one's
-    (``reverses``). Each line names its shipment and the payout row that caused it."""
+    (``reverses``). Each line names its shipment and the payout row that caused it; an
+    advance paid to a carrier names no shipment (``shipment_id`` empty)."""
 
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
                                      related_name="+", db_constraint=False, db_index=False)
     entry = models.BigIntegerField()
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    shipment_id = models.BigIntegerField()
+    shipment_id = models.BigIntegerField(null=True, blank=True)
     row_id = models.BigIntegerField(null=True, blank=True)
     reverses = models.BigIntegerField(null=True, blank=True)
     account = models.CharField(max_length=8, choices=Account.choices)

@@ -296,7 +296,7 @@ def operations_by_shipment(*, actor: Actor, shipment_ids: list[int]) -> dict[int
     for shipment_id, kind in (Posting.objects.filter(organization=actor.organization,
                                                      shipment_id__in=shipment_ids)
                               .order_by("entry").values_list("shipment_id", "kind")):
-        if (shipment_id, kind) not in seen:
+        if shipment_id is not None and (shipment_id, kind) not in seen:
             seen.add((shipment_id, kind))
             out[shipment_id].append(str(kinds.get(kind, kind)))
     for shipment_id, state in (Receivable.objects.filter(

@@ -55,6 +55,9 @@ class Movement(TenantModel):
                                 blank=True, related_name="+")
     note = models.CharField(max_length=500, blank=True)
     posted_on = models.DateField()
+    # the finance ledger's entry of the money itself (a top-up or a correction: the advance
+    # paid to the carrier, Dr 60.02 / Cr 51), written with the movement, once
+    ledger_entry = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["account", "posted_on"], name="postage_movement_day")]

@@ -152,6 +152,7 @@ def balance_correct(*, actor: Actor, account_id: int, amount: Decimal, reason: s
         movement = _move(account_id, amount, MovementKind.CORRECTION,
                          organization_id=actor.organization_id,
                          on=today or timezone.localdate(), note=reason.strip()[:500])
+        _post_advance(movement)
         audit(actor, "postage.balance_correct", movement, account=account_id,
               amount=str(amount), reason=reason.strip())
     return movement
@@ -271,15 +272,35 @@ def statement_import(*, actor: Actor, filename: str, content: bytes,
 
 
 def _credit_payment(payment: StatementPayment, invoice: Invoice) -> Movement:
+    """Credits a payment seen for the first time (its statement key is unique, a queued one
+    is locked) to the invoice's balance, and posts it as the advance paid to the carrier."""
     payment.explanation = _apply_to_invoice(invoice, payment.amount)[:500]
     payment.invoice = invoice
     payment.status = PaymentStatus.CREDITED
     payment.save(update_fields=["explanation", "invoice", "status", "updated_at"])
-    return _move(invoice.account_id, payment.amount, MovementKind.TOPUP,
-                 organization_id=payment.organization_id, on=payment.paid_on, payment=payment,
-                 note=_("Платёж № %(n)s от %(d)s, %(inn)s") % {
-                     "n": payment.number, "d": payment.paid_on.strftime("%d.%m.%Y"),
-                     "inn": payment.payer_inn})
+    movement = _move(invoice.account_id, payment.amount, MovementKind.TOPUP,
+                     organization_id=payment.organization_id, on=payment.paid_on,
+                     payment=payment, note=_("Платёж № %(n)s от %(d)s, %(inn)s") % {
+                         "n": payment.number, "d": payment.paid_on.strftime("%d.%m.%Y"),
+                         "inn": payment.payer_inn})
+    _post_advance(movement)
+    return movement
+
+
+def _post_advance(movement: Movement) -> None:
+    """The money of a top-up or a correction, to the finance ledger, in the movement's
+    transaction: an advance paid to the carrier, Dr 60.02 (advances paid) / Cr 51 (bank);
+    a negative correction the other way round. The entry's number is kept on the movement
+    (which is written once: the posting is too)."""
+    from shipdesk.finance import ledger
+    from shipdesk.finance.models import Account, EntryKind
+
+    entry = ledger.Entry(kind=EntryKind.ADVANCE, shipment_id=None, posted_on=movement.posted_on,
+                         lines=[(Account.ADVANCES, movement.amount),
+                                (Account.BANK, -movement.amount)])
+    ledger.post(movement.organization_id, [entry])
+    movement.ledger_entry = entry.number
+    Movement.objects.filter(pk=movement.pk).update(ledger_entry=entry.number)
 
 
 def payment_assign(*, actor: Actor, payment_id: int, invoice_id: int) -> StatementPayment:
@@ -502,14 +523,21 @@ def mark_cancel(*, actor: Actor, mark_id: int, today: dt.date | None = None) -> 
 
 
 def _post_used(organization_id: int, used: Sequence[Mark], on: dt.date) -> None:
-    """The postage of marks just used, to the finance ledger: Dr 44 (delivery costs),
-    Cr 60 (the carrier, whose advance it was)."""
+    """The postage of marks just used, to the finance ledger, per item: the carrier's
+    service, Dr 44 (delivery costs) / Cr 60 (the carrier), and that service offset against
+    the advance paid for it, Dr 60 / Cr 60.02 (advances paid)."""
     from shipdesk.finance import ledger
     from shipdesk.finance.models import Account, EntryKind
 
-    ledger.post(organization_id, [ledger.Entry(
-        kind=EntryKind.SERVICES, shipment_id=m.shipment_id, posted_on=on,
-        lines=[(Account.DELIVERY, m.amount), (Account.CARRIER, -m.amount)]) for m in used])
+    entries = []
+    for m in used:
+        entries += [
+            ledger.Entry(kind=EntryKind.SERVICES, shipment_id=m.shipment_id, posted_on=on,
+                         lines=[(Account.DELIVERY, m.amount), (Account.CARRIER, -m.amount)]),
+            ledger.Entry(kind=EntryKind.ADVANCE_OFFSET, shipment_id=m.shipment_id,
+                         posted_on=on,
+                         lines=[(Account.CARRIER, m.amount), (Account.ADVANCES, -m.amount)])]
+    ledger.post(organization_id, entries)
 
 
 def marks_use(*, organization_id: int, shipment_ids: Sequence[int], on: dt.date,
@@ -534,7 +562,8 @@ def marks_use(*, organization_id: int, shipment_ids: Sequence[int], on: dt.date,
 def handover_accept(*, actor: Actor, batch_id: int, today: dt.date | None = None) -> list[Mark]:
     """A batch of marked letters accepted at the office: every letter must carry a mark not
     handed over before; the marks become used and their postage is posted to the ledger
-    (Dr 44, Cr 60). A mark tracking already saw accepted (posted then) joins the batch."""
+    (Dr 44, Cr 60, and the advance offset: Dr 60, Cr 60.02). A mark tracking already saw
+    accepted (posted then) joins the batch."""
     from shipdesk.documents import selectors as documents
 
     actor.require(Perm.MANAGE_SHIPMENTS)

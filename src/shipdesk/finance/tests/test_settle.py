@@ -14,7 +14,14 @@ from django.test import Client
 
 from shipdesk.conftest import actor_with_role
 from shipdesk.finance import ledger, services
-from shipdesk.finance.models import FinanceTerms, Mailbox, PayoutRow, Posting, ReceivableState
+from shipdesk.finance.models import (
+    FinanceTerms,
+    Mailbox,
+    PayoutRow,
+    Posting,
+    Receivable,
+    ReceivableState,
+)
 from shipdesk.finance.tests.conftest import sample
 from shipdesk.finance.tests.test_reports import cdek_orders  # noqa: F401 - a fixture
 from shipdesk.tenancy.models import AuditEntry, Role
@@ -55,7 +62,8 @@ def test_accepting_the_carriers_amount_posts_it_and_corrects_the_difference(
         org.pk, shipment_id=cdek_orders["1004"].pk) == b
     # the final state closes the order's operations set on the economics page
     orders = web.get("/finance/orders/").content.decode()
-    assert "Корректировка суммы по отчёту перевозчика → Выполнен" in orders
+    assert ("Отгрузка покупателю → Входящий платёж от перевозчика → Приёмка услуг "
+            "перевозчика → Выполнен") in orders
 
 
 def test_a_dispute_posts_nothing_and_viewers_cannot_settle(
@@ -154,3 +162,53 @@ def test_a_report_paying_an_order_twice_pays_it_once_and_skips_subtotals(
     assert report.totals["skipped_totals"] == 2  # the subtotal and the «Итого» row
     assert ledger.balances(org.pk, shipment_id=cdek_orders["1001"].pk) == {
         "51": D("1197.46"), "44": D("37.04"), "90.1": D("-1234.50")}
+
+
+def _by_kind(org: Any, shipment: Any) -> dict[tuple[str, str], Decimal]:
+    """The order's postings summed by entry kind and account (zero sums left out)."""
+    out: dict[tuple[str, str], Decimal] = {}
+    for kind, account, amount in Posting.objects.filter(
+            organization=org, shipment_id=shipment.pk).values_list("kind", "account", "amount"):
+        out[(kind, account)] = out.get((kind, account), D("0")) + amount
+    return {k: v for k, v in out.items() if v}
+
+
+@pytest.mark.parametrize("delivered", [True, False], ids=["delivered", "not_yet_delivered"])
+@pytest.mark.parametrize("terms", [
+    {"cod_commission_pct": D("3")},
+    {"fees_mode": "invoiced", "cod_commission_pct": D("2"), "delivery_fee": D("150"),
+     "agent_reports": True}],
+    ids=["fees_deducted", "fees_invoiced_agent_reports"])
+def test_an_accepted_amount_posts_what_a_direct_match_at_that_amount_posts(
+        actor: Any, org: Any, carrier_account: Any, delivered: bool,
+        terms: dict[str, Any]) -> None:
+    from shipdesk.finance import resolution
+    from shipdesk.finance.tests.conftest import at, feed, make_shipment
+
+    account = carrier_account("cdek", **terms)
+    differs = make_shipment(org, tracking="SB1", order="A-1", cod="1000", account=account)
+    direct = make_shipment(org, tracking="SB2", order="B-1", cod="900", account=account)
+    if delivered:  # the sale posted at the order's COD before the carrier's report
+        feed(differs, "delivered", at("2026-11-28"))
+        feed(direct, "delivered", at("2026-11-28"))
+    report = services.report_import(actor=actor, filename="payouts.csv", content=(
+        b"# SHIPDESK SANDBOX PAYOUT REPORT\n"
+        b"tracking_number;order_reference;cod_amount;fee;paid_amount;paid_on\n"
+        b"SB1;A-1;900.00;27.00;873.00;2026-12-04\n"
+        b"SB2;B-1;900.00;27.00;873.00;2026-12-04\n")).report
+    row = report.rows.get(order_number="A-1")
+    assert row.outcome == "amount_differs"
+    assert report.rows.get(order_number="B-1").outcome == "matched"
+    resolution.row_resolve(actor=actor, row_id=row.pk, resolution="accepted")
+    accepted = _by_kind(org, differs)
+    assert accepted == _by_kind(org, direct)
+    assert ledger.balances(org.pk, shipment_id=differs.pk) == ledger.balances(
+        org.pk, shipment_id=direct.pk)
+    # the order's economics read as the direct one's: COD, fees, paid, final state
+    fields = ("cod_amount", "fee_commission", "fee_delivery", "paid_amount", "state",
+              "order_state", "paid_on")
+    assert Receivable.objects.filter(shipment=differs).values(*fields).get() == (
+        Receivable.objects.filter(shipment=direct).values(*fields).get())
+    services_kind = "agent_report" if terms.get("agent_reports") else "services"
+    assert {k for k, _a in accepted} == {"demand", "payment_in", services_kind}
+    assert sum(ledger.balances(org.pk).values()) == 0

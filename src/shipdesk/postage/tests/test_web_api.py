@@ -108,8 +108,10 @@ def test_handover_posts_ledger_and_uses_marks_once_tracking_too(actor, postage_a
     assert (late.state, late.used_on) == (MarkState.USED, dt.date(2026, 12, 7))
     used = services.handover_accept(actor=actor, batch_id=batch.pk, today=DAY)
     assert len(used) == 3
+    # the postage used is a delivery cost, offset against the advance paid (the correction)
     assert ledger.balances(actor.organization_id) == {"44": Decimal("262.50"),
-                                                      "60": Decimal("-262.50")}
+                                                      "60.02": Decimal("737.50"),
+                                                      "51": Decimal("-1000.00")}
     with pytest.raises(services.ValidationFailed) as exc:  # the same letters again
         services.handover_accept(actor=actor, batch_id=batch.pk, today=DAY)
     assert {e.code for e in exc.value.errors} == {"used_twice"}
