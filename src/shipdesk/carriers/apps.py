@@ -1,8 +1,12 @@
-import sys
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from shipdesk.core.sandbox_ports import Emulator
 
 
 class CarriersConfig(AppConfig):
@@ -17,20 +21,15 @@ class CarriersConfig(AppConfig):
             "(tested in carriers/tests/test_accounts.py)"),
     }
 
-    def sandbox_ports(self) -> dict[str, int]:
-        """Each carrier emulator with sandbox credentials, on its usual port."""
+    def sandbox_emulators(self) -> list[Emulator]:
+        """Each carrier emulator with sandbox credentials, named by the carrier's code."""
+        from functools import partial
+
         from shipdesk.carriers.services import sandbox_emulators
+        from shipdesk.core.sandbox_ports import Emulator
 
-        return {code: emulator.DEFAULT_PORT for code, emulator in sandbox_emulators().items()}
-
-    def embedded_processes(self) -> list[tuple[str, list[str]]]:
-        """Every sandbox carrier's emulator, on this instance's port for it."""
-        from shipdesk.core import sandbox_ports
-
-        return [(f"emulator-{code}",
-                 [sys.executable, "-m", "shipdesk.cli", "emulate", code,
-                  "--port", str(sandbox_ports.port(code, usual))])
-                for code, usual in self.sandbox_ports().items()]
+        return [Emulator(code, module.DEFAULT_PORT, partial(module.start, "127.0.0.1"))
+                for code, module in sandbox_emulators().items()]
 
     def embedded_prepare(self) -> None:
         from shipdesk.carriers.services import sandbox_accounts_repoint

@@ -1,7 +1,8 @@
 """A small HTTP server kit for carrier emulators (stdlib only, no Django).
 
-An emulator is an :class:`App` (routes + state) served by :func:`serve` (blocking, for
-``shipdesk emulate``) or :func:`start` (a background thread, for tests and benchmarks).
+An emulator is an :class:`App` (routes + state) served by :func:`serve_app` (blocking, for
+``shipdesk emulate``) or :func:`start` (a background thread: tests, benchmarks, and the one
+process that serves every sandbox emulator under ``make run``, see ``core.sandbox_ports``).
 Every emulator has the same control endpoints under ``/__emulator__/``:
 
 * ``POST /__emulator__/clock {"advance_hours": 24}`` or ``{"now": "2026-01-01T00:00:00+00:00"}``
@@ -236,14 +237,19 @@ def make_server(app: App, host: str, port: int) -> ThreadingHTTPServer:
 
 
 def serve_app(app: App, host: str, port: int) -> None:
-    server = make_server(app, host, port)
-    print(f"emulator listening on http://{host}:{server.server_address[1]}", flush=True)
+    serve_running(start(app, host, port))
+
+
+def serve_running(running: Running) -> None:
+    """Blocks until Ctrl-C, then stops the emulator (``shipdesk emulate CARRIER``)."""
+    print(f"emulator listening on {running.url}", flush=True)
     try:
-        server.serve_forever()
+        while running.thread.is_alive():
+            running.thread.join(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        running.stop()
 
 
 @dataclass
@@ -251,6 +257,8 @@ class Running:
     app: App
     server: ThreadingHTTPServer
     thread: threading.Thread
+    # set by stop(): an emulator's own background work (pushing webhooks) ends with it
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -258,6 +266,7 @@ class Running:
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 

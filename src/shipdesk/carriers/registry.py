@@ -68,7 +68,9 @@ def adapter_class(code: str) -> type[CarrierAdapter]:
 
 
 def emulator_module(code: str) -> ModuleType:
-    """The carrier's emulator: ``serve(host, port)``, ``DEFAULT_PORT``."""
+    """The carrier's emulator: ``serve(host, port)`` (``shipdesk emulate``), ``DEFAULT_PORT``; one with
+    ``SANDBOX_CREDENTIALS`` also ``start(host, port)``, serving from background threads and
+    returning the server (with ``stop()``) for ``make run``."""
     try:
         package = _packages()[code]
     except KeyError:

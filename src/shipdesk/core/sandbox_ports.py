@@ -7,13 +7,18 @@ that one is taken. The choice travels to the instance's children (the emulator p
 the web app, the worker) in ``SHIPDESK_SANDBOX_PORTS`` and is written into the instance's
 sandbox accounts, so that no sandbox account ever talks to another instance's emulator.
 
-The ports wanted come from each app's ``sandbox_ports()`` hook: ``{name: usual port}``.
+The emulators come from each app's ``sandbox_emulators()`` hook, as :class:`Emulator` data
+(a name, its usual port, how to start it); ``shipdesk emulate_sandboxes`` serves them all from
+one process, each on this instance's port for it.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from django.apps import apps
 
@@ -21,13 +26,32 @@ ENV = "SHIPDESK_SANDBOX_PORTS"
 USUAL_WEB_PORT = 8000
 
 
-def wanted() -> dict[str, int]:
-    ports: dict[str, int] = {}
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """A sandbox emulator an app serves beside ``make run``."""
+
+    name: str  # in SHIPDESK_SANDBOX_PORTS and the banner: a carrier's code, "sms-smsru"…
+    usual_port: int
+    # starts it on 127.0.0.1 at that port, serving from background threads
+    start: Callable[[int], Stoppable]
+
+
+def declared() -> list[Emulator]:
+    """Every app's sandbox emulators, by name."""
+    found: dict[str, Emulator] = {}
     for config in apps.get_app_configs():
-        hook = getattr(config, "sandbox_ports", None)
+        hook = getattr(config, "sandbox_emulators", None)
         if callable(hook):
-            ports.update(hook())
-    return ports
+            found.update((emulator.name, emulator) for emulator in hook())
+    return sorted(found.values(), key=lambda emulator: emulator.name)
+
+
+def wanted() -> dict[str, int]:
+    return {emulator.name: emulator.usual_port for emulator in declared()}
 
 
 def current() -> dict[str, int]:

@@ -1,7 +1,12 @@
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from shipdesk.core.sandbox_ports import Emulator
 
 
 class IntegrationsConfig(AppConfig):
@@ -25,20 +30,15 @@ class IntegrationsConfig(AppConfig):
 
         return {"moysklad": moysklad}
 
-    def sandbox_ports(self) -> dict[str, int]:
+    def sandbox_emulators(self) -> list[Emulator]:
         # MoySklad: its emulator beside the sandbox carriers (``make run``)
-        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
+        from functools import partial
 
-        return {"moysklad": DEFAULT_PORT}
+        from shipdesk.core.sandbox_ports import Emulator
+        from shipdesk.integrations.moysklad import emulator
+        from shipdesk.integrations.moysklad.demo import SANDBOX
 
-    def embedded_processes(self) -> list[tuple[str, list[str]]]:
-        import sys
-
-        from shipdesk.core import sandbox_ports
-        from shipdesk.integrations.moysklad.emulator import DEFAULT_PORT
-
-        return [("emulator-moysklad", [sys.executable, "-m", "shipdesk.cli", "emulate", "moysklad",
-                                       "--port", str(sandbox_ports.port("moysklad", DEFAULT_PORT))])]
+        return [Emulator(SANDBOX, emulator.DEFAULT_PORT, partial(emulator.start, "127.0.0.1"))]
 
     def embedded_prepare(self) -> None:
         # MoySklad: a sandbox connection follows this instance's emulator port

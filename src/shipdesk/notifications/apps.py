@@ -1,8 +1,12 @@
-import sys
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from shipdesk.core.sandbox_ports import Emulator
 
 
 class NotificationsConfig(AppConfig):
@@ -23,17 +27,12 @@ class NotificationsConfig(AppConfig):
                                   "unguessable per-account secret; tested in test_callbacks",
     }
 
-    def sandbox_ports(self) -> dict[str, int]:
-        from shipdesk.notifications.services import SANDBOX_SMS, sandbox_sms_usual_port
-
-        return {SANDBOX_SMS: sandbox_sms_usual_port()}
-
-    def embedded_processes(self) -> list[tuple[str, list[str]]]:
+    def sandbox_emulators(self) -> list[Emulator]:
         """The sms.ru emulator, the demo shop's SMS gateway under ``make run``."""
-        from shipdesk.notifications.services import sandbox_sms_port
+        from shipdesk.core.sandbox_ports import Emulator
+        from shipdesk.notifications.services import SANDBOX_SMS, sandbox_sms_start, sandbox_sms_usual_port
 
-        return [("sms-emulator", [sys.executable, "-m", "shipdesk.cli", "emulate_sms", "smsru",
-                                  "--port", str(sandbox_sms_port())])]
+        return [Emulator(SANDBOX_SMS, sandbox_sms_usual_port(), sandbox_sms_start)]
 
     def embedded_prepare(self) -> None:
         from shipdesk.notifications.services import demo_channels_repoint

@@ -374,6 +374,15 @@ def sandbox_sms_usual_port() -> int:
     return SANDBOX_PORTS[Gateway.SMSRU]
 
 
+def sandbox_sms_start(port: int) -> Any:
+    """The demo shop's sms.ru emulator (``make run``), showing every SMS it accepts."""
+    from shipdesk.notifications.gateways import emulators
+
+    server, _config = emulators.sandbox(Gateway.SMSRU, port)
+    server.on_message = lambda msg: print(emulators.sms_line(msg), flush=True)
+    return server
+
+
 def sandbox_sms_port() -> int:
     from shipdesk.core import sandbox_ports
 

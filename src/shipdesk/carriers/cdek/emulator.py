@@ -47,10 +47,12 @@ from shipdesk.carriers.emulation import (
     App,
     Request,
     Response,
+    Running,
     json_response,
-    serve_app,
+    serve_running,
     step_seconds_from_env,
 )
+from shipdesk.carriers.emulation import start as start_app
 from shipdesk.carriers.labels import label_pdf
 
 DEFAULT_PORT = 18201
@@ -891,12 +893,17 @@ class CdekEmulator(Directories, Intakes, App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    serve_running(start(host, port))
+
+
+def start(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+    """Served from background threads, its events pushed as they happen."""
     app = CdekEmulator(step_seconds=step_seconds_from_env())
+    running = start_app(app, host, port)
 
     def pusher() -> None:
-        stop = threading.Event()
-        while not stop.wait(5):
+        while not running.stopped.wait(5):
             app.push_webhooks()
 
     threading.Thread(target=pusher, daemon=True, name="cdek-webhooks").start()
-    serve_app(app, host, port)
+    return running

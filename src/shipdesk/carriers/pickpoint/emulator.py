@@ -19,10 +19,12 @@ from shipdesk.carriers.emulation import (
     App,
     Request,
     Response,
+    Running,
     json_response,
-    serve_app,
+    serve_running,
     step_seconds_from_env,
 )
+from shipdesk.carriers.emulation import start as start_app
 from shipdesk.carriers.labels import label_pdf
 from shipdesk.carriers.pickpoint.statuses import STATES
 
@@ -354,4 +356,8 @@ class PickpointEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    serve_app(PickpointEmulator(step_seconds=step_seconds_from_env()), host, port)
+    serve_running(start(host, port))
+
+
+def start(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+    return start_app(PickpointEmulator(step_seconds=step_seconds_from_env()), host, port)

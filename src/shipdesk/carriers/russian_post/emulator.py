@@ -1373,6 +1373,15 @@ class EmulatorServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def stop(self) -> None:
+        self.shutdown()
+
+
+def start(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> EmulatorServer:
+    """Served from a background thread, its timing from the environment (``make run``'s
+    demo pace): what ``shipdesk emulate russian_post --port N`` serves."""
+    return serve(host, port)
+
 
 def serve(
     host: str = "127.0.0.1",

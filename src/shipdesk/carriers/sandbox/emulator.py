@@ -23,10 +23,12 @@ from shipdesk.carriers.emulation import (
     App,
     Request,
     Response,
+    Running,
     json_response,
-    serve_app,
+    serve_running,
     step_seconds_from_env,
 )
+from shipdesk.carriers.emulation import start as start_app
 from shipdesk.carriers.labels import label_pdf
 from shipdesk.numbering.validation import rp14_compose, s10_compose
 
@@ -636,6 +638,12 @@ class SandboxEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    serve_running(start(host, port))
+
+
+def start(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+    """The sandbox as ``make run`` serves it, in background threads: its parcels kept in the
+    data directory across restarts, its events pushed as they happen."""
     from shipdesk import env
 
     app = SandboxEmulator(step_seconds=step_seconds_from_env())
@@ -646,9 +654,10 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
         except (ValueError, KeyError, TypeError) as exc:
             print(f"sandbox state {state} unreadable, starting empty: {exc}", flush=True)
 
+    running = start_app(app, host, port)
+
     def pusher() -> None:  # events happen as the scenarios go on: push them every few seconds
-        stop = threading.Event()
-        while not stop.wait(5):
+        while not running.stopped.wait(5):
             app.push_webhooks()
             try:
                 state.parent.mkdir(parents=True, exist_ok=True)
@@ -659,4 +668,4 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
                 print(f"sandbox state not saved: {exc}", flush=True)
 
     threading.Thread(target=pusher, daemon=True, name="sandbox-webhooks").start()
-    serve_app(app, host, port)
+    return running

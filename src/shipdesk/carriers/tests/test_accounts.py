@@ -238,12 +238,12 @@ def test_sandbox_accounts_connect_is_idempotent(org: Any) -> None:
     assert sandbox.is_sandbox and sandbox.base_url == "http://127.0.0.1:18200"
 
 
-def test_embedded_processes_start_the_emulators() -> None:
+def test_each_sandbox_carrier_declares_its_emulator() -> None:
     from django.apps import apps
 
-    processes = dict(apps.get_app_config("carriers").embedded_processes())
-    argv = processes["emulator-sandbox"]
-    assert argv[-4:] == ["emulate", "sandbox", "--port", "18200"]
+    declared = {e.name: e for e in apps.get_app_config("carriers").sandbox_emulators()}
+    assert declared["sandbox"].usual_port == 18200
+    assert {"sandbox", "cdek", "pickpoint", "russian_post"} <= set(declared)
 
 
 def test_emulate_command_lists_carriers(capsys: Any) -> None:

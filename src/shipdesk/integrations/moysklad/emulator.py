@@ -46,7 +46,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shipdesk.carriers.emulation import App, Request, Response, serve_app
+from shipdesk.carriers.emulation import App, Request, Response, Running, serve_running
+from shipdesk.carriers.emulation import start as start_app
 
 DEFAULT_PORT = 18400
 PREFIX = "/api/remap/1.2"
@@ -679,7 +680,12 @@ class MoySkladEmulator(App):
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    serve_running(start(host, port))
+
+
+def start(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+    """Served from a background thread, with 20 customer orders to import."""
     app = MoySkladEmulator()
     app.seed_orders(20)
-    serve_app(app, host, port)
+    return start_app(app, host, port)
 

@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -106,6 +107,9 @@ class _Server(ThreadingHTTPServer):
         self.clock = time.time  # the gateway's clock (tests pin it to their "now")
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
+        # told of every message accepted, before the gateway answers (``shipdesk
+        # emulate_sms`` prints them)
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -128,7 +132,9 @@ class _Server(ThreadingHTTPServer):
                    "cost": PRICE_PER_SEGMENT * _segments(text), **extra}
             self.messages.append(msg)
             self.by_id[msg["id"]] = msg
-            return msg
+        if self.on_message is not None:
+            self.on_message(msg)
+        return msg
 
     def route(self, h: _Handler, path: str, params: dict[str, str]) -> None:
         raise NotImplementedError
@@ -440,3 +446,8 @@ def sandbox(gateway: str, port: int | None = None) -> tuple[_Server, dict[str, s
     else:
         raise KeyError(gateway)
     return server.start(), {**config, "base_url": server.base_url}
+
+
+def sms_line(msg: dict[str, Any]) -> str:
+    """How ``shipdesk emulate_sms`` and ``make run`` show an SMS the emulator accepted."""
+    return f"SMS {msg['id']} to +{msg['phone']} ({msg['segments']} part(s)): {msg['text']}"

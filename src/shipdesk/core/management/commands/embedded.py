@@ -43,6 +43,9 @@ def child_processes(*, host: str, port: int, web_workers: int = 2) -> list[tuple
         ("beat", [py, "-m", "celery", "-A", "shipdesk", "beat", "--loglevel", "INFO",
                   "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)]),
     ]
+    if sandbox_ports.declared():
+        # every app's sandbox emulators, each on this instance's port, in one process
+        children.append(("emulators", [py, "-m", "shipdesk.cli", "emulate_sandboxes"]))
     for config in apps.get_app_configs():
         hook = getattr(config, "embedded_processes", None)
         if callable(hook):

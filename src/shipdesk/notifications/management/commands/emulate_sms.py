@@ -28,14 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen: {exc}") from exc
         settings = ", ".join(f"{k}={v}" for k, v in config.items())
         self.stdout.write(f"{options['gateway']} emulator: {server.base_url} ({settings})")
-        shown = 0
+        server.on_message = lambda msg: self.stdout.write(emulators.sms_line(msg))
         try:
             while True:
-                time.sleep(0.5)
-                for msg in server.messages[shown:]:
-                    self.stdout.write(f"SMS {msg['id']} to +{msg['phone']} "
-                                      f"({msg['segments']} part(s)): {msg['text']}")
-                shown = len(server.messages)
+                time.sleep(3600)
         except KeyboardInterrupt:
             pass
         finally:
