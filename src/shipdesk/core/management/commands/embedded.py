@@ -30,6 +30,11 @@ def celery_queues() -> list[str]:
     return sorted(queues)
 
 
+# seconds (one try a second) the demo's set-up waits for the emulators once the web app
+# answers: they start beside it, and a loaded machine is slow to bring them up
+DEMO_START_TRIES = 30
+
+
 def child_processes(*, host: str, port: int, web_workers: int = 2) -> list[tuple[str, list[str]]]:
     py = sys.executable
     children: list[tuple[str, list[str]]] = [
@@ -127,7 +132,7 @@ class Command(BaseCommand):
 
         failed: list[str] | None = None
         try:
-            for _attempt in range(10):  # the emulators start beside the web app
+            for _attempt in range(DEMO_START_TRIES):  # the emulators start beside the web app
                 problems = demo.demo_webhooks_subscribe(
                     organization=login.organization, public_url=public_url, carriers=failed)
                 failed = [code for code, problem in problems.items() if problem]
@@ -149,12 +154,12 @@ class Command(BaseCommand):
                 hook = getattr(config, "demo_started", None)
                 if not callable(hook):
                     continue
-                for attempt in range(10):  # the emulators start beside the web app
+                for attempt in range(DEMO_START_TRIES):  # the emulators start beside the web app
                     try:
                         hook(login.organization, public_url.rstrip("/"))
                         break
                     except Exception:
-                        if attempt == 9:
+                        if attempt == DEMO_START_TRIES - 1:
                             logging.getLogger(__name__).exception(
                                 "demo: %s not started", config.label)
                         time.sleep(1)
