@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shipdesk_bench"
 
@@ -178,3 +179,24 @@ async def open_loop(port: int, requests: Sequence[str | Request], *, rate: float
     for _reader, writer in idle:
         writer.close()
     return latencies, statuses
+
+
+def start_program(program: str) -> subprocess.Popen[bytes]:
+    """A Python one-liner (an emulator, say) in a process of its own, output discarded."""
+    return subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.DEVNULL)
+
+
+def shop_with_sender(*, email: str, name: str) -> tuple[Any, Any]:
+    """A new organization (owner ``email``) with a default sender in Moscow: ``(org, actor)``
+    for the benchmarks that register shipments with a carrier."""
+    from shipdesk.shipments.models import SenderProfile
+    from shipdesk.tenancy import services as tenancy
+    from shipdesk.tenancy.models import Role
+
+    owner = tenancy.user_create(email=email, password="Bench-Shop-Password-42")
+    org = tenancy.organization_create(owner=owner, name=name)
+    SenderProfile.objects.create(organization=org, name="Склад", company="ООО Ромашка",
+                                 phone="+74951234567", index="101000", region="Москва",
+                                 city="Москва", street="ул. Мясницкая", house="1",
+                                 is_default=True)
+    return org, tenancy.Actor(organization=org, role=Role.OWNER, user=owner)

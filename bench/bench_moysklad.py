@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -26,16 +25,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _setup import result, setup, wait_for_port
+from _setup import result, setup, shop_with_sender, start_program, wait_for_port
 
 MS_PORT = int(os.environ.get("BENCH_MOYSKLAD_PORT", "18860"))
 CARRIER_PORT = int(os.environ.get("BENCH_MOYSKLAD_CARRIER_PORT", "18861"))
 COUNT = int(os.environ.get("BENCH_MOYSKLAD_ORDERS", "10000"))
 PER_WEBHOOK = 100
-
-
-def _start(program: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -47,22 +42,14 @@ def main() -> None:
     from shipdesk.integrations.moysklad import services
     from shipdesk.integrations.moysklad.emulator import ACCOUNT_ID, PREFIX, SANDBOX_TOKEN
     from shipdesk.shipments.delivery_rules import delivery_rule_create
-    from shipdesk.shipments.models import Registration, SenderProfile, Shipment, State
-    from shipdesk.tenancy import services as tenancy
-    from shipdesk.tenancy.models import Role
+    from shipdesk.shipments.models import Registration, Shipment, State
 
-    owner = tenancy.user_create(email="bench-ms@example.test", password="Bench-MoySklad-42")
-    org = tenancy.organization_create(owner=owner, name="Bench MoySklad")
-    actor = tenancy.Actor(organization=org, role=Role.OWNER, user=owner)
-    SenderProfile.objects.create(organization=org, name="Склад", company="ООО Ромашка",
-                                 phone="+74951234567", index="101000", region="Москва",
-                                 city="Москва", street="ул. Мясницкая", house="1",
-                                 is_default=True)
+    org, actor = shop_with_sender(email="bench-ms@example.test", name="Bench MoySklad")
     procs = [
-        _start("from shipdesk.integrations.moysklad.emulator import MoySkladEmulator; "
+        start_program("from shipdesk.integrations.moysklad.emulator import MoySkladEmulator; "
                "from shipdesk.carriers.emulation import serve_app; "
                f"serve_app(MoySkladEmulator(), '127.0.0.1', {MS_PORT})"),
-        _start("from shipdesk.carriers.sandbox.emulator import SandboxEmulator; "
+        start_program("from shipdesk.carriers.sandbox.emulator import SandboxEmulator; "
                "from shipdesk.carriers.emulation import serve_app; "
                f"serve_app(SandboxEmulator(), '127.0.0.1', {CARRIER_PORT})"),
     ]

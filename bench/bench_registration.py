@@ -13,14 +13,13 @@ The shipments are stored first through the intake (not timed); the timed part is
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _setup import result, setup, wait_for_port
+from _setup import result, setup, shop_with_sender, start_program, wait_for_port
 
 RP_PORT = int(os.environ.get("BENCH_RP_PORT", "18270"))
 CDEK_PORT = int(os.environ.get("BENCH_CDEK_REG_PORT", "18271"))
@@ -28,10 +27,6 @@ RP_COUNT = 10_000
 CDEK_COUNT = 1_000
 CDEK_RATE = 50  # what the CDEK emulator lets through per second
 CHUNK = 1_000
-
-
-def _start(program: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.DEVNULL)
 
 
 def _rows(prefix: str, count: int, **extra: object) -> list[tuple[int, dict[str, object]]]:
@@ -50,23 +45,15 @@ def main() -> None:
     from shipdesk.carriers.cdek.emulator import SANDBOX_CREDENTIALS as CDEK_CREDENTIALS
     from shipdesk.carriers.models import CarrierAccount, CarrierExchange
     from shipdesk.carriers.russian_post.emulator import SANDBOX_CREDENTIALS as RP_CREDENTIALS
-    from shipdesk.shipments.models import Registration, SenderProfile, Shipment, State
+    from shipdesk.shipments.models import Registration, Shipment, State
     from shipdesk.shipments.registration import shipments_register
     from shipdesk.shipments.services import shipments_intake
-    from shipdesk.tenancy import services as tenancy
-    from shipdesk.tenancy.models import Role
 
-    owner = tenancy.user_create(email="bench-reg@example.test", password="Bench-Registration-42")
-    org = tenancy.organization_create(owner=owner, name="Bench registration")
-    actor = tenancy.Actor(organization=org, role=Role.OWNER, user=owner)
-    SenderProfile.objects.create(organization=org, name="Склад", company="ООО Ромашка",
-                                 phone="+74951234567", index="101000", region="Москва",
-                                 city="Москва", street="ул. Мясницкая", house="1",
-                                 is_default=True)
+    org, actor = shop_with_sender(email="bench-reg@example.test", name="Bench registration")
     procs = [
-        _start(f"from shipdesk.carriers.russian_post import emulator; import time; "
+        start_program(f"from shipdesk.carriers.russian_post import emulator; import time; "
                f"emulator.serve('127.0.0.1', {RP_PORT}, speed=1.0); time.sleep(10**6)"),
-        _start(f"from shipdesk.carriers.cdek.emulator import CdekEmulator; "
+        start_program(f"from shipdesk.carriers.cdek.emulator import CdekEmulator; "
                f"from shipdesk.carriers.emulation import serve_app; app = CdekEmulator(); "
                f"app.rate_limit_per_second = {CDEK_RATE}; serve_app(app, '127.0.0.1', {CDEK_PORT})"),
     ]
