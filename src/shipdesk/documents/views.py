@@ -22,7 +22,8 @@ from shipdesk.core.views_support import (
     message_service_error,
 )
 from shipdesk.documents import courier, selectors, services
-from shipdesk.documents.models import Batch, BatchState, DocumentKind, GeneratedDocument
+from shipdesk.documents.models import BatchState, DocumentKind, GeneratedDocument
+from shipdesk.postage.selectors import marks_offered
 from shipdesk.tenancy.permissions import Perm
 
 
@@ -120,16 +121,8 @@ def batch_detail(request: ActorRequest, batch_id: int) -> HttpResponse:
         "courier_supported": courier.courier_supported(batch),
         "pickups": courier.courier_pickups(batch)[:20], "courier_day": batch.shipping_date,
         "can_edit": request.actor.can(Perm.MANAGE_SHIPMENTS),
-        "can_mark": _has_postage_balance(request, batch)})
-
-
-def _has_postage_balance(request: ActorRequest, batch: Batch) -> bool:
-    """The batch's marks can be issued from its page once its contract has a prepaid
-    postage balance."""
-    from shipdesk.postage.selectors import account_list
-
-    return bool(batch.carrier_account_id) and account_list(actor=request.actor).filter(
-        carrier_account_id=batch.carrier_account_id).exists()
+        "can_mark": bool(batch.carrier_account_id) and marks_offered(
+            actor=request.actor, carrier_account_id=batch.carrier_account_id)})
 
 
 @actor_required

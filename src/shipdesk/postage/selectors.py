@@ -32,6 +32,15 @@ def account_list(*, actor: Actor) -> QuerySet[PostageAccount]:
         "carrier_account").order_by("pk")
 
 
+def marks_offered(*, actor: Actor, carrier_account_id: int | None = None) -> bool:
+    """Whether a list (the shipments list; a batch, by its contract) offers to issue marks:
+    once a contract has a prepaid postage balance."""
+    accounts = PostageAccount.objects.filter(organization_id=actor.organization_id)
+    if carrier_account_id is not None:
+        accounts = accounts.filter(carrier_account_id=carrier_account_id)
+    return accounts.exists()
+
+
 def invoice_list(*, actor: Actor, account_id: int | None = None) -> QuerySet[Invoice]:
     qs = Invoice.objects.filter(organization_id=actor.organization_id)
     if account_id:

@@ -23,6 +23,7 @@ from shipdesk.core.views_support import (
     confirmed,
     service_action,
 )
+from shipdesk.postage.selectors import marks_offered
 from shipdesk.shipments import importing, registration, selectors, services
 from shipdesk.shipments.models import ImportJob, State
 from shipdesk.shipments.validation import shipment_warnings, validate_shipment
@@ -82,15 +83,8 @@ def shipment_list(request: ActorRequest) -> HttpResponse:
         "rows": rows, "next_id": next_id, "filters": filters, "states": State.choices,
         "query": query, "first_page": not after, "carriers": _carrier_choices(request),
         "can_manage": request.actor.can(Perm.MANAGE_SHIPMENTS),
-        "can_mark": _has_postage_balance(request),
+        "can_mark": marks_offered(actor=request.actor),
     })
-
-
-def _has_postage_balance(request: ActorRequest) -> bool:
-    """Marks can be issued from the list once a contract has a prepaid postage balance."""
-    from shipdesk.postage.selectors import account_list
-
-    return account_list(actor=request.actor).exists()
 
 
 def _carrier_choices(request: ActorRequest) -> list[tuple[str, str]]:
